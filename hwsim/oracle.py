@@ -1,0 +1,174 @@
+"""The oracle boundary between device models and training algorithms.
+
+A device is programmed with knob values and queried with inputs. It answers with what a real
+chip would let you measure: detached, noisy, quantized tensors. Algorithms only ever see an
+:class:`Oracle` (in practice a :class:`TracingOracle`, which records every call in a
+:class:`~hwsim.trace.Trace`); they never see the device's true weights or an autograd graph.
+
+Shapes: knob tensors have the shape given by their :class:`KnobSpec` with an optional leading
+perturbation dimension ``P``; inputs are ``(B, n_in)`` or ``(P, B, n_in)``; outputs are always
+``(P, B, n_out)`` (``P = 1`` when the knobs carried no perturbation dimension).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+import torch
+
+from .trace import Event, LayerInfo, Trace
+
+__all__ = ["KnobSpec", "Programmed", "Oracle", "TracingOracle", "check_knobs", "check_input"]
+
+
+@dataclass(frozen=True)
+class KnobSpec:
+    """Name, shape, range and unit of one programmable knob tensor.
+
+    ``periodic`` knobs (phases) accept any finite value; the device wraps them into
+    ``[low, high)``. Other knobs must lie inside ``[low, high]``.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    low: float
+    high: float
+    unit: str
+    periodic: bool = False
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    def project(self, value: torch.Tensor) -> torch.Tensor:
+        """Map a value into the allowed set (wrap periodic knobs, clamp the others)."""
+        if self.periodic:
+            span = self.high - self.low
+            return torch.remainder(value - self.low, span) + self.low
+        return value.clamp(self.low, self.high)
+
+
+@dataclass(frozen=True)
+class Programmed:
+    """A programmed device state: ``settings`` candidate settings, opaque device state."""
+
+    settings: int
+    state: Mapping[str, Any] = field(repr=False)
+
+
+@runtime_checkable
+class Oracle(Protocol):
+    """What an algorithm may do with a device (see ``design.md``: the oracle contract)."""
+
+    name: str
+    n_in: int
+    n_out: int
+
+    @property
+    def knob_spec(self) -> Mapping[str, KnobSpec]: ...
+
+    def info(self) -> LayerInfo: ...
+
+    def program(self, knobs: Mapping[str, torch.Tensor],
+                generator: torch.Generator | None = None) -> Programmed: ...
+
+    def query(self, programmed: Programmed, x: torch.Tensor,
+              generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+    def program_events(self, programmed: Programmed) -> list[Event]: ...
+
+    def query_events(self, programmed: Programmed, x_shape: tuple[int, ...]) -> list[Event]: ...
+
+
+def check_knobs(spec: Mapping[str, KnobSpec], knobs: Mapping[str, torch.Tensor],
+                device_name: str) -> int:
+    """Validate a knob dict against its spec; returns P (1 when no perturbation dim).
+
+    Raises ``ValueError`` naming the knob, the value and what is allowed.
+    """
+    unknown = sorted(set(knobs) - set(spec))
+    missing = sorted(set(spec) - set(knobs))
+    if unknown or missing:
+        raise ValueError(f"{device_name}: knobs must be exactly {sorted(spec)}; "
+                         f"unknown {unknown}, missing {missing}")
+    p_seen: int | None = None
+    for name, ks in spec.items():
+        t = knobs[name]
+        if not isinstance(t, torch.Tensor):
+            raise ValueError(f"{device_name}: knob {name!r} must be a torch.Tensor, got {type(t).__name__}")
+        shape = tuple(t.shape)
+        if shape == ks.shape:
+            p = 1
+        elif len(shape) == len(ks.shape) + 1 and shape[1:] == ks.shape:
+            p = shape[0]
+            if p < 1:
+                raise ValueError(f"{device_name}: knob {name!r} has an empty perturbation dimension")
+        else:
+            raise ValueError(f"{device_name}: knob {name!r} has shape {shape}; allowed {ks.shape} "
+                             f"or (P, *{ks.shape})")
+        if p_seen is not None and p != p_seen and not (shape == ks.shape or p_seen == 1):
+            raise ValueError(f"{device_name}: knob {name!r} has P={p} but another knob has P={p_seen}")
+        p_seen = max(p, p_seen or 1)
+        if t.is_complex() or not torch.isfinite(t).all():
+            raise ValueError(f"{device_name}: knob {name!r} must be real and finite")
+        if not ks.periodic:
+            lo, hi = float(t.min()), float(t.max())
+            if lo < ks.low or hi > ks.high:
+                raise ValueError(f"{device_name}: knob {name!r} has values in [{lo:.4g}, {hi:.4g}] "
+                                 f"{ks.unit}; allowed [{ks.low:.4g}, {ks.high:.4g}] {ks.unit}")
+    return p_seen or 1
+
+
+def check_input(x: torch.Tensor, n_in: int, settings: int, device_name: str) -> torch.Tensor:
+    """Validate a query input and return it as ``(P or 1, B, n_in)``."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{device_name}: input must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() == 2:
+        x = x.unsqueeze(0)
+    if x.dim() != 3 or x.shape[-1] != n_in:
+        raise ValueError(f"{device_name}: input has shape {tuple(x.shape)}; allowed (B, {n_in}) "
+                         f"or (P, B, {n_in})")
+    if x.shape[0] not in (1, settings):
+        raise ValueError(f"{device_name}: input has P={x.shape[0]} but the device holds "
+                         f"{settings} programmed settings; allowed P=1 or P={settings}")
+    if x.is_complex() or not torch.isfinite(x).all():
+        raise ValueError(f"{device_name}: input must be real and finite")
+    return x
+
+
+class TracingOracle:
+    """Wraps a device, forwards ``program``/``query`` and records their events in ``trace``.
+
+    This is the only object algorithms receive: it exposes the oracle contract and nothing
+    else (no digital twin, no true weights).
+    """
+
+    def __init__(self, device: Oracle, trace: Trace) -> None:
+        self._device = device
+        self.trace = trace
+        self.name = device.name
+        self.n_in = device.n_in
+        self.n_out = device.n_out
+        trace.describe(device.info())
+
+    @property
+    def knob_spec(self) -> Mapping[str, KnobSpec]:
+        return self._device.knob_spec
+
+    def info(self) -> LayerInfo:
+        return self._device.info()
+
+    def program(self, knobs: Mapping[str, torch.Tensor],
+                generator: torch.Generator | None = None) -> Programmed:
+        programmed = self._device.program(knobs, generator)
+        for ev in self._device.program_events(programmed):
+            self.trace.record(ev)
+        return programmed
+
+    def query(self, programmed: Programmed, x: torch.Tensor,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+        y = self._device.query(programmed, x, generator)
+        for ev in self._device.query_events(programmed, tuple(x.shape)):
+            self.trace.record(ev)
+        return y
