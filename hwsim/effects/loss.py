@@ -1,0 +1,25 @@
+"""Insertion loss per MZI (build-time property of a mesh).
+
+Field amplitude 10^(-dB/20) on both arms of every MZI (power 10^(-dB/10)); devices.md §5.7
+and pitfall 4 (a power factor applied to fields, or to bar terms only, is wrong).
+Default 0.1 dB follows FICONN (< 0.1 dB per component, arXiv:2208.01623v1); LT uses 0.99 dB.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .validate import require_nonnegative
+
+__all__ = ["InsertionLoss"]
+
+
+@dataclass(frozen=True)
+class InsertionLoss:
+    db_per_mzi: float = 0.1
+
+    def __post_init__(self) -> None:
+        require_nonnegative("InsertionLoss", "db_per_mzi", self.db_per_mzi)
+
+    @property
+    def amplitude(self) -> float:
+        return 10.0 ** (-self.db_per_mzi / 20.0)

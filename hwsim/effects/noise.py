@@ -1,0 +1,95 @@
+"""Noise effects, split by when they are sampled (devices.md conventions).
+
+build-time   PhaseBias            static bias b_i ~ U(-h, h) rad per phase shifter (L2ight
+                                  ``assign_random_phase_bias``, arXiv:2110.14807)
+program-time ProgrammingNoise     g ← max(g + σ·g_max·ξ, 0) per cell per program call
+                                  (Nandakumar et al., ICECS 2019; AIHWKIT ``pcm.py``)
+query-time   PhaseNoise           n_i ~ N(0, σ²) truncated at ±2σ, redrawn every query
+                                  (torchonn ``mzi_linear.py``; Fang et al. 2019 σ ∈ [0, 0.02])
+             DetectorNoise        additive Gaussian on each detected output (normalized units)
+             ReadNoise            output-referred read noise y_i += σ_w ‖x‖₂ ξ_i, the exact
+                                  distribution of independent per-sample cell fluctuations of
+                                  std σ_w (AIHWKIT ``IOParameters.w_noise`` ADDITIVE_CONSTANT)
+All draws use :mod:`hwsim.effects.rng` with an explicit generator.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import rng
+from .validate import require_nonnegative, require_positive
+
+__all__ = ["PhaseBias", "PhaseNoise", "DetectorNoise", "ProgrammingNoise", "ReadNoise"]
+
+
+@dataclass(frozen=True)
+class PhaseBias:
+    """Static phase bias per phase shifter, uniform in [-half_width, half_width] rad."""
+
+    half_width: float = 1.0
+
+    def __post_init__(self) -> None:
+        require_positive("PhaseBias", "half_width", self.half_width)
+
+    def sample(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+        return (2.0 * rng.uniform(shape, generator) - 1.0) * self.half_width
+
+
+@dataclass(frozen=True)
+class PhaseNoise:
+    """Dynamic phase noise (rad), truncated Gaussian at ±``bound``·σ, redrawn per query."""
+
+    sigma: float = 0.002
+    bound: float = 2.0
+
+    def __post_init__(self) -> None:
+        require_nonnegative("PhaseNoise", "sigma", self.sigma)
+        require_positive("PhaseNoise", "bound", self.bound)
+
+    def sample(self, shape: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
+        return self.sigma * rng.truncated_normal(shape, generator, self.bound)
+
+
+@dataclass(frozen=True)
+class DetectorNoise:
+    """Additive Gaussian detector noise of std ``sigma`` in normalized output units."""
+
+    sigma: float = 0.01
+
+    def __post_init__(self) -> None:
+        require_nonnegative("DetectorNoise", "sigma", self.sigma)
+
+    def __call__(self, y: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return y + self.sigma * rng.normal(tuple(y.shape), generator, dtype=y.dtype)
+
+
+@dataclass(frozen=True)
+class ProgrammingNoise:
+    """Write noise: relative std ``sigma_rel`` of g_max per programmed cell."""
+
+    sigma_rel: float = 0.038
+
+    def __post_init__(self) -> None:
+        require_nonnegative("ProgrammingNoise", "sigma_rel", self.sigma_rel)
+
+    def __call__(self, g: torch.Tensor, g_max: float,
+                 generator: torch.Generator | None) -> torch.Tensor:
+        xi = rng.normal(tuple(g.shape), generator, dtype=g.dtype)
+        return torch.clamp(g + self.sigma_rel * g_max * xi, min=0.0)
+
+
+@dataclass(frozen=True)
+class ReadNoise:
+    """Read noise σ_w (relative to the weight range) per query, output-referred."""
+
+    sigma: float = 0.0175
+
+    def __post_init__(self) -> None:
+        require_nonnegative("ReadNoise", "sigma", self.sigma)
+
+    def __call__(self, y: torch.Tensor, x_norm: torch.Tensor,
+                 generator: torch.Generator | None) -> torch.Tensor:
+        """y: (..., n_out) tile outputs; x_norm: (..., 1) ‖x‖₂ of the tile input."""
+        return y + self.sigma * x_norm * rng.normal(tuple(y.shape), generator, dtype=y.dtype)

@@ -1,0 +1,34 @@
+"""Shared argument checks: every error names the field, the value and what is allowed."""
+from __future__ import annotations
+
+import math
+
+__all__ = ["require_bits", "require_nonnegative", "require_positive", "require_range"]
+
+
+def require_bits(owner: str, field: str, value: object, max_bits: int = 32) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= max_bits:
+        raise ValueError(f"{owner}.{field} = {value!r}; allowed: an integer number of bits "
+                         f"in [1, {max_bits}]")
+    return value
+
+
+def require_nonnegative(owner: str, field: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value < 0:
+        raise ValueError(f"{owner}.{field} = {value!r}; allowed: a finite number >= 0")
+    return float(value)
+
+
+def require_positive(owner: str, field: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value <= 0:
+        raise ValueError(f"{owner}.{field} = {value!r}; allowed: a finite number > 0")
+    return float(value)
+
+
+def require_range(owner: str, field: str, value: object, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not low <= value <= high:
+        raise ValueError(f"{owner}.{field} = {value!r}; allowed: a number in [{low}, {high}]")
+    return float(value)
