@@ -113,7 +113,7 @@ def check_knobs(spec: Mapping[str, KnobSpec], knobs: Mapping[str, torch.Tensor],
         if t.is_complex() or not torch.isfinite(t).all():
             raise ValueError(f"{device_name}: knob {name!r} must be real and finite")
         if not ks.periodic:
-            lo, hi = float(t.min()), float(t.max())
+            lo, hi = float(t.detach().min()), float(t.detach().max())
             if lo < ks.low or hi > ks.high:
                 raise ValueError(f"{device_name}: knob {name!r} has values in [{lo:.4g}, {hi:.4g}] "
                                  f"{ks.unit}; allowed [{ks.low:.4g}, {ks.high:.4g}] {ks.unit}")

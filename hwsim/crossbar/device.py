@@ -145,24 +145,26 @@ class CrossbarLayer:
                 xn = self._dac(xn)
             w, scale = st["w_norm"], st["scale"]
             out_tile = torch.arange(self.n_out) // g.cols
-            out = None
-            for b in range(g.tiles_in):       # loop over input tiles (few), never over P
+            # Partial sums of every input tile: (P, tiles_in, B, n_out). The loop runs over the
+            # few input tiles, never over P; noise is drawn for all tiles at once (P leading).
+            parts, norms = [], []
+            for b in range(g.tiles_in):
                 sl = slice(b * g.rows, min((b + 1) * g.rows, self.n_in))
-                xt = xn[..., sl]
-                wt = w[:, :, sl]
-                yt = torch.matmul(xt, wt.transpose(1, 2))                     # (P, B, n_out)
-                if self._read is not None:
-                    yt = self._read(yt, xt.norm(dim=-1, keepdim=True), generator)
-                if self._adc is not None:
-                    yt = self._adc(yt)
-                yt = yt * scale[:, out_tile, b].unsqueeze(1)               # digital tile scale
-                out = yt if out is None else out + yt
+                parts.append(torch.matmul(xn[..., sl], w[:, :, sl].transpose(1, 2)))
+                norms.append(xn[..., sl].norm(dim=-1, keepdim=True).expand(P, -1, -1))
+            y = torch.stack(parts, dim=1)
+            if self._read is not None:
+                y = self._read(y, torch.stack(norms, dim=1), generator)
+            if self._adc is not None:
+                y = self._adc(y)
+            scale_b = scale[:, out_tile, :].permute(0, 2, 1).unsqueeze(2)     # (P, tiles_in, 1, n_out)
+            out = (y * scale_b).sum(dim=1)                                      # digital partial sums
             return (out * alpha).contiguous()
 
     def program_events(self, programmed: Programmed) -> list[Event]:
         P = programmed.settings
         # Cells are written row by row; every candidate setting is one full program (+ verify).
-        return [ProgramEvent(layer=self.name, settings=P, knobs_written=P * 2 * self.n_out * self.n_in,
+        return [ProgramEvent(layer=self.name, settings=P, knobs_written=P * self.n_knobs,
                              settles=P)]
 
     def query_events(self, programmed: Programmed, x_shape: tuple[int, ...]) -> list[Event]:

@@ -59,7 +59,7 @@ def weights_to_conductances(w: torch.Tensor, grid: TileGrid, g_min: float, g_max
     span = g_max - g_min
     g_pos = g_min + span * w.clamp(min=0) / scale
     g_neg = g_min + span * (-w).clamp(min=0) / scale
-    return torch.stack([g_pos, g_neg]), wmax
+    return torch.stack([g_pos, g_neg]).clamp(g_min, g_max), wmax
 
 
 def conductances_to_weights(g: torch.Tensor, tile_scale: torch.Tensor, grid: TileGrid,

@@ -51,6 +51,10 @@ class PhaseNoise:
     def sample(self, shape: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
         return self.sigma * rng.truncated_normal(shape, generator, self.bound)
 
+    def from_uniform(self, u: torch.Tensor) -> torch.Tensor:
+        """Noise values (rad) from U[0, 1) values of the same shape."""
+        return self.sigma * rng.truncated_from_uniform(u, self.bound)
+
 
 @dataclass(frozen=True)
 class DetectorNoise:
@@ -63,6 +67,10 @@ class DetectorNoise:
 
     def __call__(self, y: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return y + self.sigma * rng.normal(tuple(y.shape), generator, dtype=y.dtype)
+
+    def from_uniform(self, y: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Add noise built from U[0, 1) values ``u`` (same shape as y)."""
+        return y + self.sigma * rng.normal_from_uniform(u, y.dtype)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import math
 
 import torch
 
-__all__ = ["uniform", "normal", "truncated_normal"]
+__all__ = ["uniform", "normal", "truncated_normal", "normal_from_uniform", "truncated_from_uniform"]
 
 _TINY = 1e-12
 
@@ -37,13 +37,22 @@ def normal(shape: tuple[int, ...], generator: torch.Generator | None, *,
     return z[:, :row].reshape(shape)
 
 
+def normal_from_uniform(u: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Standard normal values from U[0, 1) values (inverse CDF, float64 internally)."""
+    return torch.special.ndtri(u.double().clamp(_TINY, 1.0 - _TINY)).to(dtype)
+
+
+def truncated_from_uniform(u: torch.Tensor, bound: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Standard normal truncated to [-bound, bound] from U[0, 1) values (inverse CDF)."""
+    if not bound > 0:
+        raise ValueError(f"truncation bound must be > 0, got {bound}")
+    lo = 0.5 * math.erfc(bound / math.sqrt(2.0))
+    return normal_from_uniform(lo + u.double() * (1.0 - 2.0 * lo), dtype)
+
+
 def truncated_normal(shape: tuple[int, ...], generator: torch.Generator | None, bound: float, *,
                      dtype: torch.dtype = torch.float32,
                      device: torch.device | str = "cpu") -> torch.Tensor:
     """Standard normal truncated to ``[-bound, bound]`` (inverse-CDF sampling)."""
-    if not bound > 0:
-        raise ValueError(f"truncation bound must be > 0, got {bound}")
-    lo = 0.5 * math.erfc(bound / math.sqrt(2.0))
     u = torch.rand(shape, generator=generator, dtype=torch.float64, device=device)
-    u = lo + u * (1.0 - 2.0 * lo)
-    return torch.special.ndtri(u.clamp(_TINY, 1.0 - _TINY)).to(dtype)
+    return truncated_from_uniform(u, bound, dtype)

@@ -1,0 +1,121 @@
+"""One HDF5 file per run (h5py), written atomically: a temporary name in the same directory,
+flushed and fsynced, then renamed — a crash or kill never leaves a half-written results file.
+
+Schema::
+
+    /                attrs: config.<field> (flat run config), status ("ok" | "diverged"),
+                            message, seed, versions.<package>, forwardlab_schema
+    /history/<metric>          (epochs,) float64     per-epoch metrics of the device run
+    /references/<algo>/<metric> (epochs,)            MF-AD / BP on the ideal digital twin
+    /trace/keys                (K,) str              step-summary keys
+    /trace/steps               (steps, K) float64    per-step trace summaries
+    /cost/<name>               attrs: flat CostReport (energy_j.*, latency_s.*, …)
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import h5py
+import numpy as np
+
+__all__ = ["RunRecord", "write_results", "read_results", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class RunRecord:
+    config: dict[str, Any]
+    status: str = "ok"
+    message: str = ""
+    history: dict[str, list[float]] = field(default_factory=dict)
+    references: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    step_summaries: list[dict[str, float]] = field(default_factory=list)
+    costs: dict[str, dict[str, float]] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+def _attr(v: Any) -> Any:
+    if isinstance(v, (list, tuple, dict)):
+        return json.dumps(v)
+    return v
+
+
+def _from_attr(v: Any) -> Any:
+    if isinstance(v, bytes):
+        v = v.decode()
+    if isinstance(v, str) and v[:1] in "[{":
+        try:
+            return json.loads(v)
+        except json.JSONDecodeError:
+            return v
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def write_results(path: str | Path, rec: RunRecord) -> Path:
+    """Write ``rec`` to ``path`` atomically; returns the final path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["forwardlab_schema"] = SCHEMA_VERSION
+            f.attrs["status"] = rec.status
+            f.attrs["message"] = rec.message
+            for k, v in rec.config.items():
+                f.attrs[f"config.{k}"] = _attr(v)
+            for k, v in rec.versions.items():
+                f.attrs[f"versions.{k}"] = v
+            h = f.create_group("history")
+            for k, v in rec.history.items():
+                h.create_dataset(k, data=np.asarray(v, dtype=np.float64))
+            r = f.create_group("references")
+            for algo, hist in rec.references.items():
+                g = r.create_group(algo)
+                for k, v in hist.items():
+                    g.create_dataset(k, data=np.asarray(v, dtype=np.float64))
+            t = f.create_group("trace")
+            keys = sorted({k for s in rec.step_summaries for k in s})
+            t.create_dataset("keys", data=np.array(keys, dtype=h5py.string_dtype()))
+            steps = np.array([[s.get(k, 0.0) for k in keys] for s in rec.step_summaries],
+                             dtype=np.float64).reshape(len(rec.step_summaries), len(keys))
+            t.create_dataset("steps", data=steps, compression="gzip" if steps.size > 1000 else None)
+            c = f.create_group("cost")
+            for name, report in rec.costs.items():
+                g = c.create_group(name)
+                for k, v in report.items():
+                    g.attrs[k] = v
+            f.flush()
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def read_results(path: str | Path) -> RunRecord:
+    """Read a results file back (reports use only this, never re-run training)."""
+    with h5py.File(path, "r") as f:
+        config = {k[7:]: _from_attr(v) for k, v in f.attrs.items() if k.startswith("config.")}
+        versions = {k[9:]: _from_attr(v) for k, v in f.attrs.items() if k.startswith("versions.")}
+        history = {k: f["history"][k][()].tolist() for k in f["history"]}
+        refs = {a: {k: f["references"][a][k][()].tolist() for k in f["references"][a]}
+                for a in f["references"]}
+        keys = [k.decode() if isinstance(k, bytes) else k for k in f["trace/keys"][()]]
+        steps = f["trace/steps"][()]
+        summaries = [dict(zip(keys, map(float, row))) for row in steps]
+        costs = {n: {k: float(v) for k, v in f["cost"][n].attrs.items()} for n in f["cost"]}
+        return RunRecord(config=config, status=str(_from_attr(f.attrs["status"])),
+                         message=str(_from_attr(f.attrs["message"])), history=history,
+                         references=refs, step_summaries=summaries, costs=costs, versions=versions)

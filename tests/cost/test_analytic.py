@@ -1,0 +1,143 @@
+"""Analytic pricing: closed forms of cost.md §1.3, §4.2, linearity, component semantics."""
+import dataclasses
+import math
+
+import pytest
+
+from hwsim.cost import (ENERGY_COMPONENTS, LATENCY_COMPONENTS, CostReport, crossbar_spec,
+                        held_weight_pj_per_mac, laser_power_w, photonic_spec, price, price_layers)
+from hwsim.trace import DigitalEvent, LayerInfo, MvmEvent, ProgramEvent, summarize
+
+MZI = LayerInfo("mzi1", "mzi", 16, 16, 8, 8, 4, 4 * 64, 8, 8, 8, optical_path_db=5.0, mzis=56)
+XBAR = LayerInfo("xb1", "crossbar", 16, 10, 16, 10, 1, 160, 4, 8, 8, cells=320)
+SPECS = {"mzi": photonic_spec(), "crossbar": crossbar_spec()}
+
+
+def _summary(p=3, b=64):
+    ev = [ProgramEvent("mzi1", p, p * MZI.knobs, p),
+          MvmEvent("mzi1", p, p * b, p * b * 256, p * b * 16, p * b * 16, p * b * 8),
+          ProgramEvent("xb1", p, p * XBAR.knobs, p),
+          MvmEvent("xb1", p, p * b, p * b * 160, p * b * 16, p * b * 10, 0),
+          DigitalEvent("host", 1000, 4000)]
+    return summarize(ev, [MZI, XBAR])
+
+
+def test_laser_worked_check():
+    # cost.md §1.3: N = 12, 8 b, IL 25.9 dB, S_PD −25 dBm, η 0.2 -> 19.1 W electrical
+    assert laser_power_w(25.9, 12, 8, -25.0, 0.2) == pytest.approx(19.1, rel=0.02)
+    # scaling laws (cost.md §4.5 red flag 3): 2^b and 10^(IL/10)
+    assert laser_power_w(25.9, 12, 4, -25.0, 0.2) == pytest.approx(19.1 / 16, rel=0.02)
+    assert laser_power_w(35.9, 12, 8, -25.0, 0.2) / laser_power_w(25.9, 12, 8, -25.0, 0.2) == \
+        pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("n, il, bits, expected", [
+    (32, 0.3, 8, 3.2), (32, 0.1, 8, 0.35), (64, 0.1, 8, 0.42), (64, 0.1, 4, 0.06)])
+def test_held_weight_examples(n, il, bits, expected):
+    # cost.md §4.2 held-weight E/MAC (heater holding excluded)
+    assert held_weight_pj_per_mac(n, il, bits, photonic_spec()) == pytest.approx(expected, rel=0.1)
+
+
+def test_held_weight_converters_alone():
+    # cost.md §4.2: N = 32, converters alone 0.20 pJ/MAC (an absurdly sensitive PD removes
+    # the laser term)
+    spec = dataclasses.replace(photonic_spec(), s_pd_dbm=-200.0)
+    assert held_weight_pj_per_mac(32, 0.3, 8, spec) == pytest.approx(0.20, rel=0.05)
+
+
+def test_report_fields_and_roundtrip():
+    r = price(_summary(), SPECS)
+    assert set(r.energy_j) == set(ENERGY_COMPONENTS)
+    assert set(r.latency_s) == set(LATENCY_COMPONENTS)
+    assert r.weight_mode == "held"
+    assert r.macs == 3 * 64 * (256 + 160)
+    assert r.conversions == 3 * 64 * (16 + 10)
+    assert r.macs_per_conversion == pytest.approx(r.macs / r.conversions)
+    assert r.pj_per_mac == pytest.approx(r.total_energy_j / r.macs * 1e12)
+    assert r.total_energy_j == pytest.approx(sum(r.energy_j.values()))
+    d = r.to_dict()
+    assert all(isinstance(v, float) for v in d.values())
+    assert CostReport.from_dict(d) == r
+    layers = price_layers(_summary(), SPECS)
+    assert set(layers) == {"mzi1", "xb1", "host"}
+    assert sum(x.total_energy_j for x in layers.values()) == pytest.approx(r.total_energy_j)
+
+
+def test_linearity():
+    s = _summary()
+    s2 = {k: (v if ".info." in k else 2 * v) for k, v in s.items()}
+    r, r2 = price(s, SPECS), price(s2, SPECS)
+    for k in ENERGY_COMPONENTS:
+        assert r2.energy_j[k] == pytest.approx(2 * r.energy_j[k], rel=1e-12), k
+    for k in LATENCY_COMPONENTS:
+        assert r2.latency_s[k] == pytest.approx(2 * r.latency_s[k], rel=1e-12), k
+
+
+def test_zero_summary_zero_energy():
+    s = {k: (v if ".info." in k else 0.0) for k, v in _summary().items()}
+    r = price(s, SPECS)
+    assert r.total_energy_j == 0.0 and r.total_latency_s == 0.0
+    r = price(summarize([], [MZI, XBAR]), SPECS)
+    assert r.total_energy_j == 0.0
+
+
+def test_mzi_programming_latency_and_energy():
+    p = photonic_spec()
+    ev = [ProgramEvent("mzi1", 5, 5 * MZI.knobs, 5)]
+    r = price(summarize(ev, [MZI]), p)
+    assert r.latency_s["programming"] == pytest.approx(5 * 10e-6)   # settles × t_settle
+    heat_w = MZI.tiles * MZI.mzis * 15e-3
+    assert r.energy_j["programming"] == pytest.approx(
+        5 * MZI.knobs * 3.57e-12 + heat_w * 5 * 10e-6)
+    assert r.energy_j["holding"] == 0.0            # nothing else happened in the step
+
+
+def test_holding_over_step_time():
+    p = photonic_spec()
+    ev = [MvmEvent("mzi1", 1, 5000, 5000 * 256, 5000 * 16, 5000 * 16, 0)]
+    r = price(summarize(ev, [MZI]), p)
+    heat_w = MZI.tiles * MZI.mzis * p.p_hold_per_mzi_w
+    assert r.energy_j["holding"] == pytest.approx(heat_w * r.total_latency_s)
+    assert r.latency_s["streaming"] == pytest.approx(5000 / 5e9)
+    # laser: link budget with IL = path + modulator + coupling, N_split = tile rows, b = ADC bits
+    il = MZI.optical_path_db + p.il_mod_db + p.il_coupling_db
+    assert r.energy_j["laser"] == pytest.approx(
+        MZI.tiles * laser_power_w(il, 8, 8, -25.0, 0.2) * 5000 / 5e9)
+    # conversions: 5000·16 samples over 4 tiles × 8 ADCs at 0.1 ns
+    assert r.latency_s["conversions"] == pytest.approx(5000 * 16 / 32 * 0.1e-9)
+
+
+def test_crossbar_programming():
+    c = crossbar_spec()
+    ev = [ProgramEvent("xb1", 3, 3 * XBAR.knobs, 3)]
+    r = price(summarize(ev, [XBAR]), c)
+    cells_written = 3 * XBAR.tiles * XBAR.cells                # differential: 2 cells per knob
+    assert r.energy_j["programming"] == pytest.approx(cells_written * c.e_write_pj * 1e-12)
+    assert r.latency_s["programming"] == pytest.approx(3 * XBAR.tile_rows * 1e-6)   # row by row
+    assert r.energy_j["holding"] == 0.0
+
+
+def test_levels_monotone_total():
+    s = _summary()
+    totals = [price(s, {"mzi": photonic_spec(lv), "crossbar": crossbar_spec(lv)}).total_energy_j
+              for lv in ("low", "nominal", "high")]
+    assert totals[0] < totals[1] < totals[2]
+
+
+def test_spec_dispatch_errors():
+    with pytest.raises(ValueError, match="crossbar"):
+        price(_summary(), photonic_spec())
+    with pytest.raises(ValueError, match="allowed"):
+        price(_summary(), {"mzi": crossbar_spec()})
+    with pytest.raises(ValueError, match="no info"):
+        price({"ghost.mvm.macs": 1.0}, photonic_spec())
+    # single spec or iterable of specs both work
+    assert price(_summary(), [photonic_spec(), crossbar_spec()]) == price(_summary(), SPECS)
+
+
+def test_report_validation():
+    with pytest.raises(ValueError, match="energy_j"):
+        CostReport({"laser": -1.0}, {})
+    with pytest.raises(ValueError, match="weight_mode"):
+        CostReport({}, {}, weight_mode="stationary")
+    assert math.isnan(CostReport({}, {}).pj_per_mac)

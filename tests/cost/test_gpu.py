@@ -1,0 +1,55 @@
+"""GPU roofline baseline pinned against cost.md §4.3."""
+import pytest
+
+from hwsim.cost import GPU_PRESETS, gpu_step_cost, mlp_bytes, mlp_forward_flops, step_flop_multiplier
+
+SIZES, BATCH = [784, 256, 10], 64
+A100 = GPU_PRESETS["A100 SXM4 80GB"]
+
+
+def test_mlp_flops():
+    f = mlp_forward_flops(SIZES, BATCH)
+    assert f / 2 == pytest.approx(1.30e7, rel=0.01)            # forward MACs
+    assert 3 * f == pytest.approx(7.8e7, rel=0.01)             # BP step FLOPs
+    assert step_flop_multiplier("bp") == 3.0
+    assert step_flop_multiplier("forward_only", 2) == 3.0      # SPSA q = 2 ≈ 7.8e7 too
+
+
+def test_mlp_bytes():
+    b = mlp_bytes(SIZES, BATCH)
+    params = 784 * 256 + 256 + 256 * 10 + 10
+    assert b == 4 * (params + BATCH * (784 + 256 + 256 + 10))
+
+
+@pytest.mark.parametrize("n_kernels", [15, 20, 25])
+@pytest.mark.parametrize("kind, q", [("bp", 0), ("forward_only", 2)])
+def test_eager_small_mlp_band(n_kernels, kind, q):
+    f, b = mlp_forward_flops(SIZES, BATCH), mlp_bytes(SIZES, BATCH)
+    r = gpu_step_cost(f, kind, q, b, n_kernels, A100)
+    assert 50e-6 <= r.total_latency_s <= 200e-6                 # 50–200 µs per step
+    assert 3e-3 <= r.total_energy_j <= 18e-3                    # 3–18 mJ per step
+    assert 65.0 <= r.total_energy_j / r.total_latency_s <= 90.0  # 65–90 W
+    assert 40.0 <= r.total_energy_j / (3 * f) * 1e12 <= 230.0   # 40–230 pJ/FLOP
+    assert r.latency_s["compute"] == pytest.approx(4e-6, rel=0.01)   # ideal at 19.5 TFLOPS
+    assert r.weight_mode == "digital" and r.macs == pytest.approx(1.5 * f)
+    assert set(r.energy_j) == {"compute", "memory", "idle"}
+    assert set(r.latency_s) == {"compute", "launch"}
+
+
+def test_roofline_memory_bound_and_utilization():
+    r = gpu_step_cost(1.0, "bp", 0, 1e9, 0, A100)
+    assert r.latency_s["compute"] == pytest.approx(3e9 / 2039e9)
+    r = gpu_step_cost(1e12, "bp", 0, 0.0, 0, A100, utilization=0.5)
+    assert r.latency_s["compute"] == pytest.approx(3e12 / (19.5e12 * 0.5))
+    assert r.energy_j["idle"] == pytest.approx(61.0 * r.total_latency_s)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="kind"):
+        gpu_step_cost(1.0, "zo", 1, 1.0, 1, A100)
+    with pytest.raises(ValueError, match="queries"):
+        gpu_step_cost(1.0, "forward_only", 0, 1.0, 1, A100)
+    with pytest.raises(ValueError, match="forward_flops"):
+        gpu_step_cost(-1.0, "bp", 0, 1.0, 1, A100)
+    with pytest.raises(ValueError, match="batch"):
+        mlp_forward_flops(SIZES, 0)

@@ -1,0 +1,111 @@
+"""Cost specs: sources' values, ranges, unit conversions, validation."""
+import dataclasses
+import math
+
+import pytest
+
+from hwsim.cost import spec as S
+from hwsim.cost.spec import (GPU_PRESETS, HIGHER_IS_CHEAPER, LEVELS, CrossbarCostSpec, GpuSpec,
+                             PhotonicCostSpec, crossbar_spec, gpu_preset, photonic_spec)
+
+FACTORIES = {"photonic": photonic_spec, "crossbar": crossbar_spec}
+
+
+def _numeric(spec):
+    return {k: v for k, v in spec.items() if not isinstance(v, str)}
+
+
+@pytest.mark.parametrize("kind", FACTORIES)
+@pytest.mark.parametrize("level", LEVELS)
+def test_values_positive(kind, level):
+    for k, v in _numeric(FACTORIES[kind](level)).items():
+        if k.endswith("_dbm"):      # log-scale optical power: sign carries no meaning
+            assert math.isfinite(v)
+        elif k.endswith("_db"):     # losses may be 0 dB (e.g. on-chip source, no coupler)
+            assert v >= 0, k
+        else:
+            assert v > 0, k
+
+
+@pytest.mark.parametrize("kind", FACTORIES)
+def test_levels_ordered_by_cost(kind):
+    lo, nom, hi = (_numeric(FACTORIES[kind](lv)) for lv in LEVELS)
+    for k in nom:
+        if k in HIGHER_IS_CHEAPER:
+            assert lo[k] >= nom[k] >= hi[k], k
+        else:
+            assert lo[k] <= nom[k] <= hi[k], k
+
+
+def test_nominal_is_default_and_cited_values():
+    assert photonic_spec() == PhotonicCostSpec()
+    assert crossbar_spec("nominal") == CrossbarCostSpec()
+    p = photonic_spec()
+    assert (p.laser_wpe, p.s_pd_dbm, p.e_adc_pj, p.e_dac_pj, p.p_pi_mw, p.t_settle_ns) == \
+        (0.2, -25.0, 1.48, 3.57, 30.0, 10_000.0)
+    assert p.p_hold_per_mzi_w == pytest.approx(15e-3)   # cost.md §4.2: ~15 mW per MZI
+
+
+def test_unit_conversions():
+    assert S.NS == 1e-9 and S.US == 1e-6 and S.PJ == 1e-12 and S.FJ == 1e-15 and S.MW == 1e-3
+    assert 1 * S.NS == pytest.approx(1e-9, rel=1e-15)   # not the "10e-9" typo (cost.md §5.1)
+    p = dataclasses.replace(photonic_spec(), t_settle_ns=1.0)
+    assert p.t_settle_s == 1e-9
+    assert photonic_spec().t_settle_s == pytest.approx(1e-5)      # 10 µs
+    assert crossbar_spec().t_write_s == pytest.approx(1e-6)       # 1 µs per row
+    assert crossbar_spec().t_read_s == pytest.approx(1e-7)        # 100 ns
+    assert GPU_PRESETS["A100 SXM4 80GB"].t_launch_s == pytest.approx(5e-6)
+    assert S.dbm_to_mw(0.0) == 1.0 and S.dbm_to_mw(-30.0) == pytest.approx(1e-3)
+
+
+def test_bit_scaling():
+    assert S.adc_energy_pj(1.48, 8, 8) == 1.48
+    assert S.adc_energy_pj(1.48, 4, 8) == pytest.approx(0.74)           # SAR ∝ b
+    assert S.dac_energy_pj(3.57, 4, 8) == pytest.approx(3.57 / 8)       # 2^b/b
+
+
+def test_gpu_presets():
+    assert set(GPU_PRESETS) == {"H100 SXM5", "A100 SXM4 80GB", "Jetson AGX Orin 64GB"}
+    a100 = gpu_preset("A100 SXM4 80GB")
+    assert (a100.peak_fp32_tflops, a100.mem_bw_gbs, a100.tdp_w, a100.p_idle_w) == \
+        (19.5, 2039.0, 400.0, 61.0)
+    h100 = GPU_PRESETS["H100 SXM5"]
+    assert (h100.peak_fp32_tflops, h100.mem_bw_gbs, h100.tdp_w) == (66.9, 3350.0, 700.0)
+    for g in GPU_PRESETS.values():
+        assert all(v > 0 for v in _numeric(g).values())
+        # dynamic energy at peak + idle = TDP
+        assert g.p_idle_w + g.e_flop_pj * 1e-12 * g.peak_fp32_tflops * 1e12 == \
+            pytest.approx(g.tdp_w)
+
+
+@pytest.mark.parametrize("cls, field, value", [
+    (PhotonicCostSpec, "e_adc_pj", -1.0),
+    (PhotonicCostSpec, "f_mod_ghz", 0.0),
+    (PhotonicCostSpec, "laser_wpe", 1.5),
+    (PhotonicCostSpec, "t_settle_ns", float("nan")),
+    (PhotonicCostSpec, "adc_ref_bits", 0),
+    (PhotonicCostSpec, "il_mod_db", -0.1),
+    (CrossbarCostSpec, "e_write_pj", -10.0),
+    (CrossbarCostSpec, "t_read_ns", 0.0),
+    (CrossbarCostSpec, "cols_per_adc", 2.5),
+])
+def test_bad_spec_raises(cls, field, value):
+    with pytest.raises(ValueError) as err:
+        cls(**{field: value})
+    msg = str(err.value)
+    assert field in msg and repr(value) in msg and "allowed" in msg
+
+
+def test_bad_level_and_preset():
+    with pytest.raises(ValueError, match="allowed: low, nominal, high"):
+        photonic_spec("typical")
+    with pytest.raises(ValueError, match="medium"):
+        crossbar_spec("medium")
+    with pytest.raises(ValueError, match="allowed"):
+        gpu_preset("V100")
+    with pytest.raises(KeyError):
+        GPU_PRESETS["V100"]
+    with pytest.raises(ValueError, match="p_idle_w"):
+        GpuSpec("x", 1.0, 1.0, 10.0, 20.0, 1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="peak_fp32_tflops"):
+        GpuSpec("x", 0.0, 1.0, 10.0, 2.0, 1.0, 1.0, 1.0)

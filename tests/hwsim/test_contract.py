@@ -1,0 +1,145 @@
+"""One contract suite run over every device preset (design.md: the oracle contract)."""
+import dataclasses
+
+import pytest
+import torch
+
+from hwsim.oracle import Oracle, TracingOracle
+from hwsim.presets import DEVICE_PRESETS, device_config
+from hwsim.crossbar.device import CrossbarLayer
+from hwsim.photonic.device import MZIMeshLayer
+from hwsim.trace import Trace
+
+SIZES = [(20, 12), (16, 16)]   # tiled with padding, and exact tiles
+
+
+def make(preset, n_in, n_out, seed=3, ideal=False):
+    cfg = device_config(preset)
+    if ideal:
+        cfg = dataclasses.replace(cfg, effects=())
+    cls = MZIMeshLayer if preset.startswith("mzi") else CrossbarLayer
+    if cls is CrossbarLayer:   # small tiles so tiling is exercised
+        cfg = dataclasses.replace(cfg, tile_rows=8, tile_cols=8)
+    return cls(n_in, n_out, cfg, seed=seed, name="L")
+
+
+def random_knobs(dev, seed=0, P=None):
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(dev.n_out, dev.n_in, generator=g) / dev.n_in ** 0.5
+    knobs = dev.knobs_from_weight(w)
+    if P is not None:
+        knobs = {k: v.unsqueeze(0).repeat(P, *([1] * v.dim())) for k, v in knobs.items()}
+        # distinct settings: perturb every knob a little, staying inside its range
+        for name, v in knobs.items():
+            spec = dev.knob_spec[name]
+            knobs[name] = spec.project(v * (1 + 0.01 * torch.randn(v.shape, generator=g)))
+    return w, knobs
+
+
+def gens(seed=11):
+    return torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
+
+
+@pytest.fixture(params=sorted(DEVICE_PRESETS))
+def preset(request):
+    return request.param
+
+
+@pytest.mark.parametrize("n_in,n_out", SIZES)
+def test_is_an_oracle_with_shapes(preset, n_in, n_out):
+    dev = make(preset, n_in, n_out)
+    assert isinstance(dev, Oracle)
+    _, knobs = random_knobs(dev)
+    gp, gq = gens()
+    x = torch.rand(5, n_in)
+    y = dev.query(dev.program(knobs, gp), x, gq)
+    assert y.shape == (1, 5, n_out)
+    _, knobs = random_knobs(dev, P=3)
+    prog = dev.program(knobs, gp)
+    assert prog.settings == 3
+    assert dev.query(prog, x, gq).shape == (3, 5, n_out)
+    assert dev.query(prog, torch.rand(3, 5, n_in), gq).shape == (3, 5, n_out)
+
+
+def test_outputs_are_detached(preset):
+    dev = make(preset, 12, 10)
+    _, knobs = random_knobs(dev, P=2)
+    knobs = {k: v.clone().requires_grad_(True) for k, v in knobs.items()}
+    x = torch.rand(4, 12, requires_grad=True)
+    y = dev.query(dev.program(knobs, gens()[0]), x, gens()[1])
+    assert not y.requires_grad and y.grad_fn is None
+
+
+def test_same_seed_same_numbers(preset):
+    outs = []
+    for _ in range(2):
+        dev = make(preset, 20, 12, seed=5)
+        _, knobs = random_knobs(dev, P=2)
+        gp, gq = gens(7)
+        outs.append(dev.query(dev.program(knobs, gp), torch.linspace(-1, 1, 60).reshape(3, 20), gq))
+    assert torch.equal(outs[0], outs[1])
+
+
+def test_ideal_limit_equals_digital_product(preset):
+    dev = make(preset, 20, 12, ideal=True)
+    w, knobs = random_knobs(dev)
+    x = torch.randn(7, 20)
+    y = dev.query(dev.program(knobs), x)[0]
+    twin = dev.digital_twin(knobs)
+    torch.testing.assert_close(twin, w, atol=2e-5, rtol=1e-4)
+    torch.testing.assert_close(y, x @ twin.T, atol=1e-4, rtol=1e-4)
+
+
+def test_batched_settings_equal_separate_calls(preset):
+    dev = make(preset, 20, 12)
+    _, knobs = random_knobs(dev, P=4)
+    x = torch.rand(4, 6, 20)
+    gp, gq = gens(21)
+    batched = dev.query(dev.program(knobs, gp), x, gq)
+    gp, gq = gens(21)
+    progs = [dev.program({k: v[p] for k, v in knobs.items()}, gp) for p in range(4)]
+    separate = torch.cat([dev.query(progs[p], x[p], gq) for p in range(4)])
+    torch.testing.assert_close(batched, separate, atol=1e-5, rtol=1e-5)
+
+
+def test_tracing_oracle_records_events(preset):
+    dev = make(preset, 20, 12)
+    trace = Trace()
+    oracle = TracingOracle(dev, trace)
+    assert not hasattr(oracle, "digital_twin")
+    _, knobs = random_knobs(dev, P=3)
+    trace.begin_step()
+    oracle.query(oracle.program(knobs, gens()[0]), torch.rand(5, 20), gens()[1])
+    s = trace.end_step()
+    assert s["L.program.settings"] == 3 and s["L.program.knobs_written"] == 3 * dev.n_knobs
+    assert s["L.mvm.vectors"] == 15 and s["L.mvm.macs"] >= 15 * 20 * 12
+    assert s["L.mvm.adc_conversions"] > 0 and s["L.mvm.dac_conversions"] > 0
+    assert s["L.info.knobs"] == dev.n_knobs
+
+
+@pytest.mark.parametrize("bad", ["shape", "range", "nan", "missing", "input", "input_p"])
+def test_bad_input_names_the_problem(preset, bad):
+    dev = make(preset, 20, 12)
+    _, knobs = random_knobs(dev)
+    x = torch.rand(3, 20)
+    name = next(n for n, s in dev.knob_spec.items() if not s.periodic)
+    if bad == "shape":
+        knobs[name] = knobs[name][..., :-1]
+        match = name
+    elif bad == "range":
+        knobs[name] = knobs[name] + 1e7
+        match = "allowed"
+    elif bad == "nan":
+        first = next(iter(knobs))
+        knobs[first] = knobs[first] * float("nan")
+        match = "finite"
+    elif bad == "missing":
+        knobs.pop(name)
+        match = "missing"
+    if bad in ("input", "input_p"):
+        prog = dev.program(random_knobs(dev, P=2)[1])
+        with pytest.raises(ValueError, match="input"):
+            dev.query(prog, torch.rand(3, 19) if bad == "input" else torch.rand(3, 3, 20))
+        return
+    with pytest.raises(ValueError, match=match):
+        dev.program(knobs)
