@@ -42,8 +42,9 @@ class RunConfig:
     algorithm: str = "mfdd"
     dataset: str = "digits"
     data_dir: str | None = None
+    standardize: bool = True           # z-score features with training statistics
     hidden: tuple[int, ...] = (32, 32)
-    epochs: int = 12
+    epochs: int = 20
     batch_size: int = 64
     # MF+DD estimator for the device knobs (ε in units of the knob range, see algorithms.knobs)
     directions: str = "sphere"
@@ -55,12 +56,12 @@ class RunConfig:
     head_num_directions: int = 64
     head_epsilon: float = 0.01
     optimizer: str = "adam"
-    lr: float = 0.003
-    head_lr: float = 0.01
+    lr: float = 0.002
+    head_lr: float = 0.03
     clip: float | None = None
     schedule: str = "simultaneous"
-    prediction: str = "last"
-    baseline_lr: float = 0.003
+    prediction: str = "sum"
+    baseline_lr: float = 0.01
     references: bool = True            # also train MF-AD and BP on the ideal twin
     gpus: tuple[str, ...] = ("H100 SXM5", "A100 SXM4 80GB", "Jetson AGX Orin 64GB")
     cost_level: str = "nominal"
@@ -117,6 +118,8 @@ class RunConfig:
                               "(integers in [1, 100000])")
         if not isinstance(self.gpus, tuple) or any(g not in GPU_PRESETS for g in self.gpus):
             raise ConfigError(f"gpus = {self.gpus!r}; allowed: a list drawn from {sorted(GPU_PRESETS)}")
+        if not isinstance(self.standardize, bool):
+            raise ConfigError(f"standardize = {self.standardize!r}; allowed: true or false")
         if not isinstance(self.references, bool):
             raise ConfigError(f"references = {self.references!r}; allowed: true or false")
         if not isinstance(self.out, str) or not self.out:
@@ -142,6 +145,8 @@ class RunConfig:
         if unknown:
             raise ConfigError(f"unknown config key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}")
         clean = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        if clean.get("preset") in DEVICE_PRESETS and "device" not in clean:
+            clean["device"] = device_kind(clean["preset"])   # the preset names its device
         try:
             return dataclasses.replace(base or cls(), **clean)
         except TypeError as e:   # pragma: no cover - dataclasses.replace only fails on names

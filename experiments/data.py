@@ -25,6 +25,7 @@ archive matches the official checksum.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import http.client
@@ -217,6 +218,10 @@ def _candidates(name: str, data_dir) -> list[tuple[Path, bool]]:
     """Directories to search, in order, each with a flag 'check official MD5'."""
     dirs = []
     if data_dir is not None:
+        if not Path(data_dir).is_dir():
+            raise DataError(f"{name}: data directory {str(data_dir)!r} does not exist; allowed: a "
+                            "directory holding the four IDX files (or omit it to use "
+                            "$FORWARDLAB_DATA, the Debian package location or the download cache)")
         dirs += [(Path(data_dir), False), (Path(data_dir) / name, False)]
     env = os.environ.get("FORWARDLAB_DATA")
     if env:
@@ -354,3 +359,11 @@ def load_dataset(
     if name == "digits":
         return _load_digits(seed)
     return _load_idx_dataset(name, data_dir, download)
+
+
+def standardize(ds: Dataset, eps: float = 0.1) -> Dataset:
+    """Z-score every feature with the training set's mean and std (+ ``eps`` so constant
+    pixels stay finite); the test set uses the training statistics."""
+    mean = ds.x_train.mean(0)
+    std = ds.x_train.std(0) + eps
+    return dataclasses.replace(ds, x_train=(ds.x_train - mean) / std, x_test=(ds.x_test - mean) / std)

@@ -73,7 +73,7 @@ def write_results(path: str | Path, rec: RunRecord) -> Path:
             for k, v in rec.config.items():
                 f.attrs[f"config.{k}"] = _attr(v)
             for k, v in rec.versions.items():
-                f.attrs[f"versions.{k}"] = v
+                f.attrs[f"versions.{k}"] = str(v)
             h = f.create_group("history")
             for k, v in rec.history.items():
                 h.create_dataset(k, data=np.asarray(v, dtype=np.float64))

@@ -21,7 +21,7 @@ from hwsim.trace import Trace
 
 from .build import build_baseline, build_mfdd
 from .config import RunConfig
-from .data import Dataset, load_dataset
+from .data import Dataset, load_dataset, standardize
 from .results import RunRecord, write_results
 
 __all__ = ["run", "mean_summary", "price_run", "ALGO_LABELS"]
@@ -89,6 +89,8 @@ def run(cfg: RunConfig, *, echo: Callable[[str], None] = print,
     """
     torch.set_num_threads(max(1, torch.get_num_threads()))
     data = load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed)
+    if cfg.standardize:
+        data = standardize(data)
     n_in, C = data.x_train.shape[1], data.n_classes
     steps_per_epoch = -(-data.x_train.shape[0] // cfg.batch_size)
     rec = RunRecord(config=cfg.flat(), versions=_versions())

@@ -114,7 +114,8 @@ def check_knobs(spec: Mapping[str, KnobSpec], knobs: Mapping[str, torch.Tensor],
             raise ValueError(f"{device_name}: knob {name!r} must be real and finite")
         if not ks.periodic:
             lo, hi = float(t.detach().min()), float(t.detach().max())
-            if lo < ks.low or hi > ks.high:
+            tol = 1e-6 * max(1.0, abs(ks.low), abs(ks.high))   # float32 rounding of the bounds
+            if lo < ks.low - tol or hi > ks.high + tol:
                 raise ValueError(f"{device_name}: knob {name!r} has values in [{lo:.4g}, {hi:.4g}] "
                                  f"{ks.unit}; allowed [{ks.low:.4g}, {ks.high:.4g}] {ks.unit}")
     return p_seen or 1

@@ -76,7 +76,7 @@ class TwinNetwork:
             for layer, spec in zip(self.layers, self.specs):
                 for n in layer["trainable"]:
                     layer["knobs"][n].copy_(spec[n].project(layer["knobs"][n]))
-        return {k: float(v) for k, v in losses.items()}
+        return {k: float(v.detach()) for k, v in losses.items()}
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:

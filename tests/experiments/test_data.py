@@ -189,6 +189,7 @@ def test_incomplete_set_raises(isolated):
 
 def test_nothing_found_lists_places(isolated, monkeypatch):
     monkeypatch.setenv("FORWARDLAB_DATA", str(isolated / "env"))
+    (isolated / "mine").mkdir()
     with pytest.raises(DataError) as info:
         load_dataset("fashion-mnist", isolated / "mine", download=False)
     msg = str(info.value)
@@ -272,3 +273,8 @@ def test_debian_fashion_mnist(monkeypatch, tmp_path):
     assert ds.shape == (28, 28) and ds.n_classes == 10
     assert torch.equal(torch.bincount(ds.y_train), torch.full((10,), 6000))
     assert ds.x_train.min() >= 0 and ds.x_train.max() == 1
+
+
+def test_explicit_data_dir_that_does_not_exist_is_an_error(isolated):
+    with pytest.raises(DataError, match="does not exist"):
+        load_dataset("fashion-mnist", isolated / "missing", download=False)
