@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..effects import rng
 from ..effects.noise import ProgrammingNoise, ReadNoise
 from ..effects.quantize import ConductanceLevels, InputDAC, OutputADC
 from ..effects.validate import require_nonnegative, require_positive
@@ -120,14 +121,16 @@ class CrossbarLayer:
         with torch.no_grad():
             g = knobs["conductances"].detach().float().reshape(-1, 2, self.n_out, self.n_in)
             scale = knobs["tile_scale"].detach().float().reshape(-1, *self._spec["tile_scale"].shape)
-            g = g.expand(settings, *g.shape[1:])
+            # own contiguous copy (never edit the caller's knob tensors), then edited in place
+            g = torch.empty(settings, *g.shape[1:]).copy_(g.expand(settings, *g.shape[1:]))
             scale = scale.expand(settings, *scale.shape[1:])
             if self._levels is not None:
-                g = self._levels(g, c.g_min_us, c.g_max_us)
+                self._levels.apply_(g, c.g_min_us, c.g_max_us)
             if self._prog is not None:
-                g = self._prog(g.contiguous(), c.g_max_us, generator)
-            w_norm = (g[:, 0] - g[:, 1]) / (c.g_max_us - c.g_min_us)      # (P, n_out, n_in)
-        return Programmed(settings=settings, state={"w_norm": w_norm, "scale": scale})
+                self._prog.apply_(g, c.g_max_us, generator)
+            w = torch.sub(g[:, 0], g[:, 1]).div_(c.g_max_us - c.g_min_us)  # (P, n_out, n_in) in [-1, 1]
+            w_t = w.transpose(1, 2).contiguous()                             # (P, n_in, n_out) for bmm
+        return Programmed(settings=settings, state={"w_t": w_t, "scale": scale})
 
     def query(self, programmed: Programmed, x: torch.Tensor,
               generator: torch.Generator | None = None) -> torch.Tensor:
@@ -143,23 +146,26 @@ class CrossbarLayer:
             xn = (x / alpha).clamp(-1.0, 1.0)
             if self._dac is not None:
                 xn = self._dac(xn)
-            w, scale = st["w_norm"], st["scale"]
+            w_t, scale = st["w_t"], st["scale"]
             out_tile = torch.arange(self.n_out) // g.cols
-            # Partial sums of every input tile: (P, tiles_in, B, n_out). The loop runs over the
-            # few input tiles, never over P; noise is drawn for all tiles at once (P leading).
-            parts, norms = [], []
-            for b in range(g.tiles_in):
+            B, T, n_out = xn.shape[1], g.tiles_in, self.n_out
+            # Partial sums of every input tile, (T, P, B, n_out): one batched matmul per input
+            # tile (the loop runs over the few input tiles, never over P).
+            y = torch.empty(T, P, B, n_out)
+            norms = torch.empty(T, xn.shape[0], B, 1)
+            for b in range(T):
                 sl = slice(b * g.rows, min((b + 1) * g.rows, self.n_in))
-                parts.append(torch.matmul(xn[..., sl], w[:, :, sl].transpose(1, 2)))
-                norms.append(xn[..., sl].norm(dim=-1, keepdim=True).expand(P, -1, -1))
-            y = torch.stack(parts, dim=1)
+                torch.bmm(xn[..., sl].expand(P, B, -1), w_t[:, sl, :], out=y[b])
+                norms[b] = xn[..., sl].norm(dim=-1, keepdim=True)
             if self._read is not None:
-                y = self._read(y, torch.stack(norms, dim=1), generator)
+                # noise drawn settings-first (layout-preserving), applied through a permuted view
+                xi = rng.normal((P, T, B, n_out), generator).transpose(0, 1)
+                y.addcmul_(xi, norms, value=self._read.sigma)
+            factor = scale[:, out_tile, :].permute(2, 0, 1).unsqueeze(2)        # (T, P, 1, n_out)
             if self._adc is not None:
-                y = self._adc(y)
-            scale_b = scale[:, out_tile, :].permute(0, 2, 1).unsqueeze(2)     # (P, tiles_in, 1, n_out)
-            out = (y * scale_b).sum(dim=1)                                      # digital partial sums
-            return (out * alpha).contiguous()
+                factor = factor * self._adc.quantize_(y)                        # y ← integer codes
+            out = y.mul_(factor).sum(dim=0) if T > 1 else y[0].mul_(factor[0])  # digital sum
+            return out.mul_(alpha)
 
     def program_events(self, programmed: Programmed) -> list[Event]:
         P = programmed.settings

@@ -84,8 +84,12 @@ class ProgrammingNoise:
 
     def __call__(self, g: torch.Tensor, g_max: float,
                  generator: torch.Generator | None) -> torch.Tensor:
+        return self.apply_(g.clone(), g_max, generator)
+
+    def apply_(self, g: torch.Tensor, g_max: float, generator: torch.Generator | None) -> torch.Tensor:
+        """In-place version of ``__call__``; g must be contiguous with the settings axis first."""
         xi = rng.normal(tuple(g.shape), generator, dtype=g.dtype)
-        return torch.clamp(g + self.sigma_rel * g_max * xi, min=0.0)
+        return g.add_(xi, alpha=self.sigma_rel * g_max).clamp_(min=0.0)
 
 
 @dataclass(frozen=True)
@@ -100,4 +104,9 @@ class ReadNoise:
     def __call__(self, y: torch.Tensor, x_norm: torch.Tensor,
                  generator: torch.Generator | None) -> torch.Tensor:
         """y: (..., n_out) tile outputs; x_norm: (..., 1) ‖x‖₂ of the tile input."""
-        return y + self.sigma * x_norm * rng.normal(tuple(y.shape), generator, dtype=y.dtype)
+        return self.add_(y.clone(), x_norm, generator)
+
+    def add_(self, y: torch.Tensor, x_norm: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """In-place version of ``__call__`` (settings axis first, for layout-preserving draws)."""
+        xi = rng.normal(tuple(y.shape), generator, dtype=y.dtype)
+        return y.addcmul_(xi, x_norm, value=self.sigma)

@@ -69,6 +69,17 @@ class OutputADC:
     def __call__(self, y: torch.Tensor) -> torch.Tensor:
         return symmetric_quantize(y, self.bits, self.full_scale)
 
+    def quantize_(self, y: torch.Tensor) -> float:
+        """In place: y ← integer ADC codes clip(round(y/Δ), −n, n); returns Δ (code → value).
+        ``Δ · codes`` equals ``self(y)`` (hot-path form that saves passes over large outputs)."""
+        n = 2 ** (self.bits - 1) - 1
+        if n < 1:
+            y.copy_(torch.where(y >= 0, 1.0, -1.0))
+            return self.full_scale
+        delta = self.full_scale / n
+        y.div_(delta).round_().clamp_(-n, n)
+        return delta
+
 
 @dataclass(frozen=True)
 class PhaseDAC:
@@ -101,5 +112,9 @@ class ConductanceLevels:
         require_bits("ConductanceLevels", "bits", self.bits, max_bits=16)
 
     def __call__(self, g: torch.Tensor, g_min: float, g_max: float) -> torch.Tensor:
+        return self.apply_(g.clone(), g_min, g_max)
+
+    def apply_(self, g: torch.Tensor, g_min: float, g_max: float) -> torch.Tensor:
+        """In-place version of ``__call__`` (for large P x cells tensors)."""
         dg = (g_max - g_min) / (2 ** self.bits - 1)
-        return g_min + torch.round((g - g_min) / dg).clamp(0, 2 ** self.bits - 1) * dg
+        return g.sub_(g_min).div_(dg).round_().clamp_(0, 2 ** self.bits - 1).mul_(dg).add_(g_min)

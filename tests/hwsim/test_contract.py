@@ -143,3 +143,12 @@ def test_bad_input_names_the_problem(preset, bad):
         return
     with pytest.raises(ValueError, match=match):
         dev.program(knobs)
+
+
+def test_program_never_edits_the_callers_knobs(preset):
+    dev = make(preset, 20, 12)
+    _, knobs = random_knobs(dev, P=3)
+    before = {k: v.clone() for k, v in knobs.items()}
+    dev.program(knobs, gens()[0])
+    for k in knobs:
+        assert torch.equal(before[k], knobs[k])
