@@ -183,5 +183,5 @@ class MonoForwardDD:
             d_k, d_h = theta.numel(), head_vec.numel()
             self._digital(2 * self.config.knob_estimator.num_directions * d_k + 12 * d_k
                           + 2 * self.config.head_estimator.num_directions * d_h + 12 * d_h)
-            metrics[f"loss/{layer.oracle.name}"] = float(est_k.base_loss)
+            metrics[f"loss.{layer.oracle.name}"] = float(est_k.base_loss)
         return metrics

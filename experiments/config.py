@@ -71,7 +71,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         def choice(name: str, allowed) -> None:
             v = getattr(self, name)
-            if v not in allowed:
+            if not isinstance(v, str) or v not in allowed:
                 raise ConfigError(f"{name} = {v!r}; allowed: {', '.join(map(str, allowed))}")
 
         def integer(name: str, low: int, high: int) -> None:
@@ -116,8 +116,11 @@ class RunConfig:
                 isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= 100_000 for h in self.hidden):
             raise ConfigError(f"hidden = {self.hidden!r}; allowed: a non-empty list of layer widths "
                               "(integers in [1, 100000])")
-        if not isinstance(self.gpus, tuple) or any(g not in GPU_PRESETS for g in self.gpus):
+        if not isinstance(self.gpus, tuple) or any(not isinstance(g, str) or g not in GPU_PRESETS
+                                                       for g in self.gpus):
             raise ConfigError(f"gpus = {self.gpus!r}; allowed: a list drawn from {sorted(GPU_PRESETS)}")
+        if self.data_dir is not None and not isinstance(self.data_dir, str):
+            raise ConfigError(f"data_dir = {self.data_dir!r}; allowed: a directory path")
         if not isinstance(self.standardize, bool):
             raise ConfigError(f"standardize = {self.standardize!r}; allowed: true or false")
         if not isinstance(self.references, bool):
@@ -145,7 +148,8 @@ class RunConfig:
         if unknown:
             raise ConfigError(f"unknown config key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}")
         clean = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-        if clean.get("preset") in DEVICE_PRESETS and "device" not in clean:
+        if isinstance(clean.get("preset"), str) and clean["preset"] in DEVICE_PRESETS \
+                and "device" not in clean:
             clean["device"] = device_kind(clean["preset"])   # the preset names its device
         try:
             return dataclasses.replace(base or cls(), **clean)

@@ -297,15 +297,15 @@ def _load_idx_dataset(name: str, data_dir, download: bool) -> Dataset:
     if chosen is None:
         if not download:
             raise DataError(
-                f"{name}: IDX files not found and download=False. Searched:\n  "
-                + "\n  ".join(searched)
-                + "\nPass data_dir, set FORWARDLAB_DATA, or allow the download."
+                f"{name}: IDX files not found and download=False; searched: "
+                + "; ".join(searched)
+                + ". Pass data_dir, set FORWARDLAB_DATA, or allow the download."
             )
         try:
             _download(name, [s for s in _STEMS.values() if s not in _find(cache)], cache)
         except DataError as exc:
-            raise DataError(f"{exc}\nSearched locally before downloading:\n  "
-                            + "\n  ".join(searched)) from exc
+            raise DataError(f"{exc}; searched locally before downloading: "
+                            + "; ".join(searched)) from exc
         chosen = cache, _find(cache), True
     _, found, official = chosen
 

@@ -59,6 +59,15 @@ def _from_attr(v: Any) -> Any:
     return v
 
 
+def _key(name: str) -> str:
+    """HDF5 object name for a metric/report name ('/' would create nested groups)."""
+    return name.replace("%", "%25").replace("/", "%2F")
+
+
+def _name(key: str) -> str:
+    return key.replace("%2F", "/").replace("%25", "%")
+
+
 def write_results(path: str | Path, rec: RunRecord) -> Path:
     """Write ``rec`` to ``path`` atomically; returns the final path."""
     path = Path(path)
@@ -66,7 +75,7 @@ def write_results(path: str | Path, rec: RunRecord) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", track_order=True) as f:
             f.attrs["forwardlab_schema"] = SCHEMA_VERSION
             f.attrs["status"] = rec.status
             f.attrs["message"] = rec.message
@@ -74,23 +83,23 @@ def write_results(path: str | Path, rec: RunRecord) -> Path:
                 f.attrs[f"config.{k}"] = _attr(v)
             for k, v in rec.versions.items():
                 f.attrs[f"versions.{k}"] = str(v)
-            h = f.create_group("history")
+            h = f.create_group("history", track_order=True)
             for k, v in rec.history.items():
-                h.create_dataset(k, data=np.asarray(v, dtype=np.float64))
-            r = f.create_group("references")
+                h.create_dataset(_key(k), data=np.asarray(v, dtype=np.float64))
+            r = f.create_group("references", track_order=True)
             for algo, hist in rec.references.items():
-                g = r.create_group(algo)
+                g = r.create_group(_key(algo), track_order=True)
                 for k, v in hist.items():
-                    g.create_dataset(k, data=np.asarray(v, dtype=np.float64))
+                    g.create_dataset(_key(k), data=np.asarray(v, dtype=np.float64))
             t = f.create_group("trace")
             keys = sorted({k for s in rec.step_summaries for k in s})
             t.create_dataset("keys", data=np.array(keys, dtype=h5py.string_dtype()))
             steps = np.array([[s.get(k, 0.0) for k in keys] for s in rec.step_summaries],
                              dtype=np.float64).reshape(len(rec.step_summaries), len(keys))
             t.create_dataset("steps", data=steps, compression="gzip" if steps.size > 1000 else None)
-            c = f.create_group("cost")
+            c = f.create_group("cost", track_order=True)
             for name, report in rec.costs.items():
-                g = c.create_group(name)
+                g = c.create_group(_key(name), track_order=True)
                 for k, v in report.items():
                     g.attrs[k] = v
             f.flush()
@@ -109,13 +118,13 @@ def read_results(path: str | Path) -> RunRecord:
     with h5py.File(path, "r") as f:
         config = {k[7:]: _from_attr(v) for k, v in f.attrs.items() if k.startswith("config.")}
         versions = {k[9:]: _from_attr(v) for k, v in f.attrs.items() if k.startswith("versions.")}
-        history = {k: f["history"][k][()].tolist() for k in f["history"]}
-        refs = {a: {k: f["references"][a][k][()].tolist() for k in f["references"][a]}
+        history = {_name(k): f["history"][k][()].tolist() for k in f["history"]}
+        refs = {_name(a): {_name(k): f["references"][a][k][()].tolist() for k in f["references"][a]}
                 for a in f["references"]}
         keys = [k.decode() if isinstance(k, bytes) else k for k in f["trace/keys"][()]]
         steps = f["trace/steps"][()]
         summaries = [dict(zip(keys, map(float, row))) for row in steps]
-        costs = {n: {k: float(v) for k, v in f["cost"][n].attrs.items()} for n in f["cost"]}
+        costs = {_name(n): {k: float(v) for k, v in f["cost"][n].attrs.items()} for n in f["cost"]}
         return RunRecord(config=config, status=str(_from_attr(f.attrs["status"])),
                          message=str(_from_attr(f.attrs["message"])), history=history,
                          references=refs, step_summaries=summaries, costs=costs, versions=versions)

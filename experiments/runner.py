@@ -113,6 +113,7 @@ def run(cfg: RunConfig, *, echo: Callable[[str], None] = print,
                      x_test=data.x_test, y_test=data.y_test, on_step=cb, on_epoch=on_epoch)
 
     device_summaries: dict[str, dict] = {}
+    current = ALGO_LABELS[cfg.algorithm]
     try:
         if cfg.algorithm == "mfdd":
             trace = Trace()
@@ -125,16 +126,20 @@ def run(cfg: RunConfig, *, echo: Callable[[str], None] = print,
             device_summaries[f"{other} MF+DD"] = _one_step_summary(cfg, other, data)
         else:
             model = build_baseline(cfg, cfg.algorithm, n_in, C)
-            rec.history = fit(model, ALGO_LABELS[cfg.algorithm], None).history
+            rec.history = fit(model, current, None).history
         if cfg.references and cfg.algorithm == "mfdd":
             for mode in ("mf-ad", "bp"):
+                current = ALGO_LABELS[mode]
                 ref = build_baseline(cfg, mode, n_in, C)
-                rec.references[mode] = fit(ref, ALGO_LABELS[mode], None).history
+                rec.references[mode] = fit(ref, current, None).history
     except Divergence as e:
-        rec.status, rec.message = "diverged", str(e)
-        rec.history = {**rec.history, **e.history} if isinstance(e.history, dict) else rec.history
+        rec.status, rec.message = "diverged", f"{current}: {e}"
+        if current in (ALGO_LABELS["mf-ad"], ALGO_LABELS["bp"]) and cfg.algorithm == "mfdd":
+            rec.references[next(m for m in ("mf-ad", "bp") if ALGO_LABELS[m] == current)] = e.history
+        else:
+            rec.history = e.history
         write_results(cfg.out, rec)
-        raise
+        raise Divergence(rec.message, e.history) from None
     reports = price_run(cfg, n_in, C, device_summaries)
     rec.costs = {name: r.to_dict() for name, r in reports.items()}
     write_results(cfg.out, rec)

@@ -64,11 +64,11 @@ class TwinNetwork:
         self.opt.zero_grad(set_to_none=True)
         scores = self._forward(x, detach_between=(self.mode == "mf-ad"))
         if self.mode == "bp":
-            losses = {"loss/bp": mf.local_loss(scores[-1], y)}
-            total = losses["loss/bp"]
+            losses = {"loss.bp": mf.local_loss(scores[-1], y)}
+            total = losses["loss.bp"]
         else:
             chosen = range(len(scores)) if train_layers is None else train_layers
-            losses = {f"loss/layer{i}": mf.local_loss(scores[i], y) for i in chosen}
+            losses = {f"loss.layer{i}": mf.local_loss(scores[i], y) for i in chosen}
             total = sum(losses.values())
         total.backward()
         self.opt.step()

@@ -11,14 +11,16 @@ Knobs:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
 
 from ..effects import rng
 from ..effects.noise import ProgrammingNoise, ReadNoise
-from ..effects.quantize import ConductanceLevels, InputDAC, OutputADC
-from ..effects.validate import require_nonnegative, require_positive
+from ..effects.quantize import ConductanceLevels, InputDAC, OutputADC, encode_inputs
+from ..effects.validate import (check_effects, find_effect, require_int, require_nonnegative,
+                                require_positive)
 from ..oracle import KnobSpec, Programmed, check_input, check_knobs
 from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
 from .mapping import TileGrid, conductances_to_weights, weights_to_conductances
@@ -46,21 +48,12 @@ class CrossbarConfig:
         if self.g_max_us <= self.g_min_us:
             raise ValueError(f"CrossbarConfig.g_max_us = {self.g_max_us}; allowed: > g_min_us "
                              f"({self.g_min_us})")
-        for fname in ("tile_rows", "tile_cols"):
-            v = getattr(self, fname)
-            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 8192:
-                raise ValueError(f"CrossbarConfig.{fname} = {v!r}; allowed: an integer in [1, 8192]")
-        seen = set()
-        for e in self.effects:
-            if not isinstance(e, _EFFECT_TYPES):
-                raise ValueError(f"CrossbarConfig.effects contains {e!r}; allowed types: "
-                                 f"{[t.__name__ for t in _EFFECT_TYPES]}")
-            if type(e) in seen:
-                raise ValueError(f"CrossbarConfig.effects has two {type(e).__name__} effects; allowed: one")
-            seen.add(type(e))
+        require_int("CrossbarConfig", "tile_rows", self.tile_rows, 1, 8192)
+        require_int("CrossbarConfig", "tile_cols", self.tile_cols, 1, 8192)
+        check_effects("CrossbarConfig", self.effects, _EFFECT_TYPES)
 
     def effect(self, kind: type):
-        return next((e for e in self.effects if isinstance(e, kind)), None)
+        return find_effect(self.effects, kind)
 
 
 class CrossbarLayer:
@@ -68,9 +61,8 @@ class CrossbarLayer:
 
     def __init__(self, n_in: int, n_out: int, config: CrossbarConfig | None = None, *,
                  seed: int = 0, name: str = "crossbar") -> None:
-        for fname, v in (("n_in", n_in), ("n_out", n_out)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"CrossbarLayer.{fname} = {v!r}; allowed: an integer >= 1")
+        require_int("CrossbarLayer", "n_in", n_in, 1, math.inf)
+        require_int("CrossbarLayer", "n_out", n_out, 1, math.inf)
         self.name, self.n_in, self.n_out = name, n_in, n_out
         self.config = c = config or CrossbarConfig()
         self.seed = seed   # no build-time effects yet; kept for stuck-cell maps
@@ -139,13 +131,7 @@ class CrossbarLayer:
         st, g = programmed.state, self.grid
         with torch.no_grad():
             x = x.detach().float()
-            if self._dac is not None and self._dac.full_scale is not None:
-                alpha = torch.full((*x.shape[:-1], 1), self._dac.full_scale)
-            else:
-                alpha = x.abs().amax(dim=-1, keepdim=True).clamp_min(1e-30)
-            xn = (x / alpha).clamp(-1.0, 1.0)
-            if self._dac is not None:
-                xn = self._dac(xn)
+            xn, alpha = encode_inputs(x, self._dac)
             w_t, scale = st["w_t"], st["scale"]
             out_tile = torch.arange(self.n_out) // g.cols
             B, T, n_out = xn.shape[1], g.tiles_in, self.n_out

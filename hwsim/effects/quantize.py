@@ -17,7 +17,7 @@ import torch
 
 from .validate import require_bits, require_positive
 
-__all__ = ["symmetric_quantize", "InputDAC", "OutputADC", "PhaseDAC", "ConductanceLevels"]
+__all__ = ["symmetric_quantize", "encode_inputs", "InputDAC", "OutputADC", "PhaseDAC", "ConductanceLevels"]
 
 TWO_PI = 2.0 * math.pi
 
@@ -118,3 +118,17 @@ class ConductanceLevels:
         """In-place version of ``__call__`` (for large P x cells tensors)."""
         dg = (g_max - g_min) / (2 ** self.bits - 1)
         return g.sub_(g_min).div_(dg).round_().clamp_(0, 2 ** self.bits - 1).mul_(dg).add_(g_min)
+
+
+def encode_inputs(x: torch.Tensor, dac: InputDAC | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Input path of a query: (..., n) → (normalised, DAC-quantised x in [-1, 1], α (..., 1)).
+
+    α = the DAC's fixed full scale, or max|x| per vector (noise management, AIHWKIT IO
+    pipeline, devices.md §6.8); the device multiplies its outputs by α digitally.
+    """
+    if dac is not None and dac.full_scale is not None:
+        alpha = torch.full((*x.shape[:-1], 1), dac.full_scale, dtype=x.dtype)
+    else:
+        alpha = x.abs().amax(dim=-1, keepdim=True).clamp_min(1e-30)
+    xn = (x / alpha).clamp(-1.0, 1.0)
+    return (dac(xn) if dac is not None else xn), alpha

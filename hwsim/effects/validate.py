@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["require_bits", "require_nonnegative", "require_positive", "require_range"]
+__all__ = ["require_bits", "require_int", "require_nonnegative", "require_positive", "require_range",
+           "check_effects", "find_effect"]
 
 
 def require_bits(owner: str, field: str, value: object, max_bits: int = 32) -> int:
@@ -32,3 +33,26 @@ def require_range(owner: str, field: str, value: object, low: float, high: float
             or not low <= value <= high:
         raise ValueError(f"{owner}.{field} = {value!r}; allowed: a number in [{low}, {high}]")
     return float(value)
+
+
+def require_int(owner: str, field: str, value: object, low: int, high: int | float) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{owner}.{field} = {value!r}; allowed: an integer in [{low}, {high}]")
+    return value
+
+
+def check_effects(owner: str, effects: tuple, allowed: tuple[type, ...]) -> None:
+    """Effects must be instances of ``allowed`` types, at most one of each."""
+    seen = set()
+    for e in effects:
+        if not isinstance(e, allowed):
+            raise ValueError(f"{owner}.effects contains {e!r}; allowed types: "
+                             f"{[t.__name__ for t in allowed]}")
+        if type(e) in seen:
+            raise ValueError(f"{owner}.effects has two {type(e).__name__} effects; allowed: one")
+        seen.add(type(e))
+
+
+def find_effect(effects: tuple, kind: type):
+    """The effect of type ``kind`` in ``effects``, or None (an absent effect is not modelled)."""
+    return next((e for e in effects if isinstance(e, kind)), None)

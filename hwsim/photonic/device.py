@@ -27,7 +27,8 @@ import torch
 
 from ..effects.loss import InsertionLoss
 from ..effects.noise import DetectorNoise, PhaseBias, PhaseNoise
-from ..effects.quantize import InputDAC, OutputADC, PhaseDAC
+from ..effects.quantize import InputDAC, OutputADC, PhaseDAC, encode_inputs
+from ..effects.validate import check_effects, find_effect, require_int
 from ..oracle import KnobSpec, Programmed, check_input, check_knobs
 from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
 from .decompose import clements_decompose
@@ -50,19 +51,11 @@ class MZIConfig:
     effects: tuple = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        if isinstance(self.block, bool) or not isinstance(self.block, int) or not 2 <= self.block <= 256:
-            raise ValueError(f"MZIConfig.block = {self.block!r}; allowed: an integer in [2, 256]")
-        seen = set()
-        for e in self.effects:
-            if not isinstance(e, _EFFECT_TYPES):
-                raise ValueError(f"MZIConfig.effects contains {e!r}; allowed types: "
-                                 f"{[t.__name__ for t in _EFFECT_TYPES]}")
-            if type(e) in seen:
-                raise ValueError(f"MZIConfig.effects has two {type(e).__name__} effects; allowed: one")
-            seen.add(type(e))
+        require_int("MZIConfig", "block", self.block, 2, 256)
+        check_effects("MZIConfig", self.effects, _EFFECT_TYPES)
 
     def effect(self, kind: type):
-        return next((e for e in self.effects if isinstance(e, kind)), None)
+        return find_effect(self.effects, kind)
 
 
 class MZIMeshLayer:
@@ -70,9 +63,8 @@ class MZIMeshLayer:
 
     def __init__(self, n_in: int, n_out: int, config: MZIConfig | None = None, *,
                  seed: int = 0, name: str = "mzi") -> None:
-        for fname, v in (("n_in", n_in), ("n_out", n_out)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"MZIMeshLayer.{fname} = {v!r}; allowed: an integer >= 1")
+        require_int("MZIMeshLayer", "n_in", n_in, 1, math.inf)
+        require_int("MZIMeshLayer", "n_out", n_out, 1, math.inf)
         self.name = name
         self.n_in, self.n_out = n_in, n_out
         self.config = config or MZIConfig()
@@ -200,13 +192,7 @@ class MZIMeshLayer:
         with torch.no_grad():
             x = x.detach().float()
             k, p, q = self.k, self.p, self.q
-            if self._dac is not None and self._dac.full_scale is not None:
-                alpha = torch.full((*x.shape[:-1], 1), self._dac.full_scale)
-            else:   # noise management: digital per-vector normalisation
-                alpha = x.abs().amax(dim=-1, keepdim=True).clamp_min(1e-30)
-            xn = (x / alpha).clamp(-1.0, 1.0)
-            if self._dac is not None:
-                xn = self._dac(xn)
+            xn, alpha = encode_inputs(x, self._dac)
             if q * k != self.n_in:
                 xn = torch.nn.functional.pad(xn, (0, q * k - self.n_in))
             xb = xn.reshape(*xn.shape[:-1], q, k)                          # (P|1, B, q, k)

@@ -1,0 +1,408 @@
+"""Tests for the ``forwardlab`` command line (experiments.cli), run in-process on tiny runs.
+
+Every run uses the same tiny TOML config (one hidden layer of 8, P = 2 knob directions,
+4 head directions, one epoch, batches of 512 → 3 steps per epoch on digits) and writes
+under pytest's tmp_path.
+"""
+
+import contextlib
+import io
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from algorithms.baselines.twin import TwinNetwork
+from algorithms.mfdd import MonoForwardDD
+from experiments import data
+from experiments.cli import main
+from experiments.results import RunRecord, read_results, write_results
+
+GPUS = ["H100 SXM5", "Jetson AGX Orin 64GB"]
+N_TRAIN = 1437                     # digits training split
+BATCH = 512
+STEPS_PER_EPOCH = -(-N_TRAIN // BATCH)    # 3
+TWIN = "ideal digital twin, autograd"
+
+
+def tiny_config(directory: Path, name: str = "tiny.toml", **extra) -> Path:
+    """The tiny run config used by every CLI run here (extra keys appended verbatim)."""
+    lines = ["hidden = [8]", "head_num_directions = 4", "num_directions = 2", "epochs = 1",
+             f"batch_size = {BATCH}", "gpus = [" + ", ".join(f'"{g}"' for g in GPUS) + "]"]
+    lines += [f"{k} = {v}" for k, v in extra.items()]
+    path = Path(directory) / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def cli(argv) -> int:
+    """Exit status of ``forwardlab argv`` called in-process (argparse errors raise SystemExit)."""
+    try:
+        return main([str(a) for a in argv])
+    except SystemExit as e:
+        return e.code
+
+
+def run_args(tmp: Path, out: Path, *more) -> list:
+    return ["run", "--config", tiny_config(tmp), "--out", out, "--quiet", *more]
+
+
+def datasets(group: h5py.Group) -> dict[str, np.ndarray]:
+    found = {}
+    group.visititems(lambda n, o: found.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset)
+                     else None)
+    return found
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in Path(directory).rglob("*") if p.suffix in (".h5", ".tmp"))
+
+
+# ------------------------------------------------------------ main tiny run
+
+@pytest.fixture(scope="module")
+def main_run(tmp_path_factory):
+    """One tiny MF+DD run on digits, references on (the default)."""
+    tmp = tmp_path_factory.mktemp("main")
+    out = tmp / "results" / "run.h5"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = cli(run_args(tmp, out, "--directions", "2", "--seed", "0"))
+    return code, stdout.getvalue(), stderr.getvalue(), out
+
+
+def test_tiny_run_succeeds_and_prints_tables(main_run):
+    code, out, err, path = main_run
+    assert code == 0, err
+    assert "Traceback" not in err
+    lines = out.splitlines()
+    # accuracy table: the device run and both references
+    assert any(l.startswith("MF+DD on mzi-default ") for l in lines), out
+    assert any(l.startswith(f"MF-AD ({TWIN}) ") for l in lines), out
+    assert any(l.startswith(f"BP ({TWIN}) ") for l in lines), out
+    with h5py.File(path, "r") as f:
+        acc = f["history/test_accuracy"][-1]
+        ref_acc = {m: f[f"references/{m}/test_accuracy"][-1] for m in ("mf-ad", "bp")}
+    row = next(l for l in lines if l.startswith("MF+DD on mzi-default "))
+    assert row.split()[-1] == f"{acc:.4f}"
+    for mode, label in (("mf-ad", "MF-AD"), ("bp", "BP")):
+        row = next(l for l in lines if l.startswith(f"{label} ({TWIN}) "))
+        assert row.split()[-1] == f"{ref_acc[mode]:.4f}"
+    # cost section with ratios for both device kinds against every GPU and both GPU algorithms
+    assert "Cost per training step" in out
+    assert "Ratios device / GPU (energy, latency) per training step:" in out
+    for dev in ("mzi-default MF+DD", "crossbar-default MF+DD"):
+        for gpu in GPUS:
+            for algo in ("BP", "MF+DD"):
+                assert any(l.startswith(f"  {dev} / GPU {gpu}: {algo}: energy ")
+                           and "x, latency " in l for l in lines), (dev, gpu, algo)
+    assert f"results written to {path}" in out
+
+
+def test_tiny_run_results_file(main_run):
+    code, out, err, path = main_run
+    assert code == 0, err
+    with h5py.File(path, "r") as f:
+        assert f.attrs["status"] == "ok" and f.attrs["message"] == ""
+        assert f.attrs["config.epochs"] == 1 and f.attrs["config.num_directions"] == 2
+        assert f.attrs["config.head_num_directions"] == 4 and f.attrs["config.hidden"] == "[8]"
+        assert f.attrs["config.device_preset"] == "mzi-default"
+        # one trace row per training step
+        steps = f["trace/steps"][()]
+        assert steps.shape[0] == STEPS_PER_EPOCH == int(f["history/steps"][-1])
+        assert steps.shape[1] == len(f["trace/keys"]) > 0
+        assert np.all(np.isfinite(steps)) and steps.sum() > 0
+        assert f["history/test_accuracy"].shape == (1,)
+        # cost: both device kinds and every GPU (BP and MF+DD)
+        expected = {"mzi-default MF+DD", "crossbar-default MF+DD"}
+        expected |= {f"GPU {g}: {a}" for g in GPUS for a in ("BP", "MF+DD")}
+        assert set(f["cost"]) == expected
+        for name in expected:
+            attrs = f["cost"][name].attrs
+            assert attrs["total_energy_j"] > 0 and attrs["total_latency_s"] > 0
+        # references on by default
+        assert set(f["references"]) == {"mf-ad", "bp"}
+        for mode in ("mf-ad", "bp"):
+            assert f[f"references/{mode}/test_accuracy"].shape == (1,)
+    assert leftovers(path.parent) == ["run.h5"]
+
+
+def test_report_reprints_the_tables(main_run, capsys):
+    code, out, err, path = main_run
+    assert code == 0
+    assert cli(["report", path]) == 0
+    report = capsys.readouterr().out
+    assert report.strip() and report.strip() in out
+
+
+def _flat_copy(path: Path, dest: Path) -> Path:
+    """A results file with the run's config, costs and accuracies (flat metric names only)."""
+    with h5py.File(path, "r") as f:
+        config = {k[7:]: v for k, v in f.attrs.items() if k.startswith("config.")}
+        rec = RunRecord(
+            config={k: (v.item() if isinstance(v, np.generic) else v) for k, v in config.items()},
+            history={"test_accuracy": f["history/test_accuracy"][()].tolist()},
+            references={m: {"test_accuracy": f[f"references/{m}/test_accuracy"][()].tolist()}
+                        for m in ("mf-ad", "bp")},
+            costs={n: {k: float(v) for k, v in f["cost"][n].attrs.items()} for n in f["cost"]})
+    return write_results(dest, rec)
+
+
+def _cost_cells(text: str) -> dict:
+    """{(table, row label, column): cell} of the energy and latency tables in ``text``."""
+    cells, head = {}, None
+    for line in text.splitlines():
+        if line.startswith(("energy per step", "latency per step")):
+            head = re.split(r"\s{2,}", line.strip())
+            continue
+        if head is None or not line.strip() or line.startswith("---"):
+            head = None if not line.strip() else head
+            continue
+        row = re.split(r"\s{2,}", line.strip())
+        assert len(row) == len(head), (head, row)
+        for col, cell in zip(head[1:], row[1:]):
+            cells[(head[0], row[0], col)] = cell
+    return cells
+
+
+def test_report_works_from_the_file_alone(main_run, tmp_path, capsys):
+    """Report of a copy (flat metric names) of the run's file: the same numbers as the run."""
+    code, out, err, path = main_run
+    assert code == 0
+    copy = _flat_copy(path, tmp_path / "copy.h5")
+    assert cli(["report", copy]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    report = captured.out
+    run_lines = out.splitlines()
+    acc_rows = [l for l in report.splitlines() if l.startswith(("MF+DD on", "MF-AD (", "BP ("))]
+    assert len(acc_rows) == 3
+    ratio_rows = [l for l in report.splitlines() if l.startswith("  ") and " / GPU " in l]
+    assert len(ratio_rows) == 2 * len(GPUS) * 2
+    for line in acc_rows + ratio_rows:          # same rows, same numbers as the run printed
+        assert line in run_lines, line
+    cells = _cost_cells(report)
+    assert len(cells) > 50 and cells == _cost_cells(out)
+
+
+def test_report_keeps_row_and_column_order(main_run, tmp_path, capsys):
+    code, out, err, path = main_run
+    assert code == 0
+    assert cli(["report", _flat_copy(path, tmp_path / "copy.h5")]) == 0
+    report = capsys.readouterr().out
+    assert report.strip() in out
+
+
+# ------------------------------------------------------------ baselines
+
+@pytest.mark.parametrize("algo, label", [("bp", "BP"), ("mf-ad", "MF-AD")])
+def test_baseline_algorithms(tmp_path, capsys, algo, label):
+    out = tmp_path / "b.h5"
+    assert cli(run_args(tmp_path, out, "--algorithm", algo, "--no-references")) == 0
+    captured = capsys.readouterr()
+    table = captured.out
+    assert f"{label} ({TWIN})" in table
+    row = next(l for l in table.splitlines() if l.startswith(f"{label} ({TWIN}) "))
+    assert 0.0 <= float(row.split()[-1]) <= 1.0
+    assert "MF+DD on" not in table
+    assert "Cost per training step" in table and "Ratios device / GPU" not in table
+    with h5py.File(out, "r") as f:
+        assert f.attrs["status"] == "ok" and f.attrs["config.algorithm"] == algo
+        assert len(f["references"]) == 0
+        assert f["trace/steps"].shape[0] == 0
+        assert set(f["cost"]) == {f"GPU {g}: {a}" for g in GPUS for a in ("BP", "MF+DD")}
+        assert int(f["history/steps"][-1]) == STEPS_PER_EPOCH
+
+
+# ------------------------------------------------------------ user errors
+
+def _corrupt_idx_dir(tmp: Path) -> Path:
+    d = tmp / "corrupt"
+    d.mkdir()
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (d / stem).write_bytes(b"\x00\x00\x09\x99" + bytes(16))     # wrong magic
+    return d
+
+
+def _unknown_key_config(tmp: Path) -> Path:
+    p = tiny_config(tmp, "unknown.toml")
+    p.write_text(p.read_text() + "learning_rate = 0.1\n")
+    return p
+
+
+BAD = {
+    "unknown-device": (lambda t: ["--device", "tpu"], ["device = 'tpu'", "mzi, crossbar"]),
+    "epochs-0": (lambda t: ["--epochs", "0"], ["epochs = 0"]),
+    "epochs-abc": (lambda t: ["--epochs", "abc"], ["--epochs", "'abc'"]),
+    "epsilon-negative": (lambda t: ["--epsilon", "-1"], ["epsilon = -1.0"]),
+    "seed-negative": (lambda t: ["--seed", "-1"], ["seed = -1"]),
+    "preset-mismatch": (lambda t: ["--preset", "crossbar-ideal", "--device", "mzi"],
+                        ["crossbar-ideal"]),
+    "unknown-option": (lambda t: ["--learning-rate", "3"], ["--learning-rate"]),
+    "config-unknown-key": (lambda t: ["--config", _unknown_key_config(t)], ["learning_rate"]),
+    "config-missing": (lambda t: ["--config", t / "missing.toml"], ["missing.toml", "does not exist"]),
+    "data-dir-missing": (lambda t: ["--dataset", "fashion-mnist", "--data-dir", t / "nodata"],
+                         ["nodata", "does not exist"]),
+    "dataset-bogus": (lambda t: ["--dataset", "bogus"], ["dataset = 'bogus'", "digits"]),
+    "idx-corrupt": (lambda t: ["--dataset", "fashion-mnist", "--data-dir", _corrupt_idx_dir(t)],
+                    ["bad magic number"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch, case):
+    monkeypatch.delenv("FORWARDLAB_DATA", raising=False)
+    make, expected = BAD[case]
+    out = tmp_path / "out" / "run.h5"
+    extra = [str(a) for a in make(tmp_path)]
+    argv = ["run", "--config", tiny_config(tmp_path), "--out", out, "--quiet", *extra]
+    code = cli(argv)
+    captured = capsys.readouterr()
+    assert code == 2, captured
+    err_lines = captured.err.splitlines()
+    assert len(err_lines) == 1, captured.err
+    assert err_lines[0].startswith("forwardlab: error:"), captured.err
+    assert "Traceback" not in captured.err
+    for text in expected:
+        assert text in err_lines[0], (text, err_lines[0])
+    assert captured.out == ""
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("argv", [["report", "{tmp}/missing.h5"], ["report", "{tmp}/garbage.h5"],
+                                  ["frobnicate"], ["report"]])
+def test_bad_report_or_command_exits_2(tmp_path, capsys, argv):
+    (tmp_path / "garbage.h5").write_bytes(b"not hdf5")
+    code = cli([a.format(tmp=tmp_path) for a in argv])
+    captured = capsys.readouterr()
+    assert code == 2
+    err_lines = captured.err.splitlines()
+    assert len(err_lines) == 1 and err_lines[0].startswith("forwardlab: error:"), captured.err
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    assert cli([]) == 2
+    assert "usage: forwardlab" in capsys.readouterr().out
+
+
+def test_missing_data_download_failure_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("FORWARDLAB_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "SYSTEM_DIRS", {"fashion-mnist": [], "mnist": []})
+
+    def no_net(*a, **k):
+        raise OSError("network unreachable (simulated)")
+
+    monkeypatch.setattr(data.urllib.request, "urlopen", no_net)
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "run.h5"
+    code = cli(run_args(tmp_path, out, "--dataset", "mnist", "--data-dir", tmp_path / "empty"))
+    captured = capsys.readouterr()
+    assert code == 2 and not out.exists()
+    assert "Traceback" not in captured.err
+    assert len(captured.err.splitlines()) == 1, captured.err
+
+
+def test_console_script_exit_status(tmp_path):
+    """End to end through the installed entry point: main()'s return value is the exit code."""
+    exe = Path(sys.executable).parent / "forwardlab"
+    exe = str(exe) if exe.exists() else shutil.which("forwardlab")
+    assert exe, "the forwardlab console script is not installed"
+    out = tmp_path / "run.h5"
+    env = {k: v for k, v in os.environ.items() if k != "FORWARDLAB_DATA"}
+    proc = subprocess.run([exe, "run", "--config", str(tiny_config(tmp_path)), "--device", "tpu",
+                           "--out", str(out)], capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("forwardlab: error: device")
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert not out.exists()
+
+
+# ------------------------------------------------------------ divergence
+
+def test_divergence_exits_1_and_records_failure(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(MonoForwardDD, "step",
+                        lambda self, x, y, train_layers=None: {"loss.layer0": float("nan")})
+    out = tmp_path / "run.h5"
+    code = cli(run_args(tmp_path, out))
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "Traceback" not in captured.err
+    err_lines = captured.err.splitlines()
+    assert len(err_lines) == 1
+    assert "diverged at step 1" in err_lines[0] and "loss.layer0" in err_lines[0]
+    assert "status 'diverged'" in err_lines[0] and str(out) in err_lines[0]
+    assert "results written to" not in captured.out       # no tables for a failed run
+    rec = read_results(out)
+    assert rec.status == "diverged"
+    assert "step 1" in rec.message and "non-finite loss.layer0" in rec.message
+    assert rec.history["diverged_at_step"] == [1.0]
+    assert rec.costs == {}
+    assert leftovers(tmp_path) == ["run.h5"]
+    # the report of a diverged run says so instead of failing
+    assert cli(["report", out]) == 0
+    report = capsys.readouterr().out
+    assert "(no cost report: the run did not finish)" in report
+    assert "MF+DD on mzi-default" in report and "nan" in report
+
+
+def test_reference_divergence_keeps_device_history(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(MonoForwardDD, "step",
+                        lambda self, x, y, train_layers=None: {"loss.layer0": 1.0})
+    real = TwinNetwork.step
+    calls = {"n": 0}
+
+    def twin_step(self, x, y, train_layers=None):
+        if self.mode != "mf-ad":
+            return real(self, x, y, train_layers)
+        calls["n"] += 1
+        if calls["n"] > STEPS_PER_EPOCH:                 # diverge in the second epoch
+            return {"loss.layer0": float("nan")}
+        return real(self, x, y, train_layers)
+
+    monkeypatch.setattr(TwinNetwork, "step", twin_step)
+    out = tmp_path / "run.h5"
+    assert cli(run_args(tmp_path, out, "--epochs", "2")) == 1
+    capsys.readouterr()
+    with h5py.File(out, "r") as f:
+        assert f.attrs["status"] == "diverged"
+        assert f["history/test_accuracy"].shape == (2,)        # the device run's two epochs
+        assert f["history/steps"][()].tolist() == [STEPS_PER_EPOCH, 2 * STEPS_PER_EPOCH]
+        assert "MF-AD" in f.attrs["message"] or "mf-ad" in f.attrs["message"]
+
+
+# ------------------------------------------------------------ determinism
+
+def _tiny(tmp_path, name, seed):
+    out = tmp_path / f"{name}.h5"
+    assert cli(run_args(tmp_path, out, "--no-references", "--seed", seed)) == 0
+    with h5py.File(out, "r") as f:
+        assert f.attrs["config.seed"] == seed
+        return datasets(f["history"]), f["trace/keys"][()].tolist(), f["trace/steps"][()]
+
+
+def test_same_seed_same_results_different_seed_differs(tmp_path, capsys):
+    h1, k1, s1 = _tiny(tmp_path, "a", 5)
+    h2, k2, s2 = _tiny(tmp_path, "b", 5)
+    h3, k3, s3 = _tiny(tmp_path, "c", 6)
+    capsys.readouterr()
+    assert set(h1) == set(h2) and "test_accuracy" in h1 and "loss.layer0" in h1
+    for name in h1:
+        assert np.array_equal(h1[name], h2[name], equal_nan=True), name
+    assert k1 == k2 and s1.shape[0] == STEPS_PER_EPOCH
+    assert np.array_equal(s1, s2)
+    # another seed: another split, init and directions → other losses and accuracy
+    assert set(h3) == set(h1)
+    assert not np.array_equal(h1["loss.layer0"], h3["loss.layer0"])
+    # the trace rows count device operations, which do not depend on the seed
+    assert k3 == k1 and s3.shape == s1.shape
