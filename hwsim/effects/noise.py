@@ -51,9 +51,9 @@ class PhaseNoise:
     def sample(self, shape: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
         return self.sigma * rng.truncated_normal(shape, generator, self.bound)
 
-    def from_uniform(self, u: torch.Tensor) -> torch.Tensor:
-        """Noise values (rad) from U[0, 1) values of the same shape."""
-        return self.sigma * rng.truncated_from_uniform(u, self.bound)
+    def from_normal(self, z: torch.Tensor) -> torch.Tensor:
+        """Noise values (rad) from standard normal values of the same shape."""
+        return self.sigma * rng.truncated_from_normal(z, self.bound)
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,9 @@ class DetectorNoise:
     def __call__(self, y: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return y + self.sigma * rng.normal(tuple(y.shape), generator, dtype=y.dtype)
 
-    def from_uniform(self, y: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        """Add noise built from U[0, 1) values ``u`` (same shape as y)."""
-        return y + self.sigma * rng.normal_from_uniform(u, y.dtype)
+    def from_normal(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Add noise σ·z given standard normal values ``z`` (same shape as y), in place."""
+        return y.add_(z, alpha=self.sigma)
 
 
 @dataclass(frozen=True)

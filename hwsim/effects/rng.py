@@ -15,7 +15,8 @@ import math
 
 import torch
 
-__all__ = ["uniform", "normal", "truncated_normal", "normal_from_uniform", "truncated_from_uniform"]
+__all__ = ["uniform", "normal", "truncated_normal", "normal_from_uniform", "truncated_from_uniform",
+           "truncated_from_normal"]
 
 _TINY = 1e-12
 
@@ -48,6 +49,16 @@ def truncated_from_uniform(u: torch.Tensor, bound: float, dtype: torch.dtype = t
         raise ValueError(f"truncation bound must be > 0, got {bound}")
     lo = 0.5 * math.erfc(bound / math.sqrt(2.0))
     return normal_from_uniform(lo + u.double() * (1.0 - 2.0 * lo), dtype)
+
+
+def truncated_from_normal(z: torch.Tensor, bound: float) -> torch.Tensor:
+    """Standard normal truncated to [-bound, bound] from standard normal values z (same shape):
+    u = Φ(z) is uniform, mapped into [Φ(-bound), Φ(bound)] and back through Φ⁻¹. The
+    quantiles stay inside [Φ(-bound), Φ(bound)], so float32 is accurate here."""
+    if not bound > 0:
+        raise ValueError(f"truncation bound must be > 0, got {bound}")
+    lo = 0.5 * math.erfc(bound / math.sqrt(2.0))
+    return torch.special.ndtri(lo + torch.special.ndtr(z) * (1.0 - 2.0 * lo))
 
 
 def truncated_normal(shape: tuple[int, ...], generator: torch.Generator | None, bound: float, *,

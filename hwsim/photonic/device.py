@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..effects import rng
 from ..effects.loss import InsertionLoss
 from ..effects.noise import DetectorNoise, PhaseBias, PhaseNoise
 from ..effects.quantize import InputDAC, OutputADC, PhaseDAC, encode_inputs
@@ -196,22 +197,22 @@ class MZIMeshLayer:
             if q * k != self.n_in:
                 xn = torch.nn.functional.pad(xn, (0, q * k - self.n_in))
             xb = xn.reshape(*xn.shape[:-1], q, k)                          # (P|1, B, q, k)
-            # All query-time noise of a setting comes from one contiguous draw of uniforms, so
-            # P settings in one call consume the generator exactly like P separate calls.
+            # All query-time noise of a setting comes from one contiguous draw of standard normals,
+            # so P settings in one call consume the generator exactly like P separate calls.
             n_mesh, n_sig = st["mesh"][0].numel(), st["sigma"][0].numel()
             n_det = xb.shape[1] * p * q * k
-            n_u = (n_mesh + n_sig if self._phase_noise else 0) + (n_det if self._det else 0)
-            u = torch.rand((P, n_u), generator=generator, dtype=torch.float64) if n_u else None
+            n_z = (n_mesh + n_sig if self._phase_noise else 0) + (n_det if self._det else 0)
+            z = rng.normal((P, n_z), generator) if n_z else None
             if "blocks" in st:
                 blocks = st["blocks"]
             else:
-                noise = self._phase_noise.from_uniform(u[:, : n_mesh + n_sig])
+                noise = self._phase_noise.from_normal(z[:, : n_mesh + n_sig])
                 blocks = self._blocks(st["mesh"] + noise[:, :n_mesh].reshape(st["mesh"].shape),
                                       st["sigma"] + noise[:, n_mesh:].reshape(st["sigma"].shape))
             # Partial sums of every block: (P, B, p, q, k).
             y = torch.einsum("Pabij,PBbj->PBabi", blocks, xb.expand(P, *xb.shape[1:]))
             if self._det is not None:
-                y = self._det.from_uniform(y, u[:, -n_det:].reshape(y.shape))
+                y = self._det.from_normal(y, z[:, n_z - n_det:].reshape(y.shape))
             if self._adc is not None:
                 y = self._adc(y)
             y = y.sum(dim=-2).reshape(P, -1, p * k)[..., : self.n_out]     # digital sum over q

@@ -120,3 +120,26 @@ def test_insertion_loss_amplitude():
 def test_bad_effect_settings_raise_with_field_names(ctor):
     with pytest.raises(ValueError, match=r"\w+\.\w+ = .*allowed"):
         ctor()
+
+
+def test_phase_noise_from_normals_matches_truncated_gaussian():
+    sigma, b = 0.02, 2.0
+    z = rng.normal((1, 400_000), torch.Generator().manual_seed(4))
+    n = PhaseNoise(sigma=sigma, bound=b).from_normal(z)
+    pdf = math.exp(-b * b / 2) / math.sqrt(2 * math.pi)
+    expected = sigma * math.sqrt(1 - 2 * b * pdf / math.erf(b / math.sqrt(2)))
+    assert abs(float(n.std()) / expected - 1) < 0.05
+    assert float(n.abs().max()) <= b * sigma * (1 + 1e-5)
+
+
+def test_phase_noise_changes_the_mzi_output_distribution():
+    """Pitfall: phase noise defined but never applied."""
+    from hwsim.photonic.device import MZIConfig, MZIMeshLayer
+    outs = []
+    for effects in ((), (PhaseNoise(sigma=0.02),)):
+        dev = MZIMeshLayer(8, 8, MZIConfig(block=8, effects=effects))
+        knobs = dev.knobs_from_weight(torch.eye(8))
+        prog = dev.program(knobs)
+        g = torch.Generator().manual_seed(0)
+        outs.append(torch.stack([dev.query(prog, torch.ones(1, 8), g)[0, 0] for _ in range(20)]))
+    assert float(outs[0].std(0).max()) < 1e-6 < float(outs[1].std(0).max())
