@@ -17,9 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -29,19 +27,14 @@ from hwsim.crossbar.device import CrossbarLayer  # noqa: E402
 from hwsim.photonic.device import MZIMeshLayer  # noqa: E402
 from hwsim.photonic.mesh import clements_unitary, clements_unitary_reference  # noqa: E402
 from hwsim.presets import device_config  # noqa: E402
+from mesh_build import median_ms  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 P, B = 64, 128
 
 
 def median_s(fn, repeats: int = 15) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    """Median wall time in seconds (warm-up first): the timer of ``mesh_build.py``."""
+    return median_ms(fn, repeats) / 1e3
 
 
 def perturbed(dev, gen):

@@ -46,10 +46,12 @@ class RunConfig:
     hidden: tuple[int, ...] = (32, 32)
     epochs: int = 20
     batch_size: int = 64
-    # MF+DD estimator for the device knobs (ε in units of the knob range, see algorithms.knobs)
-    directions: str = "sphere"
+    # MF+DD estimator for the device knobs (ε in units of the knob range, see algorithms.knobs).
+    # Rademacher directions perturb every knob by ±ε: 0.005 × 2π = 0.031 rad, above the 8-bit
+    # phase-DAC step 2π/255 = 0.025 rad (algorithms.md §1: per-knob size must exceed the DAC step).
+    directions: str = "rademacher"
     num_directions: int = 32
-    epsilon: float = 0.05
+    epsilon: float = 0.005
     difference: str = "central"
     # estimator for the digital head (M_i, b_i): no device queries
     head_directions: str = "sphere"
