@@ -16,13 +16,16 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..effects import rng
+import numpy as np
+
+from ..effects import rng, ziggurat
 from ..effects.noise import ProgrammingNoise, ReadNoise
 from ..effects.quantize import ConductanceLevels, InputDAC, OutputADC, encode_inputs
 from ..effects.validate import (check_effects, find_effect, require_int, require_nonnegative,
                                 require_positive)
 from ..oracle import KnobSpec, Programmed, check_input, check_knobs
 from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
+from .kernels import readout
 from .mapping import TileGrid, conductances_to_weights, weights_to_conductances
 
 __all__ = ["CrossbarConfig", "CrossbarLayer"]
@@ -143,14 +146,21 @@ class CrossbarLayer:
                 sl = slice(b * g.rows, min((b + 1) * g.rows, self.n_in))
                 torch.bmm(xn[..., sl].expand(P, B, -1), w_t[:, sl, :], out=y[b])
                 norms[b] = xn[..., sl].norm(dim=-1, keepdim=True)
-            if self._read is not None:
-                # noise drawn settings-first (layout-preserving), applied through a permuted view
-                xi = rng.normal((P, T, B, n_out), generator).transpose(0, 1)
-                y.addcmul_(xi, norms, value=self._read.sigma)
-            factor = scale[:, out_tile, :].permute(2, 0, 1).unsqueeze(2)        # (T, P, 1, n_out)
-            if self._adc is not None:
-                factor = factor * self._adc.quantize_(y)                        # y ← integer codes
-            out = y.mul_(factor).sum(dim=0) if T > 1 else y[0].mul_(factor[0])  # digital sum
+            factor = scale[:, out_tile, :].permute(2, 0, 1).contiguous()        # (T, P, n_out)
+            if y.device.type == "cpu":
+                out = torch.empty(P, B, n_out)
+                seeds = rng.row_seeds(P, generator) if self._read is not None else np.zeros(P, np.uint64)
+                delta, n_codes = (self._adc.step, self._adc.max_code) if self._adc else (0.0, 0)
+                readout(y.numpy(), norms[..., 0].contiguous().numpy(), seeds,
+                        self._read.sigma if self._read else 0.0, delta, n_codes,
+                        factor.numpy(), *ziggurat.TABLES, out.numpy())
+            else:   # same pipeline as tensor ops (non-CPU devices)
+                if self._read is not None:
+                    xi = rng.normal((P, T, B, n_out), generator, device=y.device).transpose(0, 1)
+                    y.addcmul_(xi, norms, value=self._read.sigma)
+                if self._adc is not None:
+                    factor = factor * self._adc.quantize_(y)                    # y ← integer codes
+                out = y.mul_(factor.unsqueeze(2)).sum(dim=0)                     # digital sum
             return out.mul_(alpha)
 
     def program_events(self, programmed: Programmed) -> list[Event]:

@@ -64,19 +64,27 @@ class OutputADC:
 
     def __post_init__(self) -> None:
         require_bits("OutputADC", "bits", self.bits)
+        if self.bits < 2:   # a signed readout needs codes -n..n with n >= 1
+            raise ValueError(f"OutputADC.bits = {self.bits}; allowed: an integer number of bits in [2, 32]")
         require_positive("OutputADC", "full_scale", self.full_scale)
 
     def __call__(self, y: torch.Tensor) -> torch.Tensor:
         return symmetric_quantize(y, self.bits, self.full_scale)
 
+    @property
+    def max_code(self) -> int:
+        """Largest code n = 2^(b-1) - 1."""
+        return 2 ** (self.bits - 1) - 1
+
+    @property
+    def step(self) -> float:
+        """Δ = full_scale / n (V per code)."""
+        return self.full_scale / self.max_code
+
     def quantize_(self, y: torch.Tensor) -> float:
         """In place: y ← integer ADC codes clip(round(y/Δ), −n, n); returns Δ (code → value).
         ``Δ · codes`` equals ``self(y)`` (hot-path form that saves passes over large outputs)."""
-        n = 2 ** (self.bits - 1) - 1
-        if n < 1:
-            y.copy_(torch.where(y >= 0, 1.0, -1.0))
-            return self.full_scale
-        delta = self.full_scale / n
+        n, delta = self.max_code, self.step
         y.div_(delta).round_().clamp_(-n, n)
         return delta
 

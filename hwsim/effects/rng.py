@@ -4,18 +4,20 @@ All noise in ``hwsim`` is drawn through these helpers. Drawing a ``(P, ...)`` te
 call gives exactly the numbers of P consecutive ``(1, ...)`` draws from the same generator:
 that is what makes "P settings in one call equal P separate calls" hold.
 
-``torch.rand`` consumes the stream element by element, so uniforms are layout-preserving as
-they are. ``torch.randn`` on CPU transforms uniforms in blocks of 16 (Box–Muller), so a
-``(P, m)`` draw equals P ``(1, m)`` draws only when m is a multiple of 16: :func:`normal`
-pads every row to a multiple of 16 and drops the padding (pinned by a test).
+``torch.rand`` and ``torch.randint`` consume the stream element by element, so uniforms and
+per-row seeds are layout-preserving as they are. :func:`normal` draws one seed per row and
+fills each row from its own stream (pinned by a test).
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
-__all__ = ["uniform", "normal", "truncated_normal", "normal_from_uniform", "truncated_from_uniform",
+from .ziggurat import TABLES, fill_normal
+
+__all__ = ["uniform", "row_seeds", "normal", "truncated_normal", "normal_from_uniform", "truncated_from_uniform",
            "truncated_from_normal"]
 
 _TINY = 1e-12
@@ -27,12 +29,30 @@ def uniform(shape: tuple[int, ...], generator: torch.Generator | None, *,
     return torch.rand(shape, generator=generator, dtype=torch.float64, device=device).to(dtype)
 
 
+def row_seeds(rows: int, generator: torch.Generator | None) -> np.ndarray:
+    """One 63-bit stream seed per row (uint64 array), drawn layout-preservingly."""
+    seeds = torch.randint(0, 2 ** 63 - 1, (rows,), generator=generator, dtype=torch.int64)
+    return seeds.numpy().astype(np.uint64)
+
+
 def normal(shape: tuple[int, ...], generator: torch.Generator | None, *,
            dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Standard normal samples; rows along the first axis are drawn as padded blocks of 16."""
+    """Standard normal samples; every row along the first axis is its own stream.
+
+    On CPU each row gets one 63-bit seed drawn from ``generator`` (``torch.randint`` is
+    layout-preserving) and is filled by the parallel ziggurat sampler of
+    :mod:`hwsim.effects.ziggurat`. Elsewhere ``torch.randn`` fills rows padded to a multiple
+    of 16 (its Box–Muller block size) so that rows stay aligned across calls.
+    """
     if len(shape) == 0:
         return normal((1,), generator, dtype=dtype, device=device)[0]
     lead, row = shape[0], math.prod(shape[1:])
+    if torch.device(device).type == "cpu":
+        out = np.empty((lead, row), dtype=np.float32)
+        seeds = row_seeds(lead, generator)
+        if out.size:
+            fill_normal(out, seeds, *TABLES)
+        return torch.from_numpy(out).reshape(shape).to(dtype)
     padded = -(-max(row, 1) // 16) * 16
     z = torch.randn((lead, padded), generator=generator, dtype=dtype, device=device)
     return z[:, :row].reshape(shape)
