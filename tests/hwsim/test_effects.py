@@ -61,12 +61,7 @@ def test_conductance_levels():
     assert sorted(set(torch.round(g * 1e4).tolist())) == [round(v * 1e4) for v in (0, 25 / 3, 50 / 3, 25)]
 
 
-def test_normal_is_layout_preserving_and_standard():
-    g = torch.Generator().manual_seed(1)
-    a = rng.normal((6, 7, 3), g)
-    g = torch.Generator().manual_seed(1)
-    b = torch.cat([rng.normal((1, 7, 3), g) for _ in range(6)])
-    assert torch.equal(a, b)
+def test_normal_is_standard():   # layout preservation: tests/hwsim/test_ziggurat.py
     z = rng.normal((1, 400_000), torch.Generator().manual_seed(2))
     assert abs(float(z.std()) - 1) < 0.01 and abs(float(z.mean())) < 0.01
 
