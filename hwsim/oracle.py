@@ -107,9 +107,11 @@ def check_knobs(spec: Mapping[str, KnobSpec], knobs: Mapping[str, torch.Tensor],
         else:
             raise ValueError(f"{device_name}: knob {name!r} has shape {shape}; allowed {ks.shape} "
                              f"or (P, *{ks.shape})")
-        if p_seen is not None and p != p_seen and not (shape == ks.shape or p_seen == 1):
-            raise ValueError(f"{device_name}: knob {name!r} has P={p} but another knob has P={p_seen}")
-        p_seen = max(p, p_seen or 1)
+        if p != 1:   # P = 1 (or no P dimension) broadcasts against any P
+            if p_seen not in (None, 1) and p != p_seen:
+                raise ValueError(f"{device_name}: knob {name!r} has P={p} but another knob has "
+                                 f"P={p_seen}; allowed: one P for all knobs (or 1)")
+            p_seen = p
         if t.is_complex() or not torch.isfinite(t).all():
             raise ValueError(f"{device_name}: knob {name!r} must be real and finite")
         if not ks.periodic:

@@ -152,3 +152,14 @@ def test_program_never_edits_the_callers_knobs(preset):
     dev.program(knobs, gens()[0])
     for k in knobs:
         assert torch.equal(before[k], knobs[k])
+
+
+def test_knobs_with_different_p_are_rejected_and_p1_broadcasts(preset):
+    dev = make(preset, 20, 12)
+    _, knobs = random_knobs(dev, P=3)
+    names = list(knobs)
+    one = {**knobs, names[-1]: knobs[names[-1]][:1]}          # explicit P = 1 broadcasts
+    assert dev.program(one).settings == 3
+    bad = {**knobs, names[-1]: torch.cat([knobs[names[-1]], knobs[names[-1]][:1]])}   # P = 4
+    with pytest.raises(ValueError, match="P=4 but another knob has P=3|P=3 but another knob has P=4"):
+        dev.program(bad)
