@@ -1,9 +1,7 @@
 """Run one experiment: data → devices → training → references → cost → results file."""
 from __future__ import annotations
 
-import dataclasses
 import platform
-import sys
 import time
 from typing import Callable
 
@@ -11,7 +9,7 @@ import numpy as np
 import torch
 
 from algorithms.baselines.twin import LABEL as TWIN_LABEL
-from algorithms.loop import Divergence, TrainResult, accuracy, train
+from algorithms.loop import Divergence, TrainResult, train
 from algorithms.seeds import generator
 from hwsim.cost.analytic import CostReport, price
 from hwsim.cost.gpu import gpu_step_cost, mlp_bytes, mlp_forward_flops

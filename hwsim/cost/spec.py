@@ -176,12 +176,17 @@ _PHOTONIC_RANGE: dict[str, tuple[float, float]] = {
 }
 
 
-def photonic_spec(level: str = "nominal") -> PhotonicCostSpec:
-    """Photonic cost spec at ``level`` in ``LEVELS`` (ValueError otherwise)."""
+def _at_level(cls, ranges: dict, level: str):
+    """``cls()`` (nominal) or its (low, high) values from ``ranges`` at ``level``."""
     i = _level(level)
     if i == 1:
-        return PhotonicCostSpec()
-    return replace(PhotonicCostSpec(), **{k: v[i // 2] for k, v in _PHOTONIC_RANGE.items()})
+        return cls()
+    return replace(cls(), **{k: v[i // 2] for k, v in ranges.items()})
+
+
+def photonic_spec(level: str = "nominal") -> PhotonicCostSpec:
+    """Photonic cost spec at ``level`` in ``LEVELS`` (ValueError otherwise)."""
+    return _at_level(PhotonicCostSpec, _PHOTONIC_RANGE, level)
 
 
 # --------------------------------------------------------------------------- crossbar
@@ -241,10 +246,7 @@ _CROSSBAR_RANGE: dict[str, tuple[float, float]] = {
 
 def crossbar_spec(level: str = "nominal") -> CrossbarCostSpec:
     """Crossbar cost spec at ``level`` in ``LEVELS`` (ValueError otherwise)."""
-    i = _level(level)
-    if i == 1:
-        return CrossbarCostSpec()
-    return replace(CrossbarCostSpec(), **{k: v[i // 2] for k, v in _CROSSBAR_RANGE.items()})
+    return _at_level(CrossbarCostSpec, _CROSSBAR_RANGE, level)
 
 
 # --------------------------------------------------------------------------- GPUs
