@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 
@@ -38,6 +39,8 @@ SCALE_RANGE = (1e-6, 1e6)
 class CrossbarConfig:
     """Crossbar settings. g in µS: defaults g_max = 25 µS, g_min = 0 (AIHWKIT ``pcm.py``);
     tile 512 × 512 (AIHWKIT ``StandardHWATrainingPreset`` tile rows 512, arXiv:2302.08469)."""
+
+    EFFECT_TYPES: ClassVar[tuple[type, ...]] = _EFFECT_TYPES
 
     g_min_us: float = 0.0
     g_max_us: float = 25.0

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -47,6 +48,8 @@ class MZIConfig:
     """Settings of an MZI-mesh layer. ``effects`` is a tuple of effect objects; an absent
     effect is simply not modelled. Allowed effect types: PhaseDAC, PhaseBias, PhaseNoise,
     InsertionLoss, InputDAC, OutputADC, DetectorNoise (at most one of each)."""
+
+    EFFECT_TYPES: ClassVar[tuple[type, ...]] = _EFFECT_TYPES
 
     block: int = 8
     effects: tuple = field(default_factory=tuple)

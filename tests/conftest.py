@@ -1,0 +1,10 @@
+"""Test-wide settings: one thread per process (torch's spinning OpenMP threads make every
+parallel op cost ~8 ms on small machines as soon as another process competes for the CPU)."""
+import os
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
