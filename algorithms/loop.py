@@ -13,11 +13,19 @@ import torch
 
 from hwsim.trace import Trace
 
-__all__ = ["Divergence", "TrainResult", "train", "accuracy", "minibatches"]
+__all__ = ["Divergence", "Interrupted", "TrainResult", "train", "accuracy", "minibatches"]
 
 
 class Divergence(RuntimeError):
     """Training produced a non-finite loss; ``history`` holds what was recorded up to then."""
+
+    def __init__(self, message: str, history: dict) -> None:
+        super().__init__(message)
+        self.history = history
+
+
+class Interrupted(RuntimeError):
+    """``stop()`` asked training to end at a step boundary; ``history`` holds the finished epochs."""
 
     def __init__(self, message: str, history: dict) -> None:
         super().__init__(message)
@@ -37,6 +45,8 @@ class TrainResult:
     history: dict[str, list[float]] = field(default_factory=dict)   # per-epoch metrics
     step_losses: list[dict[str, float]] = field(default_factory=list)
     step_summaries: list[dict[str, float]] = field(default_factory=list)
+    epochs_done: int = 0     # phases (epochs) finished; train(..., result=r) continues after them
+    steps_done: int = 0
 
 
 def minibatches(n: int, batch_size: int, gen: torch.Generator) -> list[torch.Tensor]:
@@ -57,8 +67,16 @@ def train(model: Model, x_train: torch.Tensor, y_train: torch.Tensor, *, epochs:
           trace: Trace | None = None, x_test: torch.Tensor | None = None,
           y_test: torch.Tensor | None = None,
           on_step: Callable[[int], None] | None = None,
-          on_epoch: Callable[[int, dict], None] | None = None) -> TrainResult:
+          on_epoch: Callable[[int, dict], None] | None = None,
+          result: TrainResult | None = None,
+          stop: Callable[[], bool] | None = None,
+          on_epoch_end: Callable[[TrainResult], None] | None = None) -> TrainResult:
     """Train ``model``; ``schedule="greedy"`` trains layer 1 for ``epochs`` epochs, then layer 2, …
+
+    ``result`` (from an earlier, interrupted call with the same model and ``gen`` state, e.g. a
+    checkpoint) continues after its ``epochs_done`` epochs, so the end state equals one
+    uninterrupted call. ``on_epoch_end(result)`` runs after each epoch (checkpointing);
+    ``stop()`` is polled after every step and raises :class:`Interrupted` when true.
 
     Raises :class:`Divergence` when a local loss becomes NaN or infinite.
     """
@@ -72,9 +90,11 @@ def train(model: Model, x_train: torch.Tensor, y_train: torch.Tensor, *, epochs:
         phases = [([i], e) for i in range(n_layers) for e in range(epochs)]
     else:
         raise ValueError(f"schedule {schedule!r}; allowed: ('simultaneous', 'greedy')")
-    result = TrainResult()
-    step = 0
+    result = result if result is not None else TrainResult()
+    step = result.steps_done
     for epoch, (layers, _) in enumerate(phases):
+        if epoch < result.epochs_done:
+            continue
         losses: dict[str, list[float]] = {}
         for idx in minibatches(x_train.shape[0], batch_size, gen):
             if trace is not None:
@@ -93,6 +113,8 @@ def train(model: Model, x_train: torch.Tensor, y_train: torch.Tensor, *, epochs:
                 result.history.setdefault("diverged_at_step", []).append(step)
                 raise Divergence(f"training diverged at step {step} (epoch {epoch + 1}): "
                                  f"non-finite {', '.join(bad)}", result.history)
+            if stop is not None and stop():
+                raise Interrupted(f"interrupted at step {step} (epoch {epoch + 1})", result.history)
         epoch_metrics = {k: sum(v) / len(v) for k, v in losses.items()}
         epoch_metrics["train_layers"] = float(layers[-1] + 1) if len(layers) == 1 else 0.0
         if x_test is not None and y_test is not None:
@@ -100,6 +122,9 @@ def train(model: Model, x_train: torch.Tensor, y_train: torch.Tensor, *, epochs:
         epoch_metrics["steps"] = float(step)
         for k, v in epoch_metrics.items():
             result.history.setdefault(k, []).append(v)
+        result.epochs_done, result.steps_done = epoch + 1, step
         if on_epoch is not None:
             on_epoch(epoch, epoch_metrics)
+        if on_epoch_end is not None:
+            on_epoch_end(result)
     return result

@@ -10,13 +10,16 @@ from algorithms.estimators.zeroth_order import DirectionalDerivative
 from algorithms.mfdd import MFDDConfig, MonoForwardDD
 from algorithms.seeds import derive_seed, generator
 from algorithms import updates
+from hwsim.crossbar.device import CrossbarConfig, CrossbarLayer
 from hwsim.oracle import TracingOracle
-from hwsim.presets import build_layer, device_kind
+from hwsim.photonic.device import MZIConfig, MZIMeshLayer
+from hwsim.presets import device_config
 from hwsim.trace import Trace
 
-from .config import RunConfig
+from .config import Config
 
-__all__ = ["build_devices", "build_mfdd", "build_baseline", "TRAINABLE_KNOBS", "optimizer"]
+__all__ = ["build_devices", "build_mfdd", "build_baseline", "TRAINABLE_KNOBS", "optimizer",
+           "layer_from_physics", "physics_kind"]
 
 # Knobs trained per device kind; global/tile scales are set from the initial weights and held.
 TRAINABLE_KNOBS = {"mzi": ("mesh_phases", "sigma_phases"), "crossbar": ("conductances",)}
@@ -28,15 +31,33 @@ def kaiming_uniform(n_out: int, n_in: int, gen: torch.Generator) -> torch.Tensor
     return (2 * torch.rand(n_out, n_in, generator=gen) - 1) * bound
 
 
-def build_devices(cfg: RunConfig, n_in: int, preset: str | None = None):
-    """Device layers and their initial knobs (the init weights mapped onto each device)."""
-    preset = preset or cfg.device_preset
-    sizes = [n_in, *cfg.hidden]
-    gen = generator(cfg.seed, "init-weights")
+def physics_kind(physics) -> str:
+    return "mzi" if isinstance(physics, MZIConfig) else "crossbar"
+
+
+def layer_from_physics(physics, n_in: int, n_out: int, *, seed: int, name: str):
+    """One oracle layer from a resolved device config (MZIConfig or CrossbarConfig)."""
+    if isinstance(physics, MZIConfig):
+        return MZIMeshLayer(n_in, n_out, physics, seed=seed, name=name)
+    if isinstance(physics, CrossbarConfig):
+        return CrossbarLayer(n_in, n_out, physics, seed=seed, name=name)
+    raise TypeError(f"device physics {physics!r}; allowed: MZIConfig or CrossbarConfig")
+
+
+def build_devices(cfg: Config, n_in: int, preset: str | None = None):
+    """Device layers and their initial knobs (the init weights mapped onto each device).
+
+    ``preset`` builds the same network on another device preset (the cross-device cost row);
+    by default the run's resolved physics is used.
+    """
+    physics = device_config(preset) if preset else cfg.device.physics
+    seed = cfg.run.seed
+    sizes = [n_in, *cfg.model.hidden]
+    gen = generator(seed, "init-weights")
     devices, knobs = [], []
     for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
-        dev = build_layer(preset, a, b, seed=derive_seed(cfg.seed, f"device/{i}") % (2 ** 62),
-                          name=f"layer{i}")
+        dev = layer_from_physics(physics, a, b, seed=derive_seed(seed, f"device/{i}") % (2 ** 62),
+                                 name=f"layer{i}")
         devices.append(dev)
         knobs.append(dev.knobs_from_weight(kaiming_uniform(b, a, gen)))
     return devices, knobs
@@ -48,26 +69,26 @@ def optimizer(name: str, lr: float, clip: float | None) -> updates.GradientTrans
     return updates.chain(updates.clip_by_global_norm(clip), base) if clip else base
 
 
-def build_mfdd(cfg: RunConfig, n_in: int, n_classes: int, trace: Trace, preset: str | None = None):
+def build_mfdd(cfg: Config, n_in: int, n_classes: int, trace: Trace, preset: str | None = None):
     devices, knobs = build_devices(cfg, n_in, preset)
-    kind = device_kind(preset or cfg.device_preset)
+    kind = physics_kind(device_config(preset) if preset else cfg.device.physics)
+    a = cfg.algorithm
     oracles = [TracingOracle(d, trace) for d in devices]
     mcfg = MFDDConfig(
-        knob_estimator=DirectionalDerivative(cfg.directions, cfg.num_directions, cfg.epsilon,
-                                             cfg.difference),
-        head_estimator=DirectionalDerivative(cfg.head_directions, cfg.head_num_directions,
-                                             cfg.head_epsilon, cfg.difference),
-        schedule=cfg.schedule, prediction=cfg.prediction)
+        knob_estimator=DirectionalDerivative(a.directions, a.num_directions, a.epsilon, a.difference),
+        head_estimator=DirectionalDerivative(a.head_directions, a.head_num_directions,
+                                             a.head_epsilon, a.difference),
+        schedule=a.schedule, prediction=a.prediction)
     model = MonoForwardDD(oracles, knobs, [TRAINABLE_KNOBS[kind]] * len(devices), n_classes, mcfg,
-                          optimizer(cfg.optimizer, cfg.lr, cfg.clip),
-                          optimizer(cfg.optimizer, cfg.head_lr, cfg.clip), seed=cfg.seed, trace=trace)
+                          optimizer(a.optimizer, a.lr, a.clip),
+                          optimizer(a.optimizer, a.head_lr, a.clip), seed=cfg.run.seed, trace=trace)
     return model, devices
 
 
-def build_baseline(cfg: RunConfig, mode: str, n_in: int, n_classes: int) -> TwinNetwork:
+def build_baseline(cfg: Config, mode: str, n_in: int, n_classes: int) -> TwinNetwork:
     """BP or MF-AD on the ideal digital twin of the same devices and initial knobs."""
     devices, knobs = build_devices(cfg, n_in)
-    kind = device_kind(cfg.device_preset)
+    kind = cfg.device.kind
     return TwinNetwork([d.digital_twin for d in devices], knobs, [TRAINABLE_KNOBS[kind]] * len(devices),
-                       [d.knob_spec for d in devices], n_classes, mode=mode, lr=cfg.baseline_lr,
-                       prediction=cfg.prediction, seed=cfg.seed)
+                       [d.knob_spec for d in devices], n_classes, mode=mode, lr=cfg.algorithm.baseline_lr,
+                       prediction=cfg.algorithm.prediction, seed=cfg.run.seed)

@@ -1,22 +1,37 @@
 """``forwardlab`` command line.
 
-    forwardlab run [--device mzi|crossbar] [--preset NAME] [--algorithm mfdd|mf-ad|bp]
-                   [--dataset digits|fashion-mnist|mnist] [--data-dir DIR] [--epochs N]
-                   [--directions P] [--epsilon E] [--seed S] [--config FILE.toml] [--out PATH]
-    forwardlab report RESULTS.h5
+    forwardlab run [--config FILE.toml|RUN.h5] [--set dotted.key=value ...] [--device mzi|crossbar]
+                   [--preset NAME] [--algorithm NAME] [--dataset NAME] [--data-dir DIR]
+                   [--epochs N] [--directions P] [--epsilon E] [--seed S] [--threads N]
+                   [--out PATH] [--overwrite] [--resume] [--no-references] [--quiet]
+    forwardlab config show [--config F] [--set ...]    print the resolved config as TOML
+    forwardlab sweep SWEEP.toml [--workers N | --scheduler ADDRESS] [--out DIR]
+    forwardlab report PATH... [--out DIR]              tables; with --out plots, CSV, HTML
+    forwardlab presets [NAME]                          list presets / print one as TOML
 
-User errors (bad names or values, missing or corrupt data, unknown config keys) print one
-line and exit with status 2, leaving no results file. A diverged run exits with status 1 and
-a results file that records the failure.
+User errors (bad names or values, missing or corrupt data, unknown config keys, unusable
+output paths) print one line and exit with status 2 before any training, leaving no file. A
+diverged run exits 1 with a results file that records the failure. Ctrl-C and SIGTERM stop at
+the next step boundary, write partial results (status "interrupted") and exit 130 / 143.
 """
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+from pathlib import Path
 
-from .config import ConfigError, RunConfig, load_config
+from .config import (ConfigError, config_to_toml, load_toml, mapping_to_toml, parse_set, resolve,
+                     set_dotted)
 
-__all__ = ["main"]
+__all__ = ["main", "resolve_cli_config"]
+
+# CLI flags → dotted config keys.
+FLAG_KEYS = {"device": "device.kind", "preset": "device.preset", "algorithm": "algorithm.name",
+             "dataset": "data.dataset", "data_dir": "data.data_dir", "epochs": "run.epochs",
+             "num_directions": "algorithm.num_directions", "epsilon": "algorithm.epsilon",
+             "seed": "run.seed", "out": "run.out", "references": "run.references",
+             "threads": "run.threads"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,14 +40,22 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="TOML config (sections run, model, algorithm, device, cost, "
+                                    "data), or a results file to re-run its resolved config")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config key, e.g. --set device.phase_noise.sigma=0.01 "
+                        "(repeatable; applied last)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="forwardlab", description="Forward-only training on simulated photonic and "
                                                 "analog hardware.")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     r = sub.add_parser("run", help="train one model and write a results file")
-    r.add_argument("--config", help="TOML file with RunConfig keys (options below override it)")
+    _add_config_options(r)
     r.add_argument("--device", help="mzi or crossbar (default mzi)")
-    r.add_argument("--preset", help="device preset, e.g. mzi-default, mzi-ideal, crossbar-default")
+    r.add_argument("--preset", help="device preset (see `forwardlab presets`)")
     r.add_argument("--algorithm", help="mfdd, mf-ad or bp (default mfdd)")
     r.add_argument("--dataset", help="digits, fashion-mnist or mnist (default digits)")
     r.add_argument("--data-dir", dest="data_dir", help="directory with the IDX files")
@@ -41,13 +64,96 @@ def _parser() -> argparse.ArgumentParser:
                    help="directions P per device-knob estimate")
     r.add_argument("--epsilon", type=float, help="perturbation size, in units of the knob range")
     r.add_argument("--seed", type=int)
-    r.add_argument("--out", help="results file (default results/run.h5)")
+    r.add_argument("--threads", type=int, help="torch threads for this run (default 1)")
+    r.add_argument("--out", help="results file (default results/run-<run id>.h5)")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace an existing forwardlab results file at --out")
+    r.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its last epoch checkpoint")
     r.add_argument("--no-references", dest="references", action="store_const", const=False,
                    help="skip the MF-AD and BP references on the ideal twin")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
-    rep = sub.add_parser("report", help="print the tables of a results file")
-    rep.add_argument("path")
+    c = sub.add_parser("config", help="show the fully resolved config")
+    csub = c.add_subparsers(dest="config_command", parser_class=_Parser)
+    show = csub.add_parser("show", help="print the resolved config as TOML")
+    _add_config_options(show)
+    s = sub.add_parser("sweep", help="run a sweep (grid/zip axes over config keys)")
+    s.add_argument("path", help="sweep TOML file")
+    s.add_argument("--workers", type=int, help="local worker processes (default 1)")
+    s.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786")
+    s.add_argument("--out", help="sweep directory (default: [sweep] out, or results/<file stem>)")
+    s.add_argument("--quiet", action="store_true")
+    rep = sub.add_parser("report", help="tables of results files; with --out plots, CSV and HTML")
+    rep.add_argument("paths", nargs="+", help="results files or sweep directories")
+    rep.add_argument("--out", help="directory for PNG plots, runs.csv and report.html")
+    pr = sub.add_parser("presets", help="list device presets, or print one as TOML")
+    pr.add_argument("name", nargs="?")
     return p
+
+
+def _err(message: str) -> int:
+    print(f"forwardlab: error: {message}", file=sys.stderr)
+    return 2
+
+
+def resolve_cli_config(config: str | None, sets: list[str], flags: dict | None = None):
+    """Config from a TOML file (or a results file's stored config), CLI flags, then ``--set``."""
+    mapping: dict = {}
+    if config:
+        if Path(config).suffix in (".h5", ".hdf5"):
+            mapping = _config_from_results(config)
+        else:
+            mapping = load_toml(config)
+    for name, key in FLAG_KEYS.items():
+        v = (flags or {}).get(name)
+        if v is not None:
+            set_dotted(mapping, key, v)
+    for item in sets:
+        key, value = parse_set(item)
+        set_dotted(mapping, key, value)
+    return resolve(mapping)
+
+
+def _config_from_results(path: str) -> dict:
+    import tomllib
+    from .outputs import is_results_file
+    from .results import read_results
+    p = Path(path)
+    if not p.is_file() or not is_results_file(p):
+        raise ConfigError(f"config file {path!r} is not a forwardlab results file; allowed: a "
+                          "TOML config or a results .h5 file")
+    toml = read_results(p).config_toml
+    if not toml:
+        raise ConfigError(f"results file {path!r} stores no resolved config (written by an older "
+                          "version); allowed: a TOML config")
+    return tomllib.loads(toml)
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM → stop at the next step boundary; a second signal aborts at once."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old = {}
+
+    def __enter__(self) -> "_StopFlag":
+        for s in (signal.SIGINT, signal.SIGTERM):
+            self._old[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None:   # second signal: leave now (writes are atomic)
+            raise SystemExit(128 + signum)
+        self.signum = signum
+        print(f"\nforwardlab: {signal.Signals(signum).name} received; stopping at the next step "
+              "boundary (again to abort)", file=sys.stderr)
+
+    def __call__(self) -> bool:
+        return self.signum is not None
 
 
 def _progress(enabled: bool):
@@ -66,49 +172,134 @@ def _progress(enabled: bool):
     return make
 
 
+def _cmd_run(args) -> int:
+    from algorithms.loop import Divergence, Interrupted
+    from .data import DataError
+    from .outputs import OutputError
+    from .report import accuracy_table, cost_section
+    from .runner import prepare, run
+    if args.data_dir is not None and not args.data_dir.strip():
+        return _err("--data-dir ''; allowed: a directory holding the data set's IDX files")
+    if args.out is not None and not args.out.strip():
+        return _err("--out ''; allowed: a results file path (omit --out for "
+                    "results/run-<run id>.h5)")
+    flags = {k: getattr(args, k) for k in FLAG_KEYS}
+    try:
+        cfg = resolve_cli_config(args.config, args.sets, flags)
+        out = prepare(cfg, overwrite=args.overwrite, resume=args.resume)
+    except (ConfigError, OutputError) as e:
+        return _err(str(e))
+    with _StopFlag() as stop:
+        try:
+            rec = run(cfg, out, progress=_progress(not args.quiet and sys.stderr.isatty()),
+                      stop=stop, resume=args.resume)
+        except (ConfigError, DataError, OutputError) as e:
+            return _err(str(e))
+        except Divergence as e:
+            print(f"forwardlab: {e}; results with status 'diverged' written to {out}", file=sys.stderr)
+            return 1
+        except Interrupted as e:
+            print(f"forwardlab: {e}; partial results (status 'interrupted') written to {out}; "
+                  f"continue with the same command and --resume", file=sys.stderr)
+            return 128 + (stop.signum or signal.SIGINT)
+        except MemoryError:
+            print("forwardlab: error: out of memory during training; lower algorithm.num_directions "
+                  "or run.batch_size", file=sys.stderr)
+            return 1
+    print()
+    print(accuracy_table(rec))
+    print()
+    print(cost_section(rec))
+    print(f"\nresults written to {out}")
+    return 0
+
+
+def _cmd_config(args) -> int:
+    if args.config_command != "show":
+        return _err("config needs a subcommand; allowed: show")
+    try:
+        cfg = resolve_cli_config(args.config, args.sets)
+    except ConfigError as e:
+        return _err(str(e))
+    sys.stdout.write(config_to_toml(cfg))
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from .report import accuracy_table, cost_section
+    from .results import read_results
+    files: list[Path] = []
+    for p in map(Path, args.paths):
+        if p.is_dir():
+            found = sorted(x for x in p.rglob("*.h5") if not x.name.startswith("."))
+            if not found:
+                return _err(f"report: directory {str(p)!r} holds no results files; allowed: results "
+                            ".h5 files or a sweep directory")
+            files += found
+        elif p.is_file():
+            files.append(p)
+        else:
+            return _err(f"report: {str(p)!r} does not exist; allowed: results .h5 files or a sweep "
+                        "directory")
+    if args.out:
+        try:
+            from .report import write_report
+            written = write_report(files, args.out)
+        except ValueError as e:
+            return _err(f"report: {e}")
+        for w in written:
+            print(w)
+        return 0
+    for f in files:
+        try:
+            rec = read_results(f)
+        except (OSError, KeyError) as e:
+            return _err(f"cannot read results file {str(f)!r}: {e}")
+        if len(files) > 1:
+            print(f"== {f}")
+        print(accuracy_table(rec))
+        print()
+        print(cost_section(rec))
+    return 0
+
+
+def _cmd_presets(args) -> int:
+    import dataclasses
+    from hwsim.presets import DEVICE_PRESETS, device_config
+    from .config import DEVICES, config_to_mapping
+    if args.name is None:
+        for name in DEVICE_PRESETS:
+            phys = device_config(name)
+            effects = ", ".join(type(e).__name__ for e in phys.effects) or "no effects (ideal)"
+            print(f"{name:<22} {effects}")
+        return 0
+    if args.name not in DEVICE_PRESETS:
+        return _err(f"unknown preset {args.name!r}; allowed: {', '.join(DEVICE_PRESETS)}")
+    cfg = resolve({"device": {"preset": args.name}})
+    print(f"# device preset {args.name}: every value, as config keys under [device]")
+    sys.stdout.write(mapping_to_toml({"device": config_to_mapping(cfg)["device"]}))
+    return 0
+
+
+def _cmd_sweep(args) -> int:
+    from .outputs import OutputError
+    from .sweep import SweepError, run_sweep
+    try:
+        index = run_sweep(args.path, out=args.out, workers=args.workers, scheduler=args.scheduler,
+                          echo=(lambda s: None) if args.quiet else print)
+    except (ConfigError, SweepError, OutputError) as e:
+        return _err(str(e))
+    bad = [r for r in index if r["status"] != "ok"]
+    return 1 if bad else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command is None:
         _parser().print_help()
         return 2
-    from .data import DataError
-    if args.command == "report":
-        from .report import accuracy_table, cost_section
-        from .results import read_results
-        try:
-            rec = read_results(args.path)
-        except (OSError, KeyError) as e:
-            print(f"forwardlab: error: cannot read results file {args.path!r}: {e}", file=sys.stderr)
-            return 2
-        print(accuracy_table(rec))
-        print()
-        print(cost_section(rec))
-        return 0
-    overrides = {k: v for k, v in vars(args).items()
-                 if k not in ("command", "config", "quiet") and v is not None}
-    try:
-        base = load_config(args.config) if args.config else RunConfig()
-        cfg = RunConfig.from_mapping(overrides, base)
-    except ConfigError as e:
-        print(f"forwardlab: error: {e}", file=sys.stderr)
-        return 2
-    from algorithms.loop import Divergence
-    from .report import accuracy_table, cost_section
-    from .runner import run
-    try:
-        rec = run(cfg, progress=_progress(not args.quiet and sys.stderr.isatty()))
-    except (ConfigError, DataError) as e:
-        print(f"forwardlab: error: {e}", file=sys.stderr)
-        return 2
-    except Divergence as e:
-        print(f"forwardlab: {e}; results with status 'diverged' written to {cfg.out}", file=sys.stderr)
-        return 1
-    print()
-    print(accuracy_table(rec))
-    print()
-    print(cost_section(rec))
-    print(f"\nresults written to {cfg.out}")
-    return 0
+    return {"run": _cmd_run, "config": _cmd_config, "report": _cmd_report,
+            "presets": _cmd_presets, "sweep": _cmd_sweep}[args.command](args)
 
 
 if __name__ == "__main__":   # pragma: no cover

@@ -1,14 +1,32 @@
-"""Run configuration: one frozen, validated dataclass; TOML files and CLI options map onto it.
+"""Nested run configuration: sections for the run, the model, the algorithm, the device, the
+cost model and the data. TOML tables mirror the sections; ``--set dotted.key=value`` overrides
+any key.
 
-Unknown keys, wrong types and values out of range raise ``ConfigError`` (a ``ValueError``)
-naming the field, the value and what is allowed.
+Resolution order: defaults → device preset (a named starting point) → TOML file → CLI flags →
+``--set``. The resolved config is explicit: it names every device effect (absent ones as
+``enabled = false``) and every cost-spec value, so ``config_to_toml(resolve(...))`` fed back to
+``resolve`` reproduces the same run (same run id).
+
+Device physics is mapped generically: a device config (``MZIConfig``/``CrossbarConfig``) lists
+the effect types it accepts in ``EFFECT_TYPES``; each effect is a frozen dataclass whose fields
+are its config keys under ``device.<effect_snake_name>.<field>`` (e.g.
+``device.phase_noise.sigma``), and the device config's own fields are ``device.<field>``
+(e.g. ``device.block``). A new effect needs no config code. Cost specs likewise:
+``cost.photonic.<field>`` and ``cost.crossbar.<field>`` override the spec at ``cost.level``.
+
+Every error is a ``ConfigError`` (a ``ValueError``) naming the full key path, the value and
+what is allowed.
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
+import re
 import tomllib
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -16,36 +34,105 @@ from algorithms.estimators.directions import DIRECTIONS
 from algorithms.estimators.zeroth_order import DIFFERENCES
 from algorithms.mfdd import SCHEDULES
 from algorithms.objectives.mono_forward import PREDICTION_RULES
-from hwsim.cost.spec import GPU_PRESETS
-from hwsim.presets import DEVICE_PRESETS, device_kind
+from hwsim.cost.spec import GPU_PRESETS, LEVELS, crossbar_spec, photonic_spec
+from hwsim.presets import DEVICE_PRESETS, device_config, device_kind
 
 from .data import DATASETS
 
-__all__ = ["ConfigError", "RunConfig", "ALGORITHMS", "DEVICES", "OPTIMIZERS", "load_config"]
+__all__ = ["ConfigError", "Config", "RunSection", "ModelSection", "AlgorithmSection",
+           "DeviceSection", "CostSection", "DataSection", "ALGORITHMS", "DEVICES", "OPTIMIZERS",
+           "COST_LEVELS", "SECTIONS", "resolve", "load_toml", "parse_set", "set_dotted",
+           "config_to_toml", "effect_name", "MIN_EPSILON"]
 
 ALGORITHMS = ("mfdd", "mf-ad", "bp")
 DEVICES = ("mzi", "crossbar")
 OPTIMIZERS = ("adam", "sgd", "momentum")
-COST_LEVELS = ("low", "nominal", "high")
+COST_LEVELS = LEVELS
+# ε is a fraction of the knob range; below 1e-6 the perturbation is at most ~8 float32 ulps of
+# a knob near its range end and the difference quotient is rounding noise (or exactly 0).
+MIN_EPSILON = 1e-6
+MAX_THREADS = 256
 
 
 class ConfigError(ValueError):
     """A configuration value is not allowed."""
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything one run needs. Defaults reproduce ``forwardlab run`` with no arguments."""
+# --------------------------------------------------------------------------- field checks
+def _choice(path: str, v: object, allowed) -> None:
+    if not isinstance(v, str) or v not in allowed:
+        raise ConfigError(f"{path} = {v!r}; allowed: {', '.join(map(str, allowed))}")
 
-    device: str = "mzi"
-    preset: str | None = None          # default: "<device>-default"
-    algorithm: str = "mfdd"
-    dataset: str = "digits"
-    data_dir: str | None = None
-    standardize: bool = True           # z-score features with training statistics
-    hidden: tuple[int, ...] = (32, 32)
+
+def _integer(path: str, v: object, low: int, high: int) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+        raise ConfigError(f"{path} = {v!r}; allowed: an integer in [{low}, {high}]")
+
+
+def _number(path: str, v: object, low: float, high: float, what: str = "", *,
+            open_low: bool = True) -> None:
+    ok = (not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+          and (low < v if open_low else low <= v) and v <= high)
+    if not ok:
+        bracket = "(" if open_low else "["
+        raise ConfigError(f"{path} = {v!r}; allowed: a number in {bracket}{low:g}, {high:g}]"
+                          + (f" ({what})" if what else ""))
+
+
+def _boolean(path: str, v: object) -> None:
+    if not isinstance(v, bool):
+        raise ConfigError(f"{path} = {v!r}; allowed: true or false")
+
+
+def _text(path: str, v: object, what: str) -> None:
+    if not isinstance(v, str) or not v or "\x00" in v:
+        raise ConfigError(f"{path} = {v!r}; allowed: {what}")
+
+
+# --------------------------------------------------------------------------- sections
+@dataclass(frozen=True)
+class RunSection:
+    """How the run is executed and where it is stored."""
+
+    seed: int = 0
     epochs: int = 20
     batch_size: int = 64
+    references: bool = True            # also train MF-AD and BP on the ideal twin
+    out: str = ""                      # results file; "" → results/run-<run id>.h5
+    threads: int = 1                   # torch intra-op threads per run process (see README)
+    checkpoint: bool = True            # checkpoint at each epoch boundary (for --resume)
+
+    def __post_init__(self) -> None:
+        _integer("run.seed", self.seed, 0, 2 ** 63 - 1)
+        _integer("run.epochs", self.epochs, 1, 100_000)
+        _integer("run.batch_size", self.batch_size, 1, 1_000_000)
+        _boolean("run.references", self.references)
+        _boolean("run.checkpoint", self.checkpoint)
+        _integer("run.threads", self.threads, 1, MAX_THREADS)
+        if not isinstance(self.out, str) or "\x00" in self.out:
+            raise ConfigError(f"run.out = {self.out!r}; allowed: a file path (\"\" for the default "
+                              "results/run-<run id>.h5)")
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """Network: an MLP of device layers with Mono-Forward local heads."""
+
+    hidden: tuple[int, ...] = (32, 32)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.hidden, tuple) or not self.hidden or any(
+                isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= 100_000
+                for h in self.hidden):
+            raise ConfigError(f"model.hidden = {list(self.hidden) if isinstance(self.hidden, tuple) else self.hidden!r}; "
+                              "allowed: a non-empty list of layer widths (integers in [1, 100000])")
+
+
+@dataclass(frozen=True)
+class AlgorithmSection:
+    """Training algorithm and its estimator/optimiser settings."""
+
+    name: str = "mfdd"
     # MF+DD estimator for the device knobs (ε in units of the knob range, see algorithms.knobs).
     # Rademacher directions perturb every knob by ±ε: 0.005 × 2π = 0.031 rad, above the 8-bit
     # phase-DAC step 2π/255 = 0.025 rad (algorithms.md §1: per-knob size must exceed the DAC step).
@@ -64,111 +151,427 @@ class RunConfig:
     schedule: str = "simultaneous"
     prediction: str = "sum"
     baseline_lr: float = 0.01
-    references: bool = True            # also train MF-AD and BP on the ideal twin
-    gpus: tuple[str, ...] = ("H100 SXM5", "A100 SXM4 80GB", "Jetson AGX Orin 64GB")
-    cost_level: str = "nominal"
-    seed: int = 0
-    out: str = "results/run.h5"
 
     def __post_init__(self) -> None:
-        def choice(name: str, allowed) -> None:
-            v = getattr(self, name)
-            if not isinstance(v, str) or v not in allowed:
-                raise ConfigError(f"{name} = {v!r}; allowed: {', '.join(map(str, allowed))}")
-
-        def integer(name: str, low: int, high: int) -> None:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
-                raise ConfigError(f"{name} = {v!r}; allowed: an integer in [{low}, {high}]")
-
-        def positive(name: str, high: float = math.inf) -> None:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
-                    or not 0 < v <= high:
-                raise ConfigError(f"{name} = {v!r}; allowed: a number in (0, {high}]")
-
-        choice("device", DEVICES)
-        if self.preset is not None:
-            choice("preset", sorted(DEVICE_PRESETS))
-            if device_kind(self.preset) != self.device:
-                raise ConfigError(f"preset = {self.preset!r} is a {device_kind(self.preset)} preset "
-                                  f"but device = {self.device!r}; allowed: presets starting with "
-                                  f"'{self.device}-'")
-        choice("algorithm", ALGORITHMS)
-        choice("dataset", DATASETS)
-        for name in ("directions", "head_directions"):
-            choice(name, DIRECTIONS)
-        choice("difference", DIFFERENCES)
-        choice("optimizer", OPTIMIZERS)
-        choice("schedule", SCHEDULES)
-        choice("prediction", PREDICTION_RULES)
-        choice("cost_level", COST_LEVELS)
-        integer("epochs", 1, 100_000)
-        integer("batch_size", 1, 1_000_000)
-        integer("num_directions", 1, 100_000)
-        integer("head_num_directions", 1, 100_000)
-        integer("seed", 0, 2 ** 63 - 1)
-        for name in ("epsilon", "head_epsilon"):
-            positive(name, 1.0)
-        for name in ("lr", "head_lr", "baseline_lr"):
-            positive(name, 100.0)
+        _choice("algorithm.name", self.name, ALGORITHMS)
+        for n in ("directions", "head_directions"):
+            _choice(f"algorithm.{n}", getattr(self, n), DIRECTIONS)
+        _choice("algorithm.difference", self.difference, DIFFERENCES)
+        _choice("algorithm.optimizer", self.optimizer, OPTIMIZERS)
+        _choice("algorithm.schedule", self.schedule, SCHEDULES)
+        _choice("algorithm.prediction", self.prediction, PREDICTION_RULES)
+        _integer("algorithm.num_directions", self.num_directions, 1, 100_000)
+        _integer("algorithm.head_num_directions", self.head_num_directions, 1, 100_000)
+        for n in ("epsilon", "head_epsilon"):
+            _number(f"algorithm.{n}", getattr(self, n), MIN_EPSILON, 1.0,
+                    "fraction of the knob range; smaller steps vanish in float32 rounding",
+                    open_low=False)
+        for n in ("lr", "head_lr", "baseline_lr"):
+            _number(f"algorithm.{n}", getattr(self, n), 0.0, 100.0)
         if self.clip is not None:
-            positive("clip")
-        if not isinstance(self.hidden, tuple) or not self.hidden or any(
-                isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= 100_000 for h in self.hidden):
-            raise ConfigError(f"hidden = {self.hidden!r}; allowed: a non-empty list of layer widths "
-                              "(integers in [1, 100000])")
-        if not isinstance(self.gpus, tuple) or any(not isinstance(g, str) or g not in GPU_PRESETS
-                                                       for g in self.gpus):
-            raise ConfigError(f"gpus = {self.gpus!r}; allowed: a list drawn from {sorted(GPU_PRESETS)}")
-        if self.data_dir is not None and not isinstance(self.data_dir, str):
-            raise ConfigError(f"data_dir = {self.data_dir!r}; allowed: a directory path")
-        if not isinstance(self.standardize, bool):
-            raise ConfigError(f"standardize = {self.standardize!r}; allowed: true or false")
-        if not isinstance(self.references, bool):
-            raise ConfigError(f"references = {self.references!r}; allowed: true or false")
-        if not isinstance(self.out, str) or not self.out:
-            raise ConfigError(f"out = {self.out!r}; allowed: a file path")
+            _number("algorithm.clip", self.clip, 0.0, 1e12, "global-norm clip; omit for none")
 
-    @property
-    def device_preset(self) -> str:
-        return self.preset or f"{self.device}-default"
+
+@dataclass(frozen=True)
+class DeviceSection:
+    """Device kind, the preset it started from and the fully resolved physics."""
+
+    kind: str = "mzi"
+    preset: str = "mzi-default"
+    physics: Any = None                # MZIConfig | CrossbarConfig (resolved; see resolve())
+
+
+@dataclass(frozen=True)
+class CostSection:
+    """Cost model: level, optional spec file, resolved specs and the GPU baselines."""
+
+    level: str = "nominal"
+    spec_file: str = ""
+    gpus: tuple[str, ...] = ("H100 SXM5", "A100 SXM4 80GB", "Jetson AGX Orin 64GB")
+    photonic: Any = None               # PhotonicCostSpec (resolved)
+    crossbar: Any = None               # CrossbarCostSpec (resolved)
+
+    def specs(self) -> dict:
+        """Specs keyed by device kind, as ``hwsim.cost.analytic.price`` takes them."""
+        return {"mzi": self.photonic, "crossbar": self.crossbar}
+
+
+@dataclass(frozen=True)
+class DataSection:
+    dataset: str = "digits"
+    data_dir: str = ""                 # "" → $FORWARDLAB_DATA, system path, cache, download
+    standardize: bool = True           # z-score features with training statistics
+
+    def __post_init__(self) -> None:
+        _choice("data.dataset", self.dataset, DATASETS)
+        _boolean("data.standardize", self.standardize)
+        if not isinstance(self.data_dir, str) or "\x00" in self.data_dir:
+            raise ConfigError(f"data.data_dir = {self.data_dir!r}; allowed: a directory path")
+
+
+SECTIONS = ("run", "model", "algorithm", "device", "cost", "data")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A fully resolved run configuration (build it with :func:`resolve`)."""
+
+    run: RunSection = field(default_factory=RunSection)
+    model: ModelSection = field(default_factory=ModelSection)
+    algorithm: AlgorithmSection = field(default_factory=AlgorithmSection)
+    device: DeviceSection = field(default_factory=DeviceSection)
+    cost: CostSection = field(default_factory=CostSection)
+    data: DataSection = field(default_factory=DataSection)
+
+    def to_mapping(self) -> dict[str, dict[str, Any]]:
+        """Nested plain values (TOML-ready; None values are omitted)."""
+        return config_to_mapping(self)
 
     def flat(self) -> dict[str, Any]:
-        """Flat dict of plain values (for HDF5 attributes)."""
-        out = {}
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            out[f.name] = list(v) if isinstance(v, tuple) else ("" if v is None else v)
-        out["device_preset"] = self.device_preset
-        return out
+        """Dotted keys → plain values (HDF5 attributes, DataFrame columns)."""
+        return _flatten(self.to_mapping())
 
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any], base: "RunConfig | None" = None) -> "RunConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ConfigError(f"unknown config key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}")
-        clean = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-        if isinstance(clean.get("preset"), str) and clean["preset"] in DEVICE_PRESETS \
-                and "device" not in clean:
-            clean["device"] = device_kind(clean["preset"])   # the preset names its device
-        try:
-            return dataclasses.replace(base or cls(), **clean)
-        except TypeError as e:   # pragma: no cover - dataclasses.replace only fails on names
-            raise ConfigError(str(e)) from None
+    @property
+    def run_id(self) -> str:
+        """Stable id: a hash of everything that determines the results (not where they go)."""
+        m = self.to_mapping()
+        for k in _NOT_IN_RUN_ID:
+            m["run"].pop(k, None)
+        blob = json.dumps(m, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def load_config(path: str | Path, base: RunConfig | None = None) -> RunConfig:
-    """Read a TOML file of top-level keys (the RunConfig field names)."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file {str(p)!r} does not exist")
+# Keys that change where or how fast a run executes, never its results.
+_NOT_IN_RUN_ID = ("out", "threads", "checkpoint")
+
+
+# --------------------------------------------------------------------------- generic mapping
+def effect_name(cls: type) -> str:
+    """Config name of an effect class: PhaseNoise → phase_noise, OutputADC → output_adc."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", cls.__name__).lower()
+
+
+def _hints(cls: type) -> dict[str, Any]:
     try:
-        values = tomllib.loads(p.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"config file {str(p)!r} is not valid TOML: {e}") from None
-    nested = [k for k, v in values.items() if isinstance(v, dict)]
-    if nested:
-        raise ConfigError(f"config file {str(p)!r} has table(s) {nested}; allowed: top-level keys only")
-    return RunConfig.from_mapping(values, base)
+        return typing.get_type_hints(cls)
+    except Exception:   # pragma: no cover - unresolvable annotation: no coercion
+        return {}
+
+
+def _coerce(cls: type, name: str, value: Any) -> Any:
+    """TOML → field value: ints for float fields become floats, lists become tuples."""
+    hint = _hints(cls).get(name)
+    if isinstance(value, list):
+        return tuple(value)
+    floaty = hint is float or (typing.get_origin(hint) in (typing.Union, __import__("types").UnionType)
+                               and float in typing.get_args(hint))
+    if floaty and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _fields(obj) -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(obj) if f.init]
+
+
+def _build_dataclass(cls: type, base, values: Mapping[str, Any], path: str):
+    """``base`` (an instance or None) with ``values`` replaced, validated; errors name ``path``."""
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown key {path}.{unknown[0]}; allowed in [{path}]: "
+                          f"{', '.join(names) or '(none)'}")
+    for k, v in values.items():
+        if isinstance(v, dict):
+            raise ConfigError(f"{path}.{k} is a table; allowed: a value")
+    clean = {k: _coerce(cls, k, v) for k, v in values.items()}
+    try:
+        return dataclasses.replace(base, **clean) if base is not None else cls(**clean)
+    except ConfigError:
+        raise
+    except TypeError as e:
+        missing = [f.name for f in dataclasses.fields(cls) if f.init and f.name not in clean
+                   and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        raise ConfigError(f"[{path}] needs {', '.join(missing) or 'other keys'} ({e}); allowed "
+                          f"keys: {', '.join(names)}") from None
+    except ValueError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def _device_physics(kind: str, preset: str, values: Mapping[str, Any]):
+    """Resolved device config: the preset with device fields and effect tables applied."""
+    base = device_config(preset)
+    cls = type(base)
+    by_name = {effect_name(t): t for t in cls.EFFECT_TYPES}
+    device_fields = [f.name for f in _fields(base) if f.name != "effects"]
+    top = {k: v for k, v in values.items() if not isinstance(v, dict)}
+    tables = {k: v for k, v in values.items() if isinstance(v, dict)}
+    bad = sorted(set(top) - set(device_fields))
+    if bad:
+        hint = (f"; {bad[0]} is an effect, write it as a table [device.{bad[0]}]"
+                if bad[0] in by_name else "")
+        raise ConfigError(f"unknown key device.{bad[0]}; allowed: kind, preset, "
+                          f"{', '.join(device_fields)}, or an effect table "
+                          f"({', '.join(by_name)}){hint}")
+    bad = sorted(set(tables) - set(by_name))
+    if bad:
+        raise ConfigError(f"unknown effect device.{bad[0]} for {kind} devices; allowed: "
+                          f"{', '.join(by_name)}")
+    effects = {type(e): e for e in base.effects}
+    for name, table in tables.items():
+        t = by_name[name]
+        table = dict(table)
+        enabled = table.pop("enabled", True)
+        _boolean(f"device.{name}.enabled", enabled)
+        if not enabled:
+            if table:
+                raise ConfigError(f"device.{name} is disabled but sets {', '.join(table)}; allowed: "
+                                  "enabled = false alone, or enabled = true with parameters")
+            effects.pop(t, None)
+            continue
+        effects[t] = _build_dataclass(t, effects.get(t), table, f"device.{name}")
+    # Effects apply in the device's canonical order (its EFFECT_TYPES), whatever order the
+    # preset or the file listed them in, so a resolved config reproduces the same device.
+    ordered = tuple(effects[t] for t in cls.EFFECT_TYPES if t in effects)
+    clean = {k: _coerce(cls, k, v) for k, v in top.items()}
+    try:
+        return dataclasses.replace(base, effects=ordered, **clean)
+    except ValueError as e:
+        raise ConfigError(f"device: {e}") from None
+
+
+def _cost_section(values: Mapping[str, Any]) -> CostSection:
+    values = dict(values)
+    level = values.pop("level", "nominal")
+    _choice("cost.level", level, COST_LEVELS)
+    spec_file = values.pop("spec_file", "")
+    if not isinstance(spec_file, str) or "\x00" in spec_file:
+        raise ConfigError(f"cost.spec_file = {spec_file!r}; allowed: a TOML file path with "
+                          "[photonic] and/or [crossbar] tables")
+    gpus = values.pop("gpus", CostSection.gpus)
+    if isinstance(gpus, list):
+        gpus = tuple(gpus)
+    if not isinstance(gpus, tuple) or any(not isinstance(g, str) or g not in GPU_PRESETS for g in gpus):
+        raise ConfigError(f"cost.gpus = {_plain(gpus)!r}; allowed: a list drawn from "
+                          f"{', '.join(sorted(GPU_PRESETS))}")
+    overrides: dict[str, dict] = {"photonic": {}, "crossbar": {}}
+    if spec_file:
+        from_file = load_toml(spec_file, what="cost spec file")
+        bad = sorted(set(from_file) - set(overrides))
+        if bad:
+            raise ConfigError(f"cost spec file {spec_file!r}: unknown table [{bad[0]}]; allowed: "
+                              "[photonic], [crossbar]")
+        for k, v in from_file.items():
+            if not isinstance(v, dict):
+                raise ConfigError(f"cost spec file {spec_file!r}: {k} must be a table")
+            overrides[k].update(v)
+    for part in ("photonic", "crossbar"):
+        v = values.pop(part, {})
+        if not isinstance(v, dict):
+            raise ConfigError(f"cost.{part} = {v!r}; allowed: a table of spec fields")
+        overrides[part].update(v)
+    if values:
+        raise ConfigError(f"unknown key cost.{sorted(values)[0]}; allowed: level, spec_file, gpus, "
+                          "photonic, crossbar")
+    photonic = _build_dataclass(type(photonic_spec(level)), photonic_spec(level),
+                                overrides["photonic"], "cost.photonic")
+    crossbar = _build_dataclass(type(crossbar_spec(level)), crossbar_spec(level),
+                                overrides["crossbar"], "cost.crossbar")
+    return CostSection(level=level, spec_file=spec_file, gpus=gpus, photonic=photonic,
+                       crossbar=crossbar)
+
+
+def resolve(mapping: Mapping[str, Any] | None = None) -> Config:
+    """Validate a nested mapping (TOML tables) and resolve presets into a :class:`Config`."""
+    mapping = dict(mapping or {})
+    bad = sorted(set(mapping) - set(SECTIONS))
+    if bad:
+        raise ConfigError(f"unknown section or key {bad[0]!r}; allowed top-level tables: "
+                          f"{', '.join(SECTIONS)}")
+    for name in SECTIONS:
+        if name in mapping and not isinstance(mapping[name], dict):
+            raise ConfigError(f"{name} = {mapping[name]!r} is a value; allowed: a table [{name}]")
+    sec = {name: dict(mapping.get(name, {})) for name in SECTIONS}
+    run = _build_dataclass(RunSection, None, sec["run"], "run")
+    model = _build_dataclass(ModelSection, None, sec["model"], "model")
+    algorithm = _build_dataclass(AlgorithmSection, None, sec["algorithm"], "algorithm")
+    data = _build_dataclass(DataSection, None, sec["data"], "data")
+    dev = sec["device"]
+    kind, preset = dev.pop("kind", None), dev.pop("preset", None)
+    if kind is not None:
+        _choice("device.kind", kind, DEVICES)
+    if preset is not None:
+        _choice("device.preset", preset, sorted(DEVICE_PRESETS))
+        if kind is not None and device_kind(preset) != kind:
+            raise ConfigError(f"device.preset = {preset!r} is a {device_kind(preset)} preset but "
+                              f"device.kind = {kind!r}; allowed: presets starting with '{kind}-'")
+        kind = device_kind(preset)
+    kind = kind or "mzi"
+    preset = preset or f"{kind}-default"
+    device = DeviceSection(kind=kind, preset=preset, physics=_device_physics(kind, preset, dev))
+    cost = _cost_section(sec["cost"])
+    return Config(run=run, model=model, algorithm=algorithm, device=device, cost=cost, data=data)
+
+
+def config_to_mapping(cfg: Config) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name in ("run", "model", "algorithm", "data"):
+        s = getattr(cfg, name)
+        out[name] = {f.name: _plain(getattr(s, f.name)) for f in _fields(s)
+                     if getattr(s, f.name) is not None}
+    phys = cfg.device.physics
+    dev: dict[str, Any] = {"kind": cfg.device.kind, "preset": cfg.device.preset}
+    for f in _fields(phys):
+        if f.name != "effects":
+            dev[f.name] = _plain(getattr(phys, f.name))
+    present = {type(e): e for e in phys.effects}
+    for t in type(phys).EFFECT_TYPES:
+        e = present.get(t)
+        if e is None:
+            dev[effect_name(t)] = {"enabled": False}
+        else:
+            dev[effect_name(t)] = {"enabled": True, **{f.name: _plain(getattr(e, f.name))
+                                                       for f in _fields(e)
+                                                       if getattr(e, f.name) is not None}}
+    out["device"] = dev
+    c = cfg.cost
+    # spec_file is not written: its values are explicit below, so the resolved config stands alone.
+    out["cost"] = {"level": c.level, "gpus": list(c.gpus),
+                   "photonic": dict(_plain_items(c.photonic)), "crossbar": dict(_plain_items(c.crossbar))}
+    return out
+
+
+def _plain_items(obj):
+    for f in _fields(obj):
+        v = getattr(obj, f.name)
+        if v is not None:
+            yield f.name, _plain(v)
+
+
+def _flatten(m: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in m.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+# --------------------------------------------------------------------------- TOML in and out
+def load_toml(path: str | Path, *, what: str = "config file") -> dict[str, Any]:
+    """Parse a TOML file; every failure is one ConfigError line naming the file."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{what} {str(p)!r} does not exist")
+    if not p.is_file():
+        raise ConfigError(f"{what} {str(p)!r} is not a regular file")
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{what} {str(p)!r} cannot be read: {e.strerror}") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(f"{what} {str(p)!r} is UTF-16 (byte-order mark); allowed: UTF-8 TOML text")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]          # a UTF-8 byte-order mark is harmless: editors on some systems add it
+    if b"\x00" in raw:
+        raise ConfigError(f"{what} {str(p)!r} is a binary file; allowed: UTF-8 TOML text")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{what} {str(p)!r} is not UTF-8 text (byte {e.start}); allowed: UTF-8 "
+                          "TOML") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{what} {str(p)!r} is not valid TOML: {e}") from None
+    if not doc:   # empty or comments only: almost always the wrong file
+        raise ConfigError(f"{what} {str(p)!r} is empty; allowed: a TOML file with at least one "
+                          "table or key")
+    return doc
+
+
+def parse_set(item: str) -> tuple[str, Any]:
+    """``dotted.key=value`` → (key, value); the value is read as TOML, else taken as a string."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}; allowed: dotted.key=value, e.g. "
+                          "device.phase_noise.sigma=0.01")
+    key, _, text = item.partition("=")
+    key = key.strip()
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)+", key):
+        raise ConfigError(f"--set key {key!r}; allowed: section.key or section.table.key, e.g. "
+                          "run.epochs or device.output_adc.bits")
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text           # bare words (preset names, paths) are strings
+    return key, value
+
+
+def set_dotted(mapping: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``a.b.c = value`` in a nested mapping, creating tables on the way."""
+    parts = key.split(".")
+    node = mapping
+    for i, part in enumerate(parts[:-1]):
+        nxt = node.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"{'.'.join(parts[:i + 1])} is a value, so {key} cannot be set; "
+                              "allowed: keys of tables")
+        node = nxt
+    node[parts[-1]] = value
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} as TOML")
+
+
+def _toml_key(k: str) -> str:
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k)
+
+
+def mapping_to_toml(m: Mapping[str, Any], comments: Mapping[str, str] | None = None) -> str:
+    """Nested mapping → TOML text (tables after plain keys, depth-first)."""
+    lines: list[str] = []
+
+    def emit(table: Mapping[str, Any], path: list[str]) -> None:
+        plain = {k: v for k, v in table.items() if not isinstance(v, dict)}
+        subs = {k: v for k, v in table.items() if isinstance(v, dict)}
+        if path and (plain or not subs):
+            lines.append("")
+            lines.append("[" + ".".join(_toml_key(p) for p in path) + "]")
+        for k, v in plain.items():
+            lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
+        for k, v in subs.items():
+            emit(v, path + [k])
+
+    emit(m, [])
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def config_to_toml(cfg: Config) -> str:
+    """The fully resolved config as TOML (``forwardlab run --config`` accepts it back)."""
+    head = (f"# forwardlab resolved config, run id {cfg.run_id}\n"
+            f"# device physics from preset {cfg.device.preset!r}, cost spec at level "
+            f"{cfg.cost.level!r}; every value is explicit.\n\n")
+    return head + mapping_to_toml(cfg.to_mapping())

@@ -12,8 +12,9 @@ __all__ = ["accuracy_table", "cost_section"]
 
 
 def accuracy_table(rec: RunRecord) -> str:
-    algo = rec.config.get("algorithm", "mfdd")
-    rows = [(f"{'MF+DD' if algo == 'mfdd' else algo.upper()} on {rec.config.get('device_preset')}"
+    algo = rec.config.get("algorithm.name", rec.config.get("algorithm", "mfdd"))
+    preset = rec.config.get("device.preset", rec.config.get("device_preset"))
+    rows = [(f"{'MF+DD' if algo == 'mfdd' else algo.upper()} on {preset}"
              if algo == "mfdd" else f"{algo.upper()} (ideal digital twin, autograd)",
              rec.history.get("test_accuracy", [math.nan])[-1])]
     labels = {"mf-ad": "MF-AD (ideal digital twin, autograd)", "bp": "BP (ideal digital twin, autograd)"}

@@ -1,34 +1,63 @@
-"""Run one experiment: data → devices → training → references → cost → results file."""
+"""Run one experiment: data → devices → training → references → cost → results file.
+
+``prepare(cfg)`` checks everything that can be checked before training (output path, memory
+of the batched evaluation) and returns where results go; ``run(cfg, out)`` trains,
+checkpointing at every epoch boundary (``<out>.ckpt``), and writes the results file. With
+``resume=True`` it continues from the checkpoint and ends with results identical to an
+uninterrupted run. ``stop()`` is polled after every step: when it turns true the run writes its
+partial results with status "interrupted" and raises :class:`~algorithms.loop.Interrupted`.
+"""
 from __future__ import annotations
 
+import datetime as _dt
+import hashlib
+import os
 import platform
+import shlex
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
 from algorithms.baselines.twin import LABEL as TWIN_LABEL
-from algorithms.loop import Divergence, TrainResult, train
+from algorithms.loop import Divergence, Interrupted, TrainResult, train
 from algorithms.seeds import generator
 from hwsim.cost.analytic import CostReport, price
 from hwsim.cost.gpu import gpu_step_cost, mlp_bytes, mlp_forward_flops
-from hwsim.cost.spec import GPU_PRESETS, crossbar_spec, photonic_spec
-from hwsim.presets import device_kind
+from hwsim.cost.spec import GPU_PRESETS
 from hwsim.trace import Trace
 
-from .build import build_baseline, build_mfdd
-from .config import RunConfig
+from .build import build_baseline, build_devices, build_mfdd
+from .config import Config, ConfigError, config_to_toml
 from .data import Dataset, load_dataset, standardize
-from .results import RunRecord, write_results
+from .outputs import (OutputError, atomic_write, check_output, clean_stale_temporaries,
+                      is_results_file, resolve_target, unique_path)
+from .results import RunRecord, read_results, write_results
 
-__all__ = ["run", "mean_summary", "price_run", "ALGO_LABELS"]
+__all__ = ["run", "prepare", "mean_summary", "price_run", "ALGO_LABELS", "checkpoint_path",
+           "set_threads", "estimate_eval_bytes", "DEFAULT_DIR"]
 
 ALGO_LABELS = {"mfdd": "MF+DD", "mf-ad": f"MF-AD ({TWIN_LABEL})", "bp": f"BP ({TWIN_LABEL})"}
 # Eager kernel launches per step (cost.md §4.3: 15–25 for a small MLP BP step); a forward-only
 # step launches about the same per evaluation batch, per layer.
 BP_KERNELS = 20
 FORWARD_ONLY_KERNELS_PER_LAYER = 8
+DEFAULT_DIR = Path("results")
+# The batched evaluation may use at most this share of the memory available when the run starts.
+MEMORY_SHARE = 0.8
+
+
+def set_threads(n: int) -> None:
+    """Torch intra-op threads for this process. One by default: on small machines torch's
+    spinning OpenMP threads make every parallel op cost ~8 ms as soon as another process
+    competes for the CPU (a 50 ms step becomes >1 s); parallelism comes from processes."""
+    torch.set_num_threads(n)
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    os.environ.setdefault("NUMBA_NUM_THREADS", str(n))
 
 
 def mean_summary(summaries: list[dict[str, float]]) -> dict[str, float]:
@@ -37,40 +66,122 @@ def mean_summary(summaries: list[dict[str, float]]) -> dict[str, float]:
     return {k: sum(s.get(k, 0.0) for s in summaries) / n for k in keys}
 
 
-def _specs(level: str) -> dict:
-    return {"mzi": photonic_spec(level), "crossbar": crossbar_spec(level)}
-
-
-def price_run(cfg: RunConfig, n_in: int, n_classes: int, device_summaries: dict[str, dict]
+def price_run(cfg: Config, n_in: int, n_classes: int, device_summaries: dict[str, dict]
               ) -> dict[str, CostReport]:
     """Cost per training step: every priced device trace plus GPU baselines of the same step."""
     reports: dict[str, CostReport] = {}
     for label, summary in device_summaries.items():
-        reports[label] = price(summary, _specs(cfg.cost_level))
-    sizes = [n_in, *cfg.hidden]
-    flops = mlp_forward_flops(sizes, cfg.batch_size) + sum(
-        2.0 * cfg.batch_size * h * n_classes for h in cfg.hidden)           # local heads
-    nbytes = mlp_bytes(sizes, cfg.batch_size)
-    queries = (2 * cfg.num_directions if cfg.difference == "central" else cfg.num_directions + 1)
-    for name in cfg.gpus:
+        reports[label] = price(summary, cfg.cost.specs())
+    hidden, B = cfg.model.hidden, cfg.run.batch_size
+    sizes = [n_in, *hidden]
+    flops = mlp_forward_flops(sizes, B) + sum(2.0 * B * h * n_classes for h in hidden)  # local heads
+    nbytes = mlp_bytes(sizes, B)
+    a = cfg.algorithm
+    queries = 2 * a.num_directions if a.difference == "central" else a.num_directions + 1
+    for name in cfg.cost.gpus:
         gpu = GPU_PRESETS[name]
         reports[f"GPU {name}: BP"] = gpu_step_cost(flops, "bp", 0, nbytes, BP_KERNELS, gpu)
         reports[f"GPU {name}: MF+DD"] = gpu_step_cost(
             flops, "forward_only", queries, nbytes,
-            FORWARD_ONLY_KERNELS_PER_LAYER * len(cfg.hidden) * 2, gpu)
+            FORWARD_ONLY_KERNELS_PER_LAYER * len(hidden) * 2, gpu)
     return reports
 
 
-def _one_step_summary(cfg: RunConfig, preset: str, data: Dataset) -> dict[str, float]:
+def _one_step_summary(cfg: Config, preset: str, data: Dataset) -> dict[str, float]:
     """Trace of one MF+DD training step on another device preset (same model, batch, algorithm)."""
     trace = Trace()
     model, _ = build_mfdd(cfg, data.x_train.shape[1], data.n_classes, trace, preset=preset)
-    idx = torch.arange(min(cfg.batch_size, data.x_train.shape[0]))
+    idx = torch.arange(min(cfg.run.batch_size, data.x_train.shape[0]))
     trace.begin_step()
     model.step(data.x_train[idx], data.y_train[idx])
     return trace.end_step()
 
 
+# ------------------------------------------------------------------ checks before training
+def _available_bytes() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:   # pragma: no cover - not Linux
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def estimate_eval_bytes(cfg: Config, n_in: int) -> tuple[int, str]:
+    """Peak bytes of the largest layer's batched evaluation (all perturbed settings at once),
+    and that layer's name. Counts the expanded knob copies, the per-setting device state
+    (MZI unitaries, crossbar conductances), the per-block partial sums and the readout."""
+    a = cfg.algorithm
+    n_eval = 2 * a.num_directions if a.difference == "central" else a.num_directions + 1
+    devices, _ = build_devices(cfg, n_in)
+    B = cfg.run.batch_size
+    worst, name = 0, ""
+    for d in devices:
+        knobs = sum(s.numel for s in d.knob_spec.values())
+        info = d.info()
+        tile_out = info.tile_rows
+        per_setting = (3 * knobs * 4                           # perturbed, projected, applied knobs
+                       + info.tiles * tile_out * info.tile_cols * 8 * 4   # device state (complex)
+                       + 4 * B * info.tiles * tile_out * 4     # partial sums and their copies
+                       + 2 * B * d.n_out * 4)                   # readout and loss inputs
+        need = n_eval * per_setting
+        if need > worst:
+            worst, name = need, d.name
+    return worst, name
+
+
+def _check_memory(cfg: Config, n_in: int) -> None:
+    need, layer = estimate_eval_bytes(cfg, n_in)
+    have = _available_bytes() * MEMORY_SHARE
+    if need > have:
+        a = cfg.algorithm
+        per = need / (2 * a.num_directions if a.difference == "central" else a.num_directions + 1)
+        most = max(1, int(have // per) // (2 if a.difference == "central" else 1))
+        raise ConfigError(
+            f"algorithm.num_directions = {a.num_directions} needs about {need / 2 ** 30:.1f} GiB for "
+            f"one batched evaluation of {layer} (batch {cfg.run.batch_size}); "
+            f"{have / 2 ** 30:.1f} GiB are available; allowed here: at most about {most}")
+
+
+def checkpoint_path(out: Path) -> Path:
+    return out.with_name(out.name + ".ckpt")
+
+
+def _interrupted_or_failed(path: Path) -> bool:
+    try:
+        return read_results(path).status != "ok"
+    except Exception:
+        return False
+
+
+def prepare(cfg: Config, *, overwrite: bool = False, resume: bool = False) -> Path:
+    """Check the output path (before any training) and return the results file's real path.
+
+    Default name: ``results/run-<run id>.h5``, made unique (``-2``, ``-3``, …) unless resuming.
+    With ``resume`` the checkpoint ``<out>.ckpt`` must exist; an interrupted or failed results
+    file at the path may then be replaced.
+    """
+    if cfg.run.out:
+        out = Path(cfg.run.out)
+    else:
+        DEFAULT_DIR.mkdir(parents=True, exist_ok=True)
+        out = DEFAULT_DIR / f"run-{cfg.run_id}.h5"
+        if not resume and (out.exists() or out.is_symlink()):
+            out = unique_path(DEFAULT_DIR, f"run-{cfg.run_id}")
+    target = check_output(out, overwrite=overwrite,
+                          replaceable=_interrupted_or_failed if resume else None,
+                          what="output file (run.out)")
+    clean_stale_temporaries(target.parent)
+    if resume and not checkpoint_path(target).is_file():
+        raise OutputError(f"--resume: no checkpoint {str(checkpoint_path(target))!r} for run "
+                          f"{cfg.run_id}; allowed: resume a run that was interrupted with the same "
+                          "config and output path")
+    return target
+
+
+# ------------------------------------------------------------------ provenance
 def _versions() -> dict[str, str]:
     import h5py, numba, scipy, simpy
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
@@ -78,27 +189,104 @@ def _versions() -> dict[str, str]:
             "numba": numba.__version__, "forwardlab": "0.1.0"}
 
 
-def run(cfg: RunConfig, *, echo: Callable[[str], None] = print,
-        progress: Callable[[int, str], Callable[[int], None]] | None = None) -> RunRecord:
+def _git_commit() -> str:
+    here = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    if out.returncode != 0:
+        return ""
+    return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def dataset_checksum(data: Dataset) -> str:
+    """SHA-256 of the split arrays as trained on (before standardisation)."""
+    h = hashlib.sha256()
+    for t in (data.x_train, data.y_train, data.x_test, data.y_test):
+        h.update(np.ascontiguousarray(t.numpy()).tobytes())
+    return h.hexdigest()
+
+
+def _meta(cfg: Config, data: Dataset) -> dict[str, str]:
+    return {"timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "command": shlex.join(sys.argv), "git_commit": _git_commit(),
+            "dataset": data.name, "dataset_sha256": dataset_checksum(data),
+            "dataset_citation": getattr(data, "citation", ""),
+            "threads": str(torch.get_num_threads()), "host": platform.node()}
+
+
+# ------------------------------------------------------------------ the run
+def _save_checkpoint(path: Path, state: dict) -> None:
+    # cloudpickle: the optax-style update rules are closures, which plain pickle refuses.
+    import cloudpickle
+    with atomic_write(path) as tmp, open(tmp, "wb") as fh:
+        cloudpickle.dump(state, fh)
+
+
+def _load_checkpoint(path: Path) -> dict:
+    import pickle
+    try:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    except Exception as e:
+        raise OutputError(f"--resume: checkpoint {str(path)!r} cannot be read ({type(e).__name__}); "
+                          "allowed: a checkpoint written by forwardlab run") from None
+
+
+def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], None] = print,
+        progress: Callable[[int, str], Callable[[int], None]] | None = None,
+        stop: Callable[[], bool] | None = None, resume: bool = False,
+        overwrite: bool = False) -> RunRecord:
     """Train as configured, write the results file and return its record.
 
-    ``progress(total_steps, label)`` may return a per-step callback (the CLI's progress bar).
-    On divergence the results file records ``status="diverged"`` and ``Divergence`` propagates.
+    ``out``: the path from :func:`prepare` (called here when None). ``progress(total_steps,
+    label)`` may return a per-step callback. On divergence the file records
+    ``status="diverged"`` and ``Divergence`` propagates; on ``stop()`` ``status="interrupted"``
+    and ``Interrupted`` propagates (the checkpoint is kept for ``resume``).
     """
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    data = load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed)
-    if cfg.standardize:
+    set_threads(cfg.run.threads)
+    out = Path(out) if out is not None else prepare(cfg, overwrite=overwrite, resume=resume)
+    out = resolve_target(out)
+    ckpt = checkpoint_path(out)
+    data = load_dataset(cfg.data.dataset, cfg.data.data_dir or None, seed=cfg.run.seed)
+    meta = _meta(cfg, data)
+    if cfg.data.standardize:
         data = standardize(data)
     n_in, C = data.x_train.shape[1], data.n_classes
-    steps_per_epoch = -(-data.x_train.shape[0] // cfg.batch_size)
-    rec = RunRecord(config=cfg.flat(), versions=_versions())
-    echo(f"forwardlab: {cfg.dataset} ({data.x_train.shape[0]} train / {data.x_test.shape[0]} test), "
-         f"MLP {n_in}-{'-'.join(map(str, cfg.hidden))} with {C}-class local heads, "
-         f"device {cfg.device_preset}, algorithm {ALGO_LABELS[cfg.algorithm]}")
+    _check_memory(cfg, n_in)
+    steps_per_epoch = -(-data.x_train.shape[0] // cfg.run.batch_size)
+    rec = RunRecord(config=cfg.flat(), versions=_versions(), config_toml=config_to_toml(cfg),
+                    run_id=cfg.run_id, meta=meta)
+    algo = cfg.algorithm.name
+    echo(f"forwardlab: {cfg.data.dataset} ({data.x_train.shape[0]} train / {data.x_test.shape[0]} "
+         f"test), MLP {n_in}-{'-'.join(map(str, cfg.model.hidden))} with {C}-class local heads, "
+         f"device {cfg.device.preset}"
+         f"{' (modified)' if cfg.device.physics != _preset_physics(cfg) else ''}, "
+         f"algorithm {ALGO_LABELS[algo]}, run {cfg.run_id}")
 
-    def fit(model, label: str, trace: Trace | None) -> TrainResult:
-        layers = len(cfg.hidden) if cfg.schedule == "greedy" else 1
-        total = cfg.epochs * layers * steps_per_epoch
+    # Stages of the run, in order; a checkpoint holds the finished ones and the current one.
+    stages = [algo] + (["mf-ad", "bp"] if cfg.run.references and algo == "mfdd" else [])
+    saved = None
+    if resume:
+        saved = _load_checkpoint(ckpt)
+        if saved.get("run_id") != cfg.run_id:
+            raise OutputError(f"--resume: checkpoint {str(ckpt)!r} belongs to run "
+                              f"{saved.get('run_id')}, not {cfg.run_id}; allowed: the same config")
+        echo(f"  resuming from {ckpt} (stage {saved['stage']}, "
+             f"{saved['result'].epochs_done} epoch(s) done)")
+    done: dict[str, TrainResult] = dict(saved["done"]) if saved else {}
+
+    def label_of(stage: str) -> str:
+        return ("MF+DD on " + cfg.device.preset) if stage == "mfdd" else ALGO_LABELS[stage]
+
+    def fit(stage: str, model, gen, trace: Trace | None, result: TrainResult | None) -> TrainResult:
+        label = label_of(stage)
+        layers = len(cfg.model.hidden) if cfg.algorithm.schedule == "greedy" else 1
+        total = cfg.run.epochs * layers * steps_per_epoch
         cb = progress(total, label) if progress else None
         t0 = time.perf_counter()
 
@@ -106,39 +294,76 @@ def run(cfg: RunConfig, *, echo: Callable[[str], None] = print,
             echo(f"  [{label}] epoch {e + 1}: test accuracy {m['test_accuracy']:.4f}"
                  f"  ({time.perf_counter() - t0:.1f} s)")
 
-        return train(model, data.x_train, data.y_train, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                     gen=generator(cfg.seed, f"batches/{label}"), schedule=cfg.schedule, trace=trace,
-                     x_test=data.x_test, y_test=data.y_test, on_step=cb, on_epoch=on_epoch)
+        def on_epoch_end(r: TrainResult) -> None:
+            if cfg.run.checkpoint:
+                _save_checkpoint(ckpt, {"run_id": cfg.run_id, "stage": stage, "done": done,
+                                        "model": model, "gen": gen, "result": r, "trace": trace})
 
-    device_summaries: dict[str, dict] = {}
-    current = ALGO_LABELS[cfg.algorithm]
+        return train(model, data.x_train, data.y_train, epochs=cfg.run.epochs,
+                     batch_size=cfg.run.batch_size, gen=gen, schedule=cfg.algorithm.schedule,
+                     trace=trace, x_test=data.x_test, y_test=data.y_test, on_step=cb,
+                     on_epoch=on_epoch, result=result, stop=stop, on_epoch_end=on_epoch_end)
+
+    def record(stage: str, history: dict) -> None:
+        if stage == algo:
+            rec.history = history
+        else:
+            rec.references[stage] = history
+
+    for stage, r in done.items():
+        record(stage, r.history)
+    current, live = algo, None
     try:
-        if cfg.algorithm == "mfdd":
-            trace = Trace()
-            model, _ = build_mfdd(cfg, n_in, C, trace)
-            result = fit(model, "MF+DD on " + cfg.device_preset, trace)
-            rec.history = result.history
-            rec.step_summaries = result.step_summaries
-            device_summaries[f"{cfg.device_preset} MF+DD"] = mean_summary(result.step_summaries)
-            other = "crossbar-default" if device_kind(cfg.device_preset) == "mzi" else "mzi-default"
-            device_summaries[f"{other} MF+DD"] = _one_step_summary(cfg, other, data)
-        else:
-            model = build_baseline(cfg, cfg.algorithm, n_in, C)
-            rec.history = fit(model, current, None).history
-        if cfg.references and cfg.algorithm == "mfdd":
-            for mode in ("mf-ad", "bp"):
-                current = ALGO_LABELS[mode]
-                ref = build_baseline(cfg, mode, n_in, C)
-                rec.references[mode] = fit(ref, current, None).history
-    except Divergence as e:
-        rec.status, rec.message = "diverged", f"{current}: {e}"
-        if current in (ALGO_LABELS["mf-ad"], ALGO_LABELS["bp"]) and cfg.algorithm == "mfdd":
-            rec.references[next(m for m in ("mf-ad", "bp") if ALGO_LABELS[m] == current)] = e.history
-        else:
-            rec.history = e.history
-        write_results(cfg.out, rec)
-        raise Divergence(rec.message, e.history) from None
+        for stage in stages:
+            current = stage
+            if stage in done:
+                continue
+            if saved is not None and saved["stage"] == stage:
+                model, gen, trace, result = saved["model"], saved["gen"], saved["trace"], saved["result"]
+            else:
+                trace = Trace() if stage == "mfdd" else None
+                model = (build_mfdd(cfg, n_in, C, trace)[0] if stage == "mfdd"
+                         else build_baseline(cfg, stage, n_in, C))
+                gen, result = generator(cfg.run.seed, f"batches/{label_of(stage)}"), TrainResult()
+            live = result        # train() fills it in place: partial summaries survive a stop
+            result = fit(stage, model, gen, trace, result)
+            done[stage] = result
+            record(stage, result.history)
+            if stage == "mfdd":
+                rec.step_summaries = result.step_summaries
+    except (Divergence, Interrupted) as e:
+        record(current, e.history)
+        if current == "mfdd" and live is not None:
+            rec.step_summaries = live.step_summaries
+        rec.status = "diverged" if isinstance(e, Divergence) else "interrupted"
+        rec.message = f"{label_of(current)}: {e}"
+        write_results(out, rec)
+        if isinstance(e, Divergence):
+            ckpt.unlink(missing_ok=True)
+            raise Divergence(rec.message, e.history) from None
+        raise Interrupted(rec.message, e.history) from None
+    device_summaries: dict[str, dict] = {}
+    if algo == "mfdd":
+        device_summaries[f"{cfg.device.preset} MF+DD"] = mean_summary(done["mfdd"].step_summaries)
+        other = "crossbar-default" if cfg.device.kind == "mzi" else "mzi-default"
+        device_summaries[f"{other} MF+DD"] = _one_step_summary(cfg, other, data)
     reports = price_run(cfg, n_in, C, device_summaries)
     rec.costs = {name: r.to_dict() for name, r in reports.items()}
-    write_results(cfg.out, rec)
+    write_results(out, rec)
+    ckpt.unlink(missing_ok=True)
     return rec
+
+
+def _preset_physics(cfg: Config):
+    from hwsim.presets import device_config
+    return device_config(cfg.device.preset)
+
+
+def existing_status(path: Path) -> str | None:
+    """Status of the forwardlab results file at ``path``, or None if there is none."""
+    if not is_results_file(path):
+        return None
+    try:
+        return read_results(path).status
+    except Exception:
+        return None

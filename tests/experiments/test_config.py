@@ -1,311 +1,248 @@
-"""Tests for experiments.config: RunConfig validation, preset/device inference, TOML loading."""
+"""Tests for experiments.config: nested sections, generic device-effect and cost-spec mapping,
+dotted overrides, the resolved TOML round trip and the run id."""
 
 import dataclasses
 import math
+import tomllib
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pytest
 
-from experiments.config import (ALGORITHMS, COST_LEVELS, DEVICES, OPTIMIZERS, ConfigError,
-                                RunConfig, load_config)
-from algorithms.estimators.directions import DIRECTIONS
-from algorithms.estimators.zeroth_order import DIFFERENCES
-from algorithms.mfdd import SCHEDULES
-from algorithms.objectives.mono_forward import PREDICTION_RULES
-from experiments.data import DATASETS
-from hwsim.cost.spec import GPU_PRESETS
-from hwsim.presets import DEVICE_PRESETS
-
-NAN = float("nan")
+from experiments import config as config_module
+from experiments.cli import main, resolve_cli_config
+from experiments.config import (ALGORITHMS, COST_LEVELS, SECTIONS, Config, ConfigError,
+                                config_to_toml, effect_name, parse_set, resolve, set_dotted)
+from hwsim.cost.spec import crossbar_spec, photonic_spec
+from hwsim.effects.noise import PhaseNoise
+from hwsim.effects.quantize import OutputADC
+from hwsim.photonic.device import MZIConfig
+from hwsim.presets import DEVICE_PRESETS, device_config
 
 
-# ------------------------------------------------------------------ defaults
-
-def test_defaults_are_valid():
-    cfg = RunConfig()
-    assert cfg.device == "mzi" and cfg.preset is None
-    assert cfg.device_preset == "mzi-default"
-    assert cfg.algorithm == "mfdd" and cfg.dataset == "digits"
-    assert all(g in GPU_PRESETS for g in cfg.gpus)
-    # from_mapping of nothing reproduces the defaults, and is frozen
-    assert RunConfig.from_mapping({}) == cfg
+def test_defaults_resolve_and_are_frozen():
+    cfg = resolve({})
+    assert isinstance(cfg, Config)
+    assert cfg.device.kind == "mzi" and cfg.device.preset == "mzi-default"
+    assert cfg.device.physics == device_config("mzi-default")
+    assert cfg.algorithm.name == "mfdd" and cfg.data.dataset == "digits"
+    assert cfg.run.threads == 1 and cfg.run.out == ""
+    assert cfg.cost.photonic == photonic_spec("nominal") and cfg.cost.crossbar == crossbar_spec("nominal")
     with pytest.raises(dataclasses.FrozenInstanceError):
-        cfg.epochs = 3  # type: ignore[misc]
+        cfg.run.epochs = 3  # type: ignore[misc]
 
 
-def test_every_preset_and_choice_is_accepted():
-    for preset in DEVICE_PRESETS:
-        cfg = RunConfig.from_mapping({"preset": preset})
-        assert cfg.device_preset == preset and preset.startswith(cfg.device + "-")
-    for algo in ALGORITHMS:
-        assert RunConfig(algorithm=algo).algorithm == algo
+@pytest.mark.parametrize("preset", sorted(DEVICE_PRESETS))
+def test_resolved_toml_round_trips_for_every_preset(preset):
+    cfg = resolve({"device": {"preset": preset}, "cost": {"level": "high"}})
+    text = config_to_toml(cfg)
+    back = resolve(tomllib.loads(text))
+    assert back == cfg and back.run_id == cfg.run_id
+    assert cfg.device.kind == preset.split("-")[0]
+    # every effect type the device accepts is named, present ones with every field
+    doc = tomllib.loads(text)["device"]
+    for t in type(cfg.device.physics).EFFECT_TYPES:
+        assert effect_name(t) in doc
+    for e in cfg.device.physics.effects:
+        table = doc[effect_name(type(e))]
+        assert table["enabled"] is True
+        for f in dataclasses.fields(e):
+            if getattr(e, f.name) is not None:
+                assert table[f.name] == pytest.approx(getattr(e, f.name))
+
+
+def test_effect_names_are_snake_case():
+    assert effect_name(PhaseNoise) == "phase_noise"
+    assert effect_name(OutputADC) == "output_adc"
+
+
+def test_effect_fields_reach_device_physics():
+    cfg = resolve({"device": {"phase_noise": {"sigma": 0.05}, "output_adc": {"bits": 5}}})
+    phys = cfg.device.physics
+    assert phys.effect(PhaseNoise).sigma == 0.05
+    assert phys.effect(OutputADC).bits == 5
+    assert phys.effect(OutputADC).full_scale == device_config("mzi-default").effect(OutputADC).full_scale
+    # other effects untouched, order canonical
+    base = device_config("mzi-default")
+    assert [type(e) for e in phys.effects] == [type(e) for e in base.effects]
+    assert cfg.run_id != resolve({}).run_id
+
+
+def test_disable_and_add_effects():
+    off = resolve({"device": {"phase_noise": {"enabled": False}}})
+    assert off.device.physics.effect(PhaseNoise) is None
+    on = resolve({"device": {"preset": "mzi-ideal", "phase_noise": {"sigma": 0.01}}})
+    assert on.device.physics.effect(PhaseNoise) == PhaseNoise(sigma=0.01)
+    assert len(on.device.physics.effects) == 1
+    # a disabled effect stays disabled through the resolved TOML
+    assert resolve(tomllib.loads(config_to_toml(off))).device.physics.effect(PhaseNoise) is None
+    with pytest.raises(ConfigError, match=r"device\.phase_noise is disabled but sets sigma"):
+        resolve({"device": {"phase_noise": {"enabled": False, "sigma": 0.1}}})
+
+
+def test_device_level_fields():
+    cfg = resolve({"device": {"block": 4}})
+    assert cfg.device.physics.block == 4
+    cb = resolve({"device": {"kind": "crossbar", "tile_rows": 64, "g_max_us": 20}})
+    assert cb.device.preset == "crossbar-default"
+    assert cb.device.physics.tile_rows == 64 and cb.device.physics.g_max_us == 20.0
+    assert isinstance(cb.device.physics.g_max_us, float)      # TOML int → float field
+
+
+@dataclass(frozen=True)
+class Glitch:
+    """A made-up effect: the config layer must map it with no config code."""
+    stage: ClassVar[str] = "query"
+    rate_hz: float = 1.0
+    depth_db: float = 3.0
+
+
+@dataclass(frozen=True)
+class FakeDevice:
+    EFFECT_TYPES: ClassVar[tuple] = (Glitch,)
+    block: int = 4
+    effects: tuple = field(default_factory=tuple)
+
+
+def test_a_new_effect_needs_no_config_code(monkeypatch):
+    monkeypatch.setattr(config_module, "device_config", lambda preset: FakeDevice())
+    cfg = resolve({"device": {"glitch": {"rate_hz": 7}}})
+    assert cfg.device.physics.effects == (Glitch(rate_hz=7.0, depth_db=3.0),)
+    assert tomllib.loads(config_to_toml(cfg))["device"]["glitch"] == {
+        "enabled": True, "rate_hz": 7.0, "depth_db": 3.0}
+    with pytest.raises(ConfigError, match=r"unknown key device\.glitch\.rate; allowed in "
+                                          r"\[device\.glitch\]: rate_hz, depth_db"):
+        resolve({"device": {"glitch": {"rate": 7}}})
+
+
+@pytest.mark.parametrize("mapping, fragments", [
+    ({"device": {"phase_noise": {"sigma": -1}}}, ["device.phase_noise", "sigma = -1", "allowed"]),
+    ({"device": {"phase_noise": {"sgma": 1}}}, ["device.phase_noise.sgma", "sigma, bound"]),
+    ({"device": {"warp_drive": {}}}, ["device.warp_drive", "phase_noise"]),
+    ({"device": {"phase_noise": 0.1}}, ["device.phase_noise", "table"]),
+    ({"device": {"preset": "crossbar-default", "phase_noise": {"sigma": 0.1}}},
+     ["device.phase_noise", "crossbar", "read_noise"]),
+    ({"device": {"kind": "mzi", "preset": "crossbar-ideal"}}, ["crossbar-ideal", "mzi-"]),
+    ({"device": {"preset": "mzi-bogus"}}, ["device.preset", "mzi-default"]),
+    ({"device": {"output_adc": {"bits": 0}}}, ["device.output_adc", "bits = 0"]),
+    ({"run": {"epochs": 0}}, ["run.epochs = 0", "[1, 100000]"]),
+    ({"run": {"threads": 0}}, ["run.threads = 0"]),
+    ({"run": {"bogus": 1}}, ["run.bogus", "seed, epochs"]),
+    ({"algorithm": {"epsilon": 1e-300}}, ["algorithm.epsilon = 1e-300", "1e-06", "float32"]),
+    ({"algorithm": {"lr": math.nan}}, ["algorithm.lr = nan"]),
+    ({"algorithm": {"name": "sgd"}}, ["algorithm.name = 'sgd'", "mfdd"]),
+    ({"model": {"hidden": []}}, ["model.hidden = []", "non-empty"]),
+    ({"model": {"hidden": [0]}}, ["model.hidden"]),
+    ({"data": {"dataset": "imagenet"}}, ["data.dataset = 'imagenet'", "digits"]),
+    ({"cost": {"level": "cheap"}}, ["cost.level = 'cheap'", "low, nominal, high"]),
+    ({"cost": {"gpus": ["TPU"]}}, ["cost.gpus", "H100"]),
+    ({"cost": {"photonic": {"p_pi_mw": -1}}}, ["cost.photonic", "p_pi_mw = -1"]),
+    ({"cost": {"photonic": {"bogus_pj": 1}}}, ["cost.photonic.bogus_pj", "laser_wpe"]),
+    ({"runs": {}}, ["'runs'", "run, model, algorithm, device, cost, data"]),
+    ({"run": 3}, ["run = 3", "table"]),
+])
+def test_errors_name_key_value_and_allowed(mapping, fragments):
+    with pytest.raises(ConfigError) as e:
+        resolve(mapping)
+    msg = str(e.value)
+    assert "\n" not in msg
+    for f in fragments:
+        assert f in msg, (f, msg)
+
+
+def test_every_level_and_algorithm_accepted():
     for level in COST_LEVELS:
-        assert RunConfig(cost_level=level).cost_level == level
-    cfg = RunConfig.from_mapping({"hidden": [1, 100000], "gpus": [], "epsilon": 1.0, "lr": 100,
-                                  "clip": 0.5, "seed": 2 ** 63 - 1, "epochs": 100000})
-    assert cfg.hidden == (1, 100000) and cfg.gpus == () and cfg.clip == 0.5
+        cfg = resolve({"cost": {"level": level}})
+        assert cfg.cost.photonic == photonic_spec(level)
+    for a in ALGORITHMS:
+        assert resolve({"algorithm": {"name": a}}).algorithm.name == a
 
 
-# ------------------------------------------------------- invalid values, by field
-
-def _allowed(seq):
-    return [str(a) for a in seq]
-
-
-# (field, bad value, text naming the allowed set (each fragment must be in the message))
-INVALID = [
-    ("device", "tpu", _allowed(DEVICES)),
-    ("device", "", _allowed(DEVICES)),
-    ("preset", "mzi-bogus", _allowed(sorted(DEVICE_PRESETS))),
-    ("algorithm", "adam", _allowed(ALGORITHMS)),
-    ("dataset", "bogus", _allowed(DATASETS)),
-    ("dataset", "MNIST", _allowed(DATASETS)),
-    ("directions", "uniform", _allowed(DIRECTIONS)),
-    ("head_directions", "uniform", _allowed(DIRECTIONS)),
-    ("difference", "backward", _allowed(DIFFERENCES)),
-    ("optimizer", "rmsprop", _allowed(OPTIMIZERS)),
-    ("schedule", "layerwise", _allowed(SCHEDULES)),
-    ("prediction", "max", _allowed(PREDICTION_RULES)),
-    ("cost_level", "extreme", _allowed(COST_LEVELS)),
-    ("epochs", 0, ["an integer in [1, 100000]"]),
-    ("epochs", -1, ["an integer in [1, 100000]"]),
-    ("epochs", 1.5, ["an integer in [1, 100000]"]),
-    ("epochs", True, ["an integer in [1, 100000]"]),
-    ("epochs", "3", ["an integer in [1, 100000]"]),
-    ("epochs", 100001, ["an integer in [1, 100000]"]),
-    ("batch_size", 0, ["an integer in [1, 1000000]"]),
-    ("batch_size", 2.0, ["an integer in [1, 1000000]"]),
-    ("num_directions", 0, ["an integer in [1, 100000]"]),
-    ("num_directions", False, ["an integer in [1, 100000]"]),
-    ("head_num_directions", -4, ["an integer in [1, 100000]"]),
-    ("seed", -1, ["an integer in [0, 9223372036854775807]"]),
-    ("epsilon", 0, ["a number in (0, 1.0]"]),
-    ("epsilon", -1, ["a number in (0, 1.0]"]),
-    ("epsilon", 2, ["a number in (0, 1.0]"]),
-    ("epsilon", NAN, ["a number in (0, 1.0]"]),
-    ("epsilon", math.inf, ["a number in (0, 1.0]"]),
-    ("epsilon", True, ["a number in (0, 1.0]"]),
-    ("head_epsilon", 0.0, ["a number in (0, 1.0]"]),
-    ("lr", 0, ["a number in (0, 100.0]"]),
-    ("lr", -0.1, ["a number in (0, 100.0]"]),
-    ("lr", 1000.0, ["a number in (0, 100.0]"]),
-    ("lr", "0.1", ["a number in (0, 100.0]"]),
-    ("head_lr", NAN, ["a number in (0, 100.0]"]),
-    ("baseline_lr", 0, ["a number in (0, 100.0]"]),
-    ("clip", 0, ["a number in (0, inf]"]),
-    ("clip", -1.0, ["a number in (0, inf]"]),
-    ("hidden", [], ["a non-empty list of layer widths", "[1, 100000]"]),
-    ("hidden", [0], ["a non-empty list of layer widths", "[1, 100000]"]),
-    ("hidden", ["a"], ["a non-empty list of layer widths", "[1, 100000]"]),
-    ("hidden", [8, True], ["a non-empty list of layer widths"]),
-    ("hidden", [8.0], ["a non-empty list of layer widths"]),
-    ("hidden", 8, ["a non-empty list of layer widths"]),
-    ("gpus", ["TPU"], ["a list drawn from", *GPU_PRESETS]),
-    ("gpus", ["H100 SXM5", "h100"], ["a list drawn from", *GPU_PRESETS]),
-    ("gpus", "H100 SXM5", ["a list drawn from"]),
-    ("references", "yes", ["true or false"]),
-    ("references", 1, ["true or false"]),
-    ("standardize", "no", ["true or false"]),
-    ("standardize", 0, ["true or false"]),
-    ("out", "", ["a file path"]),
-    ("out", None, ["a file path"]),
-]
+def test_cost_spec_file_and_inline_overrides(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text("[photonic]\np_pi_mw = 12.5\n[crossbar]\ne_write_pj = 4\n")
+    cfg = resolve({"cost": {"level": "low", "spec_file": str(spec),
+                            "photonic": {"t_settle_ns": 500}}})
+    assert cfg.cost.photonic.p_pi_mw == 12.5 and cfg.cost.photonic.t_settle_ns == 500.0
+    assert cfg.cost.crossbar.e_write_pj == 4.0
+    # the rest of the spec is the "low" level
+    assert cfg.cost.photonic.laser_wpe == photonic_spec("low").laser_wpe
+    # the resolved config stands alone: the spec file is not needed to re-run it
+    text = config_to_toml(cfg)
+    spec.unlink()
+    assert resolve(tomllib.loads(text)).cost == dataclasses.replace(cfg.cost, spec_file="")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[gpu]\nx = 1\n")
+    with pytest.raises(ConfigError, match=r"unknown table \[gpu\]"):
+        resolve({"cost": {"spec_file": str(bad)}})
 
 
-@pytest.mark.parametrize("name, value, allowed", INVALID,
-                         ids=[f"{n}={v!r}" for n, v, _ in INVALID])
-def test_invalid_value_names_field_value_and_allowed(name, value, allowed):
-    with pytest.raises(ConfigError) as info:
-        RunConfig.from_mapping({name: value})
-    msg = str(info.value)
-    stored = tuple(value) if isinstance(value, list) else value   # from_mapping: lists -> tuples
-    assert msg.startswith(f"{name} = "), msg
-    assert f"{name} = {stored!r}" in msg, msg
-    assert "allowed:" in msg, msg
-    for fragment in allowed:
-        assert fragment in msg, (fragment, msg)
-    assert isinstance(info.value, ValueError)
+def test_run_id_ignores_where_and_how_fast():
+    a = resolve({"run": {"out": "a.h5", "threads": 2, "checkpoint": False}})
+    b = resolve({"run": {"out": "b.h5"}})
+    assert a.run_id == b.run_id == resolve({}).run_id
+    assert resolve({"run": {"seed": 1}}).run_id != a.run_id
+    assert resolve({"cost": {"level": "low"}}).run_id != a.run_id
+    assert len(a.run_id) == 12 and int(a.run_id, 16) >= 0
 
 
-@pytest.mark.parametrize("name, value", [("device", "tpu"), ("epochs", 0), ("epsilon", NAN),
-                                         ("hidden", (0,)), ("gpus", ("TPU",)), ("out", "")])
-def test_invalid_value_in_constructor_too(name, value):
-    with pytest.raises(ConfigError, match=name):
-        RunConfig(**{name: value})
+@pytest.mark.parametrize("item, key, value", [
+    ("run.epochs=3", "run.epochs", 3),
+    ("algorithm.epsilon=1e-3", "algorithm.epsilon", 1e-3),
+    ("device.preset=mzi-ideal", "device.preset", "mzi-ideal"),
+    ("device.preset='mzi-ideal'", "device.preset", "mzi-ideal"),
+    ("model.hidden=[16, 8]", "model.hidden", [16, 8]),
+    ("run.references=false", "run.references", False),
+    ("run.out=results/x.h5", "run.out", "results/x.h5"),
+    ("device.phase_noise.sigma=0.01", "device.phase_noise.sigma", 0.01),
+])
+def test_parse_set(item, key, value):
+    assert parse_set(item) == (key, value)
 
 
-def test_hidden_and_gpus_must_be_tuples_in_constructor():
-    with pytest.raises(ConfigError, match="hidden"):
-        RunConfig(hidden=[8])           # from_mapping converts lists, the constructor does not
-    with pytest.raises(ConfigError, match="gpus"):
-        RunConfig(gpus=["H100 SXM5"])
-
-
-def test_valid_base_is_not_changed_by_failed_override():
-    base = RunConfig(epochs=3)
+@pytest.mark.parametrize("item", ["epochs=3", "noequals", "=3", "run.=3", ".run.epochs=1"])
+def test_parse_set_rejects(item):
     with pytest.raises(ConfigError):
-        RunConfig.from_mapping({"epochs": 0}, base)
-    assert base.epochs == 3
+        parse_set(item)
 
 
-# ----------------------------------------------------------- preset / device
-
-def test_preset_infers_device():
-    cfg = RunConfig.from_mapping({"preset": "crossbar-ideal"})
-    assert cfg.device == "crossbar" and cfg.device_preset == "crossbar-ideal"
-    cfg = RunConfig.from_mapping({"preset": "mzi-ideal"}, RunConfig(device="crossbar"))
-    assert cfg.device == "mzi" and cfg.preset == "mzi-ideal"
-    # device alone gives the default preset of that device
-    assert RunConfig.from_mapping({"device": "crossbar"}).device_preset == "crossbar-default"
+def test_set_dotted_cannot_descend_into_a_value():
+    m = {"run": {"epochs": 3}}
+    with pytest.raises(ConfigError, match="run.epochs is a value"):
+        set_dotted(m, "run.epochs.x", 1)
 
 
-@pytest.mark.parametrize("values", [{"preset": "crossbar-ideal", "device": "mzi"},
-                                    {"preset": "mzi-default", "device": "crossbar"}])
-def test_preset_device_mismatch_raises(values):
-    with pytest.raises(ConfigError) as info:
-        RunConfig.from_mapping(values)
-    msg = str(info.value)
-    assert repr(values["preset"]) in msg and repr(values["device"]) in msg
-    assert f"presets starting with '{values['device']}-'" in msg
+def test_cli_layers_file_flags_then_set(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text("[run]\nepochs = 7\nseed = 3\n[device.phase_noise]\nsigma = 0.03\n")
+    cfg = resolve_cli_config(str(f), ["run.seed=9", "device.output_adc.bits=6"], {"epochs": 2})
+    assert cfg.run.epochs == 2 and cfg.run.seed == 9
+    assert cfg.device.physics.effect(PhaseNoise).sigma == 0.03
+    assert cfg.device.physics.effect(OutputADC).bits == 6
 
 
-def test_preset_mismatch_in_constructor_raises():
-    with pytest.raises(ConfigError, match="crossbar-ideal"):
-        RunConfig(preset="crossbar-ideal")      # device defaults to mzi; no inference here
+def test_config_show_prints_resolved_toml_that_resolves_back(tmp_path, capsys):
+    assert main(["config", "show", "--set", "device.phase_noise.sigma=0.02",
+                 "--set", "cost.level=high"]) == 0
+    text = capsys.readouterr().out
+    doc = tomllib.loads(text)
+    assert set(doc) == set(SECTIONS)
+    assert doc["device"]["phase_noise"]["sigma"] == 0.02
+    assert doc["cost"]["level"] == "high"
+    assert doc["cost"]["photonic"]["p_pi_mw"] == photonic_spec("high").p_pi_mw
+    f = tmp_path / "resolved.toml"
+    f.write_text(text)
+    again = resolve_cli_config(str(f), [])
+    assert again.run_id == resolve_cli_config(None, ["device.phase_noise.sigma=0.02",
+                                                     "cost.level=high"]).run_id
 
 
-def test_base_preset_conflicts_with_explicit_device():
-    base = RunConfig.from_mapping({"preset": "crossbar-default"})
-    with pytest.raises(ConfigError, match="preset"):
-        RunConfig.from_mapping({"device": "mzi"}, base)
-
-
-# ---------------------------------------------------------------- unknown keys
-
-def test_unknown_keys_are_named_sorted():
-    with pytest.raises(ConfigError) as info:
-        RunConfig.from_mapping({"epochs": 2, "zeta": 1, "alpha": 2})
-    msg = str(info.value)
-    assert "unknown config key(s) alpha, zeta" in msg
-    assert "allowed:" in msg and "epochs" in msg and "num_directions" in msg
-
-
-# ---------------------------------------------------------------- load_config
-
-def test_load_config_reads_toml(tmp_path):
-    p = tmp_path / "run.toml"
-    p.write_text('# tiny run\nhidden = [8, 4]\nepochs = 2\npreset = "crossbar-ideal"\n'
-                 'gpus = ["H100 SXM5"]\nepsilon = 0.1\nreferences = false\nclip = 1.5\n')
-    cfg = load_config(p)
-    assert cfg.hidden == (8, 4) and cfg.epochs == 2
-    assert cfg.device == "crossbar" and cfg.device_preset == "crossbar-ideal"
-    assert cfg.gpus == ("H100 SXM5",) and cfg.epsilon == 0.1
-    assert cfg.references is False and cfg.clip == 1.5
-    assert cfg.dataset == "digits"                     # untouched defaults
-    # str path and a base whose values the file overrides or keeps
-    cfg2 = load_config(str(p), base=RunConfig(batch_size=7, epochs=9))
-    assert cfg2.batch_size == 7 and cfg2.epochs == 2
-
-
-def test_load_config_empty_file_gives_base(tmp_path):
-    p = tmp_path / "empty.toml"
-    p.write_text("")
-    assert load_config(p) == RunConfig()
-
-
-def test_load_config_unknown_keys_named(tmp_path):
-    p = tmp_path / "bad.toml"
-    p.write_text("epochs = 1\nlearning_rate = 0.1\nhiden = [8]\n")
-    with pytest.raises(ConfigError) as info:
-        load_config(p)
-    msg = str(info.value)
-    assert "hiden" in msg and "learning_rate" in msg and "unknown" in msg
-
-
-@pytest.mark.parametrize("text, table", [("epochs = 1\n[device]\nkind = 'mzi'\n", "device"),
-                                         ("run = { epochs = 1 }\n", "run")])
-def test_load_config_rejects_nested_tables(tmp_path, text, table):
-    p = tmp_path / "nested.toml"
-    p.write_text(text)
-    with pytest.raises(ConfigError) as info:
-        load_config(p)
-    msg = str(info.value)
-    assert repr(table) in msg and "top-level keys only" in msg and str(p) in msg
-
-
-@pytest.mark.parametrize("content", [b"epochs = \n", b"hidden = [8\n", b"epochs = 1\nepochs = 2\n",
-                                     b"epochs = 1 2\n", b"\xff\xfe\x00garbage"])
-def test_load_config_invalid_toml(tmp_path, content):
-    p = tmp_path / "broken.toml"
-    p.write_bytes(content)
-    with pytest.raises(ConfigError) as info:
-        load_config(p)
-    assert "is not valid TOML" in str(info.value) and str(p) in str(info.value)
-
-
-def test_load_config_missing_file(tmp_path):
-    p = tmp_path / "nope.toml"
-    with pytest.raises(ConfigError) as info:
-        load_config(p)
-    assert str(p) in str(info.value) and "does not exist" in str(info.value)
-    with pytest.raises(ConfigError, match="does not exist"):
-        load_config(tmp_path)          # a directory is not a config file
-
-
-def test_load_config_invalid_value_is_config_error(tmp_path):
-    p = tmp_path / "v.toml"
-    p.write_text('epochs = 0\n')
-    with pytest.raises(ConfigError, match=r"epochs = 0; allowed"):
-        load_config(p)
-    p.write_text('hidden = []\n')
-    with pytest.raises(ConfigError, match="hidden"):
-        load_config(p)
-
-
-def test_unhashable_preset_is_config_error(tmp_path):
-    p = tmp_path / "p.toml"
-    p.write_text('preset = [["mzi-default"]]\n')
-    with pytest.raises(ConfigError, match="preset"):
-        load_config(p)
-
-
-def test_unhashable_gpu_names_field(tmp_path):
-    p = tmp_path / "g.toml"
-    p.write_text('gpus = [["H100 SXM5"]]\n')
-    with pytest.raises(ConfigError) as info:
-        load_config(p)
-    assert "gpus" in str(info.value) and "allowed" in str(info.value)
-
-
-# ------------------------------------------------------------------------ flat
-
-def _plain(v):
-    if isinstance(v, list):
-        return all(_plain(x) for x in v)
-    return type(v) in (str, int, float, bool)
-
-
-@pytest.mark.parametrize("cfg", [RunConfig(),
-                                 RunConfig.from_mapping({"preset": "crossbar-ideal", "clip": 2.0,
-                                                         "hidden": [8], "gpus": [],
-                                                         "data_dir": "/x"})],
-                         ids=["defaults", "custom"])
-def test_flat_values_are_plain(cfg):
-    flat = cfg.flat()
-    names = {f.name for f in dataclasses.fields(RunConfig)}
-    assert set(flat) == names | {"device_preset"}
-    for k, v in flat.items():
-        assert v is not None, k
-        assert not isinstance(v, tuple), k
-        assert _plain(v), (k, v)
-    assert flat["hidden"] == list(cfg.hidden) and flat["gpus"] == list(cfg.gpus)
-    assert flat["device_preset"] == cfg.device_preset
-    assert flat["preset"] == (cfg.preset or "")
-    assert flat["clip"] == ("" if cfg.clip is None else cfg.clip)
-    assert flat["data_dir"] == (cfg.data_dir or "")
-
-
-def test_flat_of_defaults():
-    flat = RunConfig().flat()
-    assert flat["preset"] == "" and flat["clip"] == "" and flat["data_dir"] == ""
-    assert flat["hidden"] == [32, 32]
-    assert flat["device_preset"] == "mzi-default"
+def test_presets_command_lists_and_prints(capsys):
+    assert main(["presets"]) == 0
+    listing = capsys.readouterr().out
+    for name in DEVICE_PRESETS:
+        assert name in listing
+    assert main(["presets", "mzi-default"]) == 0
+    doc = tomllib.loads(capsys.readouterr().out)
+    assert doc["device"]["preset"] == "mzi-default"
+    assert resolve(doc).device.physics == device_config("mzi-default")

@@ -7,13 +7,14 @@ import h5py
 import numpy as np
 import pytest
 
-from experiments.config import RunConfig
+from experiments.config import resolve
 from experiments.results import SCHEMA_VERSION, RunRecord, read_results, write_results
 
 
 def make_record(**changes) -> RunRecord:
-    cfg = RunConfig.from_mapping({"hidden": [8, 4], "gpus": ["H100 SXM5"], "epochs": 2,
-                                  "preset": "crossbar-ideal", "clip": 1.0})
+    cfg = resolve({"model": {"hidden": [8, 4]}, "cost": {"gpus": ["H100 SXM5"]},
+                   "run": {"epochs": 2}, "device": {"preset": "crossbar-ideal"},
+                   "algorithm": {"clip": 1.0}})
     rec = RunRecord(
         config=cfg.flat(),
         history={"test_accuracy": [0.25, 0.5], "steps": [3.0, 6.0], "train_layers": [0.0, 0.0]},
@@ -48,9 +49,9 @@ def test_round_trip(tmp_path):
     assert back.config == rec.config
     for k, v in rec.config.items():                      # types survive, not just values
         assert type(back.config[k]) is type(v), (k, back.config[k], v)
-    assert back.config["hidden"] == [8, 4] and back.config["gpus"] == ["H100 SXM5"]
-    assert back.config["references"] is True and back.config["clip"] == 1.0
-    assert back.config["preset"] == "crossbar-ideal" and back.config["data_dir"] == ""
+    assert back.config["model.hidden"] == [8, 4] and back.config["cost.gpus"] == ["H100 SXM5"]
+    assert back.config["run.references"] is True and back.config["algorithm.clip"] == 1.0
+    assert back.config["device.preset"] == "crossbar-ideal" and back.config["data.data_dir"] == ""
     assert back.status == "diverged" and back.message == rec.message
     assert back.history == rec.history
     assert back.references == rec.references
@@ -68,7 +69,7 @@ def test_file_layout(tmp_path):
     with h5py.File(path, "r") as f:
         assert f.attrs["forwardlab_schema"] == SCHEMA_VERSION
         assert f.attrs["status"] == "ok" and f.attrs["message"] == ""
-        assert f.attrs["config.device_preset"] == "crossbar-ideal"
+        assert f.attrs["config.device.preset"] == "crossbar-ideal"
         assert f["history/test_accuracy"].dtype == np.float64
         assert f["history/test_accuracy"].shape == (2,)
         assert set(f["references"]) == {"mf-ad", "bp"}

@@ -1,0 +1,290 @@
+"""Sweeps: a base config plus axes over any dotted key; one results file per run, an index.
+
+A sweep file is a run config (tables run, model, algorithm, device, cost, data) plus a
+``[sweep]`` table::
+
+    [sweep]
+    out = "results/noise"            # sweep directory (relative to the working directory)
+    workers = 2                       # default for --workers
+    base = "base.toml"                # optional: a config file under this one (relative to it)
+
+    [sweep.grid]                      # Cartesian product of every list
+    "device.phase_noise.sigma" = [0.0, 0.01, 0.02]
+    "run.seed" = [0, 1, 2]
+
+    [sweep.zip]                       # lists of one length, advanced together
+    "algorithm.lr" = [0.001, 0.002]
+    "algorithm.epsilon" = [0.005, 0.01]
+
+Runs (grid × zip) are written to ``<out>/runs/<run id>.h5``; the run id is a hash of the
+resolved config, so the same command again skips finished runs, resumes runs that stopped at a
+checkpoint and re-runs failed ones. ``<out>/index.csv`` lists every run with its axis values,
+status, message and final test accuracy; it is rewritten atomically as runs finish.
+
+Runs execute in a local process pool (``workers``) or on a Dask distributed cluster
+(``scheduler`` = its address; ``dask.distributed.Client(address).map``).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import itertools
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .config import ConfigError, load_toml, resolve, set_dotted
+from .outputs import OutputError, atomic_write, clean_stale_temporaries, is_results_file
+
+__all__ = ["SweepError", "SweepPlan", "plan_sweep", "run_sweep", "run_point", "read_index"]
+
+MAX_RUNS = 100_000
+
+
+class SweepError(ValueError):
+    """A sweep file is not valid; the message names the key and what is allowed."""
+
+
+class SweepPlan:
+    """The expanded sweep: its directory, axes and one (overrides, mapping) per run."""
+
+    def __init__(self, out: Path, axes: list[str], points: list[dict[str, Any]],
+                 mappings: list[dict], workers: int) -> None:
+        self.out, self.axes, self.points, self.mappings, self.workers = out, axes, points, mappings, workers
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _axes(table: Any, name: str) -> dict[str, list]:
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise SweepError(f"sweep.{name} = {table!r}; allowed: a table of dotted.key = [values]")
+    for k, v in table.items():
+        if not isinstance(v, list) or not v:
+            raise SweepError(f"sweep.{name}.{k!r} = {v!r}; allowed: a non-empty list of values")
+        if "." not in k:
+            raise SweepError(f"sweep.{name} key {k!r}; allowed: a dotted config key such as "
+                             "\"device.phase_noise.sigma\"")
+    return dict(table)
+
+
+def plan_sweep(path: str | Path, out: str | None = None, workers: int | None = None) -> SweepPlan:
+    """Read a sweep file and expand its axes (every point resolved later, per run)."""
+    path = Path(path)
+    doc = load_toml(path, what="sweep file")
+    sweep = doc.pop("sweep", None)
+    if not isinstance(sweep, dict):
+        raise SweepError(f"sweep file {str(path)!r} has no [sweep] table; allowed: a run config plus "
+                         "[sweep] with grid and/or zip axes")
+    sweep = dict(sweep)
+    grid, zipped = _axes(sweep.pop("grid", None), "grid"), _axes(sweep.pop("zip", None), "zip")
+    base_file = sweep.pop("base", None)
+    out_key = sweep.pop("out", None)
+    w = sweep.pop("workers", 1)
+    sweep.pop("name", None)
+    if sweep:
+        raise SweepError(f"unknown key sweep.{sorted(sweep)[0]}; allowed: out, workers, base, name, "
+                         "grid, zip")
+    if not grid and not zipped:
+        raise SweepError("sweep has no axes; allowed: [sweep.grid] and/or [sweep.zip] with "
+                         "dotted.key = [values]")
+    both = sorted(set(grid) & set(zipped))
+    if both:
+        raise SweepError(f"sweep axis {both[0]!r} is in both grid and zip; allowed: one of them")
+    if zipped and len({len(v) for v in zipped.values()}) != 1:
+        lens = {k: len(v) for k, v in zipped.items()}
+        raise SweepError(f"sweep.zip lists have different lengths {lens}; allowed: equal lengths")
+    workers = workers if workers is not None else w
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 1024:
+        raise SweepError(f"workers = {workers!r}; allowed: an integer in [1, 1024]")
+    base: dict = {}
+    if base_file is not None:
+        if not isinstance(base_file, str) or not base_file:
+            raise SweepError(f"sweep.base = {base_file!r}; allowed: a config file path")
+        base = load_toml(path.parent / base_file, what="sweep base config")
+    base = _deep_merge(base, doc)
+    n_runs = math.prod(len(v) for v in grid.values()) * (len(next(iter(zipped.values()))) if zipped else 1)
+    if n_runs > MAX_RUNS:
+        raise SweepError(f"sweep expands to {n_runs} runs; allowed: at most {MAX_RUNS}")
+    axes = list(grid) + list(zipped)
+    points: list[dict[str, Any]] = []
+    zip_rows = list(zip(*zipped.values())) if zipped else [()]
+    for combo in itertools.product(*grid.values()):
+        for row in zip_rows:
+            points.append(dict(zip(axes, list(combo) + list(row))))
+    mappings = []
+    for p in points:
+        m = json.loads(json.dumps(base))
+        for k, v in p.items():
+            try:
+                set_dotted(m, k, v)
+            except ConfigError as e:
+                raise SweepError(f"sweep axis {k!r}: {e}") from None
+        mappings.append(m)
+    out_dir = Path(out or out_key or Path("results") / path.stem)
+    return SweepPlan(out_dir, axes, points, mappings, workers)
+
+
+def _raw_id(mapping: dict) -> str:
+    return "bad-" + hashlib.sha256(json.dumps(mapping, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def run_point(mapping: dict, runs_dir: str) -> dict[str, Any]:
+    """Run one sweep point in this process (a pool or Dask worker); never raises.
+
+    Returns {"run_id", "status", "message", "test_accuracy", "seconds"}. A finished run
+    (status ok on disk) is not re-run; a checkpoint of the same run is resumed.
+    """
+    from algorithms.loop import Divergence, Interrupted
+    from .data import DataError
+    from .results import RunRecord, read_results, write_results
+    from .runner import checkpoint_path, run, set_threads
+    t0 = time.perf_counter()
+    runs = Path(runs_dir)
+    try:
+        cfg = resolve(mapping)
+    except ConfigError as e:
+        return {"run_id": _raw_id(mapping), "status": "failed", "message": str(e),
+                "test_accuracy": math.nan, "seconds": 0.0}
+    set_threads(cfg.run.threads)
+    out = runs / f"{cfg.run_id}.h5"
+    result = {"run_id": cfg.run_id, "status": "ok", "message": "", "test_accuracy": math.nan}
+    try:
+        if out.exists() and is_results_file(out):
+            rec = read_results(out)
+            if rec.status == "ok":
+                result.update(status="ok", message="finished earlier",
+                              test_accuracy=rec.history.get("test_accuracy", [math.nan])[-1])
+                result["seconds"] = 0.0
+                result["cached"] = True
+                return result
+        resume = checkpoint_path(out).is_file()
+        rec = run(cfg, out, echo=lambda s: None, resume=resume, overwrite=True)
+        result["test_accuracy"] = rec.history.get("test_accuracy", [math.nan])[-1]
+    except Divergence as e:
+        result.update(status="diverged", message=str(e))
+    except Interrupted as e:   # pragma: no cover - workers are not sent stop requests
+        result.update(status="interrupted", message=str(e))
+    except (ConfigError, DataError, OutputError, MemoryError, ValueError, RuntimeError) as e:
+        msg = f"{type(e).__name__}: {e}"
+        result.update(status="failed", message=msg)
+        try:   # record the failure in the run's own file so reports see it
+            from .config import config_to_toml
+            write_results(out, RunRecord(config=cfg.flat(), status="failed", message=msg,
+                                         config_toml=config_to_toml(cfg), run_id=cfg.run_id))
+        except Exception:   # pragma: no cover - the index still records it
+            pass
+    result["seconds"] = time.perf_counter() - t0
+    return result
+
+
+INDEX_FIELDS = ("run_id", "status", "test_accuracy", "seconds", "path", "message")
+
+
+def _write_index(out: Path, axes: list[str], rows: list[dict]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(INDEX_FIELDS[:2]) + axes + list(INDEX_FIELDS[2:]),
+                       extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()})
+    with atomic_write(out / "index.csv") as tmp:
+        tmp.write_text(buf.getvalue())
+
+
+def read_index(directory: str | Path) -> list[dict[str, str]]:
+    with open(Path(directory) / "index.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _pool_map(fn, items: list, workers: int) -> Iterable[tuple[int, dict]]:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    # spawn: a fresh interpreter per worker (no forked torch/OpenMP state); one thread each.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                             initializer=_worker_init) as ex:
+        futs = {ex.submit(fn, *it): i for i, it in enumerate(items)}
+        try:
+            for f in as_completed(futs):
+                yield futs[f], f.result()
+        except BaseException:
+            for f in futs:
+                f.cancel()
+            for p in list(getattr(ex, "_processes", {}).values()):
+                p.terminate()
+            raise
+
+
+def _worker_init() -> None:
+    import signal
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the driver handles Ctrl-C for the sweep
+
+
+def _dask_map(fn, items: list, address: str) -> Iterable[tuple[int, dict]]:
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError:   # pragma: no cover - dask is a dependency
+        raise SweepError("--scheduler needs dask.distributed (pip install 'dask[distributed]')")
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError) as e:
+        raise SweepError(f"--scheduler {address!r}: cannot connect ({e}); allowed: the address of "
+                         "a running Dask scheduler, e.g. tcp://127.0.0.1:8786") from None
+    try:
+        futs = client.map(fn, *zip(*items), pure=False)
+        index = {f.key: i for i, f in enumerate(futs)}
+        for f in as_completed(futs):
+            yield index[f.key], f.result()
+    finally:
+        client.close()
+
+
+def run_sweep(path: str | Path, *, out: str | None = None, workers: int | None = None,
+              scheduler: str | None = None, echo: Callable[[str], None] = print) -> list[dict]:
+    """Run (or continue) a sweep; returns the index rows (one per run, in sweep order)."""
+    plan = plan_sweep(path, out, workers)
+    runs = plan.out / "runs"
+    if plan.out.exists() and not plan.out.is_dir():
+        raise OutputError(f"sweep directory {str(plan.out)!r} is a file; allowed: a directory path")
+    runs.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(runs)
+    clean_stale_temporaries(plan.out)
+    rows: list[dict] = []
+    for p in plan.points:
+        rows.append({"run_id": "", "status": "pending", "message": "", "path": "", **p})
+    _write_index(plan.out, plan.axes, rows)
+    items = [(m, str(runs)) for m in plan.mappings]
+    where = f"Dask scheduler {scheduler}" if scheduler else f"{plan.workers} local worker(s)"
+    echo(f"forwardlab sweep: {len(items)} runs over {', '.join(plan.axes)} on {where}; "
+         f"results in {plan.out}")
+    results = _dask_map(run_point, items, scheduler) if scheduler else _pool_map(run_point, items, plan.workers)
+    done = 0
+    for i, r in results:
+        done += 1
+        rows[i].update(r)
+        rows[i]["path"] = str(Path("runs") / f"{r['run_id']}.h5") if not r["run_id"].startswith("bad-") else ""
+        _write_index(plan.out, plan.axes, rows)
+        axes = "  ".join(f"{k}={plan.points[i][k]}" for k in plan.axes)
+        acc = r.get("test_accuracy", math.nan)
+        note = " (finished earlier)" if r.get("cached") else ""
+        echo(f"  [{done}/{len(items)}] {r['status']:<8} {r['run_id']}  {axes}  "
+             f"test accuracy {acc:.4f}  {r.get('seconds', 0.0):.1f} s{note}"
+             + (f"  {r['message']}" if r["status"] != "ok" else ""))
+    n_ok = sum(r["status"] == "ok" for r in rows)
+    echo(f"forwardlab sweep: {n_ok} of {len(rows)} runs ok; index {plan.out / 'index.csv'}")
+    return rows
