@@ -42,8 +42,8 @@ def format_si(value: float | None, unit: str = "", digits: int = 3) -> str:
     if abs(float(text)) >= 1000 and exp3 < max(_PREFIXES):   # 999.95 m rounds up to 1 (next prefix)
         exp3 += 1
         text = f"{v / 1000.0 ** exp3:.{digits}g}"
-    if "e" in text:   # beyond the prefix range: plain scientific notation
-        text = f"{v / 1000.0 ** exp3:.{digits}e}"
+    if "e" in text:   # beyond the prefix range: plain scientific notation in the base unit
+        return f"{v:.{digits}g}{sep}{unit}"
     prefix = _PREFIXES[exp3]
     return f"{text}{' ' if unit or prefix else ''}{prefix}{unit}"
 
