@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from .frame import is_gpu_report  # noqa: E402
 from .results import RunRecord  # noqa: E402
@@ -285,8 +286,13 @@ def accuracy_vs_energy_figure(df: pd.DataFrame, labels: Sequence[str],
     finite = e[np.isfinite(e) & (e > 0)]
     if finite.size:
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_si(v, "J")))
+        narrow = finite.max() / finite.min() < 30          # few decades: label 2× and 5× ticks too
+        ax.xaxis.set_minor_formatter(FuncFormatter(
+            lambda v, _: format_si(v, "J") if narrow and v > 0 and
+            round(v / 10 ** math.floor(math.log10(v))) in (2, 5) else ""))
     what = "training energy" if energy_col == "train_energy_j" else energy_col
-    ax.set_xlabel(f"device {what} [J]")
+    ax.set_xlabel(f"device {what}")
     ax.set_ylabel(metric.replace("_", " "))
     ax.set_title("Accuracy against energy per run")
     ax.grid(alpha=0.3, which="both")

@@ -84,7 +84,7 @@ def _quantities(reports: Mapping[str, Mapping[str, float]]) -> list[_Quantity]:
     for prefix, parts in groups.items():
         label, unit = _group_name(prefix)
         flags = [d.get(f"{prefix}.{p}") for d in reports.values() for p in parts]
-        if all(v in (0.0, 1.0, None) for v in flags) and all(
+        if len(parts) > 1 and all(v in (0.0, 1.0, None) for v in flags) and all(
                 sum(d.get(f"{prefix}.{p}", 0.0) for p in parts) == 1.0 for d in reports.values()):
             # one-hot flags (weight_mode.held = 1, ...): show the flag that is set
             out.append(_Quantity("", label.replace("_", " "), {
@@ -101,7 +101,8 @@ def _quantities(reports: Mapping[str, Mapping[str, float]]) -> list[_Quantity]:
     for key in scalars:
         if key in totals:
             continue
-        out.append(_Quantity("", key.replace("_", " ").replace("macs", "MACs"),
+        label = _group_name(key)[0]                        # "laser_on_s" → "laser_on"
+        out.append(_Quantity("", label.replace("_", " ").replace("macs", "MACs"),
                              {n: format_si(d.get(key) or None, unit_of(key))
                               for n, d in reports.items()}))
     # derived: energy per MAC (cost.md §1.1 pJ/MAC) and MACs per ADC conversion

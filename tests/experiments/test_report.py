@@ -451,11 +451,12 @@ def test_cost_section_header_shows_the_level(config, shown):
 def test_new_report_fields_appear_without_code_changes():
     costs = all_costs()
     costs["mzi-default MF+DD"] |= {"laser_on_s": 2e-3, "endurance.max_writes_per_cell": 3.2e4,
-                                   "endurance.budget_used": 0.25, "energy_j.laser_static": 4e-3}
+                                   "endurance.budget_used": 1.0, "energy_j.laser_static": 4e-3}
     text = cost_section(_record(costs))
     assert max(map(len, text.splitlines())) <= 100
-    assert "laser on" in text and "2 ms" in text
+    assert "laser on " in text and "laser on s" not in text and "2 ms" in text
     assert "endurance" in text and "max_writes_per_cell" in text and "32 k" in text
+    assert "budget_used" in text                                      # 1.0 is a value, not a flag
     assert "laser_static" in text and "4 mJ" in text
 
 
