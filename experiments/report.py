@@ -246,6 +246,8 @@ def _save(fig, path: Path) -> Path:
 
 def _summary_table(df, axes: Sequence[str], seeds: Sequence[str]) -> str:
     cols = ["path", *axes, *seeds, "status"]
+    if "message" in df.columns and (df["message"].astype(str) != "").any():
+        cols.append("message")                       # why a run diverged or stopped
     metric_cols = [c for c in df.columns if c == "test_accuracy"
                    or (c.startswith("ref.") and c.endswith(".test_accuracy"))]
     view = df[cols + metric_cols].copy()

@@ -482,3 +482,33 @@ def test_accuracy_table_reads_flat_and_nested_configs():
     assert text.splitlines()[2].endswith(f"{accuracy(0.01, 8, 0):.4f}")
     rec.config = {"algorithm": {"name": "mfdd"}, "device": {"preset": "crossbar-ideal"}}
     assert "MF+DD on crossbar-ideal" in accuracy_table(rec)
+
+
+def test_report_with_a_diverged_run_and_a_categorical_axis(tmp_path):
+    runs = tmp_path / "runs"
+    for i, preset in enumerate(("mzi-default", "crossbar-default", "mzi-ideal")):
+        rec = make_run(0.01, 8, 0)
+        rec.config = dict(rec.config, device_preset=preset, out=f"{i}.h5")
+        rec.history["test_accuracy"][-1] = 0.6 + 0.1 * i
+        write_results(runs / f"{i}.h5", rec)
+    bad = make_run(0.01, 8, 1)
+    bad.config = dict(bad.config, device_preset="mzi-ideal", out="bad.h5")
+    bad.status, bad.message, bad.costs = "diverged", "MF+DD: loss is nan at step 3", {}
+    bad.history["test_accuracy"] = [math.nan]
+    write_results(runs / "bad.h5", bad)
+
+    written = write_report(runs, tmp_path / "out")
+    assert [p.name for p in written] == ["learning_curves.png", "accuracy_vs_device_preset.png",
+                                         "energy_breakdown.png", "accuracy_vs_energy.png",
+                                         "runs.csv", "report.html"]
+    df = load(runs)
+    assert list(df["status"]) == ["ok", "ok", "ok", "diverged"]
+    assert math.isnan(df["energy_per_step_j"][3]) and df["cost_device"][3] == ""
+    fig = accuracy_vs_axis_figure(df, "device_preset")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["crossbar-default", "mzi-default",
+                                                            "mzi-ideal"]
+    line = next(l for l in ax.lines if l.get_linestyle() == "-")
+    np.testing.assert_allclose(line.get_ydata(), [0.7, 0.6, 0.8])   # the diverged run left out
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "diverged" in page and "loss is nan at step 3" in page
