@@ -7,7 +7,8 @@ Columns (every cell a scalar):
   ``device.phase_noise.sigma_rad``; a nested config dict is flattened to dotted keys). Lists
   and dicts are stored as JSON text (``hidden`` → ``"[32, 32]"``) so that cells stay hashable
   and survive a CSV round trip;
-* ``status``, ``message`` and any other scalar field a :class:`RunRecord` carries;
+* ``status``, ``message`` and any other scalar field a :class:`RunRecord` carries (a dict
+  field ``meta`` gives ``meta.<key>`` columns);
 * the final value (last epoch) of every ``/history`` metric under its own name
   (``test_accuracy``; ``final.<metric>`` if the name is also a config key), of every reference
   metric as ``ref.<algo>.<metric>`` (``ref.bp.test_accuracy``);
@@ -40,8 +41,6 @@ from .si import unit_of
 __all__ = ["load", "load_records", "find_results", "frame_from_records", "flatten_config",
            "config_value", "is_gpu_report", "run_device_report"]
 
-PathArg = "str | Path | Sequence[str | Path]"
-_RECORD_FIELDS = {f.name for f in dataclasses.fields(RunRecord)}
 _KNOWN_FIELDS = {"config", "history", "references", "step_summaries", "costs", "versions"}
 
 
@@ -172,10 +171,13 @@ def record_row(path: Path | str, rec: RunRecord) -> tuple[dict[str, Any], dict[s
     row: dict[str, Any] = {"path": str(path)}
     config = {k: _cell(v) for k, v in flatten_config(rec.config).items()}
     row.update(config)
-    for name in sorted(_RECORD_FIELDS - _KNOWN_FIELDS):   # status, message, future scalars
+    fields = {f.name for f in dataclasses.fields(rec)}
+    for name in sorted(fields - _KNOWN_FIELDS - {"units"}):   # status, message, ...
         v = getattr(rec, name)
         if isinstance(v, (str, int, float, bool)) or v is None:
             row[name] = _cell(v)
+        elif isinstance(v, Mapping):   # e.g. provenance {timestamp, command, git_commit}
+            row.update({f"{name}.{k}": _cell(x) for k, x in flatten_config(v).items()})
     units: dict[str, str] = {}
     history_names = {}
     for metric, values in rec.history.items():

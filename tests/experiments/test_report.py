@@ -223,6 +223,26 @@ def test_load_dotted_and_nested_config(tmp_path):
     assert config_value({}, "cost.level", default="?") == "?"
 
 
+def test_new_record_fields_become_columns():
+    import dataclasses
+
+    from experiments.frame import frame_from_records
+
+    @dataclasses.dataclass
+    class NewRecord(RunRecord):      # fields a later schema may add
+        run_id: str = ""
+        provenance: dict = dataclasses.field(default_factory=dict)
+        units: dict = dataclasses.field(default_factory=dict)
+
+    rec = NewRecord(config={"seed": 3}, history={"test_accuracy": [0.5]}, run_id="r-01",
+                    provenance={"timestamp": "2026-12-01T20:00:00Z", "argv": ["run", "--seed", "3"]},
+                    units={"test_accuracy": "fraction"})
+    df = frame_from_records([("r.h5", rec)])
+    assert df["run_id"][0] == "r-01" and df["provenance.timestamp"][0] == "2026-12-01T20:00:00Z"
+    assert df["provenance.argv"][0] == '["run", "--seed", "3"]' and "units" not in df.columns
+    assert df.attrs["units"]["test_accuracy"] == "fraction"
+
+
 def test_history_metric_named_like_a_config_key_is_kept_apart(tmp_path):
     rec = make_run(0.01, 8, 0)
     rec.history["epsilon"] = [0.5, 0.25]
