@@ -291,7 +291,8 @@ def accuracy_vs_energy_figure(df: pd.DataFrame, labels: Sequence[str],
         ax.xaxis.set_minor_formatter(FuncFormatter(
             lambda v, _: format_si(v, "J") if narrow and v > 0 and
             round(v / 10 ** math.floor(math.log10(v))) in (2, 5) else ""))
-    what = "training energy" if energy_col == "train_energy_j" else energy_col
+    what = {"train_energy_j": "training energy",
+            "energy_per_step_j": "energy per training step"}.get(energy_col, energy_col)
     ax.set_xlabel(f"device {what}")
     ax.set_ylabel(metric.replace("_", " "))
     ax.set_title("Accuracy against energy per run")

@@ -325,9 +325,16 @@ def write_report(paths: "str | Path | Iterable[str | Path]", out_dir: str | Path
     priced = any(c.startswith("cost.") for c in df.columns)
     if priced:
         add("energy_breakdown", _FIGURE_CAPTIONS["energy_breakdown"], energy_breakdown_figure(df))
-        if has_acc and df["train_energy_j"].notna().any():
-            add("accuracy_vs_energy", _FIGURE_CAPTIONS["accuracy_vs_energy"],
-                accuracy_vs_energy_figure(df, labels))
+        # training energy needs the step count; without it, energy per step ranks runs alike
+        energy_col = next((c for c in ("train_energy_j", "energy_per_step_j")
+                           if df[c].notna().any()), None)
+        if has_acc and energy_col:
+            caption = _FIGURE_CAPTIONS["accuracy_vs_energy"]
+            if energy_col == "energy_per_step_j":
+                caption = caption.replace("training energy (energy per step × steps)",
+                                          "energy per training step (no step count recorded)")
+            add("accuracy_vs_energy", caption,
+                accuracy_vs_energy_figure(df, labels, energy_col=energy_col))
 
     csv_path = out / "runs.csv"
     df.to_csv(csv_path, index=False)

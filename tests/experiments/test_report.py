@@ -410,6 +410,23 @@ def test_report_out_dir_that_is_a_file(sweep, tmp_path):
     assert f.read_text() == "x"
 
 
+def test_accuracy_vs_energy_per_step_without_a_step_count(tmp_path):
+    for p in DIRECTIONS:
+        rec = make_run(0.01, p, 0)
+        del rec.history["steps"]
+        write_results(tmp_path / "runs" / f"p{p}.h5", rec)
+    written = write_report(tmp_path / "runs", tmp_path / "out")
+    assert "accuracy_vs_energy.png" in [p.name for p in written]
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "energy per training step (no step count recorded)" in page
+    fig = accuracy_vs_energy_figure(load(tmp_path / "runs"), ["a", "b"],
+                                    energy_col="energy_per_step_j")
+    front = next(l for l in fig.axes[0].lines if l.get_label() == "Pareto front")
+    np.testing.assert_allclose(front.get_xdata(), [device_cost(p)["total_energy_j"]
+                                                   for p in DIRECTIONS])
+    assert fig.axes[0].get_xlabel() == "device energy per training step"
+
+
 def test_report_of_runs_without_costs_or_axes(tmp_path):
     rec = make_run(0.01, 8, 0, refs=False)
     rec.costs = {}
