@@ -161,20 +161,12 @@ def _flat_copy(path: Path, dest: Path) -> Path:
 
 
 def _cost_cells(text: str) -> dict:
-    """{(table, row label, column): cell} of the energy and latency tables in ``text``."""
-    cells, head = {}, None
-    for line in text.splitlines():
-        if line.startswith(("energy per step", "latency per step")):
-            head = re.split(r"\s{2,}", line.strip())
-            continue
-        if head is None or not line.strip() or line.startswith("---"):
-            head = None if not line.strip() else head
-            continue
-        row = re.split(r"\s{2,}", line.strip())
-        assert len(row) == len(head), (head, row)
-        for col, cell in zip(head[1:], row[1:]):
-            cells[(head[0], row[0], col)] = cell
-    return cells
+    """{(line number in the cost section, column): cell} of the cost tables in ``text``."""
+    lines = text.splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith("Cost per training step"))
+    stop = next(i for i, l in enumerate(lines) if l.startswith("Ratios device / GPU"))
+    return {(i, j): cell for i, line in enumerate(lines[start:stop])
+            for j, cell in enumerate(re.split(r"\s{2,}", line.strip())) if cell}
 
 
 def test_report_works_from_the_file_alone(main_run, tmp_path, capsys):

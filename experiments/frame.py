@@ -1,0 +1,244 @@
+"""Results files → one pandas DataFrame of runs (one row per file), for reports and notebooks.
+
+Columns (every cell a scalar):
+
+* ``path`` — the results file;
+* every config key, named by the key after ``config.`` (flat ``seed`` or dotted
+  ``device.phase_noise.sigma_rad``; a nested config dict is flattened to dotted keys). Lists
+  and dicts are stored as JSON text (``hidden`` → ``"[32, 32]"``) so that cells stay hashable
+  and survive a CSV round trip;
+* ``status``, ``message`` and any other scalar field a :class:`RunRecord` carries (a dict
+  field ``meta`` gives ``meta.<key>`` columns);
+* the final value (last epoch) of every ``/history`` metric under its own name
+  (``test_accuracy``; ``final.<metric>`` if the name is also a config key), of every reference
+  metric as ``ref.<algo>.<metric>`` (``ref.bp.test_accuracy``);
+* every cost-report scalar as ``cost.<report name>.<key>``
+  (``cost.mzi-default MF+DD.energy_j.laser``), plus ``cost_device`` (the run's own device
+  report: the first non-GPU report), ``energy_per_step_j`` (its total energy per training step)
+  and ``train_energy_j`` (``energy_per_step_j`` × the run's training steps, when ``steps`` is
+  recorded);
+* ``versions.<package>``.
+
+``df.attrs`` holds ``units`` (column → unit: from ``units`` attributes on the file's datasets,
+and from key names, e.g. ``energy_j`` → J), ``config_columns`` (the config keys, in order) and
+``skipped`` (``[(path, reason)]`` of ``.h5`` files found in a directory that are not results
+files).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import h5py
+import pandas as pd
+
+from .results import RunRecord, read_results
+from .si import unit_of
+
+__all__ = ["load", "load_records", "find_results", "frame_from_records", "flatten_config",
+           "config_value", "is_gpu_report", "run_device_report"]
+
+_KNOWN_FIELDS = {"config", "history", "references", "step_summaries", "costs", "versions"}
+
+
+def _is_results_file(path: Path) -> tuple[bool, str]:
+    """(True, "") for a forwardlab results file, else (False, why)."""
+    try:
+        with h5py.File(path, "r") as f:
+            if "forwardlab_schema" not in f.attrs:
+                return False, "an HDF5 file without the forwardlab_schema attribute"
+    except OSError as e:
+        return False, f"not a readable HDF5 file ({e})"
+    return True, ""
+
+
+def find_results(paths: "str | Path | Iterable[str | Path]") -> tuple[list[Path], list[tuple[str, str]]]:
+    """Results files named by ``paths`` (files, or directories searched recursively for ``*.h5``).
+
+    Returns ``(files, skipped)``: files sorted and without duplicates; ``skipped`` lists the
+    ``.h5`` files found in directories that are not results files, with the reason. Temporary
+    files of an unfinished write (``.<name>.<random>.tmp``) and hidden files are ignored.
+
+    Raises:
+        ValueError: a named path does not exist, a named file is not a results file, or no
+            results file was found at all.
+    """
+    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not items:
+        raise ValueError("paths is empty; allowed: results files (.h5) or directories holding them")
+    found: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            for f in sorted(p.rglob("*.h5")):
+                if any(part.startswith(".") for part in f.relative_to(p).parts) or not f.is_file():
+                    continue
+                ok, why = _is_results_file(f)
+                (found.append(f) if ok else skipped.append((str(f), why)))
+        elif p.is_file():
+            ok, why = _is_results_file(p)
+            if not ok:
+                raise ValueError(f"path {str(p)!r} is {why}; allowed: a forwardlab results file")
+            found.append(p)
+        else:
+            raise ValueError(f"path {str(p)!r} does not exist; allowed: a results file or a "
+                             "directory holding results files")
+    unique = sorted({f.resolve(): f for f in found}.values(), key=str)
+    if not unique:
+        raise ValueError(f"no forwardlab results file found in {', '.join(map(str, items))}; "
+                         "allowed: .h5 files written by forwardlab run")
+    return unique, skipped
+
+
+def load_records(paths: "str | Path | Iterable[str | Path]") -> list[tuple[Path, RunRecord]]:
+    """``(path, record)`` of every results file under ``paths`` (see :func:`find_results`)."""
+    files, _ = find_results(paths)
+    return [(f, read_results(f)) for f in files]
+
+
+def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts → dotted keys; keys that are already dotted stay as they are."""
+    out: dict[str, Any] = {}
+    for k, v in config.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten_config(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def config_value(config: Mapping[str, Any], *keys: str, default: Any = None) -> Any:
+    """First of ``keys`` present in ``config`` (flat, dotted or nested): e.g.
+    ``config_value(cfg, "cost.level", "cost_level")``."""
+    flat = flatten_config(config)
+    for k in keys:
+        if k in flat:
+            return flat[k]
+    return default
+
+
+def _cell(v: Any) -> Any:
+    """A hashable, CSV-safe scalar: lists/dicts as JSON text, None as ""."""
+    if isinstance(v, (list, tuple, dict)):
+        return json.dumps(list(v) if isinstance(v, tuple) else v)
+    return "" if v is None else v
+
+
+def is_gpu_report(name: str, report: Mapping[str, float]) -> bool:
+    """A GPU baseline report: weight mode "digital", or (older files) a name starting "GPU "."""
+    if "weight_mode.digital" in report:
+        return report["weight_mode.digital"] == 1.0
+    return name.startswith("GPU ")
+
+
+def run_device_report(costs: Mapping[str, Mapping[str, float]]) -> str | None:
+    """Name of the run's own device report: the first non-GPU report (the runner writes the
+    trained device first; later device rows are one-step cross-device estimates)."""
+    return next((n for n, d in costs.items() if not is_gpu_report(n, d)), None)
+
+
+def _file_units(path: Path) -> dict[str, str]:
+    """column → unit from ``units`` attributes on /history and /references datasets."""
+    from .results import _name   # same name decoding as read_results
+
+    units: dict[str, str] = {}
+
+    def text(v: Any) -> str:
+        return v.decode() if isinstance(v, bytes) else str(v)
+
+    with h5py.File(path, "r") as f:
+        for k, ds in f.get("history", {}).items():
+            if "units" in ds.attrs:
+                units[_name(k)] = text(ds.attrs["units"])
+        for algo, g in f.get("references", {}).items():
+            for k, ds in g.items():
+                if "units" in ds.attrs:
+                    units[f"ref.{_name(algo)}.{_name(k)}"] = text(ds.attrs["units"])
+    return units
+
+
+def _last(values: Sequence[float]) -> float:
+    return float(values[-1]) if len(values) else math.nan
+
+
+def record_row(path: Path | str, rec: RunRecord) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """One run's row, its units (column → unit) and its config columns."""
+    row: dict[str, Any] = {"path": str(path)}
+    config = {k: _cell(v) for k, v in flatten_config(rec.config).items()}
+    row.update(config)
+    fields = {f.name for f in dataclasses.fields(rec)}
+    for name in sorted(fields - _KNOWN_FIELDS - {"units"}):   # status, message, ...
+        v = getattr(rec, name)
+        if isinstance(v, (str, int, float, bool)) or v is None:
+            row[name] = _cell(v)
+        elif isinstance(v, Mapping):   # e.g. provenance {timestamp, command, git_commit}
+            row.update({f"{name}.{k}": _cell(x) for k, x in flatten_config(v).items()})
+    units: dict[str, str] = {}
+    history_names = {}
+    for metric, values in rec.history.items():
+        col = f"final.{metric}" if metric in row else metric
+        history_names[metric] = col
+        row[col] = _last(values)
+    for algo, hist in rec.references.items():
+        for metric, values in hist.items():
+            row[f"ref.{algo}.{metric}"] = _last(values)
+    for name, report in rec.costs.items():
+        for key, v in report.items():
+            col = f"cost.{name}.{key}"
+            row[col] = float(v)
+            if unit_of(key):
+                units[col] = unit_of(key)
+    device = run_device_report(rec.costs)
+    row["cost_device"] = device or ""
+    e_step = rec.costs[device].get("total_energy_j", math.nan) if device else math.nan
+    row["energy_per_step_j"] = e_step
+    steps = row.get(history_names.get("steps", "steps"), math.nan)
+    row["train_energy_j"] = e_step * steps if isinstance(steps, float) else math.nan
+    units.update(energy_per_step_j="J", train_energy_j="J")
+    for pkg, v in rec.versions.items():
+        row[f"versions.{pkg}"] = str(v)
+    record_units = getattr(rec, "units", None)   # a RunRecord that reads units itself
+    if isinstance(record_units, Mapping):
+        units.update({history_names.get(k, k): str(u) for k, u in record_units.items()})
+    elif Path(path).is_file():
+        units.update({history_names.get(k, k): u for k, u in _file_units(Path(path)).items()})
+    for col in config:
+        if unit_of(col):
+            units.setdefault(col, unit_of(col))
+    return row, units, list(config)
+
+
+def frame_from_records(records: Iterable[tuple[Path | str, RunRecord]]) -> pd.DataFrame:
+    """DataFrame of runs from ``(path, record)`` pairs (see the module docstring)."""
+    rows, units, config_cols = [], {}, []
+    for path, rec in records:
+        row, u, cols = record_row(path, rec)
+        rows.append(row)
+        units.update(u)
+        config_cols += [c for c in cols if c not in config_cols]
+    df = pd.DataFrame(rows)
+    df.attrs["units"] = {k: v for k, v in units.items() if k in df.columns}
+    df.attrs["config_columns"] = config_cols
+    return df
+
+
+def load(paths: "str | Path | Iterable[str | Path]") -> pd.DataFrame:
+    """DataFrame of runs, one row per results file under ``paths``.
+
+    Args:
+        paths: one results file, a list of them, or a directory (a sweep's output) searched
+            recursively for ``*.h5``; non-results ``.h5`` files there are skipped and listed
+            in ``df.attrs["skipped"]``.
+
+    Returns:
+        The runs sorted by path; columns as described in the module docstring.
+    """
+    files, skipped = find_results(paths)
+    df = frame_from_records((f, read_results(f)) for f in files)
+    df.attrs["skipped"] = skipped
+    return df
