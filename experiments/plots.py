@@ -45,25 +45,27 @@ def _hashable(series: pd.Series) -> pd.Series:
 def swept_axes(df: pd.DataFrame) -> list[str]:
     """Config columns that vary across the runs, seeds and output paths excluded.
 
-    Columns that only relabel an earlier axis (``device`` and ``device_preset`` changing
-    together) are dropped: the same partition of the runs is one axis.
+    A column whose value is determined by an axis already chosen (``device.kind`` by
+    ``device.preset``, the resolved cost-spec values by ``cost.level``) is not an axis of its
+    own. Columns with more distinct values are considered first, so the finer key is the axis.
     """
     cols = df.attrs.get("config_columns") or []
-    axes: list[str] = []
-    partitions: list[pd.Series] = []
-    for c in cols:
+    candidates = []
+    for i, c in enumerate(cols):
         if c not in df.columns or is_seed_key(c) or c.rsplit(".", 1)[-1] in _NOT_AXES:
             continue
         values = _hashable(df[c])
-        if values.nunique() < 2:
-            continue
-        codes = pd.Series(pd.factorize(values)[0], index=df.index)
-        if any((pd.crosstab(codes, p) > 0).sum(axis=1).max() == 1
-               and (pd.crosstab(codes, p) > 0).sum(axis=0).max() == 1 for p in partitions):
-            continue
+        n = values.nunique()
+        if n >= 2:
+            candidates.append((-n, i, c, pd.Series(pd.factorize(values)[0], index=df.index)))
+    axes: list[str] = []
+    partitions: list[pd.Series] = []
+    for _, _, c, codes in sorted(candidates, key=lambda t: (t[0], t[1])):
+        if any((pd.crosstab(p, codes) > 0).sum(axis=1).max() == 1 for p in partitions):
+            continue          # a function of an earlier axis
         axes.append(c)
         partitions.append(codes)
-    return axes
+    return sorted(axes, key=cols.index)
 
 
 def _numeric(values: Sequence[Any]) -> bool:

@@ -191,6 +191,26 @@ def run_point(mapping: dict, runs_dir: str) -> dict[str, Any]:
     return result
 
 
+def _finished(mapping: dict, runs: Path) -> dict | None:
+    """The index row of a run already finished (status ok on disk), else None."""
+    from .results import read_results
+    try:
+        cfg = resolve(mapping)
+    except ConfigError:
+        return None
+    out = runs / f"{cfg.run_id}.h5"
+    if not is_results_file(out):
+        return None
+    try:
+        rec = read_results(out)
+    except Exception:
+        return None
+    if rec.status != "ok":
+        return None
+    return {"run_id": cfg.run_id, "status": "ok", "message": "finished earlier", "cached": True,
+            "seconds": 0.0, "test_accuracy": rec.history.get("test_accuracy", [math.nan])[-1]}
+
+
 INDEX_FIELDS = ("run_id", "status", "test_accuracy", "seconds", "path", "message")
 
 
@@ -241,7 +261,7 @@ def _dask_map(fn, items: list, address: str) -> Iterable[tuple[int, dict]]:
     except ImportError:   # pragma: no cover - dask is a dependency
         raise SweepError("--scheduler needs dask.distributed (pip install 'dask[distributed]')")
     try:
-        client = Client(address, timeout="10s")
+        client = Client(address, timeout="5s")
     except (OSError, TimeoutError) as e:
         raise SweepError(f"--scheduler {address!r}: cannot connect ({e}); allowed: the address of "
                          "a running Dask scheduler, e.g. tcp://127.0.0.1:8786") from None
@@ -268,11 +288,23 @@ def run_sweep(path: str | Path, *, out: str | None = None, workers: int | None =
     for p in plan.points:
         rows.append({"run_id": "", "status": "pending", "message": "", "path": "", **p})
     _write_index(plan.out, plan.axes, rows)
-    items = [(m, str(runs)) for m in plan.mappings]
+    # Finished runs are found here, without starting a worker: a resumed sweep only pays for
+    # what is left.
+    todo, finished = [], []
+    for i, m in enumerate(plan.mappings):
+        r = _finished(m, runs)
+        (finished if r else todo).append((i, r))
     where = f"Dask scheduler {scheduler}" if scheduler else f"{plan.workers} local worker(s)"
-    echo(f"forwardlab sweep: {len(items)} runs over {', '.join(plan.axes)} on {where}; "
-         f"results in {plan.out}")
-    results = _dask_map(run_point, items, scheduler) if scheduler else _pool_map(run_point, items, plan.workers)
+    echo(f"forwardlab sweep: {len(rows)} runs over {', '.join(plan.axes)} ({len(finished)} finished "
+         f"earlier) on {where}; results in {plan.out}")
+    items = [(plan.mappings[i], str(runs)) for i, _ in todo]
+    if not items:
+        results = iter(())
+    elif scheduler:
+        results = _dask_map(run_point, items, scheduler)
+    else:
+        results = _pool_map(run_point, items, min(plan.workers, len(items)))
+    results = itertools.chain(finished, ((todo[j][0], r) for j, r in results))
     done = 0
     for i, r in results:
         done += 1
