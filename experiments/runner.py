@@ -55,9 +55,10 @@ def set_threads(n: int) -> None:
     """Torch intra-op threads for this process. One by default: on small machines torch's
     spinning OpenMP threads make every parallel op cost ~8 ms as soon as another process
     competes for the CPU (a 50 ms step becomes >1 s); parallelism comes from processes."""
+    import numba
     torch.set_num_threads(n)
-    os.environ["OMP_NUM_THREADS"] = str(n)
-    os.environ.setdefault("NUMBA_NUM_THREADS", str(n))
+    os.environ["OMP_NUM_THREADS"] = str(n)       # for processes this one starts
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
 
 
 def mean_summary(summaries: list[dict[str, float]]) -> dict[str, float]:
