@@ -223,8 +223,10 @@ class TracingOracle:
         for ev in self._device.program_events(programmed):
             if ev.kind == "program" and ev.layer == self.name:
                 ev = replace(ev, **stats)
+                self.trace.record(ev)
                 self._transfer(ev.knobs_written, self._info.knob_bits)
-            self.trace.record(ev)
+            else:
+                self.trace.record(ev)
         return programmed
 
     def query(self, programmed: Programmed, x: torch.Tensor,
@@ -239,7 +241,9 @@ class TracingOracle:
         for ev in self._device.query_events(programmed, tuple(x.shape)):
             if ev.kind == "mvm" and ev.layer == self.name:
                 ev = replace(ev, signal_fraction_sum=signal)
+                self.trace.record(ev)
                 self._transfer(ev.dac_conversions, self._info.dac_bits)
                 self._transfer(ev.adc_conversions, self._info.adc_bits)
-            self.trace.record(ev)
+            else:
+                self.trace.record(ev)
         return y

@@ -38,7 +38,7 @@ from .spec import (FJ, MW, NS, PJ, CrossbarCostSpec, PhotonicCostSpec, adc_energ
 __all__ = [
     "ENERGY_COMPONENTS", "LATENCY_COMPONENTS", "WEIGHT_MODES", "CostReport",
     "price", "price_layers", "laser_power_w", "held_weight_pj_per_mac", "layer_stage_times",
-    "pipeline_makespan",
+    "pipeline_makespan", "shot_noise_laser_power_w",
 ]
 
 ENERGY_COMPONENTS = ("laser", "modulators_dacs", "programming", "holding", "detection",
@@ -184,6 +184,22 @@ def pipeline_makespan(a: float, b: float, c: float, jobs: int) -> float:
     if jobs < 1:
         return 0.0
     return a + b + c + (jobs - 1) * max(a, b, c)
+
+
+H_PLANCK = 6.62607015e-34   # J·s (exact, SI 2019)
+C_LIGHT = 299_792_458.0      # m/s (exact)
+
+
+def shot_noise_laser_power_w(il_path_db: float, n_detectors: int, bits: int, f_sample_hz: float,
+                             wavelength_nm: float, laser_wpe: float) -> float:
+    """Electrical laser power (W) when each detector needs the shot-noise floor
+    P_det = 4^b·hν·f_s (cost.md §1.3; Hamerly et al., PRX 9, 021032 (2019)):
+    P_el = n_detectors · P_det · 10^(IL/10) / η_WPE."""
+    if n_detectors < 1:
+        raise ValueError(f"n_detectors = {n_detectors!r} is invalid; allowed: an integer >= 1")
+    h_nu = H_PLANCK * C_LIGHT / (wavelength_nm * 1e-9)
+    p_det = 4.0 ** bits * h_nu * f_sample_hz
+    return n_detectors * p_det * 10.0 ** (il_path_db / 10.0) / laser_wpe
 
 
 # --------------------------------------------------------------------------- summary access
@@ -332,15 +348,31 @@ def layer_stage_times(summary: Mapping[str, float], layer: str, spec: Spec) -> S
         else:
             t_stream = vectors * g("info", "dac_bits") * spec.t_read_s
     conv = g("mvm", "adc_conversions")
+    jobs = _jobs(summary, layer)
     t_conv = 0.0
     if conv:
         n_adcs = _n_adcs(summary, layer, spec)
         if n_adcs < 1:
             raise ValueError(f"layer {layer!r} has {conv:g} ADC conversions but no ADCs "
                              "(info.tiles or info.tile_cols is 0); allowed: tiles, tile_cols >= 1")
-        t_conv = conv / n_adcs * spec.t_adc_conv_s
+        t_conv = _conversion_tail(conv / n_adcs * spec.t_adc_conv_s, t_stream, vectors, jobs)
     t_dig = (g("mvm", "partial_sum_adds") + g("digital", "flops")) / (spec.f_digital_gflops * 1e9)
-    return StageTimes(t_prog, t_stream, t_conv, t_dig, dac_load, _jobs(summary, layer))
+    return StageTimes(t_prog, t_stream, t_conv, t_dig, dac_load, jobs)
+
+
+def _conversion_tail(t_conv_busy: float, t_stream: float, vectors: float, jobs: int) -> float:
+    """ADC time (s, all jobs) left after each job's streaming ends.
+
+    Within a job the ADCs convert vector v while vector v+1 streams (two-stage flow shop of the
+    job's V vectors, per-vector times s and c): they finish c + (V − 1)·max(0, c − s) after the
+    last vector has streamed. Without vectors the whole conversion time is the tail."""
+    if jobs < 1:
+        return t_conv_busy
+    v = vectors / jobs
+    if v < 1 or t_stream <= 0:
+        return t_conv_busy
+    c, s = t_conv_busy / jobs / v, t_stream / jobs / v
+    return jobs * (c + (v - 1) * max(0.0, c - s))
 
 
 def _idle(n: float, p_active_w: float, fraction: float, t_active_s: float, t_step_s: float) -> float:
@@ -366,7 +398,12 @@ def _photonic_energy(summary, layer, spec: PhotonicCostSpec, t: StageTimes, t_st
     f_hz = spec.f_mod_ghz * 1e9
     # laser: link budget per tile (cost.md §1.3), on while streaming, and idle-on otherwise
     il = g("info", "optical_path_db") + spec.il_mod_db + spec.il_coupling_db
-    p_laser = tiles * laser_power_w(il, max(int(rows), 1), adc_bits, spec.s_pd_dbm, spec.laser_wpe)
+    if spec.receiver_model == "shot":
+        p_laser = tiles * shot_noise_laser_power_w(il, max(int(cols), 1), adc_bits, f_hz,
+                                                   spec.wavelength_nm, spec.laser_wpe)
+    else:
+        p_laser = tiles * laser_power_w(il, max(int(rows), 1), adc_bits, spec.s_pd_dbm,
+                                        spec.laser_wpe)
     busy = t.program_s + t.stream_s + t.convert_s + t.digital_s
     if busy or t_step:
         t_on = t.stream_s + spec.laser_idle_on_fraction * max(t_step - t.stream_s, 0.0)
@@ -383,8 +420,8 @@ def _photonic_energy(summary, layer, spec: PhotonicCostSpec, t: StageTimes, t_st
     shifters = tiles * _phase_shifters(summary, layer)
     e_knob = dac_energy_pj(spec.e_knob_write_pj, int(g("info", "knob_bits")), spec.dac_ref_bits) * PJ
     e["programming"] = _knob_writes(summary, layer) * e_knob
-    if spec.weight_mode == "redriven":
-        e["programming"] += vectors * shifters * e_knob
+    if spec.weight_mode == "redriven":   # one weight DAC per MZI per clock (LT photonic_MZI.py)
+        e["programming"] += vectors * tiles * g("info", "mzis") * e_knob
         p_heat = 0.0
     else:
         settings, phase = g("program", "settings"), g("program", "phase_rad_sum")
@@ -405,7 +442,7 @@ def _photonic_energy(summary, layer, spec: PhotonicCostSpec, t: StageTimes, t_st
     e["adcs"] = adc * e_adc
     n_adcs = _n_adcs(summary, layer, spec)
     e["converters_idle"] += _idle(n_adcs, e_adc / spec.t_adc_conv_s, spec.converter_idle_fraction,
-                                  t.convert_s, t_step)
+                                  adc / max(n_adcs, 1) * spec.t_adc_conv_s, t_step)
     e["digital"] = _digital_energy(summary, layer, spec)
     m["writes_per_cell_max"] = g("program", "writes_per_cell_max")
     m["writes_per_cell_max_total"] = g("program", "writes_per_cell_max_total")
@@ -432,9 +469,14 @@ def _crossbar_energy(summary, layer, spec: CrossbarCostSpec, t: StageTimes, t_st
     e["programming"] = _knob_writes(summary, layer) * cells_per_knob * spec.e_write_pj * PJ
     e_adc = adc_energy_pj(spec.e_adc_pj, adc_bits, spec.adc_ref_bits) * PJ
     e["adcs"] = adc * e_adc
-    e["converters_idle"] = _idle(_n_adcs(summary, layer, spec), e_adc / spec.t_adc_conv_s,
-                                 spec.converter_idle_fraction, t.convert_s, t_step)
-    e["peripherals"] = tiles * spec.p_periph_per_tile_mw * MW * t_step
+    n_adcs = _n_adcs(summary, layer, spec)
+    e["converters_idle"] = _idle(n_adcs, e_adc / spec.t_adc_conv_s, spec.converter_idle_fraction,
+                                 adc / max(n_adcs, 1) * spec.t_adc_conv_s, t_step)
+    # column readout (current-to-voltage + bias) per column: on while reading, idle fraction else
+    n_cols = tiles * cols
+    p_col = spec.p_column_uw * 1e-6
+    e["peripherals"] = n_cols * p_col * (t.stream_s + spec.converter_idle_fraction
+                                         * max(t_step - t.stream_s, 0.0))
     e["digital"] = _digital_energy(summary, layer, spec)
     w_step, w_total = g("program", "writes_per_cell_max"), g("program", "writes_per_cell_max_total")
     m = {"writes_per_cell_max": w_step, "writes_per_cell_max_total": w_total,

@@ -24,7 +24,7 @@ __all__ = [
     "FJ", "PJ", "NJ", "NS", "US", "MW", "LEVELS", "HIGHER_IS_CHEAPER",
     "PhotonicCostSpec", "CrossbarCostSpec", "GpuSpec",
     "photonic_spec", "crossbar_spec", "gpu_preset", "GPU_PRESETS",
-    "dbm_to_mw", "adc_energy_pj", "dac_energy_pj", "WEIGHT_MODES_PHOTONIC", "INPUT_MODES",
+    "dbm_to_mw", "adc_energy_pj", "dac_energy_pj", "WEIGHT_MODES_PHOTONIC", "INPUT_MODES", "RECEIVER_MODELS",
     "spec_from_mapping",
 ]
 
@@ -41,6 +41,7 @@ LEVELS = ("low", "nominal", "high")
 HIGHER_IS_CHEAPER = frozenset({"laser_wpe", "f_mod_ghz", "f_digital_gflops", "endurance_cycles"})
 WEIGHT_MODES_PHOTONIC = ("held", "redriven")
 INPUT_MODES = ("bit_serial", "pwm")
+RECEIVER_MODELS = ("thermal", "shot")
 
 
 def dbm_to_mw(p_dbm: float) -> float:
@@ -129,6 +130,10 @@ class PhotonicCostSpec(_SpecMixin):
     dac_ref_bits: int = 8            # bits at which e_dac_pj / e_knob_write_pj are stated
     # Detection and conversion (cost.md §2.1, §2.2)
     e_pd_pj: float = 0.22            # 1.1 mW PD at 5 GS/s (derived); LT default.yaml
+    # Receiver model of the link budget (cost.md §1.3): "thermal" P_det = S_PD·2^b (SimPhony/LT)
+    # or "shot" P_det = 4^b·hν·f_s (the floor; large meshes need it, cost.md §4.4b).
+    receiver_model: str = "thermal"
+    wavelength_nm: float = 1550.0    # photon energy hν = 1.28e-19 J (cost.md §3)
     e_tia_pj: float = 0.6            # 3 mW at 5 GS/s (derived); SimPhony tia.yml
     e_adc_pj: float = 1.48           # 8 b 10 GS/s 14 nm (14.8 mW); SimPhony adc.yml, LT ADC.py
     adc_ref_bits: int = 8            # bits at which e_adc_pj is stated
@@ -166,6 +171,7 @@ class PhotonicCostSpec(_SpecMixin):
                          "laser_wpe": "frac", "heater_mean_fraction": "nonneg",
                          "dac_ref_bits": "int", "adc_ref_bits": "int", "cols_per_adc": "int",
                          "knob_dacs_per_tile": "int", "weight_mode": WEIGHT_MODES_PHOTONIC,
+                         "receiver_model": RECEIVER_MODELS,
                          "laser_idle_on_fraction": "unit", "converter_idle_fraction": "unit",
                          "receiver_idle_fraction": "unit", "p_host_static_w": "nonneg"})
 
@@ -254,8 +260,10 @@ class CrossbarCostSpec(_SpecMixin):
     t_pwm_ns: float = 130.0          # full-scale 8 b PWM window: HERMES 63.1 TOPS / 64 cores /
     #   (2·256²) ops = 133 ns per MVM (derived, Le Gallo 2023)
     pwm_mean_duty: float = 0.25      # mean input pulse / full window (assumed, cost.md §4.4b)
-    # Static power (cost.md §1.1): array + peripherals per tile while the chip runs, host floor.
-    p_periph_per_tile_mw: float = 0.3    # ISAAC 128×128 array 0.3 mW; puma constants.py
+    # Static power (cost.md §1.1): column readout (current-to-voltage conversion + ADC bias) per
+    # column while reading — NeuroSim SarADC column power at 8 b, (6.4806·8 + 49.047) µW
+    # (neurosim/DNN_NeuroSim_V1.3 SarADC.cpp, maintainers in issue #35) — idle fraction else.
+    p_column_uw: float = 100.9
     converter_idle_fraction: float = 0.1  # ADC/DAC idle vs active power (assumption, unverified)
     p_host_static_w: float = 15.0    # host floor: Jetson AGX Orin 15 W mode; Orin brief
     endurance_cycles: float = 1e6    # writes per cell before wear-out: lower end of PCM 1e6–1e9
@@ -263,7 +271,7 @@ class CrossbarCostSpec(_SpecMixin):
 
     def __post_init__(self) -> None:
         _validate(self, {"adc_ref_bits": "int", "cols_per_adc": "int", "input_mode": INPUT_MODES,
-                         "pwm_mean_duty": "frac", "p_periph_per_tile_mw": "nonneg",
+                         "pwm_mean_duty": "frac", "p_column_uw": "nonneg",
                          "converter_idle_fraction": "unit", "p_host_static_w": "nonneg"})
 
     @property
@@ -291,7 +299,7 @@ _CROSSBAR_RANGE: dict[str, tuple[float, float]] = {
     "e_partial_sum_add_pj": (0.021, 0.1),  # ISAAC shift-add; Horowitz INT32 add
     "e_digital_pj_per_flop": (0.75, 11.0),  # Horowitz FP16; Orin ≈11 pJ/FLOP (derived)
     "e_digital_pj_per_byte": (0.054, 31.2),  # Albireo 7 nm SRAM; HBM2 3.9 pJ/bit
-    "p_periph_per_tile_mw": (0.0, 3.0),  # perfectly gated / 10× ISAAC array (assumption)
+    "p_column_uw": (2.34, 201.8),       # ISAAC array 0.3 mW / 128 columns (puma constants.py) / 2× NeuroSim (assumption)
     "converter_idle_fraction": (0.0, 1.0),  # perfect gating / always on
     "p_host_static_w": (0.0, 60.0),     # shared host / Orin 60 W mode (Orin brief)
     "endurance_cycles": (1e9, 1e5),     # PCM upper end (devices.md §6.11); flash/SONOS 1e4–1e5 (unverified)

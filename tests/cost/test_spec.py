@@ -23,7 +23,7 @@ def test_values_positive(kind, level):
             assert math.isfinite(v)
         elif k.endswith("_db"):     # losses may be 0 dB (e.g. on-chip source, no coupler)
             assert v >= 0, k
-        elif k.endswith("_fraction") or k in ("p_host_static_w", "p_periph_per_tile_mw"):
+        elif k.endswith("_fraction") or k in ("p_host_static_w", "p_column_uw"):
             assert v >= 0, k        # duty assumptions and static powers may be 0 (gated)
         else:
             assert v > 0, k
