@@ -6,7 +6,7 @@ from .analytic import (ENERGY_COMPONENTS, LATENCY_COMPONENTS, WEIGHT_MODES, Cost
 from .des import des_price, simulate_latency, simulate_layers
 from .gpu import (bp_step_work, gpu_band, gpu_step_cost, measure_torch_step, mlp_bytes,
                   mlp_forward_flops, step_flop_multiplier, summary_step_work)
-from .report import format_cost_table
+from .report import format_cost_table, steps_to_target, with_headline
 from .spec import (GPU_PRESETS, HIGHER_IS_CHEAPER, LEVELS, CrossbarCostSpec, GpuSpec,
                    PhotonicCostSpec, crossbar_spec, gpu_preset, photonic_spec)
 
@@ -17,7 +17,7 @@ __all__ = [
     "des_price", "simulate_latency", "simulate_layers",
     "gpu_step_cost", "mlp_bytes", "mlp_forward_flops", "step_flop_multiplier",
     "gpu_band", "summary_step_work", "bp_step_work", "measure_torch_step",
-    "format_cost_table",
+    "format_cost_table", "steps_to_target", "with_headline",
     "GPU_PRESETS", "HIGHER_IS_CHEAPER", "LEVELS", "CrossbarCostSpec", "GpuSpec",
     "PhotonicCostSpec", "crossbar_spec", "gpu_preset", "photonic_spec",
 ]

@@ -25,7 +25,7 @@ __all__ = [
     "PhotonicCostSpec", "CrossbarCostSpec", "GpuSpec",
     "photonic_spec", "crossbar_spec", "gpu_preset", "GPU_PRESETS",
     "dbm_to_mw", "adc_energy_pj", "dac_energy_pj", "WEIGHT_MODES_PHOTONIC", "INPUT_MODES", "RECEIVER_MODELS",
-    "spec_from_mapping",
+    "spec_from_mapping", "load_spec_file",
 ]
 
 # Unit conversions (pitfall cost.md §5.1: a "10e-9" typo inflates latency 10x; tests pin these).
@@ -411,3 +411,50 @@ GPU_PRESETS: Mapping[str, GpuSpec] = _Presets(_GPU_LIST)
 def gpu_preset(name: str) -> GpuSpec:
     """GPU spec by preset name (ValueError naming the allowed names if unknown)."""
     return GPU_PRESETS[name]
+
+
+# --------------------------------------------------------------------------- overrides
+_SECTIONS = {"mzi": photonic_spec, "crossbar": crossbar_spec}
+
+
+def _apply(obj, overrides: Mapping[str, object], where: str):
+    names = {f.name for f in fields(obj)}
+    for k in overrides:
+        if k not in names:
+            raise ValueError(f"{where}.{k} is not a field; allowed: {', '.join(sorted(names))}")
+    return replace(obj, **dict(overrides))
+
+
+def spec_from_mapping(level: str = "nominal", overrides: Mapping[str, Mapping] | None = None
+                      ) -> dict[str, object]:
+    """Specs at ``level`` with ``overrides`` applied (e.g. a parsed TOML spec file).
+
+    ``overrides`` sections: ``mzi`` and ``crossbar`` (fields of :class:`PhotonicCostSpec` /
+    :class:`CrossbarCostSpec`) and ``gpu.<preset name>`` (fields of :class:`GpuSpec`).
+    Returns ``{"mzi": ..., "crossbar": ..., "gpus": {name: GpuSpec}}``; unknown sections or
+    fields raise ValueError naming them.
+    """
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - {"mzi", "crossbar", "gpu"})
+    if unknown:
+        raise ValueError(f"spec file section(s) {unknown} are unknown; allowed: mzi, crossbar, gpu")
+    out: dict[str, object] = {k: _apply(f(level), overrides.get(k, {}), k)
+                              for k, f in _SECTIONS.items()}
+    gpus = dict(GPU_PRESETS._d)  # type: ignore[attr-defined]
+    for name, o in dict(overrides.get("gpu", {})).items():
+        base = gpus.get(name)
+        if base is None:
+            raise ValueError(f"gpu.{name!r} is not a GPU preset; allowed: {', '.join(gpus)}")
+        gpus[name] = _apply(base, o, f"gpu.{name}")
+    out["gpus"] = gpus
+    return out
+
+
+def load_spec_file(path) -> dict:
+    """Parse a TOML spec file (see :func:`spec_from_mapping` for its sections)."""
+    import tomllib
+    with open(path, "rb") as fh:
+        try:
+            return tomllib.load(fh)
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"spec file {str(path)!r} is not valid TOML: {e}") from None
