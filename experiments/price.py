@@ -174,23 +174,26 @@ def _with_endurance(r: CostReport, last: Mapping[str, float], level: str, spec_f
     return CostReport(r.energy_j, r.latency_s, r.macs, r.conversions, r.weight_mode, m)
 
 
-def measured_rows(config: Mapping, *, directions: int | None = None, repeats: int = 5,
-                  device: str | None = None) -> dict[str, CostReport]:
+def measured_rows(config: Mapping, n_in: int, *, directions: int | None = None,
+                  repeats: int = 5, device: str | None = None) -> dict[str, CostReport]:
     """The same step run with torch on this machine (CPU, or CUDA with CUDA events and NVML
-    energy where available): ``"measured (<device>): MF+DD"`` and ``"... : BP"``. The runner
-    stores these rows; :func:`reprice` carries them over (a measurement cannot be re-priced)."""
+    energy where available) for the configured network (``n_in`` inputs, ``config["hidden"]``,
+    ``config["batch_size"]``, ``config["num_directions"]``): rows
+    ``"measured (<device>): MF+DD"`` and ``"measured (<device>): BP"``, with ``", time only"``
+    after the device where no energy counter was read. The runner stores these rows in
+    ``RunRecord.costs``; :func:`reprice` carries them over (a measurement cannot be re-priced)."""
     import torch
     hidden = [int(h) for h in config.get("hidden", [])]
-    n_in = int(config.get("n_in", 64))
     n_classes = N_CLASSES.get(str(config.get("dataset", "")), 10)
     batch = int(config.get("batch_size", 64))
     d = directions or int(config.get("num_directions", 8))
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     out = {}
     for kind, label in (("forward_only", "MF+DD"), ("bp", "BP")):
-        out[f"{MEASURED_PREFIX} ({dev}): {label}"] = measure_torch_step(
-            [n_in, *hidden], n_classes, batch, kind=kind, directions=d, repeats=repeats,
-            device=dev)
+        r = measure_torch_step([int(n_in), *hidden], n_classes, batch, kind=kind, directions=d,
+                               repeats=repeats, device=dev)
+        where = dev if r.metrics["energy_measured"] else f"{dev}, time only"
+        out[f"{MEASURED_PREFIX} ({where}): {label}"] = r
     return out
 
 

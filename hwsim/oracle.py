@@ -171,9 +171,9 @@ class TracingOracle:
             info = replace(info, phase_shifters=shifters)
         self._info = info
         self._rad = rad
-        self._last: torch.Tensor | None = None          # knob values held now (flat)
-        self._writes_step: torch.Tensor | None = None   # writes per knob element, this step
-        self._writes_total: torch.Tensor | None = None  # writes per knob element, ever
+        self._last: dict[str, torch.Tensor] | None = None          # knob values held now
+        self._writes_step: dict[str, torch.Tensor] | None = None   # writes per element, step
+        self._writes_total: dict[str, torch.Tensor] | None = None  # writes per element, ever
         self._step_seen = -1
         trace.describe(info)
 
@@ -185,31 +185,39 @@ class TracingOracle:
         return self._device.info()
 
     def _write_stats(self, knobs: Mapping[str, torch.Tensor], settings: int) -> dict:
-        """Phase sum, knobs changed and writes per cell of one ``program`` call."""
+        """Phase sum, knobs changed and writes per cell of one ``program`` call.
+
+        Works per knob tensor without broadcasting P-free knobs to P copies (a knob without a
+        perturbation dimension is written once and then held: it changes at most at setting 0).
+        """
         spec = self._device.knob_spec
-        flat, phase = [], 0.0
-        for name, ks in spec.items():
-            t = knobs[name].detach().to(torch.float64).reshape(-1, ks.numel)
-            t = t.expand(settings, ks.numel)
-            flat.append(t)
-            if name in self._rad:   # heaters only add phase: power ∝ φ mod 2π
-                phase += float(torch.remainder(t, 2 * math.pi).sum())
-        x = torch.cat(flat, dim=1)                                   # (P, K)
-        prev = self._last if self._last is not None else torch.full_like(x[0], math.nan)
-        changed = torch.ne(x, torch.cat([prev.unsqueeze(0), x[:-1]], dim=0))   # (P, K)
-        self._last = x[-1].clone()
+        if self._last is None:
+            self._last = {}
+            self._writes_total = {n: torch.zeros(ks.numel, dtype=torch.int32)
+                                  for n, ks in spec.items()}
         step = self.trace.step_index
-        if self._writes_total is None:
-            self._writes_total = torch.zeros(x.shape[1], dtype=torch.int64)
         if self._writes_step is None or step != self._step_seen:
-            self._writes_step = torch.zeros(x.shape[1], dtype=torch.int64)
+            self._writes_step = {n: torch.zeros(ks.numel, dtype=torch.int32)
+                                 for n, ks in spec.items()}
             self._step_seen = step
-        per_cell = changed.sum(dim=0)
-        self._writes_step += per_cell
-        self._writes_total += per_cell
-        return {"knobs_changed": int(per_cell.sum()), "phase_rad_sum": phase,
-                "writes_per_cell_max": int(self._writes_step.max()),
-                "writes_per_cell_max_total": int(self._writes_total.max())}
+        phase, changed_total = 0.0, 0
+        for name, ks in spec.items():
+            t = knobs[name].detach().reshape(-1, ks.numel)              # (1 or P, K)
+            if name in self._rad:   # heaters only add phase: power ∝ φ mod 2π
+                phase += float(torch.remainder(t, 2 * math.pi).sum(dtype=torch.float64)) * (
+                    settings // t.shape[0])
+            prev = self._last.get(name)
+            first = torch.ones(ks.numel, dtype=torch.bool) if prev is None else torch.ne(t[0], prev)
+            per_cell = first.to(torch.int32)
+            if t.shape[0] > 1:
+                per_cell += torch.ne(t[1:], t[:-1]).sum(dim=0, dtype=torch.int32)
+            self._last[name] = t[-1].clone()
+            self._writes_step[name] += per_cell
+            self._writes_total[name] += per_cell
+            changed_total += int(per_cell.sum())
+        return {"knobs_changed": changed_total, "phase_rad_sum": phase,
+                "writes_per_cell_max": max(int(w.max()) for w in self._writes_step.values()),
+                "writes_per_cell_max_total": max(int(w.max()) for w in self._writes_total.values())}
 
     def _transfer(self, samples: int, bits: int) -> None:
         if samples:
@@ -233,7 +241,7 @@ class TracingOracle:
               generator: torch.Generator | None = None) -> torch.Tensor:
         y = self._device.query(programmed, x, generator)
         with torch.no_grad():
-            xx = x.detach().to(torch.float64).reshape(-1, x.shape[-1]) ** 2
+            xx = x.detach().float().reshape(-1, x.shape[-1]) ** 2
             peak = xx.max(dim=-1).values
             frac = torch.where(peak > 0, xx.mean(dim=-1) / peak.clamp_min(1e-300), 0.0)
             reps = programmed.settings if x.dim() == 2 or x.shape[0] == 1 else 1

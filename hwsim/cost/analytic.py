@@ -501,7 +501,9 @@ def _plan(summary: Mapping[str, float], specs: Mapping[str, Spec]):
             raise ValueError(f"layer {layer!r} is a {dev} layer but no spec for {dev!r} was "
                              f"given; allowed: pass a {'PhotonicCostSpec' if dev == 'mzi' else 'CrossbarCostSpec'}")
         plan.append((layer, specs[dev], layer_stage_times(summary, layer, specs[dev])))
-    dspec = _default_digital_spec(specs)
+    # host work and the host floor: the spec of the step's first device layer (a crossbar
+    # run with both specs given is not priced with the photonic host), else the default
+    dspec = plan[0][1] if plan else _default_digital_spec(specs)
     for layer in others:
         for kind in ("program", "mvm"):
             if any(k.startswith(f"{layer}.{kind}.") for k in summary):
@@ -570,8 +572,8 @@ def price(summary: Mapping[str, float], spec_by_device: SpecArg) -> CostReport:
         summary: flat ``"<layer>.<kind>.<field>"`` dict of one step.
         spec_by_device: a spec, ``{"mzi": PhotonicCostSpec, "crossbar": CrossbarCostSpec}``
             or an iterable of specs; each described layer is priced with the spec of its kind
-            (``info.is_mzi``); digital events of undescribed layers (and the host floor) use
-            the photonic spec if given, else the crossbar spec.
+            (``info.is_mzi``); digital events of undescribed layers and the host floor use
+            the spec of the first described layer (the photonic spec if there is none).
 
     Returns:
         CostReport with energy (J) per ``ENERGY_COMPONENTS``, latency (s) per

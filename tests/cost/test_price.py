@@ -114,3 +114,11 @@ def test_print_reprice(tmp_path):
     lines = []
     P.print_reprice(path, "high", echo=lines.append)
     assert "high specs" in lines[0] and "crossbar-default MF+DD" in lines[0]
+
+
+def test_measured_rows_label_what_was_measured():
+    rows = P.measured_rows(CONFIG, 16, repeats=1)
+    assert len(rows) == 2
+    for name, r in rows.items():
+        assert name.startswith("measured (") and r.latency_s["measured"] > 0
+        assert ("time only" in name) == (r.metrics["energy_measured"] == 0.0)
