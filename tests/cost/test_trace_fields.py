@@ -35,7 +35,7 @@ def test_phase_sum_changes_and_writes_per_cell():
     ev = trace.events[0]
     wrapped = sum(float(torch.remainder(knobs[n].double(), 2 * math.pi).sum())
                   for n in ("mesh_phases", "sigma_phases"))
-    assert ev.phase_rad_sum == pytest.approx(wrapped, rel=1e-12)
+    assert ev.phase_rad_sum == pytest.approx(wrapped, rel=1e-6)   # float32 knobs
     assert ev.knobs_changed == o._device.n_knobs          # first write: everything changes
     # a batch of P = 3: setting 0 equals the held one, setting 1 changes one phase, setting 2
     # changes it back
