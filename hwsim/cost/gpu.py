@@ -211,11 +211,12 @@ def measure_torch_step(layer_sizes: Sequence[int], n_classes: int, batch: int, *
     x = torch.randn(batch, layer_sizes[0], generator=g).to(dev)
     y = torch.randint(0, n_classes, (batch,), generator=g).to(dev)
     P = 2 * directions
+    g_dir = torch.Generator(device=dev).manual_seed(seed + 1)   # explicit stream, no global RNG
 
     def forward_only():
         a = x
         for w, h in zip(ws, heads):
-            u = torch.randn((directions, *w.shape), device=dev)
+            u = torch.randn((directions, *w.shape), device=dev, generator=g_dir)
             wp = torch.cat([w + 1e-3 * u, w - 1e-3 * u])                     # (P, n_in, n_out)
             z = torch.relu(torch.matmul(a.expand(P, *a.shape), wp))          # (P, B, n_out)
             loss = torch.nn.functional.cross_entropy(
