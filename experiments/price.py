@@ -124,10 +124,15 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
 
     reports: dict[str, CostReport] = {}
     labels = list(device_summaries)
+    run_steps = float(steps[-1]) if steps else None
     for i, label in enumerate(labels):
         band = _device_band(device_summaries[label], spec_file)
         if i == 0 and last_summary is not None:
             band = {lv: _with_endurance(r, last_summary, lv, spec_file) for lv, r in band.items()}
+        elif i > 0 and run_steps:
+            # one stored step: writes per cell of the whole run ≈ per-step maximum × run steps
+            band = {lv: _with_endurance(r, _scaled_writes(device_summaries[label], run_steps),
+                                        lv, spec_file) for lv, r in band.items()}
         reports[label] = with_headline(band, level, steps=n_dev, target_accuracy=target_accuracy)
 
     work = summary_step_work(device_summaries[labels[0]])
@@ -157,6 +162,14 @@ def _first_n_in(summary: Mapping[str, float]) -> int | None:
         if n_in:
             return int(n_in)
     return None
+
+
+def _scaled_writes(summary: Mapping[str, float], run_steps: float) -> dict[str, float]:
+    out = dict(summary)
+    for key, v in summary.items():
+        if key.endswith(".program.writes_per_cell_max"):
+            out[key + "_total"] = v * run_steps
+    return out
 
 
 def _with_endurance(r: CostReport, last: Mapping[str, float], level: str, spec_file) -> CostReport:

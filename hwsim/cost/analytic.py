@@ -494,6 +494,11 @@ def _plan(summary: Mapping[str, float], specs: Mapping[str, Spec]):
         raise ValueError("spec_by_device is empty; allowed: a PhotonicCostSpec and/or "
                          "a CrossbarCostSpec")
     described, others = _layers(summary)
+    # trace order within the step (first event of each layer); undated layers keep their place
+    first = {layer: min((summary[k] for k in summary if k.startswith(f"{layer}.")
+                         and k.endswith(".first_index")), default=math.inf)
+             for layer in described}
+    described = sorted(described, key=lambda layer: first[layer])
     plan = []
     for layer in described:
         dev = "mzi" if _get(summary, layer, "info", "is_mzi") else "crossbar"
