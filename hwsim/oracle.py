@@ -12,12 +12,12 @@ perturbation dimension ``P``; inputs are ``(B, n_in)`` or ``(P, B, n_in)``; outp
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Protocol, runtime_checkable
 
 import torch
 
-from .trace import Event, LayerInfo, Trace
+from .trace import DigitalEvent, Event, LayerInfo, Trace
 
 __all__ = ["KnobSpec", "Programmed", "Oracle", "TracingOracle", "check_knobs", "check_input"]
 
@@ -145,6 +145,17 @@ class TracingOracle:
 
     This is the only object algorithms receive: it exposes the oracle contract and nothing
     else (no digital twin, no true weights).
+
+    What pricing needs and only the calls reveal is derived here from what the wrapper sees
+    (the device's own events are enriched, never replaced):
+
+    * phase shifters per tile: the elements of knobs with unit ``"rad"`` / tiles;
+    * per program: Σ applied phase (wrapped into [0, 2π)) → heater hold power, knob values
+      changed against the value held before (per setting, in order), writes per knob element
+      (this step and since creation: endurance);
+    * per query: the mean full-scale signal fraction of the streamed inputs;
+    * bytes moved digital↔analog (knob values to the phase/program DACs, inputs to the input
+      DACs, ADC samples back) as ``DigitalEvent(role="transfer")`` of this layer.
     """
 
     def __init__(self, device: Oracle, trace: Trace) -> None:
@@ -153,7 +164,18 @@ class TracingOracle:
         self.name = device.name
         self.n_in = device.n_in
         self.n_out = device.n_out
-        trace.describe(device.info())
+        info = device.info()
+        rad = [n for n, ks in device.knob_spec.items() if ks.unit == "rad"]
+        if not info.phase_shifters and rad and info.tiles:
+            shifters = sum(device.knob_spec[n].numel for n in rad) // info.tiles
+            info = replace(info, phase_shifters=shifters)
+        self._info = info
+        self._rad = rad
+        self._last: dict[str, torch.Tensor] | None = None          # knob values held now
+        self._writes_step: dict[str, torch.Tensor] | None = None   # writes per element, step
+        self._writes_total: dict[str, torch.Tensor] | None = None  # writes per element, ever
+        self._step_seen = -1
+        trace.describe(info)
 
     @property
     def knob_spec(self) -> Mapping[str, KnobSpec]:
@@ -162,16 +184,74 @@ class TracingOracle:
     def info(self) -> LayerInfo:
         return self._device.info()
 
+    def _write_stats(self, knobs: Mapping[str, torch.Tensor], settings: int) -> dict:
+        """Phase sum, knobs changed and writes per cell of one ``program`` call.
+
+        Works per knob tensor without broadcasting P-free knobs to P copies (a knob without a
+        perturbation dimension is written once and then held: it changes at most at setting 0).
+        """
+        spec = self._device.knob_spec
+        if self._last is None:
+            self._last = {}
+            self._writes_total = {n: torch.zeros(ks.numel, dtype=torch.int32)
+                                  for n, ks in spec.items()}
+        step = self.trace.step_index
+        if self._writes_step is None or step != self._step_seen:
+            self._writes_step = {n: torch.zeros(ks.numel, dtype=torch.int32)
+                                 for n, ks in spec.items()}
+            self._step_seen = step
+        phase, changed_total = 0.0, 0
+        for name, ks in spec.items():
+            t = knobs[name].detach().reshape(-1, ks.numel)              # (1 or P, K)
+            if name in self._rad:   # heaters only add phase: power ∝ φ mod 2π
+                phase += float(torch.remainder(t, 2 * math.pi).sum(dtype=torch.float64)) * (
+                    settings // t.shape[0])
+            prev = self._last.get(name)
+            first = torch.ones(ks.numel, dtype=torch.bool) if prev is None else torch.ne(t[0], prev)
+            per_cell = first.to(torch.int32)
+            if t.shape[0] > 1:
+                per_cell += torch.ne(t[1:], t[:-1]).sum(dim=0, dtype=torch.int32)
+            self._last[name] = t[-1].clone()
+            self._writes_step[name] += per_cell
+            self._writes_total[name] += per_cell
+            changed_total += int(per_cell.sum())
+        return {"knobs_changed": changed_total, "phase_rad_sum": phase,
+                "writes_per_cell_max": max(int(w.max()) for w in self._writes_step.values()),
+                "writes_per_cell_max_total": max(int(w.max()) for w in self._writes_total.values())}
+
+    def _transfer(self, samples: int, bits: int) -> None:
+        if samples:
+            self.trace.record(DigitalEvent(layer=self.name, flops=0, role="transfer",
+                                           bytes=int(samples) * math.ceil(bits / 8)))
+
     def program(self, knobs: Mapping[str, torch.Tensor],
                 generator: torch.Generator | None = None) -> Programmed:
         programmed = self._device.program(knobs, generator)
+        stats = self._write_stats(knobs, programmed.settings)
         for ev in self._device.program_events(programmed):
-            self.trace.record(ev)
+            if ev.kind == "program" and ev.layer == self.name:
+                ev = replace(ev, **stats)
+                self.trace.record(ev)
+                self._transfer(ev.knobs_written, self._info.knob_bits)
+            else:
+                self.trace.record(ev)
         return programmed
 
     def query(self, programmed: Programmed, x: torch.Tensor,
               generator: torch.Generator | None = None) -> torch.Tensor:
         y = self._device.query(programmed, x, generator)
+        with torch.no_grad():
+            xx = x.detach().float().reshape(-1, x.shape[-1]) ** 2
+            peak = xx.max(dim=-1).values
+            frac = torch.where(peak > 0, xx.mean(dim=-1) / peak.clamp_min(1e-300), 0.0)
+            reps = programmed.settings if x.dim() == 2 or x.shape[0] == 1 else 1
+            signal = float(frac.sum()) * reps
         for ev in self._device.query_events(programmed, tuple(x.shape)):
-            self.trace.record(ev)
+            if ev.kind == "mvm" and ev.layer == self.name:
+                ev = replace(ev, signal_fraction_sum=signal)
+                self.trace.record(ev)
+                self._transfer(ev.dac_conversions, self._info.dac_bits)
+                self._transfer(ev.adc_conversions, self._info.adc_bits)
+            else:
+                self.trace.record(ev)
         return y

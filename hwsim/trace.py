@@ -7,11 +7,16 @@ Devices describe themselves once with a :class:`LayerInfo` and then emit additiv
 * :class:`MvmEvent` – one batched query: vectors streamed, MACs, input DAC and output ADC
   conversions, digital partial-sum additions.
 * :class:`DigitalEvent` – host/controller arithmetic (local heads, losses, estimator and update
-  arithmetic) in FLOPs and bytes moved.
+  arithmetic) in FLOPs and bytes moved, tagged with a ``role`` (``"estimator"``, ``"loss"``,
+  ``"optimizer"``, ``"transfer"`` for digital↔analog traffic, ``"host"`` when unsplit).
 
 A :class:`Trace` collects events and cuts them into training steps. Step summaries are flat
 ``dict[str, float]`` keyed ``"<layer>.<kind>.<field>"`` so they can be stored in HDF5 and
-re-priced later without the events (``hwsim.cost.price``).
+re-priced later without the events (``hwsim.cost.price``). Most fields add up over a step;
+a few are aggregated otherwise (``_MAXIMAL``: running maxima such as writes per cell), and every
+``(layer, kind)`` pair also gets ``"<layer>.<kind>.events"`` (calls) and
+``"<layer>.<kind>.first_index"`` (position of its first event within the step: the event order).
+DigitalEvents add ``"<layer>.digital.flops_<role>"`` / ``"bytes_<role>"`` per role.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ __all__ = [
     "Event",
     "Trace",
     "summarize",
+    "ROLES",
 ]
 
 
@@ -47,6 +53,9 @@ class LayerInfo:
             electrical devices); drives the laser link budget.
         mzis: MZIs per tile (0 for crossbars).
         cells: memory cells per tile (0 for photonic meshes).
+        phase_shifters: thermo-optic phase shifters per tile (every phase knob element: an
+            8×8 SVD tile has 2·64 mesh + 8 Σ = 136, not its 64 MZIs); 0 for crossbars. Filled
+            in by :class:`~hwsim.oracle.TracingOracle` from the knob spec (unit ``"rad"``).
     """
 
     layer: str
@@ -63,6 +72,7 @@ class LayerInfo:
     optical_path_db: float = 0.0
     mzis: int = 0
     cells: int = 0
+    phase_shifters: int = 0
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,20 @@ class ProgramEvent:
         knobs_written: knob values written in total (settings x knobs per setting).
         settles: sequential settle/verify periods (one per candidate setting: the P
             settings of a perturbation batch are applied one after another on a chip).
+        knobs_changed: knob values that differ from the value the device held just before
+            (setting 0 against the previous write of this layer, setting i against i−1):
+            what a write-on-change controller actually drives (and what wears cells).
+        phase_rad_sum: Σ over the written settings of Σ over phase shifters of the applied
+            phase wrapped into [0, 2π) (rad); heater hold power = P_π/π × this / settings
+            (thermo-optic φ ∝ P, cost.md §1.3).
+        writes_per_cell_max: most writes any single knob element (cell, phase shifter)
+            received so far in the current step (max-aggregated).
+        writes_per_cell_max_total: the same since the layer was created (max-aggregated):
+            the endurance consumed.
+
+    The four fields above are ``None`` when not traced (devices emit events without them;
+    :class:`~hwsim.oracle.TracingOracle` fills them in); ``None`` fields stay out of summaries,
+    so pricing can tell "not traced" from zero.
     """
 
     layer: str
@@ -80,6 +104,10 @@ class ProgramEvent:
     knobs_written: int
     settles: int
     kind: str = "program"
+    knobs_changed: int | None = None
+    phase_rad_sum: float | None = None
+    writes_per_cell_max: int | None = None
+    writes_per_cell_max_total: int | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +121,9 @@ class MvmEvent:
         dac_conversions: input DAC samples (one per input element per tile row-block).
         adc_conversions: output ADC samples (one per output element per tile column-block).
         partial_sum_adds: digital additions that combine tile partial sums.
+        signal_fraction_sum: Σ over streamed vectors of mean(x²)/max(x²): the mean fraction of
+            full-scale optical (or drive) power the encoded inputs carried; the laser itself
+            burns its link-budget power regardless (CW source, modulators attenuate).
     """
 
     layer: str
@@ -103,25 +134,33 @@ class MvmEvent:
     adc_conversions: int
     partial_sum_adds: int
     kind: str = "mvm"
+    signal_fraction_sum: float | None = None
 
 
 @dataclass(frozen=True)
 class DigitalEvent:
-    """Digital work on the host/controller: ``flops`` floating-point ops, ``bytes`` moved."""
+    """Digital work on the host/controller: ``flops`` floating-point ops, ``bytes`` moved.
+
+    ``role`` says what the work was for (``ROLES``); ``"transfer"`` events carry the bytes sent
+    to the DACs and read back from the ADCs (recorded by the tracing oracle)."""
 
     layer: str
     flops: int
     bytes: int = 0
     kind: str = "digital"
+    role: str = "host"
 
 
 Event = Union[ProgramEvent, MvmEvent, DigitalEvent]
 
+ROLES = ("host", "estimator", "loss", "optimizer", "transfer")
 _ADDITIVE = {
-    "program": ("settings", "knobs_written", "settles"),
-    "mvm": ("settings", "vectors", "macs", "dac_conversions", "adc_conversions", "partial_sum_adds"),
+    "program": ("settings", "knobs_written", "settles", "knobs_changed", "phase_rad_sum"),
+    "mvm": ("settings", "vectors", "macs", "dac_conversions", "adc_conversions", "partial_sum_adds",
+            "signal_fraction_sum"),
     "digital": ("flops", "bytes"),
 }
+_MAXIMAL = {"program": ("writes_per_cell_max", "writes_per_cell_max_total")}
 _STATIC = tuple(f.name for f in fields(LayerInfo) if f.name not in ("layer", "device"))
 
 
@@ -136,10 +175,22 @@ def summarize(events: Iterable[Event], layers: Iterable[LayerInfo] = ()) -> dict
         for name in _STATIC:
             out[f"{info.layer}.info.{name}"] = float(getattr(info, name))
         out[f"{info.layer}.info.is_mzi"] = 1.0 if info.device == "mzi" else 0.0
-    for ev in events:
+    for i, ev in enumerate(events):
+        head = f"{ev.layer}.{ev.kind}."
         for name in _ADDITIVE[ev.kind]:
-            key = f"{ev.layer}.{ev.kind}.{name}"
-            out[key] = out.get(key, 0.0) + float(getattr(ev, name))
+            v = getattr(ev, name)
+            if v is not None:
+                out[head + name] = out.get(head + name, 0.0) + float(v)
+        for name in _MAXIMAL.get(ev.kind, ()):
+            v = getattr(ev, name)
+            if v is not None:
+                out[head + name] = max(out.get(head + name, 0.0), float(v))
+        if ev.kind == "digital":
+            for name in ("flops", "bytes"):
+                key = f"{head}{name}_{ev.role}"
+                out[key] = out.get(key, 0.0) + float(getattr(ev, name))
+        out[head + "events"] = out.get(head + "events", 0.0) + 1.0
+        out.setdefault(head + "first_index", float(i))
     return out
 
 
@@ -171,7 +222,15 @@ class Trace:
     def record(self, event: Event) -> None:
         if event.kind not in _ADDITIVE:
             raise ValueError(f"unknown event kind {event.kind!r}; allowed: {sorted(_ADDITIVE)}")
+        if event.kind == "digital" and event.role not in ROLES:
+            raise ValueError(f"DigitalEvent.role = {event.role!r} is invalid; allowed: "
+                             f"{', '.join(ROLES)}")
         self.events.append(event)
+
+    @property
+    def step_index(self) -> int:
+        """Index of the step being recorded (number of steps closed so far)."""
+        return len(self.steps)
 
     def begin_step(self) -> None:
         self._step_start = len(self.events)

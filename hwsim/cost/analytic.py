@@ -1,43 +1,52 @@
 """Closed-form pricing of a step summary (cost.md §1.1–1.4): energy in J, latency in s.
 
-Model choices (documented, kept simple):
+Energy = Σ counted actions × energy per action + Σ static power × time (cost.md §1.1):
 
-* **Layers run one after another** within a step; inside a layer the stages
-  program → stream → convert → digital are not overlapped (an upper bound without
-  pipelining). Step latency = Σ_layers Σ_stages. Digital events of layers without an
-  ``info`` entry (e.g. ``"host"``) add to the digital stage.
-* All tiles of a layer are resident and work in parallel, so stage times are per tile.
-* **MZI** (weight-stationary thermo-optic phases, weight mode ``"held"``):
-  programming = settles × t_settle; streaming = vectors / f_mod; laser on during streaming at
-  the link-budget power (cost.md §1.3, thermal-noise-limited receiver, b = ADC bits, no
-  extinction-ratio factor, N_split = tile rows, IL = optical_path_db + modulator IL + coupling);
-  heaters draw mzis × P_π × heater_mean_fraction per tile for the whole step: the part during the
-  layer's own settles is booked under ``programming``, the rest under ``holding``.
-* **Crossbar** (non-volatile conductances, ``"held"``): programming = settles × tile rows ×
-  t_write (row by row) and cells written × e_write; inputs bit-serial (``dac_bits`` read passes
-  per vector: row drives, cell reads and t_read each × dac_bits).
-* Conversions stage = ADC conversions / (tiles × ⌈tile_cols / cols_per_adc⌉) × t_conv.
-* ``conversions`` in a report counts ADC (output) conversions: the "MACs per conversion"
-  denominator of cost.md §1.1.
+* **actions** (from the trace): knob writes (only knobs that changed, when the trace says so),
+  input DAC + modulator symbols or crossbar row drives, cell reads, PD/TIA and ADC samples,
+  partial-sum adds, host FLOPs and bytes (including digital↔analog transfers), cell programs;
+* **static ledger** over the step latency T_step:
+  laser (link-budget power × (streaming time + ``laser_idle_on_fraction`` × the rest)),
+  heaters (P_π/π × Σ traced phase per setting — per phase shifter, 136 per 8×8 SVD tile),
+  converters and receivers between samples (``converter_idle_fraction`` /
+  ``receiver_idle_fraction`` × their active power), crossbar array + peripherals per tile,
+  and the host floor ``p_host_static_w`` (once per step, booked on the ``"host"`` entry).
+
+Latency = per-perturbation pipeline bound. A layer's ``settings`` are J jobs; each job holds
+the layer's array for programming (DAC load + settle / row writes) and streaming, then its
+ADC bank for the conversions, then the host for its digital work. Jobs of a layer pipeline
+through these three resources (conversion and host work of job j overlap programming of job
+j+1, as the hardware allows); identical jobs give the flow-shop makespan
+a + b + c + (J − 1)·max(a, b, c). Layers run one after another (data dependence). Latency
+components are the critical path: each stage's single-job time, plus (J − 1) × the bottleneck
+stage's time on that stage, so they sum to the bound. The SimPy model (``des.py``) simulates the
+same pipeline with explicit shared resources and equals this bound when uncontended.
+
+``conversions`` in a report counts ADC (output) conversions: the "MACs per conversion"
+denominator of cost.md §1.1. ``metrics`` carry non-additive facts: laser-on time and powers,
+heater power, writes per cell and endurance consumed.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Union
 
-from .spec import (FJ, MW, PJ, CrossbarCostSpec, PhotonicCostSpec, adc_energy_pj,
+from .spec import (FJ, MW, NS, PJ, CrossbarCostSpec, PhotonicCostSpec, adc_energy_pj,
                    dac_energy_pj, dbm_to_mw)
 
 __all__ = [
     "ENERGY_COMPONENTS", "LATENCY_COMPONENTS", "WEIGHT_MODES", "CostReport",
     "price", "price_layers", "laser_power_w", "held_weight_pj_per_mac", "layer_stage_times",
+    "pipeline_makespan", "shot_noise_laser_power_w",
 ]
 
 ENERGY_COMPONENTS = ("laser", "modulators_dacs", "programming", "holding", "detection",
-                     "adcs", "digital")
+                     "adcs", "converters_idle", "peripherals", "digital", "host_static")
 LATENCY_COMPONENTS = ("programming", "streaming", "conversions", "digital")
 WEIGHT_MODES = ("held", "redriven", "digital")
+# Metrics that combine by maximum when reports are added (the rest add up).
+_MAX_METRICS = ("writes_per_cell_max", "writes_per_cell_max_total", "endurance_used_fraction")
 
 Spec = Union[PhotonicCostSpec, CrossbarCostSpec]
 SpecArg = Union[Spec, Mapping[str, Spec], Iterable[Spec]]
@@ -53,6 +62,11 @@ class CostReport:
         macs: multiply-accumulates of the step.
         conversions: ADC (output) conversions of the step.
         weight_mode: ``"held"`` (weight-stationary), ``"redriven"`` or ``"digital"`` (GPU).
+        metrics: name -> value of facts that are not energy or latency components, units in
+            the names (``laser_on_s``, ``laser_electrical_w``, ``laser_optical_w``,
+            ``heater_w``, ``writes_per_cell_max`` (this step), ``writes_per_cell_max_total``,
+            ``endurance_used_fraction``, band and to-target figures...). Added reports sum them,
+            except the maxima in ``_MAX_METRICS``.
     """
 
     energy_j: dict[str, float]
@@ -60,6 +74,7 @@ class CostReport:
     macs: float = 0.0
     conversions: float = 0.0
     weight_mode: str = "held"
+    metrics: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("energy_j", "latency_s"):
@@ -69,6 +84,12 @@ class CostReport:
                     raise ValueError(f"CostReport.{name}[{k!r}] = {v!r} is invalid; "
                                      "allowed: a finite number >= 0")
             object.__setattr__(self, name, d)
+        m = {str(k): float(v) for k, v in dict(self.metrics).items()}
+        for k, v in m.items():
+            if not math.isfinite(v):
+                raise ValueError(f"CostReport.metrics[{k!r}] = {v!r} is invalid; "
+                                 "allowed: a finite number")
+        object.__setattr__(self, "metrics", m)
         for name in ("macs", "conversions"):
             v = getattr(self, name)
             if not math.isfinite(v) or v < 0:
@@ -103,10 +124,14 @@ class CostReport:
         if other.weight_mode != self.weight_mode:
             raise ValueError(f"cannot add CostReports with weight_mode {self.weight_mode!r} "
                              f"and {other.weight_mode!r}; allowed: equal modes")
+        metrics = _merge(self.metrics, other.metrics)
+        for k in _MAX_METRICS:
+            if k in self.metrics and k in other.metrics:
+                metrics[k] = max(self.metrics[k], other.metrics[k])
         return CostReport(_merge(self.energy_j, other.energy_j),
                           _merge(self.latency_s, other.latency_s),
                           self.macs + other.macs, self.conversions + other.conversions,
-                          self.weight_mode)
+                          self.weight_mode, metrics)
 
     def to_dict(self) -> dict[str, float]:
         """Flat dict of floats (HDF5-friendly); inverse of :meth:`from_dict`."""
@@ -115,6 +140,7 @@ class CostReport:
         out.update(macs=self.macs, conversions=self.conversions,
                    total_energy_j=self.total_energy_j, total_latency_s=self.total_latency_s)
         out.update({f"weight_mode.{m}": float(m == self.weight_mode) for m in WEIGHT_MODES})
+        out.update({f"metric.{k}": v for k, v in self.metrics.items()})
         return out
 
     @classmethod
@@ -125,7 +151,8 @@ class CostReport:
                              f"allowed: exactly one of {', '.join(WEIGHT_MODES)} set to 1.0")
         return cls({k[9:]: v for k, v in d.items() if k.startswith("energy_j.")},
                    {k[10:]: v for k, v in d.items() if k.startswith("latency_s.")},
-                   float(d.get("macs", 0.0)), float(d.get("conversions", 0.0)), modes[0])
+                   float(d.get("macs", 0.0)), float(d.get("conversions", 0.0)), modes[0],
+                   {k[7:]: v for k, v in d.items() if k.startswith("metric.")})
 
 
 def _merge(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, float]:
@@ -147,6 +174,32 @@ def laser_power_w(il_path_db: float, n_split: int, bits: int, s_pd_dbm: float,
         raise ValueError(f"n_split = {n_split!r} is invalid; allowed: an integer >= 1")
     p_mw = dbm_to_mw(s_pd_dbm + il_path_db + 10.0 * math.log10(n_split)) / laser_wpe * 2.0 ** bits
     return p_mw * MW
+
+
+
+
+def pipeline_makespan(a: float, b: float, c: float, jobs: int) -> float:
+    """Makespan (s) of ``jobs`` identical jobs through three resources in series with
+    per-job times a, b, c: a + b + c + (jobs − 1)·max(a, b, c) (permutation flow shop)."""
+    if jobs < 1:
+        return 0.0
+    return a + b + c + (jobs - 1) * max(a, b, c)
+
+
+H_PLANCK = 6.62607015e-34   # J·s (exact, SI 2019)
+C_LIGHT = 299_792_458.0      # m/s (exact)
+
+
+def shot_noise_laser_power_w(il_path_db: float, n_detectors: int, bits: int, f_sample_hz: float,
+                             wavelength_nm: float, laser_wpe: float) -> float:
+    """Electrical laser power (W) when each detector needs the shot-noise floor
+    P_det = 4^b·hν·f_s (cost.md §1.3; Hamerly et al., PRX 9, 021032 (2019)):
+    P_el = n_detectors · P_det · 10^(IL/10) / η_WPE."""
+    if n_detectors < 1:
+        raise ValueError(f"n_detectors = {n_detectors!r} is invalid; allowed: an integer >= 1")
+    h_nu = H_PLANCK * C_LIGHT / (wavelength_nm * 1e-9)
+    p_det = 4.0 ** bits * h_nu * f_sample_hz
+    return n_detectors * p_det * 10.0 ** (il_path_db / 10.0) / laser_wpe
 
 
 # --------------------------------------------------------------------------- summary access
@@ -204,130 +257,316 @@ def _n_adcs(summary: Mapping[str, float], layer: str, spec: Spec) -> int:
     return int(tiles) * math.ceil(cols / spec.cols_per_adc)
 
 
-def layer_stage_times(summary: Mapping[str, float], layer: str, spec: Spec) -> dict[str, float]:
-    """Stage times (s) of one described layer: programming, streaming, conversions, digital."""
+def _phase_shifters(summary: Mapping[str, float], layer: str) -> float:
+    """Phase shifters per tile; traces written before the field existed get the SVD count
+    2·k² + k (two Clements meshes of k² shifters plus the Σ row)."""
+    n = _get(summary, layer, "info", "phase_shifters")
+    if n:
+        return n
+    k = _get(summary, layer, "info", "tile_rows")
+    return 2 * k * k + k
+
+
+def _knob_writes(summary: Mapping[str, float], layer: str) -> float:
+    """Knob values actually driven: those that changed when the trace counts them."""
+    if f"{layer}.program.knobs_changed" in summary:
+        return _get(summary, layer, "program", "knobs_changed")
+    return _get(summary, layer, "program", "knobs_written")
+
+
+@dataclass(frozen=True)
+class StageTimes:
+    """Busy time (s) of one layer's stages within a step and its job count.
+
+    ``program_s`` and ``stream_s`` hold the array, ``convert_s`` the ADC bank, ``digital_s``
+    the host (partial sums and the layer's digital events); ``dac_load_s`` is the part of
+    ``program_s`` spent loading knob values through the DAC banks (the rest is settling)."""
+
+    program_s: float
+    stream_s: float
+    convert_s: float
+    digital_s: float
+    dac_load_s: float
+    jobs: int
+
+    def per_job(self) -> tuple[float, float, float]:
+        j = max(self.jobs, 1)
+        return (self.program_s + self.stream_s) / j, self.convert_s / j, self.digital_s / j
+
+    def critical_path(self) -> dict[str, float]:
+        """Latency components (s) of the pipeline bound; they sum to the makespan."""
+        if self.jobs < 1:
+            return dict.fromkeys(LATENCY_COMPONENTS, 0.0)
+        j = self.jobs
+        a, b, c = self.per_job()
+        out = {"programming": self.program_s / j, "streaming": self.stream_s / j,
+               "conversions": b, "digital": c}
+        extra = j - 1
+        if extra:
+            if a >= b and a >= c:
+                out["programming"] += extra * self.program_s / j
+                out["streaming"] += extra * self.stream_s / j
+            elif b >= c:
+                out["conversions"] += extra * b
+            else:
+                out["digital"] += extra * c
+        return out
+
+    @property
+    def makespan_s(self) -> float:
+        a, b, c = self.per_job()
+        return pipeline_makespan(a, b, c, self.jobs)
+
+
+def _jobs(summary: Mapping[str, float], layer: str) -> int:
+    settings = max(_get(summary, layer, "program", "settings"), _get(summary, layer, "mvm", "settings"))
+    if settings:
+        return max(1, int(round(settings)))
+    busy = any(_get(summary, layer, k, n) for k, n in (("mvm", "vectors"), ("program", "settles"),
+                                                        ("digital", "flops")))
+    return 1 if busy else 0
+
+
+def layer_stage_times(summary: Mapping[str, float], layer: str, spec: Spec) -> StageTimes:
+    """Stage busy times of one described layer (see :class:`StageTimes`)."""
     g = lambda kind, name: _get(summary, layer, kind, name)  # noqa: E731
-    settles, vectors = g("program", "settles"), g("mvm", "vectors")
+    settles, vectors, tiles = g("program", "settles"), g("mvm", "vectors"), g("info", "tiles")
+    dac_load = 0.0
     if isinstance(spec, PhotonicCostSpec):
-        t_prog = settles * spec.t_settle_s
+        if spec.weight_mode == "held":
+            # knob values of all tiles load in parallel, knob_dacs_per_tile channels per tile
+            per_tile = _knob_writes(summary, layer) / max(tiles, 1.0)
+            dac_load = per_tile / spec.knob_dacs_per_tile * spec.t_knob_dac_ns * NS
+            t_prog = settles * spec.t_settle_s + dac_load
+        else:   # electro-optic, re-driven every clock: no settle
+            t_prog = 0.0
         t_stream = vectors / (spec.f_mod_ghz * 1e9)
     else:
         t_prog = settles * g("info", "tile_rows") * spec.t_write_s
-        t_stream = vectors * g("info", "dac_bits") * spec.t_read_s
+        if spec.input_mode == "pwm":
+            t_stream = vectors * spec.t_pwm_ns * NS
+        else:
+            t_stream = vectors * g("info", "dac_bits") * spec.t_read_s
     conv = g("mvm", "adc_conversions")
+    jobs = _jobs(summary, layer)
     t_conv = 0.0
     if conv:
         n_adcs = _n_adcs(summary, layer, spec)
         if n_adcs < 1:
             raise ValueError(f"layer {layer!r} has {conv:g} ADC conversions but no ADCs "
                              "(info.tiles or info.tile_cols is 0); allowed: tiles, tile_cols >= 1")
-        t_conv = conv / n_adcs * spec.t_adc_conv_s
+        t_conv = _conversion_tail(conv / n_adcs * spec.t_adc_conv_s, t_stream, vectors, jobs)
     t_dig = (g("mvm", "partial_sum_adds") + g("digital", "flops")) / (spec.f_digital_gflops * 1e9)
-    return {"programming": t_prog, "streaming": t_stream, "conversions": t_conv,
-            "digital": t_dig}
+    return StageTimes(t_prog, t_stream, t_conv, t_dig, dac_load, jobs)
 
 
-def _layer_energy(summary: Mapping[str, float], layer: str, spec: Spec,
-                  t: Mapping[str, float]) -> tuple[dict[str, float], float]:
-    """Energy (J) without holding, and the layer's heater power (W; 0 for crossbars)."""
+def _conversion_tail(t_conv_busy: float, t_stream: float, vectors: float, jobs: int) -> float:
+    """ADC time (s, all jobs) left after each job's streaming ends.
+
+    Within a job the ADCs convert vector v while vector v+1 streams (two-stage flow shop of the
+    job's V vectors, per-vector times s and c): they finish c + (V − 1)·max(0, c − s) after the
+    last vector has streamed. Without vectors the whole conversion time is the tail."""
+    if jobs < 1:
+        return t_conv_busy
+    v = vectors / jobs
+    if v < 1 or t_stream <= 0:
+        return t_conv_busy
+    c, s = t_conv_busy / jobs / v, t_stream / jobs / v
+    return jobs * (c + (v - 1) * max(0.0, c - s))
+
+
+def _idle(n: float, p_active_w: float, fraction: float, t_active_s: float, t_step_s: float) -> float:
+    """Energy (J) of ``n`` components drawing ``fraction`` × active power outside their
+    active time within the step."""
+    return n * p_active_w * fraction * max(t_step_s - t_active_s, 0.0)
+
+
+def _digital_energy(summary: Mapping[str, float], layer: str, spec: Spec) -> float:
+    g = lambda kind, name: _get(summary, layer, kind, name)  # noqa: E731
+    return (g("mvm", "partial_sum_adds") * spec.e_partial_sum_add_pj
+            + g("digital", "flops") * spec.e_digital_pj_per_flop
+            + g("digital", "bytes") * spec.e_digital_pj_per_byte) * PJ
+
+
+def _photonic_energy(summary, layer, spec: PhotonicCostSpec, t: StageTimes, t_step: float):
+    g = lambda kind, name: _get(summary, layer, kind, name)  # noqa: E731
+    e = dict.fromkeys(ENERGY_COMPONENTS, 0.0)
+    m: dict[str, float] = {}
+    tiles, rows, cols = g("info", "tiles"), g("info", "tile_rows"), g("info", "tile_cols")
+    dac, adc, vectors = g("mvm", "dac_conversions"), g("mvm", "adc_conversions"), g("mvm", "vectors")
+    dac_bits, adc_bits = int(g("info", "dac_bits")), int(g("info", "adc_bits"))
+    f_hz = spec.f_mod_ghz * 1e9
+    # laser: link budget per tile (cost.md §1.3), on while streaming, and idle-on otherwise
+    il = g("info", "optical_path_db") + spec.il_mod_db + spec.il_coupling_db
+    if spec.receiver_model == "shot":
+        p_laser = tiles * shot_noise_laser_power_w(il, max(int(cols), 1), adc_bits, f_hz,
+                                                   spec.wavelength_nm, spec.laser_wpe)
+    else:
+        p_laser = tiles * laser_power_w(il, max(int(rows), 1), adc_bits, spec.s_pd_dbm,
+                                        spec.laser_wpe)
+    busy = t.program_s + t.stream_s + t.convert_s + t.digital_s
+    if busy or t_step:
+        t_on = t.stream_s + spec.laser_idle_on_fraction * max(t_step - t.stream_s, 0.0)
+        e["laser"] = p_laser * t_on
+        m.update(laser_on_s=t_on, laser_electrical_w=p_laser, laser_optical_w=p_laser * spec.laser_wpe)
+    # input DACs + modulators (one channel per tile row), active while streaming
+    e_in_pj = dac_energy_pj(spec.e_dac_pj, dac_bits, spec.dac_ref_bits) + spec.e_mod_fj_per_bit * FJ / PJ
+    e["modulators_dacs"] = dac * e_in_pj * PJ
+    n_in_ch = tiles * rows
+    t_in = dac / (n_in_ch * f_hz) if n_in_ch else 0.0
+    e["converters_idle"] += _idle(n_in_ch, e_in_pj * PJ * f_hz, spec.converter_idle_fraction,
+                                  t_in, t_step)
+    # programming: knob DAC samples; "redriven" re-drives every shifter every clock
+    shifters = tiles * _phase_shifters(summary, layer)
+    e_knob = dac_energy_pj(spec.e_knob_write_pj, int(g("info", "knob_bits")), spec.dac_ref_bits) * PJ
+    e["programming"] = _knob_writes(summary, layer) * e_knob
+    if spec.weight_mode == "redriven":   # one weight DAC per MZI per clock (LT photonic_MZI.py)
+        e["programming"] += vectors * tiles * g("info", "mzis") * e_knob
+        p_heat = 0.0
+    else:
+        settings, phase = g("program", "settings"), g("program", "phase_rad_sum")
+        if settings and f"{layer}.program.phase_rad_sum" in summary:
+            p_heat = spec.p_pi_mw * MW / math.pi * phase / settings    # P_π·φ/π per shifter
+        else:
+            p_heat = shifters * spec.p_hold_per_shifter_w
+        if busy or t_step:
+            e["holding"] = p_heat * t_step
+    m["heater_w"] = p_heat
+    # receivers (PD + TIA) and ADCs: per sample while active, idle fraction otherwise
+    e["detection"] = adc * (spec.e_pd_pj + spec.e_tia_pj) * PJ
+    n_rx = tiles * cols
+    t_rx = adc / (n_rx * f_hz) if n_rx else 0.0
+    e["detection"] += _idle(n_rx, (spec.e_pd_pj + spec.e_tia_pj) * PJ * f_hz,
+                            spec.receiver_idle_fraction, t_rx, t_step)
+    e_adc = adc_energy_pj(spec.e_adc_pj, adc_bits, spec.adc_ref_bits) * PJ
+    e["adcs"] = adc * e_adc
+    n_adcs = _n_adcs(summary, layer, spec)
+    e["converters_idle"] += _idle(n_adcs, e_adc / spec.t_adc_conv_s, spec.converter_idle_fraction,
+                                  adc / max(n_adcs, 1) * spec.t_adc_conv_s, t_step)
+    e["digital"] = _digital_energy(summary, layer, spec)
+    m["writes_per_cell_max"] = g("program", "writes_per_cell_max")
+    m["writes_per_cell_max_total"] = g("program", "writes_per_cell_max_total")
+    m["endurance_used_fraction"] = 0.0   # thermo-optic heaters do not wear out with writes
+    return e, m
+
+
+def _crossbar_energy(summary, layer, spec: CrossbarCostSpec, t: StageTimes, t_step: float):
     g = lambda kind, name: _get(summary, layer, kind, name)  # noqa: E731
     e = dict.fromkeys(ENERGY_COMPONENTS, 0.0)
     tiles = g("info", "tiles")
     dac, adc, macs = g("mvm", "dac_conversions"), g("mvm", "adc_conversions"), g("mvm", "macs")
     dac_bits, adc_bits = int(g("info", "dac_bits")), int(g("info", "adc_bits"))
-    if adc:
-        e["adcs"] = adc * adc_energy_pj(spec.e_adc_pj, adc_bits, spec.adc_ref_bits) * PJ
-    e["digital"] = (g("mvm", "partial_sum_adds") * spec.e_partial_sum_add_pj
-                    + g("digital", "flops") * spec.e_digital_pj_per_flop
-                    + g("digital", "bytes") * spec.e_digital_pj_per_byte) * PJ
-    p_heat = 0.0
-    if isinstance(spec, PhotonicCostSpec):
-        if t["streaming"]:
-            il = g("info", "optical_path_db") + spec.il_mod_db + spec.il_coupling_db
-            p_tile = laser_power_w(il, int(g("info", "tile_rows")), adc_bits, spec.s_pd_dbm,
-                                   spec.laser_wpe)
-            e["laser"] = tiles * p_tile * t["streaming"]
-        if dac:
-            e["modulators_dacs"] = dac * (dac_energy_pj(spec.e_dac_pj, dac_bits, spec.dac_ref_bits)
-                                          + spec.e_mod_fj_per_bit * FJ / PJ) * PJ
-        kw = g("program", "knobs_written")
-        if kw:
-            e_knob = dac_energy_pj(spec.e_knob_write_pj, int(g("info", "knob_bits")),
-                                   spec.dac_ref_bits)
-            e["programming"] = kw * e_knob * PJ
-        p_heat = tiles * g("info", "mzis") * spec.p_hold_per_mzi_w
-        e["programming"] += p_heat * t["programming"]
-        e["detection"] = adc * (spec.e_pd_pj + spec.e_tia_pj) * PJ
-    else:
+    rows, cols, cells, knobs = (g("info", k) for k in ("tile_rows", "tile_cols", "cells", "knobs"))
+    reads_per_mac = cells / (rows * cols) if cells and rows and cols else 1.0
+    if spec.input_mode == "pwm":   # one pulse per input; cell energy ∝ pulse duration
+        e["modulators_dacs"] = dac * spec.e_row_drive_pj * PJ
+        e["detection"] = (macs * reads_per_mac * spec.e_cell_read_fj * FJ * spec.pwm_mean_duty
+                          * spec.t_pwm_ns / spec.t_read_ns)
+    else:                          # dac_bits 1-bit passes
         e["modulators_dacs"] = dac * dac_bits * spec.e_row_drive_pj * PJ
-        rows, cols, cells, knobs = (g("info", k) for k in ("tile_rows", "tile_cols", "cells",
-                                                             "knobs"))
-        reads_per_mac = cells / (rows * cols) if cells and rows and cols else 1.0
         e["detection"] = macs * reads_per_mac * dac_bits * spec.e_cell_read_fj * FJ
-        cells_per_knob = tiles * cells / knobs if cells and knobs else 1.0
-        e["programming"] = g("program", "knobs_written") * cells_per_knob * spec.e_write_pj * PJ
-    return e, p_heat
+    cells_per_knob = tiles * cells / knobs if cells and knobs else 1.0
+    e["programming"] = _knob_writes(summary, layer) * cells_per_knob * spec.e_write_pj * PJ
+    e_adc = adc_energy_pj(spec.e_adc_pj, adc_bits, spec.adc_ref_bits) * PJ
+    e["adcs"] = adc * e_adc
+    n_adcs = _n_adcs(summary, layer, spec)
+    e["converters_idle"] = _idle(n_adcs, e_adc / spec.t_adc_conv_s, spec.converter_idle_fraction,
+                                 adc / max(n_adcs, 1) * spec.t_adc_conv_s, t_step)
+    # column readout (current-to-voltage + bias) per column: on while reading, idle fraction else
+    n_cols = tiles * cols
+    p_col = spec.p_column_uw * 1e-6
+    e["peripherals"] = n_cols * p_col * (t.stream_s + spec.converter_idle_fraction
+                                         * max(t_step - t.stream_s, 0.0))
+    e["digital"] = _digital_energy(summary, layer, spec)
+    w_step, w_total = g("program", "writes_per_cell_max"), g("program", "writes_per_cell_max_total")
+    m = {"writes_per_cell_max": w_step, "writes_per_cell_max_total": w_total,
+         "endurance_used_fraction": w_total / spec.endurance_cycles}
+    return e, m
 
 
 def _default_digital_spec(specs: Mapping[str, Spec]) -> Spec:
     return specs.get("mzi") or specs["crossbar"]
 
 
-def _terms(summary: Mapping[str, float], specs: Mapping[str, Spec]):
-    """Per layer: (name, energy without holding, stage times, heater power, macs, conversions)."""
+def _plan(summary: Mapping[str, float], specs: Mapping[str, Spec]):
+    """Per entry: (name, spec or None for host-only entries, StageTimes)."""
     if not specs:
         raise ValueError("spec_by_device is empty; allowed: a PhotonicCostSpec and/or "
                          "a CrossbarCostSpec")
     described, others = _layers(summary)
-    out = []
+    # trace order within the step (first event of each layer); undated layers keep their place
+    first = {layer: min((summary[k] for k in summary if k.startswith(f"{layer}.")
+                         and k.endswith(".first_index")), default=math.inf)
+             for layer in described}
+    described = sorted(described, key=lambda layer: first[layer])
+    plan = []
     for layer in described:
         dev = "mzi" if _get(summary, layer, "info", "is_mzi") else "crossbar"
         if dev not in specs:
             raise ValueError(f"layer {layer!r} is a {dev} layer but no spec for {dev!r} was "
                              f"given; allowed: pass a {'PhotonicCostSpec' if dev == 'mzi' else 'CrossbarCostSpec'}")
-        spec = specs[dev]
-        t = layer_stage_times(summary, layer, spec)
-        e, p_heat = _layer_energy(summary, layer, spec, t)
-        out.append((layer, e, t, p_heat, _get(summary, layer, "mvm", "macs"),
-                    _get(summary, layer, "mvm", "adc_conversions")))
-    dspec = _default_digital_spec(specs)
+        plan.append((layer, specs[dev], layer_stage_times(summary, layer, specs[dev])))
+    # host work and the host floor: the spec of the step's first device layer (a crossbar
+    # run with both specs given is not priced with the photonic host), else the default
+    dspec = plan[0][1] if plan else _default_digital_spec(specs)
     for layer in others:
         for kind in ("program", "mvm"):
             if any(k.startswith(f"{layer}.{kind}.") for k in summary):
                 raise ValueError(f"layer {layer!r} has {kind} events but no info entry; "
                                  "allowed: only digital events for undescribed layers")
-        flops, nbytes = _get(summary, layer, "digital", "flops"), _get(summary, layer, "digital",
-                                                                       "bytes")
-        e = dict.fromkeys(ENERGY_COMPONENTS, 0.0)
-        e["digital"] = (flops * dspec.e_digital_pj_per_flop + nbytes * dspec.e_digital_pj_per_byte
-                        ) * PJ
-        t = dict.fromkeys(LATENCY_COMPONENTS, 0.0)
-        t["digital"] = flops / (dspec.f_digital_gflops * 1e9)
-        out.append((layer, e, t, 0.0, 0.0, 0.0))
-    return out
+        flops = _get(summary, layer, "digital", "flops")
+        t_dig = flops / (dspec.f_digital_gflops * 1e9)
+        plan.append((layer, None, StageTimes(0.0, 0.0, 0.0, t_dig, 0.0, 1 if flops else 0)))
+    return plan, dspec
 
 
-def _assemble(terms, t_step: float) -> dict[str, CostReport]:
+def _assemble(summary, plan, dspec: Spec, latencies: Mapping[str, Mapping[str, float]],
+              t_step: float) -> dict[str, CostReport]:
+    """Reports per entry, given each entry's latency components and the step latency."""
     reports = {}
-    for layer, e, t, p_heat, macs, conv in terms:
-        e = dict(e)
-        e["holding"] = p_heat * max(t_step - t["programming"], 0.0)
-        reports[layer] = CostReport(e, dict(t), macs, conv, "held")
+    for layer, spec, t in plan:
+        lat = dict(latencies[layer])
+        macs = _get(summary, layer, "mvm", "macs")
+        conv = _get(summary, layer, "mvm", "adc_conversions")
+        if spec is None:
+            e = dict.fromkeys(ENERGY_COMPONENTS, 0.0)
+            e["digital"] = _digital_energy(summary, layer, dspec)
+            m: dict[str, float] = {}
+            mode = "held"
+        elif isinstance(spec, PhotonicCostSpec):
+            e, m = _photonic_energy(summary, layer, spec, t, t_step)
+            mode = spec.weight_mode
+        else:
+            e, m = _crossbar_energy(summary, layer, spec, t, t_step)
+            mode = "held"
+        reports[layer] = CostReport(e, lat, macs, conv, mode, m)
+    # host floor, once per step (booked on the "host" entry, created if absent)
+    host = reports.get("host") or CostReport(dict.fromkeys(ENERGY_COMPONENTS, 0.0),
+                                             dict.fromkeys(LATENCY_COMPONENTS, 0.0))
+    e = dict(host.energy_j)
+    e["host_static"] = e.get("host_static", 0.0) + dspec.p_host_static_w * t_step
+    reports["host"] = CostReport(e, host.latency_s, host.macs, host.conversions,
+                                 host.weight_mode, {**host.metrics, "t_step_s": t_step})
     return reports
 
 
 def price_layers(summary: Mapping[str, float], spec_by_device: SpecArg) -> dict[str, CostReport]:
-    """Per-layer reports of one step (holding uses the whole step's latency)."""
-    terms = _terms(summary, _resolve_specs(spec_by_device))
-    t_step = math.fsum(v for _, _, t, *_ in terms for v in t.values())
-    return _assemble(terms, t_step)
+    """Per-layer reports of one step (static terms use the whole step's latency); the host
+    floor is booked on ``"host"``."""
+    plan, dspec = _plan(summary, _resolve_specs(spec_by_device))
+    lat = {layer: t.critical_path() for layer, _, t in plan}
+    t_step = math.fsum(v for d in lat.values() for v in d.values())
+    return _assemble(summary, plan, dspec, lat, t_step)
 
 
 def _sum_reports(reports: Iterable[CostReport]) -> CostReport:
+    reports = list(reports)
+    mode = next((r.weight_mode for r in reports if r.macs), reports[0].weight_mode if reports
+                else "held")
     total = CostReport(dict.fromkeys(ENERGY_COMPONENTS, 0.0),
-                       dict.fromkeys(LATENCY_COMPONENTS, 0.0), 0.0, 0.0, "held")
+                       dict.fromkeys(LATENCY_COMPONENTS, 0.0), 0.0, 0.0, mode)
     for r in reports:
-        total = total + r
+        total = total + CostReport(r.energy_j, r.latency_s, r.macs, r.conversions, mode, r.metrics)
     return total
 
 
@@ -338,12 +577,12 @@ def price(summary: Mapping[str, float], spec_by_device: SpecArg) -> CostReport:
         summary: flat ``"<layer>.<kind>.<field>"`` dict of one step.
         spec_by_device: a spec, ``{"mzi": PhotonicCostSpec, "crossbar": CrossbarCostSpec}``
             or an iterable of specs; each described layer is priced with the spec of its kind
-            (``info.is_mzi``); digital events of undescribed layers use the photonic spec if
-            given, else the crossbar spec.
+            (``info.is_mzi``); digital events of undescribed layers and the host floor use
+            the spec of the first described layer (the photonic spec if there is none).
 
     Returns:
-        CostReport with energy (J) per ``ENERGY_COMPONENTS`` and latency (s) per
-        ``LATENCY_COMPONENTS``.
+        CostReport with energy (J) per ``ENERGY_COMPONENTS``, latency (s) per
+        ``LATENCY_COMPONENTS`` (the pipeline bound's critical path) and ``metrics``.
     """
     return _sum_reports(price_layers(summary, spec_by_device).values())
 
@@ -354,7 +593,11 @@ def held_weight_pj_per_mac(n: int, il_mzi_db: float, bits: int,
 
     E/MAC = (N·(E_DAC + E_MZM) + N·(E_ADC + E_TIA + E_PD) + P_laser/f) / N², heater holding
     excluded; path IL = IL_MZI·(2N + 1) (LT ``cal_insertion_loss``) + modulator IL + coupling.
+    The laser is charged for the streaming symbol only (``laser_idle_on_fraction`` = 0).
     """
+    from dataclasses import replace
+    spec = replace(spec, laser_idle_on_fraction=0.0, converter_idle_fraction=0.0,
+                   receiver_idle_fraction=0.0)
     layer = "core"
     summary = {f"{layer}.info.{k}": float(v) for k, v in dict(
         n_in=n, n_out=n, tile_rows=n, tile_cols=n, tiles=1, knobs=0, knob_bits=bits,

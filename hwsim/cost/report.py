@@ -6,7 +6,7 @@ from typing import Mapping
 
 from .analytic import CostReport
 
-__all__ = ["format_cost_table"]
+__all__ = ["format_cost_table", "steps_to_target", "with_headline"]
 
 
 def _fmt(v: float) -> str:
@@ -69,3 +69,54 @@ def format_cost_table(reports: Mapping[str, CostReport], reference: str | None =
     e_head = ["energy per step [J]", "total"] + e_comp + ["MACs", "pJ/MAC", "MACs/conv", "weights"]
     t_head = ["latency per step [s]", "total"] + t_comp
     return _table(e_head, e_rows) + "\n\n" + _table(t_head, t_rows)
+
+
+# --------------------------------------------------------------------------- headline metrics
+_LEVELS = ("low", "nominal", "high")
+
+
+def steps_to_target(accuracy, steps, target: float) -> float | None:
+    """Training steps until the test accuracy first reaches ``target``, from a run's own
+    history (per-epoch ``accuracy`` and cumulative ``steps``); None if never reached."""
+    if len(accuracy) != len(steps):
+        raise ValueError(f"accuracy has {len(accuracy)} epochs but steps has {len(steps)}; "
+                         "allowed: equal lengths")
+    for acc, n in zip(accuracy, steps):
+        if acc >= target:
+            return float(n)
+    return None
+
+
+def with_headline(band: Mapping[str, CostReport], level: str, *,
+                  steps: float | None = None, target_accuracy: float | None = None
+                  ) -> CostReport:
+    """The report at ``level`` with the headline metrics of its low/nominal/high ``band``:
+
+    ``energy_per_step_j_<lv>``, ``latency_per_step_s_<lv>`` and, when ``steps`` (to the target
+    accuracy) is known, ``energy_to_target_j_<lv>`` = steps × energy per step and
+    ``time_to_target_s_<lv>``, plus ``steps_to_target``, ``target_accuracy`` and
+    ``target_reached`` (1/0). ``laser_on_s`` and ``endurance_used_fraction`` are always
+    present (0 where the row has no laser or no wearing cells); ``cost_level_index`` says
+    which level the report's own components are priced at (0 low, 1 nominal, 2 high)."""
+    if set(band) != set(_LEVELS):
+        raise ValueError(f"band has levels {sorted(band)}; allowed: exactly {', '.join(_LEVELS)}")
+    if level not in _LEVELS:
+        raise ValueError(f"level = {level!r} is invalid; allowed: {', '.join(_LEVELS)}")
+    base = band[level]
+    m = dict(base.metrics)
+    m.setdefault("laser_on_s", 0.0)
+    m.setdefault("endurance_used_fraction", 0.0)
+    m["cost_level_index"] = float(_LEVELS.index(level))
+    for lv in _LEVELS:
+        m[f"energy_per_step_j_{lv}"] = band[lv].total_energy_j
+        m[f"latency_per_step_s_{lv}"] = band[lv].total_latency_s
+    if target_accuracy is not None:
+        m["target_accuracy"] = float(target_accuracy)
+        m["target_reached"] = float(steps is not None)
+    if steps is not None:
+        m["steps_to_target"] = float(steps)
+        for lv in _LEVELS:
+            m[f"energy_to_target_j_{lv}"] = steps * band[lv].total_energy_j
+            m[f"time_to_target_s_{lv}"] = steps * band[lv].total_latency_s
+    return CostReport(base.energy_j, base.latency_s, base.macs, base.conversions,
+                      base.weight_mode, m)

@@ -24,7 +24,8 @@ __all__ = [
     "FJ", "PJ", "NJ", "NS", "US", "MW", "LEVELS", "HIGHER_IS_CHEAPER",
     "PhotonicCostSpec", "CrossbarCostSpec", "GpuSpec",
     "photonic_spec", "crossbar_spec", "gpu_preset", "GPU_PRESETS",
-    "dbm_to_mw", "adc_energy_pj", "dac_energy_pj",
+    "dbm_to_mw", "adc_energy_pj", "dac_energy_pj", "WEIGHT_MODES_PHOTONIC", "INPUT_MODES", "RECEIVER_MODELS",
+    "spec_from_mapping", "load_spec_file",
 ]
 
 # Unit conversions (pitfall cost.md §5.1: a "10e-9" typo inflates latency 10x; tests pin these).
@@ -37,7 +38,10 @@ MW = 1e-3   # W per mW
 
 LEVELS = ("low", "nominal", "high")
 # Fields where a larger value means lower cost; their "low" level holds the largest value.
-HIGHER_IS_CHEAPER = frozenset({"laser_wpe", "f_mod_ghz", "f_digital_gflops"})
+HIGHER_IS_CHEAPER = frozenset({"laser_wpe", "f_mod_ghz", "f_digital_gflops", "endurance_cycles"})
+WEIGHT_MODES_PHOTONIC = ("held", "redriven")
+INPUT_MODES = ("bit_serial", "pwm")
+RECEIVER_MODELS = ("thermal", "shot")
 
 
 def dbm_to_mw(p_dbm: float) -> float:
@@ -79,11 +83,17 @@ def _ok(kind: str, v: object) -> bool:
             "finite": True}[kind]
 
 
-def _validate(obj: object, kinds: Mapping[str, str]) -> None:
+def _validate(obj: object, kinds: Mapping[str, object]) -> None:
     owner = type(obj).__name__
     for f in fields(obj):
         kind = kinds.get(f.name, "pos")
         if kind == "str":
+            continue
+        if isinstance(kind, tuple):   # a string from an allowed set
+            v = getattr(obj, f.name)
+            if v not in kind:
+                raise ValueError(f"{owner}.{f.name} = {v!r} is invalid; allowed: "
+                                 f"{', '.join(kind)}")
             continue
         v = getattr(obj, f.name)
         if not _ok(kind, v):
@@ -120,6 +130,10 @@ class PhotonicCostSpec(_SpecMixin):
     dac_ref_bits: int = 8            # bits at which e_dac_pj / e_knob_write_pj are stated
     # Detection and conversion (cost.md §2.1, §2.2)
     e_pd_pj: float = 0.22            # 1.1 mW PD at 5 GS/s (derived); LT default.yaml
+    # Receiver model of the link budget (cost.md §1.3): "thermal" P_det = S_PD·2^b (SimPhony/LT)
+    # or "shot" P_det = 4^b·hν·f_s (the floor; large meshes need it, cost.md §4.4b).
+    receiver_model: str = "thermal"
+    wavelength_nm: float = 1550.0    # photon energy hν = 1.28e-19 J (cost.md §3)
     e_tia_pj: float = 0.6            # 3 mW at 5 GS/s (derived); SimPhony tia.yml
     e_adc_pj: float = 1.48           # 8 b 10 GS/s 14 nm (14.8 mW); SimPhony adc.yml, LT ADC.py
     adc_ref_bits: int = 8            # bits at which e_adc_pj is stated
@@ -127,9 +141,25 @@ class PhotonicCostSpec(_SpecMixin):
     cols_per_adc: int = 1            # one ADC per output waveguide; SimPhony/LT cores
     # Programming and holding (cost.md §2.1, §1.3, §4.2)
     e_knob_write_pj: float = 3.57    # one 8 b phase-DAC sample per knob; SimPhony dac.yml
+    t_knob_dac_ns: float = 0.0714    # one phase-DAC sample at 14 GS/s; SimPhony dac.yml
+    knob_dacs_per_tile: int = 8      # phase DACs multiplexed over a tile's shifters (assumption)
     p_pi_mw: float = 30.0            # thermo-optic P_pi; SimPhony phase_shifter.yml
-    heater_mean_fraction: float = 0.5  # mean heater power / P_pi per MZI (~15 mW, cost.md §4.2)
+    # Mean heater power / P_pi per phase shifter, used only when the trace carries no phase
+    # values: phases uniform on [0, 2π) give mean φ/π = 1 (P_hold = P_pi·φ/π, cost.md §1.3).
+    heater_mean_fraction: float = 1.0
     t_settle_ns: float = 10_000.0    # thermo-optic settle 10 µs; SimPhony phase_shifter.yml
+    # "held": weight-stationary heaters (hold power, settle per write); "redriven": one DAC
+    # sample per phase shifter per clock, electro-optic, no hold power (LT photonic_MZI.py).
+    weight_mode: str = "held"
+    # Static-power duty assumptions (cost.md §1.1 static terms; fractions of full power drawn
+    # outside the component's active time within a step):
+    laser_idle_on_fraction: float = 1.0   # CW laser left on for the whole step (assumption:
+    #   off-chip lasers run CW for wavelength/power stability; FICONN one CW laser, arXiv:2208.01623)
+    converter_idle_fraction: float = 0.1  # DAC/ADC clocks and references between samples
+    #   (assumption, unverified; 0 = perfect power gating, 1 = always on as SimPhony/LT P = E·f)
+    receiver_idle_fraction: float = 1.0   # PD bias + TIA: continuous-time amplifiers stay biased
+    #   (SimPhony tia.yml states TIA power in mW, not per sample)
+    p_host_static_w: float = 15.0    # host floor: Jetson AGX Orin lowest power mode (15–60 W); Orin brief
     # Digital (cost.md §2.4, §2.5)
     e_partial_sum_add_pj: float = 0.1  # INT32 add, 45 nm; Horowitz ISSCC 2014 doi:10.1109/ISSCC.2014.6757323
     e_digital_pj_per_flop: float = 2.3  # FP32 (0.9 add + 3.7 mul)/2, 45 nm; Horowitz (derived)
@@ -138,8 +168,12 @@ class PhotonicCostSpec(_SpecMixin):
 
     def __post_init__(self) -> None:
         _validate(self, {"s_pd_dbm": "finite", "il_mod_db": "nonneg", "il_coupling_db": "nonneg",
-                         "laser_wpe": "frac", "heater_mean_fraction": "unit",
-                         "dac_ref_bits": "int", "adc_ref_bits": "int", "cols_per_adc": "int"})
+                         "laser_wpe": "frac", "heater_mean_fraction": "nonneg",
+                         "dac_ref_bits": "int", "adc_ref_bits": "int", "cols_per_adc": "int",
+                         "knob_dacs_per_tile": "int", "weight_mode": WEIGHT_MODES_PHOTONIC,
+                         "receiver_model": RECEIVER_MODELS,
+                         "laser_idle_on_fraction": "unit", "converter_idle_fraction": "unit",
+                         "receiver_idle_fraction": "unit", "p_host_static_w": "nonneg"})
 
     @property
     def t_settle_s(self) -> float:
@@ -150,8 +184,8 @@ class PhotonicCostSpec(_SpecMixin):
         return self.t_adc_conv_ns * NS
 
     @property
-    def p_hold_per_mzi_w(self) -> float:
-        """Mean heater holding power per MZI (W)."""
+    def p_hold_per_shifter_w(self) -> float:
+        """Mean heater holding power per phase shifter (W) when no phases are traced."""
         return self.p_pi_mw * MW * self.heater_mean_fraction
 
 
@@ -168,8 +202,15 @@ _PHOTONIC_RANGE: dict[str, tuple[float, float]] = {
     "e_adc_pj": (0.85, 3.25),          # accelergy-adc-plug-in 22 nm 0.85; VLSI 2021 C15-3 3.25
     "t_adc_conv_ns": (0.1, 0.2),       # 10 GS/s SimPhony; 5 GS/s survey point (ISSCC 2022)
     "e_knob_write_pj": (2.6, 5.2),     # as e_dac_pj (cimloop Albireo CSV)
-    "p_pi_mw": (12.7, 57.8),           # standard heaters 12.7–57.8 mW; Micromachines 13(9):1509 (2022)
+    # Thermo-optic P_pi·τ is about conserved, 30–300 mW·µs for standard heaters (cost.md §3;
+    # Micromachines 13(9):1509 (2022); arXiv:2405.11044): the fastest settle (2 µs, LT) goes
+    # with P_pi = 15 mW (30 mW·µs), not with the 12.7 mW of the slowest heaters.
+    "p_pi_mw": (15.0, 57.8),           # 15 = 30 mW·µs / 2 µs (derived); 57.8 Micromachines 2022
     "t_settle_ns": (2_000.0, 10_000.0),  # LT MZI response_time 2 µs; SimPhony 10 µs
+    "laser_idle_on_fraction": (0.0, 1.0),   # gated between streams (optimistic) / CW
+    "converter_idle_fraction": (0.0, 1.0),  # perfect gating / always on (SimPhony, LT P = E·f)
+    "receiver_idle_fraction": (0.0, 1.0),   # gated receivers / always biased
+    "p_host_static_w": (0.0, 60.0),    # host shared with other work / Orin 60 W mode (Orin brief)
     "e_partial_sum_add_pj": (0.03, 0.9),  # Horowitz INT8 add 0.03; FP32 add 0.9
     "e_digital_pj_per_flop": (0.75, 11.0),  # Horowitz FP16 (0.4+1.1)/2; Orin ≈11 pJ/FLOP at 60 W
     "e_digital_pj_per_byte": (0.054, 31.2),  # Albireo 7 nm SRAM 0.435 pJ/64 bit; HBM2 3.9 pJ/bit
@@ -212,9 +253,26 @@ class CrossbarCostSpec(_SpecMixin):
     e_digital_pj_per_flop: float = 2.3   # FP32 45 nm (derived); Horowitz ISSCC 2014
     e_digital_pj_per_byte: float = 1.25  # SRAM 64-bit 8 KB ≈ 10 pJ; Horowitz
     f_digital_gflops: float = 5300.0     # host = Jetson AGX Orin class; NVIDIA Orin brief
+    # Input encoding: "bit_serial" = dac_bits 1-bit passes of t_read_ns (ISAAC); "pwm" = one
+    # pulse-width-modulated pass of t_pwm_ns, cell energy × pwm_mean_duty (HERMES, Le Gallo
+    # et al., Nat. Electron. 6, 680 (2023)).
+    input_mode: str = "bit_serial"
+    t_pwm_ns: float = 130.0          # full-scale 8 b PWM window: HERMES 63.1 TOPS / 64 cores /
+    #   (2·256²) ops = 133 ns per MVM (derived, Le Gallo 2023)
+    pwm_mean_duty: float = 0.25      # mean input pulse / full window (assumed, cost.md §4.4b)
+    # Static power (cost.md §1.1): column readout (current-to-voltage conversion + ADC bias) per
+    # column while reading — NeuroSim SarADC column power at 8 b, (6.4806·8 + 49.047) µW
+    # (neurosim/DNN_NeuroSim_V1.3 SarADC.cpp, maintainers in issue #35) — idle fraction else.
+    p_column_uw: float = 100.9
+    converter_idle_fraction: float = 0.1  # ADC/DAC idle vs active power (assumption, unverified)
+    p_host_static_w: float = 15.0    # host floor: Jetson AGX Orin 15 W mode; Orin brief
+    endurance_cycles: float = 1e6    # writes per cell before wear-out: lower end of PCM 1e6–1e9
+    #   and RRAM 1e6–1e12 (devices.md §6.11)
 
     def __post_init__(self) -> None:
-        _validate(self, {"adc_ref_bits": "int", "cols_per_adc": "int"})
+        _validate(self, {"adc_ref_bits": "int", "cols_per_adc": "int", "input_mode": INPUT_MODES,
+                         "pwm_mean_duty": "frac", "p_column_uw": "nonneg",
+                         "converter_idle_fraction": "unit", "p_host_static_w": "nonneg"})
 
     @property
     def t_read_s(self) -> float:
@@ -241,6 +299,10 @@ _CROSSBAR_RANGE: dict[str, tuple[float, float]] = {
     "e_partial_sum_add_pj": (0.021, 0.1),  # ISAAC shift-add; Horowitz INT32 add
     "e_digital_pj_per_flop": (0.75, 11.0),  # Horowitz FP16; Orin ≈11 pJ/FLOP (derived)
     "e_digital_pj_per_byte": (0.054, 31.2),  # Albireo 7 nm SRAM; HBM2 3.9 pJ/bit
+    "p_column_uw": (2.34, 201.8),       # ISAAC array 0.3 mW / 128 columns (puma constants.py) / 2× NeuroSim (assumption)
+    "converter_idle_fraction": (0.0, 1.0),  # perfect gating / always on
+    "p_host_static_w": (0.0, 60.0),     # shared host / Orin 60 W mode (Orin brief)
+    "endurance_cycles": (1e9, 1e5),     # PCM upper end (devices.md §6.11); flash/SONOS 1e4–1e5 (unverified)
 }
 
 
@@ -287,9 +349,12 @@ _GPU_LIST = (
         peak_fp32_tflops=66.9,     # NVIDIA H100 datasheet (via glennklockwood.com)
         mem_bw_gbs=3350.0,         # same
         tdp_w=700.0,               # same
-        p_idle_w=61.0 * 700.0 / 400.0,  # derived: A100 measured idle/TDP (LT power_usage.csv) x H100 TDP; unverified
+        # No measured H100 idle figure is in cost.md: the A100's measured context-loaded idle
+        # (61 W, LT profile/power_results/power_usage.csv) is used as-is as a floor, not scaled
+        # by TDP (the old 107 W had no source); unverified for H100.
+        p_idle_w=61.0,
         t_launch_us=_T_LAUNCH_US,
-        e_flop_pj=(700.0 - 61.0 * 700.0 / 400.0) / 66.9,  # derived: (TDP − idle)/peak, pJ/FLOP
+        e_flop_pj=(700.0 - 61.0) / 66.9,  # derived: (TDP − idle)/peak, pJ/FLOP
         e_byte_pj=3.5 * 8,         # HBM3 ≈3.5 pJ/bit (unverified); O'Connor MICRO'17 doi:10.1145/3123939.3124545
     ),
     GpuSpec(
@@ -346,3 +411,50 @@ GPU_PRESETS: Mapping[str, GpuSpec] = _Presets(_GPU_LIST)
 def gpu_preset(name: str) -> GpuSpec:
     """GPU spec by preset name (ValueError naming the allowed names if unknown)."""
     return GPU_PRESETS[name]
+
+
+# --------------------------------------------------------------------------- overrides
+_SECTIONS = {"mzi": photonic_spec, "crossbar": crossbar_spec}
+
+
+def _apply(obj, overrides: Mapping[str, object], where: str):
+    names = {f.name for f in fields(obj)}
+    for k in overrides:
+        if k not in names:
+            raise ValueError(f"{where}.{k} is not a field; allowed: {', '.join(sorted(names))}")
+    return replace(obj, **dict(overrides))
+
+
+def spec_from_mapping(level: str = "nominal", overrides: Mapping[str, Mapping] | None = None
+                      ) -> dict[str, object]:
+    """Specs at ``level`` with ``overrides`` applied (e.g. a parsed TOML spec file).
+
+    ``overrides`` sections: ``mzi`` and ``crossbar`` (fields of :class:`PhotonicCostSpec` /
+    :class:`CrossbarCostSpec`) and ``gpu.<preset name>`` (fields of :class:`GpuSpec`).
+    Returns ``{"mzi": ..., "crossbar": ..., "gpus": {name: GpuSpec}}``; unknown sections or
+    fields raise ValueError naming them.
+    """
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - {"mzi", "crossbar", "gpu"})
+    if unknown:
+        raise ValueError(f"spec file section(s) {unknown} are unknown; allowed: mzi, crossbar, gpu")
+    out: dict[str, object] = {k: _apply(f(level), overrides.get(k, {}), k)
+                              for k, f in _SECTIONS.items()}
+    gpus = dict(GPU_PRESETS._d)  # type: ignore[attr-defined]
+    for name, o in dict(overrides.get("gpu", {})).items():
+        base = gpus.get(name)
+        if base is None:
+            raise ValueError(f"gpu.{name!r} is not a GPU preset; allowed: {', '.join(gpus)}")
+        gpus[name] = _apply(base, o, f"gpu.{name}")
+    out["gpus"] = gpus
+    return out
+
+
+def load_spec_file(path) -> dict:
+    """Parse a TOML spec file (see :func:`spec_from_mapping` for its sections)."""
+    import tomllib
+    with open(path, "rb") as fh:
+        try:
+            return tomllib.load(fh)
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"spec file {str(path)!r} is not valid TOML: {e}") from None

@@ -53,3 +53,52 @@ def test_bad_arguments():
         gpu_step_cost(-1.0, "bp", 0, 1.0, 1, A100)
     with pytest.raises(ValueError, match="batch"):
         mlp_forward_flops(SIZES, 0)
+
+
+# ---------------------------------------------------------------- the band and the measured step
+from hwsim.cost import bp_step_work, gpu_band, measure_torch_step, summary_step_work  # noqa: E402
+from hwsim.trace import DigitalEvent, LayerInfo, MvmEvent, ProgramEvent, summarize  # noqa: E402
+
+
+def test_band_regimes_by_hand():
+    h100 = GPU_PRESETS["H100 SXM5"]
+    f, b, k = 2.6e7, 1e6, 40
+    band = gpu_band(f, b, k, h100, p_host_w=15.0)
+    t_roof = max(f / 66.9e12, b / 3350e9)
+    assert band["low"].total_latency_s == pytest.approx(t_roof)              # CUDA graphs
+    assert band["nominal"].total_latency_s == pytest.approx(t_roof + 40 * 5e-6)
+    assert band["high"].total_latency_s == pytest.approx(t_roof + 40 * 20e-6)
+    for r in band.values():
+        t = r.total_latency_s
+        assert r.energy_j["idle"] == pytest.approx(61.0 * t)
+        assert r.energy_j["host_static"] == pytest.approx(15.0 * t)
+        assert r.energy_j["compute"] == pytest.approx(f * h100.e_flop_pj * 1e-12)
+    # launch-bound eager: idle dominates (cost.md §4.3); throughput-bound: dynamic dominates
+    assert band["nominal"].energy_j["idle"] > 10 * band["nominal"].energy_j["compute"]
+    assert band["low"].energy_j["compute"] > band["low"].energy_j["idle"]
+    with pytest.raises(ValueError, match="n_kernels"):
+        gpu_band(f, b, -1, h100)
+
+
+def test_step_work_counts_every_flop():
+    info = LayerInfo("L", "mzi", 16, 8, 8, 8, 2, 10, 8, 8, 8, mzis=64, phase_shifters=136)
+    ev = [ProgramEvent("L", 3, 30, 3), MvmEvent("L", 3, 12, 12 * 128, 12 * 16, 12 * 16, 12 * 8),
+          DigitalEvent("host", 1000, role="estimator"), DigitalEvent("host", 200, role="optimizer")]
+    w = summary_step_work(summarize(ev, [info]))
+    assert w["flops"] == 2 * 12 * 128 + 1000 + 200 + 12 * 8       # MACs, heads/estimate/update, adds
+    assert w["bytes"] == 4 * (3 * 16 * 8 + 12 * (16 + 8))
+    assert w["kernels"] == 4 * 1 + 2 * 1 + 3 * 2
+    bp = bp_step_work([64, 32], 10, 8)
+    fwd = 2 * 8 * 64 * 32 + 2 * 8 * 32 * 10
+    assert bp["flops"] == 3 * fwd + 4 * (64 * 32 + 32 + 32 * 10 + 32)
+
+
+@pytest.mark.parametrize("kind", ["forward_only", "bp"])
+def test_measured_step_runs_here(kind):
+    r = measure_torch_step([32, 16], 10, 8, kind=kind, directions=2, repeats=2)
+    assert r.latency_s["measured"] > 0
+    import torch
+    if not torch.cuda.is_available():    # no NVML on a CPU: no energy is claimed
+        assert r.energy_j == {} and r.metrics["energy_measured"] == 0.0
+    with pytest.raises(ValueError, match="kind"):
+        measure_torch_step([32, 16], 10, 8, kind="zo")

@@ -23,6 +23,8 @@ def test_values_positive(kind, level):
             assert math.isfinite(v)
         elif k.endswith("_db"):     # losses may be 0 dB (e.g. on-chip source, no coupler)
             assert v >= 0, k
+        elif k.endswith("_fraction") or k in ("p_host_static_w", "p_column_uw"):
+            assert v >= 0, k        # duty assumptions and static powers may be 0 (gated)
         else:
             assert v > 0, k
 
@@ -43,7 +45,17 @@ def test_nominal_is_default_and_cited_values():
     p = photonic_spec()
     assert (p.laser_wpe, p.s_pd_dbm, p.e_adc_pj, p.e_dac_pj, p.p_pi_mw, p.t_settle_ns) == \
         (0.2, -25.0, 1.48, 3.57, 30.0, 10_000.0)
-    assert p.p_hold_per_mzi_w == pytest.approx(15e-3)   # cost.md §4.2: ~15 mW per MZI
+    # per phase shifter, phases uniform on [0, 2π): mean P_pi·φ/π = P_pi (cost.md §1.3); the
+    # old "per MZI at P_pi/2" (15 mW × 64 MZIs per 8×8 tile) left out half the shifters
+    assert p.p_hold_per_shifter_w == pytest.approx(30e-3)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_heater_power_speed_product(level):
+    # thermo-optic P_pi·τ ≈ conserved, ≥ 30 mW·µs for standard heaters (cost.md §3): "low"
+    # must not pair the fastest settle with the weakest heater
+    p = photonic_spec(level)
+    assert p.p_pi_mw * p.t_settle_ns * 1e-3 >= 30.0 - 1e-9
 
 
 def test_unit_conversions():

@@ -1,0 +1,271 @@
+"""Re-price a stored run from its traces alone: ``forwardlab price RUN.h5 [--cost-level L]
+[--spec FILE.toml]``.
+
+Rows (every one re-priced from stored step summaries and the run's config, never retrained):
+
+* the device run: the mean of its per-step trace summaries (``/trace/steps``); endurance uses
+  the last step (writes per cell are cumulative);
+* cross-device rows: one-step summaries of the same step on other devices, stored in
+  ``RunRecord.costs`` under ``SUMMARY_PREFIX + label`` (flat ``dict[str, float]``, written by
+  :func:`store_summary`; HDF5 ``/cost/summary:<label>`` attributes);
+* GPU rows per configured preset: ``"GPU <name>: MF+DD"`` (the device run's own traced work —
+  every MAC and every host FLOP — on the GPU band) and ``"GPU <name>: BP"`` (the same network
+  and heads trained by backpropagation);
+* stored measured rows (names starting with ``"measured"``) are carried over unchanged.
+
+Every row carries the headline metrics of :func:`hwsim.cost.report.with_headline`: energy and
+latency per step and to the target accuracy (from the run's own history; BP rows from the BP
+reference history), each at low / nominal / high, plus laser-on time and endurance consumed.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Mapping
+
+from hwsim.cost.analytic import CostReport, price
+from hwsim.cost.gpu import bp_step_work, gpu_band, measure_torch_step, summary_step_work
+from hwsim.cost.report import format_cost_table, steps_to_target, with_headline
+from hwsim.cost.spec import LEVELS, load_spec_file, spec_from_mapping
+
+from .results import RunRecord, read_results
+
+__all__ = ["SUMMARY_PREFIX", "MEASURED_PREFIX", "store_summary", "stored_summaries",
+           "price_summaries", "measured_rows", "reprice", "format_reprice", "print_reprice"]
+
+SUMMARY_PREFIX = "summary:"
+MEASURED_PREFIX = "measured"
+# Classes per data set (the config does not store them; all shipped data sets have 10).
+N_CLASSES = {"digits": 10, "fashion-mnist": 10, "mnist": 10}
+BP_KERNELS = 20    # eager launches of a small-MLP BP step (cost.md §4.3: 15–25)
+TARGET_FRACTION = 0.95
+
+
+def store_summary(rec: RunRecord, label: str, summary: Mapping[str, float]) -> None:
+    """Store a cross-device step summary in ``rec.costs`` so the run can be re-priced."""
+    rec.costs[SUMMARY_PREFIX + label] = {str(k): float(v) for k, v in summary.items()}
+
+
+def stored_summaries(rec: RunRecord) -> dict[str, dict[str, float]]:
+    """Cross-device step summaries stored by :func:`store_summary`, by label."""
+    n = len(SUMMARY_PREFIX)
+    return {k[n:]: dict(v) for k, v in rec.costs.items() if k.startswith(SUMMARY_PREFIX)}
+
+
+def _mean(summaries: list[Mapping[str, float]]) -> dict[str, float]:
+    keys = sorted({k for s in summaries for k in s})
+    n = max(1, len(summaries))
+    return {k: sum(s.get(k, 0.0) for s in summaries) / n for k in keys}
+
+
+def _specs(level: str, spec_file: str | Path | None) -> dict:
+    return spec_from_mapping(level, load_spec_file(spec_file) if spec_file else None)
+
+
+def _device_band(summary: Mapping[str, float], spec_file) -> dict[str, CostReport]:
+    out = {}
+    for lv in LEVELS:
+        s = _specs(lv, spec_file)
+        out[lv] = price(summary, {"mzi": s["mzi"], "crossbar": s["crossbar"]})
+    return out
+
+
+def _history_steps(history: Mapping[str, list] | None, steps_per_epoch: float | None):
+    if not history or "test_accuracy" not in history:
+        return None, None
+    acc = list(history["test_accuracy"])
+    if "steps" in history and len(history["steps"]) == len(acc):
+        steps = list(history["steps"])
+    elif steps_per_epoch:
+        steps = [steps_per_epoch * (i + 1) for i in range(len(acc))]
+    else:
+        return acc, None
+    return acc, steps
+
+
+def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str, float]], *,
+                    level: str | None = None, spec_file: str | Path | None = None,
+                    history: Mapping[str, list] | None = None,
+                    references: Mapping[str, Mapping[str, list]] | None = None,
+                    last_summary: Mapping[str, float] | None = None,
+                    target_accuracy: float | None = None) -> dict[str, CostReport]:
+    """Cost per training step of every row, with headline metrics (see module docstring).
+
+    Args:
+        config: the run's flat config (``RunConfig.flat()`` or a results file's attributes):
+            uses ``cost_level``, ``gpus``, ``hidden``, ``batch_size``, ``dataset``,
+            ``schedule``.
+        device_summaries: label -> step summary; the first entry is the device run itself
+            (GPU rows use its traced work), the others cross-device rows.
+        level: ``"low"``, ``"nominal"`` or ``"high"`` (default: ``config["cost_level"]``).
+        spec_file: TOML overrides (sections ``mzi``, ``crossbar``, ``gpu."<name>"``).
+        history: the device run's per-epoch metrics (``test_accuracy``, ``steps``).
+        references: reference histories (``"bp"`` gives the BP rows' steps to target).
+        last_summary: the device run's last step summary (cumulative writes per cell).
+        target_accuracy: default ``TARGET_FRACTION`` × the lowest best accuracy among the
+            device run and the BP reference (so that both can reach it).
+    """
+    level = level or str(config.get("cost_level", "nominal"))
+    if level not in LEVELS:
+        raise ValueError(f"level = {level!r} is invalid; allowed: {', '.join(LEVELS)}")
+    if not device_summaries:
+        raise ValueError("device_summaries is empty; allowed: label -> step summary, the device "
+                         "run first")
+    specs = _specs(level, spec_file)
+    refs = dict(references or {})
+    acc, steps = _history_steps(history, None)
+    bp_acc, bp_steps = _history_steps(refs.get("bp"), None)
+    if target_accuracy is None:
+        bests = [max(a) for a in (acc, bp_acc) if a]
+        target_accuracy = TARGET_FRACTION * min(bests) if bests else None
+    n_dev = steps_to_target(acc, steps, target_accuracy) if acc and steps and \
+        target_accuracy is not None else None
+    n_bp = steps_to_target(bp_acc, bp_steps, target_accuracy) if bp_acc and bp_steps and \
+        target_accuracy is not None else None
+
+    reports: dict[str, CostReport] = {}
+    labels = list(device_summaries)
+    run_steps = float(steps[-1]) if steps else None
+    for i, label in enumerate(labels):
+        band = _device_band(device_summaries[label], spec_file)
+        if i == 0 and last_summary is not None:
+            band = {lv: _with_endurance(r, last_summary, lv, spec_file) for lv, r in band.items()}
+        elif i > 0 and run_steps:
+            # one stored step: writes per cell of the whole run ≈ per-step maximum × run steps
+            band = {lv: _with_endurance(r, _scaled_writes(device_summaries[label], run_steps),
+                                        lv, spec_file) for lv, r in band.items()}
+        reports[label] = with_headline(band, level, steps=n_dev, target_accuracy=target_accuracy)
+
+    work = summary_step_work(device_summaries[labels[0]])
+    info_n_in = _first_n_in(device_summaries[labels[0]])
+    hidden = [int(h) for h in config.get("hidden", [])]
+    n_classes = N_CLASSES.get(str(config.get("dataset", "")), 10)
+    p_host = specs["mzi"].p_host_static_w
+    for name in config.get("gpus", []):
+        gpu = specs["gpus"][name]
+        band = gpu_band(work["flops"], work["bytes"], work["kernels"], gpu, p_host_w=p_host)
+        reports[f"GPU {name}: MF+DD"] = with_headline(band, level, steps=n_dev,
+                                                      target_accuracy=target_accuracy)
+        if info_n_in and hidden:
+            bp = bp_step_work([info_n_in, *hidden], n_classes, int(config.get("batch_size", 64)),
+                              BP_KERNELS)
+            band = gpu_band(bp["flops"], bp["bytes"], bp["kernels"], gpu, p_host_w=p_host)
+            reports[f"GPU {name}: BP"] = with_headline(band, level, steps=n_bp,
+                                                       target_accuracy=target_accuracy)
+    return reports
+
+
+def _first_n_in(summary: Mapping[str, float]) -> int | None:
+    firsts = sorted((v, k) for k, v in summary.items() if k.endswith(".first_index"))
+    for _, k in firsts:
+        layer = k.rsplit(".", 2)[0]
+        n_in = summary.get(f"{layer}.info.n_in")
+        if n_in:
+            return int(n_in)
+    return None
+
+
+def _scaled_writes(summary: Mapping[str, float], run_steps: float) -> dict[str, float]:
+    out = dict(summary)
+    for key, v in summary.items():
+        if key.endswith(".program.writes_per_cell_max"):
+            out[key + "_total"] = v * run_steps
+    return out
+
+
+def _with_endurance(r: CostReport, last: Mapping[str, float], level: str, spec_file) -> CostReport:
+    """Endurance from the run's last step (writes per cell are cumulative in the trace)."""
+    s = _specs(level, spec_file)
+    total = 0.0
+    frac = 0.0
+    for key, v in last.items():
+        if key.endswith(".program.writes_per_cell_max_total"):
+            layer = key.rsplit(".", 2)[0]
+            total = max(total, v)
+            if not last.get(f"{layer}.info.is_mzi", 1.0):
+                frac = max(frac, v / s["crossbar"].endurance_cycles)
+    m = dict(r.metrics, writes_per_cell_max_total=total, endurance_used_fraction=frac)
+    return CostReport(r.energy_j, r.latency_s, r.macs, r.conversions, r.weight_mode, m)
+
+
+def measured_rows(config: Mapping, n_in: int, *, directions: int | None = None,
+                  repeats: int = 5, device: str | None = None) -> dict[str, CostReport]:
+    """The same step run with torch on this machine (CPU, or CUDA with CUDA events and NVML
+    energy where available) for the configured network (``n_in`` inputs, ``config["hidden"]``,
+    ``config["batch_size"]``, ``config["num_directions"]``): rows
+    ``"measured (<device>): MF+DD"`` and ``"measured (<device>): BP"``, with ``", time only"``
+    after the device where no energy counter was read. The runner stores these rows in
+    ``RunRecord.costs``; :func:`reprice` carries them over (a measurement cannot be re-priced)."""
+    import torch
+    hidden = [int(h) for h in config.get("hidden", [])]
+    n_classes = N_CLASSES.get(str(config.get("dataset", "")), 10)
+    batch = int(config.get("batch_size", 64))
+    d = directions or int(config.get("num_directions", 8))
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    out = {}
+    for kind, label in (("forward_only", "MF+DD"), ("bp", "BP")):
+        r = measure_torch_step([int(n_in), *hidden], n_classes, batch, kind=kind, directions=d,
+                               repeats=repeats, device=dev)
+        where = dev if r.metrics["energy_measured"] else f"{dev}, time only"
+        out[f"{MEASURED_PREFIX} ({where}): {label}"] = r
+    return out
+
+
+def reprice(path: str | Path, level: str | None = None, spec_file: str | Path | None = None,
+            *, target_accuracy: float | None = None) -> dict[str, CostReport]:
+    """Re-price every row of a stored run (see module docstring) from its traces alone."""
+    rec = read_results(path)
+    if not rec.step_summaries:
+        raise ValueError(f"{str(path)!r} holds no trace steps (a baseline-only run); allowed: "
+                         "a device run with stored step summaries")
+    label = f"{rec.config.get('device_preset', rec.config.get('device', 'device'))} MF+DD"
+    summaries = {label: _mean(rec.step_summaries)}
+    for k, v in stored_summaries(rec).items():
+        if k != label:
+            summaries[k] = v
+    reports = price_summaries(rec.config, summaries, level=level, spec_file=spec_file,
+                              history=rec.history, references=rec.references,
+                              last_summary=rec.step_summaries[-1],
+                              target_accuracy=target_accuracy)
+    for name, d in rec.costs.items():
+        if name.startswith(MEASURED_PREFIX):
+            reports[name] = CostReport.from_dict(d)
+    return reports
+
+
+_HEADLINE = (("energy per step [J]", "energy_per_step_j"), ("latency per step [s]",
+             "latency_per_step_s"), ("energy to target [J]", "energy_to_target_j"),
+             ("time to target [s]", "time_to_target_s"))
+
+
+def format_reprice(reports: Mapping[str, CostReport], level: str) -> str:
+    """Component tables at ``level`` plus the headline band table (low / nominal / high)."""
+    out = [f"Cost per training step (analytic model, {level} specs):",
+           format_cost_table(reports)]
+    target = next((r.metrics["target_accuracy"] for r in reports.values()
+                   if "target_accuracy" in r.metrics), None)
+    head = ["row"] + [f"{t} {lv}" for t, _ in _HEADLINE for lv in LEVELS] + \
+        ["laser on [s]", "endurance used"]
+    rows = []
+    for name, r in reports.items():
+        m = r.metrics
+        cells = [name]
+        for _, key in _HEADLINE:
+            cells += [f"{m[f'{key}_{lv}']:.3g}" if f"{key}_{lv}" in m else "-" for lv in LEVELS]
+        cells += [f"{m.get('laser_on_s', 0.0):.3g}", f"{m.get('endurance_used_fraction', 0.0):.3g}"]
+        rows.append(cells)
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+    fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
+                              for i, (c, w) in enumerate(zip(r, widths)))
+    title = "Headline band (low / nominal / high)" + (
+        f"; target test accuracy {target:.4f} from the run's own history" if target else "")
+    out += ["", title, fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows]
+    return "\n".join(out)
+
+
+def print_reprice(path: str | Path, level: str | None = None, spec_file: str | Path | None = None,
+                  *, echo: Callable[[str], None] = print) -> dict[str, CostReport]:
+    """Re-price ``path`` and print the tables; returns the reports."""
+    rec_level = level or str(read_results(path).config.get("cost_level", "nominal"))
+    reports = reprice(path, rec_level, spec_file)
+    echo(format_reprice(reports, rec_level))
+    return reports

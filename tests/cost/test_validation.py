@@ -1,0 +1,105 @@
+"""Published chips re-priced from their own parameters (±30 %), and the sanity ladder of
+cost.md §4. Each chip's parameters and sources are stated in ``hwsim.cost.validation`` (the
+builders' docstrings) and summarised here.
+
+| chip | published | parameters (source) |
+|---|---|---|
+| FICONN | 9.8 pJ/OP | N = 6, 3 layers, 132 heaters at P_π 25 mW, 435 ps/inference, 10 dB loss (arXiv:2208.01623v1 Table I) |
+| IBM HERMES | 9.76 TOPS/W | 256×256 cells × 4 PCM, PWM 8 b one pass, ADC per column, 63.1 TOPS / 64 cores (doi:10.1038/s41928-023-01010-1) |
+| Lightmatter 2025 | 1.6 W optical; 1.22 pJ/op | 65.5 T ops/s, 78 W electrical + 1.6 W optical (doi:10.1038/s41586-025-08854-x) |
+| LT MZI baseline | 30.8 pJ/MAC | N = 12, 8 b, 5 GHz, 0.99 dB/MZI, re-driven weights (arXiv:2305.19533, LT photonic_MZI.py) |
+"""
+import dataclasses
+import math
+
+import pytest
+
+from hwsim.cost import (GPU_PRESETS, crossbar_spec, gpu_band, held_weight_pj_per_mac,
+                        laser_power_w, photonic_spec, price)
+from hwsim.cost import validation as V
+from hwsim.cost.analytic import shot_noise_laser_power_w
+from hwsim.cost.gpu import mlp_bytes, mlp_forward_flops
+
+
+@pytest.mark.parametrize("check", [V.ficonn, V.lightmatter_optical, V.lightmatter_energy,
+                                   V.lightening_transformer_redriven])
+def test_chip_within_30_percent(check):
+    c = check()
+    assert 0.7 <= c.ratio <= 1.3, f"{c.name}: modelled {c.modelled:.4g} vs published {c.published:.4g}"
+
+
+def test_ficonn_heaters_dominate_and_per_shifter_matters():
+    # 132 shifters × 25 mW (mean phase π) = 3.3 W over 435 ps ≈ 1.44 nJ of the ≈1.58 nJ
+    c = V.ficonn()
+    heater_pj_per_op = 132 * 25e-3 * 0.435e-9 / 216 / 1e-12
+    assert heater_pj_per_op / c.modelled == pytest.approx(0.91, abs=0.03)
+    # pricing 18 MZIs... at P_pi/2 (the old per-MZI rule) would land far below (cost.md §4.4b)
+    old_rule = 3 * 15 * 12.5e-3 * 0.435e-9 / 216 / 1e-12
+    assert old_rule / c.published < 0.3
+
+
+@pytest.mark.xfail(strict=True, reason="HERMES lands at 0.61x nominal (0.33-0.95x low-high): "
+                   "its per-core peripheral power is not published; see hwsim.cost.validation")
+def test_hermes_within_30_percent():
+    assert 0.7 <= V.hermes().ratio <= 1.3
+
+
+def test_hermes_gap_is_bounded_and_pwm_beats_bit_serial():
+    ratios = [V.hermes(lv).ratio for lv in ("low", "nominal", "high")]
+    assert ratios[0] < ratios[1] < ratios[2] < 1.0 and ratios[2] > 0.7
+    # bit-serial pricing (8 passes) of the same core costs several times the PWM one pass
+    rows = 256
+    from hwsim.trace import LayerInfo, MvmEvent, summarize
+    info = LayerInfo("core", "crossbar", rows, rows, rows, rows, 1, rows * rows, 8, 8, 8,
+                     cells=4 * rows * rows)
+    s = summarize([MvmEvent("core", 1, 100, 100 * rows * rows, 100 * rows, 100 * rows, 0)], [info])
+    pwm = price(s, dataclasses.replace(crossbar_spec(), input_mode="pwm"))
+    serial = price(s, crossbar_spec())
+    assert serial.energy_j["detection"] > 4 * pwm.energy_j["detection"]
+    assert serial.latency_s["streaming"] > 4 * pwm.latency_s["streaming"]
+
+
+def test_lightmatter_needs_shot_noise_receiver():
+    # the thermal-noise receiver (S_PD·2^b) at the same geometry asks for ~30x more light
+    n, il = 128, 0.1 * (2 * 128 + 1) + 1.2 + 0.15
+    thermal_w = laser_power_w(il, n, 8, -25.0, 0.2) * 0.2      # optical
+    shot_w = shot_noise_laser_power_w(il, n, 8, 2.0e9, 1310.0, 0.2) * 0.2
+    assert thermal_w > 30 * 1.6 and 0.7 * 1.6 <= shot_w <= 1.3 * 1.6
+
+
+# ---------------------------------------------------------------- sanity ladder (cost.md §4)
+def test_ladder_photonic_held_weights_above_limits():
+    # red flag 2: < 10 fJ/MAC at >= 6 bits with DAC, ADC and laser counted is a projection;
+    # shot-noise limit 50 zJ/MAC (Hamerly 2019) bounds everything
+    for n, il, bits in ((32, 0.3, 8), (64, 0.1, 8), (64, 0.1, 6)):
+        e = held_weight_pj_per_mac(n, il, bits, photonic_spec("low"))
+        assert e > 10e-3 and e > 50e-9
+    # 4 b at N = 64 may go below 10 fJ only because it is < 6 bits; still above the limits
+    assert held_weight_pj_per_mac(64, 0.1, 4, photonic_spec()) > 50e-9
+
+
+@pytest.mark.parametrize("level", ("low", "nominal", "high"))
+def test_ladder_adc_above_empirical_frontier(level):
+    # red flag 1: 8 b ADC energy below 0.27 pJ + 0.145 aJ·4^ENOB (bmurmann ADC survey)
+    frontier_pj = 0.27 + 0.145e-6 * 4 ** 8
+    assert photonic_spec(level).e_adc_pj >= frontier_pj
+    assert crossbar_spec(level).e_adc_pj >= frontier_pj
+
+
+def test_ladder_gpu():
+    a100 = GPU_PRESETS["A100 SXM4 80GB"]
+    # A100 FP32 at peak: 41 pJ/MAC (TDP/peak, cost.md §4.1)
+    big = gpu_band(1e15, 0.0, 0, a100)["low"]
+    assert big.total_energy_j / big.macs / 1e-12 == pytest.approx(41.0, rel=0.02)
+    # small MLP launch-bound eager: ~80–460 pJ/MAC (cost.md §4.3); throughput-bound far below
+    f = 3 * mlp_forward_flops([784, 256, 10], 64)
+    band = gpu_band(f, 3 * mlp_bytes([784, 256, 10], 64), 20, a100)
+    assert 80 <= band["nominal"].total_energy_j / (f / 2) / 1e-12 <= 460
+    assert band["low"].total_energy_j < band["nominal"].total_energy_j / 3
+    assert band["nominal"].total_energy_j < band["high"].total_energy_j
+
+
+def test_ladder_order_of_published_regimes():
+    # FICONN (thermal, small N) sits above the Lightmatter processor, which sits above HERMES,
+    # as on the ladder of cost.md §4.1
+    assert V.ficonn().modelled > V.lightmatter_energy().modelled > V.hermes().modelled
