@@ -7,6 +7,7 @@
     forwardlab config show [--config F] [--set ...]    print the resolved config as TOML
     forwardlab sweep SWEEP.toml [--workers N | --scheduler ADDRESS] [--out DIR]
     forwardlab report PATH... [--out DIR]              tables; with --out plots, CSV, HTML
+    forwardlab price RUN.h5 [--cost-level L] [--spec FILE.toml]   re-price from stored traces
     forwardlab presets [NAME]                          list presets / print one as TOML
 
 User errors (bad names or values, missing or corrupt data, unknown config keys, unusable
@@ -86,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="tables of results files; with --out plots, CSV and HTML")
     rep.add_argument("paths", nargs="+", help="results files or sweep directories")
     rep.add_argument("--out", help="directory for PNG plots, runs.csv and report.html")
+    pc = sub.add_parser("price", help="re-price a stored run from its traces alone")
+    pc.add_argument("path", help="results file")
+    pc.add_argument("--cost-level", dest="level", help="low, nominal or high (default: the run's)")
+    pc.add_argument("--spec", help="TOML spec overrides: [mzi], [crossbar], [gpu.\"<preset>\"]")
     pr = sub.add_parser("presets", help="list device presets, or print one as TOML")
     pr.add_argument("name", nargs="?")
     return p
@@ -263,6 +268,34 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_price(args) -> int:
+    from .config import COST_LEVELS
+    from .outputs import is_results_file
+    from .price import plain_config, reprice
+    from .report import cost_section
+    from .results import RunRecord, read_results
+    path = Path(args.path)
+    if not path.is_file() or not is_results_file(path):
+        return _err(f"price: {args.path!r} is not a forwardlab results file; allowed: a results .h5 "
+                    "file")
+    if args.level is not None and args.level not in COST_LEVELS:
+        return _err(f"--cost-level {args.level!r}; allowed: {', '.join(COST_LEVELS)}")
+    if args.spec is not None:
+        try:
+            load_toml(args.spec, what="cost spec file")
+        except ConfigError as e:
+            return _err(str(e))
+    try:
+        reports = reprice(path, args.level, args.spec)
+    except ValueError as e:
+        return _err(f"price: {e}")
+    config = dict(read_results(path).config)
+    level = args.level or str(plain_config(config).get("cost_level", "nominal"))
+    config["cost.level"] = level
+    print(cost_section(RunRecord(config=config, costs={n: r.to_dict() for n, r in reports.items()})))
+    return 0
+
+
 def _cmd_presets(args) -> int:
     import dataclasses
     from hwsim.presets import DEVICE_PRESETS, device_config
@@ -299,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return 2
     return {"run": _cmd_run, "config": _cmd_config, "report": _cmd_report,
-            "presets": _cmd_presets, "sweep": _cmd_sweep}[args.command](args)
+            "presets": _cmd_presets, "sweep": _cmd_sweep, "price": _cmd_price}[args.command](args)
 
 
 if __name__ == "__main__":   # pragma: no cover

@@ -12,7 +12,8 @@ the effect types it accepts in ``EFFECT_TYPES``; each effect is a frozen datacla
 are its config keys under ``device.<effect_snake_name>.<field>`` (e.g.
 ``device.phase_noise.sigma``), and the device config's own fields are ``device.<field>``
 (e.g. ``device.block``). A new effect needs no config code. Cost specs likewise:
-``cost.photonic.<field>`` and ``cost.crossbar.<field>`` override the spec at ``cost.level``.
+``cost.mzi.<field>``, ``cost.crossbar.<field>`` and ``cost.gpu."<preset>".<field>`` override
+the specs at ``cost.level`` (the sections of a cost spec file, ``cost.spec_file``, are the same).
 
 Every error is a ``ConfigError`` (a ``ValueError``) naming the full key path, the value and
 what is allowed.
@@ -188,12 +189,17 @@ class CostSection:
     level: str = "nominal"
     spec_file: str = ""
     gpus: tuple[str, ...] = ("H100 SXM5", "A100 SXM4 80GB", "Jetson AGX Orin 64GB")
-    photonic: Any = None               # PhotonicCostSpec (resolved)
+    mzi: Any = None                    # PhotonicCostSpec (resolved)
     crossbar: Any = None               # CrossbarCostSpec (resolved)
+    gpu: Any = None                    # {preset name: GpuSpec} for the GPUs in ``gpus`` (resolved)
+
+    @property
+    def photonic(self):
+        return self.mzi
 
     def specs(self) -> dict:
         """Specs keyed by device kind, as ``hwsim.cost.analytic.price`` takes them."""
-        return {"mzi": self.photonic, "crossbar": self.crossbar}
+        return {"mzi": self.mzi, "crossbar": self.crossbar}
 
 
 @dataclass(frozen=True)
@@ -346,6 +352,9 @@ def _device_physics(kind: str, preset: str, values: Mapping[str, Any]):
         raise ConfigError(f"device: {e}") from None
 
 
+_COST_PARTS = ("mzi", "crossbar", "gpu")
+
+
 def _cost_section(values: Mapping[str, Any]) -> CostSection:
     values = dict(values)
     level = values.pop("level", "nominal")
@@ -353,38 +362,55 @@ def _cost_section(values: Mapping[str, Any]) -> CostSection:
     spec_file = values.pop("spec_file", "")
     if not isinstance(spec_file, str) or "\x00" in spec_file:
         raise ConfigError(f"cost.spec_file = {spec_file!r}; allowed: a TOML file path with "
-                          "[photonic] and/or [crossbar] tables")
+                          "[mzi], [crossbar] and/or [gpu.\"<preset>\"] tables")
     gpus = values.pop("gpus", CostSection.gpus)
     if isinstance(gpus, list):
         gpus = tuple(gpus)
     if not isinstance(gpus, tuple) or any(not isinstance(g, str) or g not in GPU_PRESETS for g in gpus):
         raise ConfigError(f"cost.gpus = {_plain(gpus)!r}; allowed: a list drawn from "
                           f"{', '.join(sorted(GPU_PRESETS))}")
-    overrides: dict[str, dict] = {"photonic": {}, "crossbar": {}}
+    overrides: dict[str, dict] = {k: {} for k in _COST_PARTS}
     if spec_file:
         from_file = load_toml(spec_file, what="cost spec file")
-        bad = sorted(set(from_file) - set(overrides))
+        bad = sorted(set(from_file) - set(_COST_PARTS))
         if bad:
             raise ConfigError(f"cost spec file {spec_file!r}: unknown table [{bad[0]}]; allowed: "
-                              "[photonic], [crossbar]")
+                              "[mzi], [crossbar], [gpu.\"<preset>\"]")
         for k, v in from_file.items():
             if not isinstance(v, dict):
                 raise ConfigError(f"cost spec file {spec_file!r}: {k} must be a table")
-            overrides[k].update(v)
-    for part in ("photonic", "crossbar"):
+            overrides[k] = _deep_update(overrides[k], v)
+    for part in _COST_PARTS:
         v = values.pop(part, {})
         if not isinstance(v, dict):
             raise ConfigError(f"cost.{part} = {v!r}; allowed: a table of spec fields")
-        overrides[part].update(v)
+        overrides[part] = _deep_update(overrides[part], v)
     if values:
         raise ConfigError(f"unknown key cost.{sorted(values)[0]}; allowed: level, spec_file, gpus, "
-                          "photonic, crossbar")
-    photonic = _build_dataclass(type(photonic_spec(level)), photonic_spec(level),
-                                overrides["photonic"], "cost.photonic")
+                          "mzi, crossbar, gpu")
+    mzi = _build_dataclass(type(photonic_spec(level)), photonic_spec(level), overrides["mzi"],
+                           "cost.mzi")
     crossbar = _build_dataclass(type(crossbar_spec(level)), crossbar_spec(level),
                                 overrides["crossbar"], "cost.crossbar")
-    return CostSection(level=level, spec_file=spec_file, gpus=gpus, photonic=photonic,
-                       crossbar=crossbar)
+    gpu_specs = {}
+    for name, table in overrides["gpu"].items():
+        if name not in GPU_PRESETS:
+            raise ConfigError(f"unknown GPU cost.gpu.{name!r}; allowed: "
+                              f"{', '.join(sorted(GPU_PRESETS))}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"cost.gpu.{name!r} = {table!r}; allowed: a table of GPU spec fields")
+    for name in gpus:
+        gpu_specs[name] = _build_dataclass(type(GPU_PRESETS[name]), GPU_PRESETS[name],
+                                           overrides["gpu"].get(name, {}), f"cost.gpu.{name!r}")
+    return CostSection(level=level, spec_file=spec_file, gpus=gpus, mzi=mzi, crossbar=crossbar,
+                       gpu=gpu_specs)
+
+
+def _deep_update(a: dict, b: Mapping) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _deep_update(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def resolve(mapping: Mapping[str, Any] | None = None) -> Config:
@@ -443,7 +469,8 @@ def config_to_mapping(cfg: Config) -> dict[str, dict[str, Any]]:
     c = cfg.cost
     # spec_file is not written: its values are explicit below, so the resolved config stands alone.
     out["cost"] = {"level": c.level, "gpus": list(c.gpus),
-                   "photonic": dict(_plain_items(c.photonic)), "crossbar": dict(_plain_items(c.crossbar))}
+                   "mzi": dict(_plain_items(c.mzi)), "crossbar": dict(_plain_items(c.crossbar)),
+                   "gpu": {name: dict(_plain_items(g)) for name, g in c.gpu.items()}}
     return out
 
 

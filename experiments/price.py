@@ -30,7 +30,7 @@ from hwsim.cost.spec import LEVELS, load_spec_file, spec_from_mapping
 from .results import RunRecord, read_results
 
 __all__ = ["SUMMARY_PREFIX", "MEASURED_PREFIX", "store_summary", "stored_summaries",
-           "price_summaries", "measured_rows", "reprice", "format_reprice", "print_reprice"]
+           "price_summaries", "price_twin_run", "plain_config", "config_overrides", "measured_rows", "reprice", "format_reprice", "print_reprice"]
 
 SUMMARY_PREFIX = "summary:"
 MEASURED_PREFIX = "measured"
@@ -57,8 +57,60 @@ def _mean(summaries: list[Mapping[str, float]]) -> dict[str, float]:
     return {k: sum(s.get(k, 0.0) for s in summaries) / n for k in keys}
 
 
-def _specs(level: str, spec_file: str | Path | None) -> dict:
-    return spec_from_mapping(level, load_spec_file(spec_file) if spec_file else None)
+def _specs(level: str, spec_file: "str | Path | Mapping | None") -> dict:
+    """Specs at ``level`` with overrides: a spec file's path or its parsed sections."""
+    if spec_file is None or isinstance(spec_file, Mapping):
+        return spec_from_mapping(level, spec_file)
+    return spec_from_mapping(level, load_spec_file(spec_file))
+
+
+# Flat dotted keys of the nested run config (experiments.config) → the names used here.
+_KEYS = {"cost_level": "cost.level", "gpus": "cost.gpus", "hidden": "model.hidden",
+         "batch_size": "run.batch_size", "dataset": "data.dataset", "schedule": "algorithm.schedule",
+         "num_directions": "algorithm.num_directions", "device_preset": "device.preset",
+         "device": "device.kind"}
+
+
+def plain_config(config: Mapping) -> dict:
+    """A run config (flat dotted keys of experiments.config, or the older flat names) with the
+    names this module reads filled in."""
+    out = dict(config)
+    for short, dotted in _KEYS.items():
+        if dotted in config and short not in config:
+            out[short] = config[dotted]
+    return out
+
+
+def config_overrides(config: Mapping) -> dict:
+    """The cost-spec values a run's resolved config sets away from its level's defaults, as spec
+    file sections (``mzi``, ``crossbar``, ``gpu."<name>"``): re-pricing at another level keeps
+    what the user chose and takes the rest from that level."""
+    level = str(config.get("cost.level", config.get("cost_level", "nominal")))
+    if level not in LEVELS:
+        return {}
+    base = spec_from_mapping(level, None)
+    out: dict = {}
+    for key, value in config.items():
+        parts = key.split(".")
+        if len(parts) < 3 or parts[0] != "cost" or parts[1] not in ("mzi", "crossbar", "gpu"):
+            continue
+        if parts[1] == "gpu":
+            name, field = ".".join(parts[2:-1]), parts[-1]
+            spec = base["gpus"].get(name)
+            where = out.setdefault("gpu", {}).setdefault(name, {})
+        else:
+            field, spec = parts[2], base[parts[1]]
+            where = out.setdefault(parts[1], {})
+        if spec is not None and hasattr(spec, field) and getattr(spec, field) != value:
+            where[field] = value
+    return {k: v for k, v in out.items() if v and (k != "gpu" or any(v.values()))}
+
+
+def _merge_overrides(a: Mapping, b: Mapping | None) -> dict:
+    out = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in a.items()}
+    for k, v in (b or {}).items():
+        out[k] = _merge_overrides(out.get(k, {}), v) if isinstance(v, Mapping) else v
+    return out
 
 
 def _device_band(summary: Mapping[str, float], spec_file) -> dict[str, CostReport]:
@@ -104,6 +156,10 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
         target_accuracy: default ``TARGET_FRACTION`` × the lowest best accuracy among the
             device run and the BP reference (so that both can reach it).
     """
+    config = plain_config(config)
+    file_overrides = load_spec_file(spec_file) if spec_file is not None and not isinstance(
+        spec_file, Mapping) else spec_file
+    spec_file = _merge_overrides(config_overrides(config), file_overrides)
     level = level or str(config.get("cost_level", "nominal"))
     if level not in LEVELS:
         raise ValueError(f"level = {level!r} is invalid; allowed: {', '.join(LEVELS)}")
@@ -154,6 +210,28 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
     return reports
 
 
+def price_twin_run(config: Mapping, n_in: int, history: Mapping[str, list] | None = None,
+                   *, level: str | None = None) -> dict[str, CostReport]:
+    """GPU rows of a run trained with autograd on the ideal twin (``bp`` or ``mf-ad``): the
+    same network's BP step on every configured GPU's band, with energy and time to the target
+    (0.95 × the run's best accuracy, from its own history). No device row: nothing ran on one."""
+    config = plain_config(config)
+    level = level or str(config.get("cost_level", "nominal"))
+    specs = _specs(level, config_overrides(config))
+    hidden = [int(h) for h in config.get("hidden", [])]
+    work = bp_step_work([int(n_in), *hidden], N_CLASSES.get(str(config.get("dataset", "")), 10),
+                        int(config.get("batch_size", 64)), BP_KERNELS)
+    acc, steps = _history_steps(history, None)
+    target = TARGET_FRACTION * max(acc) if acc else None
+    n = steps_to_target(acc, steps, target) if acc and steps else None
+    out = {}
+    for name in config.get("gpus", []):
+        band = gpu_band(work["flops"], work["bytes"], work["kernels"], specs["gpus"][name],
+                        p_host_w=specs["mzi"].p_host_static_w)
+        out[f"GPU {name}: BP"] = with_headline(band, level, steps=n, target_accuracy=target)
+    return out
+
+
 def _first_n_in(summary: Mapping[str, float]) -> int | None:
     firsts = sorted((v, k) for k, v in summary.items() if k.endswith(".first_index"))
     for _, k in firsts:
@@ -196,6 +274,7 @@ def measured_rows(config: Mapping, n_in: int, *, directions: int | None = None,
     after the device where no energy counter was read. The runner stores these rows in
     ``RunRecord.costs``; :func:`reprice` carries them over (a measurement cannot be re-priced)."""
     import torch
+    config = plain_config(config)
     hidden = [int(h) for h in config.get("hidden", [])]
     n_classes = N_CLASSES.get(str(config.get("dataset", "")), 10)
     batch = int(config.get("batch_size", 64))
@@ -214,6 +293,7 @@ def reprice(path: str | Path, level: str | None = None, spec_file: str | Path | 
             *, target_accuracy: float | None = None) -> dict[str, CostReport]:
     """Re-price every row of a stored run (see module docstring) from its traces alone."""
     rec = read_results(path)
+    rec.config = plain_config(rec.config)
     if not rec.step_summaries:
         raise ValueError(f"{str(path)!r} holds no trace steps (a baseline-only run); allowed: "
                          "a device run with stored step summaries")
@@ -265,7 +345,7 @@ def format_reprice(reports: Mapping[str, CostReport], level: str) -> str:
 def print_reprice(path: str | Path, level: str | None = None, spec_file: str | Path | None = None,
                   *, echo: Callable[[str], None] = print) -> dict[str, CostReport]:
     """Re-price ``path`` and print the tables; returns the reports."""
-    rec_level = level or str(read_results(path).config.get("cost_level", "nominal"))
+    rec_level = level or str(plain_config(read_results(path).config).get("cost_level", "nominal"))
     reports = reprice(path, rec_level, spec_file)
     echo(format_reprice(reports, rec_level))
     return reports

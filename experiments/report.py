@@ -187,31 +187,88 @@ def _cost_level(config: Mapping) -> str:
     return str(level) if level not in (None, "") else "not recorded"
 
 
+# Headline metrics (metric.*) have a table of their own; every other key of a flat cost report
+# appears in the component tables, so new report fields show without code changes.
+_METRIC_PREFIX = "metric."
+_SUMMARY_PREFIX = "summary:"     # stored step summaries (experiments.price), not reports
+
+
+def cost_rows(costs: Mapping[str, Mapping[str, float]]) -> dict[str, Mapping[str, float]]:
+    """The priced rows of a run's ``costs`` (stored step summaries left out)."""
+    return {n: d for n, d in costs.items() if not n.startswith(_SUMMARY_PREFIX)}
+
+
+def _headline_table(reports: Mapping[str, Mapping[str, float]], width: int) -> str:
+    """Energy per step with its low–high band, energy and time to the target accuracy, laser-on
+    time and endurance consumed, one row per report (blank where a report has none)."""
+    head = ["", "E/step", "E/step low–high", "E to target", "t to target", "laser on", "endurance"]
+    rows = []
+    for name, d in reports.items():
+        def m(key):
+            v = d.get(f"metric.{key}")
+            return None if v is None or v != v else v
+        band = (f"{format_si(m('energy_per_step_j_low'), 'J')}–{format_si(m('energy_per_step_j_high'), 'J')}"
+                if m("energy_per_step_j_low") is not None else "")
+        endurance = m("endurance_used_fraction")
+        energy = None if d.get("metric.energy_measured") == 0.0 else d.get("total_energy_j")
+        rows.append([name, format_si(energy, "J"), band,
+                     format_si(m("energy_to_target_j_nominal"), "J"),
+                     format_si(m("time_to_target_s_nominal"), "s"),
+                     format_si(m("laser_on_s") or None, "s"),
+                     f"{100 * endurance:.3g} %" if endurance else ""])
+    target = next((d.get("metric.target_accuracy") for d in reports.values()
+                   if d.get("metric.target_accuracy") == d.get("metric.target_accuracy")
+                   and d.get("metric.target_accuracy") is not None), None)
+    name_w = min(max(len(r[0]) for r in rows), width - sum(
+        max(len(r[i]) for r in [head] + rows) + 2 for i in range(1, len(head))))
+    widths = [max(name_w, 8)] + [max(len(r[i]) for r in [head] + rows) for i in range(1, len(head))]
+
+    def fmt(r):
+        cells = [_fit(r[0], widths[0]).ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
+        return "  ".join(cells).rstrip()
+    title = "Headline (nominal level; band low–high)" + (
+        f", target test accuracy {target:.4f} (0.95 × the lower best of this run and BP)"
+        if target else "")
+    return "\n".join([_fit(title, width), fmt(head), "  ".join("-" * w for w in widths)]
+                     + [fmt(r) for r in rows])
+
+
 def cost_section(rec: RunRecord, width: int = TERMINAL_WIDTH) -> str:
-    """Cost per training step of a run: device reports, GPU baselines and device/GPU ratios.
+    """Cost per training step of a run: device reports, GPU baselines, headline metrics and
+    device/GPU ratios.
 
     At most ``width`` columns; SI prefixes; a part a report does not have prints blank; the
     header names the cost level the run was priced at (config ``cost_level`` or ``cost.level``).
     """
-    if not rec.costs:
+    rows = cost_rows(rec.costs)
+    if not rows:
         return "(no cost report: the run did not finish)"
-    device = {n: d for n, d in rec.costs.items() if not is_gpu_report(n, d)}
-    gpu = {n: d for n, d in rec.costs.items() if is_gpu_report(n, d)}
+    shown = {n: {k: v for k, v in d.items() if not k.startswith(_METRIC_PREFIX)
+                 # a timed-only measurement has no energy: blank, not 0 J
+                 and not (k.startswith(("total_energy_j", "energy_j.")) and d.get("metric.energy_measured") == 0.0)}
+             for n, d in rows.items()}
+    device = {n: d for n, d in shown.items() if not is_gpu_report(n, rows[n])}
+    gpu = {n: d for n, d in shown.items() if is_gpu_report(n, rows[n])}
     lines = [_fit(f"Cost per training step (analytic model, cost level: "
                   f"{_cost_level(rec.config)}):", width)]
     if device:
         lines += ["", cost_table(device, "device (per step)", width)]
     if gpu:
-        lines += ["", cost_table(gpu, "GPU baseline (roofline, per step)", width)]
+        lines += ["", cost_table(gpu, "GPU baseline (per step)", width)]
+    if any(k.startswith("metric.") for d in rows.values() for k in d):
+        lines += ["", _headline_table(rows, width)]
     if device and gpu:
         lines += ["", "Ratios device / GPU (energy, latency) per training step:"]
-        for d, dr in device.items():
-            for g, gr in gpu.items():
-                e = _ratio(dr.get("total_energy_j"), gr.get("total_energy_j"))
-                t = _ratio(dr.get("total_latency_s"), gr.get("total_latency_s"))
-                line = f"  {d} / {g}: energy {e:.3g}x, latency {t:.3g}x"
+        for d in device:
+            for g in gpu:
+                e = _ratio(shown[d].get("total_energy_j"), shown[g].get("total_energy_j"))
+                t = _ratio(rows[d].get("total_latency_s"), rows[g].get("total_latency_s"))
+                parts = ([f"energy {e:.3g}x"] if e == e else []) + ([f"latency {t:.3g}x"] if t == t else [])
+                if not parts:
+                    continue
+                line = f"  {d} / {g}: {', '.join(parts)}"
                 if len(line) > width:   # very long report names: the figures go on a second line
-                    lines += [_fit(f"  {d} / {g}:", width), f"    energy {e:.3g}x, latency {t:.3g}x"]
+                    lines += [_fit(f"  {d} / {g}:", width), f"    {', '.join(parts)}"]
                 else:
                     lines.append(line)
     return "\n".join(lines)

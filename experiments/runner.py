@@ -26,9 +26,7 @@ import torch
 from algorithms.baselines.twin import LABEL as TWIN_LABEL
 from algorithms.loop import Divergence, Interrupted, TrainResult, train
 from algorithms.seeds import generator
-from hwsim.cost.analytic import CostReport, price
-from hwsim.cost.gpu import gpu_step_cost, mlp_bytes, mlp_forward_flops
-from hwsim.cost.spec import GPU_PRESETS
+from hwsim.cost.analytic import CostReport
 from hwsim.trace import Trace
 
 from .build import build_baseline, build_devices, build_mfdd
@@ -42,10 +40,6 @@ __all__ = ["run", "prepare", "mean_summary", "price_run", "ALGO_LABELS", "checkp
            "set_threads", "estimate_eval_bytes", "DEFAULT_DIR"]
 
 ALGO_LABELS = {"mfdd": "MF+DD", "mf-ad": f"MF-AD ({TWIN_LABEL})", "bp": f"BP ({TWIN_LABEL})"}
-# Eager kernel launches per step (cost.md §4.3: 15–25 for a small MLP BP step); a forward-only
-# step launches about the same per evaluation batch, per layer.
-BP_KERNELS = 20
-FORWARD_ONLY_KERNELS_PER_LAYER = 8
 DEFAULT_DIR = Path("results")
 # The batched evaluation may use at most this share of the memory available when the run starts.
 MEMORY_SHARE = 0.8
@@ -67,24 +61,20 @@ def mean_summary(summaries: list[dict[str, float]]) -> dict[str, float]:
     return {k: sum(s.get(k, 0.0) for s in summaries) / n for k in keys}
 
 
-def price_run(cfg: Config, n_in: int, n_classes: int, device_summaries: dict[str, dict]
-              ) -> dict[str, CostReport]:
-    """Cost per training step: every priced device trace plus GPU baselines of the same step."""
-    reports: dict[str, CostReport] = {}
-    for label, summary in device_summaries.items():
-        reports[label] = price(summary, cfg.cost.specs())
-    hidden, B = cfg.model.hidden, cfg.run.batch_size
-    sizes = [n_in, *hidden]
-    flops = mlp_forward_flops(sizes, B) + sum(2.0 * B * h * n_classes for h in hidden)  # local heads
-    nbytes = mlp_bytes(sizes, B)
-    a = cfg.algorithm
-    queries = 2 * a.num_directions if a.difference == "central" else a.num_directions + 1
-    for name in cfg.cost.gpus:
-        gpu = GPU_PRESETS[name]
-        reports[f"GPU {name}: BP"] = gpu_step_cost(flops, "bp", 0, nbytes, BP_KERNELS, gpu)
-        reports[f"GPU {name}: MF+DD"] = gpu_step_cost(
-            flops, "forward_only", queries, nbytes,
-            FORWARD_ONLY_KERNELS_PER_LAYER * len(hidden) * 2, gpu)
+def price_run(cfg: Config, n_in: int, rec: RunRecord, device_summaries: dict[str, dict],
+              last_summary: dict | None, *, measure: bool = True) -> dict[str, CostReport]:
+    """Cost per training step of every row — the device run (first in ``device_summaries``),
+    cross-device rows, GPU bands of the same step and, with ``measure``, the same step timed
+    with torch on this machine — with the headline metrics (energy and time to the target
+    accuracy, low/nominal/high). Cross-device summaries are stored in ``rec`` so that
+    ``forwardlab price`` can re-price every row from the file alone."""
+    from .price import measured_rows, price_summaries, store_summary
+    for label, summary in list(device_summaries.items())[1:]:
+        store_summary(rec, label, summary)
+    reports = price_summaries(rec.config, device_summaries, history=rec.history,
+                              references=rec.references, last_summary=last_summary)
+    if measure:
+        reports.update(measured_rows(rec.config, n_in))
     return reports
 
 
@@ -343,13 +333,16 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
             ckpt.unlink(missing_ok=True)
             raise Divergence(rec.message, e.history) from None
         raise Interrupted(rec.message, e.history) from None
-    device_summaries: dict[str, dict] = {}
     if algo == "mfdd":
-        device_summaries[f"{cfg.device.preset} MF+DD"] = mean_summary(done["mfdd"].step_summaries)
+        summaries = done["mfdd"].step_summaries
         other = "crossbar-default" if cfg.device.kind == "mzi" else "mzi-default"
-        device_summaries[f"{other} MF+DD"] = _one_step_summary(cfg, other, data)
-    reports = price_run(cfg, n_in, C, device_summaries)
-    rec.costs = {name: r.to_dict() for name, r in reports.items()}
+        device_summaries = {f"{cfg.device.preset} MF+DD": mean_summary(summaries),
+                            f"{other} MF+DD": _one_step_summary(cfg, other, data)}
+        reports = price_run(cfg, n_in, rec, device_summaries, summaries[-1] if summaries else None)
+    else:
+        from .price import price_twin_run
+        reports = price_twin_run(rec.config, n_in, rec.history)
+    rec.costs.update({name: r.to_dict() for name, r in reports.items()})
     write_results(out, rec)
     ckpt.unlink(missing_ok=True)
     return rec

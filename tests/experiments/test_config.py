@@ -27,7 +27,7 @@ def test_defaults_resolve_and_are_frozen():
     assert cfg.device.physics == device_config("mzi-default")
     assert cfg.algorithm.name == "mfdd" and cfg.data.dataset == "digits"
     assert cfg.run.threads == 1 and cfg.run.out == ""
-    assert cfg.cost.photonic == photonic_spec("nominal") and cfg.cost.crossbar == crossbar_spec("nominal")
+    assert cfg.cost.mzi == photonic_spec("nominal") and cfg.cost.crossbar == crossbar_spec("nominal")
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.run.epochs = 3  # type: ignore[misc]
 
@@ -136,8 +136,9 @@ def test_a_new_effect_needs_no_config_code(monkeypatch):
     ({"data": {"dataset": "imagenet"}}, ["data.dataset = 'imagenet'", "digits"]),
     ({"cost": {"level": "cheap"}}, ["cost.level = 'cheap'", "low, nominal, high"]),
     ({"cost": {"gpus": ["TPU"]}}, ["cost.gpus", "H100"]),
-    ({"cost": {"photonic": {"p_pi_mw": -1}}}, ["cost.photonic", "p_pi_mw = -1"]),
-    ({"cost": {"photonic": {"bogus_pj": 1}}}, ["cost.photonic.bogus_pj", "laser_wpe"]),
+    ({"cost": {"mzi": {"p_pi_mw": -1}}}, ["cost.mzi", "p_pi_mw = -1"]),
+    ({"cost": {"mzi": {"bogus_pj": 1}}}, ["cost.mzi.bogus_pj", "laser_wpe"]),
+    ({"cost": {"gpu": {"TPU v5": {"tdp_w": 1}}}}, ["cost.gpu.'TPU v5'", "H100"]),
     ({"runs": {}}, ["'runs'", "run, model, algorithm, device, cost, data"]),
     ({"run": 3}, ["run = 3", "table"]),
 ])
@@ -153,27 +154,29 @@ def test_errors_name_key_value_and_allowed(mapping, fragments):
 def test_every_level_and_algorithm_accepted():
     for level in COST_LEVELS:
         cfg = resolve({"cost": {"level": level}})
-        assert cfg.cost.photonic == photonic_spec(level)
+        assert cfg.cost.mzi == photonic_spec(level)
     for a in ALGORITHMS:
         assert resolve({"algorithm": {"name": a}}).algorithm.name == a
 
 
 def test_cost_spec_file_and_inline_overrides(tmp_path):
     spec = tmp_path / "spec.toml"
-    spec.write_text("[photonic]\np_pi_mw = 12.5\n[crossbar]\ne_write_pj = 4\n")
+    spec.write_text("[mzi]\np_pi_mw = 12.5\n[crossbar]\ne_write_pj = 4\n"
+                    "[gpu.\"H100 SXM5\"]\ntdp_w = 650\n")
     cfg = resolve({"cost": {"level": "low", "spec_file": str(spec),
-                            "photonic": {"t_settle_ns": 500}}})
-    assert cfg.cost.photonic.p_pi_mw == 12.5 and cfg.cost.photonic.t_settle_ns == 500.0
+                            "mzi": {"t_settle_ns": 500}}})
+    assert cfg.cost.mzi.p_pi_mw == 12.5 and cfg.cost.mzi.t_settle_ns == 500.0
     assert cfg.cost.crossbar.e_write_pj == 4.0
+    assert cfg.cost.gpu["H100 SXM5"].tdp_w == 650.0
     # the rest of the spec is the "low" level
-    assert cfg.cost.photonic.laser_wpe == photonic_spec("low").laser_wpe
+    assert cfg.cost.mzi.laser_wpe == photonic_spec("low").laser_wpe
     # the resolved config stands alone: the spec file is not needed to re-run it
     text = config_to_toml(cfg)
     spec.unlink()
     assert resolve(tomllib.loads(text)).cost == dataclasses.replace(cfg.cost, spec_file="")
     bad = tmp_path / "bad.toml"
-    bad.write_text("[gpu]\nx = 1\n")
-    with pytest.raises(ConfigError, match=r"unknown table \[gpu\]"):
+    bad.write_text("[tpu]\nx = 1\n")
+    with pytest.raises(ConfigError, match=r"unknown table \[tpu\]"):
         resolve({"cost": {"spec_file": str(bad)}})
 
 
@@ -229,7 +232,7 @@ def test_config_show_prints_resolved_toml_that_resolves_back(tmp_path, capsys):
     assert set(doc) == set(SECTIONS)
     assert doc["device"]["phase_noise"]["sigma"] == 0.02
     assert doc["cost"]["level"] == "high"
-    assert doc["cost"]["photonic"]["p_pi_mw"] == photonic_spec("high").p_pi_mw
+    assert doc["cost"]["mzi"]["p_pi_mw"] == photonic_spec("high").p_pi_mw
     f = tmp_path / "resolved.toml"
     f.write_text(text)
     again = resolve_cli_config(str(f), [])
