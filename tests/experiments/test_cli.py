@@ -407,3 +407,17 @@ def test_same_seed_same_results_different_seed_differs(tmp_path, capsys):
     assert not np.array_equal(h1["loss.layer0"], h3["loss.layer0"])
     # the trace rows count device operations, which do not depend on the seed
     assert k3 == k1 and s3.shape == s1.shape
+
+
+def test_price_reprices_every_row_from_the_file(main_run, capsys):
+    code, out, err, path = main_run
+    assert code == 0
+    for level in ("low", "high"):
+        assert cli(["price", path, "--cost-level", level]) == 0
+        text = capsys.readouterr().out
+        assert text.splitlines()[0] == f"Cost per training step (analytic model, cost level: {level}):"
+        for row in ("mzi-default MF+DD", "crossbar-default MF+DD", f"GPU {GPUS[0]}: BP"):
+            assert row in text
+        assert max(map(len, text.splitlines())) <= 100
+    assert cli(["price", path, "--cost-level", "cheap"]) == 2
+    assert "allowed: low, nominal, high" in capsys.readouterr().err
