@@ -104,6 +104,8 @@ def _err(message: str) -> int:
 def resolve_cli_config(config: str | None, sets: list[str], flags: dict | None = None):
     """Config from a TOML file (or a results file's stored config), CLI flags, then ``--set``."""
     mapping: dict = {}
+    if config is not None and not config.strip():
+        raise ConfigError("--config ''; allowed: a TOML config file or a results .h5 file")
     if config:
         if Path(config).suffix in (".h5", ".hdf5"):
             mapping = _config_from_results(config)
@@ -127,7 +129,11 @@ def _config_from_results(path: str) -> dict:
     if not p.is_file() or not is_results_file(p):
         raise ConfigError(f"config file {path!r} is not a forwardlab results file; allowed: a "
                           "TOML config or a results .h5 file")
-    toml = read_results(p).config_toml
+    try:
+        toml = read_results(p).config_toml
+    except Exception as e:
+        raise ConfigError(f"results file {path!r} cannot be read ({type(e).__name__}); allowed: a "
+                          "complete forwardlab results file or a TOML config") from None
     if not toml:
         raise ConfigError(f"results file {path!r} stores no resolved config (written by an older "
                           "version); allowed: a TOML config")
@@ -188,6 +194,9 @@ def _cmd_run(args) -> int:
     if args.out is not None and not args.out.strip():
         return _err("--out ''; allowed: a results file path (omit --out for "
                     "results/run-<run id>.h5)")
+    if args.out is not None and args.out.endswith("/"):
+        return _err(f"--out {args.out!r} ends with '/', a directory; allowed: a file path such as "
+                    f"{args.out.rstrip('/') + '/run.h5'!r}")
     flags = {k: getattr(args, k) for k in FLAG_KEYS}
     try:
         cfg = resolve_cli_config(args.config, args.sets, flags)
@@ -233,6 +242,9 @@ def _cmd_config(args) -> int:
 def _cmd_report(args) -> int:
     from .report import accuracy_table, cost_section
     from .results import read_results
+    from .outputs import is_results_file
+    if args.out is not None and not args.out.strip():
+        return _err("report --out ''; allowed: a directory for the plots, runs.csv and report.html")
     files: list[Path] = []
     for p in map(Path, args.paths):
         if p.is_dir():
@@ -242,6 +254,9 @@ def _cmd_report(args) -> int:
                             ".h5 files or a sweep directory")
             files += found
         elif p.is_file():
+            if not is_results_file(p):
+                return _err(f"report: {str(p)!r} is not a forwardlab results file; allowed: results "
+                            ".h5 files written by forwardlab run, or a sweep directory")
             files.append(p)
         else:
             return _err(f"report: {str(p)!r} does not exist; allowed: results .h5 files or a sweep "
@@ -258,8 +273,9 @@ def _cmd_report(args) -> int:
     for f in files:
         try:
             rec = read_results(f)
-        except (OSError, KeyError) as e:
-            return _err(f"cannot read results file {str(f)!r}: {e}")
+        except Exception as e:
+            return _err(f"cannot read results file {str(f)!r} ({type(e).__name__}: {e}); allowed: "
+                        "a complete forwardlab results file")
         if len(files) > 1:
             print(f"== {f}")
         print(accuracy_table(rec))
@@ -317,6 +333,8 @@ def _cmd_presets(args) -> int:
 def _cmd_sweep(args) -> int:
     from .outputs import OutputError
     from .sweep import SweepError, run_sweep
+    if args.out is not None and not args.out.strip():
+        return _err("sweep --out ''; allowed: a directory for the sweep's runs and index")
     try:
         index = run_sweep(args.path, out=args.out, workers=args.workers, scheduler=args.scheduler,
                           echo=(lambda s: None) if args.quiet else print)
@@ -326,10 +344,58 @@ def _cmd_sweep(args) -> int:
     return 1 if bad else 0
 
 
+def _join_negative_values(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """``--epsilon -inf`` → ``--epsilon=-inf``: argparse reads a value such as ``-inf`` or
+    ``-1e-3`` as an option; a number after an option that takes a value is that value."""
+    takes_value = {o for a in _all_actions(parser) if a.nargs is None and a.option_strings
+                   for o in a.option_strings}
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in takes_value and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            try:
+                float(argv[i + 1])
+            except ValueError:
+                pass
+            else:
+                out.append(f"{a}={argv[i + 1]}")
+                i += 2
+                continue
+        out.append(a)
+        i += 1
+    return out
+
+
+def _all_actions(parser: argparse.ArgumentParser):
+    for a in parser._actions:
+        yield a
+        if isinstance(a, argparse._SubParsersAction):
+            for sub in a.choices.values():
+                yield from _all_actions(sub)
+
+
+def _subparser(parser: argparse.ArgumentParser, path: list[str]) -> argparse.ArgumentParser:
+    for name in path:
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        if sub is None or name not in sub.choices:
+            break
+        parser = sub.choices[name]
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv), parser)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        path = [x for x in (getattr(args, "command", None), getattr(args, "config_command", None)) if x]
+        sub = _subparser(parser, path)
+        options = sorted({o for a in sub._actions for o in a.option_strings if o.startswith("--")})
+        return _err(f"unrecognized argument(s) {' '.join(extra)} for forwardlab "
+                    f"{' '.join(path) or ''}".rstrip() + f"; allowed: {', '.join(options)}")
     if args.command is None:
-        _parser().print_help()
+        parser.print_help()
         return 2
     return {"run": _cmd_run, "config": _cmd_config, "report": _cmd_report,
             "presets": _cmd_presets, "sweep": _cmd_sweep, "price": _cmd_price}[args.command](args)

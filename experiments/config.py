@@ -43,7 +43,7 @@ from .data import DATASETS
 __all__ = ["ConfigError", "Config", "RunSection", "ModelSection", "AlgorithmSection",
            "DeviceSection", "CostSection", "DataSection", "ALGORITHMS", "DEVICES", "OPTIMIZERS",
            "COST_LEVELS", "SECTIONS", "resolve", "load_toml", "parse_set", "set_dotted",
-           "config_to_toml", "effect_name", "MIN_EPSILON"]
+           "config_to_toml", "effect_name", "flatten_config", "MIN_EPSILON"]
 
 ALGORITHMS = ("mfdd", "mf-ad", "bp")
 DEVICES = ("mzi", "crossbar")
@@ -213,6 +213,10 @@ class DataSection:
         _boolean("data.standardize", self.standardize)
         if not isinstance(self.data_dir, str) or "\x00" in self.data_dir:
             raise ConfigError(f"data.data_dir = {self.data_dir!r}; allowed: a directory path")
+        if self.dataset == "digits" and self.data_dir:
+            raise ConfigError(f"data.data_dir = {self.data_dir!r} with data.dataset = 'digits'; "
+                              "allowed: no data directory (digits ships with forwardlab), or a "
+                              "directory of IDX files with fashion-mnist or mnist")
 
 
 SECTIONS = ("run", "model", "algorithm", "device", "cost", "data")
@@ -235,7 +239,7 @@ class Config:
 
     def flat(self) -> dict[str, Any]:
         """Dotted keys → plain values (HDF5 attributes, DataFrame columns)."""
-        return _flatten(self.to_mapping())
+        return flatten_config(self.to_mapping())
 
     @property
     def run_id(self) -> str:
@@ -267,8 +271,8 @@ def _hints(cls: type) -> dict[str, Any]:
 def _coerce(cls: type, name: str, value: Any) -> Any:
     """TOML → field value: ints for float fields become floats, lists become tuples."""
     hint = _hints(cls).get(name)
-    if isinstance(value, list):
-        return tuple(value)
+    if isinstance(value, list):   # only tuple fields take lists (else the error shows the list)
+        return tuple(value) if hint is tuple or typing.get_origin(hint) is tuple else value
     floaty = hint is float or (typing.get_origin(hint) in (typing.Union, __import__("types").UnionType)
                                and float in typing.get_args(hint))
     if floaty and isinstance(value, int) and not isinstance(value, bool):
@@ -299,15 +303,28 @@ def _build_dataclass(cls: type, base, values: Mapping[str, Any], path: str):
     clean = {k: _coerce(cls, k, v) for k, v in values.items()}
     try:
         return dataclasses.replace(base, **clean) if base is not None else cls(**clean)
-    except ConfigError:
-        raise
+    except ConfigError as e:
+        raise ConfigError(_keyed(str(e), cls, path)) from None
     except TypeError as e:
         missing = [f.name for f in dataclasses.fields(cls) if f.init and f.name not in clean
                    and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
         raise ConfigError(f"[{path}] needs {', '.join(missing) or 'other keys'} ({e}); allowed "
                           f"keys: {', '.join(names)}") from None
     except ValueError as e:
-        raise ConfigError(f"{path}: {e}") from None
+        raise ConfigError(_keyed(str(e), cls, path)) from None
+
+
+def _keyed(message: str, cls: type, path: str) -> str:
+    """An object's own error ("PhaseNoise.sigma = -1; ...") with the config key path instead
+    of the class name ("device.phase_noise.sigma = -1; ..."), plus the unit its name carries."""
+    from .si import unit_of
+    m = re.match(rf"{re.escape(cls.__name__)}\.(\w+)", message)
+    if not m:
+        return message if message.startswith(path) else f"{path}: {message}"
+    field_name = m.group(1)
+    unit = unit_of(field_name)
+    out = f"{path}.{field_name}" + message[m.end():]
+    return out + (f" (unit: {unit})" if unit and f"({unit}" not in out else "")
 
 
 def _device_physics(kind: str, preset: str, values: Mapping[str, Any]):
@@ -349,7 +366,7 @@ def _device_physics(kind: str, preset: str, values: Mapping[str, Any]):
     try:
         return dataclasses.replace(base, effects=ordered, **clean)
     except ValueError as e:
-        raise ConfigError(f"device: {e}") from None
+        raise ConfigError(_keyed(str(e), cls, "device")) from None
 
 
 _COST_PARTS = ("mzi", "crossbar", "gpu")
@@ -481,12 +498,13 @@ def _plain_items(obj):
             yield f.name, _plain(v)
 
 
-def _flatten(m: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_config(m: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested tables → dotted keys; keys that are already dotted stay as they are."""
     out: dict[str, Any] = {}
     for k, v in m.items():
         key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
+        if isinstance(v, Mapping):
+            out.update(flatten_config(v, key + "."))
         else:
             out[key] = v
     return out
@@ -530,21 +548,52 @@ def parse_set(item: str) -> tuple[str, Any]:
     if "=" not in item:
         raise ConfigError(f"--set {item!r}; allowed: dotted.key=value, e.g. "
                           "device.phase_noise.sigma=0.01")
-    key, _, text = item.partition("=")
-    key = key.strip()
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)+", key):
+    key, text = _split_set(item)
+    parts = key_path(key)
+    if parts is None or len(parts) < 2:
         raise ConfigError(f"--set key {key!r}; allowed: section.key or section.table.key, e.g. "
-                          "run.epochs or device.output_adc.bits")
+                          "run.epochs, device.output_adc.bits or 'cost.gpu.\"H100 SXM5\".tdp_w'")
     try:
         value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         value = text           # bare words (preset names, paths) are strings
-    return key, value
+    return ".".join(_quote(p) for p in parts), value
+
+
+def _split_set(item: str) -> tuple[str, str]:
+    """Split at the first "=" outside double quotes."""
+    quoted = False
+    for i, ch in enumerate(item):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "=" and not quoted:
+            return item[:i].strip(), item[i + 1:]
+    raise ConfigError(f"--set {item!r}; allowed: dotted.key=value")
+
+
+def _quote(part: str) -> str:
+    return part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else json.dumps(part)
+
+
+def key_path(key: str) -> list[str] | None:
+    """A TOML dotted key as its parts (``cost.gpu."H100 SXM5".tdp_w`` → 4 parts), or None."""
+    try:
+        doc = tomllib.loads(f"{key} = 0")
+    except tomllib.TOMLDecodeError:
+        return None
+    parts = []
+    while isinstance(doc, dict) and len(doc) == 1:
+        (k, doc), = doc.items()
+        parts.append(k)
+    return parts if doc == 0 else None
 
 
 def set_dotted(mapping: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``a.b.c = value`` in a nested mapping, creating tables on the way."""
-    parts = key.split(".")
+    """Set ``a.b.c = value`` in a nested mapping, creating tables on the way (TOML dotted-key
+    syntax: quoted parts may hold dots and spaces)."""
+    parts = key_path(key)
+    if parts is None:
+        raise ConfigError(f"key {key!r}; allowed: a dotted config key such as run.epochs")
     node = mapping
     for i, part in enumerate(parts[:-1]):
         nxt = node.setdefault(part, {})

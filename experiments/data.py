@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import math
 import http.client
 import os
 import tempfile
@@ -150,13 +151,15 @@ def _parse_idx(blob: bytes, ndim: int, path: Path) -> np.ndarray:
     if len(blob) < header:
         raise DataError(f"{path}: truncated header ({len(blob)} of {header} bytes)")
     dims = tuple(int.from_bytes(blob[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    size = int(np.prod(dims))
+    size = math.prod(dims)          # Python ints: a forged header cannot overflow the check
     if size == 0:
-        raise DataError(f"{path}: empty data, dimensions {dims}")
+        raise DataError(f"{path}: empty data, dimensions {dims}; allowed: an IDX file with "
+                        "non-zero dimensions")
     if len(blob) - header != size:
         raise DataError(
             f"{path}: {'truncated' if len(blob) - header < size else 'trailing bytes'}: "
-            f"header dimensions {dims} need {size} data bytes, file has {len(blob) - header}"
+            f"header dimensions {dims} need {size} data bytes, file has {len(blob) - header}; "
+            "allowed: a complete IDX file as published"
         )
     return np.frombuffer(blob, dtype=np.uint8, offset=header).reshape(dims).copy()
 
@@ -218,11 +221,16 @@ def _candidates(name: str, data_dir) -> list[tuple[Path, bool]]:
     """Directories to search, in order, each with a flag 'check official MD5'."""
     dirs = []
     if data_dir is not None:
-        if not Path(data_dir).is_dir():
+        d = Path(data_dir)
+        if d.exists() and not d.is_dir():
+            raise DataError(f"{name}: data directory {str(data_dir)!r} is a file; allowed: a "
+                            "directory holding the four IDX files")
+        if not d.is_dir():
             raise DataError(f"{name}: data directory {str(data_dir)!r} does not exist; allowed: a "
                             "directory holding the four IDX files (or omit it to use "
                             "$FORWARDLAB_DATA, the Debian package location or the download cache)")
-        dirs += [(Path(data_dir), False), (Path(data_dir) / name, False)]
+        # An explicit directory is the only place searched: no silent fallback elsewhere.
+        return [(d, False), (d / name, False)]
     env = os.environ.get("FORWARDLAB_DATA")
     if env:
         dirs += [(Path(env) / name, False), (Path(env), False)]
@@ -294,6 +302,10 @@ def _load_idx_dataset(name: str, data_dir, download: bool) -> Dataset:
         if found and directory != cache:
             raise DataError(f"{name}: {directory} holds an incomplete set of IDX files; missing {missing}")
         searched.append(f"{directory} ({'missing ' + ', '.join(missing) if found else 'no IDX files'})")
+    if chosen is None and data_dir is not None:
+        raise DataError(f"{name}: data directory {str(data_dir)!r} holds no complete set of IDX "
+                        f"files ({'; '.join(searched)}); allowed: a directory with "
+                        f"{', '.join(s + '[.gz]' for s in _STEMS.values())}")
     if chosen is None:
         if not download:
             raise DataError(

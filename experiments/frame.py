@@ -35,6 +35,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import h5py
 import pandas as pd
 
+from .config import flatten_config
 from .results import RunRecord, read_results
 from .si import unit_of
 
@@ -98,18 +99,6 @@ def load_records(paths: "str | Path | Iterable[str | Path]") -> list[tuple[Path,
     """``(path, record)`` of every results file under ``paths`` (see :func:`find_results`)."""
     files, _ = find_results(paths)
     return [(f, read_results(f)) for f in files]
-
-
-def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts → dotted keys; keys that are already dotted stay as they are."""
-    out: dict[str, Any] = {}
-    for k, v in config.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(flatten_config(v, key + "."))
-        else:
-            out[key] = v
-    return out
 
 
 def config_value(config: Mapping[str, Any], *keys: str, default: Any = None) -> Any:

@@ -71,6 +71,14 @@ def check_output(path: str | Path, *, overwrite: bool = False, replaceable: Call
     raw = str(path)
     if not raw or "\x00" in raw:
         raise OutputError(f"{what} {raw!r}; allowed: a file path")
+    try:
+        return _check(path, raw, overwrite, replaceable, what)
+    except OSError as e:   # e.g. a name longer than the file system allows
+        raise OutputError(f"{what} {raw[:80] + ('…' if len(raw) > 80 else '')!r} cannot be used "
+                          f"({e.strerror}); allowed: a writable file path") from None
+
+
+def _check(path, raw: str, overwrite: bool, replaceable, what: str) -> Path:
     target = resolve_target(path)
     if target.exists() or target.is_symlink():
         try:

@@ -355,7 +355,11 @@ def write_report(paths: "str | Path | Iterable[str | Path]", out_dir: str | Path
     records = [(f, read_results(f)) for f in files]
     df = frame_from_records(records)
     df.attrs["skipped"] = skipped
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"out = {str(out)!r} cannot be created ({e.strerror}); allowed: a writable "
+                         "directory path") from None
 
     axes = swept_axes(df)
     seeds = [c for c in df.attrs["config_columns"] if is_seed_key(c) and c in df.columns]

@@ -28,6 +28,7 @@ import h5py
 import numpy as np
 
 from .outputs import atomic_write
+from .si import unit_of as suffix_unit
 
 __all__ = ["RunRecord", "write_results", "read_results", "SCHEMA_VERSION", "unit_of", "STATUSES"]
 
@@ -40,19 +41,12 @@ _UNITS = {"test_accuracy": "1", "val_accuracy": "1", "train_accuracy": "1", "ste
 
 
 def unit_of(name: str) -> str:
-    """Unit of a metric, trace or cost key: energy_j.* J, latency_s.* s, *_s s, losses nats."""
+    """Unit of a metric, trace or cost key: from its name's unit suffix (energy_j.* J,
+    latency_s.* s, see :func:`experiments.si.unit_of`), losses in nats, else "1"."""
     base = name.rsplit("/", 1)[-1]
     if base in _UNITS:
         return _UNITS[base]
-    if name.startswith("energy_j") or base.endswith("_j"):
-        return "J"
-    if name.startswith("latency_s") or base.endswith("_s"):
-        return "s"
-    if name.startswith("power_w") or base.endswith("_w"):
-        return "W"
-    if "loss" in base:
-        return "nats"
-    return "1"
+    return suffix_unit(name) or ("nats" if "loss" in base else "1")
 
 
 @dataclass

@@ -157,8 +157,12 @@ def prepare(cfg: Config, *, overwrite: bool = False, resume: bool = False) -> Pa
     if cfg.run.out:
         out = Path(cfg.run.out)
     else:
-        DEFAULT_DIR.mkdir(parents=True, exist_ok=True)
         out = DEFAULT_DIR / f"run-{cfg.run_id}.h5"
+        if resume and not checkpoint_path(out).is_file():
+            raise OutputError(f"--resume: no checkpoint {str(checkpoint_path(out))!r} for run "
+                              f"{cfg.run_id}; allowed: resume a run that was interrupted with the "
+                              "same config and output path")
+        DEFAULT_DIR.mkdir(parents=True, exist_ok=True)
         if not resume and (out.exists() or out.is_symlink()):
             out = unique_path(DEFAULT_DIR, f"run-{cfg.run_id}")
     target = check_output(out, overwrite=overwrite,
@@ -222,7 +226,10 @@ def _load_checkpoint(path: Path) -> dict:
     import pickle
     try:
         with open(path, "rb") as fh:
-            return pickle.load(fh)
+            state = pickle.load(fh)
+        if not isinstance(state, dict) or not {"run_id", "stage", "done", "result"} <= set(state):
+            raise ValueError("not a forwardlab checkpoint")
+        return state
     except Exception as e:
         raise OutputError(f"--resume: checkpoint {str(path)!r} cannot be read ({type(e).__name__}); "
                           "allowed: a checkpoint written by forwardlab run") from None
@@ -243,6 +250,10 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     out = Path(out) if out is not None else prepare(cfg, overwrite=overwrite, resume=resume)
     out = resolve_target(out)
     ckpt = checkpoint_path(out)
+    saved = _load_checkpoint(ckpt) if resume else None
+    if saved is not None and saved.get("run_id") != cfg.run_id:
+        raise OutputError(f"--resume: checkpoint {str(ckpt)!r} belongs to run "
+                          f"{saved.get('run_id')}, not {cfg.run_id}; allowed: the same config")
     data = load_dataset(cfg.data.dataset, cfg.data.data_dir or None, seed=cfg.run.seed)
     meta = _meta(cfg, data)
     if cfg.data.standardize:
@@ -261,12 +272,7 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
 
     # Stages of the run, in order; a checkpoint holds the finished ones and the current one.
     stages = [algo] + (["mf-ad", "bp"] if cfg.run.references and algo == "mfdd" else [])
-    saved = None
-    if resume:
-        saved = _load_checkpoint(ckpt)
-        if saved.get("run_id") != cfg.run_id:
-            raise OutputError(f"--resume: checkpoint {str(ckpt)!r} belongs to run "
-                              f"{saved.get('run_id')}, not {cfg.run_id}; allowed: the same config")
+    if saved is not None:
         echo(f"  resuming from {ckpt} (stage {saved['stage']}, "
              f"{saved['result'].epochs_done} epoch(s) done)")
     done: dict[str, TrainResult] = dict(saved["done"]) if saved else {}

@@ -134,6 +134,8 @@ def plan_sweep(path: str | Path, out: str | None = None, workers: int | None = N
             except ConfigError as e:
                 raise SweepError(f"sweep axis {k!r}: {e}") from None
         mappings.append(m)
+    if out_key is not None and (not isinstance(out_key, str) or not out_key or "\x00" in out_key):
+        raise SweepError(f"sweep.out = {out_key!r}; allowed: a directory path")
     out_dir = Path(out or out_key or Path("results") / path.stem)
     return SweepPlan(out_dir, axes, points, mappings, workers)
 
@@ -255,16 +257,21 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the driver handles Ctrl-C for the sweep
 
 
-def _dask_map(fn, items: list, address: str) -> Iterable[tuple[int, dict]]:
+def _connect(address: str):
     try:
-        from dask.distributed import Client, as_completed
+        from dask.distributed import Client
     except ImportError:   # pragma: no cover - dask is a dependency
         raise SweepError("--scheduler needs dask.distributed (pip install 'dask[distributed]')")
     try:
-        client = Client(address, timeout="5s")
-    except (OSError, TimeoutError) as e:
-        raise SweepError(f"--scheduler {address!r}: cannot connect ({e}); allowed: the address of "
-                         "a running Dask scheduler, e.g. tcp://127.0.0.1:8786") from None
+        return Client(address, timeout="5s")
+    except (OSError, TimeoutError, ValueError, TypeError) as e:
+        raise SweepError(f"--scheduler {address!r}: cannot connect ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
+                         "allowed: the address of a running Dask scheduler, e.g. "
+                         "tcp://127.0.0.1:8786") from None
+
+
+def _dask_map(fn, items: list, client) -> Iterable[tuple[int, dict]]:
+    from dask.distributed import as_completed
     try:
         futs = client.map(fn, *zip(*items), pure=False)
         index = {f.key: i for i, f in enumerate(futs)}
@@ -279,9 +286,24 @@ def run_sweep(path: str | Path, *, out: str | None = None, workers: int | None =
     """Run (or continue) a sweep; returns the index rows (one per run, in sweep order)."""
     plan = plan_sweep(path, out, workers)
     runs = plan.out / "runs"
+    # Every point is resolved before anything starts: a value wrong for every run (a bad base
+    # config, an unknown key) is one error; a value wrong for some runs is recorded per run.
+    errors = []
+    for m in plan.mappings:
+        try:
+            resolve(m)
+        except ConfigError as e:
+            errors.append(str(e))
+    if errors and len(errors) == len(plan.mappings):
+        raise SweepError(f"no run of the sweep has a valid config; first: {errors[0]}")
+    client = _connect(scheduler) if scheduler else None
     if plan.out.exists() and not plan.out.is_dir():
         raise OutputError(f"sweep directory {str(plan.out)!r} is a file; allowed: a directory path")
-    runs.mkdir(parents=True, exist_ok=True)
+    try:
+        runs.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"sweep directory {str(plan.out)!r} cannot be created ({e.strerror}); "
+                          "allowed: a writable directory path") from None
     clean_stale_temporaries(runs)
     clean_stale_temporaries(plan.out)
     rows: list[dict] = []
@@ -300,8 +322,8 @@ def run_sweep(path: str | Path, *, out: str | None = None, workers: int | None =
     items = [(plan.mappings[i], str(runs)) for i, _ in todo]
     if not items:
         results = iter(())
-    elif scheduler:
-        results = _dask_map(run_point, items, scheduler)
+    elif client is not None:
+        results = _dask_map(run_point, items, client)
     else:
         results = _pool_map(run_point, items, min(plan.workers, len(items)))
     results = itertools.chain(finished, ((todo[j][0], r) for j, r in results))

@@ -189,12 +189,22 @@ def test_incomplete_set_raises(isolated):
 
 def test_nothing_found_lists_places(isolated, monkeypatch):
     monkeypatch.setenv("FORWARDLAB_DATA", str(isolated / "env"))
+    with pytest.raises(DataError) as info:
+        load_dataset("fashion-mnist", None, download=False)
+    msg = str(info.value)
+    for place in ["env", "nodeb", str(data.cache_dir("fashion-mnist"))]:
+        assert place in msg
+
+
+def test_explicit_data_dir_is_the_only_place_searched(isolated, monkeypatch):
+    """An explicit directory without the data is an error, not a fallback to other places."""
+    write_set(isolated / "env")                       # a complete set elsewhere is not used
+    monkeypatch.setenv("FORWARDLAB_DATA", str(isolated / "env"))
     (isolated / "mine").mkdir()
     with pytest.raises(DataError) as info:
-        load_dataset("fashion-mnist", isolated / "mine", download=False)
+        load_dataset("mnist", isolated / "mine", download=True)
     msg = str(info.value)
-    for place in ["mine", "env", "nodeb", str(data.cache_dir("fashion-mnist"))]:
-        assert place in msg
+    assert "mine" in msg and "holds no complete set of IDX files" in msg and "env" not in msg
 
 
 # ----------------------------------------------------------------- download
