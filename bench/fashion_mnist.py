@@ -16,8 +16,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from experiments.config import RunConfig  # noqa: E402
-from experiments.runner import run  # noqa: E402
+from experiments.config import resolve  # noqa: E402
+from experiments.runner import run, set_threads  # noqa: E402
 
 
 def queries_per_epoch(rec) -> list[float]:
@@ -35,14 +35,19 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--out-dir", default=os.path.join(os.path.dirname(__file__), "results"))
     args = ap.parse_args()
-    common = dict(dataset="fashion-mnist", epochs=args.epochs, hidden=tuple(args.hidden),
-                  num_directions=args.directions, batch_size=args.batch_size)
+    set_threads(1)      # one thread per process, as the CLI and the tests (see README)
+    os.makedirs(args.out_dir, exist_ok=True)
     rows = []
     for preset in ("mzi-ideal", "mzi-default"):
-        cfg = RunConfig(preset=preset, references=(preset == "mzi-ideal"),
-                        out=os.path.join(args.out_dir, f"fmnist-{preset}.h5"), **common)
+        cfg = resolve({"data": {"dataset": "fashion-mnist"},
+                       "model": {"hidden": list(args.hidden)},
+                       "algorithm": {"num_directions": args.directions},
+                       "run": {"epochs": args.epochs, "batch_size": args.batch_size,
+                               "references": preset == "mzi-ideal"},
+                       "device": {"preset": preset}})
         t0 = time.perf_counter()
-        rec = run(cfg, echo=lambda s: print(s, flush=True))
+        rec = run(cfg, os.path.join(args.out_dir, f"fmnist-{preset}.h5"), overwrite=True,
+                  echo=lambda s: print(s, flush=True))
         wall = time.perf_counter() - t0
         for e, (q, acc) in enumerate(zip(queries_per_epoch(rec), rec.history["test_accuracy"])):
             rows.append((f"MF+DD on {preset}", e + 1, q, acc))

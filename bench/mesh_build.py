@@ -14,9 +14,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")   # before numba is imported
 
 import numba  # noqa: E402
 import torch  # noqa: E402
+
+torch.set_num_threads(1)   # one thread per process, as the CLI and the tests
 
 from hwsim.photonic.mesh import clements_unitary, clements_unitary_reference  # noqa: E402
 

@@ -20,8 +20,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")   # before numba is imported
 
 import torch  # noqa: E402
+
+torch.set_num_threads(1)   # one thread per process, as the CLI and the tests
 
 from hwsim.crossbar.device import CrossbarLayer  # noqa: E402
 from hwsim.photonic.device import MZIMeshLayer  # noqa: E402
