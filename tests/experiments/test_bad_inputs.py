@@ -178,6 +178,9 @@ CLI_FLAGS = [
          "algorithm.num_directions = 0", "[1, 100000]"),
     case("directions-too-many", lambda t: run_argv(t, "--directions", "100001"),
          "algorithm.num_directions = 100001", "[1, 100000]"),
+    # allowed by range, but one batched evaluation of 2 × 100000 settings cannot fit in memory
+    case("directions-cannot-fit-in-memory", lambda t: run_argv(t, "--directions", "100000"),
+         "algorithm.num_directions = 100000", "needs about", "GiB", "allowed here: at most"),
     case("directions-huge", lambda t: run_argv(t, "--directions", str(HUGE)),
          f"algorithm.num_directions = {HUGE}", "[1, 100000]"),
     case("directions-inf", lambda t: run_argv(t, "--directions", "inf"), "--directions", "'inf'",

@@ -118,6 +118,16 @@ def test_tiny_run_results_file(main_run):
         assert f.attrs["config.algorithm.head_num_directions"] == 4
         assert f.attrs["config.model.hidden"] == "[8]"
         assert f.attrs["config.device.preset"] == "mzi-default"
+        # provenance: resolved config, timestamp, command line, versions, commit, data checksum
+        assert f.attrs["config_toml"].startswith("# forwardlab resolved config, run id ")
+        assert len(f.attrs["run_id"]) == 12
+        for key in ("meta.timestamp", "meta.command", "meta.git_commit", "meta.dataset_sha256"):
+            assert key in f.attrs, key
+        assert len(f.attrs["meta.dataset_sha256"]) == 64
+        assert f.attrs["versions.torch"] and f.attrs["versions.h5py"]
+        # units as dataset attributes
+        assert f["history/test_accuracy"].attrs["units"] == "1"
+        assert f["history/loss.layer0"].attrs["units"] == "nats"
         # one trace row per training step
         steps = f["trace/steps"][()]
         assert steps.shape[0] == STEPS_PER_EPOCH == int(f["history/steps"][-1])
