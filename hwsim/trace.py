@@ -47,6 +47,10 @@ class LayerInfo:
             electrical devices); drives the laser link budget.
         mzis: MZIs per tile (0 for crossbars).
         cells: memory cells per tile (0 for photonic meshes).
+        laser_power_w: optical laser power feeding the layer, W (0: not modelled).
+        detector_signal_power_w: signal power of a full-scale input at one modulator, W
+            (what reaches a detector before mesh loss; 0: not modelled).
+        photodiodes_per_output: 2 for balanced homodyne, 1 for direct detection.
     """
 
     layer: str
@@ -63,6 +67,9 @@ class LayerInfo:
     optical_path_db: float = 0.0
     mzis: int = 0
     cells: int = 0
+    laser_power_w: float = 0.0
+    detector_signal_power_w: float = 0.0
+    photodiodes_per_output: int = 1
 
 
 @dataclass(frozen=True)
