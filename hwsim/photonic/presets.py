@@ -86,12 +86,16 @@ PHOTONIC_PRESETS: dict[str, Callable[[], MZIConfig]] = {
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", name).lower()
+    """ThermoOpticDAC → thermo_optic_dac, InputDAC → input_dac."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 def preset_values(config: MZIConfig) -> dict:
-    """TOML-able dict of a config: block, mesh, and one table per effect (``snake_name: fields``)."""
+    """TOML-able dict of a config: block, mesh, and one table per effect (``snake_name: fields``).
+    Fields set to None (e.g. InputDAC.full_scale = noise management) are left out: TOML has no
+    null, and an absent key means the field's default."""
     out: dict = {"block": config.block, "mesh": config.mesh}
     for e in config.effects:
-        out[_snake(type(e).__name__)] = {f.name: getattr(e, f.name) for f in dataclasses.fields(e)}
+        out[_snake(type(e).__name__)] = {f.name: getattr(e, f.name) for f in dataclasses.fields(e)
+                                         if getattr(e, f.name) is not None}
     return out
