@@ -202,3 +202,12 @@ def test_drift_closed_form_and_the_device_clock():
     assert torch.equal(dev.query(prog, x, time_s=1.0), dev.query(prog, x, time_s=1.0))
     with pytest.raises(ValueError, match="time_s"):
         dev.query(prog, x, time_s=-1.0)
+
+
+def test_fixed_detector_noise_at_the_layer_output():
+    """DetectorNoise adds σ_norm in the block's normalised units: the output std is σ·s·α."""
+    dev = _layer(DetectorNoise(sigma_norm=0.02))
+    knobs = dev.knobs_from_weight(2.0 * torch.eye(8))             # gain s = 2
+    y = dev.query(dev.program(knobs), torch.full((4096, 8), 0.5), torch.Generator().manual_seed(0))[0]
+    assert float(y.mean()) == pytest.approx(1.0, abs=0.002)
+    assert float(y.std()) == pytest.approx(0.02 * 2.0 * 0.5, rel=0.03)
