@@ -10,6 +10,7 @@ test paths to run (default: tests/photonic and tests/hwsim). Absent list modules
     python bench/mutations.py                 # every list
     python bench/mutations.py --only photonic # bench/mutations_photonic.py only
     python bench/mutations.py --list          # print the mutations, run nothing
+    python bench/mutations.py --match sigma   # only those whose description contains "sigma"
 
 A mutation is *killed* when pytest fails (exit status ≠ 0) or runs past ``--timeout-s``. The
 file is always restored, also on Ctrl-C (try/finally), and its bytecode cache is removed before
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", choices=FAMILIES, help="run one family's list")
     ap.add_argument("--list", action="store_true", help="print the mutations and exit")
+    ap.add_argument("--match", default="", help="run only mutations whose description contains this")
     ap.add_argument("--timeout-s", type=float, default=300.0, help="per-mutation pytest time limit")
     args = ap.parse_args(argv)
     killed = total = 0
@@ -84,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         mutations, tests = loaded
         for path, old, new, desc in mutations:
+            if args.match.lower() not in desc.lower():
+                continue
             if args.list:
                 print(f"{family}: {path}: {desc}")
                 continue

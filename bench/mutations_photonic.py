@@ -37,8 +37,8 @@ MUTATIONS = [
      'return {"mesh": 2 * self.sigma_rad * mesh', "BeamsplitterImbalance doubled"),
     ("hwsim/effects/beamsplitter.py", 'return {"coupler_eps": fab["mesh"], "sigma_eps": fab["sigma"]}',
      "return {}", "BeamsplitterImbalance off at the layer"),
-    (DEV, "s = torch.complex(torch.cos(e[..., 0] + e[..., 1]) * torch.cos(sig),",
-     "s = torch.complex(torch.cos(sig),", "Sigma MZI ignores its coupler errors"),
+    ("hwsim/photonic/mesh.py", "return torch.complex(torch.cos(e[..., 0] + e[..., 1]) * torch.cos(phi),",
+     "return torch.complex(torch.cos(phi),", "Sigma MZI ignores its coupler errors"),
     # insertion loss
     (DEV, "amp = 10.0 ** (-loss_db / 20.0)                           # Σ attenuator",
      "amp = 1.0                           # Σ attenuator", "InsertionLoss off on the Sigma MZIs"),

@@ -55,7 +55,7 @@ from ..oracle import KnobSpec, Programmed, check_input, check_knobs
 from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
 from .decompose import decompose
 from .layout import MeshLayout
-from .mesh import mesh_unitary
+from .mesh import mesh_unitary, push_pull_transmission
 from .topology import TOPOLOGIES, build_topology
 
 __all__ = ["MZIConfig", "MZIMeshLayer"]
@@ -180,12 +180,7 @@ class MZIMeshLayer:
         u = mesh_unitary(th, ph, de, self.topology, loss_db, coupler_eps)   # (..., p, q, 2, k, k)
         vdag, uu = u[..., 0, :, :], u[..., 1, :, :]
         amp = 10.0 ** (-loss_db / 20.0)                           # Σ attenuator is one MZI too
-        if sigma_eps is None:
-            s = torch.cos(sig).to(u.dtype)
-        else:   # push-pull Σ MZI with imperfect couplers (effects/beamsplitter.py)
-            e = sigma_eps.to(sig.dtype)
-            s = torch.complex(torch.cos(e[..., 0] + e[..., 1]) * torch.cos(sig),
-                              torch.sin(e[..., 1] - e[..., 0]) * torch.sin(sig)).to(u.dtype)
+        s = push_pull_transmission(sig, sigma_eps).to(u.dtype)   # Σ MZIs, push-pull drive
         return (uu * (s * amp).unsqueeze(-2)) @ vdag
 
     def _assemble(self, blocks: torch.Tensor) -> torch.Tensor:

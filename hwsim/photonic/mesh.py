@@ -24,7 +24,7 @@ from .mzi import complex_dtype_for, loss_amplitude, mzi_transfer
 from .topology import ClementsTopology, MeshTopology
 
 __all__ = ["clements_unitary", "clements_unitary_reference", "clements_unitary_dense",
-           "mesh_column_matrices", "mesh_unitary", "imperfect_mzi_transfer"]
+           "mesh_column_matrices", "mesh_unitary", "imperfect_mzi_transfer", "push_pull_transmission"]
 
 _BACKENDS = ("auto", "torch", "numba")
 
@@ -89,13 +89,16 @@ def clements_unitary(theta, phi, delta, loss_db: float = 0.0, *,
 # --------------------------------------------------------------------------- torch path
 
 def _unitary_torch(th, ph, de, topo: ClementsTopology, amp: float) -> torch.Tensor:
-    n = topo.n
-    batch = th.shape[:-1]
-    cd = complex_dtype_for(th.dtype)
     t = mzi_transfer(th, ph)                                     # (..., M, 2, 2)
-    if amp != 1.0:
-        t = t * amp
-    u = torch.eye(n, dtype=cd, device=th.device).expand(*batch, n, n)
+    return _clements_from_transfers(t * amp if amp != 1.0 else t, de, topo)
+
+
+def _clements_from_transfers(t: torch.Tensor, de: torch.Tensor, topo: ClementsTopology) -> torch.Tensor:
+    """U = D · columns of the 2x2 transfers t (..., M, 2, 2) in Clements order."""
+    n = topo.n
+    batch = t.shape[:-3]
+    cd = t.dtype
+    u = torch.eye(n, dtype=cd, device=t.device).expand(*batch, n, n)
     for k, sl in enumerate(topo.column_slices):
         c = sl.stop - sl.start
         if c == 0:
@@ -307,6 +310,20 @@ def imperfect_mzi_transfer(theta, phi, eps1, eps2) -> torch.Tensor:
     return torch.stack([row0, row1], dim=-2).to(cd)
 
 
+def push_pull_transmission(phi: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+    """Field transmission of a Σ MZI driven push-pull (arms +φ, −φ), cross port, global i dropped.
+
+    Perfect couplers: cos φ. Couplers π/4 + ε₁, π/4 + ε₂ (eps (..., 2) rad): the cross element of
+    B(π/4+ε₂) diag(e^{iφ}, e^{−iφ}) B(π/4+ε₁) over i is cos(ε₁+ε₂) cos φ + i sin(ε₂−ε₁) sin φ
+    (derived; pinned against the matrix product in tests). Real for eps None, complex otherwise.
+    """
+    if eps is None:
+        return torch.cos(phi)
+    e = eps.to(phi.dtype)
+    return torch.complex(torch.cos(e[..., 0] + e[..., 1]) * torch.cos(phi),
+                         torch.sin(e[..., 1] - e[..., 0]) * torch.sin(phi))
+
+
 def mesh_unitary(theta, phi, delta, topology: MeshTopology, loss_db: float = 0.0,
                  coupler_eps: torch.Tensor | None = None) -> torch.Tensor:
     """Transfer matrix U[out, in] = D · T_M ⋯ T_1 of any adjacent-pair mesh (Clements, Reck).
@@ -336,6 +353,8 @@ def mesh_unitary(theta, phi, delta, topology: MeshTopology, loss_db: float = 0.0
         e = coupler_eps.to(th.dtype).expand(*batch, m, 2)
         t = imperfect_mzi_transfer(th, ph, e[..., 0], e[..., 1])
     t = t * amp if amp != 1.0 else t
+    if topology.name == "clements":   # contiguous pairs per column: the vectorised column loop
+        return _clements_from_transfers(t, de.expand(*batch, n), topology)
     u = torch.eye(n, dtype=t.dtype).expand(*batch, n, n)
     for sl in topology.column_slices:
         a = topology.upper_mode[sl]

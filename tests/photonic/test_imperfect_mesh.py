@@ -163,3 +163,45 @@ def test_beamsplitter_imbalance_at_the_layer_output():
     lay_fab = BeamsplitterImbalance(0.01).fabricate(MZIMeshLayer(8, 8).layout, torch.Generator().manual_seed(0))
     assert lay_fab["mesh"].shape == (1, 1, 2, 28, 2) and lay_fab["sigma"].shape == (1, 1, 8, 2)
     assert float(lay_fab["mesh"].std()) == pytest.approx(0.01, rel=0.2)
+
+
+def test_push_pull_sigma_mzi_with_imperfect_couplers():
+    from hwsim.photonic.mesh import push_pull_transmission
+    from hwsim.photonic.mzi import coupler
+    g = torch.Generator().manual_seed(0)
+    phi = torch.rand(20, generator=g, dtype=F64) * math.pi
+    eps = 0.05 * torch.randn(20, 2, generator=g, dtype=F64)
+
+    def b(e):
+        a = math.pi / 4 + e
+        return torch.tensor([[math.cos(a), 1j * math.sin(a)], [1j * math.sin(a), math.cos(a)]], dtype=torch.complex128)
+
+    for i in range(20):
+        arms = torch.diag(torch.polar(torch.ones(2, dtype=F64), torch.stack([phi[i], -phi[i]])))
+        t = b(float(eps[i, 1])) @ arms @ b(float(eps[i, 0]))
+        assert abs(complex(t[1, 0] / 1j) - complex(push_pull_transmission(phi[i], eps[i]))) < 1e-14
+    torch.testing.assert_close(push_pull_transmission(phi), torch.cos(phi))
+    assert torch.allclose(coupler(torch.complex128), b(0.0))
+
+
+def test_layer_with_coupler_errors_equals_the_closed_form_product():
+    """y = s·Re(U′ Σ′ V′†) x with U′, V′ from the imperfect-MZI mesh and Σ′ the push-pull closed
+    form, both from the device's own fabrication draw (σ = 0.05 rad so Σ′ ≠ cos φ is visible)."""
+    from hwsim.photonic.mesh import push_pull_transmission
+    eff = BeamsplitterImbalance(0.05)
+    dev = MZIMeshLayer(8, 8, MZIConfig(block=8, effects=(eff,)), seed=3)
+    g = torch.Generator().manual_seed(0)
+    w, x = torch.randn(8, 8, generator=g), torch.randn(16, 8, generator=g)
+    knobs = dev.knobs_from_weight(w)
+    fab = dev._fab[id(eff)]
+    mesh = knobs["mesh_phases"].double()
+    m = dev.n_mzi
+    u = mesh_unitary(mesh[..., :m], mesh[..., m:2 * m], mesh[..., 2 * m:], dev.topology, 0.0, fab["mesh"])
+    sig = push_pull_transmission(knobs["sigma_phases"].double(), fab["sigma"])
+    blk = (u[..., 1, :, :] * sig.unsqueeze(-2)) @ u[..., 0, :, :]
+    w_dev = (knobs["gain"].double().reshape(1, 1, 1, 1) * blk.real)[0, 0]
+    y = dev.query(dev.program(knobs), x)[0]
+    torch.testing.assert_close(y, (x.double() @ w_dev.T).float(), atol=2e-5, rtol=1e-4)
+    w_cos = (knobs["gain"].double().reshape(1, 1, 1, 1) *
+             ((u[..., 1, :, :] * torch.cos(knobs["sigma_phases"].double()).unsqueeze(-2)) @ u[..., 0, :, :]).real)[0, 0]
+    assert float((x.double() @ w_cos.T - y.double()).abs().max()) > 1e-3   # Σ errors matter
