@@ -15,6 +15,7 @@ from .photonic.presets import PHOTONIC_PRESETS
 
 __all__ = ["DEVICE_PRESETS", "device_config", "build_layer", "device_kind"]
 
+
 def _crossbar_default() -> CrossbarConfig:
     # g_max = 25 µS, g_min = 0: AIHWKIT ``inference/noise/pcm.py``; tile 512: AIHWKIT
     # ``StandardHWATrainingPreset`` (Rasch et al., Nat. Commun. 14, 5282 (2023), arXiv:2302.08469).

@@ -235,7 +235,7 @@ class MZIMeshLayer:
             state = {"mesh": mesh, "sigma": sig, "gain": gain, "time_s": 0.0}
             if self._drift is not None:
                 state["drift"] = self._drift.program_draw(settings, self.layout, generator)
-            if self._phase_noise is None and self._drift is None:   # static phases: build once
+            if self._phase_noise is None:   # static phases (drift is zero at t = 0): build once
                 state["blocks"] = self._blocks(mesh, sig)
         return Programmed(settings=settings, state=state)
 
@@ -280,7 +280,7 @@ class MZIMeshLayer:
             n_dets = [n_det if e is not None else 0 for e in (self._detection, self._det_noise)]
             n_z = n_phase + sum(n_dets)
             z = rng.normal((P, n_z), generator) if n_z else None
-            if "blocks" in st:
+            if "blocks" in st and (self._drift is None or t == 0.0):
                 blocks = st["blocks"]
             else:
                 mesh, sig = st["mesh"], st["sigma"]
