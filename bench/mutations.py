@@ -5,7 +5,7 @@ each, restore the file, and print ``killed K of N``.
 Mutation lists live beside this file, one module per device family, each defining
 ``MUTATIONS``: a list of tuples ``(path, old_text, new_text, description)`` (path relative to the
 repository root; ``old_text`` must occur exactly once in the file) and optionally ``TESTS``: the
-test paths to run (default: tests/photonic and tests/hwsim). Absent list modules are skipped.
+test paths to run (default per family: ``DEFAULT_TESTS``). Absent list modules are skipped.
 
     python bench/mutations.py                 # every list
     python bench/mutations.py --only photonic # bench/mutations_photonic.py only
@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FAMILIES = ("photonic", "crossbar")
-DEFAULT_TESTS = ["tests/photonic", "tests/hwsim"]
+DEFAULT_TESTS = {"photonic": ["tests/photonic", "tests/hwsim"], "crossbar": ["tests/hwsim"]}
 
 
 def load_family(name: str):
@@ -39,7 +39,7 @@ def load_family(name: str):
     spec = importlib.util.spec_from_file_location(f"mutations_{name}", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return list(mod.MUTATIONS), list(getattr(mod, "TESTS", DEFAULT_TESTS))
+    return list(mod.MUTATIONS), list(getattr(mod, "TESTS", DEFAULT_TESTS[name]))
 
 
 def _drop_bytecode(path: Path) -> None:
