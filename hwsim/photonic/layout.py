@@ -44,6 +44,12 @@ class MeshLayout:
         """Programmable phase shifters of the layer: two meshes of k² plus k Σ MZIs per block."""
         return self.p * self.q * (2 * self.k * self.k + self.k)
 
+    @property
+    def heaters_per_tile(self) -> int:
+        """Physical heaters of one block: k² per mesh (θ, φ per MZI and k output-screen δ) and
+        two per Σ MZI, which Σ = cos φ drives push-pull (+φ, −φ): 2k² + 2k (144 for k = 8)."""
+        return 2 * self.k * self.k + 2 * self.k
+
     @cached_property
     def mesh_adjacency(self) -> torch.Tensor:
         """(k², k²) 0/1 matrix: which heaters of one mesh are physical neighbours.

@@ -29,3 +29,10 @@ def test_default_preset_covers_every_stage():
     effects = tuple(e for e in PHOTONIC_PRESETS["mzi-default"]().effects if not isinstance(e, (InputDAC, OutputADC)))
     for stage in STAGES:
         assert by_stage(effects, stage), stage
+
+
+def test_heater_inventory_counts_push_pull_sigma_heaters():
+    from hwsim.photonic.device import MZIMeshLayer
+    dev = MZIMeshLayer(16, 8)
+    assert dev.layout.heaters_per_tile == 2 * 64 + 2 * 8 == 144
+    assert dev.layout.n_shifters == 2 * (2 * 64 + 8)       # programmable phases of the 2 blocks
