@@ -45,7 +45,7 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML config (sections run, model, algorithm, device, cost, "
                                     "data), or a results file to re-run its resolved config")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any config key, e.g. --set device.phase_noise.sigma=0.01 "
+                   help="override any config key, e.g. --set device.phase_noise.sigma_rad=0.01 "
                         "(repeatable; applied last)")
 
 

@@ -10,7 +10,7 @@ Resolution order: defaults → device preset (a named starting point) → TOML f
 Device physics is mapped generically: a device config (``MZIConfig``/``CrossbarConfig``) lists
 the effect types it accepts in ``EFFECT_TYPES``; each effect is a frozen dataclass whose fields
 are its config keys under ``device.<effect_snake_name>.<field>`` (e.g.
-``device.phase_noise.sigma``), and the device config's own fields are ``device.<field>``
+``device.phase_noise.sigma_rad``), and the device config's own fields are ``device.<field>``
 (e.g. ``device.block``). A new effect needs no config code. Cost specs likewise:
 ``cost.mzi.<field>``, ``cost.crossbar.<field>`` and ``cost.gpu."<preset>".<field>`` override
 the specs at ``cost.level`` (the sections of a cost spec file, ``cost.spec_file``, are the same).
@@ -316,7 +316,7 @@ def _build_dataclass(cls: type, base, values: Mapping[str, Any], path: str):
 
 def _keyed(message: str, cls: type, path: str) -> str:
     """An object's own error ("PhaseNoise.sigma = -1; ...") with the config key path instead
-    of the class name ("device.phase_noise.sigma = -1; ..."), plus the unit its name carries."""
+    of the class name ("device.phase_noise.sigma_rad = -1; ..."), plus the unit its name carries."""
     from .si import unit_of
     m = re.match(rf"{re.escape(cls.__name__)}\.(\w+)", message)
     if not m:
@@ -359,9 +359,12 @@ def _device_physics(kind: str, preset: str, values: Mapping[str, Any]):
             effects.pop(t, None)
             continue
         effects[t] = _build_dataclass(t, effects.get(t), table, f"device.{name}")
-    # Effects apply in the device's canonical order (its EFFECT_TYPES), whatever order the
-    # preset or the file listed them in, so a resolved config reproduces the same device.
-    ordered = tuple(effects[t] for t in cls.EFFECT_TYPES if t in effects)
+    # Order: the preset's, then added effects in the device's EFFECT_TYPES order, whatever
+    # order a file lists them in, so a resolved config reproduces the same device. (Devices
+    # apply effects by stage; the order only matters within a stage.)
+    order = [type(e) for e in base.effects] + [t for t in cls.EFFECT_TYPES
+                                               if t not in {type(e) for e in base.effects}]
+    ordered = tuple(effects[t] for t in order if t in effects)
     clean = {k: _coerce(cls, k, v) for k, v in top.items()}
     try:
         return dataclasses.replace(base, effects=ordered, **clean)
@@ -547,7 +550,7 @@ def parse_set(item: str) -> tuple[str, Any]:
     """``dotted.key=value`` → (key, value); the value is read as TOML, else taken as a string."""
     if "=" not in item:
         raise ConfigError(f"--set {item!r}; allowed: dotted.key=value, e.g. "
-                          "device.phase_noise.sigma=0.01")
+                          "device.phase_noise.sigma_rad=0.01")
     key, text = _split_set(item)
     parts = key_path(key)
     if parts is None or len(parts) < 2:

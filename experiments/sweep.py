@@ -9,7 +9,7 @@ A sweep file is a run config (tables run, model, algorithm, device, cost, data) 
     base = "base.toml"                # optional: a config file under this one (relative to it)
 
     [sweep.grid]                      # Cartesian product of every list
-    "device.phase_noise.sigma" = [0.0, 0.01, 0.02]
+    "device.phase_noise.sigma_rad" = [0.0, 0.01, 0.02]
     "run.seed" = [0, 1, 2]
 
     [sweep.zip]                       # lists of one length, advanced together
@@ -77,7 +77,7 @@ def _axes(table: Any, name: str) -> dict[str, list]:
             raise SweepError(f"sweep.{name}.{k!r} = {v!r}; allowed: a non-empty list of values")
         if "." not in k:
             raise SweepError(f"sweep.{name} key {k!r}; allowed: a dotted config key such as "
-                             "\"device.phase_noise.sigma\"")
+                             "\"device.phase_noise.sigma_rad\"")
     return dict(table)
 
 

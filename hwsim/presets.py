@@ -8,32 +8,12 @@ from __future__ import annotations
 from typing import Callable
 
 from .crossbar.device import CrossbarConfig, CrossbarLayer
-from .effects.loss import InsertionLoss
-from .effects.noise import DetectorNoise, PhaseBias, PhaseNoise, ProgrammingNoise, ReadNoise
-from .effects.quantize import ConductanceLevels, InputDAC, OutputADC, PhaseDAC
+from .effects.noise import ProgrammingNoise, ReadNoise
+from .effects.quantize import ConductanceLevels, InputDAC, OutputADC
 from .photonic.device import MZIConfig, MZIMeshLayer
+from .photonic.presets import PHOTONIC_PRESETS
 
 __all__ = ["DEVICE_PRESETS", "device_config", "build_layer", "device_kind"]
-
-# MZI block size k = 8: torchonn defaults to 4 (``torchonn/layers/utils.py``), L2ight uses 9
-# (``config/mnist/cnn3/default.yml`` block_list [9,9,9]); 8 tiles the 8×8-pixel digits exactly.
-MZI_BLOCK = 8
-# ADC range for the normalised block output: |y| ≤ ‖x‖₂ ≤ √k for inputs in [-1, 1] and |σ| ≤ 1.
-MZI_ADC_FULL_SCALE = 2.0
-
-
-def _mzi_default() -> MZIConfig:
-    return MZIConfig(block=MZI_BLOCK, effects=(
-        PhaseDAC(bits=8),                 # 8-bit phases: L2ight ``quantize.weight_bit: 8`` (arXiv:2110.14807)
-        PhaseBias(half_width=1.0),        # b_i ~ U(-1, 1) rad: L2ight ``assign_random_phase_bias``
-        PhaseNoise(sigma=0.002),          # σ_φ = 0.002 rad: devices.md §5.13 (Fang et al. 2019 sweep 0–0.02)
-        InsertionLoss(db_per_mzi=0.1),    # 0.1 dB/MZI: FICONN < 0.1 dB per component (arXiv:2208.01623v1)
-        InputDAC(bits=8),                 # 8-bit input DAC: SimPhony ``dac.yml``; devices.md §5.13
-        OutputADC(bits=8, full_scale=MZI_ADC_FULL_SCALE),  # 8-bit ADC: SimPhony ``adc.yml``; LT ``ADC.py``
-        # Detector noise 0.3 % of full scale: shot σ ≈ 2.5 µA and thermal σ ≈ 1.4 µA at 1 mA
-        # photocurrent, R = 1 A/W, B = 20 GHz (photontorch ``photodetector.py``; devices.md §5.10, derived).
-        DetectorNoise(sigma=0.003 * MZI_ADC_FULL_SCALE),
-    ))
 
 
 def _crossbar_default() -> CrossbarConfig:
@@ -52,8 +32,7 @@ def _crossbar_default() -> CrossbarConfig:
 
 
 DEVICE_PRESETS: dict[str, Callable[[], MZIConfig | CrossbarConfig]] = {
-    "mzi-ideal": lambda: MZIConfig(block=MZI_BLOCK, effects=()),
-    "mzi-default": _mzi_default,
+    **PHOTONIC_PRESETS,
     "crossbar-ideal": lambda: CrossbarConfig(effects=()),
     "crossbar-default": _crossbar_default,
 }

@@ -56,6 +56,10 @@ class LayerInfo:
         phase_shifters: thermo-optic phase shifters per tile (every phase knob element: an
             8×8 SVD tile has 2·64 mesh + 8 Σ = 136, not its 64 MZIs); 0 for crossbars. Filled
             in by :class:`~hwsim.oracle.TracingOracle` from the knob spec (unit ``"rad"``).
+        laser_power_w: optical laser power feeding the layer, W (0: not modelled).
+        detector_signal_power_w: signal power of a full-scale input at one modulator, W
+            (what reaches a detector before mesh loss; 0: not modelled).
+        photodiodes_per_output: 2 for balanced homodyne, 1 for direct detection.
     """
 
     layer: str
@@ -73,6 +77,9 @@ class LayerInfo:
     mzis: int = 0
     cells: int = 0
     phase_shifters: int = 0
+    laser_power_w: float = 0.0
+    detector_signal_power_w: float = 0.0
+    photodiodes_per_output: int = 1
 
 
 @dataclass(frozen=True)

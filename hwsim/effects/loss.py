@@ -7,6 +7,7 @@ Default 0.1 dB follows FICONN (< 0.1 dB per component, arXiv:2208.01623v1); LT u
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from .validate import require_nonnegative
 
@@ -15,6 +16,11 @@ __all__ = ["InsertionLoss"]
 
 @dataclass(frozen=True)
 class InsertionLoss:
+    """Balanced insertion loss ``db_per_mzi`` (dB of power) on both arms of every MZI,
+    including the Σ MZIs (array stage: it shapes the analog computation itself)."""
+
+    stage: ClassVar[str] = "array"
+
     db_per_mzi: float = 0.1
 
     def __post_init__(self) -> None:
@@ -23,3 +29,6 @@ class InsertionLoss:
     @property
     def amplitude(self) -> float:
         return 10.0 ** (-self.db_per_mzi / 20.0)
+
+    def array_terms(self, fab) -> dict:
+        return {"loss_db": self.db_per_mzi}

@@ -3,8 +3,11 @@
 * Symmetric b-bit quantizer on [-r, r] (devices.md §5.11, AIHWKIT IO pipeline §6.8):
   n = 2^(b-1) - 1, Δ = r / n, Q(y) = Δ · clip(round(y / Δ), -n, n). For a full-scale sine the
   SQNR approaches 6.02 b + 1.76 dB; for a full-scale uniform input it is ≈ 6.02 b dB.
-* Phase DAC (torchonn ``PhaseQuantizer``, devices.md §5.2): mesh phases φ mod 2π rounded to
-  multiples of 2π/(2^b - 1); Σ phases in [0, π] rounded to multiples of π/(2^b - 1).
+* Phase DAC (uniform in phase, torchonn ``PhaseQuantizer``, devices.md §5.2): mesh phases are
+  periodic, so φ mod 2π is rounded to multiples of 2π/2^b — all 2^b codes distinct (a step of
+  2π/(2^b − 1), as in torchonn, makes codes 0 and 2^b − 1 the same phase: 255 of 256 codes);
+  Σ phases in [0, π] (not periodic) are rounded to multiples of π/(2^b - 1), both ends included.
+  The physical, voltage-uniform DAC is :class:`hwsim.effects.phase_shifter.ThermoOpticDAC`.
 * Conductance levels (devices.md §6.2): g_q = g_min + Δg · round((g - g_min)/Δg),
   Δg = (g_max - g_min)/(L - 1), L = 2^b.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -93,14 +97,17 @@ class OutputADC:
 class PhaseDAC:
     """Phase-domain DAC quantization of programmed phases (program-time)."""
 
+    stage: ClassVar[str] = "program"
+    chain_rank: ClassVar[int] = 0
+
     bits: int = 8
 
     def __post_init__(self) -> None:
         require_bits("PhaseDAC", "bits", self.bits)
 
     def mesh(self, phi: torch.Tensor) -> torch.Tensor:
-        """Mesh phases (rad, any value) → wrapped to [0, 2π) and rounded to 2π/(2^b − 1)."""
-        step = TWO_PI / (2 ** self.bits - 1)
+        """Mesh phases (rad, any value) → wrapped to [0, 2π) and rounded to 2π/2^b."""
+        step = TWO_PI / 2 ** self.bits
         q = torch.round(torch.remainder(phi, TWO_PI) / step) * step
         return torch.remainder(q, TWO_PI)
 
@@ -108,6 +115,9 @@ class PhaseDAC:
         """Σ phases in [0, π] → rounded to π/(2^b − 1)."""
         step = math.pi / (2 ** self.bits - 1)
         return torch.round(phi.clamp(0.0, math.pi) / step) * step
+
+    def program_phases(self, mesh, sigma, layout, fab):
+        return self.mesh(mesh), self.sigma(sigma)
 
 
 @dataclass(frozen=True)

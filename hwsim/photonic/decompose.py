@@ -22,9 +22,9 @@ import torch
 
 from hwsim.effects.rng import normal
 
-from .topology import ClementsTopology
+from .topology import ClementsTopology, MeshTopology, ReckTopology
 
-__all__ = ["clements_decompose", "haar_unitary"]
+__all__ = ["clements_decompose", "reck_decompose", "decompose", "haar_unitary"]
 
 _TWO_PI = 2.0 * math.pi
 
@@ -75,6 +75,64 @@ def clements_decompose(u, *, atol: float = 1e-6):
     ph = np.stack([o[1] for o in out]).reshape(*batch, -1)
     de = np.stack([o[2] for o in out]).reshape(*batch, n)
     return torch.from_numpy(th), torch.from_numpy(ph), torch.from_numpy(de)
+
+
+def reck_decompose(u, *, atol: float = 1e-6):
+    """Phases (theta, phi, delta) of a Reck mesh realising ``u`` (same conventions and checks as
+    :func:`clements_decompose`, MZI order of ``ReckTopology``), such that
+    ``mesh_unitary(theta, phi, delta, ReckTopology.build(n)) == u``.
+
+    One-sided nulling (Reck et al. 1994; devices.md §2): for rows r = n−1 … 1 and m = 0 … r−1,
+    U ← U·T⁻¹(θ, φ) on columns (m, m+1) nulls U[r, m] (θ = 2 atan2(|y|, |x|), φ = arg(−x ȳ)
+    with x, y = U[r, m], U[r, m+1]; module docstring). The rest is diagonal, D = diag(e^{iδ}),
+    and U = D · T_K ⋯ T_1 with T_1 the first nulling MZI, i.e. applied first to the input.
+    """
+    a = _check_unitary(u, atol)
+    n = a.shape[-1]
+    out = [_reck_one(m) for m in a.reshape(-1, n, n)]
+    batch = a.shape[:-2]
+    return tuple(torch.from_numpy(np.stack([o[i] for o in out]).reshape(*batch, -1)) for i in range(3))
+
+
+def decompose(u, topology: MeshTopology, *, atol: float = 1e-6):
+    """(theta, phi, delta) of ``u`` for the mesh ``topology`` (Clements or Reck)."""
+    if topology.name == "reck":
+        return reck_decompose(u, atol=atol)
+    return clements_decompose(u, atol=atol)
+
+
+def _check_unitary(u, atol: float) -> np.ndarray:
+    a = _as_unitary_array(u)
+    n = a.shape[-1]
+    err = np.abs(a @ np.conj(np.swapaxes(a, -1, -2)) - np.eye(n)).max()
+    if not err <= atol:
+        raise ValueError(f"U must be unitary: max |U U^† − I| = {err:.3g}, allowed <= {atol:g}")
+    return a
+
+
+def _reck_one(u: np.ndarray):
+    n = u.shape[0]
+    w = u.copy()
+    sequence = []
+    for r in range(n - 1, 0, -1):
+        for m in range(r):
+            x, y = w[r, m], w[r, m + 1]
+            theta = 2.0 * math.atan2(abs(y), abs(x))
+            phi = float(np.angle(-x * np.conj(y)))
+            _apply_right_inverse(w, m, theta, phi)
+            sequence.append((m, theta, phi))
+    topo = ReckTopology.build(n)
+    # Slot of the i-th MZI of the sequence: the topology sorts the same placement by column.
+    last = [-1] * n
+    slot = {(int(k), int(m)): g for g, (k, m) in enumerate(zip(topo.column, topo.upper_mode))}
+    theta_out = np.empty(topo.n_mzis)
+    phi_out = np.empty(topo.n_mzis)
+    for m, theta, phi in sequence:
+        k = max(last[m], last[m + 1]) + 1
+        last[m] = last[m + 1] = k
+        g = slot[(k, m)]
+        theta_out[g], phi_out[g] = theta, phi
+    return _wrap(theta_out), _wrap(phi_out), _wrap(np.angle(np.diag(w)))
 
 
 def _decompose_one(u: np.ndarray):

@@ -1,21 +1,35 @@
-"""MZI-mesh photonic layer: a real-valued W = s · Re(U Σ V†) tiled into k×k blocks.
+"""MZI-mesh photonic layer: a real-valued W = Re(U Σ V†) per k×k block, with one electronic
+gain per block, tiled over the layer.
 
 Each k×k block is one resident photonic core (Shen et al., Nat. Photon. 11, 441 (2017),
 arXiv:1610.02365; SVD layout of torchonn ``mzi_linear.py``, devices.md §3–4):
 
-    x_q ──DAC/modulators──▶ V† mesh (Clements, k modes) ──▶ Σ row: σ_i = cos φ_i ──▶ U mesh
-        ──▶ coherent (homodyne) detection: Re(E) ──▶ detector noise ──▶ ADC ──▶ Σ_q digitally
+    x_q ──DAC/modulators──▶ V† mesh (Clements or Reck, k modes) ──▶ Σ row: σ_i = cos φ_i ──▶ U mesh
+        ──▶ detection (homodyne Re ŷ, or intensity |ŷ|²) ──▶ ADC ──▶ × s_pq ──▶ Σ_q digitally
 
-Outputs of the blocks of one block row are summed digitally after their ADCs; the global gain
-``s`` is an electronic gain after detection. Inputs are normalised per vector by α = max|x|
-(noise management) unless the input DAC has a fixed range.
+Per-block gain: every block's partial sum is digitised on its own, so its scale s_pq (the
+block's largest singular value) is applied per block after detection: the analog core always
+works at full scale (|σ| ≤ 1), and a weak block gets the same relative phase-DAC, detector and
+ADC error as a strong one. Inputs are normalised per vector by α = max|x| (noise management)
+unless the input DAC has a fixed range.
+
+Effects are staged objects (:mod:`hwsim.effects.stages`); the device only calls their methods:
+    fabrication  ``fabricate(layout, generator)`` once from the device seed
+                 (PhaseBias, GammaSpread, BeamsplitterImbalance)
+    program      the phase chain, ``program_phases(mesh, sigma, layout, fab)``, in the physical
+                 order of devices.md §5.1 (class attribute ``chain_rank``): DAC (PhaseDAC or
+                 ThermoOpticDAC) → γ spread → thermal crosstalk → bias
+    array        ``array_terms(fab)``: insertion loss, coupler errors used by the mesh build
+    query        ``query_phases`` (PhaseNoise, PhaseDrift at the time since programming),
+                 ``detect`` (Detection), DetectorNoise, then the OutputADC
+InputDAC and OutputADC are the converter ends of the chain.
 
 Knobs (one setting; a leading P dimension programs P settings at once):
     mesh_phases  (p, q, 2, k²)  rad, periodic. [..., 0, :] is the V† mesh, [..., 1, :] the U mesh;
                                 each k² vector is [θ (k(k-1)/2), φ (k(k-1)/2), δ (k)] in the MZI
-                                order of :class:`~hwsim.photonic.topology.ClementsTopology`.
-    sigma_phases (p, q, k)      rad in [0, π]; σ_i = cos φ_i.
-    gain         (1,)           electronic gain s, dimensionless, in [1e-6, 1e6].
+                                order of the mesh topology.
+    sigma_phases (p, q, k)      rad in [0, π]; σ_i = cos φ_i (push-pull drive).
+    gain         (p, q)         electronic gain s per block, dimensionless, in [1e-6, 1e6].
 """
 from __future__ import annotations
 
@@ -27,36 +41,52 @@ import numpy as np
 import torch
 
 from ..effects import rng
+from ..effects.beamsplitter import BeamsplitterImbalance
+from ..effects.crosstalk import ThermalCrosstalk
+from ..effects.detection import Detection
+from ..effects.drift import PhaseDrift
 from ..effects.loss import InsertionLoss
 from ..effects.noise import DetectorNoise, PhaseBias, PhaseNoise
+from ..effects.phase_shifter import GammaSpread, ThermoOpticDAC
 from ..effects.quantize import InputDAC, OutputADC, PhaseDAC, encode_inputs
-from ..effects.validate import check_effects, find_effect, require_int
+from ..effects.stages import by_stage
+from ..effects.validate import check_effects, find_effect, require_int, require_nonnegative
 from ..oracle import KnobSpec, Programmed, check_input, check_knobs
 from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
-from .decompose import clements_decompose
-from .mesh import clements_unitary
-from .topology import ClementsTopology
+from .decompose import decompose
+from .layout import MeshLayout
+from .mesh import mesh_unitary, push_pull_transmission
+from .topology import TOPOLOGIES, build_topology
 
 __all__ = ["MZIConfig", "MZIMeshLayer"]
 
-_EFFECT_TYPES = (PhaseDAC, PhaseBias, PhaseNoise, InsertionLoss, InputDAC, OutputADC, DetectorNoise)
+_PHOTONIC_EFFECTS = (PhaseDAC, ThermoOpticDAC, GammaSpread, ThermalCrosstalk, PhaseBias,
+                     BeamsplitterImbalance, InsertionLoss, PhaseNoise, PhaseDrift, Detection,
+                     DetectorNoise)
+_CONVERTERS = (InputDAC, OutputADC)
+_EFFECT_TYPES = _PHOTONIC_EFFECTS + _CONVERTERS
 GAIN_RANGE = (1e-6, 1e6)
 
 
 @dataclass(frozen=True)
 class MZIConfig:
-    """Settings of an MZI-mesh layer. ``effects`` is a tuple of effect objects; an absent
-    effect is simply not modelled. Allowed effect types: PhaseDAC, PhaseBias, PhaseNoise,
-    InsertionLoss, InputDAC, OutputADC, DetectorNoise (at most one of each)."""
+    """Settings of an MZI-mesh layer: block size k, mesh topology ("clements" or "reck") and a
+    tuple of effect objects (an absent effect is simply not modelled; at most one of each type;
+    PhaseDAC and ThermoOpticDAC exclude each other)."""
 
     EFFECT_TYPES: ClassVar[tuple[type, ...]] = _EFFECT_TYPES
 
     block: int = 8
     effects: tuple = field(default_factory=tuple)
+    mesh: str = "clements"
 
     def __post_init__(self) -> None:
         require_int("MZIConfig", "block", self.block, 2, 256)
         check_effects("MZIConfig", self.effects, _EFFECT_TYPES)
+        if self.mesh not in TOPOLOGIES:
+            raise ValueError(f"MZIConfig.mesh = {self.mesh!r}; allowed: {', '.join(TOPOLOGIES)}")
+        if self.effect(PhaseDAC) is not None and self.effect(ThermoOpticDAC) is not None:
+            raise ValueError("MZIConfig.effects has PhaseDAC and ThermoOpticDAC; allowed: one phase DAC")
 
     def effect(self, kind: type):
         return find_effect(self.effects, kind)
@@ -71,26 +101,37 @@ class MZIMeshLayer:
         require_int("MZIMeshLayer", "n_out", n_out, 1, math.inf)
         self.name = name
         self.n_in, self.n_out = n_in, n_out
-        self.config = config or MZIConfig()
-        k = self.k = self.config.block
+        self.config = c = config or MZIConfig()
+        k = self.k = c.block
         self.p, self.q = math.ceil(n_out / k), math.ceil(n_in / k)
-        self.topology = ClementsTopology.build(k)
-        self.n_mzi = k * (k - 1) // 2
-        c = self.config
-        self._dac_phase, self._bias = c.effect(PhaseDAC), c.effect(PhaseBias)
-        self._phase_noise, self._loss = c.effect(PhaseNoise), c.effect(InsertionLoss)
-        self._dac, self._adc, self._det = c.effect(InputDAC), c.effect(OutputADC), c.effect(DetectorNoise)
-        # Build-time (fabrication) errors, drawn once from the device seed.
+        self.topology = build_topology(c.mesh, k)
+        self.layout = MeshLayout(self.p, self.q, k, self.topology)
+        self.n_mzi = self.topology.n_mzis
+        self._dac, self._adc = c.effect(InputDAC), c.effect(OutputADC)
+        photonic = tuple(e for e in c.effects if not isinstance(e, _CONVERTERS))
+        # Fabrication stage: drawn once from the device seed, in the order given.
         gen = torch.Generator().manual_seed(seed)
-        if self._bias is not None:
-            self._bias_mesh = self._bias.sample((self.p, self.q, 2, k * k), gen)
-            self._bias_sigma = self._bias.sample((self.p, self.q, k), gen)
+        self._fab = {id(e): e.fabricate(self.layout, gen) for e in by_stage(photonic, "fabrication")}
+        self._chain = sorted((e for e in photonic if hasattr(e, "program_phases")),
+                             key=lambda e: type(e).chain_rank)
+        self._array = tuple(e for e in photonic if hasattr(e, "array_terms"))
+        query = by_stage(photonic, "query")
+        self._phase_noise = next((e for e in query if isinstance(e, PhaseNoise)), None)
+        self._drift = next((e for e in query if isinstance(e, PhaseDrift)), None)
+        self._detection = next((e for e in query if isinstance(e, Detection)), None)
+        self._det_noise = next((e for e in query if isinstance(e, DetectorNoise)), None)
         self._spec = {
-            "mesh_phases": KnobSpec("mesh_phases", (self.p, self.q, 2, k * k), 0.0, 2 * math.pi,
+            "mesh_phases": KnobSpec("mesh_phases", self.layout.mesh_shape, 0.0, 2 * math.pi,
                                     "rad", periodic=True),
-            "sigma_phases": KnobSpec("sigma_phases", (self.p, self.q, k), 0.0, math.pi, "rad"),
-            "gain": KnobSpec("gain", (1,), GAIN_RANGE[0], GAIN_RANGE[1], "1"),
+            "sigma_phases": KnobSpec("sigma_phases", self.layout.sigma_shape, 0.0, math.pi, "rad"),
+            "gain": KnobSpec("gain", (self.p, self.q), GAIN_RANGE[0], GAIN_RANGE[1], "1"),
         }
+
+    @property
+    def _bias_mesh(self) -> torch.Tensor:
+        """Static bias of the mesh shifters (rad), for tests of seeding."""
+        bias = self.config.effect(PhaseBias)
+        return self._fab[id(bias)]["mesh"]
 
     # ----------------------------------------------------------------- description
     @property
@@ -101,32 +142,46 @@ class MZIMeshLayer:
     def n_knobs(self) -> int:
         return sum(s.numel for s in self._spec.values())
 
+    @property
+    def intensity(self) -> bool:
+        """True when the detectors measure |ŷ|² (the layer is then a square law, not linear)."""
+        return self._detection is not None and not self._detection.coherent
+
     def info(self) -> LayerInfo:
         k = self.k
-        loss_db = self._loss.db_per_mzi if self._loss else 0.0
-        # Worst path: depth k through each of the two meshes plus one Σ MZI.
+        loss = self.config.effect(InsertionLoss)
+        loss_db = loss.db_per_mzi if loss else 0.0
+        # Worst path: the most MZIs a mode meets in each of the two meshes plus one Σ MZI.
         path_db = loss_db * (2 * int(self.topology.mzis_on_path.max()) + 1)
+        phase_dac = self.config.effect(PhaseDAC) or self.config.effect(ThermoOpticDAC)
+        det = self._detection
+        modulators = self.p * self.q * k
         return LayerInfo(
             layer=self.name, device="mzi", n_in=self.n_in, n_out=self.n_out, tile_rows=k,
             tile_cols=k, tiles=self.p * self.q, knobs=self.n_knobs,
-            knob_bits=self._dac_phase.bits if self._dac_phase else 16,
+            knob_bits=phase_dac.bits if phase_dac else 16,
             dac_bits=self._dac.bits if self._dac else 16,
             adc_bits=self._adc.bits if self._adc else 16,
-            optical_path_db=path_db, mzis=2 * self.n_mzi + k, cells=0)
+            optical_path_db=path_db, mzis=2 * self.n_mzi + k, cells=0,
+            laser_power_w=det.laser_power_w if det else 0.0,
+            detector_signal_power_w=det.mode_power_w(modulators) if det else 0.0,
+            photodiodes_per_output=det.photodiodes_per_output if det else 1)
 
     # ----------------------------------------------------------------- digital side
     def _split(self, mesh: torch.Tensor):
         m = self.n_mzi
         return mesh[..., :m], mesh[..., m:2 * m], mesh[..., 2 * m:]
 
-    def _normalized_blocks(self, mesh: torch.Tensor, sig: torch.Tensor, loss_db: float) -> torch.Tensor:
-        """Block matrices Re(U diag(cos σ) V†) (..., p, q, k, k) from applied phases."""
+    def _complex_blocks(self, mesh: torch.Tensor, sig: torch.Tensor, loss_db: float = 0.0,
+                        coupler_eps: torch.Tensor | None = None,
+                        sigma_eps: torch.Tensor | None = None) -> torch.Tensor:
+        """Block fields U diag(Σ) V† (..., p, q, k, k) from applied phases (normalised, |σ| ≤ 1)."""
         th, ph, de = self._split(mesh)
-        u = clements_unitary(th, ph, de, loss_db=loss_db)        # (..., p, q, 2, k, k)
+        u = mesh_unitary(th, ph, de, self.topology, loss_db, coupler_eps)   # (..., p, q, 2, k, k)
         vdag, uu = u[..., 0, :, :], u[..., 1, :, :]
         amp = 10.0 ** (-loss_db / 20.0)                           # Σ attenuator is one MZI too
-        s = torch.cos(sig).to(u.dtype) * amp
-        return (uu * s.unsqueeze(-2)) @ vdag
+        s = push_pull_transmission(sig, sigma_eps).to(u.dtype)   # Σ MZIs, push-pull drive
+        return (uu * (s * amp).unsqueeze(-2)) @ vdag
 
     def _assemble(self, blocks: torch.Tensor) -> torch.Tensor:
         """(..., p, q, k, k) → (..., n_out, n_in) dense matrix."""
@@ -139,11 +194,13 @@ class MZIMeshLayer:
 
         For baselines only: algorithms never see this.
         """
-        blocks = self._normalized_blocks(knobs["mesh_phases"], knobs["sigma_phases"], 0.0).real
-        return knobs["gain"].reshape(()) * self._assemble(blocks)
+        blocks = self._complex_blocks(knobs["mesh_phases"], knobs["sigma_phases"]).real
+        gain = knobs["gain"].reshape(self.p, self.q, 1, 1)
+        return self._assemble(blocks * gain)
 
     def knobs_from_weight(self, weight: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Knobs that encode ``weight`` (n_out, n_in) on the ideal device (SVD + Clements)."""
+        """Knobs that encode ``weight`` (n_out, n_in) on the ideal device (block SVD + mesh
+        decomposition); each block's gain is its largest singular value."""
         w = torch.as_tensor(weight, dtype=torch.float64)
         if tuple(w.shape) != (self.n_out, self.n_in) or not torch.isfinite(w).all():
             raise ValueError(f"{self.name}: weight has shape {tuple(w.shape)}; allowed finite "
@@ -153,46 +210,62 @@ class MZIMeshLayer:
         padded[: self.n_out, : self.n_in] = w
         blocks = padded.reshape(p, k, q, k).transpose(1, 2).numpy()
         u, s, vh = np.linalg.svd(blocks)                          # (p, q, k, k), (p, q, k)
-        gain = float(s.max()) if s.max() > 0 else 1.0
-        mesh = np.zeros((p, q, 2, k * k))
-        for a in range(p):
-            for b in range(q):
-                for j, mat in enumerate((vh[a, b], u[a, b])):
-                    th, ph, de = clements_decompose(mat)
-                    mesh[a, b, j] = np.concatenate([np.asarray(th), np.asarray(ph), np.asarray(de)])
-        sig = np.arccos(np.clip(s / gain, -1.0, 1.0))
-        return {"mesh_phases": torch.tensor(mesh, dtype=torch.float32),
+        top = s.max(axis=-1)
+        gain = np.where(top > 0, top, 1.0).clip(*GAIN_RANGE)
+        mats = np.stack([vh, u], axis=2)                          # (p, q, 2, k, k)
+        th, ph, de = decompose(mats, self.topology)
+        mesh = torch.cat([th, ph, de], dim=-1)
+        sig = np.arccos(np.clip(s / gain[..., None], -1.0, 1.0))
+        return {"mesh_phases": mesh.float(),
                 "sigma_phases": torch.tensor(sig, dtype=torch.float32),
-                "gain": torch.tensor([gain], dtype=torch.float32)}
+                "gain": torch.tensor(gain, dtype=torch.float32)}
 
     # ----------------------------------------------------------------- oracle calls
     def program(self, knobs, generator: torch.Generator | None = None) -> Programmed:
-        """Apply program-time effects (phase DAC, static bias) to P settings at once."""
+        """Apply the phase chain (program stage and fabrication errors) to P settings at once;
+        ``generator`` draws the per-setting drift directions when PhaseDrift is modelled."""
         settings = check_knobs(self._spec, knobs, self.name)
         with torch.no_grad():
-            mesh = knobs["mesh_phases"].detach().float().reshape(-1, *self._spec["mesh_phases"].shape)
-            sig = knobs["sigma_phases"].detach().float().reshape(-1, *self._spec["sigma_phases"].shape)
-            gain = knobs["gain"].detach().float().reshape(-1, 1)
+            mesh = knobs["mesh_phases"].detach().float().reshape(-1, *self.layout.mesh_shape)
+            sig = knobs["sigma_phases"].detach().float().reshape(-1, *self.layout.sigma_shape)
+            gain = knobs["gain"].detach().float().reshape(-1, self.p, self.q)
             mesh, sig, gain = (t.expand(settings, *t.shape[1:]) for t in (mesh, sig, gain))
-            if self._dac_phase is not None:
-                mesh, sig = self._dac_phase.mesh(mesh), self._dac_phase.sigma(sig)
-            if self._bias is not None:
-                mesh, sig = mesh + self._bias_mesh, sig + self._bias_sigma
-            state = {"mesh": mesh, "sigma": sig, "gain": gain}
-            if self._phase_noise is None:   # static phases: build the blocks once
+            for e in self._chain:
+                mesh, sig = e.program_phases(mesh, sig, self.layout, self._fab.get(id(e)))
+            state = {"mesh": mesh, "sigma": sig, "gain": gain, "time_s": 0.0}
+            if self._drift is not None:
+                state["drift"] = self._drift.program_draw(settings, self.layout, generator)
+            if self._phase_noise is None:   # static phases (drift is zero at t = 0): build once
                 state["blocks"] = self._blocks(mesh, sig)
         return Programmed(settings=settings, state=state)
 
+    def aged(self, programmed: Programmed, time_s: float) -> Programmed:
+        """The same programmed state, queried ``time_s`` seconds after programming (device clock)."""
+        require_nonnegative(self.name, "time_s", time_s)
+        return Programmed(settings=programmed.settings, state={**programmed.state, "time_s": float(time_s)})
+
+    def _array_terms(self) -> dict:
+        terms: dict = {}
+        for e in self._array:
+            terms.update(e.array_terms(self._fab.get(id(e))))
+        return terms
+
     def _blocks(self, mesh: torch.Tensor, sig: torch.Tensor) -> torch.Tensor:
-        loss_db = self._loss.db_per_mzi if self._loss else 0.0
-        return self._normalized_blocks(mesh, sig, loss_db).real
+        """Blocks seen by the detectors: complex fields for intensity detection, else Re."""
+        b = self._complex_blocks(mesh, sig, **self._array_terms())
+        return b if self.intensity else b.real.to(torch.float32)
 
     def query(self, programmed: Programmed, x: torch.Tensor,
-              generator: torch.Generator | None = None) -> torch.Tensor:
-        """Readout (P, B, n_out) for inputs (B, n_in) or (P, B, n_in); detached."""
+              generator: torch.Generator | None = None, *, time_s: float | None = None) -> torch.Tensor:
+        """Readout (P, B, n_out) for inputs (B, n_in) or (P, B, n_in); detached.
+
+        ``time_s``: seconds since programming (default: the state's own clock, 0 unless
+        :meth:`aged`); only PhaseDrift depends on it.
+        """
         P = programmed.settings
         x = check_input(x, self.n_in, P, self.name)
         st = programmed.state
+        t = st.get("time_s", 0.0) if time_s is None else require_nonnegative(self.name, "time_s", time_s)
         with torch.no_grad():
             x = x.detach().float()
             k, p, q = self.k, self.p, self.q
@@ -202,24 +275,43 @@ class MZIMeshLayer:
             xb = xn.reshape(*xn.shape[:-1], q, k)                          # (P|1, B, q, k)
             # All query-time noise of a setting comes from one contiguous draw of standard normals,
             # so P settings in one call consume the generator exactly like P separate calls.
-            n_mesh, n_sig = st["mesh"][0].numel(), st["sigma"][0].numel()
+            n_phase = self.layout.n_shifters if self._phase_noise else 0
             n_det = xb.shape[1] * p * q * k
-            n_z = (n_mesh + n_sig if self._phase_noise else 0) + (n_det if self._det else 0)
+            n_dets = [n_det if e is not None else 0 for e in (self._detection, self._det_noise)]
+            n_z = n_phase + sum(n_dets)
             z = rng.normal((P, n_z), generator) if n_z else None
-            if "blocks" in st:
+            if "blocks" in st and (self._drift is None or t == 0.0):
                 blocks = st["blocks"]
             else:
-                noise = self._phase_noise.from_normal(z[:, : n_mesh + n_sig])
-                blocks = self._blocks(st["mesh"] + noise[:, :n_mesh].reshape(st["mesh"].shape),
-                                      st["sigma"] + noise[:, n_mesh:].reshape(st["sigma"].shape))
-            # Partial sums of every block: (P, B, p, q, k).
-            y = torch.einsum("Pabij,PBbj->PBabi", blocks, xb.expand(P, *xb.shape[1:]))
-            if self._det is not None:
-                y = self._det.from_normal(y, z[:, n_z - n_det:].reshape(y.shape))
+                mesh, sig = st["mesh"], st["sigma"]
+                if self._phase_noise is not None:
+                    mesh, sig = self._phase_noise.query_phases(mesh, sig, z[:, :n_phase])
+                if self._drift is not None:
+                    mesh, sig = self._drift.query_phases(mesh, sig, st["drift"], t)
+                blocks = self._blocks(mesh, sig)
+            # Block outputs (fields) of every block: (P, B, p, q, k).
+            xin = xb.expand(P, *xb.shape[1:]).to(blocks.dtype)
+            y = torch.einsum("Pabij,PBbj->PBabi", blocks, xin)
+            at = n_phase
+            if self._detection is not None:
+                zd = z[:, at:at + n_dets[0]].reshape(y.shape)
+                y = self._detection.detect(y, zd, modulators=p * q * k)
+                at += n_dets[0]
+            if y.is_complex():
+                y = y.real
+            y = y.contiguous()
+            if self._det_noise is not None:
+                y = self._det_noise.from_normal(y, z[:, at:at + n_dets[1]].reshape(y.shape))
             if self._adc is not None:
                 y = self._adc(y)
+            gain = st["gain"].reshape(P, 1, p, q, 1)
+            if self.intensity:   # |s α ŷ|²: the square law acts on the scaled block field
+                y = y * gain ** 2
+            else:
+                y = y * gain
             y = y.sum(dim=-2).reshape(P, -1, p * k)[..., : self.n_out]     # digital sum over q
-            return (y * alpha * st["gain"].reshape(P, 1, 1)).contiguous()
+            scale = alpha ** 2 if self.intensity else alpha
+            return (y * scale).contiguous()
 
     def program_events(self, programmed: Programmed) -> list[Event]:
         P = programmed.settings

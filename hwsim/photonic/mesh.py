@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from .mzi import complex_dtype_for, loss_amplitude, mzi_transfer
-from .topology import ClementsTopology
+from .topology import ClementsTopology, MeshTopology
 
 __all__ = ["clements_unitary", "clements_unitary_reference", "clements_unitary_dense",
-           "mesh_column_matrices"]
+           "mesh_column_matrices", "mesh_unitary", "imperfect_mzi_transfer", "push_pull_transmission"]
 
 _BACKENDS = ("auto", "torch", "numba")
 
@@ -89,13 +89,16 @@ def clements_unitary(theta, phi, delta, loss_db: float = 0.0, *,
 # --------------------------------------------------------------------------- torch path
 
 def _unitary_torch(th, ph, de, topo: ClementsTopology, amp: float) -> torch.Tensor:
-    n = topo.n
-    batch = th.shape[:-1]
-    cd = complex_dtype_for(th.dtype)
     t = mzi_transfer(th, ph)                                     # (..., M, 2, 2)
-    if amp != 1.0:
-        t = t * amp
-    u = torch.eye(n, dtype=cd, device=th.device).expand(*batch, n, n)
+    return _clements_from_transfers(t * amp if amp != 1.0 else t, de, topo)
+
+
+def _clements_from_transfers(t: torch.Tensor, de: torch.Tensor, topo: ClementsTopology) -> torch.Tensor:
+    """U = D · columns of the 2x2 transfers t (..., M, 2, 2) in Clements order."""
+    n = topo.n
+    batch = t.shape[:-3]
+    cd = t.dtype
+    u = torch.eye(n, dtype=cd, device=t.device).expand(*batch, n, n)
     for k, sl in enumerate(topo.column_slices):
         c = sl.stop - sl.start
         if c == 0:
@@ -277,3 +280,89 @@ def _unitary_numba(th, ph, de, topo: ClementsTopology, amp: float) -> torch.Tens
         _mesh_kernel(sh, ch, cp, sp, d, topo.upper_mode.numpy(), float(amp), re, im)
     u = torch.complex(torch.from_numpy(re), torch.from_numpy(im))
     return u.reshape(*batch, n, n)
+
+
+# --------------------------------------------------------------------------- any topology, imperfect couplers
+
+def imperfect_mzi_transfer(theta, phi, eps1, eps2) -> torch.Tensor:
+    """MZI with imperfect couplers, T = B(π/4+ε₂) · P(θ) · B(π/4+ε₁) · P(φ), indexed [out, in].
+
+    B(α) = [[cos α, i sin α], [i sin α, cos α]] (devices.md §1.3; neurophox ``bs_error``);
+    ε₁ (input coupler), ε₂ (output coupler) in rad. With ε₁ = ε₂ = 0 this is
+    :func:`~hwsim.photonic.mzi.mzi_transfer` exactly. Extinction: at θ = π (bar) the cross
+    power is sin²(ε₁ − ε₂); at θ = 0 (cross) the bar power is sin²(ε₁ + ε₂) — full bar needs
+    t₁ = t₂, full cross t₁ + t₂ = 1 (devices.md §1.3, Fang et al. 2019).
+    Shapes broadcast; complex64 for float32, complex128 for float64.
+    """
+    theta, phi, eps1, eps2 = torch.broadcast_tensors(*(torch.as_tensor(v) for v in (theta, phi, eps1, eps2)))
+    cd = complex_dtype_for(theta.dtype)
+    a1, a2 = math.pi / 4 + eps1, math.pi / 4 + eps2
+    c1, s1, c2, s2 = torch.cos(a1), torch.sin(a1), torch.cos(a2), torch.sin(a2)
+    et = torch.polar(torch.ones_like(theta), theta).to(cd)      # e^{iθ}
+    ep = torch.polar(torch.ones_like(phi), phi).to(cd)          # e^{iφ}
+    # B2 · diag(e^{iθ}, 1) · B1, then the input screen diag(e^{iφ}, 1) on column 0.
+    m00 = c2 * c1 * et - s2 * s1
+    m01 = 1j * (c2 * s1 * et + s2 * c1)
+    m10 = 1j * (s2 * c1 * et + c2 * s1)
+    m11 = -s2 * s1 * et + c2 * c1
+    row0 = torch.stack([m00 * ep, m01.to(cd)], dim=-1)
+    row1 = torch.stack([m10 * ep, m11.to(cd)], dim=-1)
+    return torch.stack([row0, row1], dim=-2).to(cd)
+
+
+def push_pull_transmission(phi: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+    """Field transmission of a Σ MZI driven push-pull (arms +φ, −φ), cross port, global i dropped.
+
+    Perfect couplers: cos φ. Couplers π/4 + ε₁, π/4 + ε₂ (eps (..., 2) rad): the cross element of
+    B(π/4+ε₂) diag(e^{iφ}, e^{−iφ}) B(π/4+ε₁) over i is cos(ε₁+ε₂) cos φ + i sin(ε₂−ε₁) sin φ
+    (derived; pinned against the matrix product in tests). Real for eps None, complex otherwise.
+    """
+    if eps is None:
+        return torch.cos(phi)
+    e = eps.to(phi.dtype)
+    return torch.complex(torch.cos(e[..., 0] + e[..., 1]) * torch.cos(phi),
+                         torch.sin(e[..., 1] - e[..., 0]) * torch.sin(phi))
+
+
+def mesh_unitary(theta, phi, delta, topology: MeshTopology, loss_db: float = 0.0,
+                 coupler_eps: torch.Tensor | None = None) -> torch.Tensor:
+    """Transfer matrix U[out, in] = D · T_M ⋯ T_1 of any adjacent-pair mesh (Clements, Reck).
+
+    theta, phi: (..., M) rad in the MZI order of ``topology``; delta: (..., n) rad; loss_db per
+    MZI (field 10^(−dB/20) on both arms; modes sitting out a column get no loss);
+    coupler_eps: optional (..., M, 2) coupler angle errors ε₁, ε₂ in rad
+    (:func:`imperfect_mzi_transfer`). A Clements mesh with perfect couplers goes through
+    :func:`clements_unitary` (the numba fast path); everything else through the torch column
+    loop below, which equals it for perfect couplers (tests/photonic/test_imperfect_mesh.py).
+    """
+    if coupler_eps is None and topology.name == "clements":
+        return clements_unitary(theta, phi, delta, loss_db)
+    amp = loss_amplitude(loss_db)
+    th, ph, de = torch.as_tensor(theta), torch.as_tensor(phi), torch.as_tensor(delta)
+    batch = torch.broadcast_shapes(th.shape[:-1], ph.shape[:-1], de.shape[:-1],
+                                   *(() if coupler_eps is None else (coupler_eps.shape[:-2],)))
+    m, n = topology.n_mzis, topology.n
+    if th.shape[-1] != m or ph.shape[-1] != m or de.shape[-1] != n:
+        raise ValueError(f"phases must have {m} MZI phases and {n} screen phases for the {n}-mode "
+                         f"{topology.name} mesh, got theta{tuple(th.shape)}, phi{tuple(ph.shape)}, "
+                         f"delta{tuple(de.shape)}")
+    th, ph = th.expand(*batch, m), ph.expand(*batch, m)
+    if coupler_eps is None:
+        t = mzi_transfer(th, ph)
+    else:
+        e = coupler_eps.to(th.dtype).expand(*batch, m, 2)
+        t = imperfect_mzi_transfer(th, ph, e[..., 0], e[..., 1])
+    t = t * amp if amp != 1.0 else t
+    if topology.name == "clements":   # contiguous pairs per column: the vectorised column loop
+        return _clements_from_transfers(t, de.expand(*batch, n), topology)
+    u = torch.eye(n, dtype=t.dtype).expand(*batch, n, n)
+    for sl in topology.column_slices:
+        a = topology.upper_mode[sl]
+        if a.numel() == 0:
+            continue
+        tk = t[..., sl, :, :, None]                              # (..., c, 2, 2, 1)
+        ua, ub = u[..., a, :], u[..., a + 1, :]                  # (..., c, n)
+        u = u.clone()
+        u[..., a, :] = tk[..., 0, 0, :] * ua + tk[..., 0, 1, :] * ub
+        u[..., a + 1, :] = tk[..., 1, 0, :] * ua + tk[..., 1, 1, :] * ub
+    return torch.polar(torch.ones_like(de), de)[..., :, None].to(u.dtype) * u

@@ -57,9 +57,9 @@ def test_effect_names_are_snake_case():
 
 
 def test_effect_fields_reach_device_physics():
-    cfg = resolve({"device": {"phase_noise": {"sigma": 0.05}, "output_adc": {"bits": 5}}})
+    cfg = resolve({"device": {"phase_noise": {"sigma_rad": 0.05}, "output_adc": {"bits": 5}}})
     phys = cfg.device.physics
-    assert phys.effect(PhaseNoise).sigma == 0.05
+    assert phys.effect(PhaseNoise).sigma_rad == 0.05
     assert phys.effect(OutputADC).bits == 5
     assert phys.effect(OutputADC).full_scale == device_config("mzi-default").effect(OutputADC).full_scale
     # other effects untouched, order canonical
@@ -71,13 +71,13 @@ def test_effect_fields_reach_device_physics():
 def test_disable_and_add_effects():
     off = resolve({"device": {"phase_noise": {"enabled": False}}})
     assert off.device.physics.effect(PhaseNoise) is None
-    on = resolve({"device": {"preset": "mzi-ideal", "phase_noise": {"sigma": 0.01}}})
-    assert on.device.physics.effect(PhaseNoise) == PhaseNoise(sigma=0.01)
+    on = resolve({"device": {"preset": "mzi-ideal", "phase_noise": {"sigma_rad": 0.01}}})
+    assert on.device.physics.effect(PhaseNoise) == PhaseNoise(sigma_rad=0.01)
     assert len(on.device.physics.effects) == 1
     # a disabled effect stays disabled through the resolved TOML
     assert resolve(tomllib.loads(config_to_toml(off))).device.physics.effect(PhaseNoise) is None
     with pytest.raises(ConfigError, match=r"device\.phase_noise is disabled but sets sigma"):
-        resolve({"device": {"phase_noise": {"enabled": False, "sigma": 0.1}}})
+        resolve({"device": {"phase_noise": {"enabled": False, "sigma_rad": 0.1}}})
 
 
 def test_device_level_fields():
@@ -116,8 +116,8 @@ def test_a_new_effect_needs_no_config_code(monkeypatch):
 
 
 @pytest.mark.parametrize("mapping, fragments", [
-    ({"device": {"phase_noise": {"sigma": -1}}}, ["device.phase_noise", "sigma = -1", "allowed"]),
-    ({"device": {"phase_noise": {"sgma": 1}}}, ["device.phase_noise.sgma", "sigma, bound"]),
+    ({"device": {"phase_noise": {"sigma_rad": -1}}}, ["device.phase_noise.sigma_rad = -1", "allowed"]),
+    ({"device": {"phase_noise": {"sgma": 1}}}, ["device.phase_noise.sgma", "sigma_rad, bound_sigmas"]),
     ({"device": {"warp_drive": {}}}, ["device.warp_drive", "phase_noise"]),
     ({"device": {"phase_noise": 0.1}}, ["device.phase_noise", "table"]),
     ({"device": {"preset": "crossbar-default", "phase_noise": {"sigma": 0.1}}},
@@ -197,7 +197,7 @@ def test_run_id_ignores_where_and_how_fast():
     ("model.hidden=[16, 8]", "model.hidden", [16, 8]),
     ("run.references=false", "run.references", False),
     ("run.out=results/x.h5", "run.out", "results/x.h5"),
-    ("device.phase_noise.sigma=0.01", "device.phase_noise.sigma", 0.01),
+    ("device.phase_noise.sigma_rad=0.01", "device.phase_noise.sigma_rad", 0.01),
 ])
 def test_parse_set(item, key, value):
     assert parse_set(item) == (key, value)
@@ -217,26 +217,26 @@ def test_set_dotted_cannot_descend_into_a_value():
 
 def test_cli_layers_file_flags_then_set(tmp_path):
     f = tmp_path / "c.toml"
-    f.write_text("[run]\nepochs = 7\nseed = 3\n[device.phase_noise]\nsigma = 0.03\n")
+    f.write_text("[run]\nepochs = 7\nseed = 3\n[device.phase_noise]\nsigma_rad = 0.03\n")
     cfg = resolve_cli_config(str(f), ["run.seed=9", "device.output_adc.bits=6"], {"epochs": 2})
     assert cfg.run.epochs == 2 and cfg.run.seed == 9
-    assert cfg.device.physics.effect(PhaseNoise).sigma == 0.03
+    assert cfg.device.physics.effect(PhaseNoise).sigma_rad == 0.03
     assert cfg.device.physics.effect(OutputADC).bits == 6
 
 
 def test_config_show_prints_resolved_toml_that_resolves_back(tmp_path, capsys):
-    assert main(["config", "show", "--set", "device.phase_noise.sigma=0.02",
+    assert main(["config", "show", "--set", "device.phase_noise.sigma_rad=0.02",
                  "--set", "cost.level=high"]) == 0
     text = capsys.readouterr().out
     doc = tomllib.loads(text)
     assert set(doc) == set(SECTIONS)
-    assert doc["device"]["phase_noise"]["sigma"] == 0.02
+    assert doc["device"]["phase_noise"]["sigma_rad"] == 0.02
     assert doc["cost"]["level"] == "high"
     assert doc["cost"]["mzi"]["p_pi_mw"] == photonic_spec("high").p_pi_mw
     f = tmp_path / "resolved.toml"
     f.write_text(text)
     again = resolve_cli_config(str(f), [])
-    assert again.run_id == resolve_cli_config(None, ["device.phase_noise.sigma=0.02",
+    assert again.run_id == resolve_cli_config(None, ["device.phase_noise.sigma_rad=0.02",
                                                      "cost.level=high"]).run_id
 
 

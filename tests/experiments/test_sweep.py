@@ -39,20 +39,20 @@ def sweep_file(directory: Path, axes: str, epochs: int = 1, name: str = "s.toml"
     return p
 
 
-GRID = '[sweep.grid]\n"run.seed" = [0, 1]\n"device.phase_noise.sigma" = [0.002, 0.02]\n'
+GRID = '[sweep.grid]\n"run.seed" = [0, 1]\n"device.phase_noise.sigma_rad" = [0.002, 0.02]\n'
 
 
 def test_plan_expands_grid_times_zip(tmp_path):
     p = sweep_file(tmp_path, GRID + '[sweep.zip]\n"algorithm.lr" = [0.001, 0.002, 0.003]\n'
                    '"algorithm.epsilon" = [0.005, 0.01, 0.02]\n')
     plan = plan_sweep(p)
-    assert plan.axes == ["run.seed", "device.phase_noise.sigma", "algorithm.lr", "algorithm.epsilon"]
+    assert plan.axes == ["run.seed", "device.phase_noise.sigma_rad", "algorithm.lr", "algorithm.epsilon"]
     assert len(plan.points) == 2 * 2 * 3
     # zip axes advance together
     assert {(q["algorithm.lr"], q["algorithm.epsilon"]) for q in plan.points} == {
         (0.001, 0.005), (0.002, 0.01), (0.003, 0.02)}
     m = plan.mappings[0]
-    assert m["device"]["phase_noise"]["sigma"] == 0.002 and m["run"]["epochs"] == 1
+    assert m["device"]["phase_noise"]["sigma_rad"] == 0.002 and m["run"]["epochs"] == 1
     assert plan.out == tmp_path / "out"
 
 
@@ -92,16 +92,16 @@ def test_local_pool_sweep_writes_one_file_per_run_and_an_index(pool_sweep):
     assert [r["status"] for r in rows] == ["ok"] * 4
     index = read_index(tmp / "out")
     assert [r["run_id"] for r in index] == [r["run_id"] for r in rows]
-    assert {(r["run.seed"], r["device.phase_noise.sigma"]) for r in index} == {
+    assert {(r["run.seed"], r["device.phase_noise.sigma_rad"]) for r in index} == {
         ("0", "0.002"), ("0", "0.02"), ("1", "0.002"), ("1", "0.02")}
     for r in index:
         rec = read_results(tmp / "out" / r["path"])
         assert rec.status == "ok" and rec.run_id == r["run_id"]
         assert float(r["test_accuracy"]) == rec.history["test_accuracy"][-1]
-        assert rec.config["device.phase_noise.sigma"] == float(r["device.phase_noise.sigma"])
+        assert rec.config["device.phase_noise.sigma_rad"] == float(r["device.phase_noise.sigma_rad"])
     # the swept value is in the results file and in the DataFrame
     df = experiments.load(tmp / "out")
-    assert len(df) == 4 and sorted(df["device.phase_noise.sigma"].unique()) == [0.002, 0.02]
+    assert len(df) == 4 and sorted(df["device.phase_noise.sigma_rad"].unique()) == [0.002, 0.02]
     assert set(df["run.seed"]) == {0, 1}
 
 

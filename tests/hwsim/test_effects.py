@@ -45,7 +45,8 @@ def test_phase_dac_grid():
     dac = PhaseDAC(bits=4)
     phi = torch.linspace(-10, 10, 1001)
     q = dac.mesh(phi)
-    step = 2 * math.pi / 15
+    step = 2 * math.pi / 16          # periodic: 2^b distinct codes (0 and 2π are one phase)
+    assert len(set(torch.round(q / step).long().tolist())) == 16
     assert torch.all((q >= 0) & (q < 2 * math.pi))
     assert torch.allclose(q / step, torch.round(q / step), atol=1e-4)
     # wrapped distance to the target is at most half a step
@@ -68,7 +69,7 @@ def test_normal_is_standard():   # layout preservation: tests/hwsim/test_ziggura
 
 def test_phase_noise_std_matches_truncated_gaussian():
     sigma, b = 0.01, 2.0
-    n = PhaseNoise(sigma=sigma, bound=b).sample((200_000,), torch.Generator().manual_seed(0))
+    n = PhaseNoise(sigma_rad=sigma, bound_sigmas=b).sample((200_000,), torch.Generator().manual_seed(0))
     pdf = math.exp(-b * b / 2) / math.sqrt(2 * math.pi)
     z = math.erf(b / math.sqrt(2))
     expected = sigma * math.sqrt(1 - 2 * b * pdf / z)
@@ -78,7 +79,7 @@ def test_phase_noise_std_matches_truncated_gaussian():
 
 def test_detector_noise_std():
     y = torch.zeros(100, 1000)
-    out = DetectorNoise(sigma=0.02)(y, torch.Generator().manual_seed(0))
+    out = DetectorNoise(sigma_norm=0.02)(y, torch.Generator().manual_seed(0))
     assert abs(float(out.std()) / 0.02 - 1) < 0.05
 
 
@@ -97,7 +98,7 @@ def test_read_noise_scales_with_input_norm():
 
 
 def test_phase_bias_is_uniform_in_range():
-    b = PhaseBias(half_width=1.0).sample((100_000,), torch.Generator().manual_seed(0))
+    b = PhaseBias(half_width_rad=1.0).sample((100_000,), torch.Generator().manual_seed(0))
     assert float(b.min()) >= -1 and float(b.max()) <= 1
     assert abs(float(b.std()) - 1 / math.sqrt(3)) < 0.01
 
@@ -108,10 +109,10 @@ def test_insertion_loss_amplitude():
 
 @pytest.mark.parametrize("ctor", [
     lambda: OutputADC(bits=0), lambda: OutputADC(bits=-3), lambda: InputDAC(bits=2.5),
-    lambda: PhaseDAC(bits=0), lambda: ConductanceLevels(bits=0), lambda: PhaseNoise(sigma=-0.1),
-    lambda: DetectorNoise(sigma=-1), lambda: ProgrammingNoise(sigma_rel=-0.01),
+    lambda: PhaseDAC(bits=0), lambda: ConductanceLevels(bits=0), lambda: PhaseNoise(sigma_rad=-0.1),
+    lambda: DetectorNoise(sigma_norm=-1), lambda: ProgrammingNoise(sigma_rel=-0.01),
     lambda: ReadNoise(sigma=float("nan")), lambda: InsertionLoss(db_per_mzi=-1),
-    lambda: OutputADC(full_scale=0), lambda: PhaseBias(half_width=0)])
+    lambda: OutputADC(full_scale=0), lambda: PhaseBias(half_width_rad=0)])
 def test_bad_effect_settings_raise_with_field_names(ctor):
     with pytest.raises(ValueError, match=r"\w+\.\w+ = .*allowed"):
         ctor()
@@ -120,7 +121,7 @@ def test_bad_effect_settings_raise_with_field_names(ctor):
 def test_phase_noise_from_normals_matches_truncated_gaussian():
     sigma, b = 0.02, 2.0
     z = rng.normal((1, 400_000), torch.Generator().manual_seed(4))
-    n = PhaseNoise(sigma=sigma, bound=b).from_normal(z)
+    n = PhaseNoise(sigma_rad=sigma, bound_sigmas=b).from_normal(z)
     pdf = math.exp(-b * b / 2) / math.sqrt(2 * math.pi)
     expected = sigma * math.sqrt(1 - 2 * b * pdf / math.erf(b / math.sqrt(2)))
     assert abs(float(n.std()) / expected - 1) < 0.05
@@ -131,7 +132,7 @@ def test_phase_noise_changes_the_mzi_output_distribution():
     """Pitfall: phase noise defined but never applied."""
     from hwsim.photonic.device import MZIConfig, MZIMeshLayer
     outs = []
-    for effects in ((), (PhaseNoise(sigma=0.02),)):
+    for effects in ((), (PhaseNoise(sigma_rad=0.02),)):
         dev = MZIMeshLayer(8, 8, MZIConfig(block=8, effects=effects))
         knobs = dev.knobs_from_weight(torch.eye(8))
         prog = dev.program(knobs)

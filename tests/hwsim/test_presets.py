@@ -18,8 +18,9 @@ def test_unknown_preset_names_the_allowed_ones():
 def test_ideal_presets_have_no_effects_and_defaults_have_the_documented_ones():
     assert device_config("mzi-ideal").effects == () and device_config("crossbar-ideal").effects == ()
     names = {type(e).__name__ for e in device_config("mzi-default").effects}
-    assert names == {"PhaseDAC", "PhaseBias", "PhaseNoise", "InsertionLoss", "InputDAC", "OutputADC",
-                     "DetectorNoise"}
+    assert names == {"ThermoOpticDAC", "GammaSpread", "ThermalCrosstalk", "PhaseBias",
+                     "BeamsplitterImbalance", "InsertionLoss", "PhaseNoise", "PhaseDrift", "InputDAC",
+                     "Detection", "OutputADC"}
     names = {type(e).__name__ for e in device_config("crossbar-default").effects}
     assert names == {"ConductanceLevels", "ProgrammingNoise", "ReadNoise", "InputDAC", "OutputADC"}
 

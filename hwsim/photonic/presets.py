@@ -1,0 +1,101 @@
+"""Photonic device presets; every number cites its source (devices.md §5.13 defaults,
+cost.md §4.4b for FICONN).
+
+``PHOTONIC_PRESETS`` maps a name to a config factory; :func:`preset_values` lists a preset as a
+TOML-able dict ``{"block": .., "mesh": .., "<effect_snake_name>": {field: value}}``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from typing import Callable
+
+from ..effects.beamsplitter import BeamsplitterImbalance
+from ..effects.crosstalk import ThermalCrosstalk
+from ..effects.detection import Detection
+from ..effects.drift import PhaseDrift
+from ..effects.loss import InsertionLoss
+from ..effects.noise import PhaseBias, PhaseNoise
+from ..effects.phase_shifter import GammaSpread, ThermoOpticDAC
+from ..effects.quantize import InputDAC, OutputADC
+from .device import MZIConfig
+
+__all__ = ["MZI_BLOCK", "adc_full_scale", "PHOTONIC_PRESETS", "preset_values"]
+
+# MZI block size k = 8: torchonn defaults to 4 (``torchonn/layers/utils.py``), L2ight uses 9
+# (``config/mnist/cnn3/default.yml`` block_list [9,9,9]); 8 tiles the 8×8-pixel digits exactly.
+MZI_BLOCK = 8
+# FICONN: N = 6 modes per layer (Bandyopadhyay et al., arXiv:2208.01623v1 Table I; cost.md §4.4b).
+FICONN_MODES = 6
+
+
+def adc_full_scale(k: int) -> float:
+    """ADC range of a normalised k-mode block output: |y_i| = |Σ_j W_ij x_j| ≤ ‖W_i‖₂ ‖x‖₂ ≤
+    σ_max √k for |x_j| ≤ 1 and σ_max = 1 (Cauchy–Schwarz), reached when x is aligned with a row
+    of W; so the full scale √k never clips (2.0 clipped 8×8 blocks)."""
+    return math.sqrt(k)
+
+
+def _mzi_default() -> MZIConfig:
+    k = MZI_BLOCK
+    return MZIConfig(block=k, effects=(
+        # Thermo-optic heaters, 8-bit voltage DAC: V_π = 4.36 V, V_max = 10.8 V (torchonn
+        # ``mzi_linear.py`` default_cfgs); 8 bits: L2ight ``quantize.weight_bit: 8`` (arXiv:2110.14807).
+        ThermoOpticDAC(bits=8, v_pi_v=4.36, v_max_v=10.8),
+        GammaSpread(sigma_rad_per_v2=0.002, v_pi_v=4.36),   # σ_γ: L2ight learn.yml (devices.md §5.3)
+        ThermalCrosstalk(coupling=0.005),  # c = 0.005: L2ight configs (devices.md §5.5)
+        PhaseBias(half_width_rad=1.0),     # b_i ~ U(-1, 1) rad: L2ight ``assign_random_phase_bias``
+        BeamsplitterImbalance(sigma_rad=0.01),  # σ_BS = 0.01 rad, mid of Fang 2019 sweep 0–0.02
+        InsertionLoss(db_per_mzi=0.1),     # 0.1 dB/MZI: FICONN < 0.1 dB per component (arXiv:2208.01623v1)
+        PhaseNoise(sigma_rad=0.002),       # σ_φ = 0.002 rad: devices.md §5.13 (Fang et al. 2019 sweep 0–0.02)
+        PhaseDrift(sigma_rad_per_sqrt_s=0.002),   # 0.02 rad after 100 s: DOCTOR μ = 0.02 rad (derived)
+        InputDAC(bits=8),                  # 8-bit input DAC: SimPhony ``dac.yml``; devices.md §5.13
+        # Balanced homodyne, 10 mW laser, half to the LOs; R = 1 A/W, B = 20 GHz, T = 300 K,
+        # R_L = 166 Ω, I_dark = 0.1 nA: photontorch ``photodetector.py`` (devices.md §5.10).
+        Detection(mode="homodyne", laser_power_w=0.01, lo_fraction=0.5),
+        OutputADC(bits=8, full_scale=adc_full_scale(k)),   # 8-bit ADC: SimPhony ``adc.yml``; LT ``ADC.py``
+    ))
+
+
+def _mzi_ficonn() -> MZIConfig:
+    """FICONN-like core (Bandyopadhyay et al., arXiv:2208.01623v1; published Nat. Photon. 2024)."""
+    k = FICONN_MODES
+    return MZIConfig(block=k, mesh="clements", effects=(
+        # 16-bit phase control (arXiv:2208.01623v1; devices.md §5.2); thermo-optic heaters with
+        # the torchonn V_π/V_max (the paper's drive voltages are not in the reference notes).
+        ThermoOpticDAC(bits=16, v_pi_v=4.36, v_max_v=10.8),
+        GammaSpread(sigma_rad_per_v2=0.002, v_pi_v=4.36),   # devices.md §5.3 default
+        ThermalCrosstalk(coupling=0.005),  # devices.md §5.5 (FICONN calibrates crosstalk away)
+        BeamsplitterImbalance(sigma_rad=0.01),   # devices.md §5.6 mid-range (assumed)
+        InsertionLoss(db_per_mzi=0.1),     # < 0.1 dB per component (arXiv:2208.01623v1)
+        PhaseNoise(sigma_rad=0.002),       # devices.md §5.13
+        InputDAC(bits=13),                 # "more than 13 bits" input precision (arXiv:2208.01623v1)
+        # Direct (intensity) detection as in FICONN; 1 mW laser (assumed; cost.md §4.4b gives no
+        # optical power), photodetector constants from photontorch (devices.md §5.10).
+        Detection(mode="intensity", laser_power_w=1e-3, lo_fraction=0.0),
+        OutputADC(bits=8, full_scale=float(k)),   # |ŷ|² ≤ k for |x_j| ≤ 1; 8 bit (devices.md §5.11)
+    ))
+
+
+PHOTONIC_PRESETS: dict[str, Callable[[], MZIConfig]] = {
+    "mzi-ideal": lambda: MZIConfig(block=MZI_BLOCK, effects=()),
+    "mzi-default": _mzi_default,
+    "mzi-ficonn": _mzi_ficonn,
+}
+
+
+def _snake(name: str) -> str:
+    """ThermoOpticDAC → thermo_optic_dac, InputDAC → input_dac."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+def preset_values(config: MZIConfig) -> dict:
+    """TOML-able dict of a config: block, mesh, and one table per effect (``snake_name: fields``).
+    Fields set to None (e.g. InputDAC.full_scale = noise management) are left out: TOML has no
+    null, and an absent key means the field's default."""
+    out: dict = {"block": config.block, "mesh": config.mesh}
+    for e in config.effects:
+        out[_snake(type(e).__name__)] = {f.name: getattr(e, f.name) for f in dataclasses.fields(e)
+                                         if getattr(e, f.name) is not None}
+    return out
