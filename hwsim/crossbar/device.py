@@ -197,9 +197,10 @@ class CrossbarLayer:
     def _count_writes(self, g: torch.Tensor) -> None:
         prev = g.new_full(g.shape[1:], float("nan")) if self._last_written is None else self._last_written
         before = torch.cat([prev.unsqueeze(0), g[:-1]])
-        changed = g != before
-        self._writes += changed.sum(dim=0)
-        self.last_cells_written = int(changed.sum())
+        changed = torch.ne(g, before).view(torch.uint8)
+        per_cell = changed.sum(dim=0, dtype=torch.int64)
+        self._writes += per_cell
+        self.last_cells_written = int(per_cell.sum())
         self._last_written = g[-1].clone()
 
     # ----------------------------------------------------------------- program
@@ -350,7 +351,7 @@ class CrossbarLayer:
                 wb = w_t[:, b * g.rows:min((b + 1) * g.rows, self.n_in), :]
                 torch.bmm(xb.expand(P, B, -1), wb, out=y[b])
                 if noisy:
-                    w_abs = wb.abs()
+                    w_abs = self._abs_weights(st, w_t, b)
                     v = sum(e.output_variance(xb, w_abs) for e in self._noise)
                     var.append(v.expand(v.shape[0], B, v.shape[2]))
             std = torch.stack(var).sqrt_() if noisy else torch.zeros(T, 1, B, 1)
@@ -368,6 +369,17 @@ class CrossbarLayer:
                     factor = factor * self._adc.quantize_(y)                      # y ← integer codes
                 out = y.mul_(factor.unsqueeze(2)).mul_(alpha.unsqueeze(-1)).sum(dim=0)   # digital sum
             return out.mul_(comp) if comp is not None else out
+
+    def _abs_weights(self, st, w_t: torch.Tensor, b: int) -> torch.Tensor:
+        """|w|ᵀ of input tile b (for PCM_READ), cached in the programmed state for its static weights."""
+        g = self.grid
+        sl = slice(b * g.rows, min((b + 1) * g.rows, self.n_in))
+        if w_t is not st["w_t"]:
+            return w_t[:, sl, :].abs()
+        cache = st.setdefault("w_abs_t", {})
+        if b not in cache:
+            cache[b] = w_t[:, sl, :].abs()
+        return cache[b]
 
     def _use_fused(self, x: torch.Tensor) -> bool:
         return self.fused and x.device.type == "cpu"

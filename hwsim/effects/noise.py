@@ -108,8 +108,9 @@ class ProgrammingNoise:
 
     def sigma_us(self, g: torch.Tensor, g_max: float) -> torch.Tensor:
         """σ (µS) of each cell at its own target conductance g (µS)."""
-        gh = g / g_max
-        return ((self.c0_us + self.c1_us * gh + self.c2_us * gh * gh) * (g_max / self.g_ref_us)).clamp_(min=0.0)
+        k = g_max / self.g_ref_us     # Horner form in place: ((c2·ĝ + c1)·ĝ + c0)·k, ĝ = g/g_max
+        s = g.mul(self.c2_us * k / (g_max * g_max)).add_(self.c1_us * k / g_max).mul_(g)
+        return s.add_(self.c0_us * k).clamp_(min=0.0)
 
     def __call__(self, g: torch.Tensor, g_max: float,
                  generator: torch.Generator | None) -> torch.Tensor:
