@@ -9,11 +9,15 @@ from hwsim.effects.pulsed import PulsedUpdate
 from hwsim.effects.stuck import Endurance, StuckCells
 
 
-def test_stuck_fractions_and_fixed_by_the_seed():
+@pytest.mark.parametrize("p_set,p_reset", [(0.09, 0.02), (0.02, 0.09)])
+def test_stuck_fractions(p_set, p_reset):
+    state = StuckCells(p_set=p_set, p_reset=p_reset).fabricate((2, 200, 200), torch.Generator().manual_seed(0))
+    assert float((state > 0).float().mean()) == pytest.approx(p_set, abs=0.003)
+    assert float((state < 0).float().mean()) == pytest.approx(p_reset, abs=0.003)
+
+
+def test_stuck_map_is_fixed_by_the_seed():
     s = StuckCells(p_set=0.09, p_reset=0.02)
-    state = s.fabricate((2, 200, 200), torch.Generator().manual_seed(0))
-    assert float((state > 0).float().mean()) == pytest.approx(0.09, abs=0.003)
-    assert float((state < 0).float().mean()) == pytest.approx(0.02, abs=0.002)
     a, b = (CrossbarLayer(8, 8, CrossbarConfig(effects=(s,)), seed=3) for _ in range(2))
     assert torch.equal(a._cell_state[StuckCells], b._cell_state[StuckCells])
     c = CrossbarLayer(8, 8, CrossbarConfig(effects=(s,)), seed=4)
