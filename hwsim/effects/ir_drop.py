@@ -37,16 +37,22 @@ MAX_NODAL_NODES = 2048
 _US = 1e-6
 
 
+def _suffix_cumsum(a: torch.Tensor, dim: int) -> torch.Tensor:
+    return a.flip(dim).cumsum(dim).flip(dim)
+
+
 def first_order_conductances(g: torch.Tensor, r_row_ohm: float, r_col_ohm: float) -> torch.Tensor:
-    """g (..., C, R) µS, indexed [column j, row i] → effective conductances (same shape)."""
-    C, R = g.shape[-2], g.shape[-1]
-    p = torch.arange(R, 0, -1, dtype=g.dtype)                  # column segments to the output
-    q = torch.arange(1, C + 1, dtype=g.dtype)                  # row segments from the driver
-    m_col = torch.minimum(p[:, None], p[None, :])              # (R, R)
-    m_row = torch.minimum(q[:, None], q[None, :])              # (C, C)
-    loss = (g @ m_col).mul_(r_col_ohm * _US)
+    """g (..., C, R) µS, indexed [column j, row i] → effective conductances (same shape).
+
+    Σ_k G_kj min(p_i, p_k) = Σ_{m ≥ i} Σ_{k ≤ m} G_kj (p_i = R − i) and
+    Σ_l G_il min(q_j, q_l) = Σ_{m ≤ j} Σ_{l ≥ m} G_il (q_j = j + 1): two cumulative sums each,
+    O(R·C) instead of the O(R²·C) product with the min matrix.
+    """
+    col = _suffix_cumsum(g.cumsum(dim=-1), dim=-1)            # along each column (over rows i)
+    loss = col.mul_(r_col_ohm * _US)
     if r_row_ohm > 0:
-        loss.add_(m_row @ g, alpha=r_row_ohm * _US)
+        row = _suffix_cumsum(g, dim=-2).cumsum(dim=-2)        # along each row (over columns j)
+        loss.add_(row, alpha=r_row_ohm * _US)
     return g * (1.0 - loss).clamp_(min=0.0)
 
 

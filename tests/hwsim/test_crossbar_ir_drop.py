@@ -64,6 +64,16 @@ def test_first_order_uniform_column_closed_form():
         assert float(1 - eff.sum() / G.sum()) == pytest.approx(r * g * 1e-6 * (N + 1) * (2 * N + 1) / 6, rel=1e-12)
 
 
+def test_first_order_equals_its_min_matrix_form():
+    """G_eff,ij = G_ij (1 − r_col Σ_k G_kj min(p_i, p_k) − r_row Σ_l G_il min(q_j, q_l))."""
+    g = torch.rand(3, 2, 7, 9, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 25.0
+    C, R = 7, 9
+    p, q = torch.arange(R, 0, -1, dtype=g.dtype), torch.arange(1, C + 1, dtype=g.dtype)
+    m_col, m_row = torch.minimum(p[:, None], p[None, :]), torch.minimum(q[:, None], q[None, :])
+    ref = g * (1 - (g @ m_col) * 0.5e-6 - (m_row @ g) * 0.3e-6)
+    torch.testing.assert_close(first_order_conductances(g, 0.3, 0.5), ref, rtol=1e-12, atol=1e-12)
+
+
 def test_first_order_agrees_with_the_nodal_solve_for_small_r_and_pins_the_orientation():
     gen = torch.Generator().manual_seed(0)
     g = torch.rand(2, 5, 6, 7, generator=gen, dtype=torch.float64) * 25.0
