@@ -49,7 +49,7 @@ MUTATIONS = [
      "return 2 * self.sigma_rad * rng.truncated_from_normal(z, self.bound_sigmas)", "PhaseNoise doubled"),
     (DEV, "mesh, sig = self._phase_noise.query_phases(mesh, sig, z[:, :n_phase])", "pass",
      "PhaseNoise off at the layer"),
-    ("hwsim/effects/drift.py", "d = xi * (self.sigma_rad_per_sqrt_s * math.sqrt(time_s))",
+    ("hwsim/effects/phase_drift.py", "d = xi * (self.sigma_rad_per_sqrt_s * math.sqrt(time_s))",
      "d = xi * (self.sigma_rad_per_sqrt_s * time_s)", "PhaseDrift law: linear in t instead of sqrt(t)"),
     (DEV, "mesh, sig = self._drift.query_phases(mesh, sig, st[\"drift\"], t)", "pass", "PhaseDrift off"),
     # detection

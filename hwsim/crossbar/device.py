@@ -1,27 +1,49 @@
 """Memristive crossbar layer: differential conductance pairs in tiles, digital partial sums.
 
-Query pipeline per tile (AIHWKIT IO order, devices.md §6.8):
-    α = max|x| (noise management) → input DAC on [-1, 1] → analog MVM with the normalised
-    tile weights (G⁺ − G⁻)/(g_max − g_min) ∈ [-1, 1] → read noise σ_w‖x_tile‖₂ξ → ADC with range
-    [-out_bound, out_bound] and clipping → × tile scale × α → digital sum over tiles.
+A device is its effects, applied stage by stage (hwsim.effects.stages), each through its own
+methods:
+
+    fabrication  (once, from the device seed)  StuckCells, Endurance: ``fabricate`` a per-cell
+                 state, ``constrain_`` every written conductance; Drift draws its exponent spread
+    program      ConductanceLevels, ProgrammingNoise (``program_``), PulsedUpdate (``pulse``)
+    array        IRDrop: effective conductances of each tile (``effective``)
+    query        Drift and OneOverFNoise act on the conductances at the query's time since
+                 programming; InputDAC (per input tile), ReadNoise and OutputNoise
+                 (``output_variance``), OutputADC
+
+Query pipeline per tile (AIHWKIT IO order, devices.md §6.8): α per input tile (abs-max or a
+constant range) → input DAC on [-1, 1] → analog MVM with the effective normalised tile weights
+(G⁺ − G⁻)/(g_max − g_min) → read noise + output noise → ADC with range [-out_bound, out_bound]
+and clipping → × digital scale (per tile or per column) × α → digital sum over tiles
+(→ × global drift compensation).
 
 Knobs:
     conductances (2, n_out, n_in) µS in [g_min, g_max]: [0] = G⁺, [1] = G⁻.
-    tile_scale   (tiles_out, tiles_in) digital weight scale w_max per tile, in [1e-6, 1e6].
+    tile_scale   (scale_rows, tiles_in) digital weight scale w_max, scale_rows = tiles_out, or
+                 n_out with ``scale_per_column``; in [1e-6, 1e6].
+
+State kept by the device (its clock and counters): every query carries ``time_s``, the time since
+the queried state was programmed (default ``read_time_s``); per-cell write counts (``write_counts``, ``wear``).
 """
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+import numpy as np
 import torch
 
-import numpy as np
-
 from ..effects import rng, ziggurat
+from ..effects.drift import Drift, OneOverFNoise
+from ..effects.ir_drop import IRDrop
 from ..effects.noise import ProgrammingNoise, ReadNoise
-from ..effects.quantize import ConductanceLevels, InputDAC, OutputADC, encode_inputs
+from ..effects.output_noise import OutputNoise
+from ..effects.pulsed import PulsedUpdate
+from ..effects.quantize import ConductanceLevels, InputDAC, OutputADC
+from ..effects.stages import by_stage
+from ..effects.stuck import Endurance, StuckCells
 from ..effects.validate import (check_effects, find_effect, require_int, require_nonnegative,
                                 require_positive)
 from ..oracle import KnobSpec, Programmed, check_input, check_knobs
@@ -31,14 +53,17 @@ from .mapping import TileGrid, conductances_to_weights, weights_to_conductances
 
 __all__ = ["CrossbarConfig", "CrossbarLayer"]
 
-_EFFECT_TYPES = (ConductanceLevels, ProgrammingNoise, ReadNoise, InputDAC, OutputADC)
+_EFFECT_TYPES = (StuckCells, Endurance, ConductanceLevels, ProgrammingNoise, PulsedUpdate, IRDrop,
+                 Drift, OneOverFNoise, InputDAC, ReadNoise, OutputNoise, OutputADC)
 SCALE_RANGE = (1e-6, 1e6)
 
 
 @dataclass(frozen=True)
 class CrossbarConfig:
     """Crossbar settings. g in µS: defaults g_max = 25 µS, g_min = 0 (AIHWKIT ``pcm.py``);
-    tile 512 × 512 (AIHWKIT ``StandardHWATrainingPreset`` tile rows 512, arXiv:2302.08469)."""
+    tile 512 × 512 (AIHWKIT ``StandardHWATrainingPreset`` tile rows 512, arXiv:2302.08469).
+    ``scale_per_column``: one digital scale per column and input tile (else per tile).
+    ``read_time_s``: time since programming (s) of a query that carries no ``time_s``."""
 
     EFFECT_TYPES: ClassVar[tuple[type, ...]] = _EFFECT_TYPES
 
@@ -47,6 +72,8 @@ class CrossbarConfig:
     tile_rows: int = 512
     tile_cols: int = 512
     effects: tuple = field(default_factory=tuple)
+    scale_per_column: bool = False
+    read_time_s: float = 0.0
 
     def __post_init__(self) -> None:
         require_nonnegative("CrossbarConfig", "g_min_us", self.g_min_us)
@@ -56,10 +83,27 @@ class CrossbarConfig:
                              f"({self.g_min_us})")
         require_int("CrossbarConfig", "tile_rows", self.tile_rows, 1, 8192)
         require_int("CrossbarConfig", "tile_cols", self.tile_cols, 1, 8192)
+        if not isinstance(self.scale_per_column, bool):
+            raise ValueError(f"CrossbarConfig.scale_per_column = {self.scale_per_column!r}; "
+                             f"allowed: true or false")
+        require_nonnegative("CrossbarConfig", "read_time_s", self.read_time_s)
         check_effects("CrossbarConfig", self.effects, _EFFECT_TYPES)
 
     def effect(self, kind: type):
         return find_effect(self.effects, kind)
+
+
+def _fabrication_seed(seed: int, effect) -> int:
+    """One stream per fabricated effect: adding an effect leaves the others' draws unchanged."""
+    return (int(seed) * 1_000_003 + zlib.crc32(type(effect).__name__.encode())) % (2 ** 63)
+
+
+def _normals(seeds: np.ndarray, n: int) -> torch.Tensor:
+    """(P, n) standard normals, row p from its own stream seeds[p] (as ``rng.normal``)."""
+    out = np.empty((len(seeds), n), dtype=np.float32)
+    if out.size:
+        ziggurat.fill_normal(out, seeds, *ziggurat.TABLES)
+    return torch.from_numpy(out)
 
 
 class CrossbarLayer:
@@ -71,16 +115,32 @@ class CrossbarLayer:
         require_int("CrossbarLayer", "n_out", n_out, 1, math.inf)
         self.name, self.n_in, self.n_out = name, n_in, n_out
         self.config = c = config or CrossbarConfig()
-        self.seed = seed   # no build-time effects yet; kept for stuck-cell maps
-        self.grid = TileGrid(n_in, n_out, min(c.tile_rows, n_in), min(c.tile_cols, n_out))
-        self._levels, self._prog = c.effect(ConductanceLevels), c.effect(ProgrammingNoise)
-        self._read, self._dac, self._adc = c.effect(ReadNoise), c.effect(InputDAC), c.effect(OutputADC)
+        self.seed = seed
+        self.grid = TileGrid(n_in, n_out, min(c.tile_rows, n_in), min(c.tile_cols, n_out),
+                             per_column=c.scale_per_column)
+        self._fabrication = by_stage(c.effects, "fabrication")
+        self._program_stage = by_stage(c.effects, "program")
+        self._array_stage = by_stage(c.effects, "array")
+        query = by_stage(c.effects, "query")
+        # Query-stage roles: converters, additive output noise, conductance evolution in time.
+        self._dac, self._adc = find_effect(query, InputDAC), find_effect(query, OutputADC)
+        self._noise = tuple(e for e in query if hasattr(e, "output_variance"))
+        self._drift, self._one_over_f = find_effect(query, Drift), find_effect(query, OneOverFNoise)
+        self._levels, self._pulsed = c.effect(ConductanceLevels), c.effect(PulsedUpdate)
+        cells = (2, n_out, n_in)
+        self._cell_state = {type(e): e.fabricate(cells, torch.Generator().manual_seed(_fabrication_seed(seed, e)))
+                            for e in c.effects if hasattr(e, "fabricate")}
+        self._writes = torch.zeros(cells, dtype=torch.int64)
+        self._last_written: torch.Tensor | None = None
+        self.last_cells_written = 0
+        self.fused = True      # numba readout on CPU; False forces the plain torch path
         self._spec = {
-            "conductances": KnobSpec("conductances", (2, n_out, n_in), c.g_min_us, c.g_max_us, "uS"),
-            "tile_scale": KnobSpec("tile_scale", (self.grid.tiles_out, self.grid.tiles_in),
+            "conductances": KnobSpec("conductances", cells, c.g_min_us, c.g_max_us, "uS"),
+            "tile_scale": KnobSpec("tile_scale", (self.grid.scale_rows, self.grid.tiles_in),
                                    SCALE_RANGE[0], SCALE_RANGE[1], "1"),
         }
 
+    # ----------------------------------------------------------------- description
     @property
     def knob_spec(self) -> dict[str, KnobSpec]:
         return self._spec
@@ -112,60 +172,219 @@ class CrossbarLayer:
         g, scale = weights_to_conductances(w, self.grid, self.config.g_min_us, self.config.g_max_us)
         return {"conductances": g, "tile_scale": scale}
 
+    # ----------------------------------------------------------------- wear
+    def write_counts(self) -> torch.Tensor:
+        """Writes per cell since fabrication, (2, n_out, n_in) int64: a program counts a cell when
+        its target differs from the value the previous setting left there (settings are written
+        one after another); every pulse of ``pulse`` counts once. Stuck cells are counted too."""
+        return self._writes.clone()
+
+    def wear(self) -> dict[str, float]:
+        """Endurance summary: total and largest per-cell write count, cells worn out, and the
+        largest fraction of a cell's endurance budget used (0 without an Endurance effect)."""
+        budget = self._cell_state.get(Endurance)
+        used = float((self._writes.double() / budget).max()) if budget is not None else 0.0
+        return {"writes_total": float(self._writes.sum()), "writes_max_per_cell": float(self._writes.max()),
+                "cells": float(self._writes.numel()), "cells_worn_out": float(self._worn().sum()),
+                "endurance_used_max": used, "last_cells_written": float(self.last_cells_written)}
+
+    def _worn(self) -> torch.Tensor:
+        e = self.config.effect(Endurance)
+        if e is None:
+            return torch.zeros(self._writes.shape, dtype=torch.bool)
+        return e.worn_out(self._writes, self._cell_state[Endurance])
+
+    def _count_writes(self, g: torch.Tensor) -> None:
+        prev = g.new_full(g.shape[1:], float("nan")) if self._last_written is None else self._last_written
+        before = torch.cat([prev.unsqueeze(0), g[:-1]])
+        changed = torch.ne(g, before).view(torch.uint8)
+        per_cell = changed.sum(dim=0, dtype=torch.int64)
+        self._writes += per_cell
+        self.last_cells_written = int(per_cell.sum())
+        self._last_written = g[-1].clone()
+
+    # ----------------------------------------------------------------- program
+    def _constrain_(self, g: torch.Tensor) -> torch.Tensor:
+        """Fabrication-stage effects pin what a write cannot change (stuck, worn-out cells)."""
+        c = self.config
+        for e in self._fabrication:
+            state = self._worn() if isinstance(e, Endurance) else self._cell_state[type(e)]
+            e.constrain_(g, state, c.g_min_us, c.g_max_us)
+        return g
+
+    def _array(self, g: torch.Tensor) -> torch.Tensor:
+        """Array stage: (P, 2, n_out, n_in) µS → effective normalised weights transposed
+        (P, n_in, n_out) in [-1, 1] (before IR drop) for the batched matmuls."""
+        c, gr = self.config, self.grid
+        if self._array_stage:
+            g = g.clone()
+            for a in range(gr.tiles_out):
+                o = slice(a * gr.cols, min((a + 1) * gr.cols, self.n_out))
+                for b in range(gr.tiles_in):
+                    i = slice(b * gr.rows, min((b + 1) * gr.rows, self.n_in))
+                    for e in self._array_stage:
+                        g[..., o, i] = e.effective(g[..., o, i])
+        w = torch.sub(g[:, 0], g[:, 1]).div_(c.g_max_us - c.g_min_us)
+        return w.transpose(1, 2).contiguous()
+
+    def _time_dependent(self) -> bool:
+        return self._drift is not None or self._one_over_f is not None
+
+    def _programmed(self, g: torch.Tensor, scale: torch.Tensor, target: torch.Tensor) -> Programmed:
+        c = self.config
+        w_t = self._array(g)
+        state = {"w_t": w_t, "scale": scale}
+        if self._time_dependent():
+            state.update(g=g, target=target)
+            if self._drift is not None:
+                state["nu"] = self._drift.exponents(target, c.g_max_us, self._cell_state[Drift])
+        elif self._pulsed is not None:
+            state["g"] = g
+        return Programmed(settings=g.shape[0], state=state)
+
     def program(self, knobs, generator: torch.Generator | None = None) -> Programmed:
-        """Write P settings: conductance levels, then programming noise per cell."""
+        """Write P settings: the program-stage effects in order (levels, programming noise per
+        cell), then fabrication constraints (stuck and worn-out cells); counts the writes."""
         settings = check_knobs(self._spec, knobs, self.name)
         c = self.config
         with torch.no_grad():
-            g = knobs["conductances"].detach().float().reshape(-1, 2, self.n_out, self.n_in)
+            g = knobs["conductances"].detach().float().reshape(-1, *self._spec["conductances"].shape)
             scale = knobs["tile_scale"].detach().float().reshape(-1, *self._spec["tile_scale"].shape)
             # own contiguous copy (never edit the caller's knob tensors), then edited in place
             g = torch.empty(settings, *g.shape[1:]).copy_(g.expand(settings, *g.shape[1:]))
             scale = scale.expand(settings, *scale.shape[1:])
-            if self._levels is not None:
-                self._levels.apply_(g, c.g_min_us, c.g_max_us)
-            if self._prog is not None:
-                self._prog.apply_(g, c.g_max_us, generator)
-            w = torch.sub(g[:, 0], g[:, 1]).div_(c.g_max_us - c.g_min_us)  # (P, n_out, n_in) in [-1, 1]
-            w_t = w.transpose(1, 2).contiguous()                             # (P, n_in, n_out) for bmm
-        return Programmed(settings=settings, state={"w_t": w_t, "scale": scale})
+            self._count_writes(g)
+            target = g.clone() if self._time_dependent() else g
+            for e in self._program_stage:
+                e.program_(g, c.g_min_us, c.g_max_us, generator)
+            self._constrain_(g)
+            return self._programmed(g, scale, target)
+
+    def pulse(self, programmed: Programmed, pulses: torch.Tensor,
+              generator: torch.Generator | None = None) -> Programmed:
+        """In-situ update: apply signed pulse counts per cell, (2, n_out, n_in) or (P, 2, n_out,
+        n_in) integers, to a programmed state through the PulsedUpdate effect. Returns the new
+        state (its clock restarts: time since programming 0). Every pulse counts as a write."""
+        if self._pulsed is None:
+            raise ValueError(f"{self.name}: pulse() needs a PulsedUpdate effect; allowed effects now: "
+                             f"{[type(e).__name__ for e in self.config.effects]}")
+        P, c = programmed.settings, self.config
+        shape = self._spec["conductances"].shape
+        if not isinstance(pulses, torch.Tensor) or tuple(pulses.shape[-3:]) != shape or \
+                pulses.dim() not in (3, 4) or (pulses.dim() == 4 and pulses.shape[0] not in (1, P)) or \
+                pulses.is_floating_point() or pulses.is_complex():
+            raise ValueError(f"{self.name}: pulses must be an integer tensor of shape {shape} or "
+                             f"(P, *{shape}) with P in (1, {P})")
+        with torch.no_grad():
+            st = programmed.state
+            g = st["g"].clone()
+            n = pulses.reshape(-1, *shape).expand(P, *shape)
+            self._pulsed.apply_pulses_(g, n, c.g_min_us, c.g_max_us, generator)
+            self._writes += n.abs().sum(dim=0)
+            self.last_cells_written = int((n != 0).sum())
+            self._constrain_(g)
+            return self._programmed(g, st["scale"], g.clone())
+
+    # ----------------------------------------------------------------- query
+    def _encode(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Per input tile: α (abs-max of the tile's inputs, or the DAC's constant range) and the
+        DAC-quantised x/α. Returns the tile inputs and α (T, Px, B)."""
+        g, dac = self.grid, self._dac
+        parts, alphas = [], []
+        for b in range(g.tiles_in):
+            xb = x[..., b * g.rows:min((b + 1) * g.rows, self.n_in)]
+            if dac is not None and dac.full_scale is not None:
+                a = torch.full((*xb.shape[:-1], 1), dac.full_scale, dtype=x.dtype)
+            else:
+                a = xb.abs().amax(dim=-1, keepdim=True).clamp_min(1e-30)
+            xn = (xb / a).clamp_(-1.0, 1.0)
+            parts.append(dac(xn) if dac is not None else xn)
+            alphas.append(a[..., 0])
+        return parts, torch.stack(alphas)
+
+    def _conductances_at(self, st, t_s: float, z_cells: torch.Tensor | None) -> torch.Tensor:
+        """Query stage on the cells: drift and accumulated 1/f noise at time t_s since programming."""
+        c = self.config
+        g = st["g"].clone()
+        if self._drift is not None:
+            g = self._drift.conductances_at(g, st["nu"], t_s)
+        if z_cells is not None:
+            self._one_over_f.add_(g, st["target"], c.g_max_us, t_s, z_cells.reshape(g.shape))
+        return self._constrain_(g.clamp_(min=0.0))
+
+    def _probe(self, w_t: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """Σ_o |y_o| for the all-ones probe, noise-free, per setting (P,)."""
+        w = w_t.transpose(1, 2) * self.grid.expand(scale)
+        return w.sum(dim=-1).abs().sum(dim=-1)
 
     def query(self, programmed: Programmed, x: torch.Tensor,
-              generator: torch.Generator | None = None) -> torch.Tensor:
+              generator: torch.Generator | None = None, *, time_s: float | None = None) -> torch.Tensor:
+        """Read P programmed settings with inputs x (B, n_in) or (P, B, n_in) → (P, B, n_out).
+        ``time_s``: time since the state was programmed (s, ≥ 0; default ``config.read_time_s``)
+        for drift and 1/f noise."""
         P = programmed.settings
         x = check_input(x, self.n_in, P, self.name)
+        t = self.config.read_time_s if time_s is None else require_nonnegative(self.name, "time_s", time_s)
         st, g = programmed.state, self.grid
         with torch.no_grad():
             x = x.detach().float()
-            xn, alpha = encode_inputs(x, self._dac)
-            w_t, scale = st["w_t"], st["scale"]
-            out_tile = torch.arange(self.n_out) // g.cols
-            B, T, n_out = xn.shape[1], g.tiles_in, self.n_out
+            T, B, n_out = g.tiles_in, x.shape[1], self.n_out
+            one_f = self._one_over_f is not None and self._one_over_f.active(t)
+            cells = 2 * self.n_out * self.n_in if one_f else 0
+            noisy = bool(self._noise)
+            seeds = rng.row_seeds(P, generator) if (noisy or one_f) else np.zeros(P, np.uint64)
+            w_t, comp = st["w_t"], None
+            z = None
+            if one_f or (noisy and not self._use_fused(x)):
+                z = _normals(seeds, cells + (T * B * n_out if noisy else 0))
+            if self._time_dependent() and t > 0:
+                w_t = self._array(self._conductances_at(st, t, z[:, :cells] if one_f else None))
+                if self._drift is not None and self._drift.compensation == "global":
+                    comp = (self._probe(st["w_t"], st["scale"])
+                            / self._probe(w_t, st["scale"]).clamp_min(1e-30)).reshape(P, 1, 1)
+            parts, alpha = self._encode(x)
             # Partial sums of every input tile, (T, P, B, n_out): one batched matmul per input
             # tile (the loop runs over the few input tiles, never over P).
             y = torch.empty(T, P, B, n_out)
-            norms = torch.empty(T, xn.shape[0], B, 1)
-            for b in range(T):
-                sl = slice(b * g.rows, min((b + 1) * g.rows, self.n_in))
-                torch.bmm(xn[..., sl].expand(P, B, -1), w_t[:, sl, :], out=y[b])
-                norms[b] = xn[..., sl].norm(dim=-1, keepdim=True)
-            factor = scale[:, out_tile, :].permute(2, 0, 1).contiguous()        # (T, P, n_out)
-            if y.device.type == "cpu":
+            var = []
+            for b, xb in enumerate(parts):
+                wb = w_t[:, b * g.rows:min((b + 1) * g.rows, self.n_in), :]
+                torch.bmm(xb.expand(P, B, -1), wb, out=y[b])
+                if noisy:
+                    w_abs = self._abs_weights(st, w_t, b)
+                    v = sum(e.output_variance(xb, w_abs) for e in self._noise)
+                    var.append(v.expand(v.shape[0], B, v.shape[2]))
+            std = torch.stack(var).sqrt_() if noisy else torch.zeros(T, 1, B, 1)
+            factor = st["scale"][:, g.output_group(), :].permute(2, 0, 1).contiguous()   # (T, P, n_out)
+            if self._use_fused(x) and not one_f:
                 out = torch.empty(P, B, n_out)
-                seeds = rng.row_seeds(P, generator) if self._read is not None else np.zeros(P, np.uint64)
                 delta, n_codes = (self._adc.step, self._adc.max_code) if self._adc else (0.0, 0)
-                readout(y.numpy(), norms[..., 0].contiguous().numpy(), seeds,
-                        self._read.sigma if self._read else 0.0, delta, n_codes,
-                        factor.numpy(), *ziggurat.TABLES, out.numpy())
-            else:   # same pipeline as tensor ops (non-CPU devices)
-                if self._read is not None:
-                    xi = rng.normal((P, T, B, n_out), generator, device=y.device).transpose(0, 1)
-                    y.addcmul_(xi, norms, value=self._read.sigma)
+                readout(y.numpy(), std.contiguous().numpy(), seeds, noisy, delta, n_codes,
+                        factor.numpy(), alpha.contiguous().numpy(), *ziggurat.TABLES, out.numpy())
+            else:   # the same pipeline as tensor ops (reference path; non-CPU devices; 1/f noise)
+                if noisy:
+                    xi = z[:, cells:].reshape(P, T, B, n_out).transpose(0, 1)
+                    y.addcmul_(xi, std)
                 if self._adc is not None:
-                    factor = factor * self._adc.quantize_(y)                    # y ← integer codes
-                out = y.mul_(factor.unsqueeze(2)).sum(dim=0)                     # digital sum
-            return out.mul_(alpha)
+                    factor = factor * self._adc.quantize_(y)                      # y ← integer codes
+                out = y.mul_(factor.unsqueeze(2)).mul_(alpha.unsqueeze(-1)).sum(dim=0)   # digital sum
+            return out.mul_(comp) if comp is not None else out
 
+    def _abs_weights(self, st, w_t: torch.Tensor, b: int) -> torch.Tensor:
+        """|w|ᵀ of input tile b (for PCM_READ), cached in the programmed state for its static weights."""
+        g = self.grid
+        sl = slice(b * g.rows, min((b + 1) * g.rows, self.n_in))
+        if w_t is not st["w_t"]:
+            return w_t[:, sl, :].abs()
+        cache = st.setdefault("w_abs_t", {})
+        if b not in cache:
+            cache[b] = w_t[:, sl, :].abs()
+        return cache[b]
+
+    def _use_fused(self, x: torch.Tensor) -> bool:
+        return self.fused and x.device.type == "cpu"
+
+    # ----------------------------------------------------------------- trace
     def program_events(self, programmed: Programmed) -> list[Event]:
         P = programmed.settings
         # Cells are written row by row; every candidate setting is one full program (+ verify).

@@ -2,17 +2,18 @@
 
 fabrication  PhaseBias            static bias b_i ~ U(-h, h) rad per phase shifter (L2ight
                                   ``assign_random_phase_bias``, arXiv:2110.14807)
-program-time ProgrammingNoise     g ← max(g + σ·g_max·ξ, 0) per cell per program call
-                                  (Nandakumar et al., ICECS 2019; AIHWKIT ``pcm.py``)
-query        PhaseNoise           n_i ~ N(0, σ²) truncated at ±2σ, redrawn every query
+program-time ProgrammingNoise     g ← max(g + σ(ĝ)·ξ, 0) per cell per program call, σ the
+                                  Nandakumar polynomial at each cell's ĝ (ICECS 2019; AIHWKIT ``pcm.py``)
+query-time   PhaseNoise           n_i ~ N(0, σ²) truncated at ±2σ, redrawn every query
                                   (torchonn ``mzi_linear.py``; Fang et al. 2019 σ ∈ [0, 0.02])
              DetectorNoise        additive Gaussian on each detected output (normalized units)
-             ReadNoise            output-referred read noise y_i += σ_w ‖x‖₂ ξ_i, the exact
-                                  distribution of independent per-sample cell fluctuations of
-                                  std σ_w (AIHWKIT ``IOParameters.w_noise`` ADDITIVE_CONSTANT)
+             ReadNoise            output-referred read noise, PCM_READ σ_w sqrt(Σ|w|x²) ξ or
+                                  ADDITIVE_CONSTANT σ_w ‖x‖₂ ξ (AIHWKIT ``IOParameters.w_noise``)
 All draws use :mod:`hwsim.effects.rng` with an explicit generator.
 """
 from __future__ import annotations
+
+import math
 
 from dataclasses import dataclass
 from typing import ClassVar
@@ -96,40 +97,94 @@ class DetectorNoise:
         return y.add_(z, alpha=self.sigma_norm)
 
 
+def require_finite(owner: str, field: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{owner}.{field} = {value!r}; allowed: a finite number")
+    return float(value)
+
+
 @dataclass(frozen=True)
 class ProgrammingNoise:
-    """Write noise: relative std ``sigma_rel`` of g_max per programmed cell."""
+    """Write noise per programmed cell (program stage), at each cell's own target ĝ = g/g_max:
 
-    sigma_rel: float = 0.038
+        g ← max(g + σ(ĝ)·ξ, 0),  σ(ĝ) = (c0_us + c1_us·ĝ + c2_us·ĝ²) · (g_max / g_ref_us)  µS.
+
+    Defaults: the Nandakumar et al. (ICECS 2019, IEEE doc 8964852) PCM fit used by AIHWKIT
+    ``inference/noise/pcm.py`` ``PCMLikeNoiseModel`` (prog coefficients 0.26348, 1.9650,
+    −1.1731 µS at g_max = 25 µS): σ = 0.448 µS at ĝ = 0.1, 1.055 µS at ĝ = 1 (devices.md §6.3).
+    A constant law σ_rel·g_max is c0_us = σ_rel·g_ref_us, c1_us = c2_us = 0. σ is clamped at 0
+    where a fit would go negative.
+    """
+
+    stage: ClassVar[str] = "program"
+
+    c0_us: float = 0.26348
+    c1_us: float = 1.9650
+    c2_us: float = -1.1731
+    g_ref_us: float = 25.0
 
     def __post_init__(self) -> None:
-        require_nonnegative("ProgrammingNoise", "sigma_rel", self.sigma_rel)
+        for name in ("c0_us", "c1_us", "c2_us"):
+            require_finite("ProgrammingNoise", name, getattr(self, name))
+        require_positive("ProgrammingNoise", "g_ref_us", self.g_ref_us)
+
+    def sigma_us(self, g: torch.Tensor, g_max: float) -> torch.Tensor:
+        """σ (µS) of each cell at its own target conductance g (µS)."""
+        k = g_max / self.g_ref_us     # Horner form in place: ((c2·ĝ + c1)·ĝ + c0)·k, ĝ = g/g_max
+        s = g.mul(self.c2_us * k / (g_max * g_max)).add_(self.c1_us * k / g_max).mul_(g)
+        return s.add_(self.c0_us * k).clamp_(min=0.0)
 
     def __call__(self, g: torch.Tensor, g_max: float,
                  generator: torch.Generator | None) -> torch.Tensor:
         return self.apply_(g.clone(), g_max, generator)
 
     def apply_(self, g: torch.Tensor, g_max: float, generator: torch.Generator | None) -> torch.Tensor:
-        """In-place version of ``__call__``; g must be contiguous with the settings axis first."""
+        """In place; g (P, ...) µS contiguous with the settings axis first (one stream per setting)."""
         xi = rng.normal(tuple(g.shape), generator, dtype=g.dtype)
-        return g.add_(xi, alpha=self.sigma_rel * g_max).clamp_(min=0.0)
+        return g.addcmul_(xi, self.sigma_us(g, g_max)).clamp_(min=0.0)
+
+    def program_(self, g: torch.Tensor, g_min: float, g_max: float,
+                 generator: torch.Generator | None) -> torch.Tensor:
+        """Program-stage hook of the crossbar device."""
+        return self.apply_(g, g_max, generator)
+
+
+READ_NOISE_MODELS = ("pcm_read", "additive_constant")
 
 
 @dataclass(frozen=True)
 class ReadNoise:
-    """Read noise σ_w (relative to the weight range) per query, output-referred."""
+    """Short-term read noise per MVM, output-referred (query stage), AIHWKIT ``IOParameters.w_noise``:
+
+        pcm_read           y_i += σ_w · sqrt(Σ_j |w_ij| x_j²) · ξ_i   (``WeightNoiseType.PCM_READ``)
+        additive_constant  y_i += σ_w · ‖x‖₂ · ξ_i                    (``ADDITIVE_CONSTANT``)
+
+    w in [-1, 1] (normalised tile weights), x the DAC-quantised normalised tile input; σ_w =
+    ``sigma`` relative to the weight range (0.0175 in ``StandardHWATrainingPreset``,
+    arXiv:2302.08469). The two agree when every |w_ij| = 1.
+    """
+
+    stage: ClassVar[str] = "query"
 
     sigma: float = 0.0175
+    model: str = "pcm_read"
 
     def __post_init__(self) -> None:
         require_nonnegative("ReadNoise", "sigma", self.sigma)
+        if self.model not in READ_NOISE_MODELS:
+            raise ValueError(f"ReadNoise.model = {self.model!r}; allowed: {', '.join(READ_NOISE_MODELS)}")
 
-    def __call__(self, y: torch.Tensor, x_norm: torch.Tensor,
+    def output_variance(self, x: torch.Tensor, w_abs_t: torch.Tensor) -> torch.Tensor:
+        """Variance of the added noise. x (P|1, B, rows) tile input, w_abs_t (P, rows, n) |w|ᵀ;
+        returns (P, B, n) for pcm_read, (P|1, B, 1) for additive_constant."""
+        x2 = x * x
+        if self.model == "pcm_read":
+            return torch.bmm(x2.expand(w_abs_t.shape[0], -1, -1), w_abs_t).mul_(self.sigma ** 2)
+        return x2.sum(dim=-1, keepdim=True).mul_(self.sigma ** 2)
+
+    def __call__(self, y: torch.Tensor, x: torch.Tensor, w: torch.Tensor,
                  generator: torch.Generator | None) -> torch.Tensor:
-        """y: (..., n_out) tile outputs; x_norm: (..., 1) ‖x‖₂ of the tile input."""
-        return self.add_(y.clone(), x_norm, generator)
-
-    def add_(self, y: torch.Tensor, x_norm: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """In-place version of ``__call__`` (settings axis first, for layout-preserving draws)."""
+        """y (P, B, n) tile outputs + noise for tile input x (P|1, B, rows) and weights w (P, n, rows)."""
+        var = self.output_variance(x, w.abs().transpose(1, 2))
         xi = rng.normal(tuple(y.shape), generator, dtype=y.dtype)
-        return y.addcmul_(xi, x_norm, value=self.sigma)
+        return y + xi * var.sqrt()

@@ -42,8 +42,11 @@ class InputDAC:
     ``full_scale=None`` applies noise management (AIHWKIT, devices.md §6.8 step 1): each input
     vector is divided digitally by α = max|x| so the DAC never clips, and the output is
     multiplied by α afterwards. A number fixes the DAC range to [-full_scale, full_scale]
-    (inputs outside are clipped) and α = 1.
+    (inputs outside are clipped) and α = full_scale: AIHWKIT ``NoiseManagementType.ABS_MAX`` and
+    ``CONSTANT``. The crossbar applies α per input tile (each tile has its own DAC periphery).
     """
+
+    stage: ClassVar[str] = "query"
 
     bits: int = 8
     full_scale: float | None = None
@@ -62,6 +65,8 @@ class InputDAC:
 class OutputADC:
     """Output ADC: ``bits`` resolution, range [-full_scale, full_scale] in normalized output
     units (outputs of the analog core for inputs in [-1, 1]); values outside are clipped."""
+
+    stage: ClassVar[str] = "query"
 
     bits: int = 8
     full_scale: float = 10.0
@@ -124,6 +129,8 @@ class PhaseDAC:
 class ConductanceLevels:
     """Finite conductance levels: L = 2^bits levels spaced evenly in [g_min, g_max] (µS)."""
 
+    stage: ClassVar[str] = "program"
+
     bits: int = 8
 
     def __post_init__(self) -> None:
@@ -136,6 +143,11 @@ class ConductanceLevels:
         """In-place version of ``__call__`` (for large P x cells tensors)."""
         dg = (g_max - g_min) / (2 ** self.bits - 1)
         return g.sub_(g_min).div_(dg).round_().clamp_(0, 2 ** self.bits - 1).mul_(dg).add_(g_min)
+
+    def program_(self, g: torch.Tensor, g_min: float, g_max: float,
+                 generator: torch.Generator | None) -> torch.Tensor:
+        """Program-stage hook of the crossbar device (deterministic: the generator is unused)."""
+        return self.apply_(g, g_min, g_max)
 
 
 def encode_inputs(x: torch.Tensor, dac: InputDAC | None) -> tuple[torch.Tensor, torch.Tensor]:

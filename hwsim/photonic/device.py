@@ -44,7 +44,7 @@ from ..effects import rng
 from ..effects.beamsplitter import BeamsplitterImbalance
 from ..effects.crosstalk import ThermalCrosstalk
 from ..effects.detection import Detection
-from ..effects.drift import PhaseDrift
+from ..effects.phase_drift import PhaseDrift
 from ..effects.loss import InsertionLoss
 from ..effects.noise import DetectorNoise, PhaseBias, PhaseNoise
 from ..effects.phase_shifter import GammaSpread, ThermoOpticDAC

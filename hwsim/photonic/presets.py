@@ -14,7 +14,7 @@ from typing import Callable
 from ..effects.beamsplitter import BeamsplitterImbalance
 from ..effects.crosstalk import ThermalCrosstalk
 from ..effects.detection import Detection
-from ..effects.drift import PhaseDrift
+from ..effects.phase_drift import PhaseDrift
 from ..effects.loss import InsertionLoss
 from ..effects.noise import PhaseBias, PhaseNoise
 from ..effects.phase_shifter import GammaSpread, ThermoOpticDAC

@@ -83,17 +83,18 @@ def test_detector_noise_std():
     assert abs(float(out.std()) / 0.02 - 1) < 0.05
 
 
-def test_programming_noise_std_relative_to_gmax():
+def test_programming_noise_constant_law_std_relative_to_gmax():
     g = torch.full((100, 1000), 12.5)
-    out = ProgrammingNoise(sigma_rel=0.04)(g, 25.0, torch.Generator().manual_seed(0))
+    out = ProgrammingNoise(c0_us=0.04 * 25.0, c1_us=0.0, c2_us=0.0)(g, 25.0, torch.Generator().manual_seed(0))
     assert abs(float(out.std()) / (0.04 * 25.0) - 1) < 0.05
     assert float(out.min()) >= 0.0
 
 
-def test_read_noise_scales_with_input_norm():
-    y = torch.zeros(50_000, 4)
-    xn = torch.full((50_000, 1), 3.0)
-    out = ReadNoise(sigma=0.0175)(y, xn, torch.Generator().manual_seed(0))
+def test_additive_read_noise_scales_with_input_norm():
+    y = torch.zeros(1, 50_000, 4)
+    x = torch.full((1, 50_000, 9), 1.0)          # ‖x‖₂ = 3
+    out = ReadNoise(sigma=0.0175, model="additive_constant")(y, x, torch.full((1, 4, 9), 0.3),
+                                                           torch.Generator().manual_seed(0))
     assert abs(float(out.std()) / (0.0175 * 3.0) - 1) < 0.05
 
 
@@ -110,7 +111,7 @@ def test_insertion_loss_amplitude():
 @pytest.mark.parametrize("ctor", [
     lambda: OutputADC(bits=0), lambda: OutputADC(bits=-3), lambda: InputDAC(bits=2.5),
     lambda: PhaseDAC(bits=0), lambda: ConductanceLevels(bits=0), lambda: PhaseNoise(sigma_rad=-0.1),
-    lambda: DetectorNoise(sigma_norm=-1), lambda: ProgrammingNoise(sigma_rel=-0.01),
+    lambda: DetectorNoise(sigma_norm=-1), lambda: ProgrammingNoise(g_ref_us=-0.01),
     lambda: ReadNoise(sigma=float("nan")), lambda: InsertionLoss(db_per_mzi=-1),
     lambda: OutputADC(full_scale=0), lambda: PhaseBias(half_width_rad=0)])
 def test_bad_effect_settings_raise_with_field_names(ctor):

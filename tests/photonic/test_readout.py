@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hwsim.effects.detection import K_B, Q_E, Detection
-from hwsim.effects.drift import PhaseDrift
+from hwsim.effects.phase_drift import PhaseDrift
 from hwsim.effects.noise import DetectorNoise, PhaseNoise
 from hwsim.effects.phase_shifter import ThermoOpticDAC
 from hwsim.effects.quantize import InputDAC, OutputADC, PhaseDAC

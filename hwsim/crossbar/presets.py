@@ -1,0 +1,83 @@
+"""Named crossbar presets; every number cites its source (devices.md §6 gives the references).
+
+crossbar-ideal    no effects: the digital product (oracle contract's ideal limit).
+crossbar-default  the quick PCM-like inference array used by the examples: levels, Nandakumar
+                  programming noise, PCM_READ read noise, 8-bit converters; no time effects.
+crossbar-pcm      AIHWKIT ``StandardHWATrainingPreset`` with its ``PCMLikeNoiseModel``
+                  (Rasch et al., Nat. Commun. 14, 5282 (2023), arXiv:2302.08469;
+                  ``src/aihwkit/simulator/presets/inference.py``, ``inference/noise/pcm.py``).
+crossbar-rram     a HfO₂ RRAM inference array (programming-noise fit of Milo et al., stuck
+                  cells, multilevel endurance). Without fault-aware mapping the stuck-at-SET
+                  cells dominate: each is a full-scale weight error (a 784→64 Gaussian layer
+                  reads with ~1.6 relative RMS output error; ~0.16 without stuck cells).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from ..effects.drift import Drift, OneOverFNoise
+from ..effects.ir_drop import IRDrop
+from ..effects.noise import ProgrammingNoise, ReadNoise
+from ..effects.output_noise import OutputNoise
+from ..effects.quantize import ConductanceLevels, InputDAC, OutputADC
+from ..effects.stuck import Endurance, StuckCells
+from .device import CrossbarConfig
+
+__all__ = ["CROSSBAR_PRESETS"]
+
+
+def crossbar_default() -> CrossbarConfig:
+    # g_max = 25 µS, g_min = 0: AIHWKIT ``inference/noise/pcm.py``; tile 512: AIHWKIT
+    # ``StandardHWATrainingPreset`` (max_input_size 512, arXiv:2302.08469).
+    return CrossbarConfig(g_min_us=0.0, g_max_us=25.0, tile_rows=512, tile_cols=512, effects=(
+        # 256 levels: trainable analog devices offer ~500–1200 states (AIHWKIT EcRAM / GokmenVlasov
+        # presets), 2048 demonstrated (Rao et al., Nature 615, 823 (2023)); 8 bits is conservative.
+        ConductanceLevels(bits=8),
+        # Nandakumar et al., ICECS 2019 polynomial at each cell's ĝ (AIHWKIT pcm.py prog coefficients).
+        ProgrammingNoise(c0_us=0.26348, c1_us=1.9650, c2_us=-1.1731, g_ref_us=25.0),
+        ReadNoise(sigma=0.0175, model="pcm_read"),   # w_noise 0.0175, PCM_READ: StandardHWATrainingPreset
+        InputDAC(bits=8),                 # inp_res 254 = 2^8 − 2: StandardHWATrainingPreset (abs-max per tile here)
+        OutputADC(bits=8, full_scale=10.0),  # out_res 254 (8 bit), out_bound 10: StandardHWATrainingPreset
+    ))
+
+
+def crossbar_pcm() -> CrossbarConfig:
+    """AIHWKIT StandardHWATrainingPreset + PCMLikeNoiseModel + GlobalDriftCompensation."""
+    return CrossbarConfig(
+        g_min_us=0.0, g_max_us=25.0,          # PCMLikeNoiseModel g_max = 25 µS, g_min 0 (pcm.py)
+        tile_rows=512,                        # MappingParameter.max_input_size = 512
+        tile_cols=8192,                       # max_output_size = 0 (no column split); 8192 is the cap here
+        scale_per_column=True,                # weight_scaling_columnwise / out_scaling_columnwise = True
+        effects=(
+            ProgrammingNoise(c0_us=0.26348, c1_us=1.9650, c2_us=-1.1731, g_ref_us=25.0),  # pcm.py prog_coeff
+            IRDrop(level="first_order", r_col_ohm=0.35, r_row_ohm=0.0),  # ir_drop 1.0; 0.35 Ω (ir_drop_g_ratio, devices.md §6.7)
+            Drift(law="pcm", t0_s=20.0, compensation="global"),   # pcm.py drift law, t_0 = 20 s; GlobalDriftCompensation
+            OneOverFNoise(q_s=0.0088, q_s_max=0.2, g_exponent=0.65, t_read_s=250e-9),  # pcm.py read noise, t_read 250 ns
+            InputDAC(bits=8, full_scale=3.0),  # inp_res 254; NoiseManagementType.CONSTANT, input_range init_value 3.0
+            ReadNoise(sigma=0.0175, model="pcm_read"),  # w_noise 0.0175, WeightNoiseType.PCM_READ
+            OutputNoise(sigma=0.04),           # out_noise 0.04
+            OutputADC(bits=8, full_scale=10.0),  # out_res 254 (8 bit), out_bound 10.0
+        ))
+
+
+def crossbar_rram() -> CrossbarConfig:
+    # 50–225 µS: range of the Milo et al. (IRPS 2021) programming-noise fit (cross-sim ``RRAMMilo``).
+    # Tiles 256 × 256: NeuRRAM / HERMES tile size (devices.md §6.9).
+    return CrossbarConfig(g_min_us=50.0, g_max_us=225.0, tile_rows=256, tile_cols=256, effects=(
+        StuckCells(p_set=0.0904, p_reset=0.0175),   # SA1 9.04 %, SA0 1.75 %: Chen et al., IEEE TC 64(1) 2015 (unverified)
+        Endurance(cycles_median=1e6, cycles_log_std=0.0),  # multilevel HfOx 1e6: Lee et al., Nat. Mater. 10, 625 (2011); no spread given
+        ConductanceLevels(bits=4),          # 16 levels: inference cells L = 2–16 (devices.md §6.2)
+        # σ_G = −0.009107 G + 4.782321 µS (Milo et al., IRPS 2021): in ĝ = G/225 µS, c1 = −0.009107·225.
+        ProgrammingNoise(c0_us=4.782321, c1_us=-0.009107 * 225.0, c2_us=0.0, g_ref_us=225.0),
+        InputDAC(bits=8),                   # 8-bit DAC as crossbar-default (StandardHWATrainingPreset)
+        ReadNoise(sigma=0.01, model="additive_constant"),  # ReRAM w_noise ≈ 0.01 (devices.md §6.4); AIHWKIT default type
+        OutputADC(bits=8, full_scale=10.0),  # as crossbar-default (StandardHWATrainingPreset)
+    ))
+
+
+CROSSBAR_PRESETS: dict[str, Callable[[], CrossbarConfig]] = {
+    "crossbar-ideal": lambda: CrossbarConfig(effects=()),
+    "crossbar-default": crossbar_default,
+    "crossbar-pcm": crossbar_pcm,
+    "crossbar-rram": crossbar_rram,
+}

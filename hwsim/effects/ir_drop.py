@@ -1,0 +1,135 @@
+"""IR drop on the wires of a crossbar tile (array stage; devices.md §6.7).
+
+Geometry of one tile of R rows (inputs i) × C columns (outputs j), each of G⁺ and G⁻ in its own
+array: row i is driven with voltage x_i at its column-0 end and crosses cells j = 0..C−1 through
+``r_row_ohm`` per segment (the driver to cell 0 is one segment); column j collects the cell
+currents towards its output at the far end of row R−1, held at virtual ground, through
+``r_col_ohm`` per segment (cell R−1 to the output is one segment). So cell (i, j) is q_j = j + 1
+row segments from its driver and p_i = R − i column segments from its output.
+
+Levels (``level``; an absent IRDrop effect is level "none", the ideal array):
+
+* ``first_order``: the drop to first order in r·g, which is linear in x, so it folds into
+  effective conductances at program time:
+      G_eff,ij = G_ij · (1 − r_col Σ_k G_kj min(p_i, p_k) − r_row Σ_l G_il min(q_j, q_l)).
+  For a uniform column of N cells (r_row = 0): ΔI/I = r·g·(N+1)(2N+1)/6. Valid for
+  r·g·N² ≪ 1; the factor is clamped at 0 beyond that.
+* ``nodal``: Kirchhoff's current law at every row and column node, solved exactly (dense solve,
+  float64, tiles up to 2·R·C ≤ 2048 nodes; CrossSim ``simulator/circuits/array`` and MemTorch
+  ``solve_passive.cpp`` solve the same system). The circuit is linear, so the solve with the R
+  unit input vectors gives the effective conductance matrix I = G_eff x exactly.
+
+Conductances in µS, resistances in Ω (r·g uses 1e-6 S/µS).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from .validate import require_nonnegative
+
+__all__ = ["IRDrop", "first_order_conductances", "nodal_conductances", "MAX_NODAL_NODES"]
+
+IR_LEVELS = ("first_order", "nodal")
+MAX_NODAL_NODES = 2048
+_US = 1e-6
+
+
+def _suffix_cumsum(a: torch.Tensor, dim: int) -> torch.Tensor:
+    return a.flip(dim).cumsum(dim).flip(dim)
+
+
+def first_order_conductances(g: torch.Tensor, r_row_ohm: float, r_col_ohm: float) -> torch.Tensor:
+    """g (..., C, R) µS, indexed [column j, row i] → effective conductances (same shape).
+
+    Σ_k G_kj min(p_i, p_k) = Σ_{m ≥ i} Σ_{k ≤ m} G_kj (p_i = R − i) and
+    Σ_l G_il min(q_j, q_l) = Σ_{m ≤ j} Σ_{l ≥ m} G_il (q_j = j + 1): two cumulative sums each,
+    O(R·C) instead of the O(R²·C) product with the min matrix.
+    """
+    col = _suffix_cumsum(g.cumsum(dim=-1), dim=-1)            # along each column (over rows i)
+    loss = col.mul_(r_col_ohm * _US)
+    if r_row_ohm > 0:
+        row = _suffix_cumsum(g, dim=-2).cumsum(dim=-2)        # along each row (over columns j)
+        loss.add_(row, alpha=r_row_ohm * _US)
+    return g * (1.0 - loss).clamp_(min=0.0)
+
+
+def _wire_system(R: int, C: int, r_row: float, r_col: float):
+    """Node-conductance matrix of the wires alone (S) and the cell index maps."""
+    n = 2 * R * C
+    K = torch.zeros(n, n, dtype=torch.float64)
+    ridx = torch.arange(R * C).reshape(R, C)
+    cidx = ridx + R * C
+    gr, gc = 1.0 / r_row, 1.0 / r_col
+
+    def link(a, b, gw):
+        K[a, a] += gw
+        K[b, b] += gw
+        K[a, b] -= gw
+        K[b, a] -= gw
+
+    for j in range(C - 1):                                     # row wires between cells
+        link(ridx[:, j], ridx[:, j + 1], gr)
+    for i in range(R - 1):                                     # column wires between cells
+        link(cidx[i, :], cidx[i + 1, :], gc)
+    K[ridx[:, 0], ridx[:, 0]] += gr                            # driver segment (x_i on the RHS)
+    K[cidx[R - 1, :], cidx[R - 1, :]] += gc                    # output segment to virtual ground
+    return K, ridx, cidx
+
+
+def nodal_conductances(g: torch.Tensor, r_row_ohm: float, r_col_ohm: float) -> torch.Tensor:
+    """Exact solve: g (..., C, R) µS → effective conductances G_eff (..., C, R) µS with
+    I_j = Σ_i G_eff,ji x_i the column output currents for row drive voltages x."""
+    C, R = g.shape[-2], g.shape[-1]
+    if 2 * R * C > MAX_NODAL_NODES:
+        raise ValueError(f"IRDrop.level = 'nodal' on a {R}×{C} tile has {2 * R * C} nodes; allowed: "
+                         f"≤ {MAX_NODAL_NODES} (use tile_rows·tile_cols ≤ {MAX_NODAL_NODES // 2} or 'first_order')")
+    K0, ridx, cidx = _wire_system(R, C, r_row_ohm, r_col_ohm)
+    lead = g.shape[:-2]
+    gs = g.reshape(-1, C, R).transpose(1, 2).double() * _US      # (N, R, C) in S, [row i, col j]
+    N = gs.shape[0]
+    K = K0.expand(N, -1, -1).clone()
+    r, c = ridx.reshape(-1), cidx.reshape(-1)
+    cell = gs.reshape(N, -1)
+    K[:, r, r] += cell
+    K[:, c, c] += cell
+    K[:, r, c] -= cell
+    K[:, c, r] -= cell
+    rhs = torch.zeros(2 * R * C, R, dtype=torch.float64)
+    rhs[ridx[:, 0], torch.arange(R)] = 1.0 / r_row_ohm          # unit drive on each row in turn
+    v = torch.linalg.solve(K, rhs.expand(N, -1, -1))            # (N, nodes, R)
+    current = v[:, cidx[R - 1, :], :] / r_col_ohm               # (N, C, R) A per V
+    return (current / _US).to(g.dtype).reshape(*lead, C, R)
+
+
+@dataclass(frozen=True)
+class IRDrop:
+    """Wire resistance per cell segment along rows and columns; ``level`` first_order or nodal.
+
+    Defaults: 0.35 Ω per segment on the column (AIHWKIT ``ir_drop_g_ratio`` = 1/(0.35 Ω·5 µS),
+    devices.md §6.7), rows ideal (AIHWKIT models the drop along the input direction only).
+    """
+
+    stage: ClassVar[str] = "array"
+
+    level: str = "first_order"
+    r_col_ohm: float = 0.35
+    r_row_ohm: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.level not in IR_LEVELS:
+            raise ValueError(f"IRDrop.level = {self.level!r}; allowed: {', '.join(IR_LEVELS)} "
+                             f"(omit the effect for none)")
+        require_nonnegative("IRDrop", "r_col_ohm", self.r_col_ohm)
+        require_nonnegative("IRDrop", "r_row_ohm", self.r_row_ohm)
+        if self.level == "nodal" and (self.r_col_ohm <= 0 or self.r_row_ohm <= 0):
+            raise ValueError(f"IRDrop.r_row_ohm = {self.r_row_ohm}, r_col_ohm = {self.r_col_ohm}; "
+                             f"allowed for level 'nodal': both > 0")
+
+    def effective(self, g: torch.Tensor) -> torch.Tensor:
+        """Effective conductances of one tile's cells, g (..., C, R) µS [column, row]."""
+        if self.level == "nodal":
+            return nodal_conductances(g, self.r_row_ohm, self.r_col_ohm)
+        return first_order_conductances(g, self.r_row_ohm, self.r_col_ohm)
