@@ -119,7 +119,7 @@ class KnobMap:
             two_span = 2 * self._span(self.pairs)
             # piecewise-linear map: G⁺ moves for θ > 0, G⁻ for θ < 0; at 0 the mean slope
             d = torch.where(t > 0, cp, torch.where(t < 0, -cn, 0.5 * (cp - cn)))
-            parts.append(two_span * d)
+            parts.append(two_span * d * (t.abs() <= 0.5))   # clamped beyond the range: flat
         return torch.cat(parts)
 
 

@@ -25,7 +25,7 @@ stays the MLP shorthand: ``mlp([128, 128])`` = dense:128, bias, relu, dense:128,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, Mapping, Sequence, Union
 
 import torch
@@ -362,6 +362,10 @@ def _block_from_string(item: str, where: str) -> Block:
         values = [int(a) for a in args]
     except ValueError:
         raise ValueError(f"{where} = {item!r}: values must be integers ({names})") from None
+    required = [f.name for f in fields(cls) if f.default is MISSING]
+    if len(values) < len(required):
+        raise ValueError(f"{where} = {item!r}: {kind} needs values {required}, "
+                         f"e.g. '{kind}:{':'.join('8' for _ in required)}'")
     return cls(*values)
 
 
