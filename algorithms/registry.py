@@ -134,8 +134,11 @@ class FrozenSettings(CommonSettings):
 
 @dataclass(frozen=True)
 class MFDDSettings(CommonSettings):
-    """mfdd: Rademacher ±ε per knob (per-knob step by the rule), central differences."""
+    """mfdd: Rademacher ±ε per knob (per-knob step by the rule), central differences, exact
+    heads. Knob learning rate 1e-2 chosen on a validation split of the digits training set
+    (crossbar-default, MLP 64-32, batch 16, 2 epochs: 0.864 against frozen 0.798)."""
 
+    knob_lr_range_units: float = 1e-2
     num_directions: int = 8
     directions: str = "rademacher"
     difference: str = "central"

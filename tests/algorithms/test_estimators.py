@@ -76,9 +76,9 @@ def mean_of(est, prob, n, **extras):
 ], ids=["rademacher", "sphere", "lowrank", "seedreplay", "frog", "guess-random"])
 def test_unbiased_against_autograd(est, prob):
     g = prob.grad()
-    n = 150 if est.device_queries() > 2 else 1500      # ~ the same number of directions
+    n = 80 if est.device_queries() > 2 else 800      # ~ the same number of directions
     m = mean_of(est, prob, n)
-    # relative error of the mean of n estimates: variance ~ d/(P·n) for these families
+    # relative error of the mean of n estimates: ~ sqrt(d/(P·n)) ≈ 0.1 for these families
     assert (m - g).norm() / g.norm() < 0.35
     assert cos(m, g) > 0.93
 
@@ -89,8 +89,8 @@ def test_frog_cosine_matches_theory(prob):
     for k in (2, 8):
         est = FROG(num_tangents=k, epsilon=1e-4, scale="projection")
         gen = torch.Generator().manual_seed(k)
-        c2 = [cos(est.estimate(prob.loss, prob.theta, (), gen)[0], g) ** 2 for _ in range(300)]
-        assert sum(c2) / len(c2) == pytest.approx(k / d, rel=0.15)
+        c2 = [cos(est.estimate(prob.loss, prob.theta, (), gen)[0], g) ** 2 for _ in range(200)]
+        assert sum(c2) / len(c2) == pytest.approx(k / d, rel=0.2)
         # the projection never overshoots: ‖P_V g‖ ≤ ‖g‖
         assert max(c2) <= 1 + 1e-6
 
