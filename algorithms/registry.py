@@ -40,7 +40,8 @@ from hwsim.oracle import MissingCapability, TracingOracle
 from hwsim.trace import Trace
 
 from . import updates
-from .estimators import FROG, Activity, Directional, DirectionalDerivative, LocalGuess
+from .estimators import (FROG, Activity, Directional, DirectionalDerivative, LocalGuess, LowRank,
+                         SeedReplay)
 from .estimators.directions import DIRECTIONS
 from .estimators.frog import SCALES
 from .estimators.local_guess import VARIANTS
@@ -55,9 +56,10 @@ __all__ = ["ALGORITHMS", "AlgorithmSpec", "settings_for", "build", "train", "des
            "check_capability", "CommonSettings", "MFDDSettings", "MFDDThesisSettings",
            "FROGSettings", "LocalGuessSettings", "ActivitySettings", "FrozenSettings",
            "TwinSettings", "HWASettings", "OPTIMIZERS", "HWA_KNOB_NOISE_RANGE_UNITS", "TWIN_NAMES",
-           "register_twin_builder", "build_global"]
+           "register_twin_builder", "build_global", "Trainable", "MFDD_DIRECTIONS"]
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
+MFDD_DIRECTIONS = (*DIRECTIONS, "lowrank", "seed-replay")
 #: Injected knob noise of ``hwa-deploy`` by device kind (range units). Crossbar: the datasheet
 #: programming noise (see ``WRITE_NOISE_RANGE_UNITS``). MZI: 8-bit phase DAC rounding,
 #: LSB/√12 = (1/255)/√12 = 1.1e-3 (L2ight ``weight_bit: 8``, arXiv:2110.14807) with phase noise
@@ -107,7 +109,7 @@ class CommonSettings:
     clip_norm: float | None = None
     schedule: str = "simultaneous"
     prediction: str = "last"
-    projection_dim: int | None = None       # random projection k of the local heads (conv)
+    projection_dim: int | None = None       # random projection k of every local head wider than k
     epsilon_knob_range_units: float = 0.01  # requested per-knob step; the rule may raise it
     write_noise_range_units: float | None = None   # datasheet σ_write; None: by device kind
 
@@ -140,15 +142,20 @@ class MFDDSettings(CommonSettings):
 
     knob_lr_range_units: float = 1e-2
     num_directions: int = 8
-    directions: str = "rademacher"
+    directions: str = "rademacher"          # or "lowrank" / "seed-replay" (central only)
     difference: str = "central"
+    rank: int = 1                           # for directions = "lowrank"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         o = type(self).__name__
         _int(o, "num_directions", self.num_directions, 1, 4096)
-        _choice(o, "directions", self.directions, DIRECTIONS)
+        _choice(o, "directions", self.directions, MFDD_DIRECTIONS)
         _choice(o, "difference", self.difference, DIFFERENCES)
+        if self.directions in ("lowrank", "seed-replay") and self.difference != "central":
+            raise ValueError(f"{o}.difference = {self.difference!r}; allowed with directions "
+                             f"{self.directions!r}: 'central'")
+        _int(o, "rank", self.rank, 1, 4096)
 
 
 @dataclass(frozen=True)
@@ -313,7 +320,7 @@ def describe() -> list[str]:
     for s in ALGORITHMS.values():
         q = s.queries_per_step(None, 1)
         out.append(f"{s.name:<12} needs {s.capability or '-':<8} {q:>3} queries/step/block  "
-                   f"{s.description}")
+                   f"{s.description} [{s.label}]")
     return out
 
 
@@ -374,7 +381,7 @@ def _oracles(devices, trace: Trace) -> list[TracingOracle]:
     return [d if isinstance(d, TracingOracle) else TracingOracle(d, trace) for d in devices]
 
 
-class _Trainable:
+class Trainable:
     """What ``build`` returns: the trainer plus its label, schedule and query count."""
 
     def __init__(self, name: str, trainer, settings, n_stages: int, per_step: int) -> None:
@@ -399,7 +406,7 @@ class _Trainable:
 
 
 def build(name: str, settings, model: ModelDescription, devices: Sequence, n_classes: int, *,
-          seed: int, trace: Trace, initial_knobs: Sequence[Mapping] | None = None) -> _Trainable:
+          seed: int, trace: Trace, initial_knobs: Sequence[Mapping] | None = None) -> Trainable:
     """The trainable for algorithm ``name`` (see the module docstring)."""
     spec = _spec(name)
     settings = settings if settings is not None else spec.settings_type()
@@ -433,7 +440,7 @@ def build(name: str, settings, model: ModelDescription, devices: Sequence, n_cla
                               knob_lr_range_units=settings.knob_lr_range_units,
                               head_lr=settings.head_lr, knob_noise_range_units=noise, deploy=deploy,
                               projection_dims=proj, prediction=settings.prediction, seed=seed)
-        return _Trainable(name, trainer, settings, n, 0)
+        return Trainable(name, trainer, settings, n, 0)
 
     def eps(i: int) -> float:
         wn = settings.write_noise_range_units
@@ -443,6 +450,11 @@ def build(name: str, settings, model: ModelDescription, devices: Sequence, n_cla
     head, head_est = "exact", None
     if name == "frozen":
         estimators = [None] * n
+    elif name == "mfdd" and settings.directions == "lowrank":
+        estimators = [LowRank(net.maps[i].matrix_shape, settings.rank, settings.num_directions,
+                              eps(i)) for i in range(n)]
+    elif name == "mfdd" and settings.directions == "seed-replay":
+        estimators = [SeedReplay(settings.num_directions, eps(i)) for i in range(n)]
     elif name == "mfdd":
         estimators = [Directional(DirectionalDerivative(settings.directions, settings.num_directions,
                                                         eps(i) if settings.directions != "sphere"
@@ -467,7 +479,7 @@ def build(name: str, settings, model: ModelDescription, devices: Sequence, n_cla
     trainer = LocalTrainer(net, knobs0, n_classes, estimators, opt_k, opt_h, projection_dims=proj,
                            head=head, head_estimator=head_est, prediction=settings.prediction,
                            seed=seed, trace=trace)
-    return _Trainable(name, trainer, settings, n, spec.queries_per_step(settings, n))
+    return Trainable(name, trainer, settings, n, spec.queries_per_step(settings, n))
 
 
 def build_global(settings: FROGSettings | MFDDSettings, model: ModelDescription, devices,

@@ -193,8 +193,8 @@ class LocalTrainer(_Common):
         proj = list(projection_dims) if projection_dims is not None else [None] * len(net.stages)
         self.heads = [MonoForwardHead(n_classes, st.n_features, k) for st, k in zip(net.stages, proj)]
         for i, e in enumerate(self.estimators):
-            if isinstance(e, (LocalGuess, Activity)) and (
-                    not isinstance(e, LocalGuess) or e.needs_guess):
+            uses_nominal = isinstance(e, Activity) or (isinstance(e, LocalGuess) and e.needs_guess)
+            if uses_nominal:
                 net.oracles[i].require("nominal")
         self._knob_opt, self._digital_opt = knob_optimizer, digital_optimizer
         self.state = self._init_state(net, initial_knobs, self.heads, knob_optimizer,

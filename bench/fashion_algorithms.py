@@ -35,7 +35,8 @@ from hwsim.presets import build_layer  # noqa: E402
 from hwsim.trace import Trace  # noqa: E402
 
 FORWARD_ONLY = ("mfdd", "mfdd-thesis", "frog", "local-guess", "activity", "frozen")
-TUNED = ("mfdd", "frog", "local-guess", "activity")        # knob learning rate from the grid
+TUNED = ("mfdd", "frog", "local-guess", "activity", "mf-ad", "bp", "bp-deploy",
+         "hwa-deploy")                      # knob learning rate from the grid (same for all)
 CNN = ["conv2d:4:5:2:2", "bias", "relu", "conv2d:8:3:2:1", "bias", "relu", "flatten",
        "dense:64", "bias", "relu"]
 

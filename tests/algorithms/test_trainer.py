@@ -60,12 +60,15 @@ def test_settings_validation_is_one_line(name, values, field):
 
 
 @pytest.mark.parametrize("preset", ["mzi-default", "crossbar-default"])
-@pytest.mark.parametrize("name", FORWARD_ONLY)
-def test_device_queries_per_step_equal_the_trace(name, preset):
+@pytest.mark.parametrize("name, values", [
+    *((n, {}) for n in FORWARD_ONLY if n not in ("mfdd", "frog")),
+    ("mfdd", {"num_directions": 2}), ("mfdd", {"num_directions": 3, "difference": "forward"}),
+    ("mfdd", {"directions": "lowrank", "rank": 2, "num_directions": 2}),
+    ("mfdd", {"directions": "seed-replay", "num_directions": 2}), ("frog", {"num_tangents": 2})])
+def test_device_queries_per_step_equal_the_trace(name, values, preset):
     model = model_from_config((16,), hidden=[8, 8])
     trace = Trace()
-    s = registry.settings_for(name, {"num_directions": 2} if name == "mfdd" else
-                              {"num_tangents": 2} if name == "frog" else {})
+    s = registry.settings_for(name, values)
     tr = registry.build(name, s, model, devices(model, preset), 4, seed=0, trace=trace)
     x, y = toy()
     trace.begin_step()
