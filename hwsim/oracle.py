@@ -19,7 +19,18 @@ import torch
 
 from .trace import DigitalEvent, Event, LayerInfo, Trace
 
-__all__ = ["KnobSpec", "Programmed", "Oracle", "TracingOracle", "check_knobs", "check_input"]
+__all__ = ["KnobSpec", "Programmed", "Oracle", "TracingOracle", "check_knobs", "check_input",
+           "CAPABILITIES", "MissingCapability"]
+
+#: Optional device capabilities (design.md "The oracle contract"). ``nominal``: the design-level
+#: differentiable map knobs → matrix, without hidden per-device errors or noise (for the MZI and
+#: crossbar devices: their ``digital_twin``, which ignores every effect); ``calibrate``: estimate
+#: hidden static errors from forward queries only (traced).
+CAPABILITIES = ("nominal", "calibrate")
+
+
+class MissingCapability(ValueError):
+    """An algorithm asked a device for an optional capability it does not declare."""
 
 
 @dataclass(frozen=True)
@@ -255,3 +266,63 @@ class TracingOracle:
             else:
                 self.trace.record(ev)
         return y
+
+
+# --------------------------------------------------------------------------- capabilities
+def _device_capabilities(device: Any) -> frozenset[str]:
+    caps = set(getattr(device, "capabilities", ()) or ())
+    if callable(getattr(device, "digital_twin", None)):
+        caps.add("nominal")   # digital_twin ignores every effect: exactly the design-level map
+    if callable(getattr(device, "calibrate", None)):
+        caps.add("calibrate")
+    return frozenset(caps)
+
+
+def _capabilities(self) -> frozenset[str]:
+    """Optional capabilities the wrapped device declares (a subset of ``CAPABILITIES``)."""
+    return _device_capabilities(self._device)
+
+
+def _require(self, capability: str) -> None:
+    if capability not in self.capabilities:
+        raise MissingCapability(f"device {self.name!r} lacks capability {capability!r} "
+                                f"(it declares {sorted(self.capabilities) or 'none'})")
+
+
+def _nominal(self, knobs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """Design-level matrix (n_out, n_in) for one knob setting; differentiable, no hidden errors.
+
+    Nothing here reads a device's hidden static errors or noise: it is what the chip's designer
+    knows (Clements/SVD layout for a mesh, the differential mapping for a crossbar).
+    """
+    self.require("nominal")
+    return self._device.digital_twin(dict(knobs))
+
+
+def _nominal_vjp(self, knobs: Mapping[str, torch.Tensor], cotangent: torch.Tensor
+                 ) -> dict[str, torch.Tensor]:
+    """Jᵀ c of the nominal map at ``knobs``: cotangent (n_out, n_in) → one tensor per knob.
+
+    The knob cotangents have the knobs' shapes and units of 1/knob-unit; host arithmetic only
+    (no device query is made or recorded).
+    """
+    from torch.func import vjp   # the nominal map is a host-side design model
+
+    self.require("nominal")
+    names = sorted(knobs)
+    prim = tuple(knobs[n].detach().float() for n in names)
+    _, pull = vjp(lambda *t: self._device.digital_twin(dict(zip(names, t))), *prim)
+    return dict(zip(names, (g.detach() for g in pull(cotangent.to(prim[0].dtype)))))
+
+
+def _calibrate(self, *args, generator: torch.Generator | None = None, **kwargs):
+    """Forward-query calibration of hidden static errors, where the device declares it."""
+    self.require("calibrate")
+    return self._device.calibrate(self, *args, generator=generator, **kwargs)
+
+
+TracingOracle.capabilities = property(_capabilities)
+TracingOracle.require = _require
+TracingOracle.nominal = _nominal
+TracingOracle.nominal_vjp = _nominal_vjp
+TracingOracle.calibrate = _calibrate

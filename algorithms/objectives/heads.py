@@ -1,0 +1,109 @@
+"""Objective objects: Mono-Forward local heads (with an optional fixed random projection) and a
+global cross-entropy, each with its exact closed-form gradient (host arithmetic, no autograd).
+
+Mono-Forward head (Gong, Li, Abdulla, arXiv:2501.09238; algorithms.md §2), on the flattened stage
+output a (…, B, n):
+
+    G = a Mᵀ                (no projection; M ∈ ℝ^{C×n})
+    G = (a Rᵀ) Mᵀ           (random projection, thesis; algorithms.md §3: R ∈ ℝ^{k×n} fixed,
+                             entries N(0, 1/k), M ∈ ℝ^{C×k} trainable — for large conv activations)
+    L = mean_b CE(softmax(G_b), y_b)
+
+Closed forms: with S = softmax(G), ∂L/∂G = (S − onehot(y))/B; ∂L/∂M = ∂L/∂Gᵀ h (h = a or a Rᵀ);
+∂L/∂a = ∂L/∂G M (R). Every method is batched over the leading settings dimension.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = ["MonoForwardHead", "GlobalCrossEntropy", "cross_entropy", "example_losses"]
+
+
+def example_losses(g: Tensor, y: Tensor) -> Tensor:
+    """Per-example CE of scores g (…, B, C) against labels y (B,) → (…, B)."""
+    logp = torch.log_softmax(g, dim=-1)
+    return -logp.gather(-1, y.expand(*g.shape[:-1]).unsqueeze(-1)).squeeze(-1)
+
+
+def cross_entropy(g: Tensor, y: Tensor) -> Tensor:
+    """Mean CE over the batch: (…, B, C) → (…,)."""
+    return example_losses(g, y).mean(dim=-1)
+
+
+@dataclass(frozen=True)
+class MonoForwardHead:
+    """A local classifier head on an n-wide stage output; ``projection_dim`` k uses a fixed R."""
+
+    n_classes: int
+    n_features: int
+    projection_dim: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("n_classes", "n_features"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"MonoForwardHead.{name} = {v!r}; allowed: an integer >= 1")
+        k = self.projection_dim
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+            raise ValueError(f"projection_dim = {k!r}; allowed: an integer >= 1 or None")
+
+    @property
+    def width(self) -> int:
+        return self.projection_dim or self.n_features
+
+    def init(self, gen: torch.Generator) -> dict[str, Tensor]:
+        """M ~ kaiming_uniform(a=√5) = U(−1/√k, 1/√k) (MF re-implementations, algorithms.md §2);
+        R ~ N(0, 1/k) fixed (never trained; carried with the params for convenience)."""
+        bound = 1.0 / math.sqrt(self.width)
+        p = {"M": (2 * torch.rand(self.n_classes, self.width, generator=gen) - 1) * bound}
+        if self.projection_dim is not None:
+            p["R"] = torch.randn(self.projection_dim, self.n_features, generator=gen) \
+                / math.sqrt(self.projection_dim)
+        return p
+
+    def features(self, a: Tensor, params) -> Tensor:
+        return a @ params["R"].T if "R" in params else a
+
+    def scores(self, a: Tensor, params) -> Tensor:
+        """a (…, B, n) → G (…, B, C)."""
+        return self.features(a, params) @ params["M"].transpose(-1, -2)
+
+    def loss(self, a: Tensor, y: Tensor, params) -> Tensor:
+        """(…, B, n) → mean CE (…,)."""
+        return cross_entropy(self.scores(a, params), y)
+
+    def loss_and_grads(self, a: Tensor, y: Tensor, params) -> tuple[Tensor, dict[str, Tensor], Tensor]:
+        """Clean pass a (B, n): (loss, {"M": ∂L/∂M}, ∂L/∂a (B, n)), all closed form."""
+        h = self.features(a, params)
+        g = h @ params["M"].T
+        s = torch.softmax(g, dim=-1)
+        dg = (s - torch.nn.functional.one_hot(y, self.n_classes).to(s.dtype)) / a.shape[0]
+        da = dg @ params["M"]
+        if "R" in params:
+            da = da @ params["R"]
+        loss = cross_entropy(g, y)
+        return loss, {"M": dg.T @ h}, da
+
+    def flops(self, batch: int) -> int:
+        """Host FLOPs of one forward + closed-form backward of the head."""
+        c, k, n = self.n_classes, self.width, self.n_features
+        proj = 2 * batch * k * n if self.projection_dim else 0
+        return batch * (4 * c * k + 6 * c) + 2 * proj
+
+
+@dataclass(frozen=True)
+class GlobalCrossEntropy:
+    """Global objective: CE of the last stage's head over the whole network (global forward
+    gradients estimate one ∂L/∂θ over all knobs). Same closed forms as the head it wraps."""
+
+    head: MonoForwardHead
+
+    def loss(self, a_last: Tensor, y: Tensor, params) -> Tensor:
+        return self.head.loss(a_last, y, params)
+
+    def loss_and_grads(self, a_last: Tensor, y: Tensor, params):
+        return self.head.loss_and_grads(a_last, y, params)

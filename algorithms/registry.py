@@ -1,0 +1,511 @@
+"""Every algorithm by name: description, device capability it needs, device queries per step,
+its settings (a frozen dataclass whose fields are the config keys) and ONE builder.
+
+Entry points (what ``experiments`` calls; import the ``baselines`` subpackage once so that the
+autograd baselines register their builders — the forward-only part never imports them)::
+
+    ALGORITHMS: dict[str, AlgorithmSpec]            # names below, in display order
+    settings_for(name, values: Mapping | None = None) -> settings dataclass   # config → settings
+    build(name, settings, model, devices, n_classes, *, seed, trace, initial_knobs=None)
+        -> Trainable                                # .step(x, y, train_stages=None) -> dict
+                                                    # .predict(x) -> (B,) classes
+                                                    # .device_queries_per_step() -> int
+    train(trainable, x, y, *, epochs, batch_size, seed, trace=None, x_eval=None, y_eval=None,
+          on_epoch=None) -> FitResult               # history / step_losses / step_summaries
+    describe() -> list[str]                         # one line per algorithm (``forwardlab algorithms``)
+    check_capability(name, devices) -> None         # one-line MissingCapability if lacking
+
+* ``model``: an :class:`~algorithms.model.ModelDescription` (``model_from_config(input_shape,
+  architecture=..., hidden=...)``); build one device per ``model.device_shapes()`` entry
+  ``(n_in, n_out)``, in order.
+* ``devices``: those device objects (or ``TracingOracle``s). Forward-only algorithms wrap each in
+  a ``TracingOracle(device, trace)`` and see only the oracle contract and declared capabilities;
+  the twin baselines use the design-level ``digital_twin`` map (labelled "ideal digital twin,
+  autograd"), the deploy baselines the device as well.
+* ``initial_knobs``: one knob dict per device; default: the model's init weights
+  (kaiming_uniform(a=√5), stream ``init/weights`` of ``seed``) mapped with the device's
+  ``knobs_from_weight`` (the designer's weight → knob programming).
+* ``trace``: the run's :class:`~hwsim.trace.Trace` (device events, host FLOPs).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from numbers import Real
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+from hwsim.oracle import MissingCapability, TracingOracle
+from hwsim.trace import Trace
+
+from . import updates
+from .estimators import (FROG, Activity, Directional, DirectionalDerivative, LocalGuess, LowRank,
+                         SeedReplay)
+from .estimators.directions import DIRECTIONS
+from .estimators.frog import SCALES
+from .estimators.local_guess import VARIANTS
+from .estimators.zeroth_order import DIFFERENCES
+from .knobmaps import knob_map_for
+from .model import ModelDescription
+from .network import OracleNetwork, WRITE_NOISE_RANGE_UNITS, perturbation_step
+from .seeds import generator
+from .trainer import PREDICTIONS, SCHEDULES, FitResult, GlobalTrainer, LocalTrainer, fit
+
+__all__ = ["ALGORITHMS", "AlgorithmSpec", "settings_for", "build", "train", "describe",
+           "check_capability", "CommonSettings", "MFDDSettings", "MFDDThesisSettings",
+           "FROGSettings", "LocalGuessSettings", "ActivitySettings", "FrozenSettings",
+           "TwinSettings", "HWASettings", "OPTIMIZERS", "HWA_KNOB_NOISE_RANGE_UNITS", "TWIN_NAMES",
+           "register_twin_builder", "build_global", "Trainable", "MFDD_DIRECTIONS"]
+
+OPTIMIZERS = ("adam", "sgd", "momentum")
+MFDD_DIRECTIONS = (*DIRECTIONS, "lowrank", "seed-replay")
+#: Injected knob noise of ``hwa-deploy`` by device kind (range units). Crossbar: the datasheet
+#: programming noise (see ``WRITE_NOISE_RANGE_UNITS``). MZI: 8-bit phase DAC rounding,
+#: LSB/√12 = (1/255)/√12 = 1.1e-3 (L2ight ``weight_bit: 8``, arXiv:2110.14807) with phase noise
+#: 0.002 rad / 2π = 3.2e-4 (devices.md §5.13) in quadrature → 1.2e-3.
+HWA_KNOB_NOISE_RANGE_UNITS = {"crossbar": WRITE_NOISE_RANGE_UNITS["crossbar"],
+                              "mzi": math.hypot(1 / 255 / math.sqrt(12), 0.002 / (2 * math.pi))}
+
+
+# --------------------------------------------------------------------------- validation
+def _pos(owner, name, v, allow_none=False):
+    if v is None and allow_none:
+        return
+    if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{owner}.{name} = {v!r}; allowed: a finite number > 0"
+                         + (" or None" if allow_none else ""))
+
+
+def _nonneg(owner, name, v, allow_none=False):
+    if v is None and allow_none:
+        return
+    if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v) or v < 0:
+        raise ValueError(f"{owner}.{name} = {v!r}; allowed: a finite number >= 0"
+                         + (" or None" if allow_none else ""))
+
+
+def _int(owner, name, v, lo=1, hi=100_000, allow_none=False):
+    if v is None and allow_none:
+        return
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise ValueError(f"{owner}.{name} = {v!r}; allowed: an integer in [{lo}, {hi}]"
+                         + (" or None" if allow_none else ""))
+
+
+def _choice(owner, name, v, allowed):
+    if v not in allowed:
+        raise ValueError(f"{owner}.{name} = {v!r}; allowed: {tuple(allowed)}")
+
+
+# --------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class CommonSettings:
+    """Keys every device-trained algorithm has. Learning rates act on range-normalised knobs."""
+
+    knob_lr_range_units: float = 2e-3       # Adam step on θ (knob / range width)
+    head_lr: float = 1e-2                   # digital heads and biases
+    optimizer: str = "adam"
+    clip_norm: float | None = None
+    schedule: str = "simultaneous"
+    prediction: str = "last"
+    projection_dim: int | None = None       # random projection k of every local head wider than k
+    epsilon_knob_range_units: float = 0.01  # requested per-knob step; the rule may raise it
+    write_noise_range_units: float | None = None   # datasheet σ_write; None: by device kind
+
+    def __post_init__(self) -> None:
+        o = type(self).__name__
+        _pos(o, "knob_lr_range_units", self.knob_lr_range_units)
+        _pos(o, "head_lr", self.head_lr)
+        _choice(o, "optimizer", self.optimizer, OPTIMIZERS)
+        _pos(o, "clip_norm", self.clip_norm, allow_none=True)
+        _choice(o, "schedule", self.schedule, SCHEDULES)
+        _choice(o, "prediction", self.prediction, PREDICTIONS)
+        _int(o, "projection_dim", self.projection_dim, allow_none=True)
+        _pos(o, "epsilon_knob_range_units", self.epsilon_knob_range_units)
+        if self.epsilon_knob_range_units > 0.25:
+            raise ValueError(f"{o}.epsilon_knob_range_units = {self.epsilon_knob_range_units!r}; "
+                             "allowed: <= 0.25 (a quarter of the knob range)")
+        _nonneg(o, "write_noise_range_units", self.write_noise_range_units, allow_none=True)
+
+
+@dataclass(frozen=True)
+class FrozenSettings(CommonSettings):
+    """frozen: knobs never updated, only the digital heads train (the control)."""
+
+
+@dataclass(frozen=True)
+class MFDDSettings(CommonSettings):
+    """mfdd: Rademacher ±ε per knob (per-knob step by the rule), central differences, exact
+    heads. Knob learning rate 1e-2 chosen on a validation split of the digits training set
+    (crossbar-default, MLP 64-32, batch 16, 2 epochs: 0.864 against frozen 0.798)."""
+
+    knob_lr_range_units: float = 1e-2
+    num_directions: int = 8
+    directions: str = "rademacher"          # or "lowrank" / "seed-replay" (central only)
+    difference: str = "central"
+    rank: int = 1                           # for directions = "lowrank"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        o = type(self).__name__
+        _int(o, "num_directions", self.num_directions, 1, 4096)
+        _choice(o, "directions", self.directions, MFDD_DIRECTIONS)
+        _choice(o, "difference", self.difference, DIFFERENCES)
+        if self.directions in ("lowrank", "seed-replay") and self.difference != "central":
+            raise ValueError(f"{o}.difference = {self.difference!r}; allowed with directions "
+                             f"{self.directions!r}: 'central'")
+        _int(o, "rank", self.rank, 1, 4096)
+
+
+@dataclass(frozen=True)
+class MFDDThesisSettings(CommonSettings):
+    """mfdd-thesis: FFzero DD as the thesis uses it (arXiv:2603.24790 defaults, algorithms.md §3):
+    sphere × d, central, P = 1, ε = 1e-3 (perturbation norm), ZO head, SGD lr 1e-3."""
+
+    knob_lr_range_units: float = 1e-3
+    head_lr: float = 1e-3
+    optimizer: str = "sgd"
+    num_directions: int = 1
+    epsilon_norm: float = 1e-3
+    head_num_directions: int = 1
+    head_epsilon: float = 1e-3
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        o = type(self).__name__
+        _int(o, "num_directions", self.num_directions, 1, 4096)
+        _pos(o, "epsilon_norm", self.epsilon_norm)
+        _int(o, "head_num_directions", self.head_num_directions, 1, 4096)
+        _pos(o, "head_epsilon", self.head_epsilon)
+
+
+@dataclass(frozen=True)
+class FROGSettings(CommonSettings):
+    """frog: k orthonormal tangents, projection aggregator (arXiv:2410.17764)."""
+
+    num_tangents: int = 8
+    scale: str = "unbiased"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _int(type(self).__name__, "num_tangents", self.num_tangents, 1, 4096)
+        _choice(type(self).__name__, "scale", self.scale, SCALES)
+
+
+@dataclass(frozen=True)
+class LocalGuessSettings(CommonSettings):
+    """local-guess: nominal-Jacobian guess, step measured on the device (arXiv:2306.06968)."""
+
+    variant: str = "local"
+    mix_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _choice(type(self).__name__, "variant", self.variant, VARIANTS)
+        _pos(type(self).__name__, "mix_weight", self.mix_weight)
+
+
+@dataclass(frozen=True)
+class ActivitySettings(CommonSettings):
+    """activity: per-example output perturbation on the host (arXiv:2210.03310)."""
+
+    num_directions: int = 4
+    epsilon_activity: float = 1e-2          # readout units
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _int(type(self).__name__, "num_directions", self.num_directions, 1, 4096)
+        _pos(type(self).__name__, "epsilon_activity", self.epsilon_activity)
+
+
+@dataclass(frozen=True)
+class TwinSettings:
+    """bp, mf-ad, bp-deploy: Adam on the ideal twin, θ in range units."""
+
+    knob_lr_range_units: float = 2e-3
+    head_lr: float = 1e-2
+    schedule: str = "simultaneous"
+    prediction: str = "last"
+    projection_dim: int | None = None
+
+    def __post_init__(self) -> None:
+        o = type(self).__name__
+        _pos(o, "knob_lr_range_units", self.knob_lr_range_units)
+        _pos(o, "head_lr", self.head_lr)
+        _choice(o, "schedule", self.schedule, SCHEDULES)
+        _choice(o, "prediction", self.prediction, PREDICTIONS)
+        _int(o, "projection_dim", self.projection_dim, allow_none=True)
+
+
+@dataclass(frozen=True)
+class HWASettings(TwinSettings):
+    """hwa-deploy: noise-injection BP on the twin; σ per knob in range units (None: by kind)."""
+
+    knob_noise_range_units: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _nonneg(type(self).__name__, "knob_noise_range_units", self.knob_noise_range_units,
+                allow_none=True)
+
+
+# --------------------------------------------------------------------------- specs
+@dataclass(frozen=True)
+class AlgorithmSpec:
+    name: str
+    description: str
+    capability: str | None                  # None, "nominal" or "calibrate"
+    settings_type: type
+    label: str                              # how results are labelled
+    queries: Callable[[Any, int], int]      # (settings, n_device_blocks) → device queries/step
+
+    def queries_per_step(self, settings=None, n_blocks: int = 1) -> int:
+        return self.queries(settings or self.settings_type(), n_blocks)
+
+
+_TWIN = "ideal digital twin, autograd"
+ALGORITHMS: dict[str, AlgorithmSpec] = {s.name: s for s in (
+    AlgorithmSpec("mfdd", "Mono-Forward + directional derivatives (Rademacher ±ε/knob, exact head)",
+                  None, MFDDSettings, "forward-only",
+                  lambda s, n: n * (1 + (2 * s.num_directions if s.difference == "central"
+                                         else s.num_directions + 1))),
+    AlgorithmSpec("mfdd-thesis", "MF+DD as in the thesis: sphere x d, P=1, eps=1e-3, ZO head, SGD",
+                  None, MFDDThesisSettings, "forward-only", lambda s, n: n * (1 + 2 * s.num_directions)),
+    AlgorithmSpec("frog", "multi-tangent forward gradient, orthogonal projection (FROG)", None,
+                  FROGSettings, "forward-only", lambda s, n: n * (1 + 2 * s.num_tangents)),
+    AlgorithmSpec("local-guess", "local-head guess via nominal Jacobian, step measured on device",
+                  "nominal", LocalGuessSettings, "forward-only, nominal model", lambda s, n: 3 * n),
+    AlgorithmSpec("activity", "activity perturbation of block outputs (host), nominal W->knob map",
+                  "nominal", ActivitySettings, "forward-only, nominal model", lambda s, n: n),
+    AlgorithmSpec("frozen", "control: device knobs never updated, exact digital heads", None,
+                  FrozenSettings, "forward-only (control)", lambda s, n: n),
+    AlgorithmSpec("mf-ad", "Mono-Forward with autograd local gradients", "nominal", TwinSettings,
+                  _TWIN, lambda s, n: 0),
+    AlgorithmSpec("bp", "backpropagation end to end", "nominal", TwinSettings, _TWIN, lambda s, n: 0),
+    AlgorithmSpec("bp-deploy", "BP on the twin, knobs deployed on the device", "nominal",
+                  TwinSettings, f"{_TWIN}, deployed on device", lambda s, n: 0),
+    AlgorithmSpec("hwa-deploy", "noise-injection BP on the twin, then deployed", "nominal",
+                  HWASettings, f"{_TWIN} (noise injection), deployed on device", lambda s, n: 0),
+)}
+
+
+#: The autograd baselines (algorithms/baselines) register their builder here when imported;
+#: the forward-only part of ``algorithms`` never imports autograd code.
+TWIN_NAMES = ("mf-ad", "bp", "bp-deploy", "hwa-deploy")
+_TWIN_BUILDERS: dict[str, Callable] = {}
+
+
+def register_twin_builder(name: str, builder: Callable) -> None:
+    """Called by the ``baselines`` subpackage for each of ``TWIN_NAMES``."""
+    if name not in TWIN_NAMES:
+        raise ValueError(f"register_twin_builder: {name!r}; allowed: {TWIN_NAMES}")
+    _TWIN_BUILDERS[name] = builder
+
+
+def settings_for(name: str, values: Mapping[str, Any] | None = None):
+    """Settings dataclass of ``name`` from config keys (unknown keys: one-line ValueError)."""
+    spec = _spec(name)
+    values = dict(values or {})
+    allowed = {f.name for f in fields(spec.settings_type)}
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise ValueError(f"algorithm {name!r}: unknown settings {unknown}; allowed: {sorted(allowed)}")
+    return spec.settings_type(**values)
+
+
+def describe() -> list[str]:
+    """One line per algorithm: name, capability, queries per step (per device block), text."""
+    out = []
+    for s in ALGORITHMS.values():
+        q = s.queries_per_step(None, 1)
+        out.append(f"{s.name:<12} needs {s.capability or '-':<8} {q:>3} queries/step/block  "
+                   f"{s.description} [{s.label}]")
+    return out
+
+
+def _spec(name: str) -> AlgorithmSpec:
+    if name not in ALGORITHMS:
+        raise ValueError(f"algorithm = {name!r}; allowed: {list(ALGORITHMS)}")
+    return ALGORITHMS[name]
+
+
+def _capabilities(device) -> frozenset[str]:
+    if isinstance(device, TracingOracle):
+        return device.capabilities
+    caps = set(getattr(device, "capabilities", ()) or ())
+    if callable(getattr(device, "digital_twin", None)):
+        caps.add("nominal")
+    return frozenset(caps)
+
+
+def check_capability(name: str, devices: Sequence) -> None:
+    """One-line :class:`MissingCapability` naming the capability and the device."""
+    cap = _spec(name).capability
+    if cap is None:
+        return
+    for d in devices:
+        if cap not in _capabilities(d):
+            raise MissingCapability(f"algorithm {name!r} needs device capability {cap!r}; device "
+                                    f"{getattr(d, 'name', '?')!r} does not declare it")
+
+
+# --------------------------------------------------------------------------- build
+def _optimizer(name: str, lr: float, clip: float | None) -> updates.GradientTransformation:
+    base = {"adam": updates.adam, "sgd": updates.sgd, "momentum": updates.momentum}[name](lr)
+    return updates.chain(updates.clip_by_global_norm(clip), base) if clip else base
+
+
+def _kaiming_uniform(n_out: int, n_in: int, gen: torch.Generator) -> torch.Tensor:
+    """PyTorch's default Linear init, kaiming_uniform(a=√5) = U(−1/√n_in, 1/√n_in)."""
+    return (2 * torch.rand(n_out, n_in, generator=gen) - 1) / math.sqrt(n_in)
+
+
+def _initial_knobs(model: ModelDescription, devices, seed: int, given):
+    if given is not None:
+        if len(given) != len(devices):
+            raise ValueError(f"initial_knobs has {len(given)} entries; allowed: one per device "
+                             f"({len(devices)})")
+        return [dict(k) for k in given]
+    gen = generator(seed, "init/weights")
+    out = []
+    for d, (n_in, n_out) in zip(devices, model.device_shapes()):
+        if not callable(getattr(d, "knobs_from_weight", None)):
+            raise ValueError(f"device {getattr(d, 'name', '?')!r} cannot map weights to knobs; "
+                             "allowed: pass initial_knobs")
+        out.append(d.knobs_from_weight(_kaiming_uniform(n_out, n_in, gen)))
+    return out
+
+
+def _oracles(devices, trace: Trace) -> list[TracingOracle]:
+    return [d if isinstance(d, TracingOracle) else TracingOracle(d, trace) for d in devices]
+
+
+class Trainable:
+    """What ``build`` returns: the trainer plus its label, schedule and query count."""
+
+    def __init__(self, name: str, trainer, settings, n_stages: int, per_step: int) -> None:
+        self.name, self.trainer, self.settings = name, trainer, settings
+        self.label = ALGORITHMS[name].label
+        self.schedule = getattr(settings, "schedule", "simultaneous")
+        self.n_stages = n_stages
+        self._per_step = per_step
+
+    def step(self, x, y, train_stages=None) -> dict[str, float]:
+        return self.trainer.step(x, y, train_stages)
+
+    def predict(self, x):
+        return self.trainer.predict(x)
+
+    def device_queries_per_step(self, train_stages=None) -> int:
+        return self.trainer.device_queries_per_step(train_stages)
+
+    @property
+    def state(self):
+        return self.trainer.state if hasattr(self.trainer, "state") else None
+
+
+def build(name: str, settings, model: ModelDescription, devices: Sequence, n_classes: int, *,
+          seed: int, trace: Trace, initial_knobs: Sequence[Mapping] | None = None) -> Trainable:
+    """The trainable for algorithm ``name`` (see the module docstring)."""
+    spec = _spec(name)
+    settings = settings if settings is not None else spec.settings_type()
+    if not isinstance(settings, spec.settings_type):
+        raise ValueError(f"algorithm {name!r}: settings must be {spec.settings_type.__name__}, "
+                         f"got {type(settings).__name__}")
+    n = len(model.stages())
+    if len(devices) != n:
+        raise ValueError(f"the model has {n} device blocks but {len(devices)} devices were given")
+    check_capability(name, devices)
+    knobs0 = _initial_knobs(model, devices, seed, initial_knobs)
+    oracles = _oracles(devices, trace)
+    net = OracleNetwork.build(model, oracles)
+    proj = [settings.projection_dim if st.n_features > (settings.projection_dim or math.inf)
+            else None for st in net.stages]
+
+    if name in TWIN_NAMES:
+        if name not in _TWIN_BUILDERS:
+            raise ValueError(f"algorithm {name!r} is an autograd baseline: import the baselines "
+                             "subpackage of algorithms once to register its builder")
+        twins = [o.nominal for o in oracles]      # design-level map; no hidden errors
+        deploy = None
+        if name.endswith("deploy"):
+            deploy = LocalTrainer(net, knobs0, n_classes, [None] * n, updates.sgd(1.0),
+                                  updates.sgd(1.0), projection_dims=proj, seed=seed, trace=trace)
+        noise = None
+        if name == "hwa-deploy":
+            noise = [settings.knob_noise_range_units if settings.knob_noise_range_units is not None
+                     else HWA_KNOB_NOISE_RANGE_UNITS.get(net.device_kind(i), 0.0) for i in range(n)]
+        trainer = _TWIN_BUILDERS[name](model, twins, net.maps, knobs0, n_classes, mode=name,
+                              knob_lr_range_units=settings.knob_lr_range_units,
+                              head_lr=settings.head_lr, knob_noise_range_units=noise, deploy=deploy,
+                              projection_dims=proj, prediction=settings.prediction, seed=seed)
+        return Trainable(name, trainer, settings, n, 0)
+
+    def eps(i: int) -> float:
+        wn = settings.write_noise_range_units
+        wn = WRITE_NOISE_RANGE_UNITS.get(net.device_kind(i), 0.0) if wn is None else wn
+        return perturbation_step(net.maps[i], wn, settings.epsilon_knob_range_units)
+
+    head, head_est = "exact", None
+    if name == "frozen":
+        estimators = [None] * n
+    elif name == "mfdd" and settings.directions == "lowrank":
+        estimators = [LowRank(net.maps[i].matrix_shape, settings.rank, settings.num_directions,
+                              eps(i)) for i in range(n)]
+    elif name == "mfdd" and settings.directions == "seed-replay":
+        estimators = [SeedReplay(settings.num_directions, eps(i)) for i in range(n)]
+    elif name == "mfdd":
+        estimators = [Directional(DirectionalDerivative(settings.directions, settings.num_directions,
+                                                        eps(i) if settings.directions != "sphere"
+                                                        else eps(i) * math.sqrt(net.maps[i].dim),
+                                                        settings.difference)) for i in range(n)]
+    elif name == "mfdd-thesis":
+        estimators = [Directional(DirectionalDerivative("sphere", settings.num_directions,
+                                                        settings.epsilon_norm, "central"))] * n
+        head = "zo"
+        head_est = Directional(DirectionalDerivative("sphere", settings.head_num_directions,
+                                                     settings.head_epsilon, "central"))
+    elif name == "frog":
+        estimators = [FROG(settings.num_tangents, eps(i), settings.scale) for i in range(n)]
+    elif name == "local-guess":
+        estimators = [LocalGuess(settings.variant, eps(i), settings.mix_weight) for i in range(n)]
+    elif name == "activity":
+        estimators = [Activity(settings.num_directions, settings.epsilon_activity)] * n
+    else:   # pragma: no cover - every name is handled above
+        raise AssertionError(name)
+    opt_k = _optimizer(settings.optimizer, settings.knob_lr_range_units, settings.clip_norm)
+    opt_h = _optimizer(settings.optimizer, settings.head_lr, settings.clip_norm)
+    trainer = LocalTrainer(net, knobs0, n_classes, estimators, opt_k, opt_h, projection_dims=proj,
+                           head=head, head_estimator=head_est, prediction=settings.prediction,
+                           seed=seed, trace=trace)
+    return Trainable(name, trainer, settings, n, spec.queries_per_step(settings, n))
+
+
+def build_global(settings: FROGSettings | MFDDSettings, model: ModelDescription, devices,
+                 n_classes: int, *, seed: int, trace: Trace, initial_knobs=None) -> GlobalTrainer:
+    """A global (one estimate over all knobs) trainer with FROG or Rademacher directions."""
+    knobs0 = _initial_knobs(model, devices, seed, initial_knobs)
+    net = OracleNetwork.build(model, _oracles(devices, trace))
+    eps = min(perturbation_step(m, WRITE_NOISE_RANGE_UNITS.get(net.device_kind(i), 0.0)
+                                if settings.write_noise_range_units is None
+                                else settings.write_noise_range_units,
+                                settings.epsilon_knob_range_units)
+              for i, m in enumerate(net.maps))
+    if isinstance(settings, FROGSettings):
+        est = FROG(settings.num_tangents, eps, settings.scale)
+    else:
+        est = Directional(DirectionalDerivative("rademacher", settings.num_directions, eps, "central"))
+    return GlobalTrainer(net, knobs0, n_classes, est,
+                         _optimizer(settings.optimizer, settings.knob_lr_range_units, settings.clip_norm),
+                         _optimizer(settings.optimizer, settings.head_lr, settings.clip_norm),
+                         projection_dim=settings.projection_dim, seed=seed, trace=trace)
+
+
+def train(trainable, x, y, *, epochs: int, batch_size: int, seed: int, trace: Trace | None = None,
+          x_eval=None, y_eval=None, on_epoch=None) -> FitResult:
+    """Train with the trainable's own schedule (greedy: stage by stage, ``epochs`` each)."""
+    return fit(trainable, x, y, epochs=epochs, batch_size=batch_size, seed=seed,
+               schedule=getattr(trainable, "schedule", "simultaneous"),
+               n_stages=getattr(trainable, "n_stages", 1), trace=trace, x_eval=x_eval,
+               y_eval=y_eval, on_epoch=on_epoch)

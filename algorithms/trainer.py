@@ -1,0 +1,455 @@
+"""Forward-only trainers on an :class:`~algorithms.network.OracleNetwork`.
+
+* :class:`LocalTrainer`: Mono-Forward local losses, one head per stage; every step programs each
+  stage's clean knobs ONCE and reuses that state for the step's clean readouts; each trained
+  stage then gets its own knob estimate (simultaneous: all stages per step; greedy layer-wise:
+  ``step(x, y, train_stages=[i])``, driven by :func:`fit`).
+* :class:`GlobalTrainer`: one estimate over all knobs of the network against the global
+  cross-entropy of the last stage's head (global forward gradient).
+
+Digital heads (M, and the stage bias b) train with their exact closed-form gradient by default —
+host arithmetic on the readout, no device query; ``head="zo"`` uses a directional-derivative
+estimate instead (the thesis's ZO head).
+
+Random streams are separate (design.md "Randomness is explicit"): training directions, training
+program/query noise, evaluation program/query noise and deployment noise are distinct generators
+derived from the seed, so evaluating (``predict``) never changes what training draws: the trained
+knobs are identical whether or not one evaluates every epoch (tested).
+
+The train state (:class:`TrainState`) is explicit: knobs θ, digital parameters, optimizer and
+estimator states, step count and the generators; ``trainer.state`` is all there is.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+from torch import Tensor
+
+from hwsim.trace import DigitalEvent, Trace
+
+from .estimators.activity import Activity
+from .estimators.base import Estimator
+from .estimators.local_guess import LocalGuess
+from .estimators.weight import Directional
+from .model import Bias, ReLU
+from .network import OracleNetwork
+from .objectives.heads import MonoForwardHead, example_losses
+from .seeds import generator
+from .updates import GradientTransformation, apply_updates
+
+__all__ = ["Streams", "TrainState", "LocalTrainer", "GlobalTrainer", "fit", "accuracy",
+           "FitResult", "SCHEDULES", "PREDICTIONS", "HEAD_MODES"]
+
+SCHEDULES = ("simultaneous", "greedy")
+PREDICTIONS = ("last", "sum")
+HEAD_MODES = ("exact", "zo")
+
+
+@dataclass
+class Streams:
+    """One generator per purpose, derived from the run seed."""
+
+    directions: torch.Generator
+    train_program: torch.Generator
+    train_query: torch.Generator
+    eval_program: torch.Generator
+    eval_query: torch.Generator
+    deploy_program: torch.Generator
+    deploy_query: torch.Generator
+
+    @classmethod
+    def from_seed(cls, seed: int) -> "Streams":
+        return cls(*(generator(seed, f"stream/{n}") for n in (
+            "train/directions", "train/program", "train/query", "eval/program", "eval/query",
+            "deploy/program", "deploy/query")))
+
+
+@dataclass
+class TrainState:
+    """Everything a trainer carries between steps."""
+
+    theta: list[Tensor]                      # trained knobs per stage, range units
+    fixed: list[dict[str, Tensor]]           # knobs held (scales) and the full initial dict
+    digital: list[dict[str, Tensor]]         # per stage: {"b": …} host-transform params
+    heads: list[dict[str, Tensor]]           # per stage: {"M": …(, "R": fixed)}
+    knob_opt: list[Any]
+    digital_opt: list[Any]
+    estimator: list[Any]
+    streams: Streams
+    step: int = 0
+
+
+def _flops(trace: Trace | None, layer: str, flops: float) -> None:
+    if trace is not None and flops > 0:
+        trace.record(DigitalEvent(layer=layer, flops=int(flops)))
+
+
+class _Common:
+    """Shared set-up and evaluation (composition helpers, not a public base class)."""
+
+    net: OracleNetwork
+    state: TrainState
+    heads: list[MonoForwardHead]
+    trace: Trace | None
+    prediction: str
+
+    def _init_state(self, net, initial_knobs, heads, knob_optimizer, digital_optimizer,
+                    estimators, seed) -> TrainState:
+        if len(initial_knobs) != len(net.stages):
+            raise ValueError(f"initial_knobs has {len(initial_knobs)} entries; allowed: one per "
+                             f"device block ({len(net.stages)})")
+        g = generator(seed, "init/heads")
+        theta, fixed, digital, hp = [], [], [], []
+        for st, m, k0, head in zip(net.stages, net.maps, initial_knobs, heads):
+            k0 = {n: t.detach().clone().float() for n, t in k0.items()}
+            theta.append(m.project(m.flatten(k0)))
+            fixed.append(k0)
+            digital.append({n: torch.zeros(s) for n, s in st.digital_param_shapes().items()})
+            hp.append(head.init(g))
+        return TrainState(
+            theta=theta, fixed=fixed, digital=digital, heads=hp,
+            knob_opt=[knob_optimizer.init({"theta": t}) for t in theta],
+            digital_opt=[digital_optimizer.init(self._digital_params(d, h))
+                         for d, h in zip(digital, hp)],
+            estimator=[e.init(t) if e is not None else None for e, t in zip(estimators, theta)],
+            streams=Streams.from_seed(seed))
+
+    @staticmethod
+    def _digital_params(digital: Mapping[str, Tensor], head: Mapping[str, Tensor]) -> dict:
+        return {**{f"host.{k}": v for k, v in digital.items()}, "M": head["M"]}
+
+    def knobs(self) -> list[dict[str, Tensor]]:
+        """Current knob dicts per stage (what would be programmed)."""
+        return [m.unflatten(t, f) for m, t, f in zip(self.net.maps, self.state.theta, self.state.fixed)]
+
+    def _clean_pass(self, x: Tensor, upto: int, prog_gen, query_gen) -> list[dict]:
+        """Program each stage's clean knobs once; readouts and host outputs of stages ≤ upto."""
+        s, out = self.state, []
+        a = self.net.model.reshape_input(x)
+        for i in range(upto + 1):
+            st = self.net.stages[i]
+            prog = self.net.program(i, s.theta[i], s.fixed[i], prog_gen)
+            z = self.net.device_forward(i, prog, a, query_gen)                 # (1, B, *dev_out)
+            h, ctxs = st.host_forward(z[0], s.digital[i])
+            out.append({"a_in": a, "z": z[0], "h": h, "ctxs": ctxs, "prog": prog})
+            a = h.unsqueeze(0)
+        return out
+
+    def stage_scores(self, x: Tensor, *, streams: str = "eval") -> list[Tensor]:
+        """Per-stage head scores (B, C) on a clean pass with the ``eval`` or ``deploy`` noise."""
+        s = self.state.streams
+        pg, qg = (s.eval_program, s.eval_query) if streams == "eval" else (s.deploy_program,
+                                                                            s.deploy_query)
+        passes = self._clean_pass(x, len(self.net.stages) - 1, pg, qg)
+        return [hd.scores(p["h"].reshape(p["h"].shape[0], -1), hp)
+                for p, hd, hp in zip(passes, self.heads, self.state.heads)]
+
+    def predict(self, x: Tensor) -> Tensor:
+        """Class predictions (B,) through the device (evaluation streams only)."""
+        with torch.no_grad():
+            scores = self.stage_scores(x)
+            if self.prediction == "last":
+                return scores[-1].argmax(-1)
+            return torch.stack(scores).sum(0).argmax(-1)
+
+
+class LocalTrainer(_Common):
+    """Mono-Forward local training through the device (see module docstring).
+
+    Args:
+        net: the oracle network.
+        initial_knobs: one knob dict per device block (the init weights mapped onto the device).
+        n_classes: C.
+        estimators: one knob estimator per stage (``None`` for every stage = frozen knobs).
+        knob_optimizer: update rule on θ (range units); digital_optimizer: on heads and biases.
+        projection_dims: per stage, k of the head's random projection R (None = no projection).
+        head: "exact" (closed form, default) or "zo" with ``head_estimator``.
+        prediction: "last" or "sum" over stage scores.
+        seed: root of every random stream.
+        trace: receives the host FLOPs (device events come through the oracles' own trace).
+    """
+
+    def __init__(self, net: OracleNetwork, initial_knobs: Sequence[Mapping[str, Tensor]],
+                 n_classes: int, estimators: Sequence[Estimator | None],
+                 knob_optimizer: GradientTransformation, digital_optimizer: GradientTransformation,
+                 *, projection_dims: Sequence[int | None] | None = None, head: str = "exact",
+                 head_estimator: Directional | None = None, prediction: str = "last",
+                 seed: int = 0, trace: Trace | None = None) -> None:
+        if head not in HEAD_MODES:
+            raise ValueError(f"head = {head!r}; allowed: {HEAD_MODES}")
+        if head == "zo" and head_estimator is None:
+            raise ValueError("head = 'zo' needs a head_estimator")
+        if prediction not in PREDICTIONS:
+            raise ValueError(f"prediction = {prediction!r}; allowed: {PREDICTIONS}")
+        if len(estimators) != len(net.stages):
+            raise ValueError(f"estimators has {len(estimators)} entries; allowed one per stage "
+                             f"({len(net.stages)})")
+        self.net, self.trace, self.prediction = net, trace, prediction
+        self.head_mode, self.head_estimator = head, head_estimator
+        self.estimators = list(estimators)
+        proj = list(projection_dims) if projection_dims is not None else [None] * len(net.stages)
+        self.heads = [MonoForwardHead(n_classes, st.n_features, k) for st, k in zip(net.stages, proj)]
+        for i, e in enumerate(self.estimators):
+            uses_nominal = isinstance(e, Activity) or (isinstance(e, LocalGuess) and e.needs_guess)
+            if uses_nominal:
+                net.oracles[i].require("nominal")
+        self._knob_opt, self._digital_opt = knob_optimizer, digital_optimizer
+        self.state = self._init_state(net, initial_knobs, self.heads, knob_optimizer,
+                                      digital_optimizer, self.estimators, seed)
+
+    # ------------------------------------------------------------------ pieces
+    def _stage_loss_fn(self, i: int, a_in: Tensor, y: Tensor) -> Callable[[Tensor], Tensor]:
+        s, st, net = self.state, self.net.stages[i], self.net
+        head, hp, dig = self.heads[i], s.heads[i], s.digital[i]
+
+        def loss(settings: Tensor) -> Tensor:           # (n, d) → (n,), ONE batched device call
+            prog = net.program(i, settings, s.fixed[i], s.streams.train_program)
+            z = net.device_forward(i, prog, a_in, s.streams.train_query)
+            h, _ = st.host_forward(z, dig)
+            _flops(self.trace, "host", settings.shape[0] * head.flops(a_in.shape[1]))
+            return head.loss(h.reshape(*h.shape[:2], -1), y, hp)
+        return loss
+
+    def _guess(self, i: int, dz: Tensor, a_in: Tensor) -> Tensor:
+        """Exact digital ∂L/∂z → ∂L/∂W → knob space through the nominal Jacobian (host only)."""
+        st, o, m = self.net.stages[i], self.net.oracles[i], self.net.maps[i]
+        w_cot = st.weight_cotangent(dz, a_in)
+        knobs = m.unflatten(self.state.theta[i], self.state.fixed[i])
+        return m.pullback(self.state.theta[i], o.nominal_vjp(knobs, w_cot))
+
+    def _activity_extras(self, i: int, p: dict, y: Tensor) -> tuple[Callable, dict]:
+        st, s = self.net.stages[i], self.state
+        head, hp, dig = self.heads[i], s.heads[i], s.digital[i]
+        z = p["z"]
+        B = z.shape[0]
+        mask = None
+        kinds = [type(t) for t in st.host]
+        if ReLU in kinds and all(k is Bias for k in kinds[:kinds.index(ReLU)]):
+            mask = p["ctxs"][kinds.index(ReLU)].reshape(B, -1)   # active units after bias
+
+        def per_example(zs: Tensor) -> Tensor:          # (n, B, m) → (n, B), host only
+            h, _ = st.host_forward(zs.reshape(zs.shape[0], B, *st.device_out_shape), dig)
+            _flops(self.trace, "host", zs.shape[0] * head.flops(B))
+            return example_losses(head.scores(h.reshape(*h.shape[:2], -1), hp), y)
+
+        def pullback(gz: Tensor) -> Tensor:
+            return self._guess(i, gz.reshape(B, *st.device_out_shape), p["a_in"])
+
+        return per_example, {"activity": z.reshape(B, -1), "mask": mask, "pullback": pullback}
+
+    def _head_zo(self, i: int, p: dict, y: Tensor) -> tuple[dict, float]:
+        """ZO estimate of the digital parameters of stage i (no device query)."""
+        s, st = self.state, self.net.stages[i]
+        head, hp = self.heads[i], s.heads[i]
+        shapes = {"M": hp["M"].shape, **{k: v.shape for k, v in s.digital[i].items()}}
+        vec = torch.cat([hp["M"].reshape(-1), *(v.reshape(-1) for v in s.digital[i].values())])
+        z, B = p["z"], p["z"].shape[0]
+
+        def loss(v: Tensor) -> Tensor:
+            parts, j = {}, 0
+            for k, shp in shapes.items():
+                n = math.prod(shp)
+                parts[k] = v[:, j:j + n].reshape(v.shape[0], *shp)
+                j += n
+            h, _ = st.host_forward(z.unsqueeze(0).expand(v.shape[0], *z.shape),
+                                   {k: t for k, t in parts.items() if k != "M"})
+            _flops(self.trace, "host", v.shape[0] * head.flops(B))
+            return head.loss(h.reshape(v.shape[0], B, -1), y, {**hp, "M": parts["M"]})
+
+        g, _, info = self.head_estimator.estimate(loss, vec, (), s.streams.directions)
+        out, j = {}, 0
+        for k, shp in shapes.items():
+            n = math.prod(shp)
+            out["M" if k == "M" else f"host.{k}"] = g[j:j + n].reshape(shp)
+            j += n
+        return out, info["loss"]
+
+    # ------------------------------------------------------------------ step
+    def step(self, x: Tensor, y: Tensor, train_stages: Sequence[int] | None = None) -> dict[str, float]:
+        """One minibatch step for ``train_stages`` (default: all). Returns local losses."""
+        s, net = self.state, self.net
+        n = len(net.stages)
+        train = list(range(n)) if train_stages is None else sorted(set(train_stages))
+        if not train or min(train) < 0 or max(train) >= n:
+            raise ValueError(f"train_stages = {train_stages!r}; allowed: indices 0..{n - 1}")
+        passes = self._clean_pass(x, max(train), s.streams.train_program, s.streams.train_query)
+        metrics, new = {}, {}
+        for i in train:
+            st, p, head = net.stages[i], passes[i], self.heads[i]
+            B = p["z"].shape[0]
+            h = p["h"].reshape(B, -1)
+            loss, g_head, da = head.loss_and_grads(h, y, s.heads[i])
+            dz, g_host = st.host_backward(p["ctxs"], da.reshape(B, *st.out_shape))
+            _flops(self.trace, "host", head.flops(B))
+            if self.head_mode == "exact":
+                g_dig = {"M": g_head["M"], **{f"host.{k}": v for k, v in g_host.items()}}
+            else:
+                g_dig, _ = self._head_zo(i, p, y)
+            est = self.estimators[i]
+            g_theta = None
+            if est is not None:
+                extras, loss_fn = {}, None
+                if isinstance(est, LocalGuess) and est.needs_guess:
+                    extras["guess"] = self._guess(i, dz, p["a_in"])
+                if isinstance(est, Activity):
+                    loss_fn, extras = self._activity_extras(i, p, y)
+                g_theta, s.estimator[i], info = est.estimate(
+                    loss_fn or self._stage_loss_fn(i, p["a_in"], y), s.theta[i], s.estimator[i],
+                    s.streams.directions, **extras)
+            new[i] = (g_theta, g_dig)
+            metrics[f"loss.{net.oracles[i].name}"] = float(loss)
+        # all gradients were taken at the pre-step values; apply the updates now
+        for i, (g_theta, g_dig) in new.items():
+            if g_theta is not None:
+                upd, s.knob_opt[i] = self._knob_opt.update({"theta": g_theta}, s.knob_opt[i],
+                                                           {"theta": s.theta[i]})
+                s.theta[i] = net.maps[i].project(apply_updates({"theta": s.theta[i]}, upd)["theta"])
+                _flops(self.trace, "host", 12 * s.theta[i].numel())
+            params = self._digital_params(s.digital[i], s.heads[i])
+            upd, s.digital_opt[i] = self._digital_opt.update(g_dig, s.digital_opt[i], params)
+            newp = apply_updates(params, upd)
+            s.heads[i] = {**s.heads[i], "M": newp["M"]}
+            s.digital[i] = {k: newp[f"host.{k}"] for k in s.digital[i]}
+        s.step += 1
+        return metrics
+
+    def device_queries_per_step(self, train_stages: Sequence[int] | None = None) -> int:
+        """Settings queried per step: one clean readout per stage up to the last trained one,
+        plus each trained stage's estimate."""
+        n = len(self.net.stages)
+        train = list(range(n)) if train_stages is None else list(train_stages)
+        return (max(train) + 1) + sum(self.estimators[i].device_queries() for i in train
+                                      if self.estimators[i] is not None)
+
+
+class GlobalTrainer(_Common):
+    """One estimate over all knobs against the global CE of the last stage's head.
+
+    The last head (M, and the last stage's bias) trains with its exact gradient; the biases of
+    earlier stages stay at their initial value (their exact gradient would need a backward pass
+    through the devices). Prediction uses the last head.
+    """
+
+    def __init__(self, net: OracleNetwork, initial_knobs, n_classes: int, estimator: Estimator,
+                 knob_optimizer: GradientTransformation, digital_optimizer: GradientTransformation,
+                 *, projection_dim: int | None = None, seed: int = 0,
+                 trace: Trace | None = None) -> None:
+        if isinstance(estimator, (LocalGuess, Activity)):
+            raise ValueError("GlobalTrainer: allowed estimators are weight perturbations "
+                             "(Directional, FROG, LowRank, SeedReplay)")
+        self.net, self.trace, self.prediction = net, trace, "last"
+        self.estimator = estimator
+        self.heads = [MonoForwardHead(n_classes, st.n_features,
+                                      projection_dim if i == len(net.stages) - 1 else None)
+                      for i, st in enumerate(net.stages)]
+        self._knob_opt, self._digital_opt = knob_optimizer, digital_optimizer
+        self.state = self._init_state(net, initial_knobs, self.heads, knob_optimizer,
+                                      digital_optimizer, [None] * len(net.stages), seed)
+        self._dims = [t.numel() for t in self.state.theta]
+        theta = torch.cat(self.state.theta)
+        self._est_state = estimator.init(theta)
+        self._opt_state = knob_optimizer.init({"theta": theta})
+
+    def _loss_fn(self, x: Tensor, y: Tensor):
+        s, net = self.state, self.net
+
+        def loss(settings: Tensor) -> Tensor:            # (n, D) → (n,)
+            a = net.model.reshape_input(x)
+            parts = torch.split(settings, self._dims, dim=-1)
+            for i, st in enumerate(net.stages):
+                prog = net.program(i, parts[i], s.fixed[i], s.streams.train_program)
+                z = net.device_forward(i, prog, a, s.streams.train_query)
+                a, _ = st.host_forward(z, s.digital[i])
+            _flops(self.trace, "host", settings.shape[0] * self.heads[-1].flops(x.shape[0]))
+            return self.heads[-1].loss(a.reshape(*a.shape[:2], -1), y, s.heads[-1])
+        return loss
+
+    def step(self, x: Tensor, y: Tensor, train_stages=None) -> dict[str, float]:
+        s, net = self.state, self.net
+        last = len(net.stages) - 1
+        passes = self._clean_pass(x, last, s.streams.train_program, s.streams.train_query)
+        p, st, head = passes[last], net.stages[last], self.heads[last]
+        B = p["z"].shape[0]
+        loss, g_head, da = head.loss_and_grads(p["h"].reshape(B, -1), y, s.heads[last])
+        _, g_host = st.host_backward(p["ctxs"], da.reshape(B, *st.out_shape))
+        theta = torch.cat(s.theta)
+        g, self._est_state, _ = self.estimator.estimate(self._loss_fn(x, y), theta, self._est_state,
+                                                        s.streams.directions)
+        upd, self._opt_state = self._knob_opt.update({"theta": g}, self._opt_state, {"theta": theta})
+        new = apply_updates({"theta": theta}, upd)["theta"]
+        s.theta = [m.project(t) for m, t in zip(net.maps, torch.split(new, self._dims))]
+        params = self._digital_params(s.digital[last], s.heads[last])
+        upd, s.digital_opt[last] = self._digital_opt.update(
+            {"M": g_head["M"], **{f"host.{k}": v for k, v in g_host.items()}},
+            s.digital_opt[last], params)
+        newp = apply_updates(params, upd)
+        s.heads[last] = {**s.heads[last], "M": newp["M"]}
+        s.digital[last] = {k: newp[f"host.{k}"] for k in s.digital[last]}
+        s.step += 1
+        return {"loss.global": float(loss)}
+
+    def device_queries_per_step(self, train_stages=None) -> int:
+        n = len(self.net.stages)
+        return n * (1 + self.estimator.device_queries())
+
+
+# --------------------------------------------------------------------------- loop
+@dataclass
+class FitResult:
+    history: dict[str, list[float]] = field(default_factory=dict)
+    step_losses: list[dict[str, float]] = field(default_factory=list)
+    step_summaries: list[dict[str, float]] = field(default_factory=list)
+
+
+def accuracy(model, x: Tensor, y: Tensor, batch_size: int = 512) -> float:
+    correct = 0
+    for i in range(0, x.shape[0], batch_size):
+        correct += int((model.predict(x[i:i + batch_size]) == y[i:i + batch_size]).sum())
+    return correct / max(1, x.shape[0])
+
+
+def fit(model, x: Tensor, y: Tensor, *, epochs: int, batch_size: int, seed: int,
+        schedule: str = "simultaneous", n_stages: int | None = None, trace: Trace | None = None,
+        x_eval: Tensor | None = None, y_eval: Tensor | None = None,
+        on_epoch: Callable[[int, dict], None] | None = None) -> FitResult:
+    """Train ``model`` (anything with ``step(x, y, train_stages)`` and ``predict``).
+
+    ``schedule="greedy"``: stage 0 for ``epochs`` epochs, then stage 1, …; minibatch order comes
+    from its own stream (``seed``/"batches"); evaluation (if ``x_eval``) after every epoch.
+    """
+    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} = {v!r}; allowed: an integer >= 1")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule = {schedule!r}; allowed: {SCHEDULES}")
+    n_stages = n_stages or 1
+    phases = ([None] * epochs if schedule == "simultaneous"
+              else [[i] for i in range(n_stages) for _ in range(epochs)])
+    g = generator(seed, "batches")
+    result = FitResult()
+    for epoch, stages in enumerate(phases):
+        losses: dict[str, list[float]] = {}
+        for idx in torch.randperm(x.shape[0], generator=g).split(batch_size):
+            if trace is not None:
+                trace.begin_step()
+            m = model.step(x[idx], y[idx], stages)
+            if trace is not None:
+                result.step_summaries.append(trace.end_step())
+            result.step_losses.append(m)
+            for k, v in m.items():
+                losses.setdefault(k, []).append(v)
+            bad = [k for k, v in m.items() if not math.isfinite(v)]
+            if bad:
+                raise FloatingPointError(f"training diverged at epoch {epoch + 1}: non-finite "
+                                         f"{', '.join(bad)}")
+        em = {k: sum(v) / len(v) for k, v in losses.items()}
+        if x_eval is not None:
+            em["eval_accuracy"] = accuracy(model, x_eval, y_eval)
+        for k, v in em.items():
+            result.history.setdefault(k, []).append(v)
+        if on_epoch is not None:
+            on_epoch(epoch, em)
+    return result
