@@ -249,8 +249,12 @@ class TracingOracle:
         return programmed
 
     def query(self, programmed: Programmed, x: torch.Tensor,
-              generator: torch.Generator | None = None) -> torch.Tensor:
-        y = self._device.query(programmed, x, generator)
+              generator: torch.Generator | None = None, *,
+              time_s: float | None = None) -> torch.Tensor:
+        """Query the device; ``time_s`` (s since programming) reaches the device's clock (drift,
+        1/f noise) when given, else the device uses its own default read time."""
+        y = (self._device.query(programmed, x, generator) if time_s is None
+             else self._device.query(programmed, x, generator, time_s=time_s))
         with torch.no_grad():
             xx = x.detach().float().reshape(-1, x.shape[-1]) ** 2
             peak = xx.max(dim=-1).values

@@ -163,3 +163,20 @@ def test_knobs_with_different_p_are_rejected_and_p1_broadcasts(preset):
     bad = {**knobs, names[-1]: torch.cat([knobs[names[-1]], knobs[names[-1]][:1]])}   # P = 4
     with pytest.raises(ValueError, match="P=4 but another knob has P=3|P=3 but another knob has P=4"):
         dev.program(bad)
+
+
+def test_tracing_oracle_forwards_the_device_clock():
+    """A query's time since programming reaches the device through the oracle (drift)."""
+    from hwsim.oracle import TracingOracle
+    from hwsim.presets import build_layer
+    from hwsim.trace import Trace
+    dev = build_layer("crossbar-pcm", 16, 8, seed=0)
+    oracle = TracingOracle(dev, Trace())
+    knobs = dev.knobs_from_weight(torch.ones(8, 16) * 0.05)
+    prog = oracle.program(knobs, torch.Generator().manual_seed(0))
+    x = torch.ones(4, 16)
+    y0 = oracle.query(prog, x, torch.Generator().manual_seed(1), time_s=1.0)
+    y1 = oracle.query(prog, x, torch.Generator().manual_seed(1), time_s=1.0)
+    y_late = oracle.query(prog, x, torch.Generator().manual_seed(1), time_s=3600.0 * 24 * 365)
+    assert torch.equal(y0, y1)
+    assert not torch.allclose(y0, y_late)
