@@ -36,7 +36,7 @@ import h5py
 import pandas as pd
 
 from .config import flatten_config
-from .results import RunRecord, read_results
+from .results import RunRecord, priced_rows, read_results
 from .si import unit_of
 
 __all__ = ["load", "load_records", "find_results", "frame_from_records", "flatten_config",
@@ -176,15 +176,16 @@ def record_row(path: Path | str, rec: RunRecord) -> tuple[dict[str, Any], dict[s
     for algo, hist in rec.references.items():
         for metric, values in hist.items():
             row[f"ref.{algo}.{metric}"] = _last(values)
-    for name, report in rec.costs.items():
+    costs = priced_rows(rec.costs)
+    for name, report in costs.items():
         for key, v in report.items():
             col = f"cost.{name}.{key}"
             row[col] = float(v)
             if unit_of(key):
                 units[col] = unit_of(key)
-    device = run_device_report(rec.costs)
+    device = run_device_report(costs)
     row["cost_device"] = device or ""
-    e_step = rec.costs[device].get("total_energy_j", math.nan) if device else math.nan
+    e_step = costs[device].get("total_energy_j", math.nan) if device else math.nan
     row["energy_per_step_j"] = e_step
     steps = row.get(history_names.get("steps", "steps"), math.nan)
     row["train_energy_j"] = e_step * steps if isinstance(steps, float) else math.nan

@@ -27,12 +27,11 @@ from hwsim.cost.gpu import bp_step_work, gpu_band, measure_torch_step, summary_s
 from hwsim.cost.report import format_cost_table, steps_to_target, with_headline
 from hwsim.cost.spec import LEVELS, load_spec_file, spec_from_mapping
 
-from .results import RunRecord, read_results
+from .results import SUMMARY_PREFIX, RunRecord, read_results
 
 __all__ = ["SUMMARY_PREFIX", "MEASURED_PREFIX", "store_summary", "stored_summaries",
            "price_summaries", "price_twin_run", "plain_config", "config_overrides", "measured_rows", "reprice", "format_reprice", "print_reprice"]
 
-SUMMARY_PREFIX = "summary:"
 MEASURED_PREFIX = "measured"
 # Classes per data set (the config does not store them; all shipped data sets have 10).
 N_CLASSES = {"digits": 10, "fashion-mnist": 10, "mnist": 10}

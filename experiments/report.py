@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from .frame import config_value, find_results, frame_from_records, is_gpu_report
-from .results import RunRecord, read_results
+from .results import RunRecord, priced_rows, read_results
 from .si import format_si, unit_of
 
 __all__ = ["accuracy_table", "cost_section", "cost_table", "write_report", "TERMINAL_WIDTH"]
@@ -190,12 +190,6 @@ def _cost_level(config: Mapping) -> str:
 # Headline metrics (metric.*) have a table of their own; every other key of a flat cost report
 # appears in the component tables, so new report fields show without code changes.
 _METRIC_PREFIX = "metric."
-_SUMMARY_PREFIX = "summary:"     # stored step summaries (experiments.price), not reports
-
-
-def cost_rows(costs: Mapping[str, Mapping[str, float]]) -> dict[str, Mapping[str, float]]:
-    """The priced rows of a run's ``costs`` (stored step summaries left out)."""
-    return {n: d for n, d in costs.items() if not n.startswith(_SUMMARY_PREFIX)}
 
 
 def _headline_table(reports: Mapping[str, Mapping[str, float]], width: int) -> str:
@@ -240,7 +234,7 @@ def cost_section(rec: RunRecord, width: int = TERMINAL_WIDTH) -> str:
     At most ``width`` columns; SI prefixes; a part a report does not have prints blank; the
     header names the cost level the run was priced at (config ``cost_level`` or ``cost.level``).
     """
-    rows = cost_rows(rec.costs)
+    rows = priced_rows(rec.costs)
     if not rows:
         return "(no cost report: the run did not finish)"
     shown = {n: {k: v for k, v in d.items() if not k.startswith(_METRIC_PREFIX)

@@ -30,10 +30,18 @@ import numpy as np
 from .outputs import atomic_write
 from .si import unit_of as suffix_unit
 
-__all__ = ["RunRecord", "write_results", "read_results", "SCHEMA_VERSION", "unit_of", "STATUSES"]
+__all__ = ["RunRecord", "write_results", "read_results", "SCHEMA_VERSION", "unit_of", "STATUSES",
+           "SUMMARY_PREFIX", "priced_rows"]
 
 SCHEMA_VERSION = 2
 STATUSES = ("ok", "diverged", "interrupted", "failed")
+# Names in RunRecord.costs that hold a stored step summary (for re-pricing), not a cost report.
+SUMMARY_PREFIX = "summary:"
+
+
+def priced_rows(costs: dict) -> dict:
+    """The cost reports of ``costs``, stored step summaries left out."""
+    return {n: d for n, d in costs.items() if not n.startswith(SUMMARY_PREFIX)}
 
 # Units by metric or key name (SI; "1" = dimensionless).
 _UNITS = {"test_accuracy": "1", "val_accuracy": "1", "train_accuracy": "1", "steps": "1",
