@@ -111,7 +111,7 @@ class MZIMeshLayer:
         photonic = tuple(e for e in c.effects if not isinstance(e, _CONVERTERS))
         # Fabrication stage: drawn once from the device seed, in the order given.
         gen = torch.Generator().manual_seed(seed)
-        self._fab = {id(e): e.fabricate(self.layout, gen) for e in by_stage(photonic, "fabrication")}
+        self._fab = {type(e): e.fabricate(self.layout, gen) for e in by_stage(photonic, "fabrication")}
         self._chain = sorted((e for e in photonic if hasattr(e, "program_phases")),
                              key=lambda e: type(e).chain_rank)
         self._array = tuple(e for e in photonic if hasattr(e, "array_terms"))
@@ -131,7 +131,7 @@ class MZIMeshLayer:
     def _bias_mesh(self) -> torch.Tensor:
         """Static bias of the mesh shifters (rad), for tests of seeding."""
         bias = self.config.effect(PhaseBias)
-        return self._fab[id(bias)]["mesh"]
+        return self._fab[type(bias)]["mesh"]
 
     # ----------------------------------------------------------------- description
     @property
@@ -231,7 +231,7 @@ class MZIMeshLayer:
             gain = knobs["gain"].detach().float().reshape(-1, self.p, self.q)
             mesh, sig, gain = (t.expand(settings, *t.shape[1:]) for t in (mesh, sig, gain))
             for e in self._chain:
-                mesh, sig = e.program_phases(mesh, sig, self.layout, self._fab.get(id(e)))
+                mesh, sig = e.program_phases(mesh, sig, self.layout, self._fab.get(type(e)))
             state = {"mesh": mesh, "sigma": sig, "gain": gain, "time_s": 0.0}
             if self._drift is not None:
                 state["drift"] = self._drift.program_draw(settings, self.layout, generator)
@@ -247,7 +247,7 @@ class MZIMeshLayer:
     def _array_terms(self) -> dict:
         terms: dict = {}
         for e in self._array:
-            terms.update(e.array_terms(self._fab.get(id(e))))
+            terms.update(e.array_terms(self._fab.get(type(e))))
         return terms
 
     def _blocks(self, mesh: torch.Tensor, sig: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,7 @@ import pytest
 
 from experiments.outputs import (OutputError, atomic_write, check_output, clean_stale_temporaries,
                                  is_results_file, unique_path)
+from experiments.price import MEASURED_PREFIX
 from experiments.results import RunRecord, read_results, write_results
 
 REPO = Path(__file__).resolve().parents[2]
@@ -180,5 +181,7 @@ def test_signal_writes_partial_results_then_resume_matches_uninterrupted(tmp_pat
     assert ref.returncode == 0
     a, b = read_results(full), read_results(part)
     assert b.status == "ok"
-    assert a.history == b.history and a.step_summaries == b.step_summaries and a.costs == b.costs
+    assert a.history == b.history and a.step_summaries == b.step_summaries
+    priced = lambda c: {n: d for n, d in c.items() if not n.startswith(MEASURED_PREFIX)}  # noqa: E731
+    assert priced(a.costs) == priced(b.costs)      # timed rows differ from run to run
     assert not part.with_name("part.h5.ckpt").exists()
