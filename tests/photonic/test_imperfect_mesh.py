@@ -193,7 +193,7 @@ def test_layer_with_coupler_errors_equals_the_closed_form_product():
     g = torch.Generator().manual_seed(0)
     w, x = torch.randn(8, 8, generator=g), torch.randn(16, 8, generator=g)
     knobs = dev.knobs_from_weight(w)
-    fab = dev._fab[id(eff)]
+    fab = dev._fab[type(eff)]
     mesh = knobs["mesh_phases"].double()
     m = dev.n_mzi
     u = mesh_unitary(mesh[..., :m], mesh[..., m:2 * m], mesh[..., 2 * m:], dev.topology, 0.0, fab["mesh"])

@@ -93,7 +93,7 @@ def test_gamma_spread_at_the_layer_output():
     dev = _layer(eff)
     w, x = _weights()
     knobs = dev.knobs_from_weight(w)
-    fab = dev._fab[id(eff)]
+    fab = dev._fab[type(eff)]
     _output_equals_twin_of(dev, knobs, knobs["mesh_phases"] * fab["mesh"], knobs["sigma_phases"] * fab["sigma"], x)
 
 
@@ -132,7 +132,7 @@ def test_phase_chain_order_is_dac_gamma_crosstalk_bias_whatever_the_config_order
     dev = _layer(bias, xt, gam, dac, seed=4)                 # deliberately shuffled
     w, x = _weights()
     knobs = dev.knobs_from_weight(w)
-    fg, fb = dev._fab[id(gam)], dev._fab[id(bias)]
+    fg, fb = dev._fab[type(gam)], dev._fab[type(bias)]
     a, s = dev.layout.mesh_adjacency, dev.layout.sigma_adjacency
     heat_m = dac.phase(dac.voltage(knobs["mesh_phases"])) * fg["mesh"]
     heat_s = dac.phase(dac.voltage(knobs["sigma_phases"], wrap=False)) * fg["sigma"]
@@ -149,7 +149,7 @@ def test_phase_bias_at_the_layer_output():
     dev = _layer(eff, seed=2)
     w, x = _weights()
     knobs = dev.knobs_from_weight(w)
-    fab = dev._fab[id(eff)]
+    fab = dev._fab[type(eff)]
     _output_equals_twin_of(dev, knobs, knobs["mesh_phases"] + fab["mesh"], knobs["sigma_phases"] + fab["sigma"], x)
 
 
