@@ -143,9 +143,16 @@ def clements_unitary_reference(theta, phi, delta, loss_db: float = 0.0) -> torch
     a = m and b = m+1 of all its MZIs, mix them with the 2x2 transfers, scatter back; then
     apply D. Same arguments, shapes and dtypes as :func:`clements_unitary`."""
     th, ph, de, topo, _, amp = _prepare(theta, phi, delta, loss_db)
-    n = topo.n
     t = mzi_transfer(th, ph) * amp                               # (..., M, 2, 2)
-    u = torch.eye(n, dtype=t.dtype, device=t.device).expand(*th.shape[:-1], n, n)
+    return column_loop(t, de, topo)
+
+
+def column_loop(t: torch.Tensor, de: torch.Tensor, topo) -> torch.Tensor:
+    """U = D · Π_columns T_col from MZI transfers ``t`` (..., M, 2, 2) in the topology's MZI
+    order and screen phases ``de`` (..., n): per column, gather rows a = m and b = m+1 of all
+    its MZIs, mix them with their 2x2 transfers and scatter back (any topology)."""
+    n = topo.n
+    u = torch.eye(n, dtype=t.dtype, device=t.device).expand(*t.shape[:-3], n, n)
     for sl in topo.column_slices:
         a = topo.upper_mode[sl].to(t.device)
         if a.numel() == 0:
@@ -355,14 +362,4 @@ def mesh_unitary(theta, phi, delta, topology: MeshTopology, loss_db: float = 0.0
     t = t * amp if amp != 1.0 else t
     if topology.name == "clements":   # contiguous pairs per column: the vectorised column loop
         return _clements_from_transfers(t, de.expand(*batch, n), topology)
-    u = torch.eye(n, dtype=t.dtype).expand(*batch, n, n)
-    for sl in topology.column_slices:
-        a = topology.upper_mode[sl]
-        if a.numel() == 0:
-            continue
-        tk = t[..., sl, :, :, None]                              # (..., c, 2, 2, 1)
-        ua, ub = u[..., a, :], u[..., a + 1, :]                  # (..., c, n)
-        u = u.clone()
-        u[..., a, :] = tk[..., 0, 0, :] * ua + tk[..., 0, 1, :] * ub
-        u[..., a + 1, :] = tk[..., 1, 0, :] * ua + tk[..., 1, 1, :] * ub
-    return torch.polar(torch.ones_like(de), de)[..., :, None].to(u.dtype) * u
+    return column_loop(t, de.expand(*batch, n), topology)
