@@ -114,9 +114,10 @@ class MonoForwardDD:
             self.layers.append(layer)
 
     # ------------------------------------------------------------------ helpers
-    def _digital(self, flops: float) -> None:
+    def _digital(self, flops: float, role: str) -> None:
+        """Host work, tagged with what it was for (the cost model prices each role)."""
         if self.trace is not None:
-            self.trace.record(DigitalEvent(layer="host", flops=int(flops)))
+            self.trace.record(DigitalEvent(layer="host", flops=int(flops), role=role))
 
     def readouts(self, x: torch.Tensor, upto: int | None = None) -> tuple[list, list]:
         """Clean pass (one setting per layer): inputs a_{i-1} and readouts z_i of layers ≤ upto."""
@@ -159,7 +160,7 @@ class MonoForwardDD:
             theta = layer.vector.flatten(layer.knobs)
             est_k = self.config.knob_estimator.estimate(knob_loss, theta, self._g_dir)
             n_eval = self.config.knob_estimator.evaluations()
-            self._digital(n_eval * B * (2 * n * C + 4 * C + 2 * n))
+            self._digital(n_eval * B * (2 * n * C + 4 * C + 2 * n), "loss")   # local losses
 
             head_vec = torch.cat([head["M"].reshape(-1), head["b"]])
 
@@ -170,7 +171,7 @@ class MonoForwardDD:
 
             est_h = self.config.head_estimator.estimate(head_loss, head_vec, self._g_dir)
             n_eval_h = self.config.head_estimator.evaluations()
-            self._digital(n_eval_h * B * (2 * n * C + 4 * C + 2 * n))
+            self._digital(n_eval_h * B * (2 * n * C + 4 * C + 2 * n), "loss")
 
             # Updates (optax style) and projection of knobs back into their allowed range.
             upd, layer.knob_opt_state = self._knob_opt.update({"theta": est_k.grad},
@@ -181,7 +182,10 @@ class MonoForwardDD:
             upd_h, layer.head_opt_state = self._head_opt.update(grads_h, layer.head_opt_state, head)
             layer.head = apply_updates(head, upd_h)
             d_k, d_h = theta.numel(), head_vec.numel()
-            self._digital(2 * self.config.knob_estimator.num_directions * d_k + 12 * d_k
-                          + 2 * self.config.head_estimator.num_directions * d_h + 12 * d_h)
+            # estimator: the directional combination Σ_p δ_p u_p (2 FLOPs per direction and
+            # coordinate); optimizer: the Adam update (~12 FLOPs per coordinate)
+            self._digital(2 * self.config.knob_estimator.num_directions * d_k
+                          + 2 * self.config.head_estimator.num_directions * d_h, "estimator")
+            self._digital(12 * d_k + 12 * d_h, "optimizer")
             metrics[f"loss.{layer.oracle.name}"] = float(est_k.base_loss)
         return metrics

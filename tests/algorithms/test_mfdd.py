@@ -168,3 +168,22 @@ def test_bad_mfdd_settings_raise():
         MFDDConfig(prediction="vote")
     with pytest.raises(ValueError, match="prediction rule"):
         mf.predict([torch.zeros(2, 3)], "median")
+
+
+def test_host_work_is_split_into_loss_estimator_and_optimizer():
+    """The trace prices host work by role: local losses of every evaluated setting, the
+    directional combination of the estimates and the optimizer update, each counted."""
+    model, data, trace = make_model(MZIConfig(block=8), hidden=(16,), P=4)
+    trace.begin_step()
+    model.step(data.x_train[:32], data.y_train[:32])
+    s = trace.end_step()
+    B, C, n = 32, 10, 16
+    d_k = sum(v.numel() for k, v in model.layers[0].knobs.items()
+              if k in ("mesh_phases", "sigma_phases"))
+    d_h = C * n + n
+    knob_evals = model.config.knob_estimator.evaluations()
+    head_evals = model.config.head_estimator.evaluations()
+    assert s["host.digital.flops_loss"] == (knob_evals + head_evals) * B * (2 * n * C + 4 * C + 2 * n)
+    assert s["host.digital.flops_estimator"] == (2 * model.config.knob_estimator.num_directions * d_k
+                                                 + 2 * model.config.head_estimator.num_directions * d_h)
+    assert s["host.digital.flops_optimizer"] == 12 * (d_k + d_h)
