@@ -398,7 +398,11 @@ def _photonic_energy(summary, layer, spec: PhotonicCostSpec, t: StageTimes, t_st
     f_hz = spec.f_mod_ghz * 1e9
     # laser: link budget per tile (cost.md §1.3), on while streaming, and idle-on otherwise
     il = g("info", "optical_path_db") + spec.il_mod_db + spec.il_coupling_db
-    if spec.receiver_model == "shot":
+    if g("info", "laser_power_w") > 0:
+        # The device models its own optical budget (its detection noise comes from this laser
+        # power, hwsim/effects/detection.py): price the same power, W_el = W_opt / wall-plug.
+        p_laser = g("info", "laser_power_w") / spec.laser_wpe
+    elif spec.receiver_model == "shot":
         p_laser = tiles * shot_noise_laser_power_w(il, max(int(cols), 1), adc_bits, f_hz,
                                                    spec.wavelength_nm, spec.laser_wpe)
     else:
@@ -433,11 +437,13 @@ def _photonic_energy(summary, layer, spec: PhotonicCostSpec, t: StageTimes, t_st
             e["holding"] = p_heat * t_step
     m["heater_w"] = p_heat
     # receivers (PD + TIA) and ADCs: per sample while active, idle fraction otherwise
-    e["detection"] = adc * (spec.e_pd_pj + spec.e_tia_pj) * PJ
+    # a balanced homodyne receiver has two photodiodes per output (one TIA on their difference)
+    n_pd = g("info", "photodiodes_per_output") or 1.0
+    e_rx_pj = n_pd * spec.e_pd_pj + spec.e_tia_pj
+    e["detection"] = adc * e_rx_pj * PJ
     n_rx = tiles * cols
     t_rx = adc / (n_rx * f_hz) if n_rx else 0.0
-    e["detection"] += _idle(n_rx, (spec.e_pd_pj + spec.e_tia_pj) * PJ * f_hz,
-                            spec.receiver_idle_fraction, t_rx, t_step)
+    e["detection"] += _idle(n_rx, e_rx_pj * PJ * f_hz, spec.receiver_idle_fraction, t_rx, t_step)
     e_adc = adc_energy_pj(spec.e_adc_pj, adc_bits, spec.adc_ref_bits) * PJ
     e["adcs"] = adc * e_adc
     n_adcs = _n_adcs(summary, layer, spec)

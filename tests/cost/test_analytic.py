@@ -174,3 +174,21 @@ def test_report_validation():
     with pytest.raises(ValueError, match="weight_mode"):
         CostReport({}, {}, weight_mode="stationary")
     assert math.isnan(CostReport({}, {}).pj_per_mac)
+
+
+def test_device_traced_optical_power_and_balanced_receivers_are_priced():
+    """A device that models its own optical budget (its detection noise comes from that laser
+    power) is priced at the same power, W_el = W_opt / wall-plug; a balanced homodyne receiver
+    pays two photodiodes per output."""
+    p = dataclasses.replace(photonic_spec(), converter_idle_fraction=0.0, receiver_idle_fraction=0.0)
+    ev = [ProgramEvent("mzi1", 2, 2 * MZI.knobs, 2),
+          MvmEvent("mzi1", 2, 5000, 5000 * 256, 5000 * 16, 5000 * 16, 0)]
+    direct = price(summarize(ev, [MZI]), p)
+    traced = dataclasses.replace(MZI, laser_power_w=0.02, photodiodes_per_output=2)
+    r = price(summarize(ev, [traced]), p)
+    assert r.metrics["laser_electrical_w"] == pytest.approx(0.02 / p.laser_wpe)
+    assert r.metrics["laser_optical_w"] == pytest.approx(0.02)
+    assert r.energy_j["laser"] == pytest.approx(0.02 / p.laser_wpe * r.metrics["laser_on_s"])
+    adc = 5000 * 16
+    assert direct.energy_j["detection"] == pytest.approx(adc * (p.e_pd_pj + p.e_tia_pj) * 1e-12)
+    assert r.energy_j["detection"] == pytest.approx(adc * (2 * p.e_pd_pj + p.e_tia_pj) * 1e-12)
