@@ -9,6 +9,7 @@
     forwardlab report PATH... [--out DIR]              tables; with --out plots, CSV, HTML
     forwardlab price RUN.h5 [--cost-level L] [--spec FILE.toml]   re-price from stored traces
     forwardlab presets [NAME]                          list presets / print one as TOML
+    forwardlab algorithms                              list algorithms, capability, queries/step
 
 User errors (bad names or values, missing or corrupt data, unknown config keys, unusable
 output paths) print one line and exit with status 2 before any training, leaving no file. A
@@ -57,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_options(r)
     r.add_argument("--device", help="mzi or crossbar (default mzi)")
     r.add_argument("--preset", help="device preset (see `forwardlab presets`)")
-    r.add_argument("--algorithm", help="mfdd, mf-ad or bp (default mfdd)")
+    r.add_argument("--algorithm", help="mfdd (default), mf-ad, bp, or any of `forwardlab algorithms`")
     r.add_argument("--dataset", help="digits, fashion-mnist or mnist (default digits)")
     r.add_argument("--data-dir", dest="data_dir", help="directory with the IDX files")
     r.add_argument("--epochs", type=int)
@@ -91,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     pc.add_argument("path", help="results file")
     pc.add_argument("--cost-level", dest="level", help="low, nominal or high (default: the run's)")
     pc.add_argument("--spec", help="TOML spec overrides: [mzi], [crossbar], [gpu.\"<preset>\"]")
+    sub.add_parser("algorithms", help="list the algorithms: capability, device queries per step")
     pr = sub.add_parser("presets", help="list device presets, or print one as TOML")
     pr.add_argument("name", nargs="?")
     return p
@@ -312,6 +314,15 @@ def _cmd_price(args) -> int:
     return 0
 
 
+def _cmd_algorithms(args) -> int:
+    from algorithms.registry import describe
+    print("name         capability  device queries per step per block, what it is [label]")
+    print("(mfdd, mf-ad and bp run with the [algorithm] keys; the others with [algorithm.settings])")
+    for line in describe():
+        print(line)
+    return 0
+
+
 def _cmd_presets(args) -> int:
     import dataclasses
     from hwsim.presets import DEVICE_PRESETS, device_config
@@ -398,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     return {"run": _cmd_run, "config": _cmd_config, "report": _cmd_report,
-            "presets": _cmd_presets, "sweep": _cmd_sweep, "price": _cmd_price}[args.command](args)
+            "presets": _cmd_presets, "sweep": _cmd_sweep, "price": _cmd_price,
+            "algorithms": _cmd_algorithms}[args.command](args)
 
 
 if __name__ == "__main__":   # pragma: no cover

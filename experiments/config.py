@@ -45,7 +45,17 @@ __all__ = ["ConfigError", "Config", "RunSection", "ModelSection", "AlgorithmSect
            "COST_LEVELS", "SECTIONS", "resolve", "load_toml", "parse_set", "set_dotted",
            "config_to_toml", "effect_name", "flatten_config", "MIN_EPSILON"]
 
-ALGORITHMS = ("mfdd", "mf-ad", "bp")
+# The run's own MF+DD and its twin references (settings: the [algorithm] keys), then the other
+# algorithms of algorithms.registry (settings: the [algorithm.settings] table, their fields).
+BUILTIN_ALGORITHMS = ("mfdd", "mf-ad", "bp")
+
+
+def _registry_names() -> tuple[str, ...]:
+    from algorithms.registry import ALGORITHMS as REG
+    return tuple(n for n in REG if n not in BUILTIN_ALGORITHMS)
+
+
+ALGORITHMS = BUILTIN_ALGORITHMS + _registry_names()
 DEVICES = ("mzi", "crossbar")
 OPTIMIZERS = ("adam", "sgd", "momentum")
 COST_LEVELS = LEVELS
@@ -152,9 +162,29 @@ class AlgorithmSection:
     schedule: str = "simultaneous"
     prediction: str = "sum"
     baseline_lr: float = 0.01
+    # settings of a registry algorithm (frog, local-guess, ...): its settings dataclass fields
+    settings: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _choice("algorithm.name", self.name, ALGORITHMS)
+        if not isinstance(self.settings, dict):
+            raise ConfigError(f"algorithm.settings = {self.settings!r}; allowed: a table of the "
+                              "algorithm's settings")
+        if self.name in BUILTIN_ALGORITHMS:
+            if self.settings:
+                raise ConfigError(f"algorithm.settings given for {self.name!r}; allowed: only for "
+                                  f"{', '.join(ALGORITHMS[len(BUILTIN_ALGORITHMS):])} (the keys of "
+                                  f"[algorithm] set {self.name!r})")
+        else:
+            from algorithms.registry import settings_for
+            try:
+                resolved = settings_for(self.name, self.settings)
+            except (ValueError, TypeError) as e:
+                raise ConfigError(f"algorithm.settings: {e}") from None
+            # explicit: every field of the settings, so the resolved config stands alone
+            object.__setattr__(self, "settings", {f.name: _plain(getattr(resolved, f.name))
+                                                  for f in dataclasses.fields(resolved)
+                                                  if getattr(resolved, f.name) is not None})
         for n in ("directions", "head_directions"):
             _choice(f"algorithm.{n}", getattr(self, n), DIRECTIONS)
         _choice("algorithm.difference", self.difference, DIFFERENCES)
@@ -298,7 +328,7 @@ def _build_dataclass(cls: type, base, values: Mapping[str, Any], path: str):
         raise ConfigError(f"unknown key {path}.{unknown[0]}; allowed in [{path}]: "
                           f"{', '.join(names) or '(none)'}")
     for k, v in values.items():
-        if isinstance(v, dict):
+        if isinstance(v, dict) and not (cls is AlgorithmSection and k == "settings"):
             raise ConfigError(f"{path}.{k} is a table; allowed: a value")
     clean = {k: _coerce(cls, k, v) for k, v in values.items()}
     try:

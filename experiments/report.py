@@ -33,12 +33,20 @@ _TWIN = "ideal digital twin, autograd"
 
 
 # ------------------------------------------------------------------------------ accuracy
+def _run_label(algo: str, preset) -> str:
+    if algo == "mfdd":
+        return f"MF+DD on {preset}"
+    if algo in ("mf-ad", "bp"):
+        return f"{algo.upper()} ({_TWIN})"
+    from algorithms.registry import ALGORITHMS as REG
+    return f"{algo} ({REG[algo].label}) on {preset}" if algo in REG else algo
+
+
 def accuracy_table(rec: RunRecord) -> str:
     """Final test accuracy of the device run and of each reference, one row each."""
     algo = config_value(rec.config, "algorithm", "algorithm.name", default="mfdd")
     preset = config_value(rec.config, "device_preset", "device.preset", default="?")
-    rows = [(f"MF+DD on {preset}" if algo == "mfdd" else f"{str(algo).upper()} ({_TWIN})",
-             rec.history.get("test_accuracy", [math.nan])[-1])]
+    rows = [(_run_label(str(algo), preset), rec.history.get("test_accuracy", [math.nan])[-1])]
     labels = {"mf-ad": f"MF-AD ({_TWIN})", "bp": f"BP ({_TWIN})"}
     for mode, hist in rec.references.items():
         rows.append((labels.get(mode, mode), hist.get("test_accuracy", [math.nan])[-1]))

@@ -40,6 +40,43 @@ __all__ = ["run", "prepare", "mean_summary", "price_run", "ALGO_LABELS", "checkp
            "set_threads", "estimate_eval_bytes", "DEFAULT_DIR"]
 
 ALGO_LABELS = {"mfdd": "MF+DD", "mf-ad": f"MF-AD ({TWIN_LABEL})", "bp": f"BP ({TWIN_LABEL})"}
+
+
+def algo_label(name: str) -> str:
+    """How a run's algorithm is labelled in tables and files (registry algorithms say whether
+    they are forward-only, use the nominal model or train on the twin)."""
+    if name in ALGO_LABELS:
+        return ALGO_LABELS[name]
+    from algorithms.registry import ALGORITHMS as REG
+    return f"{name} ({REG[name].label})"
+
+
+class _RegistryModel:
+    """A registry Trainable in the shape ``algorithms.loop.train`` drives (``layers`` = stages)."""
+
+    def __init__(self, trainable) -> None:
+        self.trainable = trainable
+        self.layers = list(range(trainable.n_stages))
+
+    def step(self, x, y, train_layers=None):
+        return self.trainable.step(x, y, train_layers)
+
+    def predict(self, x):
+        return self.trainable.predict(x)
+
+
+def _build_registry(cfg: Config, n_in: int, n_classes: int, trace: Trace) -> _RegistryModel:
+    import algorithms.baselines  # noqa: F401  (registers the twin builders)
+    from algorithms import registry
+    from algorithms.model import model_from_config
+    devices, knobs = build_devices(cfg, n_in)
+    model = model_from_config((n_in,), hidden=list(cfg.model.hidden))
+    settings = registry.settings_for(cfg.algorithm.name, cfg.algorithm.settings)
+    try:
+        return _RegistryModel(registry.build(cfg.algorithm.name, settings, model, devices, n_classes,
+                                             seed=cfg.run.seed, trace=trace, initial_knobs=knobs))
+    except ValueError as e:   # e.g. a capability the device does not declare
+        raise ConfigError(f"algorithm.name = {cfg.algorithm.name!r}: {e}") from None
 DEFAULT_DIR = Path("results")
 # The batched evaluation may use at most this share of the memory available when the run starts.
 MEMORY_SHARE = 0.8
@@ -268,17 +305,22 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
          f"test), MLP {n_in}-{'-'.join(map(str, cfg.model.hidden))} with {C}-class local heads, "
          f"device {cfg.device.preset}"
          f"{' (modified)' if cfg.device.physics != _preset_physics(cfg) else ''}, "
-         f"algorithm {ALGO_LABELS[algo]}, run {cfg.run_id}")
+         f"algorithm {algo_label(algo)}, run {cfg.run_id}")
 
     # Stages of the run, in order; a checkpoint holds the finished ones and the current one.
-    stages = [algo] + (["mf-ad", "bp"] if cfg.run.references and algo == "mfdd" else [])
+    twin_run = algo in ("mf-ad", "bp") or (algo not in ALGO_LABELS and _is_twin(algo))
+    stages = [algo] + (["mf-ad", "bp"] if cfg.run.references and not twin_run else [])
     if saved is not None:
         echo(f"  resuming from {ckpt} (stage {saved['stage']}, "
              f"{saved['result'].epochs_done} epoch(s) done)")
     done: dict[str, TrainResult] = dict(saved["done"]) if saved else {}
 
     def label_of(stage: str) -> str:
-        return ("MF+DD on " + cfg.device.preset) if stage == "mfdd" else ALGO_LABELS[stage]
+        if stage == "mfdd":
+            return "MF+DD on " + cfg.device.preset
+        if stage == algo and stage not in ALGO_LABELS:
+            return f"{algo_label(stage)} on {cfg.device.preset}"
+        return ALGO_LABELS[stage]
 
     def fit(stage: str, model, gen, trace: Trace | None, result: TrainResult | None) -> TrainResult:
         label = label_of(stage)
@@ -318,19 +360,24 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
             if saved is not None and saved["stage"] == stage:
                 model, gen, trace, result = saved["model"], saved["gen"], saved["trace"], saved["result"]
             else:
-                trace = Trace() if stage == "mfdd" else None
-                model = (build_mfdd(cfg, n_in, C, trace)[0] if stage == "mfdd"
-                         else build_baseline(cfg, stage, n_in, C))
+                device_stage = stage == "mfdd" or stage not in ALGO_LABELS
+                trace = Trace() if device_stage else None
+                if stage == "mfdd":
+                    model = build_mfdd(cfg, n_in, C, trace)[0]
+                elif stage not in ALGO_LABELS:
+                    model = _build_registry(cfg, n_in, C, trace)
+                else:
+                    model = build_baseline(cfg, stage, n_in, C)
                 gen, result = generator(cfg.run.seed, f"batches/{label_of(stage)}"), TrainResult()
             live = result        # train() fills it in place: partial summaries survive a stop
             result = fit(stage, model, gen, trace, result)
             done[stage] = result
             record(stage, result.history)
-            if stage == "mfdd":
+            if stage == algo and trace is not None:
                 rec.step_summaries = result.step_summaries
     except (Divergence, Interrupted) as e:
         record(current, e.history)
-        if current == "mfdd" and live is not None:
+        if current == algo and live is not None:
             rec.step_summaries = live.step_summaries
         rec.status = "diverged" if isinstance(e, Divergence) else "interrupted"
         rec.message = f"{label_of(current)}: {e}"
@@ -339,12 +386,16 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
             ckpt.unlink(missing_ok=True)
             raise Divergence(rec.message, e.history) from None
         raise Interrupted(rec.message, e.history) from None
+    summaries = done[algo].step_summaries
     if algo == "mfdd":
-        summaries = done["mfdd"].step_summaries
         other = "crossbar-default" if cfg.device.kind == "mzi" else "mzi-default"
         device_summaries = {f"{cfg.device.preset} MF+DD": mean_summary(summaries),
                             f"{other} MF+DD": _one_step_summary(cfg, other, data)}
         reports = price_run(cfg, n_in, rec, device_summaries, summaries[-1] if summaries else None)
+    elif not twin_run and summaries:
+        # a forward-only registry algorithm: its own traced steps on the device, GPU bands
+        device_summaries = {f"{cfg.device.preset} {algo}": mean_summary(summaries)}
+        reports = price_run(cfg, n_in, rec, device_summaries, summaries[-1])
     else:
         from .price import price_twin_run
         reports = price_twin_run(rec.config, n_in, rec.history)
@@ -352,6 +403,11 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     write_results(out, rec)
     ckpt.unlink(missing_ok=True)
     return rec
+
+
+def _is_twin(name: str) -> bool:
+    from algorithms.registry import TWIN_NAMES
+    return name in TWIN_NAMES
 
 
 def _preset_physics(cfg: Config):

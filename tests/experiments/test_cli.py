@@ -431,3 +431,43 @@ def test_price_reprices_every_row_from_the_file(main_run, capsys):
         assert max(map(len, text.splitlines())) <= 100
     assert cli(["price", path, "--cost-level", "cheap"]) == 2
     assert "allowed: low, nominal, high" in capsys.readouterr().err
+
+
+REGISTRY_ONLY = ("mfdd-thesis", "frog", "local-guess", "activity", "frozen", "bp-deploy", "hwa-deploy")
+
+
+def test_algorithms_lists_every_name(capsys):
+    assert cli(["algorithms"]) == 0
+    out = capsys.readouterr().out
+    for name in ("mfdd", "mf-ad", "bp", *REGISTRY_ONLY):
+        assert any(line.startswith(f"{name} ") for line in out.splitlines()), name
+
+
+@pytest.mark.parametrize("algo", REGISTRY_ONLY)
+def test_every_registry_algorithm_runs_through_the_cli(tmp_path, capsys, algo):
+    out = tmp_path / "r.h5"
+    assert cli(run_args(tmp_path, out, "--algorithm", algo, "--no-references")) == 0
+    table = capsys.readouterr().out
+    from algorithms.registry import ALGORITHMS as REG
+    assert f"{algo} ({REG[algo].label}) on mzi-default" in table
+    rec = read_results(out)
+    assert rec.status == "ok" and rec.config["algorithm.name"] == algo
+    assert len(rec.history["test_accuracy"]) == 1
+    # forward-only algorithms are traced and priced on the device; twin ones on the GPU band
+    device_rows = [n for n in rec.costs if n.startswith("mzi-default ")]
+    assert bool(device_rows) == (algo not in ("bp-deploy", "hwa-deploy"))
+    queried = sum(v for st in rec.step_summaries for k, v in st.items() if k.endswith(".mvm.settings"))
+    assert (queried > 0) == (algo not in ("bp-deploy", "hwa-deploy"))   # training queries
+
+
+def test_registry_settings_reach_the_algorithm(tmp_path, capsys):
+    out = tmp_path / "r.h5"
+    assert cli(run_args(tmp_path, out, "--algorithm", "frog", "--no-references",
+                        "--set", "algorithm.settings.num_tangents=3")) == 0
+    rec = read_results(out)
+    assert rec.config["algorithm.settings.num_tangents"] == 3
+    # 1 clean + 2 × 3 tangent evaluations per block and step, as the trace counts
+    per_step = [sum(v for k, v in s.items() if k.endswith(".mvm.settings")) for s in rec.step_summaries]
+    assert set(per_step) == {1 + 2 * 3}
+    assert cli(run_args(tmp_path, tmp_path / "x.h5", "--set", "algorithm.settings.num_tangents=3")) == 2
+    assert "only for" in capsys.readouterr().err
