@@ -70,7 +70,8 @@ def train(model: Model, x_train: torch.Tensor, y_train: torch.Tensor, *, epochs:
           on_epoch: Callable[[int, dict], None] | None = None,
           result: TrainResult | None = None,
           stop: Callable[[], bool] | None = None,
-          on_epoch_end: Callable[[TrainResult], None] | None = None) -> TrainResult:
+          on_epoch_end: Callable[[TrainResult], None] | None = None,
+          x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None) -> TrainResult:
     """Train ``model``; ``schedule="greedy"`` trains layer 1 for ``epochs`` epochs, then layer 2, …
 
     ``result`` (from an earlier, interrupted call with the same model and ``gen`` state, e.g. a
@@ -117,6 +118,8 @@ def train(model: Model, x_train: torch.Tensor, y_train: torch.Tensor, *, epochs:
                 raise Interrupted(f"interrupted at step {step} (epoch {epoch + 1})", result.history)
         epoch_metrics = {k: sum(v) / len(v) for k, v in losses.items()}
         epoch_metrics["train_layers"] = float(layers[-1] + 1) if len(layers) == 1 else 0.0
+        if x_val is not None and y_val is not None:   # held out of training, for choosing settings
+            epoch_metrics["val_accuracy"] = accuracy(model, x_val, y_val)
         if x_test is not None and y_test is not None:
             epoch_metrics["test_accuracy"] = accuracy(model, x_test, y_test)
         epoch_metrics["steps"] = float(step)

@@ -33,7 +33,7 @@ FLAG_KEYS = {"device": "device.kind", "preset": "device.preset", "algorithm": "a
              "dataset": "data.dataset", "data_dir": "data.data_dir", "epochs": "run.epochs",
              "num_directions": "algorithm.num_directions", "epsilon": "algorithm.epsilon",
              "seed": "run.seed", "out": "run.out", "references": "run.references",
-             "threads": "run.threads"}
+             "threads": "run.threads", "val_split": "data.val_split"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--epsilon", type=float, help="perturbation size, in units of the knob range")
     r.add_argument("--seed", type=int)
     r.add_argument("--threads", type=int, help="torch threads for this run (default 1)")
+    r.add_argument("--val-split", dest="val_split", type=float,
+                   help="fraction of the training set held out for choosing settings (default 0)")
     r.add_argument("--out", help="results file (default results/run-<run id>.h5)")
     r.add_argument("--overwrite", action="store_true",
                    help="replace an existing forwardlab results file at --out")

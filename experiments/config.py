@@ -237,9 +237,13 @@ class DataSection:
     dataset: str = "digits"
     data_dir: str = ""                 # "" → $FORWARDLAB_DATA, system path, cache, download
     standardize: bool = True           # z-score features with training statistics
+    val_split: float = 0.0             # fraction of the training set held out for validation
 
     def __post_init__(self) -> None:
         _choice("data.dataset", self.dataset, DATASETS)
+        _number("data.val_split", self.val_split, 0.0, 0.5,
+                "fraction of the training set held out as a validation split; 0 for none",
+                open_low=False)
         _boolean("data.standardize", self.standardize)
         if not isinstance(self.data_dir, str) or "\x00" in self.data_dir:
             raise ConfigError(f"data.data_dir = {self.data_dir!r}; allowed: a directory path")

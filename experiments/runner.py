@@ -293,8 +293,9 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
                           f"{saved.get('run_id')}, not {cfg.run_id}; allowed: the same config")
     data = load_dataset(cfg.data.dataset, cfg.data.data_dir or None, seed=cfg.run.seed)
     meta = _meta(cfg, data)
+    data, val = split_validation(data, cfg.data.val_split, cfg.run.seed)
     if cfg.data.standardize:
-        data = standardize(data)
+        data, val = standardize_with(data, val)
     n_in, C = data.x_train.shape[1], data.n_classes
     _check_memory(cfg, n_in)
     steps_per_epoch = -(-data.x_train.shape[0] // cfg.run.batch_size)
@@ -341,6 +342,7 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
         return train(model, data.x_train, data.y_train, epochs=cfg.run.epochs,
                      batch_size=cfg.run.batch_size, gen=gen, schedule=cfg.algorithm.schedule,
                      trace=trace, x_test=data.x_test, y_test=data.y_test, on_step=cb,
+                     x_val=val[0] if val else None, y_val=val[1] if val else None,
                      on_epoch=on_epoch, result=result, stop=stop, on_epoch_end=on_epoch_end)
 
     def record(stage: str, history: dict) -> None:
@@ -408,6 +410,35 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
 def _is_twin(name: str) -> bool:
     from algorithms.registry import TWIN_NAMES
     return name in TWIN_NAMES
+
+
+def split_validation(data: Dataset, fraction: float, seed: int):
+    """Hold out ``fraction`` of the training set (stratified by class, stream ``val-split`` of
+    the seed) for choosing settings; the test split is never used for that."""
+    if fraction <= 0:
+        return data, None
+    import dataclasses
+    g = generator(seed, "val-split")
+    y = data.y_train
+    val_idx = []
+    for c in torch.unique(y):
+        idx = torch.nonzero(y == c).flatten()
+        idx = idx[torch.randperm(idx.numel(), generator=g)]
+        val_idx.append(idx[: int(round(fraction * idx.numel()))])
+    val_idx = torch.cat(val_idx).sort().values
+    keep = torch.ones(y.numel(), dtype=torch.bool)
+    keep[val_idx] = False
+    val = (data.x_train[val_idx], y[val_idx])
+    return dataclasses.replace(data, x_train=data.x_train[keep], y_train=y[keep]), val
+
+
+def standardize_with(data: Dataset, val):
+    """Standardise with training statistics; the validation split uses the same statistics."""
+    if val is None:
+        return standardize(data), None
+    import dataclasses
+    val_x = standardize(dataclasses.replace(data, x_test=val[0])).x_test
+    return standardize(data), (val_x, val[1])
 
 
 def _preset_physics(cfg: Config):
