@@ -170,7 +170,11 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:   # pragma: no cover - someone else's live process
         return True
-    return True
+    try:   # a killed process not yet reaped (zombie) writes nothing any more
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):   # pragma: no cover - no /proc: trust kill(0)
+        return True
 
 
 def clean_stale_temporaries(directory: str | Path) -> list[Path]:

@@ -339,6 +339,7 @@ def run_sweep(path: str | Path, *, out: str | None = None, workers: int | None =
         echo(f"  [{done}/{len(items)}] {r['status']:<8} {r['run_id']}  {axes}  "
              f"test accuracy {acc:.4f}  {r.get('seconds', 0.0):.1f} s{note}"
              + (f"  {r['message']}" if r["status"] != "ok" else ""))
+    clean_stale_temporaries(runs)   # writers of an earlier, killed sweep are gone by now
     n_ok = sum(r["status"] == "ok" for r in rows)
     echo(f"forwardlab sweep: {n_ok} of {len(rows)} runs ok; index {plan.out / 'index.csv'}")
     return rows

@@ -185,3 +185,16 @@ def test_signal_writes_partial_results_then_resume_matches_uninterrupted(tmp_pat
     priced = lambda c: {n: d for n, d in c.items() if not n.startswith(MEASURED_PREFIX)}  # noqa: E731
     assert priced(a.costs) == priced(b.costs)      # timed rows differ from run to run
     assert not part.with_name("part.h5.ckpt").exists()
+
+
+def test_temporaries_of_a_killed_unreaped_writer_are_stale(tmp_path):
+    """A writer killed by SIGKILL but not yet reaped (a zombie) writes nothing any more."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        proc.kill()
+        time.sleep(0.2)                            # killed, not waited for: a zombie
+        stale = tmp_path / f".run.h5.{proc.pid}.abc.tmp"
+        stale.write_text("x")
+        assert clean_stale_temporaries(tmp_path) == [stale]
+    finally:
+        proc.wait()
