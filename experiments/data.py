@@ -93,7 +93,7 @@ def _load_digits(seed: int) -> Dataset:
         )
     table = np.loadtxt(gzip.decompress(blob).decode("ascii").splitlines(), delimiter=",")
     x, y = table[:, :64], table[:, 64].astype(np.int64)
-    test = _stratified_test_indices(y, DIGITS_N_TEST, seed)
+    test = stratified_indices(y, DIGITS_N_TEST, seed)
     is_test = np.zeros(len(y), dtype=bool)
     is_test[test] = True
     x = torch.from_numpy((x / 16.0).astype(np.float32))
@@ -102,8 +102,8 @@ def _load_digits(seed: int) -> Dataset:
     return Dataset("digits", x[~mask], y[~mask], x[mask], y[mask], 10, (8, 8), DIGITS_CITATION)
 
 
-def _stratified_test_indices(y: np.ndarray, n_test: int, seed: int) -> np.ndarray:
-    """Indices (n_test,) of a stratified test set, sorted.
+def stratified_indices(y: np.ndarray, n_test: int, seed: int) -> np.ndarray:
+    """Indices (n_test,) of a stratified held-out set (test or validation split), sorted.
 
     Per-class quotas by largest remainder of ``n_test * count / N``; the
     members of each class are drawn from one ``default_rng(seed)`` permutation

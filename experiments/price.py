@@ -30,7 +30,7 @@ from hwsim.cost.spec import LEVELS, load_spec_file, spec_from_mapping
 from .results import SUMMARY_PREFIX, RunRecord, read_results
 
 __all__ = ["SUMMARY_PREFIX", "MEASURED_PREFIX", "store_summary", "stored_summaries",
-           "price_summaries", "price_twin_run", "plain_config", "config_overrides", "measured_rows", "reprice", "format_reprice", "print_reprice"]
+           "price_summaries", "price_twin_run", "mean_summary", "plain_config", "config_overrides", "measured_rows", "reprice", "format_reprice", "print_reprice"]
 
 MEASURED_PREFIX = "measured"
 # Classes per data set (the config does not store them; all shipped data sets have 10).
@@ -50,7 +50,8 @@ def stored_summaries(rec: RunRecord) -> dict[str, dict[str, float]]:
     return {k[n:]: dict(v) for k, v in rec.costs.items() if k.startswith(SUMMARY_PREFIX)}
 
 
-def _mean(summaries: list[Mapping[str, float]]) -> dict[str, float]:
+def mean_summary(summaries: list[Mapping[str, float]]) -> dict[str, float]:
+    """Mean per key over step summaries (a key missing from a step counts as 0)."""
     keys = sorted({k for s in summaries for k in s})
     n = max(1, len(summaries))
     return {k: sum(s.get(k, 0.0) for s in summaries) / n for k in keys}
@@ -297,7 +298,7 @@ def reprice(path: str | Path, level: str | None = None, spec_file: str | Path | 
         raise ValueError(f"{str(path)!r} holds no trace steps (a baseline-only run); allowed: "
                          "a device run with stored step summaries")
     label = f"{rec.config.get('device_preset', rec.config.get('device', 'device'))} MF+DD"
-    summaries = {label: _mean(rec.step_summaries)}
+    summaries = {label: mean_summary(rec.step_summaries)}
     for k, v in stored_summaries(rec).items():
         if k != label:
             summaries[k] = v

@@ -31,9 +31,10 @@ from hwsim.trace import Trace
 
 from .build import build_baseline, build_devices, build_mfdd
 from .config import Config, ConfigError, config_to_toml
-from .data import Dataset, load_dataset, standardize
+from .data import Dataset, load_dataset, standardize, stratified_indices
 from .outputs import (OutputError, atomic_write, check_output, clean_stale_temporaries,
-                      is_results_file, resolve_target, unique_path)
+                      resolve_target, unique_path)
+from .price import mean_summary
 from .results import RunRecord, read_results, write_results
 
 __all__ = ["run", "prepare", "mean_summary", "price_run", "ALGO_LABELS", "checkpoint_path",
@@ -90,12 +91,6 @@ def set_threads(n: int) -> None:
     torch.set_num_threads(n)
     os.environ["OMP_NUM_THREADS"] = str(n)       # for processes this one starts
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-
-
-def mean_summary(summaries: list[dict[str, float]]) -> dict[str, float]:
-    keys = sorted({k for s in summaries for k in s})
-    n = max(1, len(summaries))
-    return {k: sum(s.get(k, 0.0) for s in summaries) / n for k in keys}
 
 
 def price_run(cfg: Config, n_in: int, rec: RunRecord, device_summaries: dict[str, dict],
@@ -418,14 +413,10 @@ def split_validation(data: Dataset, fraction: float, seed: int):
     if fraction <= 0:
         return data, None
     import dataclasses
-    g = generator(seed, "val-split")
+    from algorithms.seeds import derive_seed
     y = data.y_train
-    val_idx = []
-    for c in torch.unique(y):
-        idx = torch.nonzero(y == c).flatten()
-        idx = idx[torch.randperm(idx.numel(), generator=g)]
-        val_idx.append(idx[: int(round(fraction * idx.numel()))])
-    val_idx = torch.cat(val_idx).sort().values
+    val_idx = torch.from_numpy(stratified_indices(y.numpy(), round(fraction * y.numel()),
+                                                  derive_seed(seed, "val-split") % 2 ** 32))
     keep = torch.ones(y.numel(), dtype=torch.bool)
     keep[val_idx] = False
     val = (data.x_train[val_idx], y[val_idx])
@@ -444,13 +435,3 @@ def standardize_with(data: Dataset, val):
 def _preset_physics(cfg: Config):
     from hwsim.presets import device_config
     return device_config(cfg.device.preset)
-
-
-def existing_status(path: Path) -> str | None:
-    """Status of the forwardlab results file at ``path``, or None if there is none."""
-    if not is_results_file(path):
-        return None
-    try:
-        return read_results(path).status
-    except Exception:
-        return None

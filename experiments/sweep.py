@@ -152,7 +152,7 @@ def run_point(mapping: dict, runs_dir: str) -> dict[str, Any]:
     """
     from algorithms.loop import Divergence, Interrupted
     from .data import DataError
-    from .results import RunRecord, read_results, write_results
+    from .results import RunRecord, write_results
     from .runner import checkpoint_path, run, set_threads
     t0 = time.perf_counter()
     runs = Path(runs_dir)
@@ -165,14 +165,9 @@ def run_point(mapping: dict, runs_dir: str) -> dict[str, Any]:
     out = runs / f"{cfg.run_id}.h5"
     result = {"run_id": cfg.run_id, "status": "ok", "message": "", "test_accuracy": math.nan}
     try:
-        if out.exists() and is_results_file(out):
-            rec = read_results(out)
-            if rec.status == "ok":
-                result.update(status="ok", message="finished earlier",
-                              test_accuracy=rec.history.get("test_accuracy", [math.nan])[-1])
-                result["seconds"] = 0.0
-                result["cached"] = True
-                return result
+        done = _finished(mapping, runs, cfg)   # e.g. finished by another sweep since it was planned
+        if done:
+            return done
         resume = checkpoint_path(out).is_file()
         rec = run(cfg, out, echo=lambda s: None, resume=resume, overwrite=True)
         result["test_accuracy"] = rec.history.get("test_accuracy", [math.nan])[-1]
@@ -193,11 +188,11 @@ def run_point(mapping: dict, runs_dir: str) -> dict[str, Any]:
     return result
 
 
-def _finished(mapping: dict, runs: Path) -> dict | None:
+def _finished(mapping: dict, runs: Path, cfg=None) -> dict | None:
     """The index row of a run already finished (status ok on disk), else None."""
     from .results import read_results
     try:
-        cfg = resolve(mapping)
+        cfg = cfg or resolve(mapping)
     except ConfigError:
         return None
     out = runs / f"{cfg.run_id}.h5"

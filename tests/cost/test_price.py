@@ -48,7 +48,7 @@ def test_reprice_every_row_from_stored_traces(tmp_path):
                             "GPU H100 SXM5: BP", "measured (cpu): MF+DD"}
     specs = {"mzi": photonic_spec(), "crossbar": crossbar_spec()}
     dev = reports["mzi-default MF+DD"]
-    assert dev.total_energy_j == pytest.approx(price(P._mean(steps), specs).total_energy_j)
+    assert dev.total_energy_j == pytest.approx(price(P.mean_summary(steps), specs).total_energy_j)
     xb = reports["crossbar-default MF+DD"]
     assert xb.total_energy_j == pytest.approx(price(_step(XB, 5, 7), specs).total_energy_j)
     # endurance from the last step's cumulative writes (crossbar row: its own stored step)
@@ -57,7 +57,7 @@ def test_reprice_every_row_from_stored_traces(tmp_path):
     assert xb.metrics["writes_per_cell_max_total"] == 20.0
     assert xb.metrics["endurance_used_fraction"] == pytest.approx(20 / 1e6)
     # GPU MF+DD row prices the device run's own traced work on the nominal (eager) band
-    w = summary_step_work(P._mean(steps))
+    w = summary_step_work(P.mean_summary(steps))
     assert w["flops"] == pytest.approx(2 * 5 * 4 * 128 + 5000 + 5 * 4 * 8)   # MACs, host, adds
     g = gpu_band(w["flops"], w["bytes"], w["kernels"], P.spec_from_mapping()["gpus"]["H100 SXM5"],
                  p_host_w=15.0)

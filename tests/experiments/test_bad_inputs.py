@@ -26,6 +26,8 @@ from experiments import data, runner, sweep
 from experiments.cli import main
 from experiments.results import RunRecord, write_results
 
+from .tiny import tiny_toml
+
 HUGE = 2 ** 70                     # beyond int64
 STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -57,10 +59,7 @@ def cli(argv) -> int:
 
 # ------------------------------------------------------------------ helpers building inputs
 
-TINY = ("[model]\nhidden = [8]\n"
-        "[algorithm]\nhead_num_directions = 4\nnum_directions = 2\n"
-        "[run]\nepochs = 1\nbatch_size = 512\n"
-        "[cost]\ngpus = [\"H100 SXM5\"]\n")
+TINY = tiny_toml()
 
 
 def tiny(t: Path) -> Path:

@@ -13,30 +13,19 @@ import pytest
 
 import experiments
 from experiments.cli import main
-from experiments.price import MEASURED_PREFIX
 from experiments.results import read_results
 from experiments.sweep import SweepError, plan_sweep, read_index, run_sweep
 
+from .tiny import reproducible_costs, tiny_toml
+
 REPO = Path(__file__).resolve().parents[2]
 
-TINY = """
-[model]
-hidden = [8]
-[algorithm]
-num_directions = 2
-head_num_directions = 4
-[run]
-epochs = {epochs}
-batch_size = 256
-references = false
-[cost]
-gpus = ["H100 SXM5"]
-"""
 
 
 def sweep_file(directory: Path, axes: str, epochs: int = 1, name: str = "s.toml") -> Path:
     p = directory / name
-    p.write_text(f"[sweep]\nout = \"{directory / 'out'}\"\n{axes}\n" + TINY.format(epochs=epochs))
+    p.write_text(f"[sweep]\nout = \"{directory / 'out'}\"\n{axes}\n"
+                 + tiny_toml(epochs=epochs, batch_size=256, references=False))
     return p
 
 
@@ -75,9 +64,7 @@ def _histories(directory: Path) -> dict:
     out = {}
     for p in sorted((directory / "runs").glob("*.h5")):
         rec = read_results(p)
-        # timed rows ("measured ...": the step run with torch here) differ from run to run
-        priced = {n: d for n, d in rec.costs.items() if not n.startswith(MEASURED_PREFIX)}
-        out[p.stem] = (rec.status, rec.history, rec.step_summaries, priced)
+        out[p.stem] = (rec.status, rec.history, rec.step_summaries, reproducible_costs(rec.costs))
     return out
 
 
