@@ -50,7 +50,7 @@ from .knobmaps import knob_map_for
 from .model import ModelDescription
 from .network import OracleNetwork, WRITE_NOISE_RANGE_UNITS, perturbation_step
 from .seeds import generator
-from .trainer import PREDICTIONS, SCHEDULES, FitResult, GlobalTrainer, LocalTrainer, fit
+from .trainer import GUESS_MODELS, PREDICTIONS, SCHEDULES, FitResult, GlobalTrainer, LocalTrainer, fit
 
 __all__ = ["ALGORITHMS", "AlgorithmSpec", "settings_for", "build", "train", "describe",
            "check_capability", "CommonSettings", "MFDDSettings", "MFDDThesisSettings",
@@ -195,15 +195,26 @@ class FROGSettings(CommonSettings):
 
 @dataclass(frozen=True)
 class LocalGuessSettings(CommonSettings):
-    """local-guess: nominal-Jacobian guess, step measured on the device (arXiv:2306.06968)."""
+    """local-guess: the local head's exact ∂L/∂z mapped into knob space, the step along it
+    measured on the device (arXiv:2306.06968). ``guess_model``: "calibrated" (the device's
+    Jacobian measured by forward queries, re-measured every ``recalibrate_every`` steps),
+    "nominal" (the design-level Jacobian), or "auto" (calibrated where every device declares
+    ``calibrate``, else nominal)."""
 
     variant: str = "local"
     mix_weight: float = 1.0
+    guess_model: str = "auto"
+    recalibrate_every: int = 20
+    calibrate_subset: int | None = None     # knob indices per block per calibration (None: all)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _choice(type(self).__name__, "variant", self.variant, VARIANTS)
         _pos(type(self).__name__, "mix_weight", self.mix_weight)
+        _choice(type(self).__name__, "guess_model", self.guess_model, ("auto", *GUESS_MODELS))
+        _int(type(self).__name__, "recalibrate_every", self.recalibrate_every, 1, 10 ** 9)
+        _int(type(self).__name__, "calibrate_subset", self.calibrate_subset, 1, 10 ** 6,
+             allow_none=True)
 
 
 @dataclass(frozen=True)
@@ -274,8 +285,9 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {s.name: s for s in (
                   None, MFDDThesisSettings, "forward-only", lambda s, n: n * (1 + 2 * s.num_directions)),
     AlgorithmSpec("frog", "multi-tangent forward gradient, orthogonal projection (FROG)", None,
                   FROGSettings, "forward-only", lambda s, n: n * (1 + 2 * s.num_tangents)),
-    AlgorithmSpec("local-guess", "local-head guess via nominal Jacobian, step measured on device",
-                  "nominal", LocalGuessSettings, "forward-only, nominal model", lambda s, n: 3 * n),
+    AlgorithmSpec("local-guess", "local-head guess via the calibrated (else nominal) Jacobian, "
+                  "step measured on device", "nominal", LocalGuessSettings,
+                  "forward-only, calibrated or nominal model", lambda s, n: 3 * n),
     AlgorithmSpec("activity", "activity perturbation of block outputs (host), nominal W->knob map",
                   "nominal", ActivitySettings, "forward-only, nominal model", lambda s, n: n),
     AlgorithmSpec("frozen", "control: device knobs never updated, exact digital heads", None,
@@ -470,16 +482,31 @@ def build(name: str, settings, model: ModelDescription, devices: Sequence, n_cla
         estimators = [FROG(settings.num_tangents, eps(i), settings.scale) for i in range(n)]
     elif name == "local-guess":
         estimators = [LocalGuess(settings.variant, eps(i), settings.mix_weight) for i in range(n)]
+        guess = guess_model_for(settings, oracles)
     elif name == "activity":
         estimators = [Activity(settings.num_directions, settings.epsilon_activity)] * n
     else:   # pragma: no cover - every name is handled above
         raise AssertionError(name)
+    guess_kwargs = ({"guess_model": guess, "recalibrate_every": settings.recalibrate_every,
+                     "calibrate_subset": settings.calibrate_subset}
+                    if name == "local-guess" else {})
     opt_k = _optimizer(settings.optimizer, settings.knob_lr_range_units, settings.clip_norm)
     opt_h = _optimizer(settings.optimizer, settings.head_lr, settings.clip_norm)
     trainer = LocalTrainer(net, knobs0, n_classes, estimators, opt_k, opt_h, projection_dims=proj,
                            head=head, head_estimator=head_est, prediction=settings.prediction,
-                           seed=seed, trace=trace)
-    return Trainable(name, trainer, settings, n, spec.queries_per_step(settings, n))
+                           seed=seed, trace=trace, **guess_kwargs)
+    out = Trainable(name, trainer, settings, n, spec.queries_per_step(settings, n))
+    if name == "local-guess":
+        out.label = f"forward-only, {guess_kwargs['guess_model']} model"
+    return out
+
+
+def guess_model_for(settings, devices) -> str:
+    """The guess model a local-guess run uses: "auto" → calibrated where every device declares
+    ``calibrate`` (its label then says "calibrated model"), else nominal."""
+    if settings.guess_model != "auto":
+        return settings.guess_model
+    return "calibrated" if all("calibrate" in _capabilities(d) for d in devices) else "nominal"
 
 
 def build_global(settings: FROGSettings | MFDDSettings, model: ModelDescription, devices,

@@ -41,9 +41,10 @@ from .seeds import generator
 from .updates import GradientTransformation, apply_updates
 
 __all__ = ["Streams", "TrainState", "LocalTrainer", "GlobalTrainer", "fit", "accuracy",
-           "FitResult", "SCHEDULES", "PREDICTIONS", "HEAD_MODES"]
+           "FitResult", "SCHEDULES", "PREDICTIONS", "HEAD_MODES", "GUESS_MODELS"]
 
 SCHEDULES = ("simultaneous", "greedy")
+GUESS_MODELS = ("nominal", "calibrated")
 PREDICTIONS = ("last", "sum")
 HEAD_MODES = ("exact", "zo")
 
@@ -59,12 +60,13 @@ class Streams:
     eval_query: torch.Generator
     deploy_program: torch.Generator
     deploy_query: torch.Generator
+    calibrate: torch.Generator | None = None     # calibration queries (program and readout)
 
     @classmethod
     def from_seed(cls, seed: int) -> "Streams":
         return cls(*(generator(seed, f"stream/{n}") for n in (
             "train/directions", "train/program", "train/query", "eval/program", "eval/query",
-            "deploy/program", "deploy/query")))
+            "deploy/program", "deploy/query", "train/calibrate")))
 
 
 @dataclass
@@ -80,6 +82,8 @@ class TrainState:
     estimator: list[Any]
     streams: Streams
     step: int = 0
+    calibration: list[Any] = field(default_factory=list)      # per stage: measured Jacobian
+    calibrated_at: list[int] = field(default_factory=list)    # per stage: step it was measured
 
 
 def _flops(trace: Trace | None, layer: str, flops: float) -> None:
@@ -168,6 +172,13 @@ class LocalTrainer(_Common):
         projection_dims: per stage, k of the head's random projection R (None = no projection).
         head: "exact" (closed form, default) or "zo" with ``head_estimator``.
         prediction: "last" or "sum" over stage scores.
+        guess_model: how guesses (local guess, activity pullback) reach knob space: "nominal" —
+            the design-level Jacobian (``nominal`` capability); "calibrated" — the device's own
+            Jacobian measured by forward queries (``calibrate`` capability, e.g.
+            :mod:`hwsim.photonic.calibrate`), re-measured every ``recalibrate_every`` steps at the
+            current knobs (its queries are traced in the step that makes them);
+            ``calibrate_subset``: knob indices per block measured each time (None: all) — the
+            guess then moves only those knobs until the next calibration.
         seed: root of every random stream.
         trace: receives the host FLOPs (device events come through the oracles' own trace).
     """
@@ -177,7 +188,12 @@ class LocalTrainer(_Common):
                  knob_optimizer: GradientTransformation, digital_optimizer: GradientTransformation,
                  *, projection_dims: Sequence[int | None] | None = None, head: str = "exact",
                  head_estimator: Directional | None = None, prediction: str = "last",
-                 seed: int = 0, trace: Trace | None = None) -> None:
+                 guess_model: str = "nominal", recalibrate_every: int = 20,
+                 calibrate_subset: int | None = None, seed: int = 0, trace: Trace | None = None) -> None:
+        if guess_model not in GUESS_MODELS:
+            raise ValueError(f"guess_model = {guess_model!r}; allowed: {GUESS_MODELS}")
+        if not isinstance(recalibrate_every, int) or recalibrate_every < 1:
+            raise ValueError(f"recalibrate_every = {recalibrate_every!r}; allowed: an integer >= 1")
         if head not in HEAD_MODES:
             raise ValueError(f"head = {head!r}; allowed: {HEAD_MODES}")
         if head == "zo" and head_estimator is None:
@@ -195,10 +211,14 @@ class LocalTrainer(_Common):
         for i, e in enumerate(self.estimators):
             uses_nominal = isinstance(e, Activity) or (isinstance(e, LocalGuess) and e.needs_guess)
             if uses_nominal:
-                net.oracles[i].require("nominal")
+                net.oracles[i].require("nominal" if guess_model == "nominal" else "calibrate")
+        self.guess_model, self.recalibrate_every = guess_model, recalibrate_every
+        self.calibrate_subset = calibrate_subset
         self._knob_opt, self._digital_opt = knob_optimizer, digital_optimizer
         self.state = self._init_state(net, initial_knobs, self.heads, knob_optimizer,
                                       digital_optimizer, self.estimators, seed)
+        self.state.calibration = [None] * len(net.stages)
+        self.state.calibrated_at = [-1] * len(net.stages)
 
     # ------------------------------------------------------------------ pieces
     def _stage_loss_fn(self, i: int, a_in: Tensor, y: Tensor) -> Callable[[Tensor], Tensor]:
@@ -218,7 +238,15 @@ class LocalTrainer(_Common):
         st, o, m = self.net.stages[i], self.net.oracles[i], self.net.maps[i]
         w_cot = st.weight_cotangent(dz, a_in)
         knobs = m.unflatten(self.state.theta[i], self.state.fixed[i])
-        return m.pullback(self.state.theta[i], o.nominal_vjp(knobs, w_cot))
+        if self.guess_model == "nominal":
+            return m.pullback(self.state.theta[i], o.nominal_vjp(knobs, w_cot))
+        s = self.state
+        if s.calibration[i] is None or s.step - s.calibrated_at[i] >= self.recalibrate_every:
+            s.calibration[i] = o.calibrate(knobs, generator=s.streams.calibrate,
+                                           **({"subset": self.calibrate_subset}
+                                              if self.calibrate_subset else {}))
+            s.calibrated_at[i] = s.step
+        return m.pullback(s.theta[i], s.calibration[i].vjp(w_cot))
 
     def _activity_extras(self, i: int, p: dict, y: Tensor) -> tuple[Callable, dict]:
         st, s = self.net.stages[i], self.state

@@ -15,6 +15,7 @@ Results vary with the subset size; the closing lines state exactly what ran.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -82,11 +83,18 @@ def main(argv=None) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--lr-grid", nargs="+", type=float, default=[2e-3, 1e-2])
+    p.add_argument("--settings", action="append", default=[], metavar="ALGO:KEY=VALUE",
+                   help="an algorithm setting, e.g. local-guess:calibrate_subset=8 (repeatable)")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     model = (model_from_config((28, 28), architecture=CNN) if a.cnn
              else model_from_config((784,), hidden=a.hidden))
     extra = {"projection_dim": 64} if a.cnn else {}
+    per_algo: dict[str, dict] = {}
+    for item in a.settings:
+        algo, _, kv = item.partition(":")
+        key, _, value = kv.partition("=")
+        per_algo.setdefault(algo, {})[key] = json.loads(value) if value[:1] in "0123456789-[{tf\"n" else value
     t_start = time.perf_counter()
     rows = []
     for preset in a.presets:
@@ -97,7 +105,8 @@ def main(argv=None) -> None:
                 data = split(a.n_train, a.n_val, a.n_test, seed)
                 best = None
                 for lr in grid:
-                    values = dict(extra, **({"knob_lr_range_units": lr} if lr else {}))
+                    values = dict(extra, **per_algo.get(name, {}),
+                                  **({"knob_lr_range_units": lr} if lr else {}))
                     t0 = time.perf_counter()
                     tr, val, q = run_one(name, values, model, preset, data, a.epochs, a.batch_size, seed)
                     print(f"  {preset:16s} {name:12s} seed {seed} lr {lr or '-':<6} val {val:.4f} "

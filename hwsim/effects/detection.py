@@ -1,7 +1,10 @@
 """Photodetection with noise derived from the optical power at each detector (query stage).
 
 Power budget (devices.md §5.9–5.10, cost.md §1.3): one laser of ``laser_power_w`` feeds the
-layer; a fraction ``lo_fraction`` goes to the local oscillators (homodyne only), the rest is
+layer — or, with ``modulator_power_w`` set, a laser sized to the array, ``modulator_power_w`` per
+input modulator (P_laser = modulator_power_w · p q k), so the SNR does not fall with the layer
+size (a fixed 10 mW fanned out over a 784×128 layer's 12,544 modulators leaves 0.4 µW each and a
+thermal-noise-limited SNR below 1); a fraction ``lo_fraction`` goes to the local oscillators (homodyne only), the rest is
 split evenly over the p·q·k input modulators. An input x_j = ±1 carries P_m = (1 − f_LO)
 P_laser/(p q k) at its modulator; block outputs ŷ_i (field units of √P_m, insertion loss and Σ
 included) reach detector i with power P_m |ŷ_i|².
@@ -48,6 +51,7 @@ class Detection:
     temperature_k: float = 300.0            # photontorch
     load_ohm: float = 166.0                 # photontorch R_L
     dark_current_a: float = 1e-10           # photontorch I_dark
+    modulator_power_w: float | None = None  # laser sized to the array: W per input modulator
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -61,6 +65,8 @@ class Detection:
         require_nonnegative("Detection", "temperature_k", self.temperature_k)
         require_positive("Detection", "load_ohm", self.load_ohm)
         require_nonnegative("Detection", "dark_current_a", self.dark_current_a)
+        if self.modulator_power_w is not None:
+            require_positive("Detection", "modulator_power_w", self.modulator_power_w)
 
     @property
     def coherent(self) -> bool:
@@ -70,13 +76,20 @@ class Detection:
     def photodiodes_per_output(self) -> int:
         return 2 if self.coherent else 1
 
+    def total_laser_power_w(self, modulators: int) -> float:
+        """Optical power of the laser feeding ``modulators`` input modulators, W."""
+        if self.modulator_power_w is None:
+            return self.laser_power_w
+        return self.modulator_power_w * modulators
+
     def mode_power_w(self, modulators: int) -> float:
         """P_m: signal power of a full-scale input at one of ``modulators`` modulators."""
         share = 1.0 - (self.lo_fraction if self.coherent else 0.0)
-        return share * self.laser_power_w / modulators
+        return share * self.total_laser_power_w(modulators) / modulators
 
     def lo_power_w(self, detectors: int) -> float:
-        return self.lo_fraction * self.laser_power_w / detectors if self.coherent else 0.0
+        return (self.lo_fraction * self.total_laser_power_w(detectors) / detectors
+                if self.coherent else 0.0)
 
     def thermal_var_a2(self) -> float:
         return 4.0 * K_B * self.temperature_k * self.bandwidth_hz / self.load_ohm

@@ -40,6 +40,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from .calibrate import DEFAULT_PROBE_ROWS, DEFAULT_STEP_RAD, BlockJacobian, measure_block_jacobian
 from ..effects import rng
 from ..effects.beamsplitter import BeamsplitterImbalance
 from ..effects.crosstalk import ThermalCrosstalk
@@ -163,7 +164,7 @@ class MZIMeshLayer:
             dac_bits=self._dac.bits if self._dac else 16,
             adc_bits=self._adc.bits if self._adc else 16,
             optical_path_db=path_db, mzis=2 * self.n_mzi + k, cells=0,
-            laser_power_w=det.laser_power_w if det else 0.0,
+            laser_power_w=det.total_laser_power_w(modulators) if det else 0.0,
             detector_signal_power_w=det.mode_power_w(modulators) if det else 0.0,
             photodiodes_per_output=det.photodiodes_per_output if det else 1)
 
@@ -219,6 +220,22 @@ class MZIMeshLayer:
         return {"mesh_phases": mesh.float(),
                 "sigma_phases": torch.tensor(sig, dtype=torch.float32),
                 "gain": torch.tensor(gain, dtype=torch.float32)}
+
+    def calibrate(self, oracle, knobs: dict[str, torch.Tensor], *,
+                  generator: torch.Generator | None = None, step_rad: float = DEFAULT_STEP_RAD,
+                  probe_rows: int = DEFAULT_PROBE_ROWS, indices=None,
+                  subset: int | None = None) -> BlockJacobian:
+        """Measure every block's ∂W/∂knob at ``knobs`` through ``oracle`` (forward queries only,
+        traced there; :mod:`hwsim.photonic.calibrate`); ``indices``: the block's knob indices to
+        measure (None: all ``calibration_knobs``). Reads no hidden error."""
+        return measure_block_jacobian(oracle, knobs, block=self.k, step_rad=step_rad,
+                                      probe_rows=probe_rows, indices=indices, subset=subset,
+                                      generator=generator)
+
+    @property
+    def calibration_knobs(self) -> int:
+        """Knob indices per block a calibration can measure (mesh shifters, then Σ shifters)."""
+        return math.prod(self.layout.mesh_shape[2:]) + self.k
 
     # ----------------------------------------------------------------- oracle calls
     def program(self, knobs, generator: torch.Generator | None = None) -> Programmed:

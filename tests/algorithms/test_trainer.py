@@ -75,10 +75,15 @@ def test_device_queries_per_step_equal_the_trace(name, values, preset):
     tr.step(x[:16], y[:16])
     summary = trace.end_step()
     expected = registry.ALGORITHMS[name].queries_per_step(s, 2)
-    assert mvm_settings(summary) == tr.device_queries_per_step() == expected
+    assert tr.device_queries_per_step() == expected
+    # a calibrated guess measures the device's Jacobian in its first step (2 settings per
+    # shifter of a block, every stage), traced in that step
+    cal = sum(c.queries for c in tr.state.calibration if c is not None)
+    assert (cal > 0) == (name == "local-guess" and preset == "mzi-default")
+    assert mvm_settings(summary) == expected + cal
     # the clean state is programmed once per step and reused: one clean write per stage
     writes = sum(v for k, v in summary.items() if k.endswith(".program.settings"))
-    assert writes == expected
+    assert writes == expected + cal
 
 
 def test_evaluating_or_not_leaves_trained_knobs_identical():
@@ -108,8 +113,10 @@ def test_same_seed_same_run_and_greedy_schedule_trains_stage_by_stage():
         t0 = [t.clone() for t in tr.state.theta]
         r = registry.train(tr, x, y, epochs=1, batch_size=16, seed=1, trace=trace)
         runs.append([t.clone() for t in tr.state.theta])
-        # greedy: stage 0 for one epoch (1 clean + 2), then stage 1 (2 clean + 2) per step
-        assert [mvm_settings(m) for m in r.step_summaries] == [3] * 3 + [4] * 3
+        # greedy: stage 0 for one epoch (1 clean + 2), then stage 1 (2 clean + 2) per step; each
+        # stage's first guess measures its Jacobian (2 × 136 shifters of an 8×8 block)
+        cal = 2 * 136
+        assert [mvm_settings(m) for m in r.step_summaries] == [3 + cal, 3, 3, 4 + cal, 4, 4]
     assert all(torch.equal(a, b) for a, b in zip(*runs))
     assert not torch.equal(runs[0][0], t0[0]) and not torch.equal(runs[0][1], t0[1])
 
@@ -175,7 +182,9 @@ def test_cnn_with_random_projection_trains_through_both_devices():
         tr = registry.build("local-guess", s, model, devices(model, preset), 4, seed=0, trace=trace)
         assert tr.trainer.heads[0].projection_dim == 8 and tr.trainer.heads[1].projection_dim is None
         r = registry.train(tr, x, y, epochs=1, batch_size=12, seed=0, trace=trace)
-        assert all(mvm_settings(sm) == 6 for sm in r.step_summaries)
+        cal = sum(c.queries for c in tr.state.calibration if c is not None)   # first step only
+        assert (cal > 0) == (preset == "mzi-default")
+        assert [mvm_settings(sm) for sm in r.step_summaries] == [6 + cal, 6]
         assert tr.predict(x).shape == (24,)
 
 

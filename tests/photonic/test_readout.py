@@ -165,6 +165,31 @@ def test_detection_power_is_traced_and_checked():
         Detection(mode="homodyne", lo_fraction=0.0)
 
 
+def test_laser_sized_to_the_array_keeps_the_snr_of_every_layer_size():
+    """modulator_power_w: P_laser = P_mod · p q k, so the detector noise of a layer with 8× the
+    modulators equals the small one's; a fixed laser shared by 8× the modulators gives 8× less
+    power per detector: thermal-limited σ ∝ 1/P, so the output noise grows ~8×."""
+    sized = Detection(laser_power_w=1.0, lo_fraction=0.5, modulator_power_w=2e-5)
+    fixed = Detection(laser_power_w=2e-5 * 8, lo_fraction=0.5)      # equal for the 8-modulator layer
+    assert sized.total_laser_power_w(64) == pytest.approx(64 * 2e-5)
+    assert sized.mode_power_w(64) == pytest.approx(1e-5) and sized.lo_power_w(64) == pytest.approx(1e-5)
+    stds = {}
+    for name, det in (("sized", sized), ("fixed", fixed)):
+        for n_out in (8, 64):                                       # p q k = 8 or 64 modulators
+            dev = _layer(det, n_in=8, n_out=n_out)
+            w = torch.zeros(n_out, 8)
+            w[:8] = torch.eye(8)
+            y = dev.query(dev.program(dev.knobs_from_weight(w)), torch.ones(4096, 8),
+                          torch.Generator().manual_seed(0))[0][:, :8]
+            stds[name, n_out] = float(y.std())
+            assert dev.info().laser_power_w == pytest.approx(det.total_laser_power_w(n_out))
+    assert stds["sized", 64] == pytest.approx(stds["sized", 8], rel=0.05)
+    assert stds["fixed", 8] == pytest.approx(stds["sized", 8], rel=0.05)
+    assert stds["fixed", 64] > 5.0 * stds["fixed", 8]
+    with pytest.raises(ValueError, match="modulator_power_w"):
+        Detection(modulator_power_w=0.0)
+
+
 # ------------------------------------------------------------------ phase noise and drift
 
 def test_phase_noise_output_spread_is_linear_in_sigma():
