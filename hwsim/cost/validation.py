@@ -127,11 +127,12 @@ def hermes_core_power_w() -> float:
 # RRAM core at 130 nm, 1.8 V, as reproduced by cimloop (mit-emze/cimloop
 # workspace/models/arch/1_macro/wan_nature_2022: arch.yaml, variables_*.yaml, _tests.py, and
 # memory_cells/rram_wan_nature_2022.cell.yaml) and its components in hwcomponents-library
-# (library/neurram.py). Published figures (paper Fig. 12b,d as transcribed in cimloop _tests.py)
+# (library/neurram.py). Published figures (the paper's Fig. 12(b)–(d), numbered and transcribed as
+# in cimloop _tests.py)
 # at 4-bit signed inputs (3 magnitude bits; one- and two-phase coincide) and 6-bit outputs:
-NEURRAM_TOPS_PER_W = 15.95409517          # Fig. 12d (cimloop test_tops, key (6, 4, ·))
+NEURRAM_TOPS_PER_W = 15.95409517          # Fig. 12(c,d) (cimloop test_tops, key (6, 4, ·))
 NEURRAM_FJ_PER_OP = {"wl_switching": 21.75617998, "neuron": 29.1084171,
-                     "input_pulses": 11.50740478}   # Fig. 12b (cimloop test_energy_bits_scaling)
+                     "input_pulses": 11.50740478}   # Fig. 12(b) (cimloop test_energy_bits_scaling)
 NEURRAM_OPS_PER_MVM = 256 * 128 * 2       # 2 devices per signed weight (cimloop _tests.py)
 NEURRAM_IN_BITS, NEURRAM_OUT_BITS = 3, 6  # magnitude bits of a 4-bit signed input; output bits
 # wordline toggle per neuron per input bit: C·V², C = (1.5 fF access transistor + 0.6 fF RRAM
@@ -167,10 +168,16 @@ def _neurram_report(**overrides):
 
 def neurram() -> ChipCheck:
     """NeuRRAM (Wan et al., Nature 2022): 15.95 TOPS/W = 62.7 fJ/op at 4-bit inputs, 6-bit
-    outputs (Fig. 12d), from its own circuit parameters (see the constants above): wordline
+    outputs (Fig. 12(c,d)), from its own circuit parameters (see the constants above): wordline
     capacitance and swing, neuron sample / integrate / ADC-step / shift-add energies, V_read,
     pulse width and RRAM conductances; inputs as binary-weighted pulse trains (3 passes,
-    7 unit-pulse slots integrated by the neuron), one neuron per column."""
+    7 unit-pulse slots integrated by the neuron), one neuron per column.
+
+    Independence caveat: the neuron energies are hwcomponents-library's NeuRRAM component values
+    (130 nm, 1.8 V, citing Wan et al. 2022); the library does not say whether they were read
+    from the paper or fitted to its Fig. 12, so the neuron category is checked against the same
+    figure it may come from. The wordline (reported capacitances) and input-pulse (V_read,
+    pulse width, conductances) categories are first-principles C·V² and V²·G·t."""
     r = _neurram_report()
     return ChipCheck("NeuRRAM 256x256 RRAM core (4b in, 6b out)", "fJ/op",
                      1e3 / NEURRAM_TOPS_PER_W, r.total_energy_j / 1e-15 / (2.0 * r.macs),

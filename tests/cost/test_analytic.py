@@ -215,6 +215,9 @@ def test_pulse_train_closed_form():
     assert r.energy_j["modulators_dacs"] == pytest.approx(v * rows * pulses * spec.e_row_drive_pj * 1e-12)
     assert r.energy_j["peripherals"] == pytest.approx(v * cols * (b * 2.0 + (2 ** b - 1) * 0.5) * 1e-12)
     assert r.latency_s["streaming"] == pytest.approx(v * (2 ** b - 1) * spec.t_read_ns * 1e-9)
+    from hwsim.cost import simulate_layers        # the SimPy pipeline sees the same stages
+    assert sum(simulate_layers(_xbar_summary(rows, cols, v, dac_bits=b), spec).values()) == \
+        pytest.approx(r.total_latency_s, rel=1e-9)
     # the neuron terms are off by default: the other input modes are unchanged by them
     plain = price(_xbar_summary(rows, cols, v, dac_bits=b), crossbar_spec())
     assert crossbar_spec().e_pass_per_column_pj == crossbar_spec().e_integrate_step_pj == 0.0
