@@ -345,6 +345,8 @@ def layer_stage_times(summary: Mapping[str, float], layer: str, spec: Spec) -> S
         t_prog = settles * g("info", "tile_rows") * spec.t_write_s
         if spec.input_mode == "pwm":
             t_stream = vectors * spec.t_pwm_ns * NS
+        elif spec.input_mode == "pulse_train":   # 2^b − 1 unit-pulse slots per vector
+            t_stream = vectors * _pulse_slots(g("info", "dac_bits")) * spec.t_read_s
         else:
             t_stream = vectors * g("info", "dac_bits") * spec.t_read_s
     conv = g("mvm", "adc_conversions")
@@ -358,6 +360,11 @@ def layer_stage_times(summary: Mapping[str, float], layer: str, spec: Spec) -> S
         t_conv = _conversion_tail(conv / n_adcs * spec.t_adc_conv_s, t_stream, vectors, jobs)
     t_dig = (g("mvm", "partial_sum_adds") + g("digital", "flops")) / (spec.f_digital_gflops * 1e9)
     return StageTimes(t_prog, t_stream, t_conv, t_dig, dac_load, jobs)
+
+
+def _pulse_slots(bits: float) -> float:
+    """Unit-pulse slots of a binary-weighted pulse train of ``bits`` bits: Σ_k 2^k = 2^b − 1."""
+    return 2.0 ** int(bits) - 1.0
 
 
 def _conversion_tail(t_conv_busy: float, t_stream: float, vectors: float, jobs: int) -> float:
@@ -465,10 +472,17 @@ def _crossbar_energy(summary, layer, spec: CrossbarCostSpec, t: StageTimes, t_st
     rows, cols, cells, knobs = (g("info", k) for k in ("tile_rows", "tile_cols", "cells", "knobs"))
     reads_per_mac = cells / (rows * cols) if cells and rows and cols else 1.0
     if spec.input_mode == "pwm":   # one pulse per input; cell energy ∝ pulse duration
+        passes = 1
         e["modulators_dacs"] = dac * spec.e_row_drive_pj * PJ
         e["detection"] = (macs * reads_per_mac * spec.e_cell_read_fj * FJ * spec.pwm_mean_duty
                           * spec.t_pwm_ns / spec.t_read_ns)
+    elif spec.input_mode == "pulse_train":   # unit pulses actually sent: duty × (2^b − 1)
+        passes = dac_bits
+        pulses = spec.pwm_mean_duty * _pulse_slots(dac_bits)
+        e["modulators_dacs"] = dac * pulses * spec.e_row_drive_pj * PJ
+        e["detection"] = macs * reads_per_mac * pulses * spec.e_cell_read_fj * FJ
     else:                          # dac_bits 1-bit passes
+        passes = dac_bits
         e["modulators_dacs"] = dac * dac_bits * spec.e_row_drive_pj * PJ
         e["detection"] = macs * reads_per_mac * dac_bits * spec.e_cell_read_fj * FJ
     cells_per_knob = tiles * cells / knobs if cells and knobs else 1.0
@@ -483,6 +497,11 @@ def _crossbar_energy(summary, layer, spec: CrossbarCostSpec, t: StageTimes, t_st
     p_col = spec.p_column_uw * 1e-6
     e["peripherals"] = n_cols * p_col * (t.stream_s + spec.converter_idle_fraction
                                          * max(t_step - t.stream_s, 0.0))
+    # integrating column neurons: one per ADC conversion (output value), per input-bit pass
+    # (wordline toggle + sample) and per unit-pulse slot integrated (NeuRRAM, Wan et al. 2022)
+    slots = _pulse_slots(dac_bits) if spec.input_mode == "pulse_train" else 0.0
+    e["peripherals"] += adc * (passes * spec.e_pass_per_column_pj
+                               + slots * spec.e_integrate_step_pj) * PJ
     e["digital"] = _digital_energy(summary, layer, spec)
     w_step, w_total = g("program", "writes_per_cell_max"), g("program", "writes_per_cell_max_total")
     m = {"writes_per_cell_max": w_step, "writes_per_cell_max_total": w_total,

@@ -40,7 +40,7 @@ LEVELS = ("low", "nominal", "high")
 # Fields where a larger value means lower cost; their "low" level holds the largest value.
 HIGHER_IS_CHEAPER = frozenset({"laser_wpe", "f_mod_ghz", "f_digital_gflops", "endurance_cycles"})
 WEIGHT_MODES_PHOTONIC = ("held", "redriven")
-INPUT_MODES = ("bit_serial", "pwm")
+INPUT_MODES = ("bit_serial", "pwm", "pulse_train")
 RECEIVER_MODELS = ("thermal", "shot")
 
 
@@ -255,7 +255,10 @@ class CrossbarCostSpec(_SpecMixin):
     f_digital_gflops: float = 5300.0     # host = Jetson AGX Orin class; NVIDIA Orin brief
     # Input encoding: "bit_serial" = dac_bits 1-bit passes of t_read_ns (ISAAC); "pwm" = one
     # pulse-width-modulated pass of t_pwm_ns, cell energy × pwm_mean_duty (HERMES, Le Gallo
-    # et al., Nat. Electron. 6, 680 (2023)).
+    # et al., Nat. Electron. 6, 680 (2023)); "pulse_train" = dac_bits passes, bit k applied as
+    # 2^k unit pulses of t_read_ns integrated in the column neuron (2^b − 1 slots per vector;
+    # NeuRRAM, Wan et al. 2022): row drives and cell reads per pulse actually sent, i.e.
+    # × pwm_mean_duty (mean input / full scale) × (2^b − 1).
     input_mode: str = "bit_serial"
     t_pwm_ns: float = 130.0          # full-scale 8 b PWM window: HERMES 63.1 TOPS / 64 cores /
     #   (2·256²) ops = 133 ns per MVM (derived, Le Gallo 2023)
@@ -268,10 +271,17 @@ class CrossbarCostSpec(_SpecMixin):
     p_host_static_w: float = 15.0    # host floor: Jetson AGX Orin 15 W mode; Orin brief
     endurance_cycles: float = 1e6    # writes per cell before wear-out: lower end of PCM 1e6–1e9
     #   and RRAM 1e6–1e12 (devices.md §6.11)
+    # Integrating neurons (NeuRRAM style, Wan et al., Nature 608, 504 (2022)): energy per output
+    # column for each input-bit pass (wordline toggle + sample onto the integrator) and for each
+    # unit-pulse slot the integrator runs. 0 = columns read by a plain ADC (ISAAC, HERMES).
+    e_pass_per_column_pj: float = 0.0
+    e_integrate_step_pj: float = 0.0
 
     def __post_init__(self) -> None:
         _validate(self, {"adc_ref_bits": "int", "cols_per_adc": "int", "input_mode": INPUT_MODES,
                          "pwm_mean_duty": "frac", "p_column_uw": "nonneg",
+                         "e_pass_per_column_pj": "nonneg", "e_integrate_step_pj": "nonneg",
+                         "e_row_drive_pj": "nonneg",
                          "converter_idle_fraction": "unit", "p_host_static_w": "nonneg"})
 
     @property

@@ -192,3 +192,52 @@ def test_device_traced_optical_power_and_balanced_receivers_are_priced():
     adc = 5000 * 16
     assert direct.energy_j["detection"] == pytest.approx(adc * (p.e_pd_pj + p.e_tia_pj) * 1e-12)
     assert r.energy_j["detection"] == pytest.approx(adc * (2 * p.e_pd_pj + p.e_tia_pj) * 1e-12)
+
+
+def _xbar_summary(rows, cols, vectors, dac_bits=4, adc_bits=8):
+    info = LayerInfo("x", "crossbar", rows, cols, rows, cols, 1, rows * cols, 8, dac_bits,
+                     adc_bits, cells=2 * rows * cols)
+    return summarize([MvmEvent("x", 1, vectors, vectors * rows * cols, vectors * rows,
+                               vectors * cols, 0)], [info])
+
+
+def test_pulse_train_closed_form():
+    # b-bit inputs as binary-weighted pulse trains: 2^b − 1 slots of t_read, cells and row
+    # drivers pay duty × (2^b − 1) pulses, each column neuron pays b passes and 2^b − 1 slots
+    rows, cols, v, b = 16, 8, 10, 4
+    spec = dataclasses.replace(crossbar_spec(), input_mode="pulse_train", pwm_mean_duty=0.4,
+                               e_pass_per_column_pj=2.0, e_integrate_step_pj=0.5,
+                               p_column_uw=0.0, converter_idle_fraction=0.0, p_host_static_w=0.0)
+    r = price(_xbar_summary(rows, cols, v, dac_bits=b), spec)
+    pulses = 0.4 * (2 ** b - 1)
+    assert r.energy_j["detection"] == pytest.approx(v * rows * cols * 2 * pulses
+                                                    * spec.e_cell_read_fj * 1e-15)
+    assert r.energy_j["modulators_dacs"] == pytest.approx(v * rows * pulses * spec.e_row_drive_pj * 1e-12)
+    assert r.energy_j["peripherals"] == pytest.approx(v * cols * (b * 2.0 + (2 ** b - 1) * 0.5) * 1e-12)
+    assert r.latency_s["streaming"] == pytest.approx(v * (2 ** b - 1) * spec.t_read_ns * 1e-9)
+    from hwsim.cost import simulate_layers        # the SimPy pipeline sees the same stages
+    assert sum(simulate_layers(_xbar_summary(rows, cols, v, dac_bits=b), spec).values()) == \
+        pytest.approx(r.total_latency_s, rel=1e-9)
+    # the neuron terms are off by default: the other input modes are unchanged by them
+    plain = price(_xbar_summary(rows, cols, v, dac_bits=b), crossbar_spec())
+    assert crossbar_spec().e_pass_per_column_pj == crossbar_spec().e_integrate_step_pj == 0.0
+    assert plain.energy_j["modulators_dacs"] == pytest.approx(v * rows * b * 0.417e-12)
+
+
+def test_ladder_crossbar_adc_share_per_mac():
+    # cost.md §4.4: ≈1.7 pJ per 8-bit conversion shared by a 128-row column ⇒ ≈13 fJ/MAC
+    spec = dataclasses.replace(crossbar_spec(), cols_per_adc=1)
+    r = price(_xbar_summary(128, 128, 100, adc_bits=8), spec)
+    assert r.energy_j["adcs"] / r.macs / 1e-15 == pytest.approx(13.0, rel=0.05)
+    assert r.macs_per_conversion == 128                       # red flag 7
+
+
+def test_ladder_crossbar_spsa_programming_band():
+    # cost.md §4.4: SPSA with weight perturbation ≥ 3 full programs of 1e6 weights per step,
+    # 30 µJ–3 mJ at 10 pJ–1 nJ per program; here each weight is a differential pair (2 cells per
+    # knob: 6e6 cell programs) at 1 / 10 / 100 pJ (cost.md §5.2): 6 / 60 / 600 µJ
+    n = 1000
+    info = LayerInfo("x", "crossbar", n, n, n, n, 1, n * n, 8, 8, 8, cells=2 * n * n)
+    s = summarize([ProgramEvent("x", 3, 3 * n * n, 3)], [info])
+    got = [price(s, crossbar_spec(lv)).energy_j["programming"] for lv in ("low", "nominal", "high")]
+    assert got == pytest.approx([6e-6, 60e-6, 600e-6], rel=1e-9)

@@ -25,6 +25,8 @@ def test_values_positive(kind, level):
             assert v >= 0, k
         elif k.endswith("_fraction") or k in ("p_host_static_w", "p_column_uw"):
             assert v >= 0, k        # duty assumptions and static powers may be 0 (gated)
+        elif k in ("e_pass_per_column_pj", "e_integrate_step_pj"):
+            assert v == 0, k        # integrating neurons: absent unless a chip has them
         else:
             assert v > 0, k
 
