@@ -530,9 +530,9 @@ def build_global(settings: FROGSettings | MFDDSettings, model: ModelDescription,
 
 
 def train(trainable, x, y, *, epochs: int, batch_size: int, seed: int, trace: Trace | None = None,
-          x_eval=None, y_eval=None, on_epoch=None) -> FitResult:
+          x_eval=None, y_eval=None, on_epoch=None, on_step=None) -> FitResult:
     """Train with the trainable's own schedule (greedy: stage by stage, ``epochs`` each)."""
     return fit(trainable, x, y, epochs=epochs, batch_size=batch_size, seed=seed,
                schedule=getattr(trainable, "schedule", "simultaneous"),
                n_stages=getattr(trainable, "n_stages", 1), trace=trace, x_eval=x_eval,
-               y_eval=y_eval, on_epoch=on_epoch)
+               y_eval=y_eval, on_epoch=on_epoch, on_step=on_step)

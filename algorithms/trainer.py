@@ -442,8 +442,12 @@ def accuracy(model, x: Tensor, y: Tensor, batch_size: int = 512) -> float:
 def fit(model, x: Tensor, y: Tensor, *, epochs: int, batch_size: int, seed: int,
         schedule: str = "simultaneous", n_stages: int | None = None, trace: Trace | None = None,
         x_eval: Tensor | None = None, y_eval: Tensor | None = None,
-        on_epoch: Callable[[int, dict], None] | None = None) -> FitResult:
+        on_epoch: Callable[[int, dict], None] | None = None,
+        on_step: Callable[[int, FitResult], None] | None = None) -> FitResult:
     """Train ``model`` (anything with ``step(x, y, train_stages)`` and ``predict``).
+
+    ``on_step(steps_done, result)`` after every step (e.g. an accuracy-per-query curve; it must
+    evaluate with the evaluation streams, so training is unchanged).
 
     ``schedule="greedy"``: stage 0 for ``epochs`` epochs, then stage 1, …; minibatch order comes
     from its own stream (``seed``/"batches"); evaluation (if ``x_eval``) after every epoch.
@@ -467,6 +471,8 @@ def fit(model, x: Tensor, y: Tensor, *, epochs: int, batch_size: int, seed: int,
             if trace is not None:
                 result.step_summaries.append(trace.end_step())
             result.step_losses.append(m)
+            if on_step is not None:
+                on_step(len(result.step_losses), result)
             for k, v in m.items():
                 losses.setdefault(k, []).append(v)
             bad = [k for k, v in m.items() if not math.isfinite(v)]

@@ -52,17 +52,31 @@ def split(n_train: int, n_val: int, n_test: int, seed: int):
         (z(ds.x_test[:n_test]), ds.y_test[:n_test])
 
 
-def run_one(name, values, model, preset, data, epochs, batch, seed):
+def _queries(summary) -> float:
+    return sum(v for k, v in summary.items() if k.endswith(".mvm.settings"))
+
+
+def run_one(name, values, model, preset, data, epochs, batch, seed, curve_every=0):
+    """Train one algorithm; returns (trainable, val accuracy, device queries, curve) where the
+    curve is [(queries so far, val accuracy)] every ``curve_every`` steps (evaluation streams:
+    training is unchanged by it)."""
     trace = Trace()
     devs = [build_layer(preset, a, b, seed=seed * 100 + i, name=f"layer{i}")
             for i, (a, b) in enumerate(model.device_shapes())]
     tr = registry.build(name, registry.settings_for(name, values), model, devs, 10, seed=seed,
                         trace=trace)
     (xt, yt), (xv, yv), _ = data
-    res = registry.train(tr, xt, yt, epochs=epochs, batch_size=batch, seed=seed, trace=trace)
-    queries = sum(v for s in res.step_summaries for k, v in s.items() if k.endswith(".mvm.settings"))
+    curve = []
+
+    def on_step(n, res):
+        if curve_every and n % curve_every == 0:
+            curve.append((sum(_queries(s) for s in res.step_summaries), registry_accuracy(tr, xv, yv)))
+
+    res = registry.train(tr, xt, yt, epochs=epochs, batch_size=batch, seed=seed, trace=trace,
+                         on_step=on_step)
+    queries = sum(_queries(s) for s in res.step_summaries)
     val = registry_accuracy(tr, xv, yv)
-    return tr, val, queries
+    return tr, val, queries, curve
 
 
 def registry_accuracy(tr, x, y, batch=500):
@@ -83,6 +97,8 @@ def main(argv=None) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--lr-grid", nargs="+", type=float, default=[2e-3, 1e-2])
+    p.add_argument("--curve-every", type=int, default=0,
+                   help="validation accuracy against device queries every N steps (0: off)")
     p.add_argument("--settings", action="append", default=[], metavar="ALGO:KEY=VALUE",
                    help="an algorithm setting, e.g. local-guess:calibrate_subset=8 (repeatable)")
     a = p.parse_args(argv)
@@ -96,7 +112,7 @@ def main(argv=None) -> None:
         key, _, value = kv.partition("=")
         per_algo.setdefault(algo, {})[key] = json.loads(value) if value[:1] in "0123456789-[{tf\"n" else value
     t_start = time.perf_counter()
-    rows = []
+    rows, curves = [], {}
     for preset in a.presets:
         for name in a.algorithms:
             grid = a.lr_grid if name in TUNED else [None]
@@ -108,12 +124,14 @@ def main(argv=None) -> None:
                     values = dict(extra, **per_algo.get(name, {}),
                                   **({"knob_lr_range_units": lr} if lr else {}))
                     t0 = time.perf_counter()
-                    tr, val, q = run_one(name, values, model, preset, data, a.epochs, a.batch_size, seed)
+                    tr, val, q, curve = run_one(name, values, model, preset, data, a.epochs,
+                                                a.batch_size, seed, a.curve_every)
                     print(f"  {preset:16s} {name:12s} seed {seed} lr {lr or '-':<6} val {val:.4f} "
                           f"queries {q:>8.0f}  ({time.perf_counter() - t0:.0f} s)", flush=True)
                     if best is None or val > best[1]:
-                        best = (tr, val, q, lr)
-                tr, val, q, lr = best
+                        best = (tr, val, q, lr, curve)
+                tr, val, q, lr, curve = best
+                curves.setdefault((preset, name), []).append(curve)
                 xs, ys = data[2]
                 vals.append(val)
                 tests.append(registry_accuracy(tr, xs, ys))
@@ -151,7 +169,19 @@ def main(argv=None) -> None:
             ratio = q[(preset, "mfdd")] / max(1.0, q[(preset, "local-guess")])
             print(f"  {preset}: local-guess {acc[(preset, 'local-guess')]:.4f} vs mfdd "
                   f"{acc[(preset, 'mfdd')]:.4f} (reached: {reach}) with {ratio:.1f}x fewer queries "
-                  "(target: reached with >= 10x)")
+                  "over the whole run (target: reached with >= 10x)")
+            # validation curves: the queries local-guess needed to reach mfdd's final val accuracy
+            mf_val = {r["preset"]: r["val"] for r in rows if r["name"] == "mfdd"}.get(preset)
+            lg = curves.get((preset, "local-guess"), [])
+            for s_i, c in enumerate(lg):
+                hit = next((qq for qq, v in c if mf_val and v >= mf_val[s_i]), None)
+                if hit is not None:
+                    print(f"  {preset} seed {a.seeds[s_i]}: local-guess reached mfdd's final val "
+                          f"accuracy {mf_val[s_i]:.4f} after {hit:.0f} queries: "
+                          f"{q[(preset, 'mfdd')] / hit:.1f}x fewer than mfdd's {q[(preset, 'mfdd')]:.0f}")
+                elif c:
+                    print(f"  {preset} seed {a.seeds[s_i]}: local-guess never reached mfdd's val "
+                          f"accuracy on its curve")
     print(f"\nran: {'CNN ' + ' '.join(CNN) if a.cnn else 'MLP 784-' + '-'.join(map(str, a.hidden))}, "
           f"{a.n_train} train / {a.n_val} val (held out of train) / {a.n_test} test, {a.epochs} "
           f"epoch(s), batch {a.batch_size}, seeds {a.seeds}, lr grid {a.lr_grid} on "

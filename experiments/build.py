@@ -44,18 +44,20 @@ def layer_from_physics(physics, n_in: int, n_out: int, *, seed: int, name: str):
     raise TypeError(f"device physics {physics!r}; allowed: MZIConfig or CrossbarConfig")
 
 
-def build_devices(cfg: Config, n_in: int, preset: str | None = None):
+def build_devices(cfg: Config, n_in: int, preset: str | None = None,
+                  shapes: list[tuple[int, int]] | None = None):
     """Device layers and their initial knobs (the init weights mapped onto each device).
 
     ``preset`` builds the same network on another device preset (the cross-device cost row);
-    by default the run's resolved physics is used.
+    by default the run's resolved physics is used. ``shapes``: the (n_in, n_out) device
+    matrices of a ``model.architecture`` (default: the ``hidden`` MLP's layers).
     """
     physics = device_config(preset) if preset else cfg.device.physics
     seed = cfg.run.seed
     sizes = [n_in, *cfg.model.hidden]
     gen = generator(seed, "init-weights")
     devices, knobs = [], []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+    for i, (a, b) in enumerate(shapes if shapes is not None else zip(sizes, sizes[1:])):
         dev = layer_from_physics(physics, a, b, seed=derive_seed(seed, f"device/{i}") % (2 ** 62),
                                  name=f"layer{i}")
         devices.append(dev)

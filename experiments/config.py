@@ -130,8 +130,21 @@ class ModelSection:
     """Network: an MLP of device layers with Mono-Forward local heads."""
 
     hidden: tuple[int, ...] = (32, 32)
+    # A block list, e.g. ["conv2d:4:5:2:2", "bias", "relu", "flatten", "dense:64", "bias", "relu"]
+    # (algorithms.model.parse_architecture); when given it replaces the ``hidden`` MLP and the
+    # run trains through the algorithm registry (every algorithm, baselines on the same blocks).
+    architecture: tuple = ()
 
     def __post_init__(self) -> None:
+        if not isinstance(self.architecture, tuple):
+            raise ConfigError(f"model.architecture = {self.architecture!r}; allowed: a list of "
+                              "blocks such as \"dense:64\", \"conv2d:4:5:2:2\", \"relu\"")
+        if self.architecture:
+            from algorithms.model import parse_architecture
+            try:
+                parse_architecture(list(self.architecture))
+            except ValueError as e:
+                raise ConfigError(str(e).splitlines()[0]) from None
         if not isinstance(self.hidden, tuple) or not self.hidden or any(
                 isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= 100_000
                 for h in self.hidden):

@@ -68,7 +68,7 @@ def _specs(level: str, spec_file: "str | Path | Mapping | None") -> dict:
 _KEYS = {"cost_level": "cost.level", "gpus": "cost.gpus", "hidden": "model.hidden",
          "batch_size": "run.batch_size", "dataset": "data.dataset", "schedule": "algorithm.schedule",
          "num_directions": "algorithm.num_directions", "device_preset": "device.preset",
-         "device": "device.kind"}
+         "device": "device.kind", "architecture": "model.architecture"}
 
 
 def plain_config(config: Mapping) -> dict:
@@ -201,7 +201,7 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
         band = gpu_band(work["flops"], work["bytes"], work["kernels"], gpu, p_host_w=p_host)
         reports[f"GPU {name}: MF+DD"] = with_headline(band, level, steps=n_dev,
                                                       target_accuracy=target_accuracy)
-        if info_n_in and hidden:
+        if info_n_in and hidden and not config.get("architecture"):   # the MLP's BP step only
             bp = bp_step_work([info_n_in, *hidden], n_classes, int(config.get("batch_size", 64)),
                               BP_KERNELS)
             band = gpu_band(bp["flops"], bp["bytes"], bp["kernels"], gpu, p_host_w=p_host)
@@ -216,6 +216,8 @@ def price_twin_run(config: Mapping, n_in: int, history: Mapping[str, list] | Non
     same network's BP step on every configured GPU's band, with energy and time to the target
     (0.95 × the run's best accuracy, from its own history). No device row: nothing ran on one."""
     config = plain_config(config)
+    if config.get("architecture"):      # the BP step priced below is the hidden MLP's
+        return {}
     level = level or str(config.get("cost_level", "nominal"))
     specs = _specs(level, config_overrides(config))
     hidden = [int(h) for h in config.get("hidden", [])]
@@ -275,6 +277,8 @@ def measured_rows(config: Mapping, n_in: int, *, directions: int | None = None,
     ``RunRecord.costs``; :func:`reprice` carries them over (a measurement cannot be re-priced)."""
     import torch
     config = plain_config(config)
+    if config.get("architecture"):      # the torch step below is the hidden MLP's
+        return {}
     hidden = [int(h) for h in config.get("hidden", [])]
     n_classes = N_CLASSES.get(str(config.get("dataset", "")), 10)
     batch = int(config.get("batch_size", 64))

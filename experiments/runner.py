@@ -9,6 +9,8 @@ partial results with status "interrupted" and raises :class:`~algorithms.loop.In
 """
 from __future__ import annotations
 
+import math
+
 import datetime as _dt
 import hashlib
 import os
@@ -66,16 +68,33 @@ class _RegistryModel:
         return self.trainable.predict(x)
 
 
-def _build_registry(cfg: Config, n_in: int, n_classes: int, trace: Trace) -> _RegistryModel:
+def model_of(cfg: Config, input_shape) -> "ModelDescription":
+    """The run's network: ``model.architecture`` when given, else the ``hidden`` MLP."""
+    from algorithms.model import model_from_config
+    if cfg.model.architecture:
+        return model_from_config(tuple(input_shape), architecture=list(cfg.model.architecture))
+    return model_from_config((math.prod(input_shape),), hidden=list(cfg.model.hidden))
+
+
+def _build_registry(cfg: Config, n_in: int, n_classes: int, trace: Trace | None,
+                    name: str | None = None, input_shape=None) -> _RegistryModel:
+    """A registry algorithm (``name``, default the configured one) on the run's network; with a
+    ``model.architecture`` the references mf-ad and bp are built here too, on the same blocks."""
     import algorithms.baselines  # noqa: F401  (registers the twin builders)
     from algorithms import registry
-    from algorithms.model import model_from_config
-    devices, knobs = build_devices(cfg, n_in)
-    model = model_from_config((n_in,), hidden=list(cfg.model.hidden))
-    settings = registry.settings_for(cfg.algorithm.name, cfg.algorithm.settings)
+    name = name or cfg.algorithm.name
+    model = model_of(cfg, input_shape or (n_in,))
+    devices, knobs = build_devices(cfg, n_in, shapes=model.device_shapes())
+    values = cfg.algorithm.settings if name == cfg.algorithm.name else {}
+    if name == "mfdd":      # the [algorithm] keys of MF+DD, on the registry's parts
+        a = cfg.algorithm
+        values = {"num_directions": a.num_directions, "directions": a.directions,
+                  "difference": a.difference, "optimizer": a.optimizer}
+    settings = registry.settings_for(name, values)
     try:
-        return _RegistryModel(registry.build(cfg.algorithm.name, settings, model, devices, n_classes,
-                                             seed=cfg.run.seed, trace=trace, initial_knobs=knobs))
+        return _RegistryModel(registry.build(name, settings, model, devices, n_classes,
+                                             seed=cfg.run.seed, trace=trace or Trace(),
+                                             initial_knobs=knobs))
     except ValueError as e:   # e.g. a capability the device does not declare
         raise ConfigError(f"algorithm.name = {cfg.algorithm.name!r}: {e}") from None
 DEFAULT_DIR = Path("results")
@@ -297,8 +316,11 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     rec = RunRecord(config=cfg.flat(), versions=_versions(), config_toml=config_to_toml(cfg),
                     run_id=cfg.run_id, meta=meta)
     algo = cfg.algorithm.name
+    arch = cfg.model.architecture
+    net_text = (f"network {' '.join(map(str, arch))}" if arch
+                else f"MLP {n_in}-{'-'.join(map(str, cfg.model.hidden))}")
     echo(f"forwardlab: {cfg.data.dataset} ({data.x_train.shape[0]} train / {data.x_test.shape[0]} "
-         f"test), MLP {n_in}-{'-'.join(map(str, cfg.model.hidden))} with {C}-class local heads, "
+         f"test), {net_text} with {C}-class local heads, "
          f"device {cfg.device.preset}"
          f"{' (modified)' if cfg.device.physics != _preset_physics(cfg) else ''}, "
          f"algorithm {algo_label(algo)}, run {cfg.run_id}")
@@ -320,7 +342,8 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
 
     def fit(stage: str, model, gen, trace: Trace | None, result: TrainResult | None) -> TrainResult:
         label = label_of(stage)
-        layers = len(cfg.model.hidden) if cfg.algorithm.schedule == "greedy" else 1
+        layers = (len(model_of(cfg, data.shape).device_shapes()) if arch else len(cfg.model.hidden)
+                  ) if cfg.algorithm.schedule == "greedy" else 1
         total = cfg.run.epochs * layers * steps_per_epoch
         cb = progress(total, label) if progress else None
         t0 = time.perf_counter()
@@ -359,7 +382,9 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
             else:
                 device_stage = stage == "mfdd" or stage not in ALGO_LABELS
                 trace = Trace() if device_stage else None
-                if stage == "mfdd":
+                if arch:     # every stage through the registry, on the same blocks
+                    model = _build_registry(cfg, n_in, C, trace, name=stage, input_shape=data.shape)
+                elif stage == "mfdd":
                     model = build_mfdd(cfg, n_in, C, trace)[0]
                 elif stage not in ALGO_LABELS:
                     model = _build_registry(cfg, n_in, C, trace)
@@ -384,7 +409,7 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
             raise Divergence(rec.message, e.history) from None
         raise Interrupted(rec.message, e.history) from None
     summaries = done[algo].step_summaries
-    if algo == "mfdd":
+    if algo == "mfdd" and not arch:
         other = "crossbar-default" if cfg.device.kind == "mzi" else "mzi-default"
         device_summaries = {f"{cfg.device.preset} MF+DD": mean_summary(summaries),
                             f"{other} MF+DD": _one_step_summary(cfg, other, data)}
