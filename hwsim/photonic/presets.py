@@ -53,11 +53,12 @@ def _mzi_default() -> MZIConfig:
         InputDAC(bits=8),                  # 8-bit input DAC: SimPhony ``dac.yml``; devices.md §5.13
         # Balanced homodyne, 10 mW laser, half to the LOs; R = 1 A/W, B = 20 GHz, T = 300 K,
         # R_L = 166 Ω, I_dark = 0.1 nA: photontorch ``photodetector.py`` (devices.md §5.10).
-        # The laser is sized to the array: 10 mW over the 256 input modulators of the 64→32
-        # reference layer = 39.0625 µW per modulator (derived), so a 784×128 layer gets 490 mW
-        # (Lightmatter 2025 budgets 1.6 W of laser, cost.md) instead of 0.4 µW per modulator.
+        # The laser is sized to the array: the 10 mW that fed the 128 input modulators of the
+        # digits network's 32→32 layer = 78.125 µW per modulator (derived), so every digits
+        # layer gets at least the power it had and a 784×128 layer gets 0.98 W (Lightmatter
+        # 2025 budgets 1.6 W of laser, cost.md) instead of 0.8 µW per modulator.
         Detection(mode="homodyne", laser_power_w=0.01, lo_fraction=0.5,
-                  modulator_power_w=0.01 / 256),
+                  modulator_power_w=0.01 / 128),
         OutputADC(bits=8, full_scale=adc_full_scale(k)),   # 8-bit ADC: SimPhony ``adc.yml``; LT ``ADC.py``
     ))
 
