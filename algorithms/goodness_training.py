@@ -133,13 +133,15 @@ class ForwardForward:
         return self.trainer.step(xs, flags, train_stages)
 
     def label_goodness(self, x: Tensor) -> Tensor:
-        """Goodness summed over blocks for every candidate label: (B, C), one device pass of
-        C·B examples (evaluation streams)."""
+        """Goodness summed over blocks (the last block only for prediction "last") for every
+        candidate label: (B, C), one device pass of C·B examples (evaluation streams)."""
         B, C = x.shape[0], self.n_classes
         labels = torch.arange(C).repeat_interleave(B)                      # (C·B,)
         xs = embed_label(x.repeat(C, 1), labels, C, self.label_value)
         with torch.no_grad():
             per_stage = self.trainer.stage_scores(xs)                      # [(C·B, 1)]
+        if self.trainer.prediction == "last":
+            per_stage = per_stage[-1:]
         return torch.stack(per_stage).sum(0).reshape(C, B).T
 
     def predict(self, x: Tensor) -> Tensor:

@@ -341,6 +341,9 @@ class GoodnessSettings(CommonSettings):
         _int(o, "num_directions", self.num_directions, 1, 4096)
         _choice(o, "variant", self.variant, VARIANTS)
         object.__setattr__(self, "architecture", _architecture(o, self.architecture))
+        if self.projection_dim is not None:
+            raise ValueError(f"{o}.projection_dim = {self.projection_dim!r}; allowed: None (the "
+                             "goodness heads read the block output itself)")
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,9 @@ import math
 
 import pytest
 import torch
-from torch.nn.functional import softplus
 
 from algorithms import registry
-from algorithms.goodness_training import ForwardForward, embed_label
+from algorithms.goodness_training import embed_label
 from algorithms.model import model_from_config
 from algorithms.objectives.goodness import ThresholdGoodness
 from hwsim.presets import build_layer
@@ -84,13 +83,18 @@ def test_prediction_is_the_label_with_the_highest_summed_goodness():
         per = ff.trainer.stage_scores(embed_label(x, torch.full((5,), c), 3, ff.label_value))
         assert torch.allclose(G[:, c], sum(p[:, 0] for p in per), rtol=1e-5, atol=1e-5)
     assert torch.equal(ff.predict(x), G.argmax(1))
+    # prediction "last": the last block's goodness only
+    last, _ = _ff(prediction="last")
+    per = [last.trainer.trainer.stage_scores(embed_label(x, torch.full((5,), c), 3, 1.0))[-1][:, 0]
+           for c in range(3)]
+    assert torch.allclose(last.trainer.label_goodness(x), torch.stack(per, 1), rtol=1e-5, atol=1e-5)
     # a hand case of the vote itself: goodness per block (2 blocks, C = 3)
     blocks = torch.tensor([[[1.0, 4.0, 2.0]], [[3.0, 0.5, 2.0]]])   # sums 4, 4.5, 4
     assert int(blocks.sum(0).argmax(-1)) == 1
 
 
 def test_device_estimate_is_aligned_with_autograd_on_the_twin():
-    from algorithms.estimators import Directional, DirectionalDerivative
+    from algorithms.estimators import Directional
     t, _ = _ff(estimator="rademacher", num_directions=64, epsilon_knob_range_units=1e-3)
     tr = t.trainer.trainer
     g = torch.Generator().manual_seed(2)
@@ -132,7 +136,8 @@ def test_queries_per_step_equal_the_trace(estimator):
 def test_ff_settings_validation_is_one_line():
     for values, field in (({"threshold_per_unit": 0.0}, "threshold_per_unit"),
                           ({"label_value": -1.0}, "label_value"),
-                          ({"estimator": "activity"}, "estimator")):
+                          ({"estimator": "activity"}, "estimator"),
+                          ({"projection_dim": 8}, "projection_dim")):
         with pytest.raises(ValueError, match=field) as e:
             registry.settings_for("ff", values)
         assert "\n" not in str(e.value)

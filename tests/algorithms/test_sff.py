@@ -8,7 +8,7 @@ import torch
 from algorithms import registry
 from algorithms.estimators import Directional, DirectionalDerivative, LocalGuess
 from algorithms.goodness_training import class_goodness_heads, local_trainer_with_objectives
-from algorithms.model import Bias, Dense, ModelDescription, ReLU, model_from_config
+from algorithms.model import model_from_config
 from algorithms.network import OracleNetwork
 from algorithms.normalized import NormalizedConv2d, NormalizedDense, normalize_between_blocks
 from algorithms.objectives.goodness import ClassGoodnessHead, average_goodness_vote
@@ -194,6 +194,10 @@ def test_sff_on_a_cnn_has_one_goodness_channel_per_class_per_conv_block():
     x = torch.randn(8, 64)
     loss = t.step(x, torch.arange(8) % 3)
     assert all(math.isfinite(v) for v in loss.values())
+    # the trainer's prediction is the vote of the goodness averaged over both blocks
+    g = t.trainer.stage_scores(x)
+    assert [s.shape for s in g] == [(8, 3), (8, 3)]
+    assert torch.equal(t.predict(x), average_goodness_vote(g))
 
 
 def test_sff_settings_validation_is_one_line():

@@ -512,3 +512,11 @@ def test_goodness_algorithms_run_through_the_cli(tmp_path, capsys, algo, setting
     n_blocks = 2 if "architecture" in " ".join(settings) else 1
     assert per_step == {n_blocks * (1 + (2 if guess else 16))}
     assert any(n.startswith("mzi-default ") for n in rec.costs)
+
+
+def test_goodness_algorithms_are_listed(capsys):
+    assert cli(["algorithms"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name in ("sff", "ff"):
+        line = next(ln for ln in lines if ln.startswith(f"{name} "))
+        assert "17 queries/step/block" in line      # 1 clean + 2 × 8 Rademacher (the default)
