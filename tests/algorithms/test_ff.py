@@ -85,7 +85,8 @@ def test_prediction_is_the_label_with_the_highest_summed_goodness():
     assert torch.equal(ff.predict(x), G.argmax(1))
     # prediction "last": the last block's goodness only
     last, _ = _ff(prediction="last")
-    per = [last.trainer.trainer.stage_scores(embed_label(x, torch.full((5,), c), 3, 1.0))[-1][:, 0]
+    per = [last.trainer.trainer.stage_scores(embed_label(x, torch.full((5,), c), 3,
+                                                         last.trainer.label_value))[-1][:, 0]
            for c in range(3)]
     assert torch.allclose(last.trainer.label_goodness(x), torch.stack(per, 1), rtol=1e-5, atol=1e-5)
     # a hand case of the vote itself: goodness per block (2 blocks, C = 3)
