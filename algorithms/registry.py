@@ -56,7 +56,8 @@ __all__ = ["ALGORITHMS", "AlgorithmSpec", "settings_for", "build", "train", "des
            "check_capability", "CommonSettings", "MFDDSettings", "MFDDThesisSettings",
            "FROGSettings", "LocalGuessSettings", "ActivitySettings", "FrozenSettings",
            "TwinSettings", "HWASettings", "OPTIMIZERS", "HWA_KNOB_NOISE_RANGE_UNITS", "TWIN_NAMES",
-           "register_twin_builder", "build_global", "Trainable", "MFDD_DIRECTIONS"]
+           "register_twin_builder", "build_global", "Trainable", "MFDD_DIRECTIONS", "SFFSettings",
+           "FFSettings", "GoodnessSettings", "GOODNESS_ESTIMATORS", "GOODNESS_NAMES"]
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
 MFDD_DIRECTIONS = (*DIRECTIONS, "lowrank", "seed-replay")
@@ -270,9 +271,16 @@ class AlgorithmSpec:
     settings_type: type
     label: str                              # how results are labelled
     queries: Callable[[Any, int], int]      # (settings, n_device_blocks) → device queries/step
+    label_for: Callable[[Any], str] | None = None   # label that depends on the settings
 
     def queries_per_step(self, settings=None, n_blocks: int = 1) -> int:
         return self.queries(settings or self.settings_type(), n_blocks)
+
+    def label_of(self, settings=None) -> str:
+        """The results label for these settings (e.g. "nominal model" when an estimator uses it)."""
+        if self.label_for is None or settings is None:
+            return self.label
+        return self.label_for(settings)
 
 
 _TWIN = "ideal digital twin, autograd"
@@ -301,6 +309,104 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {s.name: s for s in (
                   HWASettings, f"{_TWIN} (noise injection), deployed on device", lambda s, n: 0),
 )}
 
+
+
+# --------------------------------------------------------------------------- goodness algorithms
+#: Forward-only knob estimators the goodness algorithms (sff, ff) take for their blocks.
+GOODNESS_ESTIMATORS = ("rademacher", "frog", "local-guess")
+
+
+def _architecture(owner, v):
+    if v is None:
+        return None
+    if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)) or not v or not all(
+            isinstance(b, str) for b in v):
+        raise ValueError(f"{owner}.architecture = {v!r}; allowed: None (the model's MLP) or a "
+                         "non-empty list of block strings like 'conv2d:8:3:1:1'")
+    from .model import parse_architecture
+    parse_architecture(list(v), f"{owner}.architecture")
+    return tuple(v)
+
+
+@dataclass(frozen=True)
+class GoodnessSettings(CommonSettings):
+    """Keys shared by sff and ff: the block estimator and its size.
+
+    ``estimator``: "rademacher" (±ε per knob, central, ``num_directions`` P), "frog"
+    (``num_directions`` orthonormal tangents) or "local-guess" (the objective's exact ∂L/∂z
+    through the nominal Jacobian, needs the device's ``nominal`` capability; ``variant``).
+    ``architecture``: block strings (model.py form) for a CNN on square one-channel images,
+    e.g. ["conv2d:8:3:1:1", "bias", "relu", "maxpool:2", …]; None: the run's MLP.
+    """
+
+    knob_lr_range_units: float = 1e-2      # as mfdd (chosen there on a validation split)
+    prediction: str = "sum"                 # goodness summed (= averaged) over blocks
+    estimator: str = "rademacher"
+    num_directions: int = 8
+    variant: str = "local"                  # for estimator = "local-guess"
+    architecture: tuple | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        o = type(self).__name__
+        _choice(o, "estimator", self.estimator, GOODNESS_ESTIMATORS)
+        _int(o, "num_directions", self.num_directions, 1, 4096)
+        _choice(o, "variant", self.variant, VARIANTS)
+        object.__setattr__(self, "architecture", _architecture(o, self.architecture))
+        if self.projection_dim is not None:
+            raise ValueError(f"{o}.projection_dim = {self.projection_dim!r}; allowed: None (the "
+                             "goodness heads read the block output itself)")
+
+
+@dataclass(frozen=True)
+class SFFSettings(GoodnessSettings):
+    """sff: Scalable Forward-Forward (arXiv:2501.03176): class goodness of a 1×1 projection
+    (one channel per class), CE over goodness, normalised detached block inputs, vote by the
+    goodness averaged over blocks (prediction "sum"; "last": last block only)."""
+
+
+@dataclass(frozen=True)
+class FFSettings(GoodnessSettings):
+    """ff: Hinton's Forward-Forward (arXiv:2212.13345): label one-hot in the first C inputs
+    (``label_value``), positive = true label, negative = a uniformly drawn wrong label, loss
+    softplus(θ − G_pos) + softplus(G_neg − θ) with G = Σ a² and θ = ``threshold_per_unit`` ×
+    width; prediction: the label with the highest goodness summed over blocks ("last": last)."""
+
+    # θ per unit of width = mean squared activity at the boundary; label_value = the embedded
+    # one-hot's value on standardised inputs. Chosen on a validation split held out of the
+    # Fashion-MNIST training set (3000 train / 1000 val, crossbar-default, MLP 784-128-128, local
+    # guess, 2 epochs, knob lr 1e-2): (label, θ/unit) = (1, 0.1) 0.159, (4, 0.1) 0.510,
+    # (1, 0.5) 0.418, (4, 0.5) 0.649. A label of 1 is lost among standardised pixels up to ~8;
+    # θ = 1.0/unit sits far above the activities at kaiming init (readout rms 0.2–0.4, digits)
+    # and left only the positive term active (nothing learned in 3 epochs).
+    threshold_per_unit: float = 0.5
+    label_value: float = 4.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _pos(type(self).__name__, "threshold_per_unit", self.threshold_per_unit)
+        _pos(type(self).__name__, "label_value", self.label_value)
+
+
+def _goodness_label(s: GoodnessSettings) -> str:
+    uses_nominal = s.estimator == "local-guess" and s.variant != "random"
+    return "forward-only, nominal model" if uses_nominal else "forward-only"
+
+
+def _goodness_queries(s: GoodnessSettings, n: int) -> int:
+    per = {"rademacher": 2 * s.num_directions, "frog": 2 * s.num_directions, "local-guess": 2}
+    return n * (1 + per[s.estimator])
+
+
+ALGORITHMS.update({s.name: s for s in (
+    AlgorithmSpec("sff", "Scalable Forward-Forward: class goodness per block (estimator: "
+                  "rademacher|frog|local-guess; local-guess needs nominal)", None, SFFSettings,
+                  "forward-only", _goodness_queries, _goodness_label),
+    AlgorithmSpec("ff", "Hinton's Forward-Forward: pos/neg label embedding, goodness threshold "
+                  "(same estimators)", None, FFSettings, "forward-only", _goodness_queries,
+                  _goodness_label),
+)})
+GOODNESS_NAMES = ("sff", "ff")
 
 #: The autograd baselines (algorithms/baselines) register their builder here when imported;
 #: the forward-only part of ``algorithms`` never imports autograd code.
@@ -432,6 +538,8 @@ def build(name: str, settings, model: ModelDescription, devices: Sequence, n_cla
     knobs0 = _initial_knobs(model, devices, seed, initial_knobs)
     oracles = _oracles(devices, trace)
     net = OracleNetwork.build(model, oracles)
+    if name in GOODNESS_NAMES:
+        return _build_goodness(name, settings, net, knobs0, n_classes, seed=seed, trace=trace)
     proj = [settings.projection_dim if st.n_features > (settings.projection_dim or math.inf)
             else None for st in net.stages]
 
@@ -507,6 +615,41 @@ def guess_model_for(settings, devices) -> str:
     if settings.guess_model != "auto":
         return settings.guess_model
     return "calibrated" if all("calibrate" in _capabilities(d) for d in devices) else "nominal"
+
+
+def _build_goodness(name: str, settings: GoodnessSettings, net: OracleNetwork, knobs0,
+                    n_classes: int, *, seed: int, trace: Trace) -> Trainable:
+    """sff / ff on a LocalTrainer with goodness objectives (algorithms.goodness_training)."""
+    from .goodness_training import (ForwardForward, class_goodness_heads,
+                                    local_trainer_with_objectives, threshold_objectives)
+    from .normalized import normalize_between_blocks
+    net = OracleNetwork.build(normalize_between_blocks(net.model), net.oracles)
+    n = len(net.stages)
+
+    def eps(i: int) -> float:
+        wn = settings.write_noise_range_units
+        wn = WRITE_NOISE_RANGE_UNITS.get(net.device_kind(i), 0.0) if wn is None else wn
+        return perturbation_step(net.maps[i], wn, settings.epsilon_knob_range_units)
+
+    if settings.estimator == "rademacher":
+        estimators = [Directional(DirectionalDerivative("rademacher", settings.num_directions,
+                                                        eps(i), "central")) for i in range(n)]
+    elif settings.estimator == "frog":
+        estimators = [FROG(settings.num_directions, eps(i), "unbiased") for i in range(n)]
+    else:
+        estimators = [LocalGuess(settings.variant, eps(i)) for i in range(n)]
+    objectives = (class_goodness_heads(net, n_classes) if name == "sff"
+                  else threshold_objectives(net, settings.threshold_per_unit))
+    inner = local_trainer_with_objectives(
+        net, knobs0, objectives, estimators,
+        _optimizer(settings.optimizer, settings.knob_lr_range_units, settings.clip_norm),
+        _optimizer(settings.optimizer, settings.head_lr, settings.clip_norm),
+        prediction=settings.prediction, seed=seed, trace=trace)
+    trainer = inner if name == "sff" else ForwardForward(inner, n_classes,
+                                                         label_value=settings.label_value, seed=seed)
+    t = Trainable(name, trainer, settings, n, ALGORITHMS[name].queries_per_step(settings, n))
+    t.label = ALGORITHMS[name].label_of(settings)
+    return t
 
 
 def build_global(settings: FROGSettings | MFDDSettings, model: ModelDescription, devices,

@@ -9,10 +9,9 @@ partial results with status "interrupted" and raises :class:`~algorithms.loop.In
 """
 from __future__ import annotations
 
-import math
-
 import datetime as _dt
 import hashlib
+import math
 import os
 import platform
 import shlex
@@ -45,13 +44,17 @@ __all__ = ["run", "prepare", "mean_summary", "price_run", "ALGO_LABELS", "checkp
 ALGO_LABELS = {"mfdd": "MF+DD", "mf-ad": f"MF-AD ({TWIN_LABEL})", "bp": f"BP ({TWIN_LABEL})"}
 
 
-def algo_label(name: str) -> str:
+def algo_label(name: str, settings: dict | None = None) -> str:
     """How a run's algorithm is labelled in tables and files (registry algorithms say whether
-    they are forward-only, use the nominal model or train on the twin)."""
+    they are forward-only, use the nominal model or train on the twin; ``settings``, the run's
+    ``algorithm.settings``, for labels that depend on them)."""
     if name in ALGO_LABELS:
         return ALGO_LABELS[name]
-    from algorithms.registry import ALGORITHMS as REG
-    return f"{name} ({REG[name].label})"
+    from algorithms.registry import ALGORITHMS as REG, settings_for
+    spec = REG[name]
+    if settings and spec.label_for is not None:
+        return f"{name} ({spec.label_of(settings_for(name, settings))})"
+    return f"{name} ({spec.label})"
 
 
 class _RegistryModel:
@@ -82,21 +85,36 @@ def _build_registry(cfg: Config, n_in: int, n_classes: int, trace: Trace | None,
     ``model.architecture`` the references mf-ad and bp are built here too, on the same blocks."""
     import algorithms.baselines  # noqa: F401  (registers the twin builders)
     from algorithms import registry
+    from algorithms.model import model_from_config
     name = name or cfg.algorithm.name
-    model = model_of(cfg, input_shape or (n_in,))
-    devices, knobs = build_devices(cfg, n_in, shapes=model.device_shapes())
     values = cfg.algorithm.settings if name == cfg.algorithm.name else {}
     if name == "mfdd":      # the [algorithm] keys of MF+DD, on the registry's parts
         a = cfg.algorithm
         values = {"num_directions": a.num_directions, "directions": a.directions,
                   "difference": a.difference, "optimizer": a.optimizer}
     settings = registry.settings_for(name, values)
+    if getattr(settings, "architecture", None):   # a CNN given in the algorithm's settings
+        model = model_from_config(_square_image(n_in), architecture=list(settings.architecture))
+    else:
+        model = model_of(cfg, input_shape or (n_in,))
+    devices, knobs = build_devices(cfg, n_in, shapes=model.device_shapes())
     try:
         return _RegistryModel(registry.build(name, settings, model, devices, n_classes,
                                              seed=cfg.run.seed, trace=trace or Trace(),
                                              initial_knobs=knobs))
     except ValueError as e:   # e.g. a capability the device does not declare
         raise ConfigError(f"algorithm.name = {cfg.algorithm.name!r}: {e}") from None
+
+
+def _square_image(n_in: int) -> tuple[int, int]:
+    """(H, W) of square one-channel images of n_in pixels (digits 8×8, Fashion-MNIST 28×28)."""
+    side = math.isqrt(n_in)
+    if side * side != n_in:
+        raise ConfigError(f"algorithm.settings.architecture needs square one-channel images; "
+                          f"the data set has {n_in} features per example")
+    return side, side
+
+
 DEFAULT_DIR = Path("results")
 # The batched evaluation may use at most this share of the memory available when the run starts.
 MEMORY_SHARE = 0.8
@@ -323,7 +341,7 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
          f"test), {net_text} with {C}-class local heads, "
          f"device {cfg.device.preset}"
          f"{' (modified)' if cfg.device.physics != _preset_physics(cfg) else ''}, "
-         f"algorithm {algo_label(algo)}, run {cfg.run_id}")
+         f"algorithm {algo_label(algo, cfg.algorithm.settings)}, run {cfg.run_id}")
 
     # Stages of the run, in order; a checkpoint holds the finished ones and the current one.
     twin_run = algo in ("mf-ad", "bp") or (algo not in ALGO_LABELS and _is_twin(algo))
@@ -337,7 +355,7 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
         if stage == "mfdd":
             return "MF+DD on " + cfg.device.preset
         if stage == algo and stage not in ALGO_LABELS:
-            return f"{algo_label(stage)} on {cfg.device.preset}"
+            return f"{algo_label(stage, cfg.algorithm.settings)} on {cfg.device.preset}"
         return ALGO_LABELS[stage]
 
     def fit(stage: str, model, gen, trace: Trace | None, result: TrainResult | None) -> TrainResult:

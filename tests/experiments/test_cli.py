@@ -485,3 +485,38 @@ def test_val_split_holds_out_part_of_the_training_set(tmp_path, capsys):
     assert cli(run_args(tmp_path, tmp_path / "w.h5", "--val-split", "0.9")) == 2
     assert "data.val_split = 0.9" in capsys.readouterr().err
 
+
+
+# ------------------------------------------------------------ goodness algorithms (issue 8)
+@pytest.mark.parametrize("algo, settings", [
+    ("sff", []),
+    ("ff", ["--set", 'algorithm.settings.estimator="local-guess"']),
+    ("sff", ["--set", 'algorithm.settings.architecture=["conv2d:4:3:1:1","bias","relu",'
+             '"maxpool:2","flatten","dense:8","bias","relu"]',
+             "--set", 'algorithm.settings.estimator="local-guess"']),
+])
+def test_goodness_algorithms_run_through_the_cli(tmp_path, capsys, algo, settings):
+    out = tmp_path / "g.h5"
+    assert cli(run_args(tmp_path, out, "--algorithm", algo, "--no-references", *settings)) == 0
+    table = capsys.readouterr().out
+    rec = read_results(out)
+    assert rec.status == "ok" and rec.config["algorithm.name"] == algo
+    guess = "local-guess" in " ".join(settings)
+    label = "forward-only, nominal model" if guess else "forward-only"
+    assert f"{algo} ({label}) on mzi-default" in table
+    assert len(rec.history["test_accuracy"]) == 1
+    per_step = {sum(v for k, v in s.items() if k.endswith(".mvm.settings"))
+                for s in rec.step_summaries}
+    # per device block (1 for the tiny MLP, 2 for the CNN): one clean readout + the estimate,
+    # 2 settings for the local guess, 2 × 8 for the default P = 8 Rademacher directions
+    n_blocks = 2 if "architecture" in " ".join(settings) else 1
+    assert per_step == {n_blocks * (1 + (2 if guess else 16))}
+    assert any(n.startswith("mzi-default ") for n in rec.costs)
+
+
+def test_goodness_algorithms_are_listed(capsys):
+    assert cli(["algorithms"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name in ("sff", "ff"):
+        line = next(ln for ln in lines if ln.startswith(f"{name} "))
+        assert "17 queries/step/block" in line      # 1 clean + 2 × 8 Rademacher (the default)
