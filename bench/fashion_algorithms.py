@@ -137,7 +137,7 @@ def main(argv=None) -> None:
                 tests.append(registry_accuracy(tr, xs, ys))
                 qs.append(q)
                 chosen.append(lr)
-            rows.append({"preset": preset, "name": name, "label": registry.ALGORITHMS[name].label,
+            rows.append({"preset": preset, "name": name, "label": best[0].label,
                          "val": vals, "test": tests, "queries": sum(qs) / len(qs), "lr": chosen})
     print()
     print(f"{'preset':16s} {'algorithm':12s} {'lr':>7s} {'val':>7s} {'test':>13s} {'queries':>9s} "
