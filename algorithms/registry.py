@@ -342,8 +342,6 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {s.name: s for s in (
                   "nominal", LocalGuessSettings, "forward-only, nominal model", lambda s, n: 3 * n),
     AlgorithmSpec("activity", "activity perturbation of block outputs (host), nominal W->knob map",
                   "nominal", ActivitySettings, "forward-only, nominal model", lambda s, n: n),
-    AlgorithmSpec("tt-zo", "tensor-train layers (one device per core), ZO over the cores' knobs (all core devices counted)",
-                  None, TTZOSettings, "forward-only", _tt_queries),
     AlgorithmSpec("frozen", "control: device knobs never updated, exact digital heads", None,
                   FrozenSettings, "forward-only (control)", lambda s, n: n),
     AlgorithmSpec("mf-ad", "Mono-Forward with autograd local gradients", "nominal", TwinSettings,
@@ -353,6 +351,8 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {s.name: s for s in (
                   TwinSettings, f"{_TWIN}, deployed on device", lambda s, n: 0),
     AlgorithmSpec("hwa-deploy", "noise-injection BP on the twin, then deployed", "nominal",
                   HWASettings, f"{_TWIN} (noise injection), deployed on device", lambda s, n: 0),
+    AlgorithmSpec("tt-zo", "tensor-train layers, one device per core, ZO over the cores' knobs "
+                  "(queries: all core devices)", None, TTZOSettings, "forward-only", _tt_queries),
 )}
 
 

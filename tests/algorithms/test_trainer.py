@@ -34,9 +34,9 @@ def mvm_settings(summary):
 def test_every_issue_name_is_registered_with_description_capability_and_settings():
     names = ["mfdd", "mfdd-thesis", "frog", "local-guess", "activity", "frozen", "mf-ad", "bp",
              "bp-deploy", "hwa-deploy"]
-    assert list(registry.ALGORITHMS) == names
+    assert list(registry.ALGORITHMS)[:len(names)] == names     # later issues append theirs
     lines = registry.describe()
-    assert len(lines) == len(names) and all("\n" not in ln for ln in lines)
+    assert len(lines) == len(registry.ALGORITHMS) and all("\n" not in ln for ln in lines)
     for n in names:
         spec = registry.ALGORITHMS[n]
         assert spec.capability in (None, "nominal", "calibrate") and spec.description
