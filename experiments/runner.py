@@ -70,14 +70,43 @@ def _build_registry(cfg: Config, n_in: int, n_classes: int, trace: Trace) -> _Re
     import algorithms.baselines  # noqa: F401  (registers the twin builders)
     from algorithms import registry
     from algorithms.model import model_from_config
+    settings = registry.settings_for(cfg.algorithm.name, cfg.algorithm.settings)
+    if cfg.algorithm.name == "tt-zo":       # one device per TT core (algorithms.tt)
+        return _RegistryModel(_build_tt(cfg, settings, n_in, n_classes, trace))
     devices, knobs = build_devices(cfg, n_in)
     model = model_from_config((n_in,), hidden=list(cfg.model.hidden))
-    settings = registry.settings_for(cfg.algorithm.name, cfg.algorithm.settings)
     try:
         return _RegistryModel(registry.build(cfg.algorithm.name, settings, model, devices, n_classes,
                                              seed=cfg.run.seed, trace=trace, initial_knobs=knobs))
     except ValueError as e:   # e.g. a capability the device does not declare
         raise ConfigError(f"algorithm.name = {cfg.algorithm.name!r}: {e}") from None
+def _build_tt(cfg: Config, settings, n_in: int, n_classes: int, trace: Trace):
+    from algorithms.tt_network import check_chain
+    from algorithms.tt_zo import OutputCrossEntropy
+    from .pde import build_core_devices
+    shapes = registry_tt_shapes(settings)
+    try:
+        check_chain(shapes, n_in, n_classes, "algorithm.settings.layers")
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    from algorithms import registry
+    return registry.build_tt(settings, build_core_devices(cfg.device.physics, shapes, cfg.run.seed),
+                             OutputCrossEntropy(), seed=cfg.run.seed, trace=trace)
+
+
+def _network_text(cfg: Config, n_in: int, n_classes: int) -> str:
+    if cfg.algorithm.name != "tt-zo":
+        return f"MLP {n_in}-{'-'.join(map(str, cfg.model.hidden))} with {n_classes}-class local heads"
+    from algorithms.registry import settings_for
+    shapes = registry_tt_shapes(settings_for("tt-zo", cfg.algorithm.settings))
+    return "TT network " + " | ".join(s.describe() for s in shapes)
+
+
+def registry_tt_shapes(settings):
+    from algorithms.registry import tt_shapes
+    return tt_shapes(settings.layers, "algorithm.settings.layers")
+
+
 DEFAULT_DIR = Path("results")
 # The batched evaluation may use at most this share of the memory available when the run starts.
 MEMORY_SHARE = 0.8
@@ -282,6 +311,15 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     out = Path(out) if out is not None else prepare(cfg, overwrite=overwrite, resume=resume)
     out = resolve_target(out)
     ckpt = checkpoint_path(out)
+    if cfg.pde.problem:                    # a PDE task (experiments.pde), not classification
+        from .pde import run_pde
+        meta = {"timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "command": shlex.join(sys.argv), "git_commit": _git_commit(),
+                "dataset": f"pde:{cfg.pde.problem}", "threads": str(torch.get_num_threads()),
+                "host": platform.node()}
+        rec = RunRecord(config=cfg.flat(), versions=_versions(), config_toml=config_to_toml(cfg),
+                        run_id=cfg.run_id, meta=meta)
+        return run_pde(cfg, out, rec=rec, echo=echo, progress=progress, stop=stop)
     saved = _load_checkpoint(ckpt) if resume else None
     if saved is not None and saved.get("run_id") != cfg.run_id:
         raise OutputError(f"--resume: checkpoint {str(ckpt)!r} belongs to run "
@@ -297,8 +335,9 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     rec = RunRecord(config=cfg.flat(), versions=_versions(), config_toml=config_to_toml(cfg),
                     run_id=cfg.run_id, meta=meta)
     algo = cfg.algorithm.name
+    net_text = _network_text(cfg, n_in, C)
     echo(f"forwardlab: {cfg.data.dataset} ({data.x_train.shape[0]} train / {data.x_test.shape[0]} "
-         f"test), MLP {n_in}-{'-'.join(map(str, cfg.model.hidden))} with {C}-class local heads, "
+         f"test), {net_text}, "
          f"device {cfg.device.preset}"
          f"{' (modified)' if cfg.device.physics != _preset_physics(cfg) else ''}, "
          f"algorithm {algo_label(algo)}, run {cfg.run_id}")

@@ -56,6 +56,7 @@ class TTTwinTrainer:
         leaves = {k: v.detach().clone().requires_grad_(True) for k, v in self.params.items()}
         loss = self.objective.losses(self._forward(leaves, self.objective.inputs(x, y)), x, y)[0]
         grads = dict(zip(leaves, torch.autograd.grad(loss, list(leaves.values()))))
+        loss = loss.detach()
         upd, self._ks = self._kopt.update({"knobs": grads["knobs"]}, self._ks,
                                           {"knobs": self.params["knobs"]})
         knobs = apply_updates({"knobs": self.params["knobs"]}, upd)["knobs"]
@@ -64,7 +65,7 @@ class TTTwinTrainer:
         b = self._biases()
         upd, self._bs = self._bopt.update({k: grads[k] for k in b}, self._bs, b)
         self.params = {"knobs": knobs.detach(), **{k: v.detach() for k, v in apply_updates(b, upd).items()}}
-        return {"loss.global": float(loss)}
+        return {"loss.global": loss.item()}
 
     def outputs(self, inputs: Tensor, *, batch_size: int = 4096, **_) -> Tensor:
         with torch.no_grad():

@@ -485,3 +485,65 @@ def test_val_split_holds_out_part_of_the_training_set(tmp_path, capsys):
     assert cli(run_args(tmp_path, tmp_path / "w.h5", "--val-split", "0.9")) == 2
     assert "data.val_split = 0.9" in capsys.readouterr().err
 
+
+
+# ------------------------------------------------------------------ PDE runs (issue 8, TT-ZO PINN)
+def _pinn_config(tmp: Path, **pde) -> Path:
+    table = {"problem": '"poisson1d"', "steps_per_epoch": "3", "test_points": "32", **pde}
+    lines = ["[run]", "epochs = 1", "[algorithm]", 'name = "tt-zo"', "[device]",
+             'preset = "mzi-ideal"', "[cost]", f'gpus = ["{GPUS[0]}"]', "[pde]"]
+    lines += [f"{k} = {v}" for k, v in table.items()]
+    path = tmp / "pinn.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_tiny_poisson_pinn_runs_through_the_cli_and_stores_its_error(tmp_path, capsys):
+    out = tmp_path / "pinn.h5"
+    assert cli(["run", "--config", _pinn_config(tmp_path), "--out", out, "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "relative L2 error" in printed and "tt-autograd" in printed
+    rec = read_results(out)
+    assert rec.status == "ok" and len(rec.history["test_error"]) == 1
+    assert 0 < rec.history["test_error"][0] < 10 and "accuracy" not in " ".join(rec.history)
+    assert len(rec.references["tt-autograd"]["test_error"]) == 1
+    assert len(rec.step_summaries) == 3 and any(k.startswith("mzi-ideal tt-zo") for k in rec.costs)
+    # 1 + P settings per step (forward differences), every core device once per setting
+    cores = 1 + 2 + 1
+    mvm = sum(v for k, v in rec.step_summaries[0].items() if k.endswith(".mvm.events"))
+    assert mvm == cores
+    with h5py.File(out) as f:
+        assert f["history/test_error"].attrs["units"] == "1"
+    assert cli(["report", out]) == 0 and "relative L2 error" in capsys.readouterr().out
+    # the stored config runs again as it is
+    assert cli(["config", "show", "--config", out]) == 0
+    assert 'problem = "poisson1d"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("problem", '"heat"', "pde.problem = 'heat'; allowed: poisson1d, hjb20"),
+    ("sparse_grid_level", "2", "pde.sparse_grid_level = 2; allowed: an integer in [3, 6]"),
+    ("sigma", "-1.0", "pde.sigma = -1.0; allowed"),
+    ("architecture", '["dense:2:16", "dense:16:1"]', "pde.architecture[0] takes 2 inputs but receives 1"),
+    ("activation", '"sine"', "pde.activation = 'sine'; allowed"),
+    ("interior_points", "0", "pde.interior_points = 0; allowed"),
+])
+def test_pde_config_errors_are_one_line(tmp_path, capsys, key, value, message):
+    out = tmp_path / "bad.h5"
+    assert cli(["run", "--config", _pinn_config(tmp_path, **{key: value}), "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.splitlines()) == 1 and not out.exists()
+
+
+def test_a_pde_problem_needs_tt_zo(tmp_path, capsys):
+    out = tmp_path / "bad.h5"
+    assert cli(["run", "--config", _pinn_config(tmp_path), "--algorithm", "mfdd", "--out", out]) == 2
+    assert "algorithm.name = 'mfdd' with pde.problem = 'poisson1d'; allowed: tt-zo" in \
+        capsys.readouterr().err
+
+
+def test_classification_configs_keep_their_run_id_without_a_pde_section():
+    from experiments.config import resolve
+    assert "pde" not in resolve().to_mapping()
+    assert "pde" in resolve({"algorithm": {"name": "tt-zo"},
+                             "pde": {"problem": "hjb20"}}).to_mapping()
