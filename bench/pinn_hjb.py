@@ -14,7 +14,6 @@ step, total energy) next to the GPU band of the same traced work.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import time

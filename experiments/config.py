@@ -314,7 +314,9 @@ class PDESection:
         _integer("pde.test_points", self.test_points, 1, 1_000_000)
 
 
-SECTIONS = ("run", "model", "algorithm", "device", "cost", "data", "pde")
+SECTIONS = ("run", "model", "algorithm", "device", "cost", "data")
+#: Sections a config may have that its resolved mapping writes only when used.
+OPTIONAL_SECTIONS = ("pde",)
 
 
 @dataclass(frozen=True)
@@ -532,14 +534,15 @@ def _deep_update(a: dict, b: Mapping) -> dict:
 def resolve(mapping: Mapping[str, Any] | None = None) -> Config:
     """Validate a nested mapping (TOML tables) and resolve presets into a :class:`Config`."""
     mapping = dict(mapping or {})
-    bad = sorted(set(mapping) - set(SECTIONS))
+    tables = SECTIONS + OPTIONAL_SECTIONS
+    bad = sorted(set(mapping) - set(tables))
     if bad:
         raise ConfigError(f"unknown section or key {bad[0]!r}; allowed top-level tables: "
-                          f"{', '.join(SECTIONS)}")
-    for name in SECTIONS:
+                          f"{', '.join(tables)}")
+    for name in tables:
         if name in mapping and not isinstance(mapping[name], dict):
             raise ConfigError(f"{name} = {mapping[name]!r} is a value; allowed: a table [{name}]")
-    sec = {name: dict(mapping.get(name, {})) for name in SECTIONS}
+    sec = {name: dict(mapping.get(name, {})) for name in tables}
     run = _build_dataclass(RunSection, None, sec["run"], "run")
     model = _build_dataclass(ModelSection, None, sec["model"], "model")
     algorithm = _build_dataclass(AlgorithmSection, None, sec["algorithm"], "algorithm")

@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import torch
 
 from algorithms import registry
 from algorithms.baselines.tt_twin import LABEL as TWIN_LABEL, TTTwinTrainer
@@ -33,7 +32,7 @@ from algorithms.tt import parse_tt_layer
 from hwsim.oracle import TracingOracle
 from hwsim.trace import Trace
 
-from .config import Config, config_to_toml
+from .config import Config
 from .results import RunRecord, write_results
 
 __all__ = ["run_pde", "pde_shapes", "build_core_devices", "pde_parts", "REFERENCE"]

@@ -22,8 +22,7 @@ Row 0 is the clean setting (its outputs serve the step's exact host gradients an
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor

@@ -547,3 +547,24 @@ def test_classification_configs_keep_their_run_id_without_a_pde_section():
     assert "pde" not in resolve().to_mapping()
     assert "pde" in resolve({"algorithm": {"name": "tt-zo"},
                              "pde": {"problem": "hjb20"}}).to_mapping()
+
+
+def test_tt_zo_classification_runs_through_the_cli(tmp_path, capsys):
+    """forwardlab run --algorithm tt-zo on the embedded digits (64 = 8·8 inputs): a TT layer
+    64 → 16 and a dense 16 → 10, one device per core; accuracy stored like every run."""
+    out = tmp_path / "tt.h5"
+    code = cli(["run", "--config", tiny_config(tmp_path), "--algorithm", "tt-zo", "--out", out,
+                "--quiet", "--no-references", "--set",
+                'algorithm.settings.layers=["tt:8x8:4x4:2", "dense:16:10"]'])
+    assert code == 0
+    assert "TT network TT 8x8->4x4 rank 2" in capsys.readouterr().out
+    rec = read_results(out)
+    assert rec.status == "ok" and 0.0 <= rec.history["test_accuracy"][0] <= 1.0
+    layers = {k.rsplit(".", 2)[0] for k in rec.step_summaries[0] if k.endswith(".mvm.events")}
+    assert layers == {"layer0.core0", "layer0.core1", "layer1.core0"}
+    # layers that do not chain from the data's 64 inputs to its 10 classes: one line, exit 2
+    code = cli(["run", "--config", tiny_config(tmp_path), "--algorithm", "tt-zo", "--out",
+                tmp_path / "bad.h5", "--quiet", "--set",
+                'algorithm.settings.layers=["tt:7x4x4x7:8x4x4x8:6", "tt:8x4x4x8:1x5x2x1:6"]'])
+    err = capsys.readouterr().err
+    assert code == 2 and "takes 784 inputs but receives 64" in err and len(err.splitlines()) == 1
