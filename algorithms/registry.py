@@ -57,7 +57,9 @@ __all__ = ["ALGORITHMS", "AlgorithmSpec", "settings_for", "build", "train", "des
            "FROGSettings", "LocalGuessSettings", "ActivitySettings", "FrozenSettings",
            "TwinSettings", "HWASettings", "OPTIMIZERS", "HWA_KNOB_NOISE_RANGE_UNITS", "TWIN_NAMES",
            "register_twin_builder", "build_global", "Trainable", "MFDD_DIRECTIONS", "SFFSettings",
-           "FFSettings", "GoodnessSettings", "GOODNESS_ESTIMATORS", "GOODNESS_NAMES"]
+           "FFSettings", "GoodnessSettings", "GOODNESS_ESTIMATORS", "GOODNESS_NAMES",
+           "TTZOSettings", "build_tt", "tt_shapes", "TT_GRADIENTS", "tt_device_shapes",
+           "tt_initial_knobs"]
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
 MFDD_DIRECTIONS = (*DIRECTIONS, "lowrank", "seed-replay")
@@ -262,6 +264,68 @@ class HWASettings(TwinSettings):
                 allow_none=True)
 
 
+#: tt-zo gradient evaluation: "rge" (Rademacher over every coordinate, the reference code's
+#: MNIST setting) or "hybrid" (coordinate-wise on groups of at most ``cge_max_group``
+#: coordinates, Rademacher on the rest; see algorithms.estimators.hybrid).
+TT_GRADIENTS = ("rge", "hybrid")
+
+
+@dataclass(frozen=True)
+class TTZOSettings(CommonSettings):
+    """tt-zo: tensor-train layers, one device per core, one ZO estimate over all cores' knobs
+    (Zhao et al., arXiv:2308.09858). Defaults from the reference code
+    (``olokevin/scalable_bpfree_onn_training`` ``MNIST/configs/tt.yml``): 784-1024-10 with both
+    layers in TT format, modes [[7,4,4,7],[8,4,4,8]] and [[8,4,4,8],[1,5,2,1]], rank 6, N = 10
+    Rademacher samples, forward differences, σ = 0.01 (here: 1 % of each knob's range, raised by
+    the device's perturbation rule), Adam lr 1e-3. ``layers``: 'tt:IN:OUT:RANK' or
+    'dense:N_IN:N_OUT' strings (a PDE run takes its network from [pde] instead)."""
+
+    knob_lr_range_units: float = 1e-3
+    head_lr: float = 1e-2                   # the biases (hidden: ZO; output: exact)
+    layers: tuple = ("tt:7x4x4x7:8x4x4x8:6", "tt:8x4x4x8:1x5x2x1:6")
+    activation: str = "relu"
+    num_directions: int = 10
+    difference: str = "forward"
+    gradient: str = "rge"
+    cge_max_group: int = 64
+    bias_epsilon: float = 0.01              # ZO step of the hidden biases (readout units)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from .estimators.hybrid import HYBRID_DIFFERENCES
+        from .tt_network import ACTIVATIONS
+        o = type(self).__name__
+        if isinstance(self.layers, (str, bytes)) or not isinstance(self.layers, (list, tuple)) \
+                or not self.layers:
+            raise ValueError(f"{o}.layers = {self.layers!r}; allowed: a non-empty list of "
+                             "'tt:IN_MODES:OUT_MODES:RANK' / 'dense:N_IN:N_OUT' strings")
+        object.__setattr__(self, "layers", tuple(self.layers))
+        shapes = tt_shapes(self.layers, f"{o}.layers")
+        for i in range(1, len(shapes)):
+            if shapes[i].n_in != shapes[i - 1].n_out:
+                raise ValueError(f"{o}.layers[{i}] = {self.layers[i]!r} takes {shapes[i].n_in} "
+                                 f"inputs; allowed: in modes whose product is {shapes[i - 1].n_out}")
+        _choice(o, "activation", self.activation, ACTIVATIONS)
+        _int(o, "num_directions", self.num_directions, 1, 4096)
+        _choice(o, "difference", self.difference, HYBRID_DIFFERENCES)
+        _choice(o, "gradient", self.gradient, TT_GRADIENTS)
+        _int(o, "cge_max_group", self.cge_max_group, 0, 100_000)
+        _pos(o, "bias_epsilon", self.bias_epsilon)
+
+
+def tt_shapes(layers, where: str = "layers") -> list:
+    """TTShapes of layer strings ('tt:7x4x4x7:8x4x4x8:6', 'dense:16:1')."""
+    from .tt import parse_tt_layer
+    return [parse_tt_layer(item, f"{where}[{i}]") for i, item in enumerate(layers)]
+
+
+def _tt_queries(s, n: int) -> int:
+    """Settings per step (1 clean + P, or 1 + 2P central) × core devices; CGE adds its
+    coordinates (hybrid: counted when the network is built)."""
+    cores = sum(sh.cores for sh in tt_shapes(s.layers))
+    return cores * (1 + (s.num_directions if s.difference == "forward" else 2 * s.num_directions))
+
+
 # --------------------------------------------------------------------------- specs
 @dataclass(frozen=True)
 class AlgorithmSpec:
@@ -307,6 +371,8 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {s.name: s for s in (
                   TwinSettings, f"{_TWIN}, deployed on device", lambda s, n: 0),
     AlgorithmSpec("hwa-deploy", "noise-injection BP on the twin, then deployed", "nominal",
                   HWASettings, f"{_TWIN} (noise injection), deployed on device", lambda s, n: 0),
+    AlgorithmSpec("tt-zo", "tensor-train layers, one device per core, ZO over the cores' knobs "
+                  "(queries: all core devices)", None, TTZOSettings, "forward-only", _tt_queries),
 )}
 
 
@@ -527,6 +593,9 @@ def build(name: str, settings, model: ModelDescription, devices: Sequence, n_cla
           seed: int, trace: Trace, initial_knobs: Sequence[Mapping] | None = None) -> Trainable:
     """The trainable for algorithm ``name`` (see the module docstring)."""
     spec = _spec(name)
+    if name == "tt-zo":
+        raise ValueError("algorithm 'tt-zo' builds with build_tt(settings, devices, objective, ...): "
+                         "one device per TT core (tt_device_shapes)")
     settings = settings if settings is not None else spec.settings_type()
     if not isinstance(settings, spec.settings_type):
         raise ValueError(f"algorithm {name!r}: settings must be {spec.settings_type.__name__}, "
@@ -670,6 +739,63 @@ def build_global(settings: FROGSettings | MFDDSettings, model: ModelDescription,
                          _optimizer(settings.optimizer, settings.knob_lr_range_units, settings.clip_norm),
                          _optimizer(settings.optimizer, settings.head_lr, settings.clip_norm),
                          projection_dim=settings.projection_dim, seed=seed, trace=trace)
+
+
+def tt_device_shapes(shapes) -> list[tuple[int, int]]:
+    """(n_in, n_out) of every core device of a TT network, layer by layer, core 1..K."""
+    return [ds for sh in shapes for ds in sh.device_shapes()]
+
+
+def tt_initial_knobs(shapes, devices, seed: int) -> list[dict]:
+    """Initial knobs of every core device: Gaussian cores (``tt_init_cores``, stream
+    ``init/tt-cores``) mapped by each device's ``knobs_from_weight`` (the designer's map)."""
+    from .tt import core_to_matrix
+    from .tt_network import tt_init_cores
+    gen = generator(seed, "init/tt-cores")
+    cores = [c for sh in shapes for c in tt_init_cores(sh, gen)]
+    if len(cores) != len(devices):
+        raise ValueError(f"the TT network has {len(cores)} cores but {len(devices)} devices were "
+                         "given; allowed: one device per core")
+    out = []
+    for d, c in zip(devices, cores):
+        if not callable(getattr(d, "knobs_from_weight", None)):
+            raise ValueError(f"device {getattr(d, 'name', '?')!r} cannot map weights to knobs; "
+                             "allowed: pass initial_knobs")
+        out.append(d.knobs_from_weight(core_to_matrix(c)))
+    return out
+
+
+def build_tt(settings: "TTZOSettings", devices: Sequence, objective, *, seed: int, trace: Trace,
+             shapes=None, activation: str | None = None,
+             initial_knobs: Sequence[Mapping] | None = None) -> Trainable:
+    """The tt-zo trainable: ``devices`` one per core (``tt_device_shapes(shapes)``), ``shapes``
+    default ``tt_shapes(settings.layers)``, ``objective`` e.g. ``OutputCrossEntropy()`` or a
+    ``PDEObjective``. The per-knob step of every core follows ``perturbation_step`` (the device
+    kind's write noise and DAC step); hidden biases use ``settings.bias_epsilon``."""
+    from .estimators.hybrid import HybridZO
+    from .tt_network import TTNetwork
+    from .tt_zo import TTZOTrainer
+    if not isinstance(settings, TTZOSettings):
+        raise ValueError(f"build_tt: settings must be TTZOSettings, got {type(settings).__name__}")
+    shapes = list(shapes) if shapes is not None else tt_shapes(settings.layers)
+    knobs0 = (tt_initial_knobs(shapes, devices, seed) if initial_knobs is None
+              else [dict(k) for k in initial_knobs])
+    net = TTNetwork.build(shapes, _oracles(devices, trace), activation or settings.activation)
+    eps, cge = [], []
+    wn0 = settings.write_noise_range_units
+    for c, ((_, size), m) in enumerate(zip(net.groups(), net.maps)):
+        wn = WRITE_NOISE_RANGE_UNITS.get(net.oracles[c].info().device, 0.0) if wn0 is None else wn0
+        eps.append(torch.full((size,), perturbation_step(m, wn, settings.epsilon_knob_range_units)))
+    for _, size in net.groups()[len(net.maps):]:
+        eps.append(torch.full((size,), settings.bias_epsilon))
+    for _, size in net.groups():
+        cge.append(torch.full((size,), settings.gradient == "hybrid" and size <= settings.cge_max_group))
+    est = HybridZO(torch.cat(eps), torch.cat(cge), settings.num_directions, settings.difference)
+    trainer = TTZOTrainer(net, knobs0, objective, est,
+                          _optimizer(settings.optimizer, settings.knob_lr_range_units, settings.clip_norm),
+                          _optimizer(settings.optimizer, settings.head_lr, settings.clip_norm),
+                          seed=seed, trace=trace)
+    return Trainable("tt-zo", trainer, settings, 1, trainer.device_queries_per_step())
 
 
 def train(trainable, x, y, *, epochs: int, batch_size: int, seed: int, trace: Trace | None = None,

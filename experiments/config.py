@@ -41,7 +41,7 @@ from hwsim.presets import DEVICE_PRESETS, device_config, device_kind
 from .data import DATASETS
 
 __all__ = ["ConfigError", "Config", "RunSection", "ModelSection", "AlgorithmSection",
-           "DeviceSection", "CostSection", "DataSection", "ALGORITHMS", "DEVICES", "OPTIMIZERS",
+           "DeviceSection", "CostSection", "DataSection", "PDESection", "PDE_PROBLEMS", "ALGORITHMS", "DEVICES", "OPTIMIZERS",
            "COST_LEVELS", "SECTIONS", "resolve", "load_toml", "parse_set", "set_dotted",
            "config_to_toml", "effect_name", "flatten_config", "MIN_EPSILON"]
 
@@ -266,7 +266,70 @@ class DataSection:
                               "directory of IDX files with fashion-mnist or mnist")
 
 
+PDE_PROBLEMS = ("poisson1d", "hjb20")
+#: Default PINN networks per problem (layer strings of algorithms.tt.parse_tt_layer): input →
+#: 1 output; TT layers where the widths factor, dense ones (one core) elsewhere.
+PDE_ARCHITECTURES = {"poisson1d": ("dense:1:16", "tt:4x4:4x4:2", "dense:16:1"),
+                     "hjb20": ("tt:3x7:4x4:2", "dense:16:1")}
+PDE_DIMS = {"poisson1d": 1, "hjb20": 21}
+
+
+@dataclass(frozen=True)
+class PDESection:
+    """A physics-informed (PDE) task instead of classification: ``problem`` set ("" = none).
+
+    The network (``architecture``, ``activation``) maps the problem's inputs to u; the Stein
+    derivatives use a Smolyak Gauss–Hermite grid of ``sparse_grid_level`` at smoothing ``sigma``
+    (input units); every step samples ``interior_points`` collocation and ``boundary_points``
+    boundary points; an epoch is ``steps_per_epoch`` steps; the metric is the relative L2 error on
+    ``test_points`` points."""
+
+    problem: str = ""
+    architecture: tuple = ()
+    activation: str = "tanh"
+    sigma: float = 0.1
+    sparse_grid_level: int = 3
+    interior_points: int = 16
+    boundary_points: int = 8
+    boundary_weight: float = 1.0
+    steps_per_epoch: int = 50
+    test_points: int = 256
+
+    def __post_init__(self) -> None:
+        if self.problem == "":
+            return
+        if self.problem not in PDE_PROBLEMS:
+            raise ConfigError(f"pde.problem = {self.problem!r}; allowed: {', '.join(PDE_PROBLEMS)} "
+                              "(or \"\" for a classification run)")
+        from algorithms.tt_network import ACTIVATIONS, check_chain
+        from algorithms.tt import parse_tt_layer
+        if not isinstance(self.architecture, tuple):
+            raise ConfigError(f"pde.architecture = {self.architecture!r}; allowed: a list of layer "
+                              "strings such as 'tt:4x4:4x4:2' or 'dense:16:1'")
+        if not self.architecture:
+            object.__setattr__(self, "architecture", PDE_ARCHITECTURES[self.problem])
+        try:
+            shapes = [parse_tt_layer(a, f"pde.architecture[{i}]")
+                      for i, a in enumerate(self.architecture)]
+            check_chain(shapes, PDE_DIMS[self.problem], 1, "pde.architecture")
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        _choice("pde.activation", self.activation, ACTIVATIONS)
+        _number("pde.sigma", self.sigma, 0.0, 1.0, "Stein smoothing in input units")
+        if isinstance(self.sparse_grid_level, bool) or not isinstance(self.sparse_grid_level, int) \
+                or not 3 <= self.sparse_grid_level <= 6:
+            raise ConfigError(f"pde.sparse_grid_level = {self.sparse_grid_level!r}; allowed: an "
+                              "integer in [3, 6] (the Laplacian needs exactness degree >= 4)")
+        _integer("pde.interior_points", self.interior_points, 1, 100_000)
+        _integer("pde.boundary_points", self.boundary_points, 1, 100_000)
+        _number("pde.boundary_weight", self.boundary_weight, 0.0, 1e6, open_low=False)
+        _integer("pde.steps_per_epoch", self.steps_per_epoch, 1, 1_000_000)
+        _integer("pde.test_points", self.test_points, 1, 1_000_000)
+
+
 SECTIONS = ("run", "model", "algorithm", "device", "cost", "data")
+#: Sections a config may have that its resolved mapping writes only when used.
+OPTIONAL_SECTIONS = ("pde",)
 
 
 @dataclass(frozen=True)
@@ -279,6 +342,7 @@ class Config:
     device: DeviceSection = field(default_factory=DeviceSection)
     cost: CostSection = field(default_factory=CostSection)
     data: DataSection = field(default_factory=DataSection)
+    pde: PDESection = field(default_factory=PDESection)
 
     def to_mapping(self) -> dict[str, dict[str, Any]]:
         """Nested plain values (TOML-ready; None values are omitted)."""
@@ -483,18 +547,23 @@ def _deep_update(a: dict, b: Mapping) -> dict:
 def resolve(mapping: Mapping[str, Any] | None = None) -> Config:
     """Validate a nested mapping (TOML tables) and resolve presets into a :class:`Config`."""
     mapping = dict(mapping or {})
-    bad = sorted(set(mapping) - set(SECTIONS))
+    tables = SECTIONS + OPTIONAL_SECTIONS
+    bad = sorted(set(mapping) - set(tables))
     if bad:
         raise ConfigError(f"unknown section or key {bad[0]!r}; allowed top-level tables: "
-                          f"{', '.join(SECTIONS)}")
-    for name in SECTIONS:
+                          f"{', '.join(tables)}")
+    for name in tables:
         if name in mapping and not isinstance(mapping[name], dict):
             raise ConfigError(f"{name} = {mapping[name]!r} is a value; allowed: a table [{name}]")
-    sec = {name: dict(mapping.get(name, {})) for name in SECTIONS}
+    sec = {name: dict(mapping.get(name, {})) for name in tables}
     run = _build_dataclass(RunSection, None, sec["run"], "run")
     model = _build_dataclass(ModelSection, None, sec["model"], "model")
     algorithm = _build_dataclass(AlgorithmSection, None, sec["algorithm"], "algorithm")
     data = _build_dataclass(DataSection, None, sec["data"], "data")
+    pde = _build_dataclass(PDESection, None, sec["pde"], "pde")
+    if pde.problem and algorithm.name != "tt-zo":
+        raise ConfigError(f"algorithm.name = {algorithm.name!r} with pde.problem = {pde.problem!r}; "
+                          "allowed: tt-zo (the PINN trains through the device with TT-ZO)")
     dev = sec["device"]
     kind, preset = dev.pop("kind", None), dev.pop("preset", None)
     if kind is not None:
@@ -509,7 +578,8 @@ def resolve(mapping: Mapping[str, Any] | None = None) -> Config:
     preset = preset or f"{kind}-default"
     device = DeviceSection(kind=kind, preset=preset, physics=_device_physics(kind, preset, dev))
     cost = _cost_section(sec["cost"])
-    return Config(run=run, model=model, algorithm=algorithm, device=device, cost=cost, data=data)
+    return Config(run=run, model=model, algorithm=algorithm, device=device, cost=cost, data=data,
+                  pde=pde)
 
 
 def config_to_mapping(cfg: Config) -> dict[str, dict[str, Any]]:
@@ -533,6 +603,8 @@ def config_to_mapping(cfg: Config) -> dict[str, dict[str, Any]]:
                                                        for f in _fields(e)
                                                        if getattr(e, f.name) is not None}}
     out["device"] = dev
+    if cfg.pde.problem:     # classification configs keep their mapping (and run id) unchanged
+        out["pde"] = {f.name: _plain(getattr(cfg.pde, f.name)) for f in _fields(cfg.pde)}
     c = cfg.cost
     # spec_file is not written: its values are explicit below, so the resolved config stands alone.
     out["cost"] = {"level": c.level, "gpus": list(c.gpus),

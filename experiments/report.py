@@ -46,6 +46,8 @@ def accuracy_table(rec: RunRecord) -> str:
     """Final test accuracy of the device run and of each reference, one row each."""
     algo = config_value(rec.config, "algorithm", "algorithm.name", default="mfdd")
     preset = config_value(rec.config, "device_preset", "device.preset", default="?")
+    if "test_error" in rec.history:      # a PDE run: relative L2 error in place of accuracy
+        return _error_table(rec, _run_label(str(algo), preset))
     rows = [(_run_label(str(algo), preset), rec.history.get("test_accuracy", [math.nan])[-1])]
     labels = {"mf-ad": f"MF-AD ({_TWIN})", "bp": f"BP ({_TWIN})"}
     for mode, hist in rec.references.items():
@@ -53,6 +55,19 @@ def accuracy_table(rec: RunRecord) -> str:
     width = max(len(r[0]) for r in rows)
     lines = [f"{'model':<{width}}  test accuracy", f"{'-' * width}  -------------"]
     lines += [f"{name:<{width}}  {acc:.4f}" for name, acc in rows]
+    return "\n".join(lines)
+
+
+def _error_table(rec: RunRecord, label: str) -> str:
+    """Final relative L2 error of a PDE run and its references (lower is better)."""
+    problem = rec.config.get("pde.problem", "?")
+    rows = [(label, rec.history["test_error"][-1])]
+    rows += [(f"{mode} ({_TWIN})" if _TWIN not in mode else mode,
+              hist.get("test_error", [math.nan])[-1]) for mode, hist in rec.references.items()]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"PDE {problem}", f"{'model':<{width}}  relative L2 error",
+             f"{'-' * width}  -----------------"]
+    lines += [f"{name:<{width}}  {err:.4g}" for name, err in rows]
     return "\n".join(lines)
 
 

@@ -93,6 +93,8 @@ def _build_registry(cfg: Config, n_in: int, n_classes: int, trace: Trace | None,
         values = {"num_directions": a.num_directions, "directions": a.directions,
                   "difference": a.difference, "optimizer": a.optimizer}
     settings = registry.settings_for(name, values)
+    if name == "tt-zo":       # one device per TT core (algorithms.tt)
+        return _RegistryModel(_build_tt(cfg, settings, n_in, n_classes, trace or Trace()))
     if getattr(settings, "architecture", None):   # a CNN given in the algorithm's settings
         model = model_from_config(_square_image(n_in), architecture=list(settings.architecture))
     else:
@@ -113,6 +115,36 @@ def _square_image(n_in: int) -> tuple[int, int]:
         raise ConfigError(f"algorithm.settings.architecture needs square one-channel images; "
                           f"the data set has {n_in} features per example")
     return side, side
+
+
+def _build_tt(cfg: Config, settings, n_in: int, n_classes: int, trace: Trace):
+    from algorithms.tt_network import check_chain
+    from algorithms.tt_zo import OutputCrossEntropy
+    from .pde import build_core_devices
+    shapes = registry_tt_shapes(settings)
+    try:
+        check_chain(shapes, n_in, n_classes, "algorithm.settings.layers")
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    from algorithms import registry
+    return registry.build_tt(settings, build_core_devices(cfg.device.physics, shapes, cfg.run.seed),
+                             OutputCrossEntropy(), seed=cfg.run.seed, trace=trace)
+
+
+def _network_text(cfg: Config, n_in: int, n_classes: int) -> str:
+    if cfg.model.architecture and cfg.algorithm.name != "tt-zo":
+        return (f"network {' '.join(map(str, cfg.model.architecture))} with {n_classes}-class "
+                "local heads")
+    if cfg.algorithm.name != "tt-zo":
+        return f"MLP {n_in}-{'-'.join(map(str, cfg.model.hidden))} with {n_classes}-class local heads"
+    from algorithms.registry import settings_for
+    shapes = registry_tt_shapes(settings_for("tt-zo", cfg.algorithm.settings))
+    return "TT network " + " | ".join(s.describe() for s in shapes)
+
+
+def registry_tt_shapes(settings):
+    from algorithms.registry import tt_shapes
+    return tt_shapes(settings.layers, "algorithm.settings.layers")
 
 
 DEFAULT_DIR = Path("results")
@@ -319,6 +351,15 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     out = Path(out) if out is not None else prepare(cfg, overwrite=overwrite, resume=resume)
     out = resolve_target(out)
     ckpt = checkpoint_path(out)
+    if cfg.pde.problem:                    # a PDE task (experiments.pde), not classification
+        from .pde import run_pde
+        meta = {"timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "command": shlex.join(sys.argv), "git_commit": _git_commit(),
+                "dataset": f"pde:{cfg.pde.problem}", "threads": str(torch.get_num_threads()),
+                "host": platform.node()}
+        rec = RunRecord(config=cfg.flat(), versions=_versions(), config_toml=config_to_toml(cfg),
+                        run_id=cfg.run_id, meta=meta)
+        return run_pde(cfg, out, rec=rec, echo=echo, progress=progress, stop=stop)
     saved = _load_checkpoint(ckpt) if resume else None
     if saved is not None and saved.get("run_id") != cfg.run_id:
         raise OutputError(f"--resume: checkpoint {str(ckpt)!r} belongs to run "
@@ -335,10 +376,9 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
                     run_id=cfg.run_id, meta=meta)
     algo = cfg.algorithm.name
     arch = cfg.model.architecture
-    net_text = (f"network {' '.join(map(str, arch))}" if arch
-                else f"MLP {n_in}-{'-'.join(map(str, cfg.model.hidden))}")
+    net_text = _network_text(cfg, n_in, C)
     echo(f"forwardlab: {cfg.data.dataset} ({data.x_train.shape[0]} train / {data.x_test.shape[0]} "
-         f"test), {net_text} with {C}-class local heads, "
+         f"test), {net_text}, "
          f"device {cfg.device.preset}"
          f"{' (modified)' if cfg.device.physics != _preset_physics(cfg) else ''}, "
          f"algorithm {algo_label(algo, cfg.algorithm.settings)}, run {cfg.run_id}")

@@ -520,3 +520,86 @@ def test_goodness_algorithms_are_listed(capsys):
     for name in ("sff", "ff"):
         line = next(ln for ln in lines if ln.startswith(f"{name} "))
         assert "17 queries/step/block" in line      # 1 clean + 2 × 8 Rademacher (the default)
+
+
+# ------------------------------------------------------------------ PDE runs (issue 8, TT-ZO PINN)
+def _pinn_config(tmp: Path, **pde) -> Path:
+    table = {"problem": '"poisson1d"', "steps_per_epoch": "3", "test_points": "32", **pde}
+    lines = ["[run]", "epochs = 1", "[algorithm]", 'name = "tt-zo"', "[device]",
+             'preset = "mzi-ideal"', "[cost]", f'gpus = ["{GPUS[0]}"]', "[pde]"]
+    lines += [f"{k} = {v}" for k, v in table.items()]
+    path = tmp / "pinn.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_tiny_poisson_pinn_runs_through_the_cli_and_stores_its_error(tmp_path, capsys):
+    out = tmp_path / "pinn.h5"
+    assert cli(["run", "--config", _pinn_config(tmp_path), "--out", out, "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "relative L2 error" in printed and "tt-autograd" in printed
+    rec = read_results(out)
+    assert rec.status == "ok" and len(rec.history["test_error"]) == 1
+    assert 0 < rec.history["test_error"][0] < 10 and "accuracy" not in " ".join(rec.history)
+    assert len(rec.references["tt-autograd"]["test_error"]) == 1
+    assert len(rec.step_summaries) == 3 and any(k.startswith("mzi-ideal tt-zo") for k in rec.costs)
+    # 1 + P settings per step (forward differences), every core device once per setting
+    cores = 1 + 2 + 1
+    mvm = sum(v for k, v in rec.step_summaries[0].items() if k.endswith(".mvm.events"))
+    assert mvm == cores
+    with h5py.File(out) as f:
+        assert f["history/test_error"].attrs["units"] == "1"
+    assert cli(["report", out]) == 0 and "relative L2 error" in capsys.readouterr().out
+    # the stored config runs again as it is
+    assert cli(["config", "show", "--config", out]) == 0
+    assert 'problem = "poisson1d"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("problem", '"heat"', "pde.problem = 'heat'; allowed: poisson1d, hjb20"),
+    ("sparse_grid_level", "2", "pde.sparse_grid_level = 2; allowed: an integer in [3, 6]"),
+    ("sigma", "-1.0", "pde.sigma = -1.0; allowed"),
+    ("architecture", '["dense:2:16", "dense:16:1"]', "pde.architecture[0] takes 2 inputs but receives 1"),
+    ("activation", '"sine"', "pde.activation = 'sine'; allowed"),
+    ("interior_points", "0", "pde.interior_points = 0; allowed"),
+])
+def test_pde_config_errors_are_one_line(tmp_path, capsys, key, value, message):
+    out = tmp_path / "bad.h5"
+    assert cli(["run", "--config", _pinn_config(tmp_path, **{key: value}), "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.splitlines()) == 1 and not out.exists()
+
+
+def test_a_pde_problem_needs_tt_zo(tmp_path, capsys):
+    out = tmp_path / "bad.h5"
+    assert cli(["run", "--config", _pinn_config(tmp_path), "--algorithm", "mfdd", "--out", out]) == 2
+    assert "algorithm.name = 'mfdd' with pde.problem = 'poisson1d'; allowed: tt-zo" in \
+        capsys.readouterr().err
+
+
+def test_classification_configs_keep_their_run_id_without_a_pde_section():
+    from experiments.config import resolve
+    assert "pde" not in resolve().to_mapping()
+    assert "pde" in resolve({"algorithm": {"name": "tt-zo"},
+                             "pde": {"problem": "hjb20"}}).to_mapping()
+
+
+def test_tt_zo_classification_runs_through_the_cli(tmp_path, capsys):
+    """forwardlab run --algorithm tt-zo on the embedded digits (64 = 8·8 inputs): a TT layer
+    64 → 16 and a dense 16 → 10, one device per core; accuracy stored like every run."""
+    out = tmp_path / "tt.h5"
+    code = cli(["run", "--config", tiny_config(tmp_path), "--algorithm", "tt-zo", "--out", out,
+                "--quiet", "--no-references", "--set",
+                'algorithm.settings.layers=["tt:8x8:4x4:2", "dense:16:10"]'])
+    assert code == 0
+    assert "TT network TT 8x8->4x4 rank 2" in capsys.readouterr().out
+    rec = read_results(out)
+    assert rec.status == "ok" and 0.0 <= rec.history["test_accuracy"][0] <= 1.0
+    layers = {k.rsplit(".", 2)[0] for k in rec.step_summaries[0] if k.endswith(".mvm.events")}
+    assert layers == {"layer0.core0", "layer0.core1", "layer1.core0"}
+    # layers that do not chain from the data's 64 inputs to its 10 classes: one line, exit 2
+    code = cli(["run", "--config", tiny_config(tmp_path), "--algorithm", "tt-zo", "--out",
+                tmp_path / "bad.h5", "--quiet", "--set",
+                'algorithm.settings.layers=["tt:7x4x4x7:8x4x4x8:6", "tt:8x4x4x8:1x5x2x1:6"]'])
+    err = capsys.readouterr().err
+    assert code == 2 and "takes 784 inputs but receives 64" in err and len(err.splitlines()) == 1
