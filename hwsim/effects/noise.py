@@ -148,8 +148,8 @@ class ProgrammingNoise:
         """(a2, a1, a0) with σ(g) = max(a2·g² + a1·g + a0, 0) µS for g in µS: the law of
         :meth:`sigma_us` in the conductance itself (for the fused programming kernel of
         :mod:`hwsim.crossbar.kernels`; pinned equal to :meth:`sigma_us` in tests)."""
-        k = g_max / self.g_ref_us
-        return self.c2_us * k / (g_max * g_max), self.c1_us * k / g_max, self.c0_us * k
+        ref = g_max / self.g_ref_us
+        return self.c2_us * ref / (g_max * g_max), self.c1_us * ref / g_max, self.c0_us * ref
 
     def __call__(self, g: torch.Tensor, g_max: float,
                  generator: torch.Generator | None) -> torch.Tensor:

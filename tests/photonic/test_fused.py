@@ -117,3 +117,28 @@ def test_streams_continue_across_draws_and_rows_are_independent():
     solo = rng.row_states(3, torch.Generator().manual_seed(5))[1:2].copy()
     torch.testing.assert_close(rng.truncated_from_states(solo, 10, 2.0), a[1:2])
     torch.testing.assert_close(rng.normal_from_states(solo, 7), b[1:2])
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_phase_noise_reaches_the_layer_with_its_sigma(fused):
+    """The readout equals x @ Wᵀ of the blocks rebuilt by hand from the programmed phases plus
+    σ·t, t the truncated normals of the same stream (so σ, the law and the stream are pinned)."""
+    sigma = 0.05
+    dev = MZIMeshLayer(16, 8, MZIConfig(block=8, effects=(PhaseNoise(sigma_rad=sigma),)))
+    dev.fused = fused
+    g = torch.Generator().manual_seed(0)
+    knobs = dev.knobs_from_weight(torch.randn(8, 16, generator=g) / 4)
+    x = torch.randn(6, 16, generator=g)
+    prog = dev.program(knobs)
+    y = dev.query(prog, x, torch.Generator().manual_seed(3))[0]
+    t = rng.truncated_from_states(rng.row_states(1, torch.Generator().manual_seed(3)), dev.layout.n_shifters, 2.0)
+    mesh, sig = prog.state["mesh"], prog.state["sigma"]
+    n_mesh = mesh[0].numel()
+    mesh = mesh + sigma * t[:, :n_mesh].reshape(mesh.shape)
+    sig = sig + sigma * t[:, n_mesh:].reshape(sig.shape)
+    blocks = dev._complex_blocks(mesh, sig).real[0] * knobs["gain"].reshape(dev.p, dev.q, 1, 1)
+    ref = x @ dev._assemble(blocks).float().T
+    torch.testing.assert_close(y, ref, rtol=1e-4, atol=1e-4)
+    quiet = x @ dev._assemble(dev._complex_blocks(prog.state["mesh"], prog.state["sigma"]).real[0]
+                              * knobs["gain"].reshape(dev.p, dev.q, 1, 1)).float().T
+    assert float((y - quiet).abs().max()) > 1e-2             # the noise is visible at this σ
