@@ -45,8 +45,7 @@ MUTATIONS = [
     ("hwsim/photonic/mzi.py", "return 10.0 ** (-v / 20.0)", "return 10.0 ** (-v / 10.0)",
      "InsertionLoss law: power factor applied to fields"),
     # phase noise and drift
-    (NOISE, "return self.sigma_rad * rng.truncated_from_normal(z, self.bound_sigmas)",
-     "return 2 * self.sigma_rad * rng.truncated_from_normal(z, self.bound_sigmas)", "PhaseNoise doubled"),
+    (NOISE, "return self.sigma_rad * t", "return 2 * self.sigma_rad * t", "PhaseNoise doubled"),
     (DEV, "mesh, sig = self._phase_noise.query_phases(mesh, sig, z[:, :n_phase])", "pass",
      "PhaseNoise off at the layer"),
     ("hwsim/effects/phase_drift.py", "d = xi * (self.sigma_rad_per_sqrt_s * math.sqrt(time_s))",

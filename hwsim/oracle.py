@@ -123,10 +123,17 @@ def check_knobs(spec: Mapping[str, KnobSpec], knobs: Mapping[str, torch.Tensor],
                 raise ValueError(f"{device_name}: knob {name!r} has P={p} but another knob has "
                                  f"P={p_seen}; allowed: one P for all knobs (or 1)")
             p_seen = p
-        if t.is_complex() or not torch.isfinite(t).all():
+        if t.is_complex():
+            raise ValueError(f"{device_name}: knob {name!r} must be real and finite")
+        # one pass: min and max propagate NaN and show ±inf; a knob broadcast over P (stride 0
+        # on the settings axis) holds one setting, so it is checked once, not once per copy
+        v = t.detach()
+        while v.dim() > len(ks.shape) and v.stride(0) == 0:
+            v = v[0]
+        lo, hi = (float(a) for a in torch.aminmax(v)) if v.numel() else (0.0, 0.0)
+        if not (math.isfinite(lo) and math.isfinite(hi)):
             raise ValueError(f"{device_name}: knob {name!r} must be real and finite")
         if not ks.periodic:
-            lo, hi = float(t.detach().min()), float(t.detach().max())
             tol = 1e-6 * max(1.0, abs(ks.low), abs(ks.high))   # float32 rounding of the bounds
             if lo < ks.low - tol or hi > ks.high + tol:
                 raise ValueError(f"{device_name}: knob {name!r} has values in [{lo:.4g}, {hi:.4g}] "

@@ -18,7 +18,8 @@ rademacher  u_j ∈ {±1} i.i.d.            1            SPSA, tensor-compressed
 
 Draws come only from the ``torch.Generator`` passed in (no global RNG; algorithms.md §14.2). They
 are *layout preserving*: built on ``torch.rand`` (consumed in row-major order) and an inverse-CDF
-normal, so one ``(P, d)`` draw equals P consecutive ``(1, d)`` draws from the same generator.
+normal — Rademacher signs on ``torch.randint`` words, one random bit per sign — so one ``(P, d)``
+draw equals P consecutive ``(1, d)`` draws from the same generator.
 (``torch.randn`` does not have this property on CPU: it fills in vectorised chunks.)
 """
 from __future__ import annotations
@@ -50,6 +51,23 @@ def _standard_normal(shape: tuple[int, ...], generator: torch.Generator,
     return torch.special.ndtri(u.clamp_(_TINY, 1.0 - _TINY))
 
 
+_BITS = 32   # random bits per drawn word (torch.randint over a power-of-two range is uniform)
+
+
+def _rademacher(num: int, dim: int, generator: torch.Generator, dtype: torch.dtype,
+                device: torch.device | str) -> Tensor:
+    """±1 signs from random bits: ⌈dim/32⌉ 32-bit words per row, one bit per sign (32× fewer
+    generator draws than one uniform per sign). Words are drawn row by row in generator order,
+    so the draw stays layout preserving; drawn on the generator's device, returned on ``device``."""
+    words = -(-dim // _BITS)
+    gen_dev = generator.device if generator is not None else torch.device("cpu")
+    w = torch.randint(0, 2 ** _BITS, (num, words), generator=generator, dtype=torch.int64, device=gen_dev)
+    octets = w.to(torch.int32).view(torch.uint8)          # 4 bytes per word (little endian)
+    shifts = torch.arange(8, dtype=torch.uint8, device=gen_dev)
+    bits = ((octets.unsqueeze(-1) >> shifts) & 1).reshape(num, words * _BITS)[:, :dim]
+    return bits.to(device=device, dtype=dtype).mul_(-2).add_(1)
+
+
 def sample_directions(kind: str, num: int, dim: int, generator: torch.Generator,
                       dtype: torch.dtype = torch.float32,
                       device: torch.device | str = "cpu") -> Tensor:
@@ -70,8 +88,7 @@ def sample_directions(kind: str, num: int, dim: int, generator: torch.Generator,
     _check_positive_int("num", num)
     _check_positive_int("dim", dim)
     if kind == "rademacher":
-        u = torch.rand((num, dim), generator=generator, dtype=torch.float64, device=device)
-        return torch.where(u < 0.5, -1.0, 1.0).to(dtype)
+        return _rademacher(num, dim, generator, dtype, device)
     z = _standard_normal((num, dim), generator, device)
     if kind == "sphere":
         z = z / torch.linalg.vector_norm(z, dim=1, keepdim=True)

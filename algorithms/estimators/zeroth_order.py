@@ -178,10 +178,17 @@ class DirectionalDerivative:
         if directions.ndim != 2 or directions.shape != (self.num_directions, theta.shape[0]):
             raise ValueError(f"directions must have shape ({self.num_directions}, "
                              f"{theta.shape[0]}), got {tuple(directions.shape)}")
-        step = self.epsilon * directions.to(dtype=theta.dtype, device=theta.device)
+        u = directions.to(dtype=theta.dtype, device=theta.device)
+        p, eps = self.num_directions, self.epsilon
+        # built in place: one output buffer, one pass per half (no step tensor, no cat)
+        out = torch.empty(self.evaluations(), theta.shape[0], dtype=theta.dtype, device=theta.device)
         if self.difference == "central":
-            return torch.cat([theta + step, theta - step], dim=0)
-        return torch.cat([theta.unsqueeze(0), theta + step], dim=0)
+            torch.add(theta, u, alpha=eps, out=out[:p])
+            torch.sub(theta, u, alpha=eps, out=out[p:])
+        else:
+            out[0] = theta
+            torch.add(theta, u, alpha=eps, out=out[1:])
+        return out
 
     def perturbations(self, theta: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Draw P directions from ``generator`` and build all settings.

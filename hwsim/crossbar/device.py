@@ -22,6 +22,12 @@ Knobs:
     tile_scale   (scale_rows, tiles_in) digital weight scale w_max, scale_rows = tiles_out, or
                  n_out with ``scale_per_column``; in [1e-6, 1e6].
 
+Programming without fabrication constraints, array-stage, pulse or time effects (e.g.
+``crossbar-default``) runs in one pass on the CPU (:func:`~hwsim.crossbar.kernels.program_weights`:
+levels, programming noise, differential pair and the transposed layout the query uses), equal to
+the staged torch path given the same streams (tests/hwsim/test_crossbar_fused_program.py);
+``layer.fused = False`` forces the staged path, which also serves other devices (CUDA).
+
 State kept by the device (its clock and counters): every query carries ``time_s``, the time since
 the queried state was programmed (default ``read_time_s``); per-cell write counts (``write_counts``, ``wear``).
 """
@@ -48,7 +54,7 @@ from ..effects.validate import (check_effects, find_effect, require_int, require
                                 require_positive)
 from ..oracle import KnobSpec, Programmed, check_input, check_knobs
 from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
-from .kernels import readout
+from .kernels import count_changes, program_weights, readout
 from .mapping import TileGrid, conductances_to_weights, weights_to_conductances
 
 __all__ = ["CrossbarConfig", "CrossbarLayer"]
@@ -195,13 +201,43 @@ class CrossbarLayer:
         return e.worn_out(self._writes, self._cell_state[Endurance])
 
     def _count_writes(self, g: torch.Tensor) -> None:
-        prev = g.new_full(g.shape[1:], float("nan")) if self._last_written is None else self._last_written
-        before = torch.cat([prev.unsqueeze(0), g[:-1]])
-        changed = torch.ne(g, before).view(torch.uint8)
-        per_cell = changed.sum(dim=0, dtype=torch.int64)
+        """g (P, 2, n_out, n_in) targets in write order (any strides; never copied)."""
+        if self._last_written is None:
+            per_cell = torch.ones(g.shape[1:], dtype=torch.int64)
+        else:
+            per_cell = torch.ne(g[0], self._last_written.to(g.device)).to(torch.int64).cpu()
+        if g.shape[0] > 1 and g.stride(0) != 0:      # a broadcast setting changes nothing
+            if g.device.type == "cpu":
+                flat = g.reshape(g.shape[0], -1)
+                count_changes(np.ascontiguousarray(flat.numpy()), per_cell.view(-1).numpy())
+            else:
+                per_cell += torch.ne(g[1:], g[:-1]).sum(dim=0, dtype=torch.int64).cpu()
         self._writes += per_cell
         self.last_cells_written = int(per_cell.sum())
         self._last_written = g[-1].clone()
+
+    def _fused_program_ok(self, g: torch.Tensor) -> bool:
+        """The one-pass kernel covers levels and/or programming noise (in that order) on the
+        CPU, without fabrication constraints, array-stage effects, pulses or time effects."""
+        kinds = [type(e) for e in self._program_stage]
+        return (self.fused and g.device.type == "cpu" and not self._fabrication
+                and not self._array_stage and self._pulsed is None and not self._time_dependent()
+                and kinds in ([], [ConductanceLevels], [ProgrammingNoise],
+                              [ConductanceLevels, ProgrammingNoise]))
+
+    def _program_fused(self, g: torch.Tensor, settings: int, generator) -> torch.Tensor:
+        """:func:`~hwsim.crossbar.kernels.program_weights`: w_t (P, n_in, n_out) in one pass."""
+        c = self.config
+        levels = 2 ** self._levels.bits if self._levels is not None else 0
+        noise = c.effect(ProgrammingNoise)
+        a2, a1, a0 = noise.coefficients_us(c.g_max_us) if noise is not None else (0.0, 0.0, 0.0)
+        seeds = rng.row_seeds(settings, generator) if noise is not None else np.zeros(settings, np.uint64)
+        src = g[:1] if g.shape[0] == 1 or g.stride(0) == 0 else g   # one shared setting: read once
+        w_t = torch.empty(settings, self.n_in, self.n_out)
+        program_weights(np.ascontiguousarray(src.numpy()), levels, float(c.g_min_us), float(c.g_max_us),
+                        noise is not None, float(a2), float(a1), float(a0), seeds, *ziggurat.TABLES,
+                        w_t.numpy())
+        return w_t
 
     # ----------------------------------------------------------------- program
     def _constrain_(self, g: torch.Tensor) -> torch.Tensor:
@@ -209,6 +245,7 @@ class CrossbarLayer:
         c = self.config
         for e in self._fabrication:
             state = self._worn() if isinstance(e, Endurance) else self._cell_state[type(e)]
+            state = state.to(g.device)      # fabricated on the CPU; the device follows the knobs
             e.constrain_(g, state, c.g_min_us, c.g_max_us)
         return g
 
@@ -237,7 +274,7 @@ class CrossbarLayer:
         if self._time_dependent():
             state.update(g=g, target=target)
             if self._drift is not None:
-                state["nu"] = self._drift.exponents(target, c.g_max_us, self._cell_state[Drift])
+                state["nu"] = self._drift.exponents(target, c.g_max_us, self._cell_state[Drift].to(target.device))
         elif self._pulsed is not None:
             state["g"] = g
         return Programmed(settings=g.shape[0], state=state)
@@ -250,8 +287,13 @@ class CrossbarLayer:
         with torch.no_grad():
             g = knobs["conductances"].detach().float().reshape(-1, *self._spec["conductances"].shape)
             scale = knobs["tile_scale"].detach().float().reshape(-1, *self._spec["tile_scale"].shape)
+            if self._fused_program_ok(g):
+                self._count_writes(g.expand(settings, *g.shape[1:]))
+                w_t = self._program_fused(g, settings, generator)
+                return Programmed(settings=settings, state={
+                    "w_t": w_t, "scale": scale.expand(settings, *scale.shape[1:])})
             # own contiguous copy (never edit the caller's knob tensors), then edited in place
-            g = torch.empty(settings, *g.shape[1:]).copy_(g.expand(settings, *g.shape[1:]))
+            g = torch.empty(settings, *g.shape[1:], device=g.device).copy_(g.expand(settings, *g.shape[1:]))
             scale = scale.expand(settings, *scale.shape[1:])
             self._count_writes(g)
             target = g.clone() if self._time_dependent() else g
@@ -294,7 +336,7 @@ class CrossbarLayer:
         for b in range(g.tiles_in):
             xb = x[..., b * g.rows:min((b + 1) * g.rows, self.n_in)]
             if dac is not None and dac.full_scale is not None:
-                a = torch.full((*xb.shape[:-1], 1), dac.full_scale, dtype=x.dtype)
+                a = torch.full((*xb.shape[:-1], 1), dac.full_scale, dtype=x.dtype).to(x.device)
             else:
                 a = xb.abs().amax(dim=-1, keepdim=True).clamp_min(1e-30)
             xn = (xb / a).clamp_(-1.0, 1.0)
@@ -336,7 +378,7 @@ class CrossbarLayer:
             w_t, comp = st["w_t"], None
             z = None
             if one_f or (noisy and not self._use_fused(x)):
-                z = _normals(seeds, cells + (T * B * n_out if noisy else 0))
+                z = _normals(seeds, cells + (T * B * n_out if noisy else 0)).to(x.device)
             if self._time_dependent() and t > 0:
                 w_t = self._array(self._conductances_at(st, t, z[:, :cells] if one_f else None))
                 if self._drift is not None and self._drift.compensation == "global":
@@ -345,7 +387,7 @@ class CrossbarLayer:
             parts, alpha = self._encode(x)
             # Partial sums of every input tile, (T, P, B, n_out): one batched matmul per input
             # tile (the loop runs over the few input tiles, never over P).
-            y = torch.empty(T, P, B, n_out)
+            y = torch.empty(T, P, B, n_out, device=x.device)
             var = []
             for b, xb in enumerate(parts):
                 wb = w_t[:, b * g.rows:min((b + 1) * g.rows, self.n_in), :]
@@ -354,7 +396,7 @@ class CrossbarLayer:
                     w_abs = self._abs_weights(st, w_t, b)
                     v = sum(e.output_variance(xb, w_abs) for e in self._noise)
                     var.append(v.expand(v.shape[0], B, v.shape[2]))
-            std = torch.stack(var).sqrt_() if noisy else torch.zeros(T, 1, B, 1)
+            std = torch.stack(var).sqrt_() if noisy else torch.zeros(T, 1, B, 1, device=x.device)
             factor = st["scale"][:, g.output_group(), :].permute(2, 0, 1).contiguous()   # (T, P, n_out)
             if self._use_fused(x) and not one_f:
                 out = torch.empty(P, B, n_out)

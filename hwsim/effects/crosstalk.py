@@ -28,7 +28,7 @@ class ThermalCrosstalk:
         require_range("ThermalCrosstalk", "coupling", self.coupling, 0.0, 0.5)
 
     def program_phases(self, mesh, sigma, layout, fab):
-        a_mesh = layout.mesh_adjacency.to(mesh.dtype)
-        a_sig = layout.sigma_adjacency.to(sigma.dtype)
+        a_mesh = layout.mesh_adjacency.to(device=mesh.device, dtype=mesh.dtype)
+        a_sig = layout.sigma_adjacency.to(device=sigma.device, dtype=sigma.dtype)
         return (mesh + self.coupling * mesh @ a_mesh.T,
                 sigma + self.coupling * sigma @ a_sig.T)

@@ -110,6 +110,22 @@ class Detection:
         i = r * p_signal_w
         return i ** 2 / (2 * Q_E * b * (i + self.dark_current_a) + self.thermal_var_a2())
 
+    def noise_law(self, modulators: int) -> tuple[float, float]:
+        """(c0, c1): the variance of a normalised detector output is c0 + c1·s, with s = (Re ŷ)²
+        (homodyne) or s = |ŷ|² (intensity) — the closed form of :meth:`detect` (same terms,
+        divided by the squared full-scale responsivity factor), for the fused readout kernel
+        (:mod:`hwsim.photonic.kernels`; the two are pinned equal in tests)."""
+        r, b = self.responsivity_a_per_w, self.bandwidth_hz
+        p_m = self.mode_power_w(modulators)
+        thermal = self.thermal_var_a2()
+        if self.coherent:
+            p_lo = self.lo_power_w(modulators)
+            scale = 2.0 * r * math.sqrt(p_lo * p_m)
+            c0 = (2 * Q_E * b * (r * p_lo + 2 * self.dark_current_a) + thermal) / scale ** 2
+            return c0, 2 * Q_E * b * r * p_m / scale ** 2
+        scale = r * p_m
+        return (2 * Q_E * b * self.dark_current_a + thermal) / scale ** 2, 2 * Q_E * b / scale
+
     def detect(self, field: torch.Tensor, z: torch.Tensor, modulators: int) -> torch.Tensor:
         """Normalised detector outputs from block output fields ŷ (complex for intensity, or the
         real part for homodyne), given standard normals ``z`` of the same shape.

@@ -90,14 +90,14 @@ def nodal_conductances(g: torch.Tensor, r_row_ohm: float, r_col_ohm: float) -> t
     lead = g.shape[:-2]
     gs = g.reshape(-1, C, R).transpose(1, 2).double() * _US      # (N, R, C) in S, [row i, col j]
     N = gs.shape[0]
-    K = K0.expand(N, -1, -1).clone()
+    K = K0.to(gs.device).expand(N, -1, -1).clone()
     r, c = ridx.reshape(-1), cidx.reshape(-1)
     cell = gs.reshape(N, -1)
     K[:, r, r] += cell
     K[:, c, c] += cell
     K[:, r, c] -= cell
     K[:, c, r] -= cell
-    rhs = torch.zeros(2 * R * C, R, dtype=torch.float64)
+    rhs = torch.zeros(2 * R * C, R, dtype=torch.float64, device=gs.device)
     rhs[ridx[:, 0], torch.arange(R)] = 1.0 / r_row_ohm          # unit drive on each row in turn
     v = torch.linalg.solve(K, rhs.expand(N, -1, -1))            # (N, nodes, R)
     current = v[:, cidx[R - 1, :], :] / r_col_ohm               # (N, C, R) A per V

@@ -70,9 +70,19 @@ class PhaseNoise:
         """Noise values (rad) from standard normal values of the same shape."""
         return self.sigma_rad * rng.truncated_from_normal(z, self.bound_sigmas)
 
-    def query_phases(self, mesh, sigma, z: torch.Tensor):
-        """Phases plus noise from standard normals z (P, n_mesh + n_sigma)."""
-        n = self.from_normal(z)
+    def from_truncated(self, t: torch.Tensor) -> torch.Tensor:
+        """Noise values (rad) from standard normals already truncated to ±``bound_sigmas``."""
+        return self.sigma_rad * t
+
+    def draw(self, states, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """(P, n) truncated standard normals for :meth:`query_phases`, by rejection inside the
+        per-setting streams ``states`` (:func:`hwsim.effects.rng.truncated_from_states`)."""
+        return rng.truncated_from_states(states, n, self.bound_sigmas, device=device)
+
+    def query_phases(self, mesh, sigma, t: torch.Tensor):
+        """Phases plus noise from truncated standard normals t (P, n_mesh + n_sigma), as
+        :meth:`draw` makes them."""
+        n = self.from_truncated(t)
         n_mesh = mesh[0].numel()
         return mesh + n[:, :n_mesh].reshape(mesh.shape), sigma + n[:, n_mesh:].reshape(sigma.shape)
 
@@ -90,7 +100,7 @@ class DetectorNoise:
         require_nonnegative("DetectorNoise", "sigma_norm", self.sigma_norm)
 
     def __call__(self, y: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        return y + self.sigma_norm * rng.normal(tuple(y.shape), generator, dtype=y.dtype)
+        return y + self.sigma_norm * rng.normal(tuple(y.shape), generator, dtype=y.dtype, device=y.device)
 
     def from_normal(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Add noise σ·z given standard normal values ``z`` (same shape as y), in place."""
@@ -134,13 +144,20 @@ class ProgrammingNoise:
         s = g.mul(self.c2_us * k / (g_max * g_max)).add_(self.c1_us * k / g_max).mul_(g)
         return s.add_(self.c0_us * k).clamp_(min=0.0)
 
+    def coefficients_us(self, g_max: float) -> tuple[float, float, float]:
+        """(a2, a1, a0) with σ(g) = max(a2·g² + a1·g + a0, 0) µS for g in µS: the law of
+        :meth:`sigma_us` in the conductance itself (for the fused programming kernel of
+        :mod:`hwsim.crossbar.kernels`; pinned equal to :meth:`sigma_us` in tests)."""
+        ref = g_max / self.g_ref_us
+        return self.c2_us * ref / (g_max * g_max), self.c1_us * ref / g_max, self.c0_us * ref
+
     def __call__(self, g: torch.Tensor, g_max: float,
                  generator: torch.Generator | None) -> torch.Tensor:
         return self.apply_(g.clone(), g_max, generator)
 
     def apply_(self, g: torch.Tensor, g_max: float, generator: torch.Generator | None) -> torch.Tensor:
         """In place; g (P, ...) µS contiguous with the settings axis first (one stream per setting)."""
-        xi = rng.normal(tuple(g.shape), generator, dtype=g.dtype)
+        xi = rng.normal(tuple(g.shape), generator, dtype=g.dtype, device=g.device)
         return g.addcmul_(xi, self.sigma_us(g, g_max)).clamp_(min=0.0)
 
     def program_(self, g: torch.Tensor, g_min: float, g_max: float,
@@ -186,5 +203,5 @@ class ReadNoise:
                  generator: torch.Generator | None) -> torch.Tensor:
         """y (P, B, n) tile outputs + noise for tile input x (P|1, B, rows) and weights w (P, n, rows)."""
         var = self.output_variance(x, w.abs().transpose(1, 2))
-        xi = rng.normal(tuple(y.shape), generator, dtype=y.dtype)
+        xi = rng.normal(tuple(y.shape), generator, dtype=y.dtype, device=y.device)
         return y + xi * var.sqrt()

@@ -30,4 +30,4 @@ class OutputNoise:
 
     def output_variance(self, x: torch.Tensor, w_abs_t: torch.Tensor) -> torch.Tensor:
         """Variance σ_out², shape (1, 1, 1): independent of the input and the weights."""
-        return torch.full((1, 1, 1), self.sigma ** 2, dtype=x.dtype)
+        return torch.full((1, 1, 1), self.sigma ** 2, dtype=x.dtype).to(x.device)

@@ -157,7 +157,7 @@ def encode_inputs(x: torch.Tensor, dac: InputDAC | None) -> tuple[torch.Tensor, 
     pipeline, devices.md §6.8); the device multiplies its outputs by α digitally.
     """
     if dac is not None and dac.full_scale is not None:
-        alpha = torch.full((*x.shape[:-1], 1), dac.full_scale, dtype=x.dtype)
+        alpha = torch.full((*x.shape[:-1], 1), dac.full_scale, dtype=x.dtype, device=x.device)
     else:
         alpha = x.abs().amax(dim=-1, keepdim=True).clamp_min(1e-30)
     xn = (x / alpha).clamp(-1.0, 1.0)

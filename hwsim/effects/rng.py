@@ -15,9 +15,9 @@ import math
 import numpy as np
 import torch
 
-from .ziggurat import TABLES, fill_normal
+from .ziggurat import TABLES, fill_normal, fill_normal_from, fill_truncated_from, seed_states
 
-__all__ = ["uniform", "row_seeds", "normal", "truncated_normal", "normal_from_uniform", "truncated_from_uniform",
+__all__ = ["uniform", "row_seeds", "row_states", "normal_from_states", "truncated_from_states", "normal", "truncated_normal", "normal_from_uniform", "truncated_from_uniform",
            "truncated_from_normal"]
 
 _TINY = 1e-12
@@ -25,14 +25,53 @@ _TINY = 1e-12
 
 def uniform(shape: tuple[int, ...], generator: torch.Generator | None, *,
             dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
-    """U[0, 1) samples of ``shape``."""
-    return torch.rand(shape, generator=generator, dtype=torch.float64, device=device).to(dtype)
+    """U[0, 1) samples of ``shape``, drawn on the generator's device, returned on ``device``."""
+    return torch.rand(shape, generator=generator, dtype=torch.float64,
+                      device=_draw_device(generator)).to(device=device, dtype=dtype)
+
+
+def _draw_device(generator: torch.Generator | None) -> torch.device:
+    """Where a generator can draw: its own device (CPU for None)."""
+    return generator.device if generator is not None else torch.device("cpu")
 
 
 def row_seeds(rows: int, generator: torch.Generator | None) -> np.ndarray:
-    """One 63-bit stream seed per row (uint64 array), drawn layout-preservingly."""
-    seeds = torch.randint(0, 2 ** 63 - 1, (rows,), generator=generator, dtype=torch.int64)
-    return seeds.numpy().astype(np.uint64)
+    """One 63-bit stream seed per row (uint64 array), drawn layout-preservingly (on the
+    generator's own device, so a CUDA generator works too)."""
+    dev = generator.device if generator is not None else "cpu"
+    seeds = torch.randint(0, 2 ** 63 - 1, (rows,), generator=generator, dtype=torch.int64, device=dev)
+    return seeds.cpu().numpy().astype(np.uint64)
+
+
+def row_states(rows: int, generator: torch.Generator | None) -> np.ndarray:
+    """(rows, 4) uint64 stream states, one stream per row seeded from ``generator`` (the same
+    streams :func:`normal` uses); continue them with :func:`normal_from_states`."""
+    return seed_states(row_seeds(rows, generator))
+
+
+def normal_from_states(states: np.ndarray, n: int, *, dtype: torch.dtype = torch.float32,
+                       device: torch.device | str = "cpu") -> torch.Tensor:
+    """(rows, n) standard normals, row r continuing stream ``states[r]`` (advanced in place), so
+    consecutive draws split one :func:`normal` draw of the rows into column blocks. Drawn on the
+    CPU (numba ziggurat) and moved to ``device``: every device sees the same numbers."""
+    out = np.empty((states.shape[0], n), dtype=np.float32)
+    if out.size:
+        fill_normal_from(out, states, *TABLES)
+    return torch.from_numpy(out).to(device=device, dtype=dtype)
+
+
+def truncated_from_states(states: np.ndarray, n: int, bound: float, *,
+                          dtype: torch.dtype = torch.float32,
+                          device: torch.device | str = "cpu") -> torch.Tensor:
+    """(rows, n) standard normals truncated to [−bound, bound], by rejection inside each row's
+    stream ``states[r]`` (advanced in place; the following draws continue after the accepted
+    values). Exact truncated normals, and no ndtr/ndtri pass. CPU draw, moved to ``device``."""
+    if not bound > 0:
+        raise ValueError(f"truncation bound must be > 0, got {bound}")
+    out = np.empty((states.shape[0], n), dtype=np.float32)
+    if out.size:
+        fill_truncated_from(out, states, float(bound), *TABLES)
+    return torch.from_numpy(out).to(device=device, dtype=dtype)
 
 
 def normal(shape: tuple[int, ...], generator: torch.Generator | None, *,
@@ -41,18 +80,22 @@ def normal(shape: tuple[int, ...], generator: torch.Generator | None, *,
 
     On CPU each row gets one 63-bit seed drawn from ``generator`` (``torch.randint`` is
     layout-preserving) and is filled by the parallel ziggurat sampler of
-    :mod:`hwsim.effects.ziggurat`. Elsewhere ``torch.randn`` fills rows padded to a multiple
-    of 16 (its Box–Muller block size) so that rows stay aligned across calls.
+    :mod:`hwsim.effects.ziggurat`; so is a CUDA target with a CPU generator (the numbers are
+    then moved: the same on every device). With a generator on the target device
+    ``torch.randn`` fills rows padded to a multiple of 16 (its Box–Muller block size) so that
+    rows stay aligned across calls.
     """
     if len(shape) == 0:
         return normal((1,), generator, dtype=dtype, device=device)[0]
     lead, row = shape[0], math.prod(shape[1:])
-    if torch.device(device).type == "cpu":
+    on_device = generator is not None and generator.device.type == torch.device(device).type
+    if torch.device(device).type == "cpu" or not on_device:
+        # CPU streams (also for a CPU generator with a CUDA target: the same numbers anywhere)
         out = np.empty((lead, row), dtype=np.float32)
         seeds = row_seeds(lead, generator)
         if out.size:
             fill_normal(out, seeds, *TABLES)
-        return torch.from_numpy(out).reshape(shape).to(dtype)
+        return torch.from_numpy(out).reshape(shape).to(device=device, dtype=dtype)
     padded = -(-max(row, 1) // 16) * 16
     z = torch.randn((lead, padded), generator=generator, dtype=dtype, device=device)
     return z[:, :row].reshape(shape)
@@ -85,5 +128,5 @@ def truncated_normal(shape: tuple[int, ...], generator: torch.Generator | None, 
                      dtype: torch.dtype = torch.float32,
                      device: torch.device | str = "cpu") -> torch.Tensor:
     """Standard normal truncated to ``[-bound, bound]`` (inverse-CDF sampling)."""
-    u = torch.rand(shape, generator=generator, dtype=torch.float64, device=device)
-    return truncated_from_uniform(u, bound, dtype)
+    u = torch.rand(shape, generator=generator, dtype=torch.float64, device=_draw_device(generator))
+    return truncated_from_uniform(u.to(device), bound, dtype)

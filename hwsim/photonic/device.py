@@ -24,6 +24,13 @@ Effects are staged objects (:mod:`hwsim.effects.stages`); the device only calls 
                  ``detect`` (Detection), DetectorNoise, then the OutputADC
 InputDAC and OutputADC are the converter ends of the chain.
 
+Paths: small blocks (k ≤ 16) on the CPU take the fused numba kernels of
+:mod:`hwsim.photonic.kernels` (block build, and block MVM + detection + ADC + gain + digital sum
+in one pass, never forming the (P, B, p, q, k) block outputs); larger blocks and other devices
+(CUDA) take the torch path (library matmul). Both consume the same per-setting random streams
+and are pinned equal in tests/photonic/test_fused.py; ``layer.fused = False`` forces the torch
+path. Every tensor follows the device of the knobs and inputs.
+
 Knobs (one setting; a leading P dimension programs P settings at once):
     mesh_phases  (p, q, 2, k²)  rad, periodic. [..., 0, :] is the V† mesh, [..., 1, :] the U mesh;
                                 each k² vector is [θ (k(k-1)/2), φ (k(k-1)/2), δ (k)] in the MZI
@@ -41,7 +48,7 @@ import numpy as np
 import torch
 
 from .calibrate import DEFAULT_PROBE_ROWS, DEFAULT_STEP_RAD, BlockJacobian, measure_block_jacobian
-from ..effects import rng
+from ..effects import rng, ziggurat
 from ..effects.beamsplitter import BeamsplitterImbalance
 from ..effects.crosstalk import ThermalCrosstalk
 from ..effects.detection import Detection
@@ -56,7 +63,9 @@ from ..oracle import KnobSpec, Programmed, check_input, check_knobs
 from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
 from .decompose import decompose
 from .layout import MeshLayout
-from .mesh import mesh_unitary, push_pull_transmission
+from .kernels import FUSED_MAX_BLOCK, build_blocks, readout
+from .mesh import coupler_angles, mesh_unitary, push_pull_transmission
+from .mzi import loss_amplitude
 from .topology import TOPOLOGIES, build_topology
 
 __all__ = ["MZIConfig", "MZIMeshLayer"]
@@ -121,6 +130,10 @@ class MZIMeshLayer:
         self._drift = next((e for e in query if isinstance(e, PhaseDrift)), None)
         self._detection = next((e for e in query if isinstance(e, Detection)), None)
         self._det_noise = next((e for e in query if isinstance(e, DetectorNoise)), None)
+        # fused numba kernels for small blocks on the CPU; False forces the plain torch path
+        self.fused = True
+        self._fab_cache: dict = {}
+        self._coupler_cache: np.ndarray | None = None
         self._spec = {
             "mesh_phases": KnobSpec("mesh_phases", self.layout.mesh_shape, 0.0, 2 * math.pi,
                                     "rad", periodic=True),
@@ -180,9 +193,14 @@ class MZIMeshLayer:
         th, ph, de = self._split(mesh)
         u = mesh_unitary(th, ph, de, self.topology, loss_db, coupler_eps)   # (..., p, q, 2, k, k)
         vdag, uu = u[..., 0, :, :], u[..., 1, :, :]
+        s = self._sigma_transmission(sig, loss_db, sigma_eps).to(u.dtype)
+        return (uu * s.unsqueeze(-2)) @ vdag
+
+    @staticmethod
+    def _sigma_transmission(sig: torch.Tensor, loss_db: float, sigma_eps: torch.Tensor | None) -> torch.Tensor:
+        """Field transmission of the Σ MZIs (..., k): push-pull drive, coupler errors, loss."""
         amp = 10.0 ** (-loss_db / 20.0)                           # Σ attenuator is one MZI too
-        s = push_pull_transmission(sig, sigma_eps).to(u.dtype)   # Σ MZIs, push-pull drive
-        return (uu * (s * amp).unsqueeze(-2)) @ vdag
+        return push_pull_transmission(sig, sigma_eps) * amp      # Σ MZIs, push-pull drive
 
     def _assemble(self, blocks: torch.Tensor) -> torch.Tensor:
         """(..., p, q, k, k) → (..., n_out, n_in) dense matrix."""
@@ -243,15 +261,17 @@ class MZIMeshLayer:
         ``generator`` draws the per-setting drift directions when PhaseDrift is modelled."""
         settings = check_knobs(self._spec, knobs, self.name)
         with torch.no_grad():
+            device = knobs["mesh_phases"].device   # the device follows the knobs (and inputs)
+            fab = self._fab_on(device)
             mesh = knobs["mesh_phases"].detach().float().reshape(-1, *self.layout.mesh_shape)
             sig = knobs["sigma_phases"].detach().float().reshape(-1, *self.layout.sigma_shape)
             gain = knobs["gain"].detach().float().reshape(-1, self.p, self.q)
             mesh, sig, gain = (t.expand(settings, *t.shape[1:]) for t in (mesh, sig, gain))
             for e in self._chain:
-                mesh, sig = e.program_phases(mesh, sig, self.layout, self._fab.get(type(e)))
+                mesh, sig = e.program_phases(mesh, sig, self.layout, fab.get(type(e)))
             state = {"mesh": mesh, "sigma": sig, "gain": gain, "time_s": 0.0}
             if self._drift is not None:
-                state["drift"] = self._drift.program_draw(settings, self.layout, generator)
+                state["drift"] = self._drift.program_draw(settings, self.layout, generator).to(device)
             if self._phase_noise is None:   # static phases (drift is zero at t = 0): build once
                 state["blocks"] = self._blocks(mesh, sig)
         return Programmed(settings=settings, state=state)
@@ -261,16 +281,71 @@ class MZIMeshLayer:
         require_nonnegative(self.name, "time_s", time_s)
         return Programmed(settings=programmed.settings, state={**programmed.state, "time_s": float(time_s)})
 
-    def _array_terms(self) -> dict:
+    def _fab_on(self, device: torch.device) -> dict:
+        """The fabrication draws (made on the CPU from the device seed) on ``device``."""
+        device = torch.device(device)
+        if device.type == "cpu":
+            return self._fab
+        key = str(device)
+        if key not in self._fab_cache:
+            self._fab_cache[key] = {t: {n: v.to(device) for n, v in d.items()} for t, d in self._fab.items()}
+        return self._fab_cache[key]
+
+    def _array_terms(self, device: torch.device | str = "cpu") -> dict:
         terms: dict = {}
+        fab = self._fab_on(device)
         for e in self._array:
-            terms.update(e.array_terms(self._fab.get(type(e))))
+            terms.update(e.array_terms(fab.get(type(e))))
         return terms
 
-    def _blocks(self, mesh: torch.Tensor, sig: torch.Tensor) -> torch.Tensor:
-        """Blocks seen by the detectors: complex fields for intensity detection, else Re."""
-        b = self._complex_blocks(mesh, sig, **self._array_terms())
+    def _fusable(self, t: torch.Tensor) -> bool:
+        """Small blocks on the CPU take the fused kernels (unless ``fused`` is switched off)."""
+        return self.fused and t.device.type == "cpu" and self.k <= FUSED_MAX_BLOCK
+
+    def _blocks(self, mesh: torch.Tensor, sig: torch.Tensor):
+        """Blocks seen by the detectors: complex fields for intensity detection, else Re.
+        Fused form (CPU, k ≤ 16): a pair (Re W, Im W or None) of float32 (P, p, q, k, k)."""
+        if self._fusable(mesh):
+            return self._fused_blocks(mesh, sig)
+        b = self._complex_blocks(mesh, sig, **self._array_terms(mesh.device))
         return b if self.intensity else b.real.to(torch.float32)
+
+    def _coupler_table(self, eps: torch.Tensor | None) -> np.ndarray:
+        """(G, 2, M, 4) float64 (cos α₁, sin α₁, cos α₂, sin α₂) of every mesh MZI's couplers
+        (G = p·q blocks, or 1 for perfect couplers); static, so built once."""
+        if self._coupler_cache is None:
+            m = self.n_mzi
+            e = torch.zeros(1, 2, m, 2, dtype=torch.float64) if eps is None else \
+                eps.detach().cpu().double().reshape(-1, 2, m, 2)
+            a1, a2 = coupler_angles(e[..., 0], e[..., 1])
+            tab = torch.stack([torch.cos(a1), torch.sin(a1), torch.cos(a2), torch.sin(a2)], dim=-1)
+            self._coupler_cache = np.ascontiguousarray(tab.numpy())
+        return self._coupler_cache
+
+    def _fused_blocks(self, mesh: torch.Tensor, sig: torch.Tensor):
+        """Block fields of P settings with :func:`~hwsim.photonic.kernels.build_blocks`."""
+        terms = self._array_terms()
+        loss_db = terms.get("loss_db", 0.0)
+        k, p, q, m = self.k, self.p, self.q, self.n_mzi
+        P = mesh.shape[0]
+        mm = mesh.reshape(P * p * q, 2, k * k)
+
+        def trig(x):
+            return (np.ascontiguousarray(torch.cos(x).numpy()), np.ascontiguousarray(torch.sin(x).numpy()))
+        (ct, st), (cp, sp), (cd, sd) = trig(mm[..., :m]), trig(mm[..., m:2 * m]), trig(mm[..., 2 * m:])
+        s = self._sigma_transmission(sig, loss_db, terms.get("sigma_eps")).reshape(P * p * q, k)
+        s_re = np.ascontiguousarray((s.real if s.is_complex() else s).numpy())
+        s_im = np.ascontiguousarray(s.imag.numpy()) if s.is_complex() else np.zeros_like(s_re)
+        n = P * p * q
+        out_re = np.empty((n, k, k), np.float32)
+        out_im = np.empty((n, k, k) if self.intensity else (1, 1, 1), np.float32)
+        if n:
+            build_blocks(ct, st, cp, sp, cd, sd, self._coupler_table(terms.get("coupler_eps")),
+                         self.topology.upper_mode.numpy().astype(np.int64), float(loss_amplitude(loss_db)),
+                         s_re, s_im, out_re, out_im, self.intensity)
+        shape = (P, p, q, k, k)
+        re = torch.from_numpy(out_re).reshape(shape)
+        return re, (torch.from_numpy(out_im).reshape(shape) if self.intensity else None)
 
     def query(self, programmed: Programmed, x: torch.Tensor,
               generator: torch.Generator | None = None, *, time_s: float | None = None) -> torch.Tensor:
@@ -284,19 +359,22 @@ class MZIMeshLayer:
         st = programmed.state
         t = st.get("time_s", 0.0) if time_s is None else require_nonnegative(self.name, "time_s", time_s)
         with torch.no_grad():
-            x = x.detach().float()
+            device = st["mesh"].device
+            x = x.detach().to(device=device, dtype=torch.float32)
             k, p, q = self.k, self.p, self.q
             xn, alpha = encode_inputs(x, self._dac)
             if q * k != self.n_in:
                 xn = torch.nn.functional.pad(xn, (0, q * k - self.n_in))
             xb = xn.reshape(*xn.shape[:-1], q, k)                          # (P|1, B, q, k)
-            # All query-time noise of a setting comes from one contiguous draw of standard normals,
-            # so P settings in one call consume the generator exactly like P separate calls.
+            # All query-time noise of a setting comes from its own stream of standard normals
+            # (truncated phase noise by rejection first, then detection, then the detector
+            # floor), so P settings in one call consume the generator exactly like P separate calls.
             n_phase = self.layout.n_shifters if self._phase_noise else 0
             n_det = xb.shape[1] * p * q * k
             n_dets = [n_det if e is not None else 0 for e in (self._detection, self._det_noise)]
             n_z = n_phase + sum(n_dets)
-            z = rng.normal((P, n_z), generator) if n_z else None
+            states = rng.row_states(P, generator) if n_z else None
+            z = self._phase_noise.draw(states, n_phase, device) if n_phase else None
             if "blocks" in st and (self._drift is None or t == 0.0):
                 blocks = st["blocks"]
             else:
@@ -306,29 +384,63 @@ class MZIMeshLayer:
                 if self._drift is not None:
                     mesh, sig = self._drift.query_phases(mesh, sig, st["drift"], t)
                 blocks = self._blocks(mesh, sig)
-            # Block outputs (fields) of every block: (P, B, p, q, k).
-            xin = xb.expand(P, *xb.shape[1:]).to(blocks.dtype)
-            y = torch.einsum("Pabij,PBbj->PBabi", blocks, xin)
-            at = n_phase
-            if self._detection is not None:
-                zd = z[:, at:at + n_dets[0]].reshape(y.shape)
-                y = self._detection.detect(y, zd, modulators=p * q * k)
-                at += n_dets[0]
-            if y.is_complex():
-                y = y.real
-            y = y.contiguous()
-            if self._det_noise is not None:
-                y = self._det_noise.from_normal(y, z[:, at:at + n_dets[1]].reshape(y.shape))
-            if self._adc is not None:
-                y = self._adc(y)
-            gain = st["gain"].reshape(P, 1, p, q, 1)
-            if self.intensity:   # |s α ŷ|²: the square law acts on the scaled block field
-                y = y * gain ** 2
+            if isinstance(blocks, tuple):
+                y = self._fused_readout(blocks, xb, st["gain"], states)
             else:
-                y = y * gain
-            y = y.sum(dim=-2).reshape(P, -1, p * k)[..., : self.n_out]     # digital sum over q
+                zz = rng.normal_from_states(states, sum(n_dets), device=device) if sum(n_dets) else None
+                y = self._plain_readout(blocks, xb, st["gain"], zz, n_dets)
+            y = y[..., : self.n_out]
             scale = alpha ** 2 if self.intensity else alpha
             return (y * scale).contiguous()
+
+    def _plain_readout(self, blocks: torch.Tensor, xb: torch.Tensor, gain: torch.Tensor,
+                       z: torch.Tensor | None, n_dets: list[int]) -> torch.Tensor:
+        """Torch path (any device, any block size): block outputs (P, B, p, q, k) → detection,
+        detector floor, ADC, per-block gain, digital sum over q → (P, B, p·k)."""
+        P, k, p, q = blocks.shape[0], self.k, self.p, self.q
+        xin = xb.expand(P, *xb.shape[1:]).to(blocks.dtype)
+        y = torch.einsum("Pabij,PBbj->PBabi", blocks, xin)
+        # normals are laid out (P, p, q, B, k): block by block, as the fused kernel consumes them
+        lay = (P, p, q, y.shape[1], k)
+        at = 0
+        if self._detection is not None:
+            zd = z[:, at:at + n_dets[0]].reshape(lay).permute(0, 3, 1, 2, 4)
+            y = self._detection.detect(y, zd, modulators=p * q * k)
+            at += n_dets[0]
+        if y.is_complex():
+            y = y.real
+        y = y.contiguous()
+        if self._det_noise is not None:
+            y = self._det_noise.from_normal(y, z[:, at:at + n_dets[1]].reshape(lay).permute(0, 3, 1, 2, 4))
+        if self._adc is not None:
+            y = self._adc(y)
+        gain = gain.reshape(P, 1, p, q, 1)
+        if self.intensity:   # |s α ŷ|²: the square law acts on the scaled block field
+            y = y * gain ** 2
+        else:
+            y = y * gain
+        return y.sum(dim=-2).reshape(P, -1, p * k)                       # digital sum over q
+
+    def _fused_readout(self, blocks, xb: torch.Tensor, gain: torch.Tensor,
+                       states: np.ndarray | None) -> torch.Tensor:
+        """:func:`~hwsim.photonic.kernels.readout`: the same pipeline as :meth:`_plain_readout`
+        in one pass, never forming the (P, B, p, q, k) block outputs."""
+        w_re, w_im = blocks
+        P, k, p = w_re.shape[0], self.k, self.p
+        det = self._detection
+        mode = 0 if det is None else (1 if det.coherent else 2)
+        c0, c1 = det.noise_law(p * self.q * k) if det is not None else (0.0, 0.0)
+        floor = self._det_noise.sigma_norm if self._det_noise is not None else 0.0
+        delta, n_codes = (self._adc.step, self._adc.max_code) if self._adc is not None else (0.0, 0)
+        if states is None:
+            states = np.zeros((P, 4), np.uint64)
+        out = np.empty((P, xb.shape[1], p * k), np.float32)
+        wi = w_im if w_im is not None else torch.zeros(1, 1, 1, 1, 1)
+        readout(w_re.numpy(), wi.numpy(), np.ascontiguousarray(xb.permute(0, 2, 3, 1).numpy()), mode, float(c0), float(c1),
+                float(floor), float(delta), int(n_codes),
+                np.ascontiguousarray(gain.reshape(P, p, self.q).numpy()), 2 if self.intensity else 1,
+                states, *ziggurat.TABLES, out)
+        return torch.from_numpy(out)
 
     def program_events(self, programmed: Programmed) -> list[Event]:
         P = programmed.settings

@@ -24,7 +24,8 @@ from .mzi import complex_dtype_for, loss_amplitude, mzi_transfer
 from .topology import ClementsTopology, MeshTopology
 
 __all__ = ["clements_unitary", "clements_unitary_reference", "clements_unitary_dense",
-           "mesh_column_matrices", "mesh_unitary", "imperfect_mzi_transfer", "push_pull_transmission"]
+           "mesh_column_matrices", "mesh_unitary", "imperfect_mzi_transfer", "push_pull_transmission",
+           "coupler_angles"]
 
 _BACKENDS = ("auto", "torch", "numba")
 
@@ -291,6 +292,13 @@ def _unitary_numba(th, ph, de, topo: ClementsTopology, amp: float) -> torch.Tens
 
 # --------------------------------------------------------------------------- any topology, imperfect couplers
 
+def coupler_angles(eps1, eps2):
+    """Angles α = π/4 + ε of an MZI's input and output couplers, B(α) = [[cos α, i sin α],
+    [i sin α, cos α]] (ε in rad; ε = 0 is the 50:50 coupler)."""
+    a1, a2 = math.pi / 4 + eps1, math.pi / 4 + eps2
+    return a1, a2
+
+
 def imperfect_mzi_transfer(theta, phi, eps1, eps2) -> torch.Tensor:
     """MZI with imperfect couplers, T = B(π/4+ε₂) · P(θ) · B(π/4+ε₁) · P(φ), indexed [out, in].
 
@@ -303,7 +311,7 @@ def imperfect_mzi_transfer(theta, phi, eps1, eps2) -> torch.Tensor:
     """
     theta, phi, eps1, eps2 = torch.broadcast_tensors(*(torch.as_tensor(v) for v in (theta, phi, eps1, eps2)))
     cd = complex_dtype_for(theta.dtype)
-    a1, a2 = math.pi / 4 + eps1, math.pi / 4 + eps2
+    a1, a2 = coupler_angles(eps1, eps2)
     c1, s1, c2, s2 = torch.cos(a1), torch.sin(a1), torch.cos(a2), torch.sin(a2)
     et = torch.polar(torch.ones_like(theta), theta).to(cd)      # e^{iθ}
     ep = torch.polar(torch.ones_like(phi), phi).to(cd)          # e^{iφ}
