@@ -62,7 +62,7 @@ def local_trainer_with_objectives(net: OracleNetwork, initial_knobs: Sequence[Ma
                                   knob_optimizer: GradientTransformation,
                                   digital_optimizer: GradientTransformation, *,
                                   prediction: str = "sum", seed: int = 0,
-                                  trace=None) -> LocalTrainer:
+                                  trace=None, **trainer_kwargs) -> LocalTrainer:
     """A :class:`LocalTrainer` whose per-stage objectives are ``objectives`` (any object with the
     local-head interface) instead of Mono-Forward heads; its train state is initialised from
     them (objective parameters from the same ``init/heads`` stream)."""
@@ -71,10 +71,13 @@ def local_trainer_with_objectives(net: OracleNetwork, initial_knobs: Sequence[Ma
                          f"({len(net.stages)})")
     n_classes = max(getattr(o, "n_classes", 1) for o in objectives)
     trainer = LocalTrainer(net, initial_knobs, n_classes, estimators, knob_optimizer,
-                           digital_optimizer, prediction=prediction, seed=seed, trace=trace)
+                           digital_optimizer, prediction=prediction, seed=seed, trace=trace,
+                           **trainer_kwargs)
     trainer.heads = list(objectives)
     trainer.state = trainer._init_state(net, initial_knobs, trainer.heads, knob_optimizer,
                                         digital_optimizer, trainer.estimators, seed)
+    trainer.state.calibration = [None] * len(net.stages)
+    trainer.state.calibrated_at = [-1] * len(net.stages)
     return trainer
 
 

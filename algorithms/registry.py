@@ -678,6 +678,23 @@ def build(name: str, settings, model: ModelDescription, devices: Sequence, n_cla
     return out
 
 
+def results_label(name: str, settings=None, calibrates: bool | None = None) -> str:
+    """The label results carry: the spec's (settings-dependent) label with the guess model
+    resolved — "calibrated model" where the devices declare ``calibrate`` (``calibrates``) and
+    the algorithm's local guess uses it (local-guess with guess_model auto/calibrated; sff/ff
+    with the local-guess estimator), else "nominal model"."""
+    spec = _spec(name)
+    label = spec.label_of(settings) if settings is not None else spec.label
+    uses = (name == "local-guess" and getattr(settings, "guess_model", "auto") != "nominal") or (
+        name in ("sff", "ff") and getattr(settings, "estimator", "") == "local-guess")
+    if name == "local-guess" and getattr(settings, "guess_model", "auto") == "nominal":
+        calibrates = False
+    if calibrates is None:
+        return label
+    model = "calibrated model" if (uses and calibrates) else "nominal model"
+    return label.replace("calibrated or nominal model", model).replace("nominal model", model)
+
+
 def guess_model_for(settings, devices) -> str:
     """The guess model a local-guess run uses: "auto" → calibrated where every device declares
     ``calibrate`` (its label then says "calibrated model"), else nominal."""
@@ -707,17 +724,20 @@ def _build_goodness(name: str, settings: GoodnessSettings, net: OracleNetwork, k
         estimators = [FROG(settings.num_directions, eps(i), "unbiased") for i in range(n)]
     else:
         estimators = [LocalGuess(settings.variant, eps(i)) for i in range(n)]
+    # the local guess maps through the calibrated Jacobian where every device declares it
+    guess = ("calibrated" if settings.estimator == "local-guess"
+             and all("calibrate" in _capabilities(o) for o in net.oracles) else "nominal")
     objectives = (class_goodness_heads(net, n_classes) if name == "sff"
                   else threshold_objectives(net, settings.threshold_per_unit))
     inner = local_trainer_with_objectives(
         net, knobs0, objectives, estimators,
         _optimizer(settings.optimizer, settings.knob_lr_range_units, settings.clip_norm),
         _optimizer(settings.optimizer, settings.head_lr, settings.clip_norm),
-        prediction=settings.prediction, seed=seed, trace=trace)
+        prediction=settings.prediction, seed=seed, trace=trace, guess_model=guess)
     trainer = inner if name == "sff" else ForwardForward(inner, n_classes,
                                                          label_value=settings.label_value, seed=seed)
     t = Trainable(name, trainer, settings, n, ALGORITHMS[name].queries_per_step(settings, n))
-    t.label = ALGORITHMS[name].label_of(settings)
+    t.label = ALGORITHMS[name].label_of(settings).replace("nominal model", f"{guess} model")
     return t
 
 

@@ -33,13 +33,22 @@ _TWIN = "ideal digital twin, autograd"
 
 
 # ------------------------------------------------------------------------------ accuracy
-def _run_label(algo: str, preset) -> str:
+def _run_label(algo: str, preset, config=None) -> str:
     if algo == "mfdd":
         return f"MF+DD on {preset}"
     if algo in ("mf-ad", "bp"):
         return f"{algo.upper()} ({_TWIN})"
     from algorithms.registry import ALGORITHMS as REG
-    return f"{algo} ({REG[algo].label}) on {preset}" if algo in REG else algo
+    if algo not in REG:
+        return algo
+    from .runner import algo_label
+    config = config or {}
+    settings = {k.split(".", 2)[2]: v for k, v in config.items()
+                if k.startswith("algorithm.settings.")}
+    try:
+        return f"{algo_label(algo, settings, config.get('device.kind'))} on {preset}"
+    except ValueError:   # settings of an older file this version does not know
+        return f"{algo} ({REG[algo].label}) on {preset}"
 
 
 def accuracy_table(rec: RunRecord) -> str:
@@ -47,8 +56,8 @@ def accuracy_table(rec: RunRecord) -> str:
     algo = config_value(rec.config, "algorithm", "algorithm.name", default="mfdd")
     preset = config_value(rec.config, "device_preset", "device.preset", default="?")
     if "test_error" in rec.history:      # a PDE run: relative L2 error in place of accuracy
-        return _error_table(rec, _run_label(str(algo), preset))
-    rows = [(_run_label(str(algo), preset), rec.history.get("test_accuracy", [math.nan])[-1])]
+        return _error_table(rec, _run_label(str(algo), preset, rec.config))
+    rows = [(_run_label(str(algo), preset, rec.config), rec.history.get("test_accuracy", [math.nan])[-1])]
     labels = {"mf-ad": f"MF-AD ({_TWIN})", "bp": f"BP ({_TWIN})"}
     for mode, hist in rec.references.items():
         rows.append((labels.get(mode, mode), hist.get("test_accuracy", [math.nan])[-1]))

@@ -44,17 +44,16 @@ __all__ = ["run", "prepare", "mean_summary", "price_run", "ALGO_LABELS", "checkp
 ALGO_LABELS = {"mfdd": "MF+DD", "mf-ad": f"MF-AD ({TWIN_LABEL})", "bp": f"BP ({TWIN_LABEL})"}
 
 
-def algo_label(name: str, settings: dict | None = None) -> str:
+def algo_label(name: str, settings: dict | None = None, device_kind: str | None = None) -> str:
     """How a run's algorithm is labelled in tables and files (registry algorithms say whether
-    they are forward-only, use the nominal model or train on the twin; ``settings``, the run's
-    ``algorithm.settings``, for labels that depend on them)."""
+    they are forward-only, use the nominal or calibrated model or train on the twin;
+    ``settings``, the run's ``algorithm.settings``; ``device_kind``: MZI meshes declare
+    ``calibrate``, crossbars do not)."""
     if name in ALGO_LABELS:
         return ALGO_LABELS[name]
-    from algorithms.registry import ALGORITHMS as REG, settings_for
-    spec = REG[name]
-    if settings and spec.label_for is not None:
-        return f"{name} ({spec.label_of(settings_for(name, settings))})"
-    return f"{name} ({spec.label})"
+    from algorithms.registry import results_label, settings_for
+    calibrates = None if device_kind is None else device_kind == "mzi"
+    return f"{name} ({results_label(name, settings_for(name, settings or {}), calibrates)})"
 
 
 class _RegistryModel:
@@ -381,7 +380,7 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
          f"test), {net_text}, "
          f"device {cfg.device.preset}"
          f"{' (modified)' if cfg.device.physics != _preset_physics(cfg) else ''}, "
-         f"algorithm {algo_label(algo, cfg.algorithm.settings)}, run {cfg.run_id}")
+         f"algorithm {algo_label(algo, cfg.algorithm.settings, cfg.device.kind)}, run {cfg.run_id}")
 
     # Stages of the run, in order; a checkpoint holds the finished ones and the current one.
     twin_run = algo in ("mf-ad", "bp") or (algo not in ALGO_LABELS and _is_twin(algo))
@@ -395,7 +394,8 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
         if stage == "mfdd":
             return "MF+DD on " + cfg.device.preset
         if stage == algo and stage not in ALGO_LABELS:
-            return f"{algo_label(stage, cfg.algorithm.settings)} on {cfg.device.preset}"
+            return (f"{algo_label(stage, cfg.algorithm.settings, cfg.device.kind)} on "
+                    f"{cfg.device.preset}")
         return ALGO_LABELS[stage]
 
     def fit(stage: str, model, gen, trace: Trace | None, result: TrainResult | None) -> TrainResult:
