@@ -10,8 +10,7 @@ a stratified-by-chance training subset (``N_TRAIN`` of 60 000), a test subset (`
 one seed. The absolute accuracies are therefore far below the papers' (SFF CIFAR-10 CNN 81.38 %
 third-party note on arXiv:2501.03176; FF MNIST 1.36 % error, arXiv:2212.13345 §3.3); compare the
 rows with each other. The readout-repeatability line says how much of a 784-wide first-layer
-readout survives the device's query noise (through mzi-default it is ~0.02 at kaiming init: the
-table's mzi-default rows then measure learning from noise). Device queries = settings programmed and queried during training, from
+readout survives the device's query noise (mzi-default, its laser sized to the array: ~0.97). Device queries = settings programmed and queried during training, from
 the trace (BP trains on the ideal digital twin: 0 device queries, labelled so).
 """
 from __future__ import annotations
