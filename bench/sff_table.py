@@ -105,11 +105,13 @@ def main(argv=None) -> None:
     print(head)
     print("-" * len(head))
     for name, algo, arch, values in ROWS:
-        cells, label, cpu = [], "", 0.0
+        cells, labels, cpu = [], [], 0.0
         for preset in PRESETS:
             acc, q, label, s = run_row(algo, arch, values, preset, data)
             cells.append(f"{acc:>18.3f} {int(q):>9d}")
+            labels.append(label)
             cpu += s
+        label = " / ".join(dict.fromkeys(labels))      # per preset where they differ
         print(f"{name:<26} {label:<30} " + " ".join(cells) + f" {cpu:>7.0f}", flush=True)
 
 
