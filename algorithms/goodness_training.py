@@ -76,8 +76,6 @@ def local_trainer_with_objectives(net: OracleNetwork, initial_knobs: Sequence[Ma
     trainer.heads = list(objectives)
     trainer.state = trainer._init_state(net, initial_knobs, trainer.heads, knob_optimizer,
                                         digital_optimizer, trainer.estimators, seed)
-    trainer.state.calibration = [None] * len(net.stages)
-    trainer.state.calibrated_at = [-1] * len(net.stages)
     return trainer
 
 

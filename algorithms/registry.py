@@ -659,7 +659,7 @@ def build(name: str, settings, model: ModelDescription, devices: Sequence, n_cla
         estimators = [FROG(settings.num_tangents, eps(i), settings.scale) for i in range(n)]
     elif name == "local-guess":
         estimators = [LocalGuess(settings.variant, eps(i), settings.mix_weight) for i in range(n)]
-        guess = guess_model_for(settings, oracles)
+        guess = guess_model_for(name, settings, oracles)
     elif name == "activity":
         estimators = [Activity(settings.num_directions, settings.epsilon_activity)] * n
     else:   # pragma: no cover - every name is handled above
@@ -674,7 +674,7 @@ def build(name: str, settings, model: ModelDescription, devices: Sequence, n_cla
                            seed=seed, trace=trace, **guess_kwargs)
     out = Trainable(name, trainer, settings, n, spec.queries_per_step(settings, n))
     if name == "local-guess":
-        out.label = f"forward-only, {guess_kwargs['guess_model']} model"
+        out.label = results_label(name, settings, guess == "calibrated")
     return out
 
 
@@ -695,12 +695,15 @@ def results_label(name: str, settings=None, calibrates: bool | None = None) -> s
     return label.replace("calibrated or nominal model", model).replace("nominal model", model)
 
 
-def guess_model_for(settings, devices) -> str:
-    """The guess model a local-guess run uses: "auto" → calibrated where every device declares
-    ``calibrate`` (its label then says "calibrated model"), else nominal."""
-    if settings.guess_model != "auto":
+def guess_model_for(name: str, settings, devices) -> str:
+    """The model a local guess maps through: local-guess's explicit ``guess_model``, else
+    (``auto``, and sff/ff with the local-guess estimator) calibrated where every device declares
+    ``calibrate``, else nominal."""
+    if name == "local-guess" and settings.guess_model != "auto":
         return settings.guess_model
-    return "calibrated" if all("calibrate" in _capabilities(d) for d in devices) else "nominal"
+    uses = name == "local-guess" or getattr(settings, "estimator", "") == "local-guess"
+    return ("calibrated" if uses and all("calibrate" in _capabilities(d) for d in devices)
+            else "nominal")
 
 
 def _build_goodness(name: str, settings: GoodnessSettings, net: OracleNetwork, knobs0,
@@ -725,8 +728,7 @@ def _build_goodness(name: str, settings: GoodnessSettings, net: OracleNetwork, k
     else:
         estimators = [LocalGuess(settings.variant, eps(i)) for i in range(n)]
     # the local guess maps through the calibrated Jacobian where every device declares it
-    guess = ("calibrated" if settings.estimator == "local-guess"
-             and all("calibrate" in _capabilities(o) for o in net.oracles) else "nominal")
+    guess = guess_model_for(name, settings, net.oracles)
     objectives = (class_goodness_heads(net, n_classes) if name == "sff"
                   else threshold_objectives(net, settings.threshold_per_unit))
     inner = local_trainer_with_objectives(
@@ -737,7 +739,7 @@ def _build_goodness(name: str, settings: GoodnessSettings, net: OracleNetwork, k
     trainer = inner if name == "sff" else ForwardForward(inner, n_classes,
                                                          label_value=settings.label_value, seed=seed)
     t = Trainable(name, trainer, settings, n, ALGORITHMS[name].queries_per_step(settings, n))
-    t.label = ALGORITHMS[name].label_of(settings).replace("nominal model", f"{guess} model")
+    t.label = results_label(name, settings, guess == "calibrated")
     return t
 
 

@@ -119,7 +119,8 @@ class _Common:
             digital_opt=[digital_optimizer.init(self._digital_params(d, h))
                          for d, h in zip(digital, hp)],
             estimator=[e.init(t) if e is not None else None for e, t in zip(estimators, theta)],
-            streams=Streams.from_seed(seed))
+            streams=Streams.from_seed(seed), calibration=[None] * len(theta),
+            calibrated_at=[-1] * len(theta))
 
     @staticmethod
     def _digital_params(digital: Mapping[str, Tensor], head: Mapping[str, Tensor]) -> dict:
@@ -217,8 +218,6 @@ class LocalTrainer(_Common):
         self._knob_opt, self._digital_opt = knob_optimizer, digital_optimizer
         self.state = self._init_state(net, initial_knobs, self.heads, knob_optimizer,
                                       digital_optimizer, self.estimators, seed)
-        self.state.calibration = [None] * len(net.stages)
-        self.state.calibrated_at = [-1] * len(net.stages)
 
     # ------------------------------------------------------------------ pieces
     def _stage_loss_fn(self, i: int, a_in: Tensor, y: Tensor) -> Callable[[Tensor], Tensor]:

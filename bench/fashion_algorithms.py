@@ -15,7 +15,6 @@ Results vary with the subset size; the closing lines state exactly what ran.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -31,6 +30,7 @@ import algorithms.baselines  # noqa: E402,F401  (registers the autograd baseline
 from algorithms import registry  # noqa: E402
 from algorithms.model import model_from_config  # noqa: E402
 from algorithms.seeds import generator  # noqa: E402
+from experiments.config import parse_set  # noqa: E402
 from experiments.data import load_dataset  # noqa: E402
 from hwsim.presets import build_layer  # noqa: E402
 from hwsim.trace import Trace  # noqa: E402
@@ -109,8 +109,8 @@ def main(argv=None) -> None:
     per_algo: dict[str, dict] = {}
     for item in a.settings:
         algo, _, kv = item.partition(":")
-        key, _, value = kv.partition("=")
-        per_algo.setdefault(algo, {})[key] = json.loads(value) if value[:1] in "0123456789-[{tf\"n" else value
+        key, value = parse_set(f"algorithm.{kv}")      # the value is read as TOML, as by --set
+        per_algo.setdefault(algo, {})[key.split(".", 1)[1]] = value
     t_start = time.perf_counter()
     rows, curves = [], {}
     for preset in a.presets:

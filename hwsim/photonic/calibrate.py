@@ -173,8 +173,8 @@ def measure_block_jacobian(oracle, knobs: Mapping[str, Tensor], *, block: int,
                     jac[:, :, j] = (plus - minus) / (2 * step_rad)
                 else:                                                     # Σ clamps to [0, π]
                     sj = sig.reshape(p, q, k)[..., j - n_mesh]
-                    lo, hi = spec["sigma_phases"].low, spec["sigma_phases"].high
-                    span = (sj + step_rad).clamp(lo, hi) - (sj - step_rad).clamp(lo, hi)
+                    proj = spec["sigma_phases"].project
+                    span = proj(sj + step_rad) - proj(sj - step_rad)
                     jac[:, :, j] = (plus - minus) / span.clamp_min(1e-12)[..., None, None]
     return BlockJacobian(jac=jac, indices=idx, mesh_shape=tuple(mesh.shape), sigma_shape=tuple(sig.shape),
                          n_out=n_out, n_in=n_in, queries=len(order))
