@@ -138,7 +138,6 @@ def measure_block_jacobian(oracle, knobs: Mapping[str, Tensor], *, block: int,
     probes = hadamard_probes(n_in)
     probes = probes.repeat(max(1, math.ceil(probe_rows / probes.shape[0])), 1)   # XᵀX = N·I still
     n_probe = probes.shape[0]
-    chunk = max(1, _MAX_QUERY_ELEMENTS // (n_probe * p * q * k))
     if subset is not None:
         if indices is not None or not isinstance(subset, int) or not 1 <= subset <= nk:
             raise ValueError(f"calibrate.subset = {subset!r}; allowed: an integer 1..{nk}, "
@@ -150,31 +149,26 @@ def measure_block_jacobian(oracle, knobs: Mapping[str, Tensor], *, block: int,
         raise ValueError(f"calibrate.indices = {idx.tolist()}; allowed: distinct knob indices "
                          f"of a block, 0..{nk - 1}")
     jac = torch.zeros(p, q, nk, k, k)
-    signs = torch.tensor([1.0, -1.0])
-    order = [(int(j), s) for j in idx for s in (0, 1)]                   # ± of a knob adjacent
-    readouts: dict[tuple[int, int], Tensor] = {}
-    for start in range(0, len(order), chunk):
-        part = order[start:start + chunk]
-        settings = flat.unsqueeze(0).repeat(len(part), 1, 1, 1)
-        for c, (j, s) in enumerate(part):
-            settings[c, :, :, j] += signs[s] * step_rad
-        m = settings[..., :n_mesh].reshape(len(part), *mesh.shape)
-        sg = spec["sigma_phases"].project(settings[..., n_mesh:].reshape(len(part), *sig.shape))
+    # the applied knob difference: mesh phases are periodic (exactly 2δ); Σ clamps to [0, π]
+    proj = spec["sigma_phases"].project
+    span = torch.full((p, q, nk), 2 * step_rad)
+    span[..., n_mesh:] = proj(sig.reshape(p, q, k) + step_rad) - proj(sig.reshape(p, q, k) - step_rad)
+    # settings in the order +δ, −δ of each knob; a query call holds whole pairs
+    pairs = max(1, _MAX_QUERY_ELEMENTS // (2 * n_probe * p * q * k))
+    for part in idx.split(pairs):
+        n = part.numel()
+        settings = flat.unsqueeze(0).repeat(2 * n, 1, 1, 1)
+        at = 2 * torch.arange(n)
+        settings[at, :, :, part] += step_rad
+        settings[at + 1, :, :, part] -= step_rad
+        m = settings[..., :n_mesh].reshape(2 * n, *mesh.shape)
+        sg = proj(settings[..., n_mesh:].reshape(2 * n, *sig.shape))
         prog = oracle.program({"mesh_phases": m, "sigma_phases": sg,
-                               "gain": gain.expand(len(part), *gain.shape)}, generator=generator)
-        y = oracle.query(prog, probes, generator=generator)               # (C, N, n_out)
-        w_meas = torch.einsum("Nj,CNi->Cij", probes, y) / n_probe           # (C, n_out, n_in)
-        blk = _blocks(w_meas, p, q, k)
-        for c, (j, s) in enumerate(part):
-            readouts[j, s] = blk[c]
-            if (j, 1 - s) in readouts:
-                plus, minus = readouts.pop((j, 0)), readouts.pop((j, 1))
-                if j < n_mesh:                                            # periodic: exactly 2δ
-                    jac[:, :, j] = (plus - minus) / (2 * step_rad)
-                else:                                                     # Σ clamps to [0, π]
-                    sj = sig.reshape(p, q, k)[..., j - n_mesh]
-                    proj = spec["sigma_phases"].project
-                    span = proj(sj + step_rad) - proj(sj - step_rad)
-                    jac[:, :, j] = (plus - minus) / span.clamp_min(1e-12)[..., None, None]
+                               "gain": gain.expand(2 * n, *gain.shape)}, generator=generator)
+        y = oracle.query(prog, probes, generator=generator)               # (2n, N, n_out)
+        w_meas = torch.einsum("Nj,CNi->Cij", probes, y) / n_probe           # (2n, n_out, n_in)
+        blk = _blocks(w_meas, p, q, k)                                      # (2n, p, q, k, k)
+        diff = (blk[0::2] - blk[1::2]).permute(1, 2, 0, 3, 4)               # (p, q, n, k, k)
+        jac[:, :, part] = diff / span[:, :, part].clamp_min(1e-12)[..., None, None]
     return BlockJacobian(jac=jac, indices=idx, mesh_shape=tuple(mesh.shape), sigma_shape=tuple(sig.shape),
-                         n_out=n_out, n_in=n_in, queries=len(order))
+                         n_out=n_out, n_in=n_in, queries=2 * idx.numel())
