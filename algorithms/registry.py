@@ -45,6 +45,7 @@ from .estimators import (FROG, Activity, Directional, DirectionalDerivative, Loc
 from .estimators.directions import DIRECTIONS
 from .estimators.frog import SCALES
 from .estimators.local_guess import VARIANTS
+from .estimators.span import SpanProjection
 from .estimators.zeroth_order import DIFFERENCES
 from .knobmaps import knob_map_for
 from .model import ModelDescription
@@ -62,7 +63,10 @@ __all__ = ["ALGORITHMS", "AlgorithmSpec", "settings_for", "build", "train", "des
            "tt_initial_knobs"]
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
-MFDD_DIRECTIONS = (*DIRECTIONS, "lowrank", "seed-replay")
+#: ``input-span`` / ``head-span``: random directions in the span of the block's local gradients
+#: (estimators.span), mapped to knobs through the Jacobian model of ``guess_model``.
+SPAN_DIRECTIONS = {"input-span": "input", "head-span": "head"}
+MFDD_DIRECTIONS = (*DIRECTIONS, "lowrank", "seed-replay", *SPAN_DIRECTIONS)
 #: Injected knob noise of ``hwa-deploy`` by device kind (range units). Crossbar: the datasheet
 #: programming noise (see ``WRITE_NOISE_RANGE_UNITS``). MZI: 8-bit phase DAC rounding,
 #: LSB/√12 = (1/255)/√12 = 1.1e-3 (L2ight ``weight_bit: 8``, arXiv:2110.14807) with phase noise
@@ -109,6 +113,7 @@ class CommonSettings:
     knob_lr_range_units: float = 2e-3       # Adam step on θ (knob / range width)
     head_lr: float = 1e-2                   # digital heads and biases
     optimizer: str = "adam"
+    knob_optimizer: str | None = None       # the knobs' own update rule (None: ``optimizer``)
     clip_norm: float | None = None
     schedule: str = "simultaneous"
     prediction: str = "last"
@@ -121,6 +126,8 @@ class CommonSettings:
         _pos(o, "knob_lr_range_units", self.knob_lr_range_units)
         _pos(o, "head_lr", self.head_lr)
         _choice(o, "optimizer", self.optimizer, OPTIMIZERS)
+        if self.knob_optimizer is not None:
+            _choice(o, "knob_optimizer", self.knob_optimizer, OPTIMIZERS)
         _pos(o, "clip_norm", self.clip_norm, allow_none=True)
         _choice(o, "schedule", self.schedule, SCHEDULES)
         _choice(o, "prediction", self.prediction, PREDICTIONS)
@@ -135,30 +142,6 @@ class CommonSettings:
 @dataclass(frozen=True)
 class FrozenSettings(CommonSettings):
     """frozen: knobs never updated, only the digital heads train (the control)."""
-
-
-@dataclass(frozen=True)
-class MFDDSettings(CommonSettings):
-    """mfdd: Rademacher ±ε per knob (per-knob step by the rule), central differences, exact
-    heads. Knob learning rate 1e-2 chosen on a validation split of the digits training set
-    (crossbar-default, MLP 64-32, batch 16, 2 epochs: 0.864 against frozen 0.798)."""
-
-    knob_lr_range_units: float = 1e-2
-    num_directions: int = 8
-    directions: str = "rademacher"          # or "lowrank" / "seed-replay" (central only)
-    difference: str = "central"
-    rank: int = 1                           # for directions = "lowrank"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        o = type(self).__name__
-        _int(o, "num_directions", self.num_directions, 1, 4096)
-        _choice(o, "directions", self.directions, MFDD_DIRECTIONS)
-        _choice(o, "difference", self.difference, DIFFERENCES)
-        if self.directions in ("lowrank", "seed-replay") and self.difference != "central":
-            raise ValueError(f"{o}.difference = {self.difference!r}; allowed with directions "
-                             f"{self.directions!r}: 'central'")
-        _int(o, "rank", self.rank, 1, 4096)
 
 
 @dataclass(frozen=True)
@@ -197,27 +180,61 @@ class FROGSettings(CommonSettings):
 
 
 @dataclass(frozen=True)
-class LocalGuessSettings(CommonSettings):
-    """local-guess: the local head's exact ∂L/∂z mapped into knob space, the step along it
-    measured on the device (arXiv:2306.06968). ``guess_model``: "calibrated" (the device's
-    Jacobian measured by forward queries, re-measured every ``recalibrate_every`` steps),
-    "nominal" (the design-level Jacobian), or "auto" (calibrated where every device declares
-    ``calibrate``, else nominal)."""
+class GuessModelSettings(CommonSettings):
+    """Keys of algorithms whose directions go through the device's Jacobian model.
+    ``guess_model``: "calibrated" (measured by forward queries, re-measured every
+    ``recalibrate_every`` steps), "nominal" (the design-level Jacobian), or "auto" (calibrated
+    where every device declares ``calibrate``, else nominal)."""
 
-    variant: str = "local"
-    mix_weight: float = 1.0
     guess_model: str = "auto"
     recalibrate_every: int = 20
     calibrate_subset: int | None = None     # knob indices per block per calibration (None: all)
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        o = type(self).__name__
+        _choice(o, "guess_model", self.guess_model, ("auto", *GUESS_MODELS))
+        _int(o, "recalibrate_every", self.recalibrate_every, 1, 10 ** 9)
+        _int(o, "calibrate_subset", self.calibrate_subset, 1, 10 ** 6, allow_none=True)
+
+
+@dataclass(frozen=True)
+class LocalGuessSettings(GuessModelSettings):
+    """local-guess: the local head's exact ∂L/∂z mapped into knob space, the step along it
+    measured on the device (arXiv:2306.06968), through the Jacobian model of ``guess_model``."""
+
+    variant: str = "local"
+    mix_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         _choice(type(self).__name__, "variant", self.variant, VARIANTS)
         _pos(type(self).__name__, "mix_weight", self.mix_weight)
-        _choice(type(self).__name__, "guess_model", self.guess_model, ("auto", *GUESS_MODELS))
-        _int(type(self).__name__, "recalibrate_every", self.recalibrate_every, 1, 10 ** 9)
-        _int(type(self).__name__, "calibrate_subset", self.calibrate_subset, 1, 10 ** 6,
-             allow_none=True)
+
+
+@dataclass(frozen=True)
+class MFDDSettings(GuessModelSettings):
+    """mfdd: Rademacher ±ε per knob (per-knob step by the rule), central differences, exact
+    heads. Knob learning rate 1e-2 chosen on a validation split of the digits training set
+    (crossbar-default, MLP 64-32, batch 16, 2 epochs: 0.864 against frozen 0.798)."""
+
+    knob_lr_range_units: float = 1e-2
+    num_directions: int = 8
+    directions: str = "rademacher"          # or "lowrank" / "seed-replay" (central only)
+    difference: str = "central"
+    rank: int = 1                           # for directions = "lowrank"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        o = type(self).__name__
+        _int(o, "num_directions", self.num_directions, 1, 4096)
+        _choice(o, "directions", self.directions, MFDD_DIRECTIONS)
+        _choice(o, "difference", self.difference, DIFFERENCES)
+        if self.directions in ("lowrank", "seed-replay", *SPAN_DIRECTIONS) and \
+                self.difference != "central":
+            raise ValueError(f"{o}.difference = {self.difference!r}; allowed with directions "
+                             f"{self.directions!r}: 'central'")
+        _int(o, "rank", self.rank, 1, 4096)
 
 
 @dataclass(frozen=True)
@@ -349,10 +366,13 @@ class AlgorithmSpec:
 
 _TWIN = "ideal digital twin, autograd"
 ALGORITHMS: dict[str, AlgorithmSpec] = {s.name: s for s in (
-    AlgorithmSpec("mfdd", "Mono-Forward + directional derivatives (Rademacher ±ε/knob, exact head)",
+    AlgorithmSpec("mfdd", "Mono-Forward + directional derivatives (directions in the span of the "
+                  "local gradients, exact head)",
                   None, MFDDSettings, "forward-only",
                   lambda s, n: n * (1 + (2 * s.num_directions if s.difference == "central"
-                                         else s.num_directions + 1))),
+                                         else s.num_directions + 1)),
+                  lambda s: ("forward-only, calibrated or nominal model"
+                             if s.directions in SPAN_DIRECTIONS else "forward-only")),
     AlgorithmSpec("mfdd-thesis", "MF+DD as in the thesis: sphere x d, P=1, eps=1e-3, ZO head, SGD",
                   None, MFDDThesisSettings, "forward-only", lambda s, n: n * (1 + 2 * s.num_directions)),
     AlgorithmSpec("frog", "multi-tangent forward gradient, orthogonal projection (FROG)", None,
@@ -540,6 +560,12 @@ def _optimizer(name: str, lr: float, clip: float | None) -> updates.GradientTran
     return updates.chain(updates.clip_by_global_norm(clip), base) if clip else base
 
 
+def _knob_optimizer(settings) -> updates.GradientTransformation:
+    """The knobs' update rule: ``knob_optimizer`` where set, else the common ``optimizer``."""
+    return _optimizer(getattr(settings, "knob_optimizer", None) or settings.optimizer,
+                      settings.knob_lr_range_units, settings.clip_norm)
+
+
 def _kaiming_uniform(n_out: int, n_in: int, gen: torch.Generator) -> torch.Tensor:
     """PyTorch's default Linear init, kaiming_uniform(a=√5) = U(−1/√n_in, 1/√n_in)."""
     return (2 * torch.rand(n_out, n_in, generator=gen) - 1) / math.sqrt(n_in)
@@ -642,6 +668,10 @@ def build(name: str, settings, model: ModelDescription, devices: Sequence, n_cla
     elif name == "mfdd" and settings.directions == "lowrank":
         estimators = [LowRank(net.maps[i].matrix_shape, settings.rank, settings.num_directions,
                               eps(i)) for i in range(n)]
+    elif name == "mfdd" and settings.directions in SPAN_DIRECTIONS:
+        estimators = [SpanProjection(settings.num_directions, eps(i),
+                                     SPAN_DIRECTIONS[settings.directions]) for i in range(n)]
+        guess = guess_model_for(name, settings, oracles)
     elif name == "mfdd" and settings.directions == "seed-replay":
         estimators = [SeedReplay(settings.num_directions, eps(i)) for i in range(n)]
     elif name == "mfdd":
@@ -664,30 +694,36 @@ def build(name: str, settings, model: ModelDescription, devices: Sequence, n_cla
         estimators = [Activity(settings.num_directions, settings.epsilon_activity)] * n
     else:   # pragma: no cover - every name is handled above
         raise AssertionError(name)
+    uses_model = _uses_knob_model(name, settings)
     guess_kwargs = ({"guess_model": guess, "recalibrate_every": settings.recalibrate_every,
-                     "calibrate_subset": settings.calibrate_subset}
-                    if name == "local-guess" else {})
-    opt_k = _optimizer(settings.optimizer, settings.knob_lr_range_units, settings.clip_norm)
+                     "calibrate_subset": settings.calibrate_subset} if uses_model else {})
+    opt_k = _knob_optimizer(settings)
     opt_h = _optimizer(settings.optimizer, settings.head_lr, settings.clip_norm)
     trainer = LocalTrainer(net, knobs0, n_classes, estimators, opt_k, opt_h, projection_dims=proj,
                            head=head, head_estimator=head_est, prediction=settings.prediction,
                            seed=seed, trace=trace, **guess_kwargs)
     out = Trainable(name, trainer, settings, n, spec.queries_per_step(settings, n))
-    if name == "local-guess":
+    if uses_model:
         out.label = results_label(name, settings, guess == "calibrated")
     return out
 
 
+def _uses_knob_model(name: str, settings) -> bool:
+    """Whether the algorithm's directions go through the device's Jacobian model."""
+    return (name == "local-guess"
+            or (name == "mfdd" and getattr(settings, "directions", "") in SPAN_DIRECTIONS)
+            or (name in ("sff", "ff") and getattr(settings, "estimator", "") == "local-guess"))
+
+
 def results_label(name: str, settings=None, calibrates: bool | None = None) -> str:
-    """The label results carry: the spec's (settings-dependent) label with the guess model
+    """The label results carry: the spec's (settings-dependent) label with the Jacobian model
     resolved — "calibrated model" where the devices declare ``calibrate`` (``calibrates``) and
-    the algorithm's local guess uses it (local-guess with guess_model auto/calibrated; sff/ff
-    with the local-guess estimator), else "nominal model"."""
+    the algorithm maps through it (local-guess, mfdd with span directions, sff/ff with the
+    local-guess estimator; not when ``guess_model`` = "nominal"), else "nominal model"."""
     spec = _spec(name)
     label = spec.label_of(settings) if settings is not None else spec.label
-    uses = (name == "local-guess" and getattr(settings, "guess_model", "auto") != "nominal") or (
-        name in ("sff", "ff") and getattr(settings, "estimator", "") == "local-guess")
-    if name == "local-guess" and getattr(settings, "guess_model", "auto") == "nominal":
+    uses = _uses_knob_model(name, settings) if settings is not None else name == "local-guess"
+    if getattr(settings, "guess_model", "auto") == "nominal":
         calibrates = False
     if calibrates is None:
         return label
@@ -696,14 +732,14 @@ def results_label(name: str, settings=None, calibrates: bool | None = None) -> s
 
 
 def guess_model_for(name: str, settings, devices) -> str:
-    """The model a local guess maps through: local-guess's explicit ``guess_model``, else
-    (``auto``, and sff/ff with the local-guess estimator) calibrated where every device declares
-    ``calibrate``, else nominal."""
-    if name == "local-guess" and settings.guess_model != "auto":
-        return settings.guess_model
-    uses = name == "local-guess" or getattr(settings, "estimator", "") == "local-guess"
-    return ("calibrated" if uses and all("calibrate" in _capabilities(d) for d in devices)
-            else "nominal")
+    """The Jacobian model directions map through: an explicit ``guess_model``, else (``auto``)
+    calibrated where every device declares ``calibrate`` and the algorithm uses a model, else
+    nominal."""
+    gm = getattr(settings, "guess_model", "auto")
+    if gm != "auto":
+        return gm
+    return ("calibrated" if _uses_knob_model(name, settings)
+            and all("calibrate" in _capabilities(d) for d in devices) else "nominal")
 
 
 def _build_goodness(name: str, settings: GoodnessSettings, net: OracleNetwork, knobs0,
@@ -733,7 +769,7 @@ def _build_goodness(name: str, settings: GoodnessSettings, net: OracleNetwork, k
                   else threshold_objectives(net, settings.threshold_per_unit))
     inner = local_trainer_with_objectives(
         net, knobs0, objectives, estimators,
-        _optimizer(settings.optimizer, settings.knob_lr_range_units, settings.clip_norm),
+        _knob_optimizer(settings),
         _optimizer(settings.optimizer, settings.head_lr, settings.clip_norm),
         prediction=settings.prediction, seed=seed, trace=trace, guess_model=guess)
     trainer = inner if name == "sff" else ForwardForward(inner, n_classes,
@@ -758,7 +794,7 @@ def build_global(settings: FROGSettings | MFDDSettings, model: ModelDescription,
     else:
         est = Directional(DirectionalDerivative("rademacher", settings.num_directions, eps, "central"))
     return GlobalTrainer(net, knobs0, n_classes, est,
-                         _optimizer(settings.optimizer, settings.knob_lr_range_units, settings.clip_norm),
+                         _knob_optimizer(settings),
                          _optimizer(settings.optimizer, settings.head_lr, settings.clip_norm),
                          projection_dim=settings.projection_dim, seed=seed, trace=trace)
 
@@ -814,7 +850,7 @@ def build_tt(settings: "TTZOSettings", devices: Sequence, objective, *, seed: in
         cge.append(torch.full((size,), settings.gradient == "hybrid" and size <= settings.cge_max_group))
     est = HybridZO(torch.cat(eps), torch.cat(cge), settings.num_directions, settings.difference)
     trainer = TTZOTrainer(net, knobs0, objective, est,
-                          _optimizer(settings.optimizer, settings.knob_lr_range_units, settings.clip_norm),
+                          _knob_optimizer(settings),
                           _optimizer(settings.optimizer, settings.head_lr, settings.clip_norm),
                           seed=seed, trace=trace)
     return Trainable("tt-zo", trainer, settings, 1, trainer.device_queries_per_step())

@@ -33,6 +33,7 @@ from hwsim.trace import DigitalEvent, Trace
 from .estimators.activity import Activity
 from .estimators.base import Estimator
 from .estimators.local_guess import LocalGuess
+from .estimators.span import SpanProjection
 from .estimators.weight import Directional
 from .model import Bias, ReLU
 from .network import OracleNetwork
@@ -210,7 +211,8 @@ class LocalTrainer(_Common):
         proj = list(projection_dims) if projection_dims is not None else [None] * len(net.stages)
         self.heads = [MonoForwardHead(n_classes, st.n_features, k) for st, k in zip(net.stages, proj)]
         for i, e in enumerate(self.estimators):
-            uses_nominal = isinstance(e, Activity) or (isinstance(e, LocalGuess) and e.needs_guess)
+            uses_nominal = isinstance(e, (Activity, SpanProjection)) or (
+                isinstance(e, LocalGuess) and e.needs_guess)
             if uses_nominal:
                 net.oracles[i].require("nominal" if guess_model == "nominal" else "calibrate")
         self.guess_model, self.recalibrate_every = guess_model, recalibrate_every
@@ -232,20 +234,53 @@ class LocalTrainer(_Common):
             return head.loss(h.reshape(*h.shape[:2], -1), y, hp)
         return loss
 
-    def _guess(self, i: int, dz: Tensor, a_in: Tensor) -> Tensor:
-        """Exact digital ∂L/∂z → ∂L/∂W → knob space through the nominal Jacobian (host only)."""
-        st, o, m = self.net.stages[i], self.net.oracles[i], self.net.maps[i]
-        w_cot = st.weight_cotangent(dz, a_in)
-        knobs = m.unflatten(self.state.theta[i], self.state.fixed[i])
+    def _knob_pullback(self, i: int) -> Callable[[Tensor], Tensor]:
+        """Jᵀ of stage i's knob model: a weight cotangent (n_out, n_in) → θ (d,), host only.
+
+        The model is the device's nominal Jacobian, or the calibrated one (measured by forward
+        queries, traced; re-measured here when ``recalibrate_every`` steps have passed)."""
+        o, m, s = self.net.oracles[i], self.net.maps[i], self.state
+        theta = s.theta[i]
         if self.guess_model == "nominal":
-            return m.pullback(self.state.theta[i], o.nominal_vjp(knobs, w_cot))
-        s = self.state
+            knobs = m.unflatten(theta, s.fixed[i])
+            return lambda w: m.pullback(theta, o.nominal_vjp(knobs, w))
         if s.calibration[i] is None or s.step - s.calibrated_at[i] >= self.recalibrate_every:
+            knobs = m.unflatten(theta, s.fixed[i])
             s.calibration[i] = o.calibrate(knobs, generator=s.streams.calibrate,
                                            **({"subset": self.calibrate_subset}
                                               if self.calibrate_subset else {}))
             s.calibrated_at[i] = s.step
-        return m.pullback(s.theta[i], s.calibration[i].vjp(w_cot))
+        cal = s.calibration[i]
+        return lambda w: m.pullback(theta, cal.vjp(w))
+
+    def _guess(self, i: int, dz: Tensor, a_in: Tensor) -> Tensor:
+        """Exact digital ∂L/∂z → ∂L/∂W → knob space through the Jacobian model (host only)."""
+        return self._knob_pullback(i)(self.net.stages[i].weight_cotangent(dz, a_in))
+
+    def _span_directions(self, i: int, p: dict, est: SpanProjection) -> Tensor:
+        """P random knob directions in the span of stage i's local gradients (see
+        ``estimators.span``): random cotangents in feature (``input``) or score (``head``) space,
+        pulled back through head and host transforms, onto the weight through the batch inputs,
+        and into knob space through the Jacobian model — vectorised over P (torch.func.vmap)."""
+        st, s, head = self.net.stages[i], self.state, self.heads[i]
+        B, P = p["z"].shape[0], est.num_directions
+        g = s.streams.directions
+        if est.space == "head":
+            xi = torch.randn(P, B, head.n_classes, generator=g)
+            dh = head.pullback_scores(xi, s.heads[i])                 # (P, B, n_features)
+        else:
+            dh = torch.randn(P, B, st.n_features, generator=g)
+        pull = self._knob_pullback(i)
+        a_in, ctxs = p["a_in"], p["ctxs"]
+
+        def one(d: Tensor) -> Tensor:
+            dz, _ = st.host_backward(ctxs, d.reshape(B, *st.out_shape))
+            return pull(st.weight_cotangent(dz, a_in))
+
+        n_out, n_in = st.device_shape
+        _flops(self.trace, "host", P * (2 * B * st.n_features + 2 * B * n_out * n_in
+                                        + 2 * s.theta[i].numel() * (P + 2)))
+        return torch.func.vmap(one)(dh)
 
     def _activity_extras(self, i: int, p: dict, y: Tensor) -> tuple[Callable, dict]:
         st, s = self.net.stages[i], self.state
@@ -321,6 +356,8 @@ class LocalTrainer(_Common):
                 extras, loss_fn = {}, None
                 if isinstance(est, LocalGuess) and est.needs_guess:
                     extras["guess"] = self._guess(i, dz, p["a_in"])
+                if isinstance(est, SpanProjection):
+                    extras["directions"] = self._span_directions(i, p, est)
                 if isinstance(est, Activity):
                     loss_fn, extras = self._activity_extras(i, p, y)
                 g_theta, s.estimator[i], info = est.estimate(

@@ -97,6 +97,9 @@ def main(argv=None) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--lr-grid", nargs="+", type=float, default=[2e-3, 1e-2])
+    p.add_argument("--lr-for", action="append", default=[], metavar="ALGO=LR",
+                   help="fix one algorithm's knob learning rate instead of the grid, e.g. a value "
+                        "chosen on the validation split of an earlier run (repeatable)")
     p.add_argument("--curve-every", type=int, default=0,
                    help="validation accuracy against device queries every N steps (0: off)")
     p.add_argument("--settings", action="append", default=[], metavar="ALGO:KEY=VALUE",
@@ -111,11 +114,12 @@ def main(argv=None) -> None:
         algo, _, kv = item.partition(":")
         key, value = parse_set(f"algorithm.{kv}")      # the value is read as TOML, as by --set
         per_algo.setdefault(algo, {})[key.split(".", 1)[1]] = value
+    lr_for = {k: float(v) for k, v in (item.split("=", 1) for item in a.lr_for)}
     t_start = time.perf_counter()
     rows, curves = [], {}
     for preset in a.presets:
         for name in a.algorithms:
-            grid = a.lr_grid if name in TUNED else [None]
+            grid = ([lr_for[name]] if name in lr_for else a.lr_grid) if name in TUNED else [None]
             vals, tests, qs, chosen = [], [], [], []
             for seed in a.seeds:
                 data = split(a.n_train, a.n_val, a.n_test, seed)
@@ -185,7 +189,8 @@ def main(argv=None) -> None:
     print(f"\nran: {'CNN ' + ' '.join(CNN) if a.cnn else 'MLP 784-' + '-'.join(map(str, a.hidden))}, "
           f"{a.n_train} train / {a.n_val} val (held out of train) / {a.n_test} test, {a.epochs} "
           f"epoch(s), batch {a.batch_size}, seeds {a.seeds}, lr grid {a.lr_grid} on "
-          f"{', '.join(TUNED)}; {time.perf_counter() - t_start:.0f} s")
+          f"{', '.join(TUNED)}" + (f" (fixed: {a.lr_for})" if a.lr_for else "")
+          + f"; {time.perf_counter() - t_start:.0f} s")
 
 
 if __name__ == "__main__":

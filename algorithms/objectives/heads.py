@@ -82,11 +82,13 @@ class MonoForwardHead:
         g = h @ params["M"].T
         s = torch.softmax(g, dim=-1)
         dg = (s - torch.nn.functional.one_hot(y, self.n_classes).to(s.dtype)) / a.shape[0]
-        da = dg @ params["M"]
-        if "R" in params:
-            da = da @ params["R"]
         loss = cross_entropy(g, y)
-        return loss, {"M": dg.T @ h}, da
+        return loss, {"M": dg.T @ h}, self.pullback_scores(dg, params)
+
+    def pullback_scores(self, dg: Tensor, params) -> Tensor:
+        """Score cotangents dG (…, B, C) → feature cotangents ∂L/∂a = dG M (R) (…, B, n)."""
+        da = dg @ params["M"]
+        return da @ params["R"] if "R" in params else da
 
     def flops(self, batch: int) -> int:
         """Host FLOPs of one forward + closed-form backward of the head."""
