@@ -1,8 +1,9 @@
 """Energy and time to a target accuracy: forward-only training on a device against BP on a GPU.
 
-    python bench/energy_to_accuracy.py [--algorithms mfdd local-guess bp] [--preset crossbar-default]
+    python bench/energy_to_accuracy.py [--algorithms mfdd local-guess bp] [--preset mzi-default]
         [--dataset fashion-mnist] [--n-train 1024] [--n-test 1000] [--hidden 64] [--epochs 6]
         [--batch-size 64] [--gpu "H100 SXM5"] [--target 0.7] [--seed 0]
+        [--settings ALGO:KEY=VALUE ...]
 
 Every algorithm trains the same network (MLP ``<inputs>-<hidden>`` with local heads) on the same data
 subset and minibatch order; test accuracy is recorded after every epoch (the run's own history).
@@ -16,6 +17,15 @@ runs, so that every run reaches it. Then, per algorithm:
   ``--gpu``: throughput-bound (low), eager launch-bound (nominal), eager 20 µs launches (high),
   plus the same step measured with torch on this machine (``measure_torch_step``: CUDA events and
   NVML energy on an NVIDIA GPU; time only on a CPU).
+
+Settings: those of the bench/fashion_algorithms.py runs (``DEFAULT_SETTINGS``): the knob learning
+rate its grid chose on mzi-default (0.01 for every algorithm) and, for local-guess — the best
+forward-only estimator there — the calibrated model (``guess_model = "auto"``: the Jacobian
+measured by forward queries on a device that declares ``calibrate``, as the MZI meshes do;
+the nominal one on a crossbar) on ``calibrate_subset = 8`` knob indices per block, re-measured
+every ``recalibrate_every = 10`` steps; its device queries for calibration are in its trace and
+priced. ``--settings`` adds or overrides (``local-guess:recalibrate_every=20``). The table
+names the model each run used.
 
 Steps to target come from each run's per-epoch history (the first epoch at or above the target);
 energy and time to target = steps × the step's energy and latency at each level. One thread.
@@ -49,6 +59,13 @@ from hwsim.cost.spec import spec_from_mapping  # noqa: E402
 from hwsim.presets import build_layer  # noqa: E402
 from hwsim.trace import Trace  # noqa: E402
 
+#: Settings of the bench/fashion_algorithms.py runs on mzi-default (bench/results/
+#: fashion_algorithms_mlp_mzi_seed*.txt: lr grid choice 0.01; local-guess with the calibrated
+#: model on 8-index subsets, re-calibrated every 10 steps).
+DEFAULT_SETTINGS = {"mfdd": {"knob_lr_range_units": 0.01},
+                    "local-guess": {"knob_lr_range_units": 0.01, "guess_model": "auto",
+                                    "calibrate_subset": 8, "recalibrate_every": 10},
+                    "bp": {"knob_lr_range_units": 0.01}}
 BP_KERNELS = 20         # eager launches of a small-MLP BP step (cost.md §4.3: 15–25)
 N_CLASSES = 10
 
@@ -63,12 +80,14 @@ def subset(dataset: str, n_train: int, n_test: int, seed: int):
     return (z(ds.x_train[tr]), ds.y_train[tr]), (z(ds.x_test[:n_test]), ds.y_test[:n_test])
 
 
-def train_one(name: str, model, preset: str, train, test, epochs: int, batch: int, seed: int):
-    """Train ``name``; returns (per-epoch test accuracy, cumulative steps, step summaries, s)."""
+def train_one(name: str, model, preset: str, train, test, epochs: int, batch: int, seed: int,
+              values: dict | None = None):
+    """Train ``name`` with settings ``values``; returns (per-epoch test accuracy, cumulative
+    steps, step summaries, CPU s, results label)."""
     trace = Trace()
     devs = [build_layer(preset, a, b, seed=seed * 100 + i, name=f"layer{i}")
             for i, (a, b) in enumerate(model.device_shapes())]
-    tr = registry.build(name, registry.settings_for(name, {}), model, devs, N_CLASSES,
+    tr = registry.build(name, registry.settings_for(name, values or {}), model, devs, N_CLASSES,
                         seed=seed, trace=trace)
     t0 = time.process_time()
     res = registry.train(tr, *train, epochs=epochs, batch_size=batch, seed=seed, trace=trace,
@@ -76,7 +95,7 @@ def train_one(name: str, model, preset: str, train, test, epochs: int, batch: in
     steps_per_epoch = math.ceil(train[0].shape[0] / batch)
     acc = list(res.history["eval_accuracy"])
     return acc, [steps_per_epoch * (i + 1) for i in range(len(acc))], res.step_summaries, \
-        time.process_time() - t0
+        time.process_time() - t0, getattr(tr, "label", "")
 
 
 def price_device_run(summaries, acc, steps, config, target):
@@ -109,7 +128,7 @@ def main(argv=None) -> list[list[str]]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--algorithms", nargs="+", default=["mfdd", "local-guess", "bp"],
                    help="registry names (see `forwardlab algorithms`)")
-    p.add_argument("--preset", default="crossbar-default")
+    p.add_argument("--preset", default="mzi-default")
     p.add_argument("--dataset", default="fashion-mnist")
     p.add_argument("--n-train", type=int, default=1024)
     p.add_argument("--n-test", type=int, default=1000)
@@ -120,7 +139,16 @@ def main(argv=None) -> list[list[str]]:
     p.add_argument("--target", type=float, default=None,
                    help=f"test accuracy to reach (default {TARGET_FRACTION} x the lowest best)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--settings", action="append", default=[], metavar="ALGO:KEY=VALUE",
+                   help="an algorithm setting over DEFAULT_SETTINGS, e.g. "
+                        "local-guess:calibrate_subset=8 (repeatable; value read as TOML)")
     a = p.parse_args(argv)
+    from experiments.config import parse_set
+    per_algo = {k: dict(v) for k, v in DEFAULT_SETTINGS.items()}
+    for item in a.settings:
+        algo, _, kv = item.partition(":")
+        key, value = parse_set(f"algorithm.{kv}")
+        per_algo.setdefault(algo, {})[key.split(".", 1)[1]] = value
     unknown = [n for n in a.algorithms if n not in registry.ALGORITHMS]
     if unknown:
         p.error(f"--algorithms {unknown} unknown; allowed: {', '.join(registry.ALGORITHMS)}")
@@ -130,11 +158,13 @@ def main(argv=None) -> list[list[str]]:
     model = model_from_config((n_in,), hidden=a.hidden)
     runs = {}
     for name in a.algorithms:
-        acc, steps, summaries, cpu = train_one(name, model, a.preset, train, test, a.epochs,
-                                               a.batch_size, a.seed)
+        values = per_algo.get(name, {})
+        acc, steps, summaries, cpu, label = train_one(name, model, a.preset, train, test,
+                                                      a.epochs, a.batch_size, a.seed, values)
         runs[name] = (acc, steps, summaries)
+        setting_text = ", ".join(f"{k}={v}" for k, v in values.items()) or "defaults"
         print(f"  {name:12s} accuracy per epoch {' '.join(f'{x:.3f}' for x in acc)}  "
-              f"({cpu:.0f} s CPU)", flush=True)
+              f"({cpu:.0f} s CPU; {label}; {setting_text})", flush=True)
     target = a.target if a.target is not None else \
         TARGET_FRACTION * min(max(acc) for acc, _, _ in runs.values())
     config = {"cost_level": "nominal", "gpus": [], "hidden": a.hidden,

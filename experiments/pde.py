@@ -12,7 +12,18 @@ Results: ``/history`` holds ``loss.pde`` (mean per epoch), ``test_error`` (relat
 u_σ against the exact solution on ``pde.test_points`` fixed points; in place of accuracy) and
 ``steps``; the device run's per-step trace summaries and its cost rows (device bands and the GPU
 band of the same traced work; no GPU BP row: the BP model of the price module is an MLP
-classifier). PDE runs do not checkpoint (``--resume`` is for classification runs).
+classifier).
+
+Checkpoints and resume, as for classification runs (:mod:`experiments.runner`): with
+``run.checkpoint`` (the default) every epoch boundary writes ``<out>.ckpt`` (atomic, cloudpickle)
+holding the stage being trained (``"device"`` or the reference), the finished stage's history and
+the whole live state of the current one — the trainable (knobs, optimizer state, its random
+streams), the devices (their noise streams), the trace, the collocation generator, the history,
+the step summaries and the step count — pickled together so that shared references stay shared.
+``stop()`` is polled after every step: the run writes its partial results with status
+"interrupted" and raises :class:`~algorithms.loop.Interrupted`; with ``resume=True`` it restarts
+from the last boundary and ends with the history, step summaries and costs of an uninterrupted
+run. The checkpoint is removed when the run finishes or diverges.
 """
 from __future__ import annotations
 
@@ -33,6 +44,7 @@ from hwsim.oracle import TracingOracle
 from hwsim.trace import Trace
 
 from .config import Config
+from .outputs import OutputError
 from .results import RunRecord, write_results
 
 __all__ = ["run_pde", "pde_shapes", "build_core_devices", "pde_parts", "REFERENCE"]
@@ -76,16 +88,24 @@ def _error(model, objective, x_test, u_exact) -> float:
     return relative_l2(objective.values(out, x_test.shape[0]), u_exact)
 
 
+def _fresh_state(cfg: Config) -> dict:
+    """Loop state of one training stage at its start (what a checkpoint stores and restores)."""
+    return {"epoch": 0, "step": 0, "hist": {}, "summaries": [],
+            "gen": generator(cfg.run.seed, "pde/collocation")}
+
+
 def _train(model, problem, objective, cfg: Config, x_test, u_exact, *, trace, label, echo,
-           progress, stop) -> tuple[dict, list]:
+           progress, stop, state: dict | None = None,
+           on_epoch_end: Callable[[dict], None] | None = None) -> tuple[dict, list]:
+    """Train ``cfg.run.epochs`` epochs of ``pde.steps_per_epoch`` steps from ``state`` (a fresh
+    one when None; updated in place), calling ``on_epoch_end(state)`` at every epoch boundary."""
     p = cfg.pde
-    gen = generator(cfg.run.seed, "pde/collocation")
-    hist: dict[str, list[float]] = {}
-    summaries: list[dict] = []
+    state = _fresh_state(cfg) if state is None else state
+    gen, hist, summaries = state["gen"], state["hist"], state["summaries"]
     total = cfg.run.epochs * p.steps_per_epoch
     cb = progress(total, label) if progress else None
-    step, t0 = 0, time.perf_counter()
-    for epoch in range(cfg.run.epochs):
+    step, t0 = state["step"], time.perf_counter()
+    for epoch in range(state["epoch"], cfg.run.epochs):
         losses = []
         for _ in range(p.steps_per_epoch):
             x = problem.sample_interior(p.interior_points, gen)
@@ -110,16 +130,37 @@ def _train(model, problem, objective, cfg: Config, x_test, u_exact, *, trace, la
         for k, v in (("loss.pde", sum(losses) / len(losses)), ("test_error", err),
                      ("steps", float(step))):
             hist.setdefault(k, []).append(v)
+        state["epoch"], state["step"] = epoch + 1, step
         echo(f"  [{label}] epoch {epoch + 1}: loss {hist['loss.pde'][-1]:.4g}, relative L2 error "
              f"{err:.4f}  ({time.perf_counter() - t0:.1f} s)")
+        if on_epoch_end is not None:
+            on_epoch_end(state)
     return hist, summaries
 
 
+def _load(ckpt: Path, run_id: str) -> dict:
+    from .runner import _load_checkpoint
+    saved = _load_checkpoint(ckpt)
+    if saved.get("run_id") != run_id or saved.get("task") != "pde":
+        raise OutputError(f"--resume: checkpoint {str(ckpt)!r} belongs to run "
+                          f"{saved.get('run_id')}, not to the PDE run {run_id}; allowed: the same "
+                          "config")
+    return saved
+
+
 def run_pde(cfg: Config, out: Path, *, rec: RunRecord, echo: Callable[[str], None] = print,
-            progress=None, stop=None) -> RunRecord:
-    """Train the PINN of ``cfg`` (device run, then the twin reference) and write ``out``."""
-    trace = Trace()
-    problem, objective, trainable, devices = pde_parts(cfg, trace)
+            progress=None, stop=None, resume: bool = False) -> RunRecord:
+    """Train the PINN of ``cfg`` (device run, then the twin reference) and write ``out``;
+    with ``resume`` continue from ``<out>.ckpt`` (see the module docstring)."""
+    from .runner import _save_checkpoint, checkpoint_path
+    ckpt = checkpoint_path(Path(out))
+    saved = _load(ckpt, cfg.run_id) if resume else None
+    if saved is None:
+        trace = Trace()
+        problem, objective, trainable, devices = pde_parts(cfg, trace)
+    else:
+        problem, objective = saved["problem"], saved["objective"]
+        trainable, devices, trace = saved["trainable"], saved["devices"], saved["trace"]
     x_test = problem.sample_interior(cfg.pde.test_points, generator(cfg.run.seed, "pde/test"))
     u_exact = problem.exact(x_test)
     net = trainable.trainer.net
@@ -128,23 +169,49 @@ def run_pde(cfg: Config, out: Path, *, rec: RunRecord, echo: Callable[[str], Non
          f"sigma {cfg.pde.sigma}), device {cfg.device.preset}, algorithm tt-zo "
          f"({trainable.label}), {trainable.device_queries_per_step()} device queries/step, "
          f"run {cfg.run_id}")
+    if saved is not None:
+        echo(f"  resuming from {ckpt} (stage {saved['stage']}, {saved['result']['epoch']} "
+             "epoch(s) done)")
     label = f"tt-zo ({trainable.label}) on {cfg.device.preset}"
     current = label
+    done: dict = dict(saved["done"]) if saved else {}
+
+    def saver(stage: str, extra: dict):
+        def on_epoch_end(state: dict) -> None:
+            if cfg.run.checkpoint:
+                _save_checkpoint(ckpt, {"run_id": cfg.run_id, "task": "pde", "stage": stage,
+                                        "done": done, "result": state, "problem": problem,
+                                        "objective": objective, "trainable": trainable,
+                                        "devices": devices, "trace": trace, **extra})
+        return on_epoch_end
+
     try:
-        rec.history, rec.step_summaries = _train(trainable.trainer, problem, objective, cfg, x_test,
-                                                 u_exact, trace=trace, label=label, echo=echo,
-                                                 progress=progress, stop=stop)
+        if "device" in done:
+            rec.history, rec.step_summaries = done["device"]
+        else:
+            state = saved["result"] if saved is not None else None
+            rec.history, rec.step_summaries = _train(
+                trainable.trainer, problem, objective, cfg, x_test, u_exact, trace=trace,
+                label=label, echo=echo, progress=progress, stop=stop, state=state,
+                on_epoch_end=saver("device", {}))
+            done["device"] = (rec.history, rec.step_summaries)
         if cfg.run.references:
             current = f"TT-PINN ({TWIN_LABEL})"
-            twin_net = type(net).build(net.shapes, [TracingOracle(d, Trace()) for d in devices],
-                                       net.activation)
-            s = trainable.settings
-            twin = TTTwinTrainer(twin_net, registry.tt_initial_knobs(net.shapes, devices, cfg.run.seed),
-                                 objective, knob_lr_range_units=s.knob_lr_range_units,
-                                 bias_lr=s.head_lr, seed=cfg.run.seed)
+            if saved is not None and saved["stage"] == REFERENCE:
+                twin, state = saved["twin"], saved["result"]
+            else:
+                twin_net = type(net).build(net.shapes, [TracingOracle(d, Trace()) for d in devices],
+                                           net.activation)
+                s = trainable.settings
+                twin = TTTwinTrainer(twin_net,
+                                     registry.tt_initial_knobs(net.shapes, devices, cfg.run.seed),
+                                     objective, knob_lr_range_units=s.knob_lr_range_units,
+                                     bias_lr=s.head_lr, seed=cfg.run.seed)
+                state = None
             rec.references[REFERENCE], _ = _train(twin, problem, objective, cfg, x_test, u_exact,
                                                   trace=None, label=current, echo=echo,
-                                                  progress=progress, stop=stop)
+                                                  progress=progress, stop=stop, state=state,
+                                                  on_epoch_end=saver(REFERENCE, {"twin": twin}))
     except (Divergence, Interrupted) as e:
         if current == label:
             rec.history = e.history
@@ -153,6 +220,8 @@ def run_pde(cfg: Config, out: Path, *, rec: RunRecord, echo: Callable[[str], Non
         rec.status = "diverged" if isinstance(e, Divergence) else "interrupted"
         rec.message = f"{current}: {e}"
         write_results(out, rec)
+        if isinstance(e, Divergence):
+            ckpt.unlink(missing_ok=True)
         raise type(e)(rec.message, e.history) from None
     if rec.step_summaries:
         from .price import mean_summary, price_summaries
@@ -162,4 +231,5 @@ def run_pde(cfg: Config, out: Path, *, rec: RunRecord, echo: Callable[[str], Non
                                   history=rec.history, last_summary=rec.step_summaries[-1])
         rec.costs.update({name: r.to_dict() for name, r in reports.items()})
     write_results(out, rec)
+    ckpt.unlink(missing_ok=True)
     return rec

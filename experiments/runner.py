@@ -358,7 +358,7 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
                 "host": platform.node()}
         rec = RunRecord(config=cfg.flat(), versions=_versions(), config_toml=config_to_toml(cfg),
                         run_id=cfg.run_id, meta=meta)
-        return run_pde(cfg, out, rec=rec, echo=echo, progress=progress, stop=stop)
+        return run_pde(cfg, out, rec=rec, echo=echo, progress=progress, stop=stop, resume=resume)
     saved = _load_checkpoint(ckpt) if resume else None
     if saved is not None and saved.get("run_id") != cfg.run_id:
         raise OutputError(f"--resume: checkpoint {str(ckpt)!r} belongs to run "

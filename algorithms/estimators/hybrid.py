@@ -1,19 +1,38 @@
 """Hybrid zeroth-order estimate: coordinate-wise (CGE) on chosen coordinates, randomized
 Rademacher (RGE) on the rest, in ONE batched evaluation with a shared base setting.
 
-Zhao et al. (arXiv:2308.09858) list "a hybrid gradient evaluation approach to improve the
-efficiency of ZO training" as their second contribution; the stored sources give only that
-sentence, not its definition (algorithms.md §8 marks it [NR] and suggests, not confirmed,
-"coordinate-wise for some parameter groups and randomized for others"). This module implements
-exactly that reading and nothing more:
+What the paper says, and what is known of it here. Zhao et al. (arXiv:2308.09858) list "a hybrid
+gradient evaluation approach to improve the efficiency of ZO training" as their second
+contribution. The stored copies of the paper (ar5iv and abstract pages) hold the abstract and
+the opening of the introduction only, so the definition itself could not be read and is not
+claimed here (algorithms.md §8 marks it [NR]). The authors' companion code
+(``olokevin/scalable_bpfree_onn_training``, ``core/ZO_Estim/ZO_Estim_MC.py``, used with the
+companion paper arXiv:2502.12384) offers, per run, either a coordinate-wise estimate
+(``sample_method: coord_basis``: one query per coordinate, forward or antithetic) or a
+randomized one (``bernoulli`` = Rademacher, ``gaussian``, …) over the listed parameter groups,
+and, separately, activation (node) perturbation — a ZO estimate of ∂L/∂(layer output) turned
+into exact weight gradients by the local product ``ZO_gradᵀ · input`` — which can be combined
+with parameter perturbation of other groups in one ``estimate_grad`` call. Its reference configs
+(``MNIST/configs/tt.yml``, ``PINNs/HJB_20d_FD/configs_weight/Ours.ini``) use the randomized
+estimate (Rademacher, N = 10, σ = 0.01) over all parameters — forward differences for MNIST,
+antithetic (central) for the HJB — and no activation perturbation.
+
+What is implemented (this module), a mix of the code's two parameter-perturbation modes and
+nothing more:
 
     RGE (coordinates R):  ĝ_R = (1/P) Σ_p Δ_p u_p / ε,   u_p ∈ {±1}^R,   Δ_p = L(θ + ε⊙u_p) − L(θ)
     CGE (coordinates C):  ĝ_i = [L(θ + ε_i e_i) − L(θ)] / ε_i                       (i ∈ C)
 
 with a per-coordinate step ε (D,) (the TT cores of a device take the device's perturbation rule,
-host biases their own). Forward differences as in the reference code (``tt.yml``: σ = 0.01, N = 10
-Rademacher samples, ``estimate_method: forward``); ``difference="central"`` uses ±. E[u u_jᵀ] = I
-makes ĝ_R unbiased to O(ε) (forward) or O(ε²) (central); CGE is deterministic.
+host biases their own). The trainer (``algorithms.registry.build_tt``, ``gradient = "hybrid"``)
+makes C the parameter groups of at most ``cge_max_group`` coordinates (small cores, hidden
+biases) and R the rest; ``gradient = "rge"`` (C empty) is the reference configs' estimator.
+Separately, the TT-ZO trainer gives the digital output bias its exact host gradient (no device
+query; :mod:`algorithms.tt_zo`) — first-order where it needs no backward pass through the
+device; activation perturbation is not implemented. Forward differences as in the reference code
+(``tt.yml``: σ = 0.01, N = 10 Rademacher samples, ``estimate_method: forward``);
+``difference="central"`` uses ±. E[u u_jᵀ] = I makes ĝ_R unbiased to O(ε) (forward) or O(ε²)
+(central); CGE is deterministic.
 
 Layout of the settings (rows of the one batched call):
     forward: [θ, θ + ε⊙u_1 … θ + ε⊙u_P, θ + ε_i e_i (i ∈ C)]                    1 + P + |C|

@@ -17,8 +17,8 @@ from .analytic import price
 from .spec import PJ, crossbar_spec, photonic_spec
 from ..trace import LayerInfo, MvmEvent, ProgramEvent, summarize
 
-__all__ = ["ChipCheck", "ficonn", "hermes", "hermes_core_power_w", "neurram",
-           "neurram_breakdown_fj_per_op", "lightmatter_optical", "lightmatter_energy",
+__all__ = ["ChipCheck", "ficonn", "hermes", "hermes_core_power_w", "hermes_single_core_power_w",
+           "neurram", "neurram_breakdown_fj_per_op", "lightmatter_optical", "lightmatter_energy",
            "lightening_transformer_redriven", "validation_table"]
 
 
@@ -77,6 +77,13 @@ HERMES_PWM_NS_PER_LSB = 1.0              # Table I: time-encoded inputs, 8 bit, 
 HERMES_PWM_WINDOW_NS = 128.0             # JSSC: 8-bit PWM inputs integrate for 128 ns
 # MVM period per core (derived): 64 cores · 2·256² ops / 63.1 TOPS = 133 ns
 HERMES_MVM_NS = HERMES_CORES * 2 * HERMES_ROWS * HERMES_COLS / (HERMES_TOPS * 1e12) / 1e-9
+# The single HERMES core (Khaddam-Aljameh et al., JSSC 57, 1027 (2022), abstract: 10.5 TOPS/W
+# measured, 1 GHz main clock; Sec. V-C / Table I: 1.008 TOPS peak at 0.8 V, i.e. one 2·256²-op
+# MVM per 130 ns): an independent total for one core, 1.008 / 10.5 = 96 mW. Like the 64-core
+# chip's Table I it is a total; neither source as available here splits it into array, CCO
+# ADCs and PWM drivers.
+HERMES_CORE_TOPS = 1.008
+HERMES_CORE_TOPS_PER_W = 10.5
 
 
 def hermes(level: str = "nominal") -> ChipCheck:
@@ -121,6 +128,12 @@ def hermes_core_power_w() -> float:
     """Published mean power of one HERMES core while it runs MVMs back to back (W):
     Table I energy per core-MVM over the MVM period (derived) = 0.86 µJ / 64 / 133 ns."""
     return HERMES_MVM_ENERGY_J / HERMES_CORES / (HERMES_MVM_NS * 1e-9)
+
+
+def hermes_single_core_power_w() -> float:
+    """The single core's published throughput over its efficiency (JSSC 2022): 1.008 TOPS /
+    10.5 TOPS/W = 96 mW (W)."""
+    return HERMES_CORE_TOPS / HERMES_CORE_TOPS_PER_W
 
 
 # NeuRRAM (Wan et al., Nature 608, 504 (2022), doi:10.1038/s41586-022-04992-8), one 256×256
