@@ -50,10 +50,12 @@ ALGO_LABELS = {"mfdd": "MF+DD", "mf-ad": f"MF-AD ({TWIN_LABEL})", "bp": f"BP ({T
 
 
 def algo_label(name: str, settings: dict | None = None, device_kind: str | None = None) -> str:
-    """How a run's algorithm is labelled in tables and files (registry algorithms say whether
-    they are forward-only, use the nominal or calibrated model or train on the twin;
+    """How a run's algorithm is labelled before its trainable exists (the run's header line)
+    and for results files that lack the stored label (older versions): registry algorithms say
+    whether they are forward-only, use the nominal or calibrated model or train on the twin;
     ``settings``, the run's ``algorithm.settings``; ``device_kind``: MZI meshes declare
-    ``calibrate``, crossbars do not)."""
+    ``calibrate``, crossbars do not. A run stores the label its built trainable resolved
+    (``meta.algorithm_label``), which the tables use."""
     if name in ALGO_LABELS:
         return ALGO_LABELS[name]
     from algorithms.registry import results_label, settings_for
@@ -404,13 +406,19 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
         echo(f"  resuming from {ckpt} (stage {saved['stage']}, "
              f"{saved['result'].epochs_done} epoch(s) done)")
     done: dict[str, FitResult] = dict(saved["done"]) if saved else {}
+    # the label the built trainable resolved (e.g. "calibrated model" where its devices declare
+    # calibrate); stored in the results (meta.algorithm_label) and the checkpoint
+    resolved: dict[str, str] = dict(saved.get("labels", {})) if saved else {}
+    if algo in resolved:
+        rec.meta["algorithm_label"] = resolved[algo]
 
     def label_of(stage: str) -> str:
         if stage == "mfdd":
             return "MF+DD on " + cfg.device.preset
         if stage == algo and stage not in ALGO_LABELS:
-            return (f"{algo_label(stage, cfg.algorithm.settings, cfg.device.kind)} on "
-                    f"{cfg.device.preset}")
+            text = (f"{algo} ({resolved[algo]})" if algo in resolved
+                    else algo_label(stage, cfg.algorithm.settings, cfg.device.kind))
+            return f"{text} on {cfg.device.preset}"
         return ALGO_LABELS[stage]
 
     def fit(stage: str, model, trace: Trace | None, result: FitResult) -> FitResult:
@@ -428,7 +436,8 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
         def on_epoch_end(r: FitResult) -> None:
             if cfg.run.checkpoint:
                 _save_checkpoint(ckpt, {"run_id": cfg.run_id, "stage": stage, "done": done,
-                                        "model": model, "result": r, "trace": trace})
+                                        "model": model, "result": r, "trace": trace,
+                                        "labels": resolved})
 
         # minibatch order: its own stream per stage; a resumed result restores its state
         gen = generator(cfg.run.seed, f"batches/{label}")
@@ -460,6 +469,8 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
                 trace = None if stage in ("mf-ad", "bp") else Trace()
                 model = build_stage(cfg, n_in, C, trace, name=stage, input_shape=data.shape)
                 result = FitResult()
+            if stage == algo:
+                resolved[algo] = rec.meta["algorithm_label"] = getattr(model, "label", "")
             live = result        # the loop fills it in place: partial summaries survive a stop
             result = fit(stage, model, trace, result)
             done[stage] = result

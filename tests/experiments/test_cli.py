@@ -459,6 +459,7 @@ def test_every_registry_algorithm_runs_through_the_cli(tmp_path, capsys, algo):
     assert f"{algo} ({label}) on mzi-default" in table
     rec = read_results(out)
     assert rec.status == "ok" and rec.config["algorithm.name"] == algo
+    assert rec.meta["algorithm_label"] == label        # the built trainable's resolved label
     assert len(rec.history["test_accuracy"]) == 1
     # forward-only algorithms are traced and priced on the device; twin ones on the GPU band
     device_rows = [n for n in rec.costs if n.startswith("mzi-default ")]
@@ -511,6 +512,7 @@ def test_goodness_algorithms_run_through_the_cli(tmp_path, capsys, algo, setting
     guess = "local-guess" in " ".join(settings)
     label = "forward-only, calibrated model" if guess else "forward-only"
     assert f"{algo} ({label}) on mzi-default" in table
+    assert rec.meta["algorithm_label"] == label
     assert len(rec.history["test_accuracy"]) == 1
     per_step = [sum(v for k, v in s.items() if k.endswith(".mvm.settings"))
                 for s in rec.step_summaries]
