@@ -10,8 +10,9 @@ autograd baselines register their builders — the forward-only part never impor
         -> Trainable                                # .step(x, y, train_stages=None) -> dict
                                                     # .predict(x) -> (B,) classes
                                                     # .device_queries_per_step() -> int
-    train(trainable, x, y, *, epochs, batch_size, seed, trace=None, x_eval=None, y_eval=None,
-          on_epoch=None) -> FitResult               # history / step_losses / step_summaries
+    train(trainable, x, y, *, epochs, batch_size, seed, trace=None, **loop)
+        -> FitResult                                # history / step_losses / step_summaries
+                                                    # (loop: algorithms.training.fit keywords)
     describe() -> list[str]                         # one line per algorithm (``forwardlab algorithms``)
     check_capability(name, devices) -> None         # one-line MissingCapability if lacking
 
@@ -51,7 +52,8 @@ from .knobmaps import knob_map_for
 from .model import ModelDescription
 from .network import OracleNetwork, WRITE_NOISE_RANGE_UNITS, perturbation_step
 from .seeds import generator
-from .trainer import GUESS_MODELS, PREDICTIONS, SCHEDULES, FitResult, GlobalTrainer, LocalTrainer, fit
+from .trainer import GUESS_MODELS, PREDICTIONS, SCHEDULES, GlobalTrainer, LocalTrainer
+from .training import FitResult, fit
 
 __all__ = ["ALGORITHMS", "AlgorithmSpec", "settings_for", "build", "train", "describe",
            "check_capability", "CommonSettings", "MFDDSettings", "MFDDThesisSettings",
@@ -60,7 +62,7 @@ __all__ = ["ALGORITHMS", "AlgorithmSpec", "settings_for", "build", "train", "des
            "register_twin_builder", "build_global", "Trainable", "MFDD_DIRECTIONS", "SFFSettings",
            "FFSettings", "GoodnessSettings", "GOODNESS_ESTIMATORS", "GOODNESS_NAMES",
            "TTZOSettings", "build_tt", "tt_shapes", "TT_GRADIENTS", "tt_device_shapes",
-           "tt_initial_knobs"]
+           "tt_initial_knobs", "kaiming_uniform", "results_label"]
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
 #: ``input-span`` / ``head-span``: random directions in the span of the block's local gradients
@@ -566,7 +568,7 @@ def _knob_optimizer(settings) -> updates.GradientTransformation:
                       settings.knob_lr_range_units, settings.clip_norm)
 
 
-def _kaiming_uniform(n_out: int, n_in: int, gen: torch.Generator) -> torch.Tensor:
+def kaiming_uniform(n_out: int, n_in: int, gen: torch.Generator) -> torch.Tensor:
     """PyTorch's default Linear init, kaiming_uniform(a=√5) = U(−1/√n_in, 1/√n_in)."""
     return (2 * torch.rand(n_out, n_in, generator=gen) - 1) / math.sqrt(n_in)
 
@@ -583,7 +585,7 @@ def _initial_knobs(model: ModelDescription, devices, seed: int, given):
         if not callable(getattr(d, "knobs_from_weight", None)):
             raise ValueError(f"device {getattr(d, 'name', '?')!r} cannot map weights to knobs; "
                              "allowed: pass initial_knobs")
-        out.append(d.knobs_from_weight(_kaiming_uniform(n_out, n_in, gen)))
+        out.append(d.knobs_from_weight(kaiming_uniform(n_out, n_in, gen)))
     return out
 
 
@@ -857,9 +859,10 @@ def build_tt(settings: "TTZOSettings", devices: Sequence, objective, *, seed: in
 
 
 def train(trainable, x, y, *, epochs: int, batch_size: int, seed: int, trace: Trace | None = None,
-          x_eval=None, y_eval=None, on_epoch=None, on_step=None) -> FitResult:
-    """Train with the trainable's own schedule (greedy: stage by stage, ``epochs`` each)."""
+          **loop) -> FitResult:
+    """Train with the trainable's own schedule (greedy: stage by stage, ``epochs`` each);
+    ``loop``: the other keywords of :func:`algorithms.training.fit` (evaluation sets,
+    callbacks, ``stop``, ``result``)."""
     return fit(trainable, x, y, epochs=epochs, batch_size=batch_size, seed=seed,
                schedule=getattr(trainable, "schedule", "simultaneous"),
-               n_stages=getattr(trainable, "n_stages", 1), trace=trace, x_eval=x_eval,
-               y_eval=y_eval, on_epoch=on_epoch, on_step=on_step)
+               n_stages=getattr(trainable, "n_stages", 1), trace=trace, **loop)

@@ -39,12 +39,11 @@ from .model import Bias, ReLU
 from .network import OracleNetwork
 from .objectives.heads import MonoForwardHead, example_losses
 from .seeds import generator
+from .training import SCHEDULES
 from .updates import GradientTransformation, apply_updates
 
-__all__ = ["Streams", "TrainState", "LocalTrainer", "GlobalTrainer", "fit", "accuracy",
-           "FitResult", "SCHEDULES", "PREDICTIONS", "HEAD_MODES", "GUESS_MODELS"]
-
-SCHEDULES = ("simultaneous", "greedy")
+__all__ = ["Streams", "TrainState", "LocalTrainer", "GlobalTrainer", "SCHEDULES", "PREDICTIONS",
+           "HEAD_MODES", "GUESS_MODELS"]
 GUESS_MODELS = ("nominal", "calibrated")
 PREDICTIONS = ("last", "sum")
 HEAD_MODES = ("exact", "zo")
@@ -87,9 +86,20 @@ class TrainState:
     calibrated_at: list[int] = field(default_factory=list)    # per stage: step it was measured
 
 
-def _flops(trace: Trace | None, layer: str, flops: float) -> None:
+def _flops(trace: Trace | None, layer: str, flops: float, role: str = "host") -> None:
+    """Host work, tagged with what it was for (``role``: "loss", "estimator", "optimizer" or
+    plain "host"; the cost model prices each role)."""
     if trace is not None and flops > 0:
-        trace.record(DigitalEvent(layer=layer, flops=int(flops)))
+        trace.record(DigitalEvent(layer=layer, flops=int(flops), role=role))
+
+
+def _directions(est) -> int:
+    """Directions an estimate combines (Σ_p δ_p u_p costs 2 FLOPs per direction and knob)."""
+    rule = getattr(est, "rule", est)
+    for name in ("num_directions", "num_tangents", "rank"):
+        if isinstance(getattr(rule, name, None), int):
+            return getattr(rule, name)
+    return max(1, est.device_queries() // 2)
 
 
 class _Common:
@@ -230,7 +240,7 @@ class LocalTrainer(_Common):
             prog = net.program(i, settings, s.fixed[i], s.streams.train_program)
             z = net.device_forward(i, prog, a_in, s.streams.train_query)
             h, _ = st.host_forward(z, dig)
-            _flops(self.trace, "host", settings.shape[0] * head.flops(a_in.shape[1]))
+            _flops(self.trace, "host", settings.shape[0] * head.flops(a_in.shape[1]), "loss")
             return head.loss(h.reshape(*h.shape[:2], -1), y, hp)
         return loss
 
@@ -294,7 +304,7 @@ class LocalTrainer(_Common):
 
         def per_example(zs: Tensor) -> Tensor:          # (n, B, m) → (n, B), host only
             h, _ = st.host_forward(zs.reshape(zs.shape[0], B, *st.device_out_shape), dig)
-            _flops(self.trace, "host", zs.shape[0] * head.flops(B))
+            _flops(self.trace, "host", zs.shape[0] * head.flops(B), "loss")
             return example_losses(head.scores(h.reshape(*h.shape[:2], -1), hp), y)
 
         def pullback(gz: Tensor) -> Tensor:
@@ -318,10 +328,11 @@ class LocalTrainer(_Common):
                 j += n
             h, _ = st.host_forward(z.unsqueeze(0).expand(v.shape[0], *z.shape),
                                    {k: t for k, t in parts.items() if k != "M"})
-            _flops(self.trace, "host", v.shape[0] * head.flops(B))
+            _flops(self.trace, "host", v.shape[0] * head.flops(B), "loss")
             return head.loss(h.reshape(v.shape[0], B, -1), y, {**hp, "M": parts["M"]})
 
         g, _, info = self.head_estimator.estimate(loss, vec, (), s.streams.directions)
+        _flops(self.trace, "host", 2 * _directions(self.head_estimator) * vec.numel(), "estimator")
         out, j = {}, 0
         for k, shp in shapes.items():
             n = math.prod(shp)
@@ -345,7 +356,7 @@ class LocalTrainer(_Common):
             h = p["h"].reshape(B, -1)
             loss, g_head, da = head.loss_and_grads(h, y, s.heads[i])
             dz, g_host = st.host_backward(p["ctxs"], da.reshape(B, *st.out_shape))
-            _flops(self.trace, "host", head.flops(B))
+            _flops(self.trace, "host", head.flops(B), "loss")
             if self.head_mode == "exact":
                 g_dig = {"M": g_head["M"], **{f"host.{k}": v for k, v in g_host.items()}}
             else:
@@ -363,6 +374,7 @@ class LocalTrainer(_Common):
                 g_theta, s.estimator[i], info = est.estimate(
                     loss_fn or self._stage_loss_fn(i, p["a_in"], y), s.theta[i], s.estimator[i],
                     s.streams.directions, **extras)
+                _flops(self.trace, "host", 2 * _directions(est) * s.theta[i].numel(), "estimator")
             new[i] = (g_theta, g_dig)
             metrics[f"loss.{net.oracles[i].name}"] = float(loss)
         # all gradients were taken at the pre-step values; apply the updates now
@@ -371,12 +383,15 @@ class LocalTrainer(_Common):
                 upd, s.knob_opt[i] = self._knob_opt.update({"theta": g_theta}, s.knob_opt[i],
                                                            {"theta": s.theta[i]})
                 s.theta[i] = net.maps[i].project(apply_updates({"theta": s.theta[i]}, upd)["theta"])
-                _flops(self.trace, "host", 12 * s.theta[i].numel())
             params = self._digital_params(s.digital[i], s.heads[i])
             upd, s.digital_opt[i] = self._digital_opt.update(g_dig, s.digital_opt[i], params)
             newp = apply_updates(params, upd)
             s.heads[i] = {**s.heads[i], "M": newp["M"]}
             s.digital[i] = {k: newp[f"host.{k}"] for k in s.digital[i]}
+            # the update rule (~12 FLOPs per coordinate for Adam) on knobs and digital parameters
+            d = (s.theta[i].numel() if g_theta is not None else 0) + sum(
+                v.numel() for v in params.values())
+            _flops(self.trace, "host", 12 * d, "optimizer")
         s.step += 1
         return metrics
 
@@ -458,68 +473,3 @@ class GlobalTrainer(_Common):
     def device_queries_per_step(self, train_stages=None) -> int:
         n = len(self.net.stages)
         return n * (1 + self.estimator.device_queries())
-
-
-# --------------------------------------------------------------------------- loop
-@dataclass
-class FitResult:
-    history: dict[str, list[float]] = field(default_factory=dict)
-    step_losses: list[dict[str, float]] = field(default_factory=list)
-    step_summaries: list[dict[str, float]] = field(default_factory=list)
-
-
-def accuracy(model, x: Tensor, y: Tensor, batch_size: int = 512) -> float:
-    correct = 0
-    for i in range(0, x.shape[0], batch_size):
-        correct += int((model.predict(x[i:i + batch_size]) == y[i:i + batch_size]).sum())
-    return correct / max(1, x.shape[0])
-
-
-def fit(model, x: Tensor, y: Tensor, *, epochs: int, batch_size: int, seed: int,
-        schedule: str = "simultaneous", n_stages: int | None = None, trace: Trace | None = None,
-        x_eval: Tensor | None = None, y_eval: Tensor | None = None,
-        on_epoch: Callable[[int, dict], None] | None = None,
-        on_step: Callable[[int, FitResult], None] | None = None) -> FitResult:
-    """Train ``model`` (anything with ``step(x, y, train_stages)`` and ``predict``).
-
-    ``on_step(steps_done, result)`` after every step (e.g. an accuracy-per-query curve; it must
-    evaluate with the evaluation streams, so training is unchanged).
-
-    ``schedule="greedy"``: stage 0 for ``epochs`` epochs, then stage 1, …; minibatch order comes
-    from its own stream (``seed``/"batches"); evaluation (if ``x_eval``) after every epoch.
-    """
-    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} = {v!r}; allowed: an integer >= 1")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule = {schedule!r}; allowed: {SCHEDULES}")
-    n_stages = n_stages or 1
-    phases = ([None] * epochs if schedule == "simultaneous"
-              else [[i] for i in range(n_stages) for _ in range(epochs)])
-    g = generator(seed, "batches")
-    result = FitResult()
-    for epoch, stages in enumerate(phases):
-        losses: dict[str, list[float]] = {}
-        for idx in torch.randperm(x.shape[0], generator=g).split(batch_size):
-            if trace is not None:
-                trace.begin_step()
-            m = model.step(x[idx], y[idx], stages)
-            if trace is not None:
-                result.step_summaries.append(trace.end_step())
-            result.step_losses.append(m)
-            if on_step is not None:
-                on_step(len(result.step_losses), result)
-            for k, v in m.items():
-                losses.setdefault(k, []).append(v)
-            bad = [k for k, v in m.items() if not math.isfinite(v)]
-            if bad:
-                raise FloatingPointError(f"training diverged at epoch {epoch + 1}: non-finite "
-                                         f"{', '.join(bad)}")
-        em = {k: sum(v) / len(v) for k, v in losses.items()}
-        if x_eval is not None:
-            em["eval_accuracy"] = accuracy(model, x_eval, y_eval)
-        for k, v in em.items():
-            result.history.setdefault(k, []).append(v)
-        if on_epoch is not None:
-            on_epoch(epoch, em)
-    return result

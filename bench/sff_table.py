@@ -29,7 +29,7 @@ import torch  # noqa: E402
 import algorithms.baselines  # noqa: E402,F401  (registers the twin builders)
 from algorithms import registry  # noqa: E402
 from algorithms.model import model_from_config  # noqa: E402
-from algorithms.trainer import accuracy  # noqa: E402
+from algorithms.training import accuracy  # noqa: E402
 from experiments.data import load_dataset, standardize  # noqa: E402
 from hwsim.presets import build_layer  # noqa: E402
 from hwsim.trace import Trace  # noqa: E402

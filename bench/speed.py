@@ -136,16 +136,21 @@ def query_vs_matmul(preset: str, n_in: int, n_out: int, rounds: int, device: str
 
 
 def _step_setup(dataset: str, preset: str, hidden: list[int], batch: int, P: int):
-    from experiments.build import build_mfdd
+    from algorithms import registry
+    from experiments.build import build_devices
     from experiments.config import resolve
     from experiments.data import load_dataset, standardize
+    from experiments.runner import model_of
     from hwsim.trace import Trace
     cfg = resolve({"data": {"dataset": dataset}, "model": {"hidden": hidden},
                    "algorithm": {"num_directions": P}, "run": {"batch_size": batch},
                    "device": {"preset": preset}})
     data = standardize(load_dataset(dataset)) if cfg.data.standardize else load_dataset(dataset)
     trace = Trace()
-    model, devices = build_mfdd(cfg, data.x_train.shape[1], data.n_classes, trace)
+    net = model_of(cfg, (data.x_train.shape[1],))
+    devices, knobs = build_devices(cfg, data.x_train.shape[1], shapes=net.device_shapes())
+    model = registry.build("mfdd", cfg.algorithm.settings_object(), net, devices, data.n_classes,
+                           seed=cfg.run.seed, trace=trace, initial_knobs=knobs)
     x, y = data.x_train[:batch], data.y_train[:batch]
 
     def step():

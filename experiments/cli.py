@@ -188,7 +188,7 @@ def _progress(enabled: bool):
 
 
 def _cmd_run(args) -> int:
-    from algorithms.loop import Divergence, Interrupted
+    from algorithms.training import Divergence, Interrupted
     from .data import DataError
     from .outputs import OutputError
     from .report import accuracy_table, cost_section
@@ -221,8 +221,8 @@ def _cmd_run(args) -> int:
                   f"continue with the same command and --resume", file=sys.stderr)
             return 128 + (stop.signum or signal.SIGINT)
         except MemoryError:
-            print("forwardlab: error: out of memory during training; lower algorithm.num_directions "
-                  "or run.batch_size", file=sys.stderr)
+            print("forwardlab: error: out of memory during training; lower "
+                  "algorithm.settings.num_directions (--directions) or run.batch_size", file=sys.stderr)
             return 1
     print()
     print(accuracy_table(rec))
@@ -319,7 +319,8 @@ def _cmd_price(args) -> int:
 def _cmd_algorithms(args) -> int:
     from algorithms.registry import describe
     print("name         capability  device queries per step per block, what it is [label]")
-    print("(mfdd, mf-ad and bp run with the [algorithm] keys; the others with [algorithm.settings])")
+    print("(settings: the [algorithm.settings] table; the [algorithm] shorthands num_directions, "
+          "epsilon, lr, ... set the same fields)")
     for line in describe():
         print(line)
     return 0

@@ -31,10 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from algorithms.estimators.directions import DIRECTIONS
 from algorithms.estimators.zeroth_order import DIFFERENCES
-from algorithms.mfdd import SCHEDULES
-from algorithms.objectives.mono_forward import PREDICTION_RULES
+from algorithms.trainer import PREDICTIONS
+from algorithms.training import SCHEDULES
 from hwsim.cost.spec import GPU_PRESETS, LEVELS, crossbar_spec, photonic_spec
 from hwsim.presets import DEVICE_PRESETS, device_config, device_kind
 
@@ -43,19 +42,17 @@ from .data import DATASETS
 __all__ = ["ConfigError", "Config", "RunSection", "ModelSection", "AlgorithmSection",
            "DeviceSection", "CostSection", "DataSection", "PDESection", "PDE_PROBLEMS", "ALGORITHMS", "DEVICES", "OPTIMIZERS",
            "COST_LEVELS", "SECTIONS", "resolve", "load_toml", "parse_set", "set_dotted",
-           "config_to_toml", "effect_name", "flatten_config", "MIN_EPSILON"]
-
-# The run's own MF+DD and its twin references (settings: the [algorithm] keys), then the other
-# algorithms of algorithms.registry (settings: the [algorithm.settings] table, their fields).
-BUILTIN_ALGORITHMS = ("mfdd", "mf-ad", "bp")
-
+           "config_to_toml", "effect_name", "flatten_config", "config_value", "MIN_EPSILON",
+           "SHORTHAND", "RETIRED"]
 
 def _registry_names() -> tuple[str, ...]:
     from algorithms.registry import ALGORITHMS as REG
-    return tuple(n for n in REG if n not in BUILTIN_ALGORITHMS)
+    first = ("mfdd", "mf-ad", "bp")
+    return first + tuple(n for n in REG if n not in first)
 
 
-ALGORITHMS = BUILTIN_ALGORITHMS + _registry_names()
+#: Every algorithm of algorithms.registry (mfdd, the default, and its references first).
+ALGORITHMS = _registry_names()
 DEVICES = ("mzi", "crossbar")
 OPTIMIZERS = ("adam", "sgd", "momentum")
 COST_LEVELS = LEVELS
@@ -152,68 +149,112 @@ class ModelSection:
                               "allowed: a non-empty list of layer widths (integers in [1, 100000])")
 
 
+#: Shorthand keys of [algorithm] (and the CLI flags --directions, --epsilon) → the field of the
+#: algorithm's settings each one sets. A shorthand overrides ``algorithm.settings``; the resolved
+#: config keeps only ``algorithm.settings`` (every field explicit), so it stands alone.
+SHORTHAND = {"directions": "directions", "num_directions": "num_directions",
+             "epsilon": "epsilon_knob_range_units", "difference": "difference",
+             "optimizer": "optimizer", "lr": "knob_lr_range_units", "head_lr": "head_lr",
+             "clip": "clip_norm", "schedule": "schedule", "prediction": "prediction"}
+#: Keys of the one-class MF+DD that no longer mean anything, and what replaces each.
+RETIRED = {
+    "head_directions": "mfdd trains its digital heads with their exact gradient; the thesis's "
+                       "ZO head is algorithm.name = 'mfdd-thesis' (sphere directions)",
+    "head_num_directions": "mfdd trains its digital heads with their exact gradient; the "
+                           "thesis's ZO head is algorithm.name = 'mfdd-thesis' with "
+                           "algorithm.settings.head_num_directions",
+    "head_epsilon": "mfdd trains its digital heads with their exact gradient; the thesis's ZO "
+                    "head is algorithm.name = 'mfdd-thesis' with algorithm.settings.head_epsilon",
+    "baseline_lr": "it acted on raw knob units; the MF-AD and BP references train the "
+                   "range-normalised knobs with the registry's TwinSettings (one learning rate "
+                   "means the same on every device); to set it, run a reference alone: "
+                   "algorithm.name = 'mf-ad' or 'bp' with algorithm.settings.knob_lr_range_units",
+}
+
+
 @dataclass(frozen=True)
 class AlgorithmSection:
-    """Training algorithm and its estimator/optimiser settings."""
+    """Training algorithm (``name``, any of ``forwardlab algorithms``) and its settings.
+
+    ``settings``: the fields of the algorithm's settings dataclass (algorithms.registry); the
+    resolved section lists every field, defaults from the registry with the config's values on
+    top. The shorthand keys (``SHORTHAND``: directions, num_directions, epsilon, difference,
+    optimizer, lr, head_lr, clip, schedule, prediction) set the matching settings field; the
+    retired keys (``RETIRED``) are one-line errors naming what replaces them.
+    """
 
     name: str = "mfdd"
-    # MF+DD estimator for the device knobs (ε in units of the knob range, see algorithms.knobs).
-    # Rademacher directions perturb every knob by ±ε: 0.005 × 2π = 0.031 rad, above the 8-bit
-    # phase-DAC step 2π/255 = 0.025 rad (algorithms.md §1: per-knob size must exceed the DAC step).
-    directions: str = "rademacher"
-    num_directions: int = 32
-    epsilon: float = 0.005
-    difference: str = "central"
-    # estimator for the digital head (M_i, b_i): no device queries
-    head_directions: str = "sphere"
-    head_num_directions: int = 64
-    head_epsilon: float = 0.01
-    optimizer: str = "adam"
-    lr: float = 0.002
-    head_lr: float = 0.03
-    clip: float | None = None
-    schedule: str = "simultaneous"
-    prediction: str = "sum"
-    baseline_lr: float = 0.01
-    # settings of a registry algorithm (frog, local-guess, ...): its settings dataclass fields
     settings: dict = field(default_factory=dict)
+    directions: str | None = None
+    num_directions: int | None = None
+    epsilon: float | None = None             # requested per-knob step, fraction of the knob range
+    difference: str | None = None
+    optimizer: str | None = None
+    lr: float | None = None                  # knob learning rate, range units
+    head_lr: float | None = None
+    clip: float | None = None
+    schedule: str | None = None
+    prediction: str | None = None
+    head_directions: str | None = None       # retired (RETIRED)
+    head_num_directions: int | None = None   # retired
+    head_epsilon: float | None = None        # retired
+    baseline_lr: float | None = None         # retired
 
     def __post_init__(self) -> None:
         _choice("algorithm.name", self.name, ALGORITHMS)
         if not isinstance(self.settings, dict):
             raise ConfigError(f"algorithm.settings = {self.settings!r}; allowed: a table of the "
                               "algorithm's settings")
-        if self.name in BUILTIN_ALGORITHMS:
-            if self.settings:
-                raise ConfigError(f"algorithm.settings given for {self.name!r}; allowed: only for "
-                                  f"{', '.join(ALGORITHMS[len(BUILTIN_ALGORITHMS):])} (the keys of "
-                                  f"[algorithm] set {self.name!r})")
-        else:
-            from algorithms.registry import settings_for
-            try:
-                resolved = settings_for(self.name, self.settings)
-            except (ValueError, TypeError) as e:
-                raise ConfigError(f"algorithm.settings: {e}") from None
-            # explicit: every field of the settings, so the resolved config stands alone
-            object.__setattr__(self, "settings", {f.name: _plain(getattr(resolved, f.name))
-                                                  for f in dataclasses.fields(resolved)
-                                                  if getattr(resolved, f.name) is not None})
-        for n in ("directions", "head_directions"):
-            _choice(f"algorithm.{n}", getattr(self, n), DIRECTIONS)
-        _choice("algorithm.difference", self.difference, DIFFERENCES)
-        _choice("algorithm.optimizer", self.optimizer, OPTIMIZERS)
-        _choice("algorithm.schedule", self.schedule, SCHEDULES)
-        _choice("algorithm.prediction", self.prediction, PREDICTION_RULES)
-        _integer("algorithm.num_directions", self.num_directions, 1, 100_000)
-        _integer("algorithm.head_num_directions", self.head_num_directions, 1, 100_000)
-        for n in ("epsilon", "head_epsilon"):
-            _number(f"algorithm.{n}", getattr(self, n), MIN_EPSILON, 1.0,
-                    "fraction of the knob range; smaller steps vanish in float32 rounding",
-                    open_low=False)
-        for n in ("lr", "head_lr", "baseline_lr"):
-            _number(f"algorithm.{n}", getattr(self, n), 0.0, 100.0)
-        if self.clip is not None:
-            _number("algorithm.clip", self.clip, 0.0, 1e12, "global-norm clip; omit for none")
+        for key, why in RETIRED.items():
+            if getattr(self, key) is not None:
+                raise ConfigError(f"algorithm.{key} = {getattr(self, key)!r} is retired: {why}")
+        given = {k: getattr(self, k) for k in SHORTHAND if getattr(self, k) is not None}
+        self._check_shorthand(given)
+        from algorithms.registry import settings_for, ALGORITHMS as REG
+        allowed = {f.name for f in dataclasses.fields(REG[self.name].settings_type)}
+        values = dict(self.settings)
+        for key, v in given.items():
+            target = SHORTHAND[key]
+            if target not in allowed:
+                raise ConfigError(f"algorithm.{key} = {v!r} does not apply to algorithm "
+                                  f"{self.name!r}; allowed: algorithm.settings keys "
+                                  f"{', '.join(sorted(allowed))}")
+            values[target] = v
+        try:
+            resolved = settings_for(self.name, values)
+        except (ValueError, TypeError) as e:
+            via = [f"algorithm.{k} (= algorithm.settings.{SHORTHAND[k]})" for k in given
+                   if re.search(rf"\b{SHORTHAND[k]}\b", str(e))]
+            raise ConfigError(f"{via[0] + ': ' if via else ''}algorithm.settings: {e}") from None
+        # explicit: every field of the settings, so the resolved config stands alone
+        object.__setattr__(self, "settings", {f.name: _plain(getattr(resolved, f.name))
+                                              for f in dataclasses.fields(resolved)
+                                              if getattr(resolved, f.name) is not None})
+        for k in given:
+            object.__setattr__(self, k, None)
+
+    @staticmethod
+    def _check_shorthand(given: Mapping[str, Any]) -> None:
+        from algorithms.registry import MFDD_DIRECTIONS
+        checks = {"directions": lambda p, v: _choice(p, v, MFDD_DIRECTIONS),
+                  "difference": lambda p, v: _choice(p, v, DIFFERENCES),
+                  "optimizer": lambda p, v: _choice(p, v, OPTIMIZERS),
+                  "schedule": lambda p, v: _choice(p, v, SCHEDULES),
+                  "prediction": lambda p, v: _choice(p, v, PREDICTIONS),
+                  "num_directions": lambda p, v: _integer(p, v, 1, 100_000),
+                  "epsilon": lambda p, v: _number(
+                      p, v, MIN_EPSILON, 1.0, "fraction of the knob range; smaller steps vanish "
+                      "in float32 rounding", open_low=False),
+                  "lr": lambda p, v: _number(p, v, 0.0, 100.0),
+                  "head_lr": lambda p, v: _number(p, v, 0.0, 100.0),
+                  "clip": lambda p, v: _number(p, v, 0.0, 1e12, "global-norm clip; omit for none")}
+        for k, v in given.items():
+            checks[k](f"algorithm.{k}", v)
+
+    def settings_object(self):
+        """The algorithm's settings dataclass (algorithms.registry)."""
+        from algorithms.registry import settings_for
+        return settings_for(self.name, self.settings)
 
 
 @dataclass(frozen=True)
@@ -630,6 +671,16 @@ def flatten_config(m: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[key] = v
     return out
+
+
+def config_value(config: Mapping[str, Any], *keys: str, default: Any = None) -> Any:
+    """First of ``keys`` present in ``config`` (flat, dotted or nested): e.g.
+    ``config_value(cfg, "cost.level", "cost_level")``."""
+    flat = flatten_config(config)
+    for k in keys:
+        if k in flat:
+            return flat[k]
+    return default
 
 
 # --------------------------------------------------------------------------- TOML in and out

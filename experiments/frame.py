@@ -35,7 +35,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import h5py
 import pandas as pd
 
-from .config import flatten_config
+from .config import config_value, flatten_config
 from .results import RunRecord, priced_rows, read_results
 from .si import unit_of
 
@@ -99,16 +99,6 @@ def load_records(paths: "str | Path | Iterable[str | Path]") -> list[tuple[Path,
     """``(path, record)`` of every results file under ``paths`` (see :func:`find_results`)."""
     files, _ = find_results(paths)
     return [(f, read_results(f)) for f in files]
-
-
-def config_value(config: Mapping[str, Any], *keys: str, default: Any = None) -> Any:
-    """First of ``keys`` present in ``config`` (flat, dotted or nested): e.g.
-    ``config_value(cfg, "cost.level", "cost_level")``."""
-    flat = flatten_config(config)
-    for k in keys:
-        if k in flat:
-            return flat[k]
-    return default
 
 
 def _cell(v: Any) -> Any:

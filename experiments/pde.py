@@ -35,7 +35,7 @@ from typing import Callable
 
 from algorithms import registry
 from algorithms.baselines.tt_twin import LABEL as TWIN_LABEL, TTTwinTrainer
-from algorithms.loop import Divergence, Interrupted
+from algorithms.training import Divergence, Interrupted
 from algorithms.objectives.pde import PDEObjective, problem_by_name, relative_l2
 from algorithms.seeds import derive_seed, generator
 from algorithms.stein import sparse_grid_rule

@@ -27,6 +27,7 @@ from hwsim.cost.gpu import bp_step_work, gpu_band, measure_torch_step, summary_s
 from hwsim.cost.report import format_cost_table, steps_to_target, with_headline
 from hwsim.cost.spec import LEVELS, load_spec_file, spec_from_mapping
 
+from .config import config_value
 from .results import SUMMARY_PREFIX, RunRecord, read_results
 
 __all__ = ["SUMMARY_PREFIX", "MEASURED_PREFIX", "store_summary", "stored_summaries",
@@ -64,20 +65,25 @@ def _specs(level: str, spec_file: "str | Path | Mapping | None") -> dict:
     return spec_from_mapping(level, load_spec_file(spec_file))
 
 
-# Flat dotted keys of the nested run config (experiments.config) → the names used here.
-_KEYS = {"cost_level": "cost.level", "gpus": "cost.gpus", "hidden": "model.hidden",
-         "batch_size": "run.batch_size", "dataset": "data.dataset", "schedule": "algorithm.schedule",
-         "num_directions": "algorithm.num_directions", "device_preset": "device.preset",
-         "device": "device.kind", "architecture": "model.architecture"}
+# The names this module reads → the keys of a run config that hold them, newest first (dotted
+# keys of experiments.config; files of older versions had the flat [algorithm] keys).
+_KEYS = {"cost_level": ("cost.level",), "gpus": ("cost.gpus",), "hidden": ("model.hidden",),
+         "batch_size": ("run.batch_size",), "dataset": ("data.dataset",),
+         "schedule": ("algorithm.settings.schedule", "algorithm.schedule"),
+         "num_directions": ("algorithm.settings.num_directions", "algorithm.num_directions"),
+         "device_preset": ("device.preset",), "device": ("device.kind",),
+         "architecture": ("model.architecture",)}
 
 
 def plain_config(config: Mapping) -> dict:
     """A run config (flat dotted keys of experiments.config, or the older flat names) with the
     names this module reads filled in."""
     out = dict(config)
-    for short, dotted in _KEYS.items():
-        if dotted in config and short not in config:
-            out[short] = config[dotted]
+    for short, keys in _KEYS.items():
+        if short not in config:
+            v = config_value(config, *keys)
+            if v is not None:
+                out[short] = v
     return out
 
 

@@ -33,7 +33,9 @@ _TWIN = "ideal digital twin, autograd"
 
 
 # ------------------------------------------------------------------------------ accuracy
-def _run_label(algo: str, preset, config=None) -> str:
+def _run_label(algo: str, preset, config=None, stored: str = "") -> str:
+    """``stored``: the label the run resolved and wrote (``meta.algorithm_label``); files of
+    older versions lack it and get it re-derived from their config."""
     if algo == "mfdd":
         return f"MF+DD on {preset}"
     if algo in ("mf-ad", "bp"):
@@ -41,6 +43,8 @@ def _run_label(algo: str, preset, config=None) -> str:
     from algorithms.registry import ALGORITHMS as REG
     if algo not in REG:
         return algo
+    if stored:
+        return f"{algo} ({stored}) on {preset}"
     from .runner import algo_label
     config = config or {}
     settings = {k.split(".", 2)[2]: v for k, v in config.items()
@@ -55,9 +59,10 @@ def accuracy_table(rec: RunRecord) -> str:
     """Final test accuracy of the device run and of each reference, one row each."""
     algo = config_value(rec.config, "algorithm", "algorithm.name", default="mfdd")
     preset = config_value(rec.config, "device_preset", "device.preset", default="?")
+    label = _run_label(str(algo), preset, rec.config, rec.meta.get("algorithm_label", ""))
     if "test_error" in rec.history:      # a PDE run: relative L2 error in place of accuracy
-        return _error_table(rec, _run_label(str(algo), preset, rec.config))
-    rows = [(_run_label(str(algo), preset, rec.config), rec.history.get("test_accuracy", [math.nan])[-1])]
+        return _error_table(rec, label)
+    rows = [(label, rec.history.get("test_accuracy", [math.nan])[-1])]
     labels = {"mf-ad": f"MF-AD ({_TWIN})", "bp": f"BP ({_TWIN})"}
     for mode, hist in rec.references.items():
         rows.append((labels.get(mode, mode), hist.get("test_accuracy", [math.nan])[-1]))

@@ -5,10 +5,15 @@ of the batched evaluation) and returns where results go; ``run(cfg, out)`` train
 checkpointing at every epoch boundary (``<out>.ckpt``), and writes the results file. With
 ``resume=True`` it continues from the checkpoint and ends with results identical to an
 uninterrupted run. ``stop()`` is polled after every step: when it turns true the run writes its
-partial results with status "interrupted" and raises :class:`~algorithms.loop.Interrupted`.
+partial results with status "interrupted" and raises :class:`~algorithms.training.Interrupted`.
+
+Every stage — the configured algorithm and, for device runs, the MF-AD and BP references on the
+ideal twin of the same devices — is built by :mod:`algorithms.registry` on the same model and
+initial knobs, and trained by the one loop, :func:`algorithms.training.fit`.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import math
@@ -24,13 +29,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from algorithms.baselines.twin import LABEL as TWIN_LABEL
-from algorithms.loop import Divergence, Interrupted, TrainResult, train
+from algorithms.baselines.twin_model import LABEL as TWIN_LABEL
 from algorithms.seeds import generator
+from algorithms.training import Divergence, FitResult, Interrupted, fit as train
 from hwsim.cost.analytic import CostReport
 from hwsim.trace import Trace
 
-from .build import build_baseline, build_devices, build_mfdd
+from .build import build_devices
 from .config import Config, ConfigError, config_to_toml
 from .data import Dataset, load_dataset, standardize, stratified_indices
 from .outputs import (OutputError, atomic_write, check_output, clean_stale_temporaries,
@@ -45,29 +50,17 @@ ALGO_LABELS = {"mfdd": "MF+DD", "mf-ad": f"MF-AD ({TWIN_LABEL})", "bp": f"BP ({T
 
 
 def algo_label(name: str, settings: dict | None = None, device_kind: str | None = None) -> str:
-    """How a run's algorithm is labelled in tables and files (registry algorithms say whether
-    they are forward-only, use the nominal or calibrated model or train on the twin;
+    """How a run's algorithm is labelled before its trainable exists (the run's header line)
+    and for results files that lack the stored label (older versions): registry algorithms say
+    whether they are forward-only, use the nominal or calibrated model or train on the twin;
     ``settings``, the run's ``algorithm.settings``; ``device_kind``: MZI meshes declare
-    ``calibrate``, crossbars do not)."""
+    ``calibrate``, crossbars do not. A run stores the label its built trainable resolved
+    (``meta.algorithm_label``), which the tables use."""
     if name in ALGO_LABELS:
         return ALGO_LABELS[name]
     from algorithms.registry import results_label, settings_for
     calibrates = None if device_kind is None else device_kind == "mzi"
     return f"{name} ({results_label(name, settings_for(name, settings or {}), calibrates)})"
-
-
-class _RegistryModel:
-    """A registry Trainable in the shape ``algorithms.loop.train`` drives (``layers`` = stages)."""
-
-    def __init__(self, trainable) -> None:
-        self.trainable = trainable
-        self.layers = list(range(trainable.n_stages))
-
-    def step(self, x, y, train_layers=None):
-        return self.trainable.step(x, y, train_layers)
-
-    def predict(self, x):
-        return self.trainable.predict(x)
 
 
 def model_of(cfg: Config, input_shape) -> "ModelDescription":
@@ -78,31 +71,42 @@ def model_of(cfg: Config, input_shape) -> "ModelDescription":
     return model_from_config((math.prod(input_shape),), hidden=list(cfg.model.hidden))
 
 
-def _build_registry(cfg: Config, n_in: int, n_classes: int, trace: Trace | None,
-                    name: str | None = None, input_shape=None) -> _RegistryModel:
-    """A registry algorithm (``name``, default the configured one) on the run's network; with a
-    ``model.architecture`` the references mf-ad and bp are built here too, on the same blocks."""
+#: Settings a reference stage (mf-ad, bp) takes from the run's algorithm: like-for-like.
+SHARED_WITH_REFERENCES = ("schedule", "prediction", "projection_dim")
+
+
+def stage_settings(cfg: Config, name: str):
+    """Settings of a run stage: the configured algorithm's resolved ``algorithm.settings``; a
+    reference stage gets its registry defaults with ``SHARED_WITH_REFERENCES`` from the run."""
+    from algorithms import registry
+    if name == cfg.algorithm.name:
+        return registry.settings_for(name, cfg.algorithm.settings)
+    allowed = {f.name for f in dataclasses.fields(registry.ALGORITHMS[name].settings_type)}
+    shared = {k: v for k, v in cfg.algorithm.settings.items()
+              if k in SHARED_WITH_REFERENCES and k in allowed}
+    return registry.settings_for(name, shared)
+
+
+def build_stage(cfg: Config, n_in: int, n_classes: int, trace: Trace | None,
+                name: str | None = None, input_shape=None, preset: str | None = None):
+    """The registry trainable of stage ``name`` (default: the configured algorithm) on the
+    run's network (``model.architecture`` or the ``hidden`` MLP), its devices (``preset``: the
+    same network on another device preset) and initial knobs."""
     import algorithms.baselines  # noqa: F401  (registers the twin builders)
     from algorithms import registry
     from algorithms.model import model_from_config
     name = name or cfg.algorithm.name
-    values = cfg.algorithm.settings if name == cfg.algorithm.name else {}
-    if name == "mfdd":      # the [algorithm] keys of MF+DD, on the registry's parts
-        a = cfg.algorithm
-        values = {"num_directions": a.num_directions, "directions": a.directions,
-                  "difference": a.difference, "optimizer": a.optimizer}
-    settings = registry.settings_for(name, values)
+    settings = stage_settings(cfg, name)
     if name == "tt-zo":       # one device per TT core (algorithms.tt)
-        return _RegistryModel(_build_tt(cfg, settings, n_in, n_classes, trace or Trace()))
+        return _build_tt(cfg, settings, n_in, n_classes, trace or Trace())
     if getattr(settings, "architecture", None):   # a CNN given in the algorithm's settings
         model = model_from_config(_square_image(n_in), architecture=list(settings.architecture))
     else:
         model = model_of(cfg, input_shape or (n_in,))
-    devices, knobs = build_devices(cfg, n_in, shapes=model.device_shapes())
+    devices, knobs = build_devices(cfg, n_in, preset=preset, shapes=model.device_shapes())
     try:
-        return _RegistryModel(registry.build(name, settings, model, devices, n_classes,
-                                             seed=cfg.run.seed, trace=trace or Trace(),
-                                             initial_knobs=knobs))
+        return registry.build(name, settings, model, devices, n_classes, seed=cfg.run.seed,
+                              trace=trace or Trace(), initial_knobs=knobs)
     except ValueError as e:   # e.g. a capability the device does not declare
         raise ConfigError(f"algorithm.name = {cfg.algorithm.name!r}: {e}") from None
 
@@ -179,9 +183,11 @@ def price_run(cfg: Config, n_in: int, rec: RunRecord, device_summaries: dict[str
 
 
 def _one_step_summary(cfg: Config, preset: str, data: Dataset) -> dict[str, float]:
-    """Trace of one MF+DD training step on another device preset (same model, batch, algorithm)."""
+    """Trace of one training step of the run's algorithm on another device preset (same model,
+    batch and settings)."""
     trace = Trace()
-    model, _ = build_mfdd(cfg, data.x_train.shape[1], data.n_classes, trace, preset=preset)
+    model = build_stage(cfg, data.x_train.shape[1], data.n_classes, trace,
+                        input_shape=data.shape, preset=preset)
     idx = torch.arange(min(cfg.run.batch_size, data.x_train.shape[0]))
     trace.begin_step()
     model.step(data.x_train[idx], data.y_train[idx])
@@ -200,12 +206,21 @@ def _available_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
+def _evaluations(cfg: Config) -> tuple[int, str | None]:
+    """Settings one estimate evaluates in ONE batched device call (the device queries of a
+    step per block, less the clean readout), and the settings key that sets their number."""
+    from algorithms.registry import ALGORITHMS as REG
+    spec = REG[cfg.algorithm.name]
+    per_block = spec.queries_per_step(cfg.algorithm.settings_object(), 1)
+    key = next((k for k in ("num_directions", "num_tangents") if k in cfg.algorithm.settings), None)
+    return max(1, per_block - 1), key
+
+
 def estimate_eval_bytes(cfg: Config, n_in: int) -> tuple[int, str]:
     """Peak bytes of the largest layer's batched evaluation (all perturbed settings at once),
     and that layer's name. Counts the expanded knob copies, the per-setting device state
     (MZI unitaries, crossbar conductances), the per-block partial sums and the readout."""
-    a = cfg.algorithm
-    n_eval = 2 * a.num_directions if a.difference == "central" else a.num_directions + 1
+    n_eval, _ = _evaluations(cfg)
     devices, _ = build_devices(cfg, n_in)
     B = cfg.run.batch_size
     worst, name = 0, ""
@@ -227,13 +242,15 @@ def _check_memory(cfg: Config, n_in: int) -> None:
     need, layer = estimate_eval_bytes(cfg, n_in)
     have = _available_bytes() * MEMORY_SHARE
     if need > have:
-        a = cfg.algorithm
-        per = need / (2 * a.num_directions if a.difference == "central" else a.num_directions + 1)
-        most = max(1, int(have // per) // (2 if a.difference == "central" else 1))
+        _, key = _evaluations(cfg)
+        what = (f"algorithm.settings.{key} = {cfg.algorithm.settings[key]}" if key
+                else f"algorithm {cfg.algorithm.name!r}")
+        most = (f"at most about {max(1, int(cfg.algorithm.settings[key] * have // need))}" if key
+                else "a smaller run.batch_size or model")
         raise ConfigError(
-            f"algorithm.num_directions = {a.num_directions} needs about {need / 2 ** 30:.1f} GiB for "
-            f"one batched evaluation of {layer} (batch {cfg.run.batch_size}); "
-            f"{have / 2 ** 30:.1f} GiB are available; allowed here: at most about {most}")
+            f"{what} needs about {need / 2 ** 30:.1f} GiB for one batched evaluation of {layer} "
+            f"(batch {cfg.run.batch_size}); {have / 2 ** 30:.1f} GiB are available; allowed "
+            f"here: {most}")
 
 
 def checkpoint_path(out: Path) -> Path:
@@ -388,21 +405,27 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     if saved is not None:
         echo(f"  resuming from {ckpt} (stage {saved['stage']}, "
              f"{saved['result'].epochs_done} epoch(s) done)")
-    done: dict[str, TrainResult] = dict(saved["done"]) if saved else {}
+    done: dict[str, FitResult] = dict(saved["done"]) if saved else {}
+    # the label the built trainable resolved (e.g. "calibrated model" where its devices declare
+    # calibrate); stored in the results (meta.algorithm_label) and the checkpoint
+    resolved: dict[str, str] = dict(saved.get("labels", {})) if saved else {}
+    if algo in resolved:
+        rec.meta["algorithm_label"] = resolved[algo]
 
     def label_of(stage: str) -> str:
         if stage == "mfdd":
             return "MF+DD on " + cfg.device.preset
         if stage == algo and stage not in ALGO_LABELS:
-            return (f"{algo_label(stage, cfg.algorithm.settings, cfg.device.kind)} on "
-                    f"{cfg.device.preset}")
+            text = (f"{algo} ({resolved[algo]})" if algo in resolved
+                    else algo_label(stage, cfg.algorithm.settings, cfg.device.kind))
+            return f"{text} on {cfg.device.preset}"
         return ALGO_LABELS[stage]
 
-    def fit(stage: str, model, gen, trace: Trace | None, result: TrainResult | None) -> TrainResult:
+    def fit(stage: str, model, trace: Trace | None, result: FitResult) -> FitResult:
         label = label_of(stage)
-        layers = (len(model_of(cfg, data.shape).device_shapes()) if arch else len(cfg.model.hidden)
-                  ) if cfg.algorithm.schedule == "greedy" else 1
-        total = cfg.run.epochs * layers * steps_per_epoch
+        schedule = getattr(model, "schedule", "simultaneous")
+        n_stages = getattr(model, "n_stages", 1)
+        total = cfg.run.epochs * (n_stages if schedule == "greedy" else 1) * steps_per_epoch
         cb = progress(total, label) if progress else None
         t0 = time.perf_counter()
 
@@ -410,16 +433,20 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
             echo(f"  [{label}] epoch {e + 1}: test accuracy {m['test_accuracy']:.4f}"
                  f"  ({time.perf_counter() - t0:.1f} s)")
 
-        def on_epoch_end(r: TrainResult) -> None:
+        def on_epoch_end(r: FitResult) -> None:
             if cfg.run.checkpoint:
                 _save_checkpoint(ckpt, {"run_id": cfg.run_id, "stage": stage, "done": done,
-                                        "model": model, "gen": gen, "result": r, "trace": trace})
+                                        "model": model, "result": r, "trace": trace,
+                                        "labels": resolved})
 
+        # minibatch order: its own stream per stage; a resumed result restores its state
+        gen = generator(cfg.run.seed, f"batches/{label}")
         return train(model, data.x_train, data.y_train, epochs=cfg.run.epochs,
-                     batch_size=cfg.run.batch_size, gen=gen, schedule=cfg.algorithm.schedule,
-                     trace=trace, x_test=data.x_test, y_test=data.y_test, on_step=cb,
+                     batch_size=cfg.run.batch_size, gen=gen, schedule=schedule, n_stages=n_stages,
+                     trace=trace, x_test=data.x_test, y_test=data.y_test,
                      x_val=val[0] if val else None, y_val=val[1] if val else None,
-                     on_epoch=on_epoch, result=result, stop=stop, on_epoch_end=on_epoch_end)
+                     on_step=(lambda n, _r: cb(n)) if cb else None, on_epoch=on_epoch,
+                     on_epoch_end=on_epoch_end, result=result, stop=stop)
 
     def record(stage: str, history: dict) -> None:
         if stage == algo:
@@ -436,21 +463,16 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
             if stage in done:
                 continue
             if saved is not None and saved["stage"] == stage:
-                model, gen, trace, result = saved["model"], saved["gen"], saved["trace"], saved["result"]
+                model, trace, result = saved["model"], saved["trace"], saved["result"]
             else:
-                device_stage = stage == "mfdd" or stage not in ALGO_LABELS
-                trace = Trace() if device_stage else None
-                if arch:     # every stage through the registry, on the same blocks
-                    model = _build_registry(cfg, n_in, C, trace, name=stage, input_shape=data.shape)
-                elif stage == "mfdd":
-                    model = build_mfdd(cfg, n_in, C, trace)[0]
-                elif stage not in ALGO_LABELS:
-                    model = _build_registry(cfg, n_in, C, trace)
-                else:
-                    model = build_baseline(cfg, stage, n_in, C)
-                gen, result = generator(cfg.run.seed, f"batches/{label_of(stage)}"), TrainResult()
-            live = result        # train() fills it in place: partial summaries survive a stop
-            result = fit(stage, model, gen, trace, result)
+                # the twin references record no device trace
+                trace = None if stage in ("mf-ad", "bp") else Trace()
+                model = build_stage(cfg, n_in, C, trace, name=stage, input_shape=data.shape)
+                result = FitResult()
+            if stage == algo:
+                resolved[algo] = rec.meta["algorithm_label"] = getattr(model, "label", "")
+            live = result        # the loop fills it in place: partial summaries survive a stop
+            result = fit(stage, model, trace, result)
             done[stage] = result
             record(stage, result.history)
             if stage == algo and trace is not None:

@@ -150,7 +150,7 @@ def run_point(mapping: dict, runs_dir: str) -> dict[str, Any]:
     Returns {"run_id", "status", "message", "test_accuracy", "seconds"}. A finished run
     (status ok on disk) is not re-run; a checkpoint of the same run is resumed.
     """
-    from algorithms.loop import Divergence, Interrupted
+    from algorithms.training import Divergence, Interrupted
     from .data import DataError
     from .results import RunRecord, write_results
     from .runner import checkpoint_path, run, set_threads

@@ -16,8 +16,9 @@ def _toml(tmp: Path, algorithm: str, preset: str = "crossbar-ideal") -> Path:
     arch = ", ".join(f'"{b}"' for b in CNN)
     p = tmp / f"{algorithm}.toml"
     settings = "[algorithm.settings]\nprojection_dim = 8\n" if algorithm != "mfdd" else ""
+    short = "num_directions = 2\n" if algorithm == "mfdd" else ""   # an mfdd settings field
     p.write_text(f"[model]\narchitecture = [{arch}]\n[algorithm]\nname = \"{algorithm}\"\n"
-                 "num_directions = 2\n" + settings +
+                 + short + settings +
                  f"[run]\nepochs = 1\nbatch_size = 512\n[device]\npreset = \"{preset}\"\n")
     return p
 

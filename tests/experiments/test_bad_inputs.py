@@ -177,9 +177,15 @@ CLI_FLAGS = [
          "algorithm.num_directions = 0", "[1, 100000]"),
     case("directions-too-many", lambda t: run_argv(t, "--directions", "100001"),
          "algorithm.num_directions = 100001", "[1, 100000]"),
-    # allowed by range, but one batched evaluation of 2 × 100000 settings cannot fit in memory
-    case("directions-cannot-fit-in-memory", lambda t: run_argv(t, "--directions", "100000"),
-         "algorithm.num_directions = 100000", "needs about", "GiB", "allowed here: at most"),
+    # allowed by the config's range, not by the algorithm's settings
+    case("directions-above-mfdd-range", lambda t: run_argv(t, "--directions", "100000"),
+         "algorithm.num_directions (= algorithm.settings.num_directions)",
+         "MFDDSettings.num_directions = 100000", "[1, 4096]"),
+    # allowed, but one batched evaluation of 2 × 4096 settings of a 64 → 100000 crossbar
+    # cannot fit in memory
+    case("directions-cannot-fit-in-memory", lambda t: run_argv(
+        t, "--directions", "4096", "--device", "crossbar", "--set", "model.hidden=[100000]"),
+         "algorithm.settings.num_directions = 4096", "needs about", "GiB", "allowed here: at most"),
     case("directions-huge", lambda t: run_argv(t, "--directions", str(HUGE)),
          f"algorithm.num_directions = {HUGE}", "[1, 100000]"),
     case("directions-inf", lambda t: run_argv(t, "--directions", "inf"), "--directions", "'inf'",
@@ -356,10 +362,19 @@ SET = [
          "algorithm.head_lr = nan", "(0, 100]"),
     case("set-clip-negative", lambda t: run_argv(t, "--set", "algorithm.clip=-1"),
          "algorithm.clip = -1.0", "global-norm clip"),
-    case("set-head-epsilon-zero", lambda t: run_argv(t, "--set", "algorithm.head_epsilon=0"),
-         "algorithm.head_epsilon = 0.0", "[1e-06, 1]"),
-    case("set-head-directions-zero", lambda t: run_argv(t, "--set", "algorithm.head_num_directions=0"),
-         "algorithm.head_num_directions = 0", "[1, 100000]"),
+    # keys of the one-class MF+DD that no longer mean anything name what replaces them
+    case("set-head-epsilon-retired", lambda t: run_argv(t, "--set", "algorithm.head_epsilon=0"),
+         "algorithm.head_epsilon = 0.0 is retired", "exact gradient", "'mfdd-thesis'",
+         "algorithm.settings.head_epsilon"),
+    case("set-head-directions-retired", lambda t: run_argv(t, "--set",
+                                                            "algorithm.head_num_directions=0"),
+         "algorithm.head_num_directions = 0 is retired", "algorithm.settings.head_num_directions"),
+    case("set-head-direction-kind-retired", lambda t: run_argv(t, "--set",
+                                                                "algorithm.head_directions=sphere"),
+         "algorithm.head_directions = 'sphere' is retired", "'mfdd-thesis'"),
+    case("set-shorthand-of-another-algorithm", lambda t: run_argv(
+        t, "--algorithm", "frog", "--set", "algorithm.difference=forward"),
+         "does not apply to algorithm 'frog'", "allowed: algorithm.settings keys", "num_tangents"),
     case("set-kind-unknown", lambda t: run_argv(t, "--set", "device.kind=gpu"),
          "device.kind = 'gpu'", "mzi, crossbar"),
     case("set-preset-unknown", lambda t: run_argv(t, "--set", "device.preset=mzi"),
@@ -738,8 +753,9 @@ TOML_FILES = [
     case("toml-g-min-negative", lambda t: config_argv(
         t, "[device]\nkind = \"crossbar\"\ng_min_us = -1.0\n"),
          "device.g_min_us", "-1.0", ">= 0"),
-    case("toml-baseline-lr-negative", lambda t: config_argv(t, "[algorithm]\nbaseline_lr = -0.01\n"),
-         "algorithm.baseline_lr = -0.01", "(0, 100]"),
+    case("toml-baseline-lr-retired", lambda t: config_argv(t, "[algorithm]\nbaseline_lr = 0.01\n"),
+         "algorithm.baseline_lr = 0.01 is retired", "raw knob units",
+         "algorithm.settings.knob_lr_range_units"),
     # file content and encoding
     case("toml-empty-file", lambda t: config_argv(t, ""), "bad.toml", "is empty", "allowed"),
     case("toml-comments-only", lambda t: config_argv(t, "# nothing here\n\n# [run]\n"), "bad.toml",

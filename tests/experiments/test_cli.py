@@ -1,8 +1,8 @@
 """Tests for the ``forwardlab`` command line (experiments.cli), run in-process on tiny runs.
 
-Every run uses the same tiny TOML config (one hidden layer of 8, P = 2 knob directions,
-4 head directions, one epoch, batches of 512 → 3 steps per epoch on digits) and writes
-under pytest's tmp_path.
+Every run uses the same tiny TOML config (one hidden layer of 8, P = 2 knob directions for
+mfdd, one epoch, batches of 512 → 3 steps per epoch on digits) and writes under pytest's
+tmp_path.
 """
 
 import contextlib
@@ -19,8 +19,8 @@ import h5py
 import numpy as np
 import pytest
 
-from algorithms.baselines.twin import TwinNetwork
-from algorithms.mfdd import MonoForwardDD
+from algorithms.baselines.twin_model import TwinTrainer
+from algorithms.trainer import LocalTrainer
 from experiments import data
 from experiments.cli import main
 from experiments.results import RunRecord, read_results, write_results
@@ -32,10 +32,11 @@ STEPS_PER_EPOCH = -(-N_TRAIN // BATCH)    # 3
 TWIN = "ideal digital twin, autograd"
 
 
-def tiny_config(directory: Path, name: str = "tiny.toml", **extra) -> Path:
-    """The tiny run config used by every CLI run here (extra keys appended verbatim)."""
+def tiny_config(directory: Path, name: str = "tiny.toml", mfdd_keys: bool = True, **extra) -> Path:
+    """The tiny run config used by every CLI run here (extra keys appended verbatim);
+    ``mfdd_keys``: P = 2 for mfdd (off for runs of other algorithms, which lack the key)."""
     lines = ["[model]", "hidden = [8]",
-             "[algorithm]", "head_num_directions = 4", "num_directions = 2",
+             *(["[algorithm]", "num_directions = 2"] if mfdd_keys else []),
              "[run]", "epochs = 1", f"batch_size = {BATCH}",
              "[cost]", "gpus = [" + ", ".join(f'"{g}"' for g in GPUS) + "]"]
     lines += [f"{k} = {v}" for k, v in extra.items()]
@@ -53,7 +54,8 @@ def cli(argv) -> int:
 
 
 def run_args(tmp: Path, out: Path, *more) -> list:
-    return ["run", "--config", tiny_config(tmp), "--out", out, "--quiet", *more]
+    mfdd = "--algorithm" not in more or more[list(more).index("--algorithm") + 1] == "mfdd"
+    return ["run", "--config", tiny_config(tmp, mfdd_keys=mfdd), "--out", out, "--quiet", *more]
 
 
 def datasets(group: h5py.Group) -> dict[str, np.ndarray]:
@@ -114,8 +116,11 @@ def test_tiny_run_results_file(main_run):
     assert code == 0, err
     with h5py.File(path, "r") as f:
         assert f.attrs["status"] == "ok" and f.attrs["message"] == ""
-        assert f.attrs["config.run.epochs"] == 1 and f.attrs["config.algorithm.num_directions"] == 2
-        assert f.attrs["config.algorithm.head_num_directions"] == 4
+        # the [algorithm] shorthand lands in the algorithm's settings, every field explicit
+        assert f.attrs["config.run.epochs"] == 1
+        assert f.attrs["config.algorithm.settings.num_directions"] == 2
+        assert "config.algorithm.num_directions" not in f.attrs
+        assert f.attrs["config.algorithm.settings.directions"] == "rademacher"
         assert f.attrs["config.model.hidden"] == "[8]"
         assert f.attrs["config.device.preset"] == "mzi-default"
         # provenance: resolved config, timestamp, command line, versions, commit, data checksum
@@ -342,8 +347,8 @@ def test_console_script_exit_status(tmp_path):
 # ------------------------------------------------------------ divergence
 
 def test_divergence_exits_1_and_records_failure(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(MonoForwardDD, "step",
-                        lambda self, x, y, train_layers=None: {"loss.layer0": float("nan")})
+    monkeypatch.setattr(LocalTrainer, "step",
+                        lambda self, x, y, train_stages=None: {"loss.layer0": float("nan")})
     out = tmp_path / "run.h5"
     code = cli(run_args(tmp_path, out))
     captured = capsys.readouterr()
@@ -368,9 +373,9 @@ def test_divergence_exits_1_and_records_failure(tmp_path, capsys, monkeypatch):
 
 
 def test_reference_divergence_keeps_device_history(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(MonoForwardDD, "step",
-                        lambda self, x, y, train_layers=None: {"loss.layer0": 1.0})
-    real = TwinNetwork.step
+    monkeypatch.setattr(LocalTrainer, "step",
+                        lambda self, x, y, train_stages=None: {"loss.layer0": 1.0})
+    real = TwinTrainer.step
     calls = {"n": 0}
 
     def twin_step(self, x, y, train_layers=None):
@@ -381,7 +386,7 @@ def test_reference_divergence_keeps_device_history(tmp_path, capsys, monkeypatch
             return {"loss.layer0": float("nan")}
         return real(self, x, y, train_layers)
 
-    monkeypatch.setattr(TwinNetwork, "step", twin_step)
+    monkeypatch.setattr(TwinTrainer, "step", twin_step)
     out = tmp_path / "run.h5"
     assert cli(run_args(tmp_path, out, "--epochs", "2")) == 1
     capsys.readouterr()
@@ -454,6 +459,7 @@ def test_every_registry_algorithm_runs_through_the_cli(tmp_path, capsys, algo):
     assert f"{algo} ({label}) on mzi-default" in table
     rec = read_results(out)
     assert rec.status == "ok" and rec.config["algorithm.name"] == algo
+    assert rec.meta["algorithm_label"] == label        # the built trainable's resolved label
     assert len(rec.history["test_accuracy"]) == 1
     # forward-only algorithms are traced and priced on the device; twin ones on the GPU band
     device_rows = [n for n in rec.costs if n.startswith("mzi-default ")]
@@ -472,7 +478,7 @@ def test_registry_settings_reach_the_algorithm(tmp_path, capsys):
     per_step = [sum(v for k, v in s.items() if k.endswith(".mvm.settings")) for s in rec.step_summaries]
     assert set(per_step) == {1 + 2 * 3}
     assert cli(run_args(tmp_path, tmp_path / "x.h5", "--set", "algorithm.settings.num_tangents=3")) == 2
-    assert "only for" in capsys.readouterr().err
+    assert "unknown settings ['num_tangents']" in capsys.readouterr().err
 
 
 def test_val_split_holds_out_part_of_the_training_set(tmp_path, capsys):
@@ -506,6 +512,7 @@ def test_goodness_algorithms_run_through_the_cli(tmp_path, capsys, algo, setting
     guess = "local-guess" in " ".join(settings)
     label = "forward-only, calibrated model" if guess else "forward-only"
     assert f"{algo} ({label}) on mzi-default" in table
+    assert rec.meta["algorithm_label"] == label
     assert len(rec.history["test_accuracy"]) == 1
     per_step = [sum(v for k, v in s.items() if k.endswith(".mvm.settings"))
                 for s in rec.step_summaries]
@@ -593,7 +600,7 @@ def test_tt_zo_classification_runs_through_the_cli(tmp_path, capsys):
     """forwardlab run --algorithm tt-zo on the embedded digits (64 = 8·8 inputs): a TT layer
     64 → 16 and a dense 16 → 10, one device per core; accuracy stored like every run."""
     out = tmp_path / "tt.h5"
-    code = cli(["run", "--config", tiny_config(tmp_path), "--algorithm", "tt-zo", "--out", out,
+    code = cli(["run", "--config", tiny_config(tmp_path, mfdd_keys=False), "--algorithm", "tt-zo", "--out", out,
                 "--quiet", "--no-references", "--set",
                 'algorithm.settings.layers=["tt:8x8:4x4:2", "dense:16:10"]'])
     assert code == 0
@@ -603,7 +610,7 @@ def test_tt_zo_classification_runs_through_the_cli(tmp_path, capsys):
     layers = {k.rsplit(".", 2)[0] for k in rec.step_summaries[0] if k.endswith(".mvm.events")}
     assert layers == {"layer0.core0", "layer0.core1", "layer1.core0"}
     # layers that do not chain from the data's 64 inputs to its 10 classes: one line, exit 2
-    code = cli(["run", "--config", tiny_config(tmp_path), "--algorithm", "tt-zo", "--out",
+    code = cli(["run", "--config", tiny_config(tmp_path, mfdd_keys=False), "--algorithm", "tt-zo", "--out",
                 tmp_path / "bad.h5", "--quiet", "--set",
                 'algorithm.settings.layers=["tt:7x4x4x7:8x4x4x8:6", "tt:8x4x4x8:1x5x2x1:6"]'])
     err = capsys.readouterr().err

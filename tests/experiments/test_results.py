@@ -50,7 +50,7 @@ def test_round_trip(tmp_path):
     for k, v in rec.config.items():                      # types survive, not just values
         assert type(back.config[k]) is type(v), (k, back.config[k], v)
     assert back.config["model.hidden"] == [8, 4] and back.config["cost.gpus"] == ["H100 SXM5"]
-    assert back.config["run.references"] is True and back.config["algorithm.clip"] == 1.0
+    assert back.config["run.references"] is True and back.config["algorithm.settings.clip_norm"] == 1.0
     assert back.config["device.preset"] == "crossbar-ideal" and back.config["data.data_dir"] == ""
     assert back.status == "diverged" and back.message == rec.message
     assert back.history == rec.history

@@ -1,5 +1,5 @@
 """The tiny run config the experiments tests start from (one hidden layer of 8, P = 2 knob
-directions, 4 head directions: a digits epoch takes well under a second), and the part of a
+directions: a digits epoch takes well under a second), and the part of a
 stored run that must reproduce exactly."""
 
 from experiments.price import MEASURED_PREFIX
@@ -9,7 +9,7 @@ def tiny_toml(*, epochs: int = 1, batch_size: int = 512, references: bool | None
     """Nested TOML of the tiny run; ``references`` unset keeps the default (on)."""
     refs = "" if references is None else f"references = {str(references).lower()}\n"
     return ("[model]\nhidden = [8]\n"
-            "[algorithm]\nnum_directions = 2\nhead_num_directions = 4\n"
+            "[algorithm]\nnum_directions = 2\n"
             f"[run]\nepochs = {epochs}\nbatch_size = {batch_size}\n{refs}"
             "[cost]\ngpus = [\"H100 SXM5\"]\n")
 
