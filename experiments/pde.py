@@ -21,7 +21,7 @@ the whole live state of the current one — the trainable (knobs, optimizer stat
 streams), the devices (their noise streams), the trace, the collocation generator, the history,
 the step summaries and the step count — pickled together so that shared references stay shared.
 ``stop()`` is polled after every step: the run writes its partial results with status
-"interrupted" and raises :class:`~algorithms.loop.Interrupted`; with ``resume=True`` it restarts
+"interrupted" and raises :class:`~algorithms.training.Interrupted`; with ``resume=True`` it restarts
 from the last boundary and ends with the history, step summaries and costs of an uninterrupted
 run. The checkpoint is removed when the run finishes or diverges.
 """

@@ -2,7 +2,7 @@
 (the same contract as classification runs, tests/experiments/test_outputs.py)."""
 import pytest
 
-from algorithms.loop import Interrupted
+from algorithms.training import Interrupted
 from experiments.config import resolve
 from experiments.results import read_results
 from experiments.runner import checkpoint_path, run
