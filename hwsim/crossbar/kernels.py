@@ -87,7 +87,7 @@ def readout_tile(y, var, states, noisy, delta, n_codes, factor, alpha, first, x_
             for o in range(n):
                 v = y[p, b, o] + sd[o] * z[o]
                 if delta > 0.0:
-                    v = delta * min(max(np.rint(v / delta), -n_codes), n_codes)
+                    v = min(max(np.rint(v / delta), -n_codes), n_codes) * delta
                 v *= factor[p, o] * a
                 if first:
                     out[p, b, o] = v
