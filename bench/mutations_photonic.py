@@ -50,7 +50,7 @@ MUTATIONS = [
      "PhaseNoise off at the layer"),
     ("hwsim/effects/phase_drift.py", "d = xi * (self.sigma_rad_per_sqrt_s * math.sqrt(time_s))",
      "d = xi * (self.sigma_rad_per_sqrt_s * time_s)", "PhaseDrift law: linear in t instead of sqrt(t)"),
-    (DEV, "mesh, sig = self._drift.query_phases(mesh, sig, st[\"drift\"], t)", "pass", "PhaseDrift off"),
+    (DEV, "mesh, sig = self._drift.query_phases(mesh, sig, self.drift_normals(programmed), t)", "pass", "PhaseDrift off"),
     # detection
     (DET, "shot = 2 * Q_E * b * (r * (p_lo + p_m * y * y)", "shot = 4 * Q_E * b * (r * (p_lo + p_m * y * y)",
      "Homodyne shot noise doubled"),

@@ -136,23 +136,27 @@ def query_vs_matmul(preset: str, n_in: int, n_out: int, rounds: int, device: str
 
 
 def _step_setup(dataset: str, preset: str, hidden: list[int], batch: int, P: int):
-    from experiments.build import build_mfdd
-    from experiments.config import resolve
+    """One MF+DD step as the default run takes it: ``registry.build("mfdd", ...)`` (the
+    LocalTrainer) on the ``hidden`` MLP through ``preset`` devices, P Rademacher directions,
+    central differences; the first ``batch`` standardised training samples."""
+    from algorithms import registry
+    from algorithms.model import model_from_config
     from experiments.data import load_dataset, standardize
     from hwsim.trace import Trace
-    cfg = resolve({"data": {"dataset": dataset}, "model": {"hidden": hidden},
-                   "algorithm": {"num_directions": P}, "run": {"batch_size": batch},
-                   "device": {"preset": preset}})
-    data = standardize(load_dataset(dataset)) if cfg.data.standardize else load_dataset(dataset)
+    data = standardize(load_dataset(dataset))
+    model = model_from_config((data.x_train.shape[1],), hidden=hidden)
+    devices = [build_layer(preset, a, b, seed=1000 + i, name=f"layer{i}")
+               for i, (a, b) in enumerate(model.device_shapes())]
     trace = Trace()
-    model, devices = build_mfdd(cfg, data.x_train.shape[1], data.n_classes, trace)
+    settings = registry.settings_for("mfdd", {"num_directions": P})
+    trainable = registry.build("mfdd", settings, model, devices, data.n_classes, seed=0, trace=trace)
     x, y = data.x_train[:batch], data.y_train[:batch]
 
     def step():
         trace.begin_step()
-        model.step(x, y)
+        trainable.step(x, y)
         trace.end_step()
-    return step, devices, cfg
+    return step, devices, settings
 
 
 def fashion_steps(rounds: int, P: int = 32, B: int = 128) -> dict:

@@ -271,10 +271,18 @@ class MZIMeshLayer:
                 mesh, sig = e.program_phases(mesh, sig, self.layout, fab.get(type(e)))
             state = {"mesh": mesh, "sigma": sig, "gain": gain, "time_s": 0.0}
             if self._drift is not None:
-                state["drift"] = self._drift.program_draw(settings, self.layout, generator).to(device)
+                state["drift_seeds"] = self._drift.program_draw(settings, self.layout, generator)
             if self._phase_noise is None:   # static phases (drift is zero at t = 0): build once
                 state["blocks"] = self._blocks(mesh, sig)
         return Programmed(settings=settings, state=state)
+
+    def drift_normals(self, programmed: Programmed) -> torch.Tensor:
+        """ξ (P, n_shifters) of PhaseDrift for a programmed state, drawn from its seeds when
+        first needed and kept in the state (on the state's device)."""
+        st = programmed.state
+        if "drift" not in st:
+            st["drift"] = self._drift.normals(st["drift_seeds"], self.layout).to(st["mesh"].device)
+        return st["drift"]
 
     def aged(self, programmed: Programmed, time_s: float) -> Programmed:
         """The same programmed state, queried ``time_s`` seconds after programming (device clock)."""
@@ -382,7 +390,7 @@ class MZIMeshLayer:
                 if self._phase_noise is not None:
                     mesh, sig = self._phase_noise.query_phases(mesh, sig, z[:, :n_phase])
                 if self._drift is not None:
-                    mesh, sig = self._drift.query_phases(mesh, sig, st["drift"], t)
+                    mesh, sig = self._drift.query_phases(mesh, sig, self.drift_normals(programmed), t)
                 blocks = self._blocks(mesh, sig)
             if isinstance(blocks, tuple):
                 y = self._fused_readout(blocks, xb, st["gain"], states)

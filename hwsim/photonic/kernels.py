@@ -158,9 +158,9 @@ def readout(w_re, w_im, x, mode, c0, c1, floor_sigma, delta, n_codes, gain, gain
             for _ in range(p * q * B * k):
                 _z, t0, t1, t2, t3 = sample(t0, t1, t2, t3, x_tab, f_tab)
         xs = np.int64(0) if x_shared else np.int64(s)
-        zb = np.zeros(B * k)                             # this block's detection normals
-        zf = np.zeros(B * k)                             # and detector-floor normals
-        acc = np.zeros((B, p * k))
+        zb = np.zeros((k, B))                            # this block's detection normals
+        zf = np.zeros((k, B))                            # and detector-floor normals, [i, b]
+        acc = np.zeros((p * k, B))                       # [output, input]: B runs contiguously
         yr = np.empty((k, B), np.float32)
         yi = np.empty((k, B), np.float32)
         for a in range(p):
@@ -183,31 +183,39 @@ def readout(w_re, w_im, x, mode, c0, c1, floor_sigma, delta, n_codes, gain, gain
                             for b in range(B):
                                 yi[i, b] += w * xc[j, b]
                 # tight sampling loops first (the sampler is several times faster there than
-                # interleaved with the arithmetic below), then a pass without draws
+                # interleaved with the arithmetic below), drawn in the order b, i and stored
+                # [i, b], then a pass without draws that runs contiguously over b per output i
                 if detect:
-                    for j in range(B * k):
-                        zb[j], s0, s1, s2, s3 = sample(s0, s1, s2, s3, x_tab, f_tab)
+                    for b in range(B):
+                        for i in range(k):
+                            zb[i, b], s0, s1, s2, s3 = sample(s0, s1, s2, s3, x_tab, f_tab)
                 if floor_sigma > 0.0:
                     if detect:
-                        for j in range(B * k):
-                            zf[j], t0, t1, t2, t3 = sample(t0, t1, t2, t3, x_tab, f_tab)
+                        for b in range(B):
+                            for i in range(k):
+                                zf[i, b], t0, t1, t2, t3 = sample(t0, t1, t2, t3, x_tab, f_tab)
                     else:
-                        for j in range(B * k):
-                            zf[j], s0, s1, s2, s3 = sample(s0, s1, s2, s3, x_tab, f_tab)
-                for b in range(B):
-                    for i in range(k):
-                        v = np.float64(yr[i, b])
+                        for b in range(B):
+                            for i in range(k):
+                                zf[i, b], s0, s1, s2, s3 = sample(s0, s1, s2, s3, x_tab, f_tab)
+                for i in range(k):
+                    ar = acc[a * k + i]
+                    yri = yr[i]
+                    yii = yi[i]
+                    zbi = zb[i]
+                    zfi = zf[i]
+                    for b in range(B):
+                        v = np.float64(yri[b])
                         if mode == 2:
-                            v = v * v + np.float64(yi[i, b]) * np.float64(yi[i, b])
+                            v = v * v + np.float64(yii[b]) * np.float64(yii[b])
                         if detect:
                             sv = v * v if mode == 1 else v
-                            v = v + math.sqrt(c0 + c1 * sv) * zb[b * k + i]
+                            v = v + math.sqrt(c0 + c1 * sv) * zbi[b]
                         if floor_sigma > 0.0:
-                            v = v + floor_sigma * zf[b * k + i]
+                            v = v + floor_sigma * zfi[b]
                         if delta > 0.0:
                             v = delta * min(max(np.rint(v / delta), -n_codes), n_codes)
-                        acc[b, a * k + i] += g * v
+                        ar[b] += g * v
         for b in range(B):
             for o in range(p * k):
-                out[s, b, o] = acc[b, o]
-
+                out[s, b, o] = acc[o, b]
