@@ -59,6 +59,14 @@ class KnobSpec:
             return torch.remainder(value - self.low, span) + self.low
         return value.clamp(self.low, self.high)
 
+    def project_(self, value: torch.Tensor) -> torch.Tensor:
+        """:meth:`project` in place on a tensor the caller owns (the same float operations)."""
+        if self.periodic:
+            span = self.high - self.low
+            value.sub_(self.low)
+            return torch.remainder(value, span, out=value).add_(self.low)
+        return value.clamp_(self.low, self.high)
+
 
 @dataclass(frozen=True)
 class Programmed:

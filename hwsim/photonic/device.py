@@ -338,9 +338,11 @@ class MZIMeshLayer:
         P = mesh.shape[0]
         mm = mesh.reshape(P * p * q, 2, k * k)
 
-        def trig(x):
-            return (np.ascontiguousarray(torch.cos(x).numpy()), np.ascontiguousarray(torch.sin(x).numpy()))
-        (ct, st), (cp, sp), (cd, sd) = trig(mm[..., :m]), trig(mm[..., m:2 * m]), trig(mm[..., 2 * m:])
+        # cos and sin of all phases in two vectorised passes over the contiguous phases (the
+        # same numbers as per-slice calls); the kernel reads θ, φ, δ as views into them
+        c_all, s_all = torch.cos(mm.contiguous()).numpy(), torch.sin(mm.contiguous()).numpy()
+        ct, cp, cd = c_all[..., :m], c_all[..., m:2 * m], c_all[..., 2 * m:]
+        st, sp, sd = s_all[..., :m], s_all[..., m:2 * m], s_all[..., 2 * m:]
         s = self._sigma_transmission(sig, loss_db, terms.get("sigma_eps")).reshape(P * p * q, k)
         s_re = np.ascontiguousarray((s.real if s.is_complex() else s).numpy())
         s_im = np.ascontiguousarray(s.imag.numpy()) if s.is_complex() else np.zeros_like(s_re)
