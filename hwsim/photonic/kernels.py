@@ -124,12 +124,14 @@ def build_blocks(ct, st, cp, sp, cd, sd, cpl, upper, amp, s_re, s_im, out_re, ou
                 ui[1, i, j] = ar * si + ai * sr
             for col in range(k):
                 accr = 0.0
-                acci = 0.0
                 for j in range(k):
                     accr += ur[1, i, j] * ur[0, j, col] - ui[1, i, j] * ui[0, j, col]
-                    acci += ur[1, i, j] * ui[0, j, col] + ui[1, i, j] * ur[0, j, col]
                 out_re[n, col, i] = accr                          # stored transposed: Wᵀ
-                if want_imag:
+            if want_imag:                                        # Im W only where detected
+                for col in range(k):
+                    acci = 0.0
+                    for j in range(k):
+                        acci += ur[1, i, j] * ui[0, j, col] + ui[1, i, j] * ur[0, j, col]
                     out_im[n, col, i] = acci
 
 
