@@ -7,6 +7,7 @@ PS = "hwsim/effects/phase_shifter.py"
 NOISE = "hwsim/effects/noise.py"
 DEV = "hwsim/photonic/device.py"
 DET = "hwsim/effects/detection.py"
+KERN = "hwsim/photonic/kernels.py"
 
 MUTATIONS = [
     # phase shifter φ = γV² and its voltage DAC
@@ -64,6 +65,12 @@ MUTATIONS = [
      "Homodyne SNR law: 2RP/(qB) halved"),
     (NOISE, "return y.add_(z, alpha=self.sigma_norm)", "return y.add_(z, alpha=2 * self.sigma_norm)",
      "DetectorNoise doubled"),
+    # the fused readout's homodyne fast path
+    (KERN, "v = v + math.sqrt(c0 + c1 * (v * v)) * zbi[b]", "v = v + 2 * math.sqrt(c0 + c1 * (v * v)) * zbi[b]",
+     "fused homodyne readout: detection noise doubled"),
+    (KERN, "v = delta * min(max(np.rint(v / delta), -n_codes), n_codes)\n                            ar[b] += g * v",
+     "v = delta * np.rint(v / delta)\n                            ar[b] += g * v",
+     "fused homodyne readout: ADC without clipping"),
     # per-block gain, ADC range, Reck
     (DEV, "top = s.max(axis=-1)", "top = np.full(s.shape[:-1], s.max())",
      "Per-block gain off (one global gain)"),
