@@ -13,9 +13,9 @@ MUTATIONS = [
     # phase shifter φ = γV² and its voltage DAC
     (PS, "return self.phase(self.voltage(mesh)), self.phase(sig_v)", "return mesh, sigma",
      "ThermoOpticDAC off"),
-    (PS, "return self.gamma_rad_per_v2 * v * v", "return math.pi * v / self.v_pi_v",
+    (PS, "return torch.mul(v, self.gamma_rad_per_v2).mul_(v)", "return math.pi * v / self.v_pi_v",
      "ThermoOpticDAC law: phase linear in voltage"),
-    (PS, ".clamp(0, 2 ** self.bits - 1) * self.step_v", ".clamp(0, 2 ** self.bits - 2) * self.step_v",
+    (PS, ".clamp_(0, 2 ** self.bits - 1).mul_(self.step_v)", ".clamp_(0, 2 ** self.bits - 2).mul_(self.step_v)",
      "ThermoOpticDAC drops its top code"),
     ("hwsim/effects/quantize.py", "step = TWO_PI / 2 ** self.bits", "step = TWO_PI / (2 ** self.bits - 1)",
      "PhaseDAC uses 255 of 256 codes (old law)"),

@@ -391,7 +391,7 @@ class MZIMeshLayer:
                 mesh, sig = st["mesh"], st["sigma"]
                 if self._phase_noise is not None:
                     mesh, sig = self._phase_noise.query_phases(mesh, sig, z[:, :n_phase])
-                if self._drift is not None:
+                if self._drift is not None and t != 0.0:      # no drift at t = 0: ξ not needed
                     mesh, sig = self._drift.query_phases(mesh, sig, self.drift_normals(programmed), t)
                 blocks = self._blocks(mesh, sig)
             if isinstance(blocks, tuple):
