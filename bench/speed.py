@@ -24,8 +24,9 @@ Figures (ratios are on process CPU time unless the key ends in ``_wall``):
 * ``fashion_crossbar_step_vs_flop_floor``: the same step through ``crossbar-default`` against
   its *flop floor*: the step's device MACs as one float32 ``torch.bmm`` of
   (S, B, n_in) × (S, n_in, n_out) with S = 2P + 1.
-* ``digits_step_ms``: one step of the default ``forwardlab run`` (digits, MLP 64-32-32,
-  mzi-default, B = 64, P = 32), median CPU ms.
+* ``digits_step_ms``: one step of the default run's network (digits, MLP 64-32-32,
+  mzi-default, B = 64, P = 32) as ``registry.build("mfdd", ...)`` trains it (the
+  LocalTrainer), median CPU ms. Every step figure (Fashion, memory) goes through the same path.
 * ``mesh_build_64_n{16,64,128}_ms``: building 64 Clements unitaries of N modes (float32 phases).
 * ``peak_step_mib``: for P in (8, 32, 128), the memory one Fashion-MNIST step adds on top of
   the resident set before it (max RSS after the step − RSS before), each in a fresh process,
