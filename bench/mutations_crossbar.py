@@ -104,4 +104,13 @@ MUTATIONS = [
     # the fused kernel
     (KERN, "v = y[t, p, b, o] + sd * z[o]", "v = y[t, p, b, o] + 2 * sd * z[o]", "fused readout: noise doubled"),
     (KERN, "v *= factor[t, p, o] * a", "v *= factor[t, p, o]", "fused readout: per-tile α dropped"),
+    (KERN, "v = y[p, b, o] + sd[o] * z[o]", "v = y[p, b, o] + 2 * sd[o] * z[o]",
+     "tile readout: noise doubled"),
+    (KERN, "v *= factor[p, o] * a", "v *= factor[p, o]", "tile readout: per-tile α dropped"),
+    (KERN, "v = min(max(np.rint(v / delta), -n_codes), n_codes) * delta", "v = np.rint(v / delta) * delta",
+     "tile readout: ADC without clipping"),
+    (KERN, "s = np.float32(np.sqrt(var[qv, bv, 0]))", "s = np.float32(var[qv, bv, 0])",
+     "tile readout: variance taken as the std (flat)"),
+    (KERN, "sd[o] = np.float32(np.sqrt(var[qv, bv, o]))", "sd[o] = np.float32(var[qv, bv, o])",
+     "tile readout: variance taken as the std (per output)"),
 ]

@@ -7,14 +7,15 @@ PS = "hwsim/effects/phase_shifter.py"
 NOISE = "hwsim/effects/noise.py"
 DEV = "hwsim/photonic/device.py"
 DET = "hwsim/effects/detection.py"
+KERN = "hwsim/photonic/kernels.py"
 
 MUTATIONS = [
     # phase shifter φ = γV² and its voltage DAC
     (PS, "return self.phase(self.voltage(mesh)), self.phase(sig_v)", "return mesh, sigma",
      "ThermoOpticDAC off"),
-    (PS, "return self.gamma_rad_per_v2 * v * v", "return math.pi * v / self.v_pi_v",
+    (PS, "return torch.mul(v, self.gamma_rad_per_v2).mul_(v)", "return math.pi * v / self.v_pi_v",
      "ThermoOpticDAC law: phase linear in voltage"),
-    (PS, ".clamp(0, 2 ** self.bits - 1) * self.step_v", ".clamp(0, 2 ** self.bits - 2) * self.step_v",
+    (PS, ".clamp_(0, 2 ** self.bits - 1).mul_(self.step_v)", ".clamp_(0, 2 ** self.bits - 2).mul_(self.step_v)",
      "ThermoOpticDAC drops its top code"),
     ("hwsim/effects/quantize.py", "step = TWO_PI / 2 ** self.bits", "step = TWO_PI / (2 ** self.bits - 1)",
      "PhaseDAC uses 255 of 256 codes (old law)"),
@@ -50,7 +51,7 @@ MUTATIONS = [
      "PhaseNoise off at the layer"),
     ("hwsim/effects/phase_drift.py", "d = xi * (self.sigma_rad_per_sqrt_s * math.sqrt(time_s))",
      "d = xi * (self.sigma_rad_per_sqrt_s * time_s)", "PhaseDrift law: linear in t instead of sqrt(t)"),
-    (DEV, "mesh, sig = self._drift.query_phases(mesh, sig, st[\"drift\"], t)", "pass", "PhaseDrift off"),
+    (DEV, "mesh, sig = self._drift.query_phases(mesh, sig, self.drift_normals(programmed), t)", "pass", "PhaseDrift off"),
     # detection
     (DET, "shot = 2 * Q_E * b * (r * (p_lo + p_m * y * y)", "shot = 4 * Q_E * b * (r * (p_lo + p_m * y * y)",
      "Homodyne shot noise doubled"),
@@ -64,6 +65,12 @@ MUTATIONS = [
      "Homodyne SNR law: 2RP/(qB) halved"),
     (NOISE, "return y.add_(z, alpha=self.sigma_norm)", "return y.add_(z, alpha=2 * self.sigma_norm)",
      "DetectorNoise doubled"),
+    # the fused readout's homodyne fast path
+    (KERN, "v = v + math.sqrt(c0 + c1 * (v * v)) * zbi[b]", "v = v + 2 * math.sqrt(c0 + c1 * (v * v)) * zbi[b]",
+     "fused homodyne readout: detection noise doubled"),
+    (KERN, "v = delta * min(max(np.rint(v / delta), -n_codes), n_codes)\n                            ar[b] += g * v",
+     "v = delta * np.rint(v / delta)\n                            ar[b] += g * v",
+     "fused homodyne readout: ADC without clipping"),
     # per-block gain, ADC range, Reck
     (DEV, "top = s.max(axis=-1)", "top = np.full(s.shape[:-1], s.max())",
      "Per-block gain off (one global gain)"),

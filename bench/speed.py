@@ -24,8 +24,9 @@ Figures (ratios are on process CPU time unless the key ends in ``_wall``):
 * ``fashion_crossbar_step_vs_flop_floor``: the same step through ``crossbar-default`` against
   its *flop floor*: the step's device MACs as one float32 ``torch.bmm`` of
   (S, B, n_in) × (S, n_in, n_out) with S = 2P + 1.
-* ``digits_step_ms``: one step of the default ``forwardlab run`` (digits, MLP 64-32-32,
-  mzi-default, B = 64, P = 32), median CPU ms.
+* ``digits_step_ms``: one step of the default run's network (digits, MLP 64-32-32,
+  mzi-default, B = 64, P = 32) as ``registry.build("mfdd", ...)`` trains it (the
+  LocalTrainer), median CPU ms. Every step figure (Fashion, memory) goes through the same path.
 * ``mesh_build_64_n{16,64,128}_ms``: building 64 Clements unitaries of N modes (float32 phases).
 * ``peak_step_mib``: for P in (8, 32, 128), the memory one Fashion-MNIST step adds on top of
   the resident set before it (max RSS after the step − RSS before), each in a fresh process,
@@ -136,28 +137,27 @@ def query_vs_matmul(preset: str, n_in: int, n_out: int, rounds: int, device: str
 
 
 def _step_setup(dataset: str, preset: str, hidden: list[int], batch: int, P: int):
+    """One MF+DD step as the default run takes it: ``registry.build("mfdd", ...)`` (the
+    LocalTrainer) on the ``hidden`` MLP through ``preset`` devices, P Rademacher directions,
+    central differences; the first ``batch`` standardised training samples."""
     from algorithms import registry
-    from experiments.build import build_devices
-    from experiments.config import resolve
+    from algorithms.model import model_from_config
     from experiments.data import load_dataset, standardize
-    from experiments.runner import model_of
     from hwsim.trace import Trace
-    cfg = resolve({"data": {"dataset": dataset}, "model": {"hidden": hidden},
-                   "algorithm": {"num_directions": P}, "run": {"batch_size": batch},
-                   "device": {"preset": preset}})
-    data = standardize(load_dataset(dataset)) if cfg.data.standardize else load_dataset(dataset)
+    data = standardize(load_dataset(dataset))
+    model = model_from_config((data.x_train.shape[1],), hidden=hidden)
+    devices = [build_layer(preset, a, b, seed=1000 + i, name=f"layer{i}")
+               for i, (a, b) in enumerate(model.device_shapes())]
     trace = Trace()
-    net = model_of(cfg, (data.x_train.shape[1],))
-    devices, knobs = build_devices(cfg, data.x_train.shape[1], shapes=net.device_shapes())
-    model = registry.build("mfdd", cfg.algorithm.settings_object(), net, devices, data.n_classes,
-                           seed=cfg.run.seed, trace=trace, initial_knobs=knobs)
+    settings = registry.settings_for("mfdd", {"num_directions": P})
+    trainable = registry.build("mfdd", settings, model, devices, data.n_classes, seed=0, trace=trace)
     x, y = data.x_train[:batch], data.y_train[:batch]
 
     def step():
         trace.begin_step()
-        model.step(x, y)
+        trainable.step(x, y)
         trace.end_step()
-    return step, devices, cfg
+    return step, devices, settings
 
 
 def fashion_steps(rounds: int, P: int = 32, B: int = 128) -> dict:

@@ -15,8 +15,10 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Protocol, runtime_checkable
 
+import numpy as np
 import torch
 
+from .counting import count_changes, wrapped_sum
 from .trace import DigitalEvent, Event, LayerInfo, Trace
 
 __all__ = ["KnobSpec", "Programmed", "Oracle", "TracingOracle", "check_knobs", "check_input",
@@ -58,6 +60,14 @@ class KnobSpec:
             span = self.high - self.low
             return torch.remainder(value - self.low, span) + self.low
         return value.clamp(self.low, self.high)
+
+    def project_(self, value: torch.Tensor) -> torch.Tensor:
+        """:meth:`project` in place on a tensor the caller owns (the same float operations)."""
+        if self.periodic:
+            span = self.high - self.low
+            value.sub_(self.low)
+            return torch.remainder(value, span, out=value).add_(self.low)
+        return value.clamp_(self.low, self.high)
 
 
 @dataclass(frozen=True)
@@ -221,13 +231,17 @@ class TracingOracle:
         phase, changed_total = 0.0, 0
         for name, ks in spec.items():
             t = knobs[name].detach().reshape(-1, ks.numel)              # (1 or P, K)
+            fast = t.device.type == "cpu" and t.dtype == torch.float32   # one-pass kernels
             if name in self._rad:   # heaters only add phase: power ∝ φ mod 2π
-                phase += float(torch.remainder(t, 2 * math.pi).sum(dtype=torch.float64)) * (
-                    settings // t.shape[0])
+                wrapped = (wrapped_sum(np.ascontiguousarray(t.numpy()), 2 * math.pi) if fast else
+                           float(torch.remainder(t, 2 * math.pi).sum(dtype=torch.float64)))
+                phase += wrapped * (settings // t.shape[0])
             prev = self._last.get(name)
             first = torch.ones(ks.numel, dtype=torch.bool) if prev is None else torch.ne(t[0], prev)
             per_cell = first.to(torch.int32)
-            if t.shape[0] > 1:
+            if t.shape[0] > 1 and fast:
+                count_changes(np.ascontiguousarray(t.numpy()), per_cell.numpy())
+            elif t.shape[0] > 1:
                 per_cell += torch.ne(t[1:], t[:-1]).sum(dim=0, dtype=torch.int32)
             self._last[name] = t[-1].clone()
             self._writes_step[name] += per_cell

@@ -54,7 +54,7 @@ from ..effects.validate import (check_effects, find_effect, require_int, require
                                 require_positive)
 from ..oracle import KnobSpec, Programmed, check_input, check_knobs
 from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
-from .kernels import count_changes, program_weights, readout
+from .kernels import count_changes, program_weights, readout_tile
 from .mapping import TileGrid, conductances_to_weights, weights_to_conductances
 
 __all__ = ["CrossbarConfig", "CrossbarLayer"]
@@ -385,32 +385,65 @@ class CrossbarLayer:
                     comp = (self._probe(st["w_t"], st["scale"])
                             / self._probe(w_t, st["scale"]).clamp_min(1e-30)).reshape(P, 1, 1)
             parts, alpha = self._encode(x)
+            factor = st["scale"][:, g.output_group(), :].permute(2, 0, 1)     # (T, P, n_out)
+            if self._use_fused(x) and not one_f:
+                out = self._readout_fused(st, w_t, parts, alpha, factor, seeds, noisy)
+                return out.mul_(comp) if comp is not None else out
+            # The same pipeline as tensor ops (reference path; non-CPU devices; 1/f noise).
             # Partial sums of every input tile, (T, P, B, n_out): one batched matmul per input
             # tile (the loop runs over the few input tiles, never over P).
             y = torch.empty(T, P, B, n_out, device=x.device)
             var = []
             for b, xb in enumerate(parts):
-                wb = w_t[:, b * g.rows:min((b + 1) * g.rows, self.n_in), :]
-                torch.bmm(xb.expand(P, B, -1), wb, out=y[b])
+                torch.bmm(xb.expand(P, B, -1), self._tile_weights(w_t, b), out=y[b])
                 if noisy:
-                    w_abs = self._abs_weights(st, w_t, b)
-                    v = sum(e.output_variance(xb, w_abs) for e in self._noise)
+                    v = self._tile_variance(xb, self._abs_weights(st, w_t, b))
                     var.append(v.expand(v.shape[0], B, v.shape[2]))
-            std = torch.stack(var).sqrt_() if noisy else torch.zeros(T, 1, B, 1, device=x.device)
-            factor = st["scale"][:, g.output_group(), :].permute(2, 0, 1).contiguous()   # (T, P, n_out)
-            if self._use_fused(x) and not one_f:
-                out = torch.empty(P, B, n_out)
-                delta, n_codes = (self._adc.step, self._adc.max_code) if self._adc else (0.0, 0)
-                readout(y.numpy(), std.contiguous().numpy(), seeds, noisy, delta, n_codes,
-                        factor.numpy(), alpha.contiguous().numpy(), *ziggurat.TABLES, out.numpy())
-            else:   # the same pipeline as tensor ops (reference path; non-CPU devices; 1/f noise)
-                if noisy:
-                    xi = z[:, cells:].reshape(P, T, B, n_out).transpose(0, 1)
-                    y.addcmul_(xi, std)
-                if self._adc is not None:
-                    factor = factor * self._adc.quantize_(y)                      # y ← integer codes
-                out = y.mul_(factor.unsqueeze(2)).mul_(alpha.unsqueeze(-1)).sum(dim=0)   # digital sum
+            if noisy:
+                xi = z[:, cells:].reshape(P, T, B, n_out).transpose(0, 1)
+                y.addcmul_(xi, torch.stack(var).sqrt_())
+            if self._adc is not None:
+                factor = factor * self._adc.quantize_(y)                      # y ← integer codes
+            out = y.mul_(factor.unsqueeze(2)).mul_(alpha.unsqueeze(-1)).sum(dim=0)   # digital sum
             return out.mul_(comp) if comp is not None else out
+
+    def _tile_weights(self, w_t: torch.Tensor, b: int) -> torch.Tensor:
+        g = self.grid
+        return w_t[:, b * g.rows:min((b + 1) * g.rows, self.n_in), :]
+
+    def _tile_variance(self, xb: torch.Tensor, w_abs: torch.Tensor) -> torch.Tensor:
+        """Σ of the query-stage noise variances of one input tile, in the effects' order (as
+        ``sum``), in place on the first one when it already has the full broadcast shape
+        (``output_variance`` returns a fresh tensor, never a cached one)."""
+        v = None
+        for e in self._noise:
+            ve = e.output_variance(xb, w_abs)
+            if v is None:
+                v = ve
+            elif torch.broadcast_shapes(v.shape, ve.shape) == v.shape and v._base is None:
+                v = v.add_(ve)
+            else:
+                v = v + ve
+        return v
+
+    def _readout_fused(self, st, w_t, parts, alpha, factor, seeds, noisy: bool) -> torch.Tensor:
+        """CPU readout tile by tile (:func:`~hwsim.crossbar.kernels.readout_tile`): one reused
+        partial-sum buffer (P, B, n_out), the noise variance of the tile straight from its
+        effects (std taken in the kernel), the streams carried from tile to tile — so neither
+        the (T, P, B, n_out) partial sums nor the stacked stds are ever formed."""
+        P, B, n_out = st["w_t"].shape[0], parts[0].shape[-2], self.n_out
+        states = ziggurat.seed_states(seeds)
+        delta, n_codes = (self._adc.step, self._adc.max_code) if self._adc else (0.0, 0)
+        y = torch.empty(P, B, n_out)
+        out = torch.empty(P, B, n_out)
+        none = torch.zeros(1, 1, 1)
+        for b, xb in enumerate(parts):
+            torch.bmm(xb.expand(P, B, -1), self._tile_weights(w_t, b), out=y)
+            var = self._tile_variance(xb, self._abs_weights(st, w_t, b)) if noisy else none
+            readout_tile(y.numpy(), np.ascontiguousarray(var.numpy()), states, noisy, delta, n_codes,
+                         np.ascontiguousarray(factor[b].numpy()), np.ascontiguousarray(alpha[b].numpy()),
+                         b == 0, *ziggurat.TABLES, out.numpy())
+        return out
 
     def _abs_weights(self, st, w_t: torch.Tensor, b: int) -> torch.Tensor:
         """|w|ᵀ of input tile b (for PCM_READ), cached in the programmed state for its static weights."""

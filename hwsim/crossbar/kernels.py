@@ -1,4 +1,4 @@
-"""Fused CPU kernel for the crossbar readout hot path (numba).
+"""Fused CPU kernels for the crossbar hot paths (numba).
 
 After the analog partial sums of every input tile are computed (one batched matmul per tile),
 this kernel does, in ONE pass over the (tiles, P, B, n_out) partial sums and in parallel over
@@ -7,6 +7,8 @@ summed into one std per output, ξ from each setting's own ziggurat stream, in t
 ``rng.normal((P, T, B, n_out))``), ADC quantisation with clipping, the digital scale of every
 output, the per-tile input scale α, and the digital sum over tiles. It equals the plain torch
 path of ``CrossbarLayer`` given the same streams (tests/hwsim/test_crossbar.py).
+``readout_tile`` does the same one input tile at a time, carrying the streams from tile to tile,
+so the query never stacks the tiles' partial sums or stds (bit for bit equal to ``readout``).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import numpy as np
 
 from ..effects.ziggurat import sample, seed_state
 
-__all__ = ["readout", "program_weights", "count_changes"]
+__all__ = ["readout", "readout_tile", "program_weights", "count_changes"]
 
 
 @numba.njit(parallel=True, cache=True)
@@ -48,6 +50,53 @@ def readout(y, std, seeds, noisy, delta, n_codes, factor, alpha, x_tab, f_tab, o
                         out[p, b, o] = v
                     else:
                         out[p, b, o] += v
+
+
+@numba.njit(parallel=True, cache=True)
+def readout_tile(y, var, states, noisy, delta, n_codes, factor, alpha, first, x_tab, f_tab,
+                 out):  # pragma: no cover - jitted
+    """One input tile of :func:`readout`, so the tiles' partial sums and variances need never be
+    stacked: y (P, B, n) partial sums of the tile; var (Pv, Bv, nv) noise *variance* with
+    Pv ∈ {1, P}, Bv ∈ {1, B}, nv ∈ {1, n} (std = √var, rounded to float32 as ``torch.sqrt``);
+    states (P, 4) uint64 stream states, advanced in place (so tiles t = 0, 1, … called in turn
+    draw exactly the numbers :func:`readout` draws from ``seed_states(seeds)``); factor (P, n)
+    digital scales; alpha (Pa, B) input scales, Pa ∈ {1, P}; first: write (else add to) out
+    (P, B, n) ← α · scale · ADC(y + std·ξ). Arithmetic as :func:`readout`, bit for bit."""
+    P, B, n = y.shape
+    v_shared, vb_shared, v_flat = var.shape[0] == 1, var.shape[1] == 1, var.shape[2] == 1
+    a_shared = alpha.shape[0] == 1
+    for p in numba.prange(P):
+        s0, s1, s2, s3 = states[p, 0], states[p, 1], states[p, 2], states[p, 3]
+        qv = np.int64(0) if v_shared else np.int64(p)
+        qa = np.int64(0) if a_shared else np.int64(p)
+        z = np.zeros(n)
+        sd = np.zeros(n, np.float32)
+        for b in range(B):
+            if noisy:                                        # tight sampling loop first,
+                for o in range(n):                           # then a branch-free pass
+                    z[o], s0, s1, s2, s3 = sample(s0, s1, s2, s3, x_tab, f_tab)
+                bv = np.int64(0) if vb_shared else np.int64(b)
+                if v_flat:
+                    s = np.float32(np.sqrt(var[qv, bv, 0]))
+                    for o in range(n):
+                        sd[o] = s
+                else:
+                    for o in range(n):
+                        sd[o] = np.float32(np.sqrt(var[qv, bv, o]))
+            a = alpha[qa, b]
+            for o in range(n):
+                v = y[p, b, o] + sd[o] * z[o]
+                if delta > 0.0:
+                    v = min(max(np.rint(v / delta), -n_codes), n_codes) * delta
+                v *= factor[p, o] * a
+                if first:
+                    out[p, b, o] = v
+                else:
+                    out[p, b, o] += v
+        states[p, 0] = s0
+        states[p, 1] = s1
+        states[p, 2] = s2
+        states[p, 3] = s3
 
 
 @numba.njit(parallel=True, cache=True)

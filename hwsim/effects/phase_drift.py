@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 
 from . import rng
@@ -31,9 +32,17 @@ class PhaseDrift:
     def __post_init__(self) -> None:
         require_nonnegative("PhaseDrift", "sigma_rad_per_sqrt_s", self.sigma_rad_per_sqrt_s)
 
-    def program_draw(self, settings: int, layout, generator: torch.Generator | None) -> torch.Tensor:
-        """ξ (P, n_shifters) standard normals fixed for the life of each programmed setting."""
-        return rng.normal((settings, layout.n_shifters), generator)
+    def program_draw(self, settings: int, layout, generator: torch.Generator | None) -> np.ndarray:
+        """The stream seeds (P,) uint64 of the ξ fixed for the life of each programmed setting,
+        drawn from ``generator`` at programming (as ``rng.normal`` draws them); the normals
+        themselves follow from the seeds (:meth:`normals`) only when a query first needs them
+        (t > 0), so a setting read at t = 0 never pays for them."""
+        return rng.row_seeds(settings, generator)
+
+    def normals(self, seeds: np.ndarray, layout) -> torch.Tensor:
+        """ξ (P, n_shifters) standard normals of the seeds :meth:`program_draw` gave: the numbers
+        of ``rng.normal((P, n_shifters), generator)`` with that generator."""
+        return rng.normal_from_seeds(seeds, layout.n_shifters)
 
     def query_phases(self, mesh, sigma, xi: torch.Tensor, time_s: float):
         """Phases after ``time_s`` seconds since programming (same shapes as given)."""

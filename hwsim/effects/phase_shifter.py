@@ -61,12 +61,13 @@ class ThermoOpticDAC:
         """Code voltage (V) for target phases ≥ 0 (wrapped to [0, 2π) if ``wrap``): V = √(φ/γ)
         rounded to the DAC grid."""
         phi = torch.remainder(phi, TWO_PI) if wrap else phi.clamp_min(0.0)
-        v = torch.sqrt(phi / self.gamma_rad_per_v2)
-        return torch.round(v / self.step_v).clamp(0, 2 ** self.bits - 1) * self.step_v
+        # one fresh tensor, then in place (the same float operations as out of place)
+        v = phi.div_(self.gamma_rad_per_v2).sqrt_()
+        return v.div_(self.step_v).round_().clamp_(0, 2 ** self.bits - 1).mul_(self.step_v)
 
     def phase(self, v: torch.Tensor) -> torch.Tensor:
         """Heater phase φ = γV² (rad)."""
-        return self.gamma_rad_per_v2 * v * v
+        return torch.mul(v, self.gamma_rad_per_v2).mul_(v)
 
     def program_phases(self, mesh, sigma, layout, fab):
         """Mesh phases wrap at 2π; Σ phases are targets in [0, π] (clamped, not wrapped)."""

@@ -74,6 +74,15 @@ def truncated_from_states(states: np.ndarray, n: int, bound: float, *,
     return torch.from_numpy(out).to(device=device, dtype=dtype)
 
 
+def normal_from_seeds(seeds: np.ndarray, n: int) -> torch.Tensor:
+    """(rows, n) float32 standard normals on the CPU, row r from stream ``seeds[r]`` — what
+    :func:`normal` draws once it has taken those seeds from its generator."""
+    out = np.empty((len(seeds), n), dtype=np.float32)
+    if out.size:
+        fill_normal(out, seeds, *TABLES)
+    return torch.from_numpy(out)
+
+
 def normal(shape: tuple[int, ...], generator: torch.Generator | None, *,
            dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
     """Standard normal samples; every row along the first axis is its own stream.

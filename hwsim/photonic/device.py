@@ -271,10 +271,18 @@ class MZIMeshLayer:
                 mesh, sig = e.program_phases(mesh, sig, self.layout, fab.get(type(e)))
             state = {"mesh": mesh, "sigma": sig, "gain": gain, "time_s": 0.0}
             if self._drift is not None:
-                state["drift"] = self._drift.program_draw(settings, self.layout, generator).to(device)
+                state["drift_seeds"] = self._drift.program_draw(settings, self.layout, generator)
             if self._phase_noise is None:   # static phases (drift is zero at t = 0): build once
                 state["blocks"] = self._blocks(mesh, sig)
         return Programmed(settings=settings, state=state)
+
+    def drift_normals(self, programmed: Programmed) -> torch.Tensor:
+        """ξ (P, n_shifters) of PhaseDrift for a programmed state, drawn from its seeds when
+        first needed and kept in the state (on the state's device)."""
+        st = programmed.state
+        if "drift" not in st:
+            st["drift"] = self._drift.normals(st["drift_seeds"], self.layout).to(st["mesh"].device)
+        return st["drift"]
 
     def aged(self, programmed: Programmed, time_s: float) -> Programmed:
         """The same programmed state, queried ``time_s`` seconds after programming (device clock)."""
@@ -330,9 +338,11 @@ class MZIMeshLayer:
         P = mesh.shape[0]
         mm = mesh.reshape(P * p * q, 2, k * k)
 
-        def trig(x):
-            return (np.ascontiguousarray(torch.cos(x).numpy()), np.ascontiguousarray(torch.sin(x).numpy()))
-        (ct, st), (cp, sp), (cd, sd) = trig(mm[..., :m]), trig(mm[..., m:2 * m]), trig(mm[..., 2 * m:])
+        # cos and sin of all phases in two vectorised passes over the contiguous phases (the
+        # same numbers as per-slice calls); the kernel reads θ, φ, δ as views into them
+        c_all, s_all = torch.cos(mm.contiguous()).numpy(), torch.sin(mm.contiguous()).numpy()
+        ct, cp, cd = c_all[..., :m], c_all[..., m:2 * m], c_all[..., 2 * m:]
+        st, sp, sd = s_all[..., :m], s_all[..., m:2 * m], s_all[..., 2 * m:]
         s = self._sigma_transmission(sig, loss_db, terms.get("sigma_eps")).reshape(P * p * q, k)
         s_re = np.ascontiguousarray((s.real if s.is_complex() else s).numpy())
         s_im = np.ascontiguousarray(s.imag.numpy()) if s.is_complex() else np.zeros_like(s_re)
@@ -381,8 +391,8 @@ class MZIMeshLayer:
                 mesh, sig = st["mesh"], st["sigma"]
                 if self._phase_noise is not None:
                     mesh, sig = self._phase_noise.query_phases(mesh, sig, z[:, :n_phase])
-                if self._drift is not None:
-                    mesh, sig = self._drift.query_phases(mesh, sig, st["drift"], t)
+                if self._drift is not None and t != 0.0:      # no drift at t = 0: ξ not needed
+                    mesh, sig = self._drift.query_phases(mesh, sig, self.drift_normals(programmed), t)
                 blocks = self._blocks(mesh, sig)
             if isinstance(blocks, tuple):
                 y = self._fused_readout(blocks, xb, st["gain"], states)

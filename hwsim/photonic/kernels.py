@@ -124,12 +124,14 @@ def build_blocks(ct, st, cp, sp, cd, sd, cpl, upper, amp, s_re, s_im, out_re, ou
                 ui[1, i, j] = ar * si + ai * sr
             for col in range(k):
                 accr = 0.0
-                acci = 0.0
                 for j in range(k):
                     accr += ur[1, i, j] * ur[0, j, col] - ui[1, i, j] * ui[0, j, col]
-                    acci += ur[1, i, j] * ui[0, j, col] + ui[1, i, j] * ur[0, j, col]
                 out_re[n, col, i] = accr                          # stored transposed: Wᵀ
-                if want_imag:
+            if want_imag:                                        # Im W only where detected
+                for col in range(k):
+                    acci = 0.0
+                    for j in range(k):
+                        acci += ur[1, i, j] * ui[0, j, col] + ui[1, i, j] * ur[0, j, col]
                     out_im[n, col, i] = acci
 
 
@@ -149,6 +151,7 @@ def readout(w_re, w_im, x, mode, c0, c1, floor_sigma, delta, n_codes, gain, gain
     B = x.shape[3]
     x_shared = x.shape[0] == 1
     detect = mode > 0
+    homodyne_adc = mode == 1 and floor_sigma == 0.0 and delta > 0.0
     for s in numba.prange(P):
         # normals in consumption order: block (a, c), then input b, then output i — the
         # plain path's (p, q, B, k) layout; the detector floor's stream starts n_z draws later
@@ -158,9 +161,9 @@ def readout(w_re, w_im, x, mode, c0, c1, floor_sigma, delta, n_codes, gain, gain
             for _ in range(p * q * B * k):
                 _z, t0, t1, t2, t3 = sample(t0, t1, t2, t3, x_tab, f_tab)
         xs = np.int64(0) if x_shared else np.int64(s)
-        zb = np.zeros(B * k)                             # this block's detection normals
-        zf = np.zeros(B * k)                             # and detector-floor normals
-        acc = np.zeros((B, p * k))
+        zb = np.zeros((k, B))                            # this block's detection normals
+        zf = np.zeros((k, B))                            # and detector-floor normals, [i, b]
+        acc = np.zeros((p * k, B))                       # [output, input]: B runs contiguously
         yr = np.empty((k, B), np.float32)
         yi = np.empty((k, B), np.float32)
         for a in range(p):
@@ -183,31 +186,52 @@ def readout(w_re, w_im, x, mode, c0, c1, floor_sigma, delta, n_codes, gain, gain
                             for b in range(B):
                                 yi[i, b] += w * xc[j, b]
                 # tight sampling loops first (the sampler is several times faster there than
-                # interleaved with the arithmetic below), then a pass without draws
+                # interleaved with the arithmetic below), drawn in the order b, i and stored
+                # [i, b], then a pass without draws that runs contiguously over b per output i
                 if detect:
-                    for j in range(B * k):
-                        zb[j], s0, s1, s2, s3 = sample(s0, s1, s2, s3, x_tab, f_tab)
+                    for b in range(B):
+                        for i in range(k):
+                            zb[i, b], s0, s1, s2, s3 = sample(s0, s1, s2, s3, x_tab, f_tab)
                 if floor_sigma > 0.0:
                     if detect:
-                        for j in range(B * k):
-                            zf[j], t0, t1, t2, t3 = sample(t0, t1, t2, t3, x_tab, f_tab)
+                        for b in range(B):
+                            for i in range(k):
+                                zf[i, b], t0, t1, t2, t3 = sample(t0, t1, t2, t3, x_tab, f_tab)
                     else:
-                        for j in range(B * k):
-                            zf[j], s0, s1, s2, s3 = sample(s0, s1, s2, s3, x_tab, f_tab)
-                for b in range(B):
+                        for b in range(B):
+                            for i in range(k):
+                                zf[i, b], s0, s1, s2, s3 = sample(s0, s1, s2, s3, x_tab, f_tab)
+                if homodyne_adc:
+                    # the common case (homodyne detection, no extra floor, ADC) without
+                    # branches in the loop, so it vectorises; the same operations as below
                     for i in range(k):
-                        v = np.float64(yr[i, b])
+                        ar = acc[a * k + i]
+                        yri = yr[i]
+                        zbi = zb[i]
+                        for b in range(B):
+                            v = np.float64(yri[b])
+                            v = v + math.sqrt(c0 + c1 * (v * v)) * zbi[b]
+                            v = delta * min(max(np.rint(v / delta), -n_codes), n_codes)
+                            ar[b] += g * v
+                    continue
+                for i in range(k):
+                    ar = acc[a * k + i]
+                    yri = yr[i]
+                    yii = yi[i]
+                    zbi = zb[i]
+                    zfi = zf[i]
+                    for b in range(B):
+                        v = np.float64(yri[b])
                         if mode == 2:
-                            v = v * v + np.float64(yi[i, b]) * np.float64(yi[i, b])
+                            v = v * v + np.float64(yii[b]) * np.float64(yii[b])
                         if detect:
                             sv = v * v if mode == 1 else v
-                            v = v + math.sqrt(c0 + c1 * sv) * zb[b * k + i]
+                            v = v + math.sqrt(c0 + c1 * sv) * zbi[b]
                         if floor_sigma > 0.0:
-                            v = v + floor_sigma * zf[b * k + i]
+                            v = v + floor_sigma * zfi[b]
                         if delta > 0.0:
                             v = delta * min(max(np.rint(v / delta), -n_codes), n_codes)
-                        acc[b, a * k + i] += g * v
+                        ar[b] += g * v
         for b in range(B):
             for o in range(p * k):
-                out[s, b, o] = acc[b, o]
-
+                out[s, b, o] = acc[o, b]

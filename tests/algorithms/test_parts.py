@@ -162,3 +162,19 @@ def test_perturbation_rule():
     mm = knob_map_for(mzi.knob_spec, mzi.info().knob_bits)
     assert perturbation_step(mm, 0.0) == pytest.approx(4 / 255)    # 4 phase-DAC steps
     assert perturbation_step(mm, 0.0, 0.05) == 0.05
+
+
+def test_unflatten_in_place_equals_the_differentiable_form_bit_for_bit():
+    # the in-place knob map (no autograd) writes the same float32 numbers as the out-of-place one
+    from algorithms.knobmaps import knob_map_for
+    from hwsim.presets import build_layer
+    for preset in ("crossbar-default", "crossbar-rram", "mzi-default"):
+        dev = build_layer(preset, 20, 12, name="L")
+        m = knob_map_for(dev.knob_spec, 8)
+        theta = torch.rand(5, m.dim, generator=torch.Generator().manual_seed(0)) * 3 - 1.5
+        for th in (theta, theta[2]):
+            fast = m.unflatten(th, {})
+            slow = m._unflatten_differentiable(th.clone().requires_grad_(True), {})
+            assert set(fast) == set(slow)
+            for k in fast:
+                assert torch.equal(fast[k].view(torch.int32), slow[k].detach().view(torch.int32)), (preset, k)

@@ -180,3 +180,21 @@ def test_tracing_oracle_forwards_the_device_clock():
     y_late = oracle.query(prog, x, torch.Generator().manual_seed(1), time_s=3600.0 * 24 * 365)
     assert torch.equal(y0, y1)
     assert not torch.allclose(y0, y_late)
+
+
+def test_write_stat_kernels_equal_the_tensor_forms():
+    # the trace's one-pass counters: the same wrapped phases (element by element) and change counts
+    import math as _m
+    import numpy as _np
+    from hwsim.counting import count_changes, wrapped_sum
+    g = torch.Generator().manual_seed(0)
+    t = torch.rand(6, 500, generator=g) * 40 - 20
+    t[0, :4] = torch.tensor([-2 * _m.pi, -0.0, 2 * _m.pi, -1e-9])
+    t[3] = t[2]
+    ref = torch.remainder(t, 2 * _m.pi).double()
+    for p, j in [(0, 0), (0, 1), (0, 2), (0, 3)] + [(p, j) for p in range(6) for j in range(0, 500, 37)]:
+        assert wrapped_sum(t[p:p + 1, j:j + 1].numpy(), 2 * _m.pi) == float(ref[p, j])
+    assert wrapped_sum(t.numpy(), 2 * _m.pi) == pytest.approx(float(ref.sum()), rel=1e-14)
+    out = torch.zeros(500, dtype=torch.int32)
+    count_changes(_np.ascontiguousarray(t.numpy()), out.numpy())
+    assert torch.equal(out, torch.ne(t[1:], t[:-1]).sum(dim=0, dtype=torch.int32))

@@ -2,6 +2,8 @@
 readout against the plain torch path and a tensor-op reference."""
 import dataclasses
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -145,3 +147,26 @@ def test_per_column_scales_keep_a_weak_column_at_level_resolution():
         errs[per_column] = float(((y[0] - w[0]).abs() / w[0].abs().max()).max())
     assert errs[True] <= 0.5 / 15 + 1e-5                       # half a level of the column's own range
     assert errs[False] > 0.5                                   # the weak column drowns in the tile scale
+
+
+@pytest.mark.parametrize("var_shape", [(3, 5, 6), (1, 5, 1), (3, 1, 6), (1, 1, 1)])
+def test_tile_by_tile_readout_equals_the_one_pass_readout_bit_for_bit(var_shape):
+    # Tiles read one after another with the streams carried over draw the numbers of one pass.
+    from hwsim.crossbar.kernels import readout, readout_tile
+    from hwsim.effects import ziggurat
+    r = np.random.default_rng(0)
+    T, P, B, n = 3, 3, 5, 6
+    y = r.normal(size=(T, P, B, n)).astype(np.float32) * 3
+    var = r.uniform(0.0, 0.5, size=(T, *var_shape)).astype(np.float32)
+    factor = r.uniform(0.5, 2.0, size=(T, P, n)).astype(np.float32)
+    alpha = r.uniform(0.5, 2.0, size=(T, 1, B)).astype(np.float32)
+    seeds = np.array([11, 12, 13], np.uint64)
+    ref = np.empty((P, B, n), np.float32)
+    std = np.sqrt(np.broadcast_to(var, (T, var_shape[0], B, var_shape[2]))).astype(np.float32)
+    readout(y, np.ascontiguousarray(std), seeds, True, 0.1, 15, factor, alpha, *ziggurat.TABLES, ref)
+    out = np.empty_like(ref)
+    states = ziggurat.seed_states(seeds)
+    for t in range(T):
+        readout_tile(y[t], var[t], states, True, 0.1, 15, factor[t], alpha[t], t == 0,
+                     *ziggurat.TABLES, out)
+    np.testing.assert_array_equal(out, ref)

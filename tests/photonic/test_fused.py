@@ -22,6 +22,9 @@ CASES = {
     "intensity + floor": lambda: MZIConfig(block=4, effects=(
         Detection(mode="intensity", laser_power_w=1e-4, lo_fraction=0.0), DetectorNoise(0.02))),
     "floor only, reck": lambda: MZIConfig(block=6, mesh="reck", effects=(DetectorNoise(0.05),)),
+    # homodyne + ADC without a floor (the readout's fast path), with a range that clips often
+    "homodyne, clipping adc": lambda: MZIConfig(block=4, effects=(
+        Detection(laser_power_w=1e-4), OutputADC(4, 0.3))),
 }
 
 

@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from hwsim.effects import rng
 from hwsim.effects.detection import K_B, Q_E, Detection
 from hwsim.effects.phase_drift import PhaseDrift
 from hwsim.effects.noise import DetectorNoise, PhaseNoise
@@ -210,8 +211,10 @@ def test_drift_closed_form_and_the_device_clock():
     w = torch.randn(8, 8, generator=torch.Generator().manual_seed(0))
     x = torch.randn(32, 8, generator=torch.Generator().manual_seed(1))
     prog = dev.program(dev.knobs_from_weight(w), torch.Generator().manual_seed(5))
-    xi = prog.state["drift"]
+    xi = dev.drift_normals(prog)
     assert xi.shape == (1, dev.layout.n_shifters)
+    # the seeds are drawn at programming, the normals when first needed: rng.normal's numbers
+    assert torch.equal(xi, rng.normal((1, dev.layout.n_shifters), torch.Generator().manual_seed(5)))
     m, s = drift.query_phases(prog.state["mesh"], prog.state["sigma"], xi, 4.0)
     n_mesh = prog.state["mesh"][0].numel()
     torch.testing.assert_close((m - prog.state["mesh"]).reshape(1, -1), 0.01 * 2.0 * xi[:, :n_mesh])
