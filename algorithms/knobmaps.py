@@ -133,18 +133,23 @@ class KnobMap:
         return out
 
     def pullback(self, theta: Tensor, knob_cotangents: Mapping[str, Tensor]) -> Tensor:
-        """Chain rule: ∂L/∂knob (one tensor per knob) → ∂L/∂θ (d,)."""
-        parts = [knob_cotangents[n].reshape(-1) * self._span(n) for n in self.phases]
+        """Chain rule: ∂L/∂knob (one tensor per knob, optionally with leading dimensions, e.g.
+        P directions) → ∂L/∂θ (…, d)."""
+        first = self.phases[0] if self.phases else self.pairs
+        lead = knob_cotangents[first].shape[: knob_cotangents[first].dim()
+                                            - len(self.spec[first].shape)]
+        parts = [knob_cotangents[n].reshape(*lead, -1) * self._span(n) for n in self.phases]
         if self.pairs is not None:
             n = sum(self.spec[p].numel for p in self.phases)
             t = theta[n:]
             c = knob_cotangents[self.pairs]
-            cp, cn = c[0].reshape(-1), c[1].reshape(-1)
+            k = len(lead)
+            cp, cn = c.select(k, 0).reshape(*lead, -1), c.select(k, 1).reshape(*lead, -1)
             two_span = 2 * self._span(self.pairs)
             # piecewise-linear map: G⁺ moves for θ > 0, G⁻ for θ < 0; at 0 the mean slope
             d = torch.where(t > 0, cp, torch.where(t < 0, -cn, 0.5 * (cp - cn)))
             parts.append(two_span * d * (t.abs() <= 0.5))   # clamped beyond the range: flat
-        return torch.cat(parts)
+        return torch.cat(parts, dim=-1)
 
 
 def knob_map_for(spec: Mapping[str, KnobSpec], knob_bits: int) -> KnobMap:

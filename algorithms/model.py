@@ -174,10 +174,13 @@ class MaxPool2d:
         return y.reshape(*lead, *y.shape[1:]), (idx, lead)
 
     def pullback(self, ctx, dy, in_shape):
-        idx, lead = ctx
-        dx = F.max_unpool2d(dy.reshape(-1, *dy.shape[-3:]), idx, self.size,
+        """``dy`` may carry extra leading dimensions (e.g. P directions) before the forward's."""
+        idx, _ = ctx
+        flat = dy.reshape(-1, *dy.shape[-3:])
+        reps = flat.shape[0] // idx.shape[0]
+        dx = F.max_unpool2d(flat, idx.repeat(reps, 1, 1, 1) if reps > 1 else idx, self.size,
                             output_size=in_shape[1:])
-        return dx.reshape(*lead, *in_shape), None
+        return dx.reshape(*dy.shape[:-3], *in_shape), None
 
 
 @dataclass(frozen=True)
@@ -265,12 +268,14 @@ class Stage:
         return self.device.readout(z, batch, self.in_shape)
 
     def weight_cotangent(self, dz: Tensor, a: Tensor) -> Tensor:
-        """∂L/∂W (n_out, n_in) from ∂L/∂z (B, *device_out_shape) and the input a (1, B, *in_shape)."""
+        """∂L/∂W (…, n_out, n_in) from ∂L/∂z (…, B, *device_out_shape) and the input a
+        (1, B, *in_shape); leading dimensions of ``dz`` (e.g. P directions) are kept."""
         cols = self.device_inputs(a)[0]                                   # (B·L, n_in)
         n_out = self.device_shape[0]
+        lead = dz.shape[: dz.dim() - 1 - len(self.device_out_shape)]
         if isinstance(self.device, Conv2d):
-            dz = dz.permute(0, 2, 3, 1)
-        return dz.reshape(-1, n_out).transpose(0, 1) @ cols
+            dz = dz.movedim(-3, -1)
+        return dz.reshape(*lead, -1, n_out).transpose(-1, -2) @ cols
 
     # ---- host side ---------------------------------------------------------------------
     def host_forward(self, z: Tensor, digital: Mapping[str, Tensor]) -> tuple[Tensor, list]:

@@ -271,7 +271,7 @@ class LocalTrainer(_Common):
         """P random knob directions in the span of stage i's local gradients (see
         ``estimators.span``): random cotangents in feature (``input``) or score (``head``) space,
         pulled back through head and host transforms, onto the weight through the batch inputs,
-        and into knob space through the Jacobian model — vectorised over P (torch.func.vmap)."""
+        and into knob space through the Jacobian model, all P at once."""
         st, s, head = self.net.stages[i], self.state, self.heads[i]
         B, P = p["z"].shape[0], est.num_directions
         g = s.streams.directions
@@ -280,17 +280,12 @@ class LocalTrainer(_Common):
             dh = head.pullback_scores(xi, s.heads[i])                 # (P, B, n_features)
         else:
             dh = torch.randn(P, B, st.n_features, generator=g)
-        pull = self._knob_pullback(i)
-        a_in, ctxs = p["a_in"], p["ctxs"]
-
-        def one(d: Tensor) -> Tensor:
-            dz, _ = st.host_backward(ctxs, d.reshape(B, *st.out_shape))
-            return pull(st.weight_cotangent(dz, a_in))
-
         n_out, n_in = st.device_shape
         _flops(self.trace, "host", P * (2 * B * st.n_features + 2 * B * n_out * n_in
                                         + 2 * s.theta[i].numel() * (P + 2)))
-        return torch.func.vmap(one)(dh)
+        # every map below keeps the leading P: one batched pass, no loop over directions
+        dz, _ = st.host_backward(p["ctxs"], dh.reshape(P, B, *st.out_shape))
+        return self._knob_pullback(i)(st.weight_cotangent(dz, p["a_in"]))
 
     def _activity_extras(self, i: int, p: dict, y: Tensor) -> tuple[Callable, dict]:
         st, s = self.net.stages[i], self.state

@@ -326,18 +326,21 @@ def _nominal(self, knobs: Mapping[str, torch.Tensor]) -> torch.Tensor:
 
 def _nominal_vjp(self, knobs: Mapping[str, torch.Tensor], cotangent: torch.Tensor
                  ) -> dict[str, torch.Tensor]:
-    """Jᵀ c of the nominal map at ``knobs``: cotangent (n_out, n_in) → one tensor per knob.
+    """Jᵀ c of the nominal map at ``knobs``: cotangent (n_out, n_in), or (P, n_out, n_in) for P
+    cotangents at once (vectorised, one forward of the map) → one tensor per knob.
 
-    The knob cotangents have the knobs' shapes and units of 1/knob-unit; host arithmetic only
-    (no device query is made or recorded).
+    The knob cotangents have the knobs' shapes (with the leading P) and units of 1/knob-unit;
+    host arithmetic only (no device query is made or recorded).
     """
-    from torch.func import vjp   # the nominal map is a host-side design model
+    from torch.func import vjp, vmap   # the nominal map is a host-side design model
 
     self.require("nominal")
     names = sorted(knobs)
     prim = tuple(knobs[n].detach().float() for n in names)
     _, pull = vjp(lambda *t: self._device.digital_twin(dict(zip(names, t))), *prim)
-    return dict(zip(names, (g.detach() for g in pull(cotangent.to(prim[0].dtype)))))
+    c = cotangent.to(prim[0].dtype)
+    grads = pull(c) if c.dim() == 2 else vmap(pull)(c)
+    return dict(zip(names, (g.detach() for g in grads)))
 
 
 def _calibrate(self, *args, generator: torch.Generator | None = None, **kwargs):

@@ -74,20 +74,22 @@ class BlockJacobian:
         return self.jac.shape[-1]
 
     def vjp(self, cotangent: Tensor) -> dict[str, Tensor]:
-        """Jᵀ c: cotangent (n_out, n_in) of the layer matrix → one tensor per trained knob
-        (``mesh_phases``, ``sigma_phases``; the digital ``gain`` is not measured: zeros)."""
+        """Jᵀ c: cotangent (…, n_out, n_in) of the layer matrix (leading dimensions, e.g. P
+        directions, kept) → one tensor per trained knob (``mesh_phases``, ``sigma_phases``; the
+        digital ``gain`` is not measured: zeros)."""
         p, q, nk, k, _ = self.jac.shape
-        if tuple(cotangent.shape) != (self.n_out, self.n_in):
+        if tuple(cotangent.shape[-2:]) != (self.n_out, self.n_in):
             raise ValueError(f"cotangent has shape {tuple(cotangent.shape)}; allowed "
-                             f"({self.n_out}, {self.n_in})")
+                             f"(…, {self.n_out}, {self.n_in})")
+        lead = cotangent.shape[:-2]
         c = torch.nn.functional.pad(cotangent.to(self.jac.dtype),
                                     (0, q * k - self.n_in, 0, p * k - self.n_out))
-        cb = c.reshape(p, k, q, k).transpose(1, 2)                       # (p, q, k, k)
-        g = torch.einsum("pqjab,pqab->pqj", self.jac, cb)
+        cb = c.reshape(*lead, p, k, q, k).transpose(-3, -2)             # (…, p, q, k, k)
+        g = torch.einsum("pqjab,...pqab->...pqj", self.jac, cb)
         n_mesh = math.prod(self.mesh_shape[2:])
-        return {"mesh_phases": g[..., :n_mesh].reshape(self.mesh_shape),
-                "sigma_phases": g[..., n_mesh:].reshape(self.sigma_shape),
-                "gain": torch.zeros(p, q, dtype=g.dtype)}
+        return {"mesh_phases": g[..., :n_mesh].reshape(*lead, *self.mesh_shape),
+                "sigma_phases": g[..., n_mesh:].reshape(*lead, *self.sigma_shape),
+                "gain": torch.zeros(*lead, p, q, dtype=g.dtype)}
 
 
 def hadamard_probes(n_in: int) -> Tensor:

@@ -130,3 +130,29 @@ def test_span_directions_beat_isotropic_ones_in_cosine():
     assert share > 0.5 * 8 / (10 * 32) and share > 10 * 8 / d, (share, 8 / d)
     iso = SpanProjection.orthonormal(torch.randn(8, d, generator=g))
     assert float((iso @ grad).norm() ** 2 / grad.norm() ** 2) < 5 * 8 / d
+
+
+@pytest.mark.parametrize("preset", ["crossbar-default", "mzi-default"])
+def test_batched_directions_equal_one_direction_at_a_time(preset):
+    """The P directions come out of one batched pass through conv, max-pool, flatten, the weight
+    cotangent and the Jacobian model; each equals the same maps applied to its cotangent alone."""
+    model = model_from_config((1, 6, 6), architecture=["conv2d:2:3:1:1", "bias", "relu",
+                                                       "maxpool:2", "flatten"])
+    devs = [build_layer(preset, a, b, seed=0, name="layer0") for a, b in model.device_shapes()]
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.randn(3, 36, generator=g), torch.tensor([0, 1, 2])
+    tr = registry.build("mfdd", registry.settings_for("mfdd", {"directions": "input-span",
+                                                               "num_directions": 3}),
+                        model, devs, 3, seed=0, trace=Trace())
+    t = tr.trainer
+    p = t._clean_pass(x, 0, t.state.streams.train_program, t.state.streams.train_query)[0]
+    gen_state = t.state.streams.directions.get_state()
+    dirs = t._span_directions(0, p, t.estimators[0])
+    t.state.streams.directions.set_state(gen_state)
+    st = t.net.stages[0]
+    dh = torch.randn(3, 3, st.n_features, generator=t.state.streams.directions)
+    pull = t._knob_pullback(0)
+    for k in range(3):
+        dz, _ = st.host_backward(p["ctxs"], dh[k].reshape(3, *st.out_shape))
+        one = pull(st.weight_cotangent(dz, p["a_in"]))
+        assert torch.allclose(dirs[k], one, rtol=1e-4, atol=1e-6)

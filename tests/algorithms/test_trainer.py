@@ -202,17 +202,20 @@ def test_torch_module_is_an_oracle_query():
 
 
 def test_mfdd_beats_frozen_on_digits():
-    """Learning THROUGH the knobs: the same network and heads, knobs trained vs never moved.
-    (Settings chosen on a validation split of the training set: +6.6 points there.)"""
+    """Learning THROUGH the knobs: the same network and heads, knobs trained vs never moved, with
+    the registry's defaults, over three seeds (one seed's margin is within the seed spread)."""
     from experiments.data import load_dataset, standardize
 
     ds = standardize(load_dataset("digits"))
     model = model_from_config((64,), hidden=[32])
-    acc = {}
-    for name in ("mfdd", "frozen"):
-        trace = Trace()
-        tr = registry.build(name, None, model, devices(model, "crossbar-default"), 10, seed=0,
-                            trace=trace)
-        registry.train(tr, ds.x_train, ds.y_train, epochs=2, batch_size=16, seed=0, trace=trace)
-        acc[name] = float((tr.predict(ds.x_test) == ds.y_test).float().mean())
-    assert acc["mfdd"] > acc["frozen"] + 0.03, acc
+    acc = {"mfdd": [], "frozen": []}
+    for seed in (0, 1, 2):
+        for name in acc:
+            trace = Trace()
+            tr = registry.build(name, None, model, devices(model, "crossbar-default"), 10,
+                                seed=seed, trace=trace)
+            registry.train(tr, ds.x_train, ds.y_train, epochs=2, batch_size=16, seed=seed,
+                           trace=trace)
+            acc[name].append(float((tr.predict(ds.x_test) == ds.y_test).float().mean()))
+    assert all(m > f for m, f in zip(acc["mfdd"], acc["frozen"])), acc
+    assert sum(acc["mfdd"]) / 3 > sum(acc["frozen"]) / 3 + 0.02, acc
