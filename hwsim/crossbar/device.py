@@ -54,7 +54,8 @@ from ..effects.validate import (check_effects, find_effect, require_int, require
                                 require_positive)
 from ..oracle import KnobSpec, Programmed, check_input, check_knobs
 from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
-from .kernels import count_changes, program_weights, readout_tile
+from ..counting import count_changes
+from .kernels import program_weights, readout_tile
 from .mapping import TileGrid, conductances_to_weights, weights_to_conductances
 
 __all__ = ["CrossbarConfig", "CrossbarLayer"]

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..effects.ziggurat import sample, seed_state
 
-__all__ = ["readout", "readout_tile", "program_weights", "count_changes"]
+__all__ = ["readout", "readout_tile", "program_weights"]
 
 
 @numba.njit(parallel=True, cache=True)
@@ -133,13 +133,3 @@ def program_weights(g, levels, g_min, g_max, noisy, c2, c1, c0, seeds, x_tab, f_
                         w_t[p, i, o] = v
                     else:
                         w_t[p, i, o] = (w_t[p, i, o] - v) / span
-
-
-@numba.njit(cache=True)
-def count_changes(g, out):  # pragma: no cover - jitted
-    """out (cells,) int64 += number of p in 1..P−1 with g[p] ≠ g[p − 1], g (P, cells)."""
-    P, n = g.shape
-    for p in range(1, P):
-        for c in range(n):
-            if g[p, c] != g[p - 1, c]:
-                out[c] += 1
