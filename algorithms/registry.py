@@ -385,8 +385,8 @@ class AlgorithmSpec:
 
 _TWIN = "ideal digital twin, autograd"
 ALGORITHMS: dict[str, AlgorithmSpec] = {s.name: s for s in (
-    AlgorithmSpec("mfdd", "Mono-Forward + directional derivatives (directions in the span of the "
-                  "local gradients, exact head)",
+    AlgorithmSpec("mfdd", "Mono-Forward + directional derivatives (Rademacher ±ε/knob, or random "
+                  "directions in the local gradients' span; exact head)",
                   None, MFDDSettings, "forward-only",
                   lambda s, n: n * (1 + (2 * s.num_directions if s.difference == "central"
                                          else s.num_directions + 1)),
