@@ -128,7 +128,7 @@ class CommonSettings:
     knob_optimizer: str | None = None       # the knobs' own update rule (None: ``optimizer``)
     clip_norm: float | None = None
     schedule: str = "simultaneous"
-    prediction: str = "last"
+    prediction: str = "sum"              # scores summed over the stages' heads
     projection_dim: int | None = None       # random projection k of every local head wider than k
     epsilon_knob_range_units: float = 0.01  # requested per-knob step; the rule may raise it
     write_noise_range_units: float | None = None   # datasheet σ_write; None: by device kind

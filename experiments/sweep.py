@@ -204,6 +204,10 @@ def _finished(mapping: dict, runs: Path, cfg=None) -> dict | None:
         return None
     if rec.status != "ok":
         return None
+    from .runner import checkpoint_path
+    # a kill between writing the finished results and removing the checkpoint leaves the
+    # checkpoint behind; the finished file supersedes it
+    checkpoint_path(out).unlink(missing_ok=True)
     return {"run_id": cfg.run_id, "status": "ok", "message": "finished earlier", "cached": True,
             "seconds": 0.0, "test_accuracy": rec.history.get("test_accuracy", [math.nan])[-1]}
 
