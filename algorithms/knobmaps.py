@@ -92,44 +92,33 @@ class KnobMap:
         return torch.cat([theta[..., :n], theta[..., n:].clamp(-0.5, 0.5)], dim=-1)
 
     def unflatten(self, theta: Tensor, fixed: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """θ (d,) or (P, d) → knob dict (leading P kept), inside each knob's allowed range."""
-        lead = theta.shape[:-1]
-        if theta.requires_grad and torch.is_grad_enabled():
-            return self._unflatten_differentiable(theta, fixed)
-        out, i = dict(fixed), 0
-        for n in self.phases:
-            s = self.spec[n]
-            out[n] = s.project_(theta[..., i:i + s.numel].reshape(*lead, *s.shape) * self._span(n))
-            i += s.numel
-        if self.pairs is not None:
-            s = self.spec[self.pairs]
-            t = theta[..., i:].clamp(-0.5, 0.5).reshape(*lead, *s.shape[1:])
-            two_span = 2 * self._span(self.pairs)
-            # G± = low + 2·span·max(±θ, 0), clamped to [low, high]: written in place into one
-            # (…, 2, n_out, n_in) tensor (the same float32 operations as out-of-place, no
-            # temporaries and no stack copy — these tensors hold 2P + 1 settings)
-            g = torch.empty(*lead, *s.shape, dtype=t.dtype, device=t.device)
-            gp, gn = g.select(len(lead), 0), g.select(len(lead), 1)
-            torch.clamp(t, min=0, out=gp).mul_(two_span).add_(s.low)
-            torch.neg(t, out=gn).clamp_(min=0).mul_(two_span).add_(s.low)
-            out[self.pairs] = g.clamp_(s.low, s.high)
-        return out
+        """θ (d,) or (P, d) → knob dict (leading P kept), inside each knob's allowed range.
 
-    def _unflatten_differentiable(self, theta: Tensor, fixed: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """:meth:`unflatten` out of place, for autograd baselines (the same values)."""
+        Written in place on fresh tensors (these hold 2P + 1 settings), except when θ carries an
+        autograd graph (the twin baselines): then out of place, the same float32 operations."""
         lead = theta.shape[:-1]
+        in_place = not (theta.requires_grad and torch.is_grad_enabled())
         out, i = dict(fixed), 0
         for n in self.phases:
             s = self.spec[n]
-            out[n] = s.project(theta[..., i:i + s.numel].reshape(*lead, *s.shape) * self._span(n))
+            project = s.project_ if in_place else s.project
+            out[n] = project(theta[..., i:i + s.numel].reshape(*lead, *s.shape) * self._span(n))
             i += s.numel
         if self.pairs is not None:
             s = self.spec[self.pairs]
             t = theta[..., i:].clamp(-0.5, 0.5).reshape(*lead, *s.shape[1:])
             two_span = 2 * self._span(self.pairs)
-            g = torch.stack([s.low + two_span * t.clamp(min=0), s.low + two_span * (-t).clamp(min=0)],
-                            dim=len(lead))
-            out[self.pairs] = g.clamp(s.low, s.high)
+            # G± = low + 2·span·max(±θ, 0), clamped to [low, high]
+            if in_place:   # into one (…, 2, n_out, n_in) tensor: no temporaries, no stack copy
+                g = torch.empty(*lead, *s.shape, dtype=t.dtype, device=t.device)
+                gp, gn = g.select(len(lead), 0), g.select(len(lead), 1)
+                torch.clamp(t, min=0, out=gp).mul_(two_span).add_(s.low)
+                torch.neg(t, out=gn).clamp_(min=0).mul_(two_span).add_(s.low)
+                out[self.pairs] = g.clamp_(s.low, s.high)
+            else:
+                g = torch.stack([s.low + two_span * t.clamp(min=0),
+                                 s.low + two_span * (-t).clamp(min=0)], dim=len(lead))
+                out[self.pairs] = g.clamp(s.low, s.high)
         return out
 
     def pullback(self, theta: Tensor, knob_cotangents: Mapping[str, Tensor]) -> Tensor:

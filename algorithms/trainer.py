@@ -282,7 +282,7 @@ class LocalTrainer(_Common):
             dh = torch.randn(P, B, st.n_features, generator=g)
         n_out, n_in = st.device_shape
         _flops(self.trace, "host", P * (2 * B * st.n_features + 2 * B * n_out * n_in
-                                        + 2 * s.theta[i].numel() * (P + 2)))
+                                        + 2 * s.theta[i].numel() * (P + 2)), "estimator")
         # every map below keeps the leading P: one batched pass, no loop over directions
         dz, _ = st.host_backward(p["ctxs"], dh.reshape(P, B, *st.out_shape))
         return self._knob_pullback(i)(st.weight_cotangent(dz, p["a_in"]))

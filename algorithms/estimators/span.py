@@ -61,11 +61,6 @@ class SpanProjection:
         if self.space not in SPACES:
             raise ValueError(f"SpanProjection.space = {self.space!r}; allowed: {SPACES}")
 
-    @property
-    def needs_guess(self) -> bool:
-        """Directions come from the device's Jacobian model (nominal or calibrated)."""
-        return True
-
     def init(self, params: Tensor) -> tuple:
         return ()
 

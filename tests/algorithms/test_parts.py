@@ -174,7 +174,7 @@ def test_unflatten_in_place_equals_the_differentiable_form_bit_for_bit():
         theta = torch.rand(5, m.dim, generator=torch.Generator().manual_seed(0)) * 3 - 1.5
         for th in (theta, theta[2]):
             fast = m.unflatten(th, {})
-            slow = m._unflatten_differentiable(th.clone().requires_grad_(True), {})
+            slow = m.unflatten(th.clone().requires_grad_(True), {})     # the out-of-place path
             assert set(fast) == set(slow)
             for k in fast:
                 assert torch.equal(fast[k].view(torch.int32), slow[k].detach().view(torch.int32)), (preset, k)
