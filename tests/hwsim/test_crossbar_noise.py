@@ -97,3 +97,34 @@ def test_noise_sources_add_in_variance():
 def test_bad_noise_settings_name_the_field(ctor):
     with pytest.raises(ValueError, match=r"\w+\.\w+ = .*allowed"):
         ctor()
+
+
+def _random_tile(seed: int):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(3, 16, 200, generator=gen, dtype=torch.float64)
+    w_abs = torch.rand(3, 200, 40, generator=gen, dtype=torch.float64)
+    return x, w_abs, torch.bmm(x * x, w_abs) * 0.0175 ** 2      # the closed form in float64
+
+
+def test_pcm_read_variance_precision_bound():
+    """The "auto" product (bf16 operands where native) stays within its documented 3·2⁻⁹ of
+    the float64 closed form; "float32" within float32 rounding."""
+    x, w_abs, exact = _random_tile(3)
+    auto = ReadNoise().output_variance(x.float(), w_abs.float()).double()
+    assert float(((auto - exact) / exact).abs().max()) <= 3 * 2.0 ** -9
+    full = ReadNoise(variance_precision="float32").output_variance(x.float(), w_abs.float()).double()
+    assert float(((full - exact) / exact).abs().max()) < 1e-5
+
+
+def test_pcm_read_variance_falls_back_to_float32_without_native_bf16(monkeypatch):
+    from hwsim.effects import noise
+    monkeypatch.setattr(noise, "_native_bf16", lambda device_type: False)
+    assert ReadNoise().weight_dtype(torch.device("cpu")) == torch.float32
+    x, w_abs, exact = _random_tile(4)
+    v = ReadNoise().output_variance(x.float(), w_abs.float()).double()
+    assert float(((v - exact) / exact).abs().max()) < 1e-5
+
+
+def test_pcm_read_variance_precision_is_validated():
+    with pytest.raises(ValueError, match="variance_precision = 'half'; allowed: auto, float32"):
+        ReadNoise(variance_precision="half")
