@@ -27,20 +27,23 @@ __all__ = ["MonoForwardHead", "GlobalCrossEntropy", "cross_entropy", "example_lo
 _NARROW_CLASSES = 32
 
 
-def log_softmax_classes(g: Tensor) -> Tensor:
-    """log softmax over the last (class) axis. Why the transpose: torch's CPU kernel along a
-    narrow last axis (C = 10) vectorises poorly; over the batch-major copy it is ~8× faster for
-    (2P+1, B, 10) scores and gives the same values."""
+def _over_classes(fn, g: Tensor) -> Tensor:
+    """fn(·, dim) over the last (class) axis. Why the transpose: torch's CPU (log-)softmax along
+    a narrow last axis (C = 10) vectorises poorly; over the batch-major copy it is ~8× faster
+    for (2P+1, B, 10) scores and gives the same values."""
     if g.dim() < 2 or g.shape[-1] > _NARROW_CLASSES:
-        return torch.log_softmax(g, dim=-1)
-    return torch.log_softmax(g.transpose(-1, -2).contiguous(), dim=-2).transpose(-1, -2)
+        return fn(g, dim=-1)
+    return fn(g.transpose(-1, -2).contiguous(), dim=-2).transpose(-1, -2)
+
+
+def log_softmax_classes(g: Tensor) -> Tensor:
+    """log softmax of scores g (…, C) over the classes."""
+    return _over_classes(torch.log_softmax, g)
 
 
 def softmax_classes(g: Tensor) -> Tensor:
-    """softmax over the last (class) axis, as :func:`log_softmax_classes`."""
-    if g.dim() < 2 or g.shape[-1] > _NARROW_CLASSES:
-        return torch.softmax(g, dim=-1)
-    return torch.softmax(g.transpose(-1, -2).contiguous(), dim=-2).transpose(-1, -2)
+    """softmax of scores g (…, C) over the classes."""
+    return _over_classes(torch.softmax, g)
 
 
 def example_losses(g: Tensor, y: Tensor) -> Tensor:
