@@ -401,7 +401,8 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {s.name: s for s in (
     AlgorithmSpec("frog", "multi-tangent forward gradient, orthogonal projection (FROG)", None,
                   FROGSettings, "forward-only", lambda s, n: n * (1 + 2 * s.num_tangents)),
     AlgorithmSpec("local-guess", "local-head guess via the calibrated (else nominal) Jacobian, "
-                  "step measured on device", "nominal", LocalGuessSettings,
+                  "step measured on device (calibrated: + 2 x calibrate_subset queries every "
+                  "recalibrate_every steps)", "nominal", LocalGuessSettings,
                   "forward-only, calibrated or nominal model", lambda s, n: 3 * n),
     AlgorithmSpec("activity", "activity perturbation of block outputs (host), nominal W->knob map",
                   "nominal", ActivitySettings, "forward-only, nominal model", lambda s, n: n),
