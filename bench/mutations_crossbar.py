@@ -20,8 +20,8 @@ MUTATIONS = [
     # read noise
     (NOISE, 'if self.model == "pcm_read":', 'if self.model == "additive_constant":',
      "ReadNoise: PCM_READ replaced by the additive-constant law"),
-    (NOISE, "return torch.bmm(x2.expand(w.shape[0], -1, -1), w).float().mul_(self.sigma ** 2)",
-     "return torch.bmm(x2.expand(w.shape[0], -1, -1), w).float().mul_(4 * self.sigma ** 2)",
+    (NOISE, "return torch.bmm(x2.expand(w.shape[0], -1, -1), w).to(x.dtype).mul_(self.sigma ** 2)",
+     "return torch.bmm(x2.expand(w.shape[0], -1, -1), w).to(x.dtype).mul_(4 * self.sigma ** 2)",
      "ReadNoise: PCM_READ σ doubled"),
     (NOISE, "return (x * x).sum(dim=-1, keepdim=True).mul_(self.sigma ** 2)",
      "return (x * x).sum(dim=-1, keepdim=True).mul_(0.0)", "ReadNoise: additive-constant law off"),

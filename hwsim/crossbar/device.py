@@ -450,7 +450,7 @@ class CrossbarLayer:
         """|w|ᵀ of input tile b (for PCM_READ), cached in the programmed state for its static weights."""
         g = self.grid
         sl = slice(b * g.rows, min((b + 1) * g.rows, self.n_in))
-        dtypes = [e.weight_dtype(w_t.device) for e in self._noise if hasattr(e, "weight_dtype")]
+        dtypes = [e.weight_dtype(w_t.device, w_t.dtype) for e in self._noise if hasattr(e, "weight_dtype")]
         dt = dtypes[0] if dtypes else w_t.dtype
         if w_t is not st["w_t"]:
             return w_t[:, sl, :].abs().to(dt)

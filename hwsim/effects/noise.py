@@ -205,7 +205,7 @@ class ReadNoise:
     #: σ_w itself, a fitted constant — while the product costs a quarter of the float32 one that
     #: would otherwise double a query's time (measured: crossbar query 2.67× → 1.66× a matmul).
     #: The signal product stays float32: bf16 would round it to an ADC step. "float32": the
-    #: product at full float32 precision everywhere.
+    #: product in the inputs' own precision (float32 or float64) everywhere.
     variance_precision: str = "auto"
 
     def __post_init__(self) -> None:
@@ -216,21 +216,22 @@ class ReadNoise:
             raise ValueError(f"ReadNoise.variance_precision = {self.variance_precision!r}; allowed: "
                              f"{', '.join(VARIANCE_PRECISIONS)}")
 
-    def weight_dtype(self, device: torch.device) -> torch.dtype:
-        """dtype of the |w|ᵀ operand of the pcm_read product on ``device`` (callers cache |w|ᵀ in it)."""
+    def weight_dtype(self, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.dtype:
+        """dtype of the |w|ᵀ operand of the pcm_read product on ``device`` for inputs of ``dtype``
+        (callers cache |w|ᵀ in it): bfloat16 under "auto" where native, else ``dtype``."""
         if self.model == "pcm_read" and self.variance_precision == "auto" and _native_bf16(device.type):
             return torch.bfloat16
-        return torch.float32
+        return dtype
 
     def output_variance(self, x: torch.Tensor, w_abs_t: torch.Tensor) -> torch.Tensor:
-        """Variance of the added noise (float32). x (P|1, B, rows) tile input, w_abs_t (P, rows, n)
-        |w|ᵀ (any float dtype; converted to :meth:`weight_dtype`); returns (P, B, n) for pcm_read,
-        (P|1, B, 1) for additive_constant."""
+        """Variance of the added noise, in x's dtype. x (P|1, B, rows) tile input, w_abs_t (P, rows,
+        n) |w|ᵀ (any float dtype; converted to :meth:`weight_dtype`); returns (P, B, n) for
+        pcm_read, (P|1, B, 1) for additive_constant."""
         if self.model == "pcm_read":
-            dt = self.weight_dtype(x.device)
+            dt = self.weight_dtype(x.device, x.dtype)
             x2 = (x * x).to(dt)
             w = w_abs_t.to(dt)
-            return torch.bmm(x2.expand(w.shape[0], -1, -1), w).float().mul_(self.sigma ** 2)
+            return torch.bmm(x2.expand(w.shape[0], -1, -1), w).to(x.dtype).mul_(self.sigma ** 2)
         return (x * x).sum(dim=-1, keepdim=True).mul_(self.sigma ** 2)
 
     def __call__(self, y: torch.Tensor, x: torch.Tensor, w: torch.Tensor,

@@ -114,6 +114,9 @@ def test_pcm_read_variance_precision_bound():
     assert float(((auto - exact) / exact).abs().max()) <= 3 * 2.0 ** -9
     full = ReadNoise(variance_precision="float32").output_variance(x.float(), w_abs.float()).double()
     assert float(((full - exact) / exact).abs().max()) < 1e-5
+    # float64 inputs keep float64 under "float32" (the mode never lowers a caller's precision)
+    f64 = ReadNoise(variance_precision="float32").output_variance(x, w_abs)
+    assert f64.dtype == torch.float64 and float(((f64 - exact) / exact).abs().max()) < 1e-12
 
 
 def test_pcm_read_variance_falls_back_to_float32_without_native_bf16(monkeypatch):
