@@ -175,10 +175,14 @@ VARIANCE_PRECISIONS = ("auto", "float32")
 def _native_bf16(device_type: str) -> bool:
     """Whether matmuls in bfloat16 run natively here (AVX512-BF16/AMX through oneDNN on CPU,
     bf16 tensor cores on CUDA); elsewhere bf16 is emulated and slower than float32."""
-    if device_type == "cpu":
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    if device_type == "cuda":
-        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    try:    # private oneDNN query: absent from some builds, then bf16 is not assumed native
+        if device_type == "cpu":
+            return bool(torch.backends.mkldnn.is_available()
+                        and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        if device_type == "cuda":
+            return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    except (AttributeError, RuntimeError):
+        pass
     return False
 
 
