@@ -24,9 +24,20 @@ from .base import check_losses
 from .directions import sample_directions
 from .weight import _count, _positive
 
-__all__ = ["FROG", "SCALES"]
+__all__ = ["FROG", "SCALES", "project_on_rows"]
 
 SCALES = ("unbiased", "projection")
+
+
+def project_on_rows(loss_fn, params: Tensor, rows: Tensor, epsilon: float) -> tuple[Tensor, Tensor]:
+    """Projection of the gradient onto orthonormal ``rows`` (k, d), measured on the device:
+    central differences along s·v_j with s = ``epsilon``·√d (the frame rescaling above), all 2k
+    settings in one call. Returns (Σ_j δ_j v_j (d,), the 2k losses)."""
+    d, k = params.numel(), rows.shape[0]
+    s = epsilon * math.sqrt(d)
+    losses = check_losses(loss_fn(torch.cat([params + s * rows, params - s * rows])), 2 * k)
+    delta = (losses[:k] - losses[k:]) / (2 * s)
+    return delta.to(rows.dtype) @ rows, losses
 
 
 @dataclass(frozen=True)
@@ -57,11 +68,8 @@ class FROG:
 
     def estimate(self, loss_fn, params: Tensor, state, key, **extras):
         d, k = params.numel(), self.num_tangents
-        v = self.tangents(d, key).to(params.dtype)
-        s = self.epsilon * math.sqrt(d)
-        losses = check_losses(loss_fn(torch.cat([params + s * v, params - s * v])), 2 * k)
-        delta = (losses[:k] - losses[k:]) / (2 * s)
-        grad = delta.to(v.dtype) @ v
+        grad, losses = project_on_rows(loss_fn, params, self.tangents(d, key).to(params.dtype),
+                                       self.epsilon)
         if self.scale == "unbiased":
             grad = grad * (d / k)
         return grad, state, {"device_queries": 2 * k, "loss": float(losses.mean()),

@@ -35,13 +35,12 @@ set by the trainer's rule against DAC step and write noise.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from .base import check_losses
+from .frog import project_on_rows
 from .weight import _count, _positive
 
 __all__ = ["SpanProjection", "SPACES"]
@@ -83,10 +82,7 @@ class SpanProjection:
             raise ValueError(f"SpanProjection needs extras['directions'] of shape ({P}, {d}), got "
                              f"{None if directions is None else tuple(directions.shape)}")
         q = self.orthonormal(directions).to(params.dtype)
-        s = self.epsilon * math.sqrt(d)
-        losses = check_losses(loss_fn(torch.cat([params + s * q, params - s * q])), 2 * P)
-        delta = (losses[:P] - losses[P:]) / (2 * s)
-        grad = delta.to(q.dtype) @ q
+        grad, losses = project_on_rows(loss_fn, params, q, self.epsilon)
         return grad, state, {"device_queries": 2 * P, "loss": float(losses.mean()),
                              "per_knob_step": self.epsilon,
                              "span_rank": int((q.abs().sum(1) > 0).sum())}
