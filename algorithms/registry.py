@@ -598,6 +598,11 @@ def _knob_optimizer(settings, kinds: Sequence[str] = ()) -> updates.GradientTran
                       knob_lr_for(settings, kinds), settings.clip_norm)
 
 
+def _head_optimizer(settings) -> updates.GradientTransformation:
+    """The digital heads' and biases' update rule: ``optimizer`` at ``head_lr``."""
+    return _optimizer(settings.optimizer, settings.head_lr, settings.clip_norm)
+
+
 def kaiming_uniform(n_out: int, n_in: int, gen: torch.Generator) -> torch.Tensor:
     """PyTorch's default Linear init, kaiming_uniform(a=√5) = U(−1/√n_in, 1/√n_in)."""
     return (2 * torch.rand(n_out, n_in, generator=gen) - 1) / math.sqrt(n_in)
@@ -729,7 +734,7 @@ def build(name: str, settings, model: ModelDescription, devices: Sequence, n_cla
     guess_kwargs = ({"guess_model": guess, "recalibrate_every": settings.recalibrate_every,
                      "calibrate_subset": settings.calibrate_subset} if uses_model else {})
     opt_k = _knob_optimizer(settings, [net.device_kind(i) for i in range(n)])
-    opt_h = _optimizer(settings.optimizer, settings.head_lr, settings.clip_norm)
+    opt_h = _head_optimizer(settings)
     trainer = LocalTrainer(net, knobs0, n_classes, estimators, opt_k, opt_h, projection_dims=proj,
                            head=head, head_estimator=head_est, prediction=settings.prediction,
                            seed=seed, trace=trace, **guess_kwargs)
@@ -801,7 +806,7 @@ def _build_goodness(name: str, settings: GoodnessSettings, net: OracleNetwork, k
     inner = local_trainer_with_objectives(
         net, knobs0, objectives, estimators,
         _knob_optimizer(settings),
-        _optimizer(settings.optimizer, settings.head_lr, settings.clip_norm),
+        _head_optimizer(settings),
         prediction=settings.prediction, seed=seed, trace=trace, guess_model=guess)
     trainer = inner if name == "sff" else ForwardForward(inner, n_classes,
                                                          label_value=settings.label_value, seed=seed)
@@ -826,7 +831,7 @@ def build_global(settings: FROGSettings | MFDDSettings, model: ModelDescription,
         est = Directional(DirectionalDerivative("rademacher", settings.num_directions, eps, "central"))
     return GlobalTrainer(net, knobs0, n_classes, est,
                          _knob_optimizer(settings, [net.device_kind(i) for i in range(len(net.maps))]),
-                         _optimizer(settings.optimizer, settings.head_lr, settings.clip_norm),
+                         _head_optimizer(settings),
                          projection_dim=settings.projection_dim, seed=seed, trace=trace)
 
 
@@ -882,7 +887,7 @@ def build_tt(settings: "TTZOSettings", devices: Sequence, objective, *, seed: in
     est = HybridZO(torch.cat(eps), torch.cat(cge), settings.num_directions, settings.difference)
     trainer = TTZOTrainer(net, knobs0, objective, est,
                           _knob_optimizer(settings),
-                          _optimizer(settings.optimizer, settings.head_lr, settings.clip_norm),
+                          _head_optimizer(settings),
                           seed=seed, trace=trace)
     return Trainable("tt-zo", trainer, settings, 1, trainer.device_queries_per_step())
 
