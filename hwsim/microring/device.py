@@ -289,7 +289,7 @@ class MRRBankLayer:
         target = (tiles / gain[..., None, None]).clamp(-self.w_lim, self.w_lim)
         d = self.line.detuning_from_weight(target)
         phases = (self.config.cold_detuning_nm - d) * (TWO_PI / self.config.fsr_nm)
-        return {"ring_phases": phases.float(), "gain": gain.float()}
+        return {"ring_phases": phases.float().contiguous(), "gain": gain.float()}
 
     # ----------------------------------------------------------------- oracle calls
     def program(self, knobs, generator: torch.Generator | None = None) -> Programmed:
@@ -314,6 +314,15 @@ class MRRBankLayer:
             else:
                 state["power_t"] = None
         return Programmed(settings=settings, state=state)
+
+    def programmed_weights(self, programmed: Programmed) -> torch.Tensor:
+        """Effective weights (P, n_out, n_in) a programmed state holds (gain included), before
+        query-time effects. For tests and benchmarks: the oracle boundary does not expose it."""
+        st = programmed.state
+        w = st["weights_t"]
+        P = w.shape[0]
+        tiles = w.reshape(P, self.q, self.n, self.p, self.k).permute(0, 3, 1, 4, 2)   # (P,p,q,k,n)
+        return self._assemble(tiles * st["gain"].transpose(1, 2)[..., None, None])
 
     def _for_matmul(self, t: torch.Tensor) -> torch.Tensor:
         P = t.shape[0]
