@@ -12,7 +12,7 @@ A tile holds k banks (outputs) of n rings (inputs); the layer is p × q tiles, p
 q = ⌈n_in/n⌉, all resident. Weight of ring (i, j): w = D − T = A·L(δ_ij) − 1 (see
 :mod:`hwsim.microring.ring`), δ_ij its resonance minus λ_j. Each ring sits at a designed cold
 detuning −δ₀ (blue of its channel) and is heated red-wards: its heater adds a round-trip phase
-φ ∈ [0, 2π) (one FSR of tuning), δ = FSR·φ/(2π) − δ₀. Weights use the branch
+φ ∈ [0, φ_max], δ = FSR·φ/(2π) − δ₀, up to half a channel spacing red of its channel. Weights use the branch
 δ ∈ [−Δλ_ch/2, 0] (a ring stays within half a channel spacing of its channel), on which w rises
 monotonically from w_lo = w(Δλ_ch/2) to w_hi = A − 1; a tile maps its weights onto the symmetric
 range [−w_lim, w_lim], w_lim = min(w_hi, −w_lo), and the tile's electronic gain (TIA / digital
@@ -33,9 +33,10 @@ Effects, in their stages (an absent effect is not modelled; at most one of each)
                  power of the bank), OutputADC
 
 Knobs (one setting; a leading P programs P settings at once):
-    ring_phases  (p, q, k, n)  rad, periodic: heater round-trip phase of each ring; the heater
-                               power is P_FSR·φ/(2π) (thermo-optic shift ∝ power), so the trace's
-                               phase sum prices the static heater power.
+    ring_phases  (p, q, k, n)  rad in [0, 2π(δ₀ + spacing/2)/FSR]: heater round-trip phase of
+                               each ring (``phase_max``); the heater power is P_FSR·φ/(2π)
+                               (thermo-optic shift ∝ power), so the trace's phase sum prices the
+                               static heater power.
     gain         (p, q)        electronic gain per tile, dimensionless, in [1e-6, 1e6].
 """
 from __future__ import annotations
@@ -213,8 +214,7 @@ class MRRBankLayer:
         self._chain = sorted((e for e in c.effects if hasattr(e, "program_phases")),
                              key=lambda e: type(e).chain_rank)
         self._spec = {
-            "ring_phases": KnobSpec("ring_phases", self.layout.mesh_shape, 0.0, TWO_PI, "rad",
-                                    periodic=True),
+            "ring_phases": KnobSpec("ring_phases", self.layout.mesh_shape, 0.0, self.phase_max, "rad"),
             "gain": KnobSpec("gain", (self.p, self.q), GAIN_RANGE[0], GAIN_RANGE[1], "1"),
         }
 
@@ -222,6 +222,16 @@ class MRRBankLayer:
     @property
     def knob_spec(self) -> dict[str, KnobSpec]:
         return self._spec
+
+    @property
+    def phase_max(self) -> float:
+        """Heater range (rad of round-trip phase): from cold (δ = −δ₀) to half a channel spacing
+        red of the channel, 2π(δ₀ + spacing/2)/FSR — every weight of the branch plus the margin
+        for the resonance spread on both sides. A driver range matched to the weight range keeps
+        knob steps in range units meaningful (a full FSR would put the whole weight branch
+        inside a few percent of the range)."""
+        c = self.config
+        return TWO_PI * (c.cold_detuning_nm + 0.5 * c.channel_spacing_nm) / c.fsr_nm
 
     @property
     def n_knobs(self) -> int:
@@ -299,8 +309,7 @@ class MRRBankLayer:
         with torch.no_grad():
             phases = knobs["ring_phases"].detach().float().reshape(-1, *self.layout.mesh_shape)
             gain = knobs["gain"].detach().float().reshape(-1, self.p, self.q)
-            # the controller drives each heater to φ mod 2π (one FSR of tuning)
-            phases = torch.remainder(phases.expand(settings, *phases.shape[1:]), TWO_PI)
+            phases = phases.expand(settings, *phases.shape[1:])
             gain = gain.expand(settings, *gain.shape[1:])
             empty = phases.new_zeros(settings, *self.layout.sigma_shape)
             for e in self._chain:

@@ -1,6 +1,7 @@
 """The microring layer: the inverse of the Lorentzian, the nominal map and its VJP, signed inputs
 in two passes, chunked queries, batched settings and the trace."""
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -25,6 +26,10 @@ def test_knobs_from_weight_round_trip(n_in, n_out):
         # the weight branch: resonance within half a channel spacing blue of its channel
         d = dev._detuning(phases.double())
         assert float(d.max()) <= 1e-6 and float(d.min()) >= -cfg.channel_spacing_nm / 2 - 1e-6
+        # inside the heater range [0, 2π(δ₀ + spacing/2)/FSR]
+        phase_max = 2 * math.pi * (cfg.cold_detuning_nm + cfg.channel_spacing_nm / 2) / cfg.fsr_nm
+        assert dev.knob_spec["ring_phases"].high == pytest.approx(phase_max)
+        assert 0.0 <= float(phases.min()) and float(phases.max()) <= phase_max
         torch.testing.assert_close(dev.digital_twin(knobs), w, atol=2e-5, rtol=1e-4)
 
 
