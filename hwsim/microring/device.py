@@ -384,6 +384,9 @@ class MRRBankLayer:
             rows = torch.nonzero(negative.any(dim=-1).expand(P)).flatten()
             rows_np = rows.cpu().numpy()
             sign = negative.to(wt.dtype).reshape(-1, 1, B, 1)                # (P|1, 1, B, 1)
+            if len(rows):
+                wt_r, pw_r = wt[rows], (pw[rows] if pw is not None else None)
+                s2 = sign[rows] if sign.shape[0] > 1 else sign
             y = torch.zeros(P, B, self.p, self.k, device=wt.device)
             for sl in self._chunks(B):
                 tile = self._pass(xq[:, sl].clamp(min=0.0), wt[:, sl],
@@ -392,11 +395,10 @@ class MRRBankLayer:
                     xm = (-xq[:, sl]).clamp_(min=0.0)
                     xm = xm[rows] if xm.shape[0] > 1 else xm
                     sub = states[rows_np].copy() if states is not None else None
-                    t2 = self._pass(xm, wt[rows][:, sl], pw[rows][:, sl] if pw is not None else None,
+                    t2 = self._pass(xm, wt_r[:, sl], pw_r[:, sl] if pw_r is not None else None,
                                     sub, law)
                     if sub is not None:
                         states[rows_np] = sub
-                    s2 = sign[rows] if sign.shape[0] > 1 else sign
                     tile[rows] -= t2 * s2                                     # digital x⁺ − x⁻
                 qc = tile.shape[1]
                 tile = tile.reshape(P, qc, B, self.p, self.k)
