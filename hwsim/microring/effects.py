@@ -6,7 +6,7 @@ crosstalk between heaters (``ThermalCrosstalk``), the input DAC, the photodetect
 fabrication  ResonanceSpread         static resonance offset per ring, Gaussian in nm, drawn once
                                      from the device seed (fabrication variation of the ring
                                      width/thickness; de Lima et al., "Design automation of
-                                     photonic resonator weights", Nanophotonics 11, 3805 (2022),
+                                     photonic resonator weights", Nanophotonics (2022),
                                      doi:10.1515/nanoph-2022-0049, which reviews these variations)
 array        InterChannelCrosstalk   every ring also filters its neighbours' wavelengths: the
                                      Lorentzian tails of the rings along the bus (Tait et al.,
