@@ -34,7 +34,6 @@ the queried state was programmed (default ``read_time_s``); per-cell write count
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -43,6 +42,7 @@ import torch
 
 from ..effects import rng, ziggurat
 from ..effects.drift import Drift, OneOverFNoise
+from ..effects.fabrication import fabricate_all
 from ..effects.ir_drop import IRDrop
 from ..effects.noise import ProgrammingNoise, ReadNoise
 from ..effects.output_noise import OutputNoise
@@ -100,11 +100,6 @@ class CrossbarConfig:
         return find_effect(self.effects, kind)
 
 
-def _fabrication_seed(seed: int, effect) -> int:
-    """One stream per fabricated effect: adding an effect leaves the others' draws unchanged."""
-    return (int(seed) * 1_000_003 + zlib.crc32(type(effect).__name__.encode())) % (2 ** 63)
-
-
 def _normals(seeds: np.ndarray, n: int) -> torch.Tensor:
     """(P, n) standard normals, row p from its own stream seeds[p] (as ``rng.normal``)."""
     out = np.empty((len(seeds), n), dtype=np.float32)
@@ -127,7 +122,9 @@ class CrossbarLayer:
                              per_column=c.scale_per_column)
         self._fabrication = by_stage(c.effects, "fabrication")
         self._program_stage = by_stage(c.effects, "program")
-        self._array_stage = by_stage(c.effects, "array")
+        # array effects for this tile size (IR drop: first order only where it is valid)
+        self._array_stage = tuple(e.for_tile(c.g_max_us, self.grid.rows, self.grid.cols)
+                                  if hasattr(e, "for_tile") else e for e in by_stage(c.effects, "array"))
         query = by_stage(c.effects, "query")
         # Query-stage roles: converters, additive output noise, conductance evolution in time.
         self._dac, self._adc = find_effect(query, InputDAC), find_effect(query, OutputADC)
@@ -135,8 +132,8 @@ class CrossbarLayer:
         self._drift, self._one_over_f = find_effect(query, Drift), find_effect(query, OneOverFNoise)
         self._levels, self._pulsed = c.effect(ConductanceLevels), c.effect(PulsedUpdate)
         cells = (2, n_out, n_in)
-        self._cell_state = {type(e): e.fabricate(cells, torch.Generator().manual_seed(_fabrication_seed(seed, e)))
-                            for e in c.effects if hasattr(e, "fabricate")}
+        # one keyed stream per fabricated effect (hwsim.effects.fabrication)
+        self._cell_state = fabricate_all(c.effects, seed, cells)
         self._writes = torch.zeros(cells, dtype=torch.int64)
         self._last_written: torch.Tensor | None = None
         self.last_cells_written = 0
@@ -380,7 +377,7 @@ class CrossbarLayer:
             z = None
             if one_f or (noisy and not self._use_fused(x)):
                 z = _normals(seeds, cells + (T * B * n_out if noisy else 0)).to(x.device)
-            if self._time_dependent() and t > 0:
+            if (self._drift is not None and t > 0) or one_f:     # drift is 1 at t = 0
                 w_t = self._array(self._conductances_at(st, t, z[:, :cells] if one_f else None))
                 if self._drift is not None and self._drift.compensation == "global":
                     comp = (self._probe(st["w_t"], st["scale"])

@@ -52,6 +52,7 @@ from ..effects import rng, ziggurat
 from ..effects.beamsplitter import BeamsplitterImbalance
 from ..effects.crosstalk import ThermalCrosstalk
 from ..effects.detection import Detection
+from ..effects.fabrication import fabricate_all
 from ..effects.phase_drift import PhaseDrift
 from ..effects.loss import InsertionLoss
 from ..effects.noise import DetectorNoise, PhaseBias, PhaseNoise
@@ -119,9 +120,9 @@ class MZIMeshLayer:
         self.n_mzi = self.topology.n_mzis
         self._dac, self._adc = c.effect(InputDAC), c.effect(OutputADC)
         photonic = tuple(e for e in c.effects if not isinstance(e, _CONVERTERS))
-        # Fabrication stage: drawn once from the device seed, in the order given.
-        gen = torch.Generator().manual_seed(seed)
-        self._fab = {type(e): e.fabricate(self.layout, gen) for e in by_stage(photonic, "fabrication")}
+        # Fabrication stage: drawn once from the device seed, one keyed stream per effect type
+        # (hwsim.effects.fabrication), so adding an effect never re-rolls another's draws.
+        self._fab = fabricate_all(by_stage(photonic, "fabrication"), seed, self.layout)
         self._chain = sorted((e for e in photonic if hasattr(e, "program_phases")),
                              key=lambda e: type(e).chain_rank)
         self._array = tuple(e for e in photonic if hasattr(e, "array_terms"))
@@ -160,6 +161,12 @@ class MZIMeshLayer:
     def intensity(self) -> bool:
         """True when the detectors measure |ŷ|² (the layer is then a square law, not linear)."""
         return self._detection is not None and not self._detection.coherent
+
+    @property
+    def _needs_field(self) -> bool:
+        """Whether the detectors need the whole complex block field, not only Re ŷ: the shot
+        noise of both homodyne and intensity detection follows the full optical power |ŷ|²."""
+        return self._detection is not None
 
     def info(self) -> LayerInfo:
         k = self.k
@@ -311,12 +318,13 @@ class MZIMeshLayer:
         return self.fused and t.device.type == "cpu" and self.k <= FUSED_MAX_BLOCK
 
     def _blocks(self, mesh: torch.Tensor, sig: torch.Tensor):
-        """Blocks seen by the detectors: complex fields for intensity detection, else Re.
-        Fused form (CPU, k ≤ 16): a pair (Re W, Im W or None) of float32 (P, p, q, k, k)."""
+        """Blocks seen by the detectors: complex fields where a Detection effect reads the
+        optical power, else Re. Fused form (CPU, k ≤ 16): a pair (Re W, Im W or None) of
+        float32 (P, p, q, k, k)."""
         if self._fusable(mesh):
             return self._fused_blocks(mesh, sig)
         b = self._complex_blocks(mesh, sig, **self._array_terms(mesh.device))
-        return b if self.intensity else b.real.to(torch.float32)
+        return b if self._needs_field else b.real.to(torch.float32)
 
     def _coupler_table(self, eps: torch.Tensor | None) -> np.ndarray:
         """(G, 2, M, 4) float64 (cos α₁, sin α₁, cos α₂, sin α₂) of every mesh MZI's couplers
@@ -348,14 +356,14 @@ class MZIMeshLayer:
         s_im = np.ascontiguousarray(s.imag.numpy()) if s.is_complex() else np.zeros_like(s_re)
         n = P * p * q
         out_re = np.empty((n, k, k), np.float32)
-        out_im = np.empty((n, k, k) if self.intensity else (1, 1, 1), np.float32)
+        out_im = np.empty((n, k, k) if self._needs_field else (1, 1, 1), np.float32)
         if n:
             build_blocks(ct, st, cp, sp, cd, sd, self._coupler_table(terms.get("coupler_eps")),
                          self.topology.upper_mode.numpy().astype(np.int64), float(loss_amplitude(loss_db)),
-                         s_re, s_im, out_re, out_im, self.intensity)
+                         s_re, s_im, out_re, out_im, self._needs_field)
         shape = (P, p, q, k, k)
         re = torch.from_numpy(out_re).reshape(shape)
-        return re, (torch.from_numpy(out_im).reshape(shape) if self.intensity else None)
+        return re, (torch.from_numpy(out_im).reshape(shape) if self._needs_field else None)
 
     def query(self, programmed: Programmed, x: torch.Tensor,
               generator: torch.Generator | None = None, *, time_s: float | None = None) -> torch.Tensor:
