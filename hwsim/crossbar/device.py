@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from ..effects import rng, ziggurat
+from ..effects.bit_slicing import BitSlicing
 from ..effects.drift import Drift, OneOverFNoise
 from ..effects.fabrication import fabricate_all
 from ..effects.ir_drop import IRDrop
@@ -61,7 +62,7 @@ from .mapping import TileGrid, conductances_to_weights, weights_to_conductances
 __all__ = ["CrossbarConfig", "CrossbarLayer"]
 
 _EFFECT_TYPES = (StuckCells, Endurance, ConductanceLevels, ProgrammingNoise, PulsedUpdate, IRDrop,
-                 Drift, OneOverFNoise, InputDAC, ReadNoise, OutputNoise, OutputADC)
+                 Drift, OneOverFNoise, InputDAC, ReadNoise, OutputNoise, OutputADC, BitSlicing)
 SCALE_RANGE = (1e-6, 1e6)
 
 
@@ -109,7 +110,15 @@ def _normals(seeds: np.ndarray, n: int) -> torch.Tensor:
 
 
 class CrossbarLayer:
-    """Oracle for one linear layer ``n_in → n_out`` on tiled memristive crossbars."""
+    """Oracle for one linear layer ``n_in → n_out`` on tiled memristive crossbars. A config with
+    a BitSlicing effect builds a :class:`~hwsim.crossbar.slicing.BitSlicedCrossbar` (slices on
+    one physical array of this class, recombined digitally)."""
+
+    def __new__(cls, n_in=None, n_out=None, config=None, **kwargs):
+        if cls is CrossbarLayer and config is not None and config.effect(BitSlicing) is not None:
+            from .slicing import BitSlicedCrossbar
+            return super().__new__(BitSlicedCrossbar)
+        return super().__new__(cls)
 
     def __init__(self, n_in: int, n_out: int, config: CrossbarConfig | None = None, *,
                  seed: int = 0, name: str = "crossbar") -> None:

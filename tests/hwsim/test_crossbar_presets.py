@@ -28,7 +28,9 @@ def test_pcm_preset_matches_aihwkit_standard_hwa_training_preset():
     assert c.effect(ProgrammingNoise) == ProgrammingNoise(0.26348, 1.9650, -1.1731, 25.0)
     assert c.effect(Drift) == Drift(law="pcm", t0_s=20.0, compensation="global")
     assert c.effect(OneOverFNoise).t_read_s == 250e-9
-    assert c.effect(IRDrop).level == "first_order"
+    assert c.effect(OneOverFNoise).t0_s == 20.0 and c.read_time_s == 0.0    # t_inference + t_0
+    # ir_drop_g_ratio = 1/(0.35 Ω · 5 µS): the same r·g_max at 25 µS; exact column solve
+    assert c.effect(IRDrop) == IRDrop(level="nodal", r_col_ohm=0.07, r_row_ohm=0.0)
 
 
 def test_default_preset_uses_the_laws_it_cites():
