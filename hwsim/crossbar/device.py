@@ -42,6 +42,7 @@ import torch
 
 from ..effects import rng, ziggurat
 from ..effects.bit_slicing import BitSlicing
+from ..effects.correlated import CorrelatedConductance
 from ..effects.drift import Drift, OneOverFNoise
 from ..effects.fabrication import fabricate_all
 from ..effects.ir_drop import IRDrop
@@ -61,8 +62,9 @@ from .mapping import TileGrid, conductances_to_weights, weights_to_conductances
 
 __all__ = ["CrossbarConfig", "CrossbarLayer"]
 
-_EFFECT_TYPES = (StuckCells, Endurance, ConductanceLevels, ProgrammingNoise, PulsedUpdate, IRDrop,
-                 Drift, OneOverFNoise, InputDAC, ReadNoise, OutputNoise, OutputADC, BitSlicing)
+_EFFECT_TYPES = (StuckCells, Endurance, CorrelatedConductance, ConductanceLevels, ProgrammingNoise,
+                 PulsedUpdate, IRDrop, Drift, OneOverFNoise, InputDAC, ReadNoise, OutputNoise, OutputADC,
+                 BitSlicing)
 SCALE_RANGE = (1e-6, 1e6)
 
 
@@ -129,7 +131,9 @@ class CrossbarLayer:
         self.seed = seed
         self.grid = TileGrid(n_in, n_out, min(c.tile_rows, n_in), min(c.tile_cols, n_out),
                              per_column=c.scale_per_column)
-        self._fabrication = by_stage(c.effects, "fabrication")
+        # fabrication constraints in pinning order: variations first, stuck and worn cells last
+        self._fabrication = tuple(sorted(by_stage(c.effects, "fabrication"),
+                                         key=lambda e: getattr(type(e), "pin_rank", 1)))
         self._program_stage = by_stage(c.effects, "program")
         # array effects for this tile size (IR drop: first order only where it is valid)
         self._array_stage = tuple(e.for_tile(c.g_max_us, self.grid.rows, self.grid.cols)
@@ -247,10 +251,14 @@ class CrossbarLayer:
         return w_t
 
     # ----------------------------------------------------------------- program
-    def _constrain_(self, g: torch.Tensor) -> torch.Tensor:
-        """Fabrication-stage effects pin what a write cannot change (stuck, worn-out cells)."""
+    def _constrain_(self, g: torch.Tensor, *, written: bool = False) -> torch.Tensor:
+        """Fabrication-stage effects: on a written target (``written``) the static device
+        variations (pin_rank 0, e.g. CorrelatedConductance) act once; then every state is pinned
+        where a write cannot change it (stuck, worn-out cells)."""
         c = self.config
         for e in self._fabrication:
+            if not written and getattr(type(e), "pin_rank", 1) == 0:
+                continue
             state = self._worn() if isinstance(e, Endurance) else self._cell_state[type(e)]
             state = state.to(g.device)      # fabricated on the CPU; the device follows the knobs
             e.constrain_(g, state, c.g_min_us, c.g_max_us)
@@ -306,7 +314,7 @@ class CrossbarLayer:
             target = g.clone() if self._time_dependent() else g
             for e in self._program_stage:
                 e.program_(g, c.g_min_us, c.g_max_us, generator)
-            self._constrain_(g)
+            self._constrain_(g, written=True)
             return self._programmed(g, scale, target)
 
     def pulse(self, programmed: Programmed, pulses: torch.Tensor,

@@ -50,6 +50,7 @@ import torch
 from .calibrate import DEFAULT_PROBE_ROWS, DEFAULT_STEP_RAD, BlockJacobian, measure_block_jacobian
 from ..effects import rng, ziggurat
 from ..effects.beamsplitter import BeamsplitterImbalance
+from ..effects.correlated import CorrelatedGamma, CorrelatedPhaseBias
 from ..effects.crosstalk import ThermalCrosstalk
 from ..effects.detection import Detection
 from ..effects.fabrication import fabricate_all
@@ -71,9 +72,9 @@ from .topology import TOPOLOGIES, build_topology
 
 __all__ = ["MZIConfig", "MZIMeshLayer"]
 
-_PHOTONIC_EFFECTS = (PhaseDAC, ThermoOpticDAC, GammaSpread, ThermalCrosstalk, PhaseBias,
-                     BeamsplitterImbalance, InsertionLoss, PhaseNoise, PhaseDrift, Detection,
-                     DetectorNoise)
+_PHOTONIC_EFFECTS = (PhaseDAC, ThermoOpticDAC, GammaSpread, CorrelatedGamma, ThermalCrosstalk, PhaseBias,
+                     CorrelatedPhaseBias, BeamsplitterImbalance, InsertionLoss, PhaseNoise, PhaseDrift,
+                     Detection, DetectorNoise)
 _CONVERTERS = (InputDAC, OutputADC)
 _EFFECT_TYPES = _PHOTONIC_EFFECTS + _CONVERTERS
 GAIN_RANGE = (1e-6, 1e6)

@@ -8,6 +8,7 @@ import torch
 
 from hwsim.crossbar.device import CrossbarConfig, CrossbarLayer
 from hwsim.effects.beamsplitter import BeamsplitterImbalance
+from hwsim.effects.correlated import CorrelatedConductance, CorrelatedGamma
 from hwsim.effects.drift import Drift
 from hwsim.effects.fabrication import fabrication_generator, fabrication_seed
 from hwsim.effects.noise import PhaseBias
@@ -26,9 +27,11 @@ def _crossbar(effects):
 
 # kind → (layer factory, fabricated effects, the layer's fabricated draws {type: tensors})
 KINDS = {
-    "mzi": (_mzi, (PhaseBias(0.5), GammaSpread(0.004), BeamsplitterImbalance(0.02)),
+    "mzi": (_mzi, (PhaseBias(0.5), GammaSpread(0.004), BeamsplitterImbalance(0.02),
+                   CorrelatedGamma(sigma_within=0.01)),
             lambda dev: dev._fab),
-    "crossbar": (_crossbar, (StuckCells(0.05, 0.05), Endurance(1e6, 0.5), Drift(nu_std=0.01)),
+    "crossbar": (_crossbar, (StuckCells(0.05, 0.05), Endurance(1e6, 0.5), Drift(nu_std=0.01),
+                             CorrelatedConductance(sigma_within=0.02)),
                  lambda dev: dev._cell_state),
 }
 
