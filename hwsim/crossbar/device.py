@@ -41,10 +41,11 @@ import numpy as np
 import torch
 
 from ..effects import rng, ziggurat
+from ..effects.adc import ADCNonideality
 from ..effects.bit_slicing import BitSlicing
 from ..effects.correlated import CorrelatedConductance
 from ..effects.drift import Drift, OneOverFNoise
-from ..effects.fabrication import fabricate_all
+from ..effects.fabrication import fabricate_all, fabrication_generator
 from ..effects.ir_drop import IRDrop
 from ..effects.noise import ProgrammingNoise, ReadNoise
 from ..effects.output_noise import OutputNoise
@@ -52,7 +53,7 @@ from ..effects.pulsed import PulsedUpdate
 from ..effects.quantize import ConductanceLevels, InputDAC, OutputADC
 from ..effects.stages import by_stage
 from ..effects.stuck import Endurance, StuckCells
-from ..effects.validate import (check_effects, find_effect, require_int, require_nonnegative,
+from ..effects.validate import (check_adc_nonideality, check_effects, find_effect, require_int, require_nonnegative,
                                 require_positive)
 from ..oracle import KnobSpec, Programmed, check_input, check_knobs
 from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
@@ -64,7 +65,7 @@ __all__ = ["CrossbarConfig", "CrossbarLayer"]
 
 _EFFECT_TYPES = (StuckCells, Endurance, CorrelatedConductance, ConductanceLevels, ProgrammingNoise,
                  PulsedUpdate, IRDrop, Drift, OneOverFNoise, InputDAC, ReadNoise, OutputNoise, OutputADC,
-                 BitSlicing)
+                 ADCNonideality, BitSlicing)
 SCALE_RANGE = (1e-6, 1e6)
 
 
@@ -98,6 +99,7 @@ class CrossbarConfig:
                              f"allowed: true or false")
         require_nonnegative("CrossbarConfig", "read_time_s", self.read_time_s)
         check_effects("CrossbarConfig", self.effects, _EFFECT_TYPES)
+        check_adc_nonideality("CrossbarConfig", self.effects)
 
     def effect(self, kind: type):
         return find_effect(self.effects, kind)
@@ -141,6 +143,12 @@ class CrossbarLayer:
         query = by_stage(c.effects, "query")
         # Query-stage roles: converters, additive output noise, conductance evolution in time.
         self._dac, self._adc = find_effect(query, InputDAC), find_effect(query, OutputADC)
+        # circuit ADC errors: one ADC per output column and input tile, drawn once (keyed stream)
+        self._adc_errors = None
+        self._adc_nonideal = find_effect(query, ADCNonideality)
+        if self._adc_nonideal is not None:
+            self._adc_errors = self._adc_nonideal.draw((self.grid.tiles_in, 1, 1, n_out),
+                                                       fabrication_generator(seed, self._adc_nonideal))
         self._noise = tuple(e for e in query if hasattr(e, "output_variance"))
         self._drift, self._one_over_f = find_effect(query, Drift), find_effect(query, OneOverFNoise)
         self._levels, self._pulsed = c.effect(ConductanceLevels), c.effect(PulsedUpdate)
@@ -417,7 +425,9 @@ class CrossbarLayer:
             if noisy:
                 xi = z[:, cells:].reshape(P, T, B, n_out).transpose(0, 1)
                 y.addcmul_(xi, torch.stack(var).sqrt_())
-            if self._adc is not None:
+            if self._adc_nonideal is not None:                                 # circuit ADCs
+                y = self._adc_nonideal.convert(y, self._adc, self._adc_errors)
+            elif self._adc is not None:
                 factor = factor * self._adc.quantize_(y)                      # y ← integer codes
             out = y.mul_(factor.unsqueeze(2)).mul_(alpha.unsqueeze(-1)).sum(dim=0)   # digital sum
             return out.mul_(comp) if comp is not None else out
@@ -474,7 +484,8 @@ class CrossbarLayer:
         return cache[b]
 
     def _use_fused(self, x: torch.Tensor) -> bool:
-        return self.fused and x.device.type == "cpu"
+        """The numba readout (ideal ADC only) on the CPU; circuit ADC errors take the torch path."""
+        return self.fused and x.device.type == "cpu" and self._adc_nonideal is None
 
     # ----------------------------------------------------------------- trace
     def program_events(self, programmed: Programmed) -> list[Event]:

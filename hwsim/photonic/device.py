@@ -49,18 +49,19 @@ import torch
 
 from .calibrate import DEFAULT_PROBE_ROWS, DEFAULT_STEP_RAD, BlockJacobian, measure_block_jacobian
 from ..effects import rng, ziggurat
+from ..effects.adc import ADCNonideality
 from ..effects.beamsplitter import BeamsplitterImbalance
 from ..effects.correlated import CorrelatedGamma, CorrelatedPhaseBias
 from ..effects.crosstalk import ThermalCrosstalk
 from ..effects.detection import Detection
-from ..effects.fabrication import fabricate_all
+from ..effects.fabrication import fabricate_all, fabrication_generator
 from ..effects.phase_drift import PhaseDrift
 from ..effects.loss import InsertionLoss
 from ..effects.noise import DetectorNoise, PhaseBias, PhaseNoise
 from ..effects.phase_shifter import GammaSpread, ThermoOpticDAC
 from ..effects.quantize import InputDAC, OutputADC, PhaseDAC, encode_inputs
 from ..effects.stages import by_stage
-from ..effects.validate import check_effects, find_effect, require_int, require_nonnegative
+from ..effects.validate import check_adc_nonideality, check_effects, find_effect, require_int, require_nonnegative
 from ..oracle import KnobSpec, Programmed, check_input, check_knobs
 from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
 from .decompose import decompose
@@ -75,7 +76,7 @@ __all__ = ["MZIConfig", "MZIMeshLayer"]
 _PHOTONIC_EFFECTS = (PhaseDAC, ThermoOpticDAC, GammaSpread, CorrelatedGamma, ThermalCrosstalk, PhaseBias,
                      CorrelatedPhaseBias, BeamsplitterImbalance, InsertionLoss, PhaseNoise, PhaseDrift,
                      Detection, DetectorNoise)
-_CONVERTERS = (InputDAC, OutputADC)
+_CONVERTERS = (InputDAC, OutputADC, ADCNonideality)
 _EFFECT_TYPES = _PHOTONIC_EFFECTS + _CONVERTERS
 GAIN_RANGE = (1e-6, 1e6)
 
@@ -95,6 +96,7 @@ class MZIConfig:
     def __post_init__(self) -> None:
         require_int("MZIConfig", "block", self.block, 2, 256)
         check_effects("MZIConfig", self.effects, _EFFECT_TYPES)
+        check_adc_nonideality("MZIConfig", self.effects)
         if self.mesh not in TOPOLOGIES:
             raise ValueError(f"MZIConfig.mesh = {self.mesh!r}; allowed: {', '.join(TOPOLOGIES)}")
         if self.effect(PhaseDAC) is not None and self.effect(ThermoOpticDAC) is not None:
@@ -120,6 +122,11 @@ class MZIMeshLayer:
         self.layout = MeshLayout(self.p, self.q, k, self.topology)
         self.n_mzi = self.topology.n_mzis
         self._dac, self._adc = c.effect(InputDAC), c.effect(OutputADC)
+        # circuit ADC errors: one ADC per output and block, drawn once from a keyed stream
+        self._adc_nonideal, self._adc_errors = c.effect(ADCNonideality), None
+        if self._adc_nonideal is not None:
+            self._adc_errors = self._adc_nonideal.draw((1, 1, self.p, self.q, k),
+                                                       fabrication_generator(seed, self._adc_nonideal))
         photonic = tuple(e for e in c.effects if not isinstance(e, _CONVERTERS))
         # Fabrication stage: drawn once from the device seed, one keyed stream per effect type
         # (hwsim.effects.fabrication), so adding an effect never re-rolls another's draws.
@@ -316,7 +323,8 @@ class MZIMeshLayer:
 
     def _fusable(self, t: torch.Tensor) -> bool:
         """Small blocks on the CPU take the fused kernels (unless ``fused`` is switched off)."""
-        return self.fused and t.device.type == "cpu" and self.k <= FUSED_MAX_BLOCK
+        return (self.fused and t.device.type == "cpu" and self.k <= FUSED_MAX_BLOCK
+                and self._adc_nonideal is None)      # the fused readout has the ideal ADC only
 
     def _blocks(self, mesh: torch.Tensor, sig: torch.Tensor):
         """Blocks seen by the detectors: complex fields where a Detection effect reads the
@@ -431,7 +439,9 @@ class MZIMeshLayer:
         y = y.contiguous()
         if self._det_noise is not None:
             y = self._det_noise.from_normal(y, z[:, at:at + n_dets[1]].reshape(lay).permute(0, 3, 1, 2, 4))
-        if self._adc is not None:
+        if self._adc_nonideal is not None:                       # circuit ADCs, (P, B, p, q, k)
+            y = self._adc_nonideal.convert(y, self._adc, self._adc_errors)
+        elif self._adc is not None:
             y = self._adc(y)
         gain = gain.reshape(P, 1, p, q, 1)
         if self.intensity:   # |s α ŷ|²: the square law acts on the scaled block field
