@@ -47,6 +47,7 @@ from ..effects.correlated import CorrelatedConductance
 from ..effects.drift import Drift, OneOverFNoise
 from ..effects.fabrication import fabricate_all, fabrication_generator
 from ..effects.ir_drop import IRDrop
+from ..effects.measured import MeasuredPulseResponse
 from ..effects.noise import ProgrammingNoise, ReadNoise
 from ..effects.output_noise import OutputNoise
 from ..effects.pulsed import PulsedUpdate
@@ -64,7 +65,7 @@ from .mapping import TileGrid, conductances_to_weights, weights_to_conductances
 __all__ = ["CrossbarConfig", "CrossbarLayer"]
 
 _EFFECT_TYPES = (StuckCells, Endurance, CorrelatedConductance, ConductanceLevels, ProgrammingNoise,
-                 PulsedUpdate, IRDrop, Drift, OneOverFNoise, InputDAC, ReadNoise, OutputNoise, OutputADC,
+                 PulsedUpdate, MeasuredPulseResponse, IRDrop, Drift, OneOverFNoise, InputDAC, ReadNoise, OutputNoise, OutputADC,
                  ADCNonideality, BitSlicing)
 SCALE_RANGE = (1e-6, 1e6)
 
@@ -100,6 +101,15 @@ class CrossbarConfig:
         require_nonnegative("CrossbarConfig", "read_time_s", self.read_time_s)
         check_effects("CrossbarConfig", self.effects, _EFFECT_TYPES)
         check_adc_nonideality("CrossbarConfig", self.effects)
+        pulsed = [e for e in self.effects if isinstance(e, (PulsedUpdate, MeasuredPulseResponse))]
+        if len(pulsed) > 1:
+            raise ValueError("CrossbarConfig.effects has PulsedUpdate and MeasuredPulseResponse; "
+                             "allowed: one pulse model")
+        if pulsed and isinstance(pulsed[0], MeasuredPulseResponse):
+            lo, hi = pulsed[0].g_range_us
+            if abs(lo - self.g_min_us) > 1e-6 * hi or abs(hi - self.g_max_us) > 1e-6 * hi:
+                raise ValueError(f"CrossbarConfig.g_min_us, g_max_us = {self.g_min_us}, {self.g_max_us}; "
+                                 f"allowed with MeasuredPulseResponse: its curve's range {lo:g}, {hi:g} µS")
 
     def effect(self, kind: type):
         return find_effect(self.effects, kind)
@@ -151,7 +161,8 @@ class CrossbarLayer:
                                                        fabrication_generator(seed, self._adc_nonideal))
         self._noise = tuple(e for e in query if hasattr(e, "output_variance"))
         self._drift, self._one_over_f = find_effect(query, Drift), find_effect(query, OneOverFNoise)
-        self._levels, self._pulsed = c.effect(ConductanceLevels), c.effect(PulsedUpdate)
+        self._levels = c.effect(ConductanceLevels)
+        self._pulsed = c.effect(PulsedUpdate) or c.effect(MeasuredPulseResponse)
         cells = (2, n_out, n_in)
         # one keyed stream per fabricated effect (hwsim.effects.fabrication)
         self._cell_state = fabricate_all(c.effects, seed, cells)
@@ -331,7 +342,7 @@ class CrossbarLayer:
         n_in) integers, to a programmed state through the PulsedUpdate effect. Returns the new
         state (its clock restarts: time since programming 0). Every pulse counts as a write."""
         if self._pulsed is None:
-            raise ValueError(f"{self.name}: pulse() needs a PulsedUpdate effect; allowed effects now: "
+            raise ValueError(f"{self.name}: pulse() needs a PulsedUpdate or MeasuredPulseResponse effect; allowed effects now: "
                              f"{[type(e).__name__ for e in self.config.effects]}")
         P, c = programmed.settings, self.config
         shape = self._spec["conductances"].shape
@@ -344,7 +355,8 @@ class CrossbarLayer:
             st = programmed.state
             g = st["g"].clone()
             n = pulses.reshape(-1, *shape).expand(P, *shape)
-            self._pulsed.apply_pulses_(g, n, c.g_min_us, c.g_max_us, generator)
+            self._pulsed.apply_pulses_(g, n, c.g_min_us, c.g_max_us, generator,
+                                       state=self._cell_state.get(type(self._pulsed)))
             self._writes += n.abs().sum(dim=0)
             self.last_cells_written = int((n != 0).sum())
             self._constrain_(g)

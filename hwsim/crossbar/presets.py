@@ -17,13 +17,14 @@ from typing import Callable
 
 from ..effects.drift import Drift, OneOverFNoise
 from ..effects.ir_drop import IRDrop
+from ..effects.measured import MeasuredPulseResponse
 from ..effects.noise import ProgrammingNoise, ReadNoise
 from ..effects.output_noise import OutputNoise
 from ..effects.quantize import ConductanceLevels, InputDAC, OutputADC
 from ..effects.stuck import Endurance, StuckCells
 from .device import CrossbarConfig
 
-__all__ = ["CROSSBAR_PRESETS"]
+__all__ = ["CROSSBAR_PRESETS", "crossbar_from_measured"]
 
 
 def crossbar_default() -> CrossbarConfig:
@@ -87,6 +88,15 @@ def crossbar_rram() -> CrossbarConfig:
         ReadNoise(sigma=0.01, model="additive_constant"),  # ReRAM w_noise ≈ 0.01 (devices.md §6.4); AIHWKIT default type
         OutputADC(bits=8, full_scale=10.0),  # as crossbar-default (StandardHWATrainingPreset)
     ))
+
+
+def crossbar_from_measured(table: str, *effects) -> CrossbarConfig:
+    """A crossbar built from a measured conductance-vs-pulse table (hwsim.effects.measured): its
+    conductance range is the curve's, its pulses follow the curve with the table's spreads; any
+    further ``effects`` (read noise, converters, ...) are added as given."""
+    pulse = MeasuredPulseResponse(table=table)
+    lo, hi = pulse.g_range_us
+    return CrossbarConfig(g_min_us=lo, g_max_us=hi, effects=(pulse, *effects))
 
 
 CROSSBAR_PRESETS: dict[str, Callable[[], CrossbarConfig]] = {

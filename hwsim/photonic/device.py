@@ -57,6 +57,7 @@ from ..effects.detection import Detection
 from ..effects.fabrication import fabricate_all, fabrication_generator
 from ..effects.phase_drift import PhaseDrift
 from ..effects.loss import InsertionLoss
+from ..effects.measured import MeasuredPhaseResponse
 from ..effects.noise import DetectorNoise, PhaseBias, PhaseNoise
 from ..effects.phase_shifter import GammaSpread, ThermoOpticDAC
 from ..effects.quantize import InputDAC, OutputADC, PhaseDAC, encode_inputs
@@ -73,7 +74,7 @@ from .topology import TOPOLOGIES, build_topology
 
 __all__ = ["MZIConfig", "MZIMeshLayer"]
 
-_PHOTONIC_EFFECTS = (PhaseDAC, ThermoOpticDAC, GammaSpread, CorrelatedGamma, ThermalCrosstalk, PhaseBias,
+_PHOTONIC_EFFECTS = (PhaseDAC, ThermoOpticDAC, MeasuredPhaseResponse, GammaSpread, CorrelatedGamma, ThermalCrosstalk, PhaseBias,
                      CorrelatedPhaseBias, BeamsplitterImbalance, InsertionLoss, PhaseNoise, PhaseDrift,
                      Detection, DetectorNoise)
 _CONVERTERS = (InputDAC, OutputADC, ADCNonideality)
@@ -99,8 +100,10 @@ class MZIConfig:
         check_adc_nonideality("MZIConfig", self.effects)
         if self.mesh not in TOPOLOGIES:
             raise ValueError(f"MZIConfig.mesh = {self.mesh!r}; allowed: {', '.join(TOPOLOGIES)}")
-        if self.effect(PhaseDAC) is not None and self.effect(ThermoOpticDAC) is not None:
-            raise ValueError("MZIConfig.effects has PhaseDAC and ThermoOpticDAC; allowed: one phase DAC")
+        dacs = [type(e).__name__ for e in self.effects
+                if isinstance(e, (PhaseDAC, ThermoOpticDAC, MeasuredPhaseResponse))]
+        if len(dacs) > 1:
+            raise ValueError(f"MZIConfig.effects has {' and '.join(dacs)}; allowed: one phase DAC")
 
     def effect(self, kind: type):
         return find_effect(self.effects, kind)
@@ -130,7 +133,8 @@ class MZIMeshLayer:
         photonic = tuple(e for e in c.effects if not isinstance(e, _CONVERTERS))
         # Fabrication stage: drawn once from the device seed, one keyed stream per effect type
         # (hwsim.effects.fabrication), so adding an effect never re-rolls another's draws.
-        self._fab = fabricate_all(by_stage(photonic, "fabrication"), seed, self.layout)
+        # (any stage: a measured shifter's per-device spread is fabricated too)
+        self._fab = fabricate_all(photonic, seed, self.layout)
         self._chain = sorted((e for e in photonic if hasattr(e, "program_phases")),
                              key=lambda e: type(e).chain_rank)
         self._array = tuple(e for e in photonic if hasattr(e, "array_terms"))
@@ -182,7 +186,8 @@ class MZIMeshLayer:
         loss_db = loss.db_per_mzi if loss else 0.0
         # Worst path: the most MZIs a mode meets in each of the two meshes plus one Σ MZI.
         path_db = loss_db * (2 * int(self.topology.mzis_on_path.max()) + 1)
-        phase_dac = self.config.effect(PhaseDAC) or self.config.effect(ThermoOpticDAC)
+        phase_dac = (self.config.effect(PhaseDAC) or self.config.effect(ThermoOpticDAC)
+                     or self.config.effect(MeasuredPhaseResponse))
         det = self._detection
         modulators = self.p * self.q * k
         return LayerInfo(
