@@ -21,6 +21,7 @@ Relative paths resolve against the working directory, then the project root.
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import tomllib
 from dataclasses import dataclass
@@ -101,6 +102,18 @@ def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor
     return f0 + (f1 - f0) * (x - x0) / (x1 - x0)
 
 
+@functools.lru_cache(maxsize=32)
+def _cached(owner: str, path: str, kind: str, mtime_ns: int):
+    curve, spreads = load_curve_table(owner, path, kind)
+    return {k: torch.tensor(v, dtype=torch.float64) for k, v in curve.items()}, spreads
+
+
+def _table(owner: str, path: str, kind: str):
+    """(curve tensors, spreads) of a table, read once per file version (the effect keeps no
+    state of its own: its fields are its parameters)."""
+    return _cached(owner, path, kind, _resolve(owner, path).stat().st_mtime_ns)
+
+
 def _spread(owner, table_spreads: dict, name: str, override) -> float:
     v = table_spreads.get(name, 0.0) if override is None else override
     return require_nonnegative(owner, name, v)
@@ -124,13 +137,21 @@ class MeasuredPulseResponse:
     cycle_to_cycle_rel: float | None = None
 
     def __post_init__(self) -> None:
-        curve, spreads = load_curve_table("MeasuredPulseResponse", self.table, "conductance_vs_pulse")
-        t = {k: torch.tensor(v, dtype=torch.float64) for k, v in curve.items()}
-        object.__setattr__(self, "_curve", t)
-        object.__setattr__(self, "_d2d", _spread("MeasuredPulseResponse", spreads, "device_to_device_rel",
-                                                 self.device_to_device_rel))
-        object.__setattr__(self, "_c2c", _spread("MeasuredPulseResponse", spreads, "cycle_to_cycle_rel",
-                                                 self.cycle_to_cycle_rel))
+        self._d2d, self._c2c          # loads and checks the table and the spreads now
+
+    @property
+    def _curve(self) -> dict[str, torch.Tensor]:
+        return _table("MeasuredPulseResponse", self.table, "conductance_vs_pulse")[0]
+
+    @property
+    def _d2d(self) -> float:
+        spreads = _table("MeasuredPulseResponse", self.table, "conductance_vs_pulse")[1]
+        return _spread("MeasuredPulseResponse", spreads, "device_to_device_rel", self.device_to_device_rel)
+
+    @property
+    def _c2c(self) -> float:
+        spreads = _table("MeasuredPulseResponse", self.table, "conductance_vs_pulse")[1]
+        return _spread("MeasuredPulseResponse", spreads, "cycle_to_cycle_rel", self.cycle_to_cycle_rel)
 
     @property
     def g_range_us(self) -> tuple[float, float]:
@@ -194,13 +215,20 @@ class MeasuredPhaseResponse:
 
     def __post_init__(self) -> None:
         require_bits("MeasuredPhaseResponse", "bits", self.bits)
-        curve, spreads = load_curve_table("MeasuredPhaseResponse", self.table, "phase_vs_voltage")
-        if curve["phase_rad"][-1] < 2 * math.pi - 1e-6 or curve["voltage_v"][0] < 0:
+        curve = self._curve
+        if float(curve["phase_rad"][-1]) < 2 * math.pi - 1e-6 or float(curve["voltage_v"][0]) < 0:
             raise ValueError(f"MeasuredPhaseResponse.table = {self.table!r}: phases reach "
-                             f"{curve['phase_rad'][-1]:.4g} rad; allowed: a curve from V ≥ 0 reaching 2π")
-        object.__setattr__(self, "_curve", {k: torch.tensor(v, dtype=torch.float64) for k, v in curve.items()})
-        object.__setattr__(self, "_d2d", _spread("MeasuredPhaseResponse", spreads, "device_to_device_rel",
-                                                 self.device_to_device_rel))
+                             f"{float(curve['phase_rad'][-1]):.4g} rad; allowed: a curve from V ≥ 0 reaching 2π")
+        self._d2d
+
+    @property
+    def _curve(self) -> dict[str, torch.Tensor]:
+        return _table("MeasuredPhaseResponse", self.table, "phase_vs_voltage")[0]
+
+    @property
+    def _d2d(self) -> float:
+        spreads = _table("MeasuredPhaseResponse", self.table, "phase_vs_voltage")[1]
+        return _spread("MeasuredPhaseResponse", spreads, "device_to_device_rel", self.device_to_device_rel)
 
     @property
     def step_v(self) -> float:

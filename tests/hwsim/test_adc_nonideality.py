@@ -46,6 +46,7 @@ def test_inl_table_per_code_and_per_adc_spread():
     spread = ADCNonideality(offset_sigma_lsb=0.3, gain_sigma=0.02).draw((20000,), torch.Generator().manual_seed(0))
     assert float(spread["offset"].std()) == pytest.approx(0.3, rel=0.03)
     assert float(spread["gain"].std()) == pytest.approx(0.02, rel=0.03)
+    assert abs(float(torch.corrcoef(torch.stack([spread["offset"], spread["gain"]]))[0, 1])) < 0.03
     with pytest.raises(ValueError, match="inl_table"):
         CrossbarConfig(effects=(OutputADC(bits=6, full_scale=4.0), ADCNonideality(inl_table=(0.0, 1.0))))
     with pytest.raises(ValueError, match="OutputADC"):

@@ -78,6 +78,8 @@ def test_correlated_phase_effects_at_the_mesh_output(fused, kind):
     knobs["sigma_phases"] = 0.6 + 1.9 * torch.rand(dev.layout.sigma_shape, generator=torch.Generator().manual_seed(4))
     prog = dev.program(knobs)
     fab = dev._fab[kind]
+    centre = 0.0 if kind is CorrelatedPhaseBias else 1.0          # δ added, or γ_i/γ = 1 + δ
+    assert abs(float(fab["mesh"].mean()) - centre) < 0.4 and 0.02 < float(fab["mesh"].std()) < 0.3
     if kind is CorrelatedPhaseBias:
         want = {**knobs, "mesh_phases": knobs["mesh_phases"] + fab["mesh"], "sigma_phases": knobs["sigma_phases"] + fab["sigma"]}
     else:
@@ -109,3 +111,14 @@ def test_correlated_variation_is_reachable_from_config():
     assert cfg.device.physics.effect(CorrelatedPhaseBias).sigma_within == 0.1
     with pytest.raises(ValueError, match="length_unit"):
         CorrelatedGamma(length_unit="mm")
+
+
+def test_variation_acts_once_per_write_not_again_at_pulses():
+    """A pulse train of zero pulses leaves the programmed (varied) conductances as they were."""
+    from hwsim.effects.pulsed import PulsedUpdate
+    e = CorrelatedConductance(sigma_within=0.1, correlation_length=1.0)
+    dev = CrossbarLayer(6, 4, CrossbarConfig(effects=(e, PulsedUpdate(dg_min_us=0.1))), seed=1)
+    prog = dev.program(dev.knobs_from_weight(torch.ones(4, 6)))
+    again = dev.pulse(prog, torch.zeros(2, 4, 6, dtype=torch.int64))
+    torch.testing.assert_close(again.state["g"], prog.state["g"])
+    torch.testing.assert_close(prog.state["g"][0, 0], 25.0 * (1 + dev._cell_state[CorrelatedConductance][0]))
