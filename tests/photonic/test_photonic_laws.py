@@ -64,6 +64,25 @@ def test_detection_noise_follows_the_full_optical_power(fused, mode, quadrature)
         assert expected_var / low > 1.9
 
 
+@pytest.mark.parametrize("fused", PATHS)
+@pytest.mark.parametrize("quadrature", [False, True])
+def test_homodyne_noise_follows_the_full_power_through_a_fine_adc(fused, quadrature):
+    """The same law on the readout path with an ADC (the fused kernel's homodyne fast path):
+    a 16-bit ADC over ±2 adds Δ²/12 (Δ = 2/32767) to the closed-form variance at |ŷ|² = 1."""
+    from hwsim.effects.quantize import OutputADC
+    det = Detection(mode="homodyne", laser_power_w=1.0, lo_fraction=0.5, modulator_power_w=0.1)
+    adc = OutputADC(bits=16, full_scale=2.0)
+    dev = _layer((det, adc), fused=fused)
+    knobs = dev.knobs_from_weight(torch.eye(2))
+    if quadrature:
+        knobs["mesh_phases"][0, 0, 1, -2:] += math.pi / 2
+    x = torch.zeros(20000, 2)
+    x[:, 0] = 1.0
+    y = dev.query(dev.program(knobs), x, torch.Generator().manual_seed(3))[0, :, 0].double()
+    expected = _detector_variance(det, 2, 1.0) + adc.step ** 2 / 12
+    assert float(y.var()) == pytest.approx(expected, rel=0.05)
+
+
 def test_noise_law_equals_the_physical_closed_form():
     for mode, lo in (("homodyne", 0.5), ("intensity", 0.0)):
         det = Detection(mode=mode, laser_power_w=1.0, lo_fraction=lo, modulator_power_w=1e-4)
