@@ -4,7 +4,6 @@ tests/hwsim/test_contract.py, run over feature configs instead of presets)."""
 import dataclasses
 
 import pytest
-import torch
 
 from hwsim.crossbar.device import CrossbarLayer
 from hwsim.effects.adc import ADCNonideality
@@ -14,7 +13,7 @@ from hwsim.effects.measured import MeasuredPhaseResponse
 from hwsim.effects.phase_shifter import ThermoOpticDAC
 from hwsim.photonic.device import MZIMeshLayer
 from hwsim.presets import device_config
-from tests.hwsim.test_contract import gens, random_knobs
+from tests.hwsim.test_contract import assert_batched_equals_separate, assert_same_seed_same_numbers
 
 
 def _add(preset, *effects, drop=()):
@@ -47,23 +46,9 @@ def _make(name, seed=3):
 
 @pytest.mark.parametrize("name", sorted(FEATURES))
 def test_same_seed_same_numbers(name):
-    outs = []
-    for _ in range(2):
-        dev = _make(name, seed=5)
-        _, knobs = random_knobs(dev, P=2)
-        gp, gq = gens(7)
-        outs.append(dev.query(dev.program(knobs, gp), torch.linspace(-1, 1, 60).reshape(3, 20), gq))
-    assert torch.equal(outs[0], outs[1])
+    assert_same_seed_same_numbers(lambda: _make(name, seed=5))
 
 
 @pytest.mark.parametrize("name", sorted(FEATURES))
 def test_batched_settings_equal_separate_calls(name):
-    dev = _make(name)
-    _, knobs = random_knobs(dev, P=4)
-    x = torch.rand(4, 6, 20)
-    gp, gq = gens(21)
-    batched = dev.query(dev.program(knobs, gp), x, gq)
-    gp, gq = gens(21)
-    progs = [dev.program({k: v[p] for k, v in knobs.items()}, gp) for p in range(4)]
-    separate = torch.cat([dev.query(progs[p], x[p], gq) for p in range(4)])
-    torch.testing.assert_close(batched, separate, atol=1e-5, rtol=1e-5)
+    assert_batched_equals_separate(_make(name))
