@@ -24,8 +24,9 @@ subtracted digitally. Inputs are normalised per vector by α = max|x| (noise man
 the input DAC has a fixed range, as for the mesh.
 
 Effects, in their stages (an absent effect is not modelled; at most one of each):
-    fabrication  ResonanceSpread (static, from the device seed)
-    program      heater DAC (ThermoOpticDAC φ = γV² on a voltage grid, or PhaseDAC) →
+    fabrication  ResonanceSpread, GammaSpread (heater efficiency per ring), each from its own
+                 keyed stream of the device seed
+    program      heater DAC (ThermoOpticDAC φ = γV² on a voltage grid, or PhaseDAC) → γ spread →
                  ThermalCrosstalk between adjacent rings of a bank (φ' = φ + c·A φ) →
                  the resonance spread, in the physical order (the phase chain of the mesh)
     array        InterChannelCrosstalk (neighbouring rings' Lorentzian tails on every channel)
@@ -51,9 +52,9 @@ import torch
 from ..effects import rng
 from ..effects.crosstalk import ThermalCrosstalk
 from ..effects.detection import Detection
-from ..effects.phase_shifter import ThermoOpticDAC
+from ..effects.fabrication import fabricate_all
+from ..effects.phase_shifter import GammaSpread, ThermoOpticDAC
 from ..effects.quantize import InputDAC, OutputADC, PhaseDAC, encode_inputs
-from ..effects.stages import by_stage
 from ..effects.validate import (check_effects, find_effect, require_int, require_positive,
                                 require_range)
 from ..oracle import KnobSpec, Programmed, check_input, check_knobs
@@ -66,7 +67,7 @@ __all__ = ["MRRConfig", "MRRBankLayer", "BankLayout", "GAIN_RANGE", "DEVICE"]
 DEVICE = "mrr"
 GAIN_RANGE = (1e-6, 1e6)
 TWO_PI = 2.0 * math.pi
-_EFFECT_TYPES = (ThermoOpticDAC, PhaseDAC, ThermalCrosstalk, ResonanceSpread,
+_EFFECT_TYPES = (ThermoOpticDAC, PhaseDAC, GammaSpread, ThermalCrosstalk, ResonanceSpread,
                  InterChannelCrosstalk, InputDAC, Detection, OutputADC)
 #: elements per setting of one query chunk (vectors × tiles × tile outputs): bounds the memory
 #: of the per-tile outputs (every tile digitises its own), P × this many values per tensor
@@ -209,8 +210,9 @@ class MRRBankLayer:
         self._detection = c.effect(Detection)
         xtalk = c.effect(InterChannelCrosstalk)
         self._neighbours = xtalk.neighbours if xtalk is not None else 0
-        gen = torch.Generator().manual_seed(seed)
-        self._fab = {type(e): e.fabricate(self.layout, gen) for e in by_stage(c.effects, "fabrication")}
+        # one keyed stream per fabricated effect (hwsim.effects.fabrication): adding an effect
+        # never re-rolls another's draws
+        self._fab = fabricate_all(c.effects, seed, self.layout)
         self._chain = sorted((e for e in c.effects if hasattr(e, "program_phases")),
                              key=lambda e: type(e).chain_rank)
         self._spec = {

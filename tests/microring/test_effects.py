@@ -7,7 +7,7 @@ import torch
 
 from hwsim.effects.crosstalk import ThermalCrosstalk
 from hwsim.effects.detection import Q_E, Detection
-from hwsim.effects.phase_shifter import ThermoOpticDAC
+from hwsim.effects.phase_shifter import GammaSpread, ThermoOpticDAC
 from hwsim.effects.quantize import InputDAC, OutputADC, PhaseDAC, symmetric_quantize
 from hwsim.microring.device import MRRBankLayer, MRRConfig
 from hwsim.microring.effects import (InterChannelCrosstalk, ResonanceSpread, balanced_noise_law,
@@ -125,6 +125,19 @@ def test_thermo_optic_heater_dac_grid():
     # the grid error stays within half a voltage step: |Δφ| ≤ γ·(2V·dV/2 + dV²/4)
     v = torch.sqrt(phi / gamma)
     assert float(((applied - phi).abs() - gamma * (v * step + step ** 2 / 4)).max()) <= 1e-9
+
+
+def test_gamma_spread_scales_each_rings_heater_phase():
+    g = GammaSpread(sigma_rad_per_v2=0.01, v_pi_v=4.36)
+    dev = layer(g)
+    ratio = dev._fab[GammaSpread]["mesh"]
+    assert ratio.shape == (1, 2, 8, 8)
+    rel = 0.01 / (math.pi / 4.36 ** 2)
+    assert float((ratio - 1).abs().max()) <= 2 * rel + 1e-6 and float((ratio - 1).abs().max()) > 0
+    knobs = dev.knobs_from_weight(weights())
+    ref = expected(dev, knobs, knobs["ring_phases"] * ratio)
+    # float32 phases on the steep Lorentzian flank: ~1e-5 absolute
+    torch.testing.assert_close(dev.programmed_weights(dev.program(knobs))[0], ref, atol=5e-5, rtol=1e-4)
 
 
 def test_phase_dac_heater_grid():
