@@ -35,6 +35,7 @@ from algorithms.estimators.zeroth_order import DIFFERENCES
 from algorithms.trainer import PREDICTIONS
 from algorithms.training import SCHEDULES
 from hwsim.cost.spec import GPU_PRESETS, LEVELS, crossbar_spec, photonic_spec
+from hwsim.kinds import KINDS
 from hwsim.presets import DEVICE_PRESETS, device_config, device_kind
 
 from .data import DATASETS
@@ -53,7 +54,9 @@ def _registry_names() -> tuple[str, ...]:
 
 #: Every algorithm of algorithms.registry (mfdd, the default, and its references first).
 ALGORITHMS = _registry_names()
-DEVICES = ("mzi", "crossbar")
+#: every registered device kind (hwsim.kinds), and the preset a run starts from by default
+DEVICES = tuple(KINDS)
+DEFAULT_PRESET = "mzi-default"
 OPTIMIZERS = ("adam", "sgd", "momentum")
 COST_LEVELS = LEVELS
 # ε is a fraction of the knob range; below 1e-6 the perturbation is at most ~8 float32 ulps of
@@ -235,7 +238,7 @@ class AlgorithmSection:
 
     @staticmethod
     def _check_shorthand(given: Mapping[str, Any]) -> None:
-        from algorithms.registry import MFDD_DIRECTIONS
+        from algorithms.families.mono_forward import MFDD_DIRECTIONS
         checks = {"directions": lambda p, v: _choice(p, v, MFDD_DIRECTIONS),
                   "difference": lambda p, v: _choice(p, v, DIFFERENCES),
                   "optimizer": lambda p, v: _choice(p, v, OPTIMIZERS),
@@ -261,9 +264,9 @@ class AlgorithmSection:
 class DeviceSection:
     """Device kind, the preset it started from and the fully resolved physics."""
 
-    kind: str = "mzi"
-    preset: str = "mzi-default"
-    physics: Any = None                # MZIConfig | CrossbarConfig (resolved; see resolve())
+    kind: str = field(default_factory=lambda: device_kind(DEFAULT_PRESET))
+    preset: str = DEFAULT_PRESET
+    physics: Any = None                # the kind's config class (resolved; see resolve())
 
 
 @dataclass(frozen=True)
@@ -615,8 +618,8 @@ def resolve(mapping: Mapping[str, Any] | None = None) -> Config:
             raise ConfigError(f"device.preset = {preset!r} is a {device_kind(preset)} preset but "
                               f"device.kind = {kind!r}; allowed: presets starting with '{kind}-'")
         kind = device_kind(preset)
-    kind = kind or "mzi"
-    preset = preset or f"{kind}-default"
+    kind = kind or device_kind(DEFAULT_PRESET)
+    preset = preset or KINDS[kind].default_preset
     device = DeviceSection(kind=kind, preset=preset, physics=_device_physics(kind, preset, dev))
     cost = _cost_section(sec["cost"])
     return Config(run=run, model=model, algorithm=algorithm, device=device, cost=cost, data=data,

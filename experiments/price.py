@@ -8,7 +8,8 @@ Rows (every one re-priced from stored step summaries and the run's config, never
 * cross-device rows: one-step summaries of the same step on other devices, stored in
   ``RunRecord.costs`` under ``SUMMARY_PREFIX + label`` (flat ``dict[str, float]``, written by
   :func:`store_summary`; HDF5 ``/cost/summary:<label>`` attributes);
-* GPU rows per configured preset: ``"GPU <name>: MF+DD"`` (the device run's own traced work —
+* GPU rows per configured preset: ``"GPU <name>: <algorithm>"`` (:mod:`experiments.labels`:
+  "MF+DD" for mfdd, else the algorithm's name; the device run's own traced work —
   every MAC and every host FLOP — on the GPU band) and ``"GPU <name>: BP"`` (the same network
   and heads trained by backpropagation);
 * stored measured rows (names starting with ``"measured"``) are carried over unchanged.
@@ -27,6 +28,7 @@ from hwsim.cost.gpu import bp_step_work, gpu_band, measure_torch_step, summary_s
 from hwsim.cost.report import format_cost_table, steps_to_target, with_headline
 from hwsim.cost.spec import LEVELS, load_spec_file, spec_from_mapping
 
+from . import labels
 from .config import config_value
 from .results import SUMMARY_PREFIX, RunRecord, read_results
 
@@ -72,7 +74,7 @@ _KEYS = {"cost_level": ("cost.level",), "gpus": ("cost.gpus",), "hidden": ("mode
          "schedule": ("algorithm.settings.schedule", "algorithm.schedule"),
          "num_directions": ("algorithm.settings.num_directions", "algorithm.num_directions"),
          "device_preset": ("device.preset",), "device": ("device.kind",),
-         "architecture": ("model.architecture",)}
+         "architecture": ("model.architecture",), "algorithm": ("algorithm.name",)}
 
 
 def plain_config(config: Mapping) -> dict:
@@ -185,9 +187,9 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
         target_accuracy is not None else None
 
     reports: dict[str, CostReport] = {}
-    labels = list(device_summaries)
+    rows = list(device_summaries)
     run_steps = float(steps[-1]) if steps else None
-    for i, label in enumerate(labels):
+    for i, label in enumerate(rows):
         band = _device_band(device_summaries[label], spec_file)
         if i == 0 and last_summary is not None:
             band = {lv: _with_endurance(r, last_summary, lv, spec_file) for lv, r in band.items()}
@@ -197,21 +199,22 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
                                         lv, spec_file) for lv, r in band.items()}
         reports[label] = with_headline(band, level, steps=n_dev, target_accuracy=target_accuracy)
 
-    work = summary_step_work(device_summaries[labels[0]])
-    info_n_in = _first_n_in(device_summaries[labels[0]])
+    work = summary_step_work(device_summaries[rows[0]])
+    info_n_in = _first_n_in(device_summaries[rows[0]])
     hidden = [int(h) for h in config.get("hidden", [])]
     n_classes = N_CLASSES.get(str(config.get("dataset", "")), 10)
     p_host = specs["mzi"].p_host_static_w
+    algo_row = labels.row_name(str(config.get("algorithm", "mfdd")))
     for name in config.get("gpus", []):
         gpu = specs["gpus"][name]
         band = gpu_band(work["flops"], work["bytes"], work["kernels"], gpu, p_host_w=p_host)
-        reports[f"GPU {name}: MF+DD"] = with_headline(band, level, steps=n_dev,
-                                                      target_accuracy=target_accuracy)
+        reports[labels.gpu_row(name, algo_row)] = with_headline(
+            band, level, steps=n_dev, target_accuracy=target_accuracy)
         if info_n_in and hidden and not config.get("architecture"):   # the MLP's BP step only
             bp = bp_step_work([info_n_in, *hidden], n_classes, int(config.get("batch_size", 64)),
                               BP_KERNELS)
             band = gpu_band(bp["flops"], bp["bytes"], bp["kernels"], gpu, p_host_w=p_host)
-            reports[f"GPU {name}: BP"] = with_headline(band, level, steps=n_bp,
+            reports[labels.gpu_row(name, labels.BP_ROW)] = with_headline(band, level, steps=n_bp,
                                                        target_accuracy=target_accuracy)
     return reports
 
@@ -236,7 +239,8 @@ def price_twin_run(config: Mapping, n_in: int, history: Mapping[str, list] | Non
     for name in config.get("gpus", []):
         band = gpu_band(work["flops"], work["bytes"], work["kernels"], specs["gpus"][name],
                         p_host_w=specs["mzi"].p_host_static_w)
-        out[f"GPU {name}: BP"] = with_headline(band, level, steps=n, target_accuracy=target)
+        out[labels.gpu_row(name, labels.BP_ROW)] = with_headline(band, level, steps=n,
+                                                                 target_accuracy=target)
     return out
 
 
@@ -307,7 +311,8 @@ def reprice(path: str | Path, level: str | None = None, spec_file: str | Path | 
     if not rec.step_summaries:
         raise ValueError(f"{str(path)!r} holds no trace steps (a baseline-only run); allowed: "
                          "a device run with stored step summaries")
-    label = f"{rec.config.get('device_preset', rec.config.get('device', 'device'))} MF+DD"
+    label = labels.device_row(str(rec.config.get("device_preset", rec.config.get("device", "device"))),
+                              str(rec.config.get("algorithm", "mfdd")))
     summaries = {label: mean_summary(rec.step_summaries)}
     for k, v in stored_summaries(rec).items():
         if k != label:

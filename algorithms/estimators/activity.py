@@ -37,6 +37,11 @@ class Activity:
         _count("Activity", "num_directions", self.num_directions)
         object.__setattr__(self, "epsilon", _positive("Activity", "epsilon", self.epsilon))
 
+    needs = frozenset({"activity"})
+
+    def combine_flops(self, d: int) -> float:
+        return 2.0 * self.num_directions * d
+
     def init(self, params: Tensor) -> tuple:
         return ()
 

@@ -52,6 +52,11 @@ class FROG:
         if self.scale not in SCALES:
             raise ValueError(f"FROG.scale = {self.scale!r}; allowed: {SCALES}")
 
+    needs = frozenset()
+
+    def combine_flops(self, d: int) -> float:
+        return 2.0 * self.num_tangents * d
+
     def init(self, params: Tensor) -> tuple:
         return ()
 

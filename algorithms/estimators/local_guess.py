@@ -51,6 +51,13 @@ class LocalGuess:
     def needs_guess(self) -> bool:
         return self.variant != "random"
 
+    @property
+    def needs(self) -> frozenset[str]:
+        return frozenset({"guess"}) if self.needs_guess else frozenset()
+
+    def combine_flops(self, d: int) -> float:
+        return 2.0 * d          # one measured step along one unit direction
+
     def init(self, params: Tensor) -> tuple:
         return ()
 

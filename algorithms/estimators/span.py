@@ -60,6 +60,11 @@ class SpanProjection:
         if self.space not in SPACES:
             raise ValueError(f"SpanProjection.space = {self.space!r}; allowed: {SPACES}")
 
+    needs = frozenset({"span-directions"})
+
+    def combine_flops(self, d: int) -> float:
+        return 2.0 * self.num_directions * d
+
     def init(self, params: Tensor) -> tuple:
         return ()
 

@@ -48,6 +48,11 @@ class Directional:
 
     rule: DirectionalDerivative = field(default_factory=DirectionalDerivative)
 
+    needs = frozenset()
+
+    def combine_flops(self, d: int) -> float:
+        return 2.0 * self.rule.num_directions * d
+
     def init(self, params: Tensor) -> tuple:
         return ()
 
@@ -78,6 +83,11 @@ class LowRank:
         object.__setattr__(self, "epsilon", _positive("LowRank", "epsilon", self.epsilon))
         if len(self.shape) != 2 or min(self.shape) < 1:
             raise ValueError(f"LowRank.shape = {self.shape!r}; allowed: (m, n) with m, n >= 1")
+
+    needs = frozenset()
+
+    def combine_flops(self, d: int) -> float:
+        return 2.0 * self.num_directions * d
 
     def init(self, params: Tensor) -> tuple:
         return ()
@@ -121,6 +131,11 @@ class SeedReplay:
         _count("SeedReplay", "num_directions", self.num_directions)
         _count("SeedReplay", "chunk", self.chunk)
         object.__setattr__(self, "epsilon", _positive("SeedReplay", "epsilon", self.epsilon))
+
+    needs = frozenset()
+
+    def combine_flops(self, d: int) -> float:
+        return 2.0 * self.num_directions * d
 
     def init(self, params: Tensor) -> list:
         return []
