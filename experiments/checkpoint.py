@@ -25,10 +25,11 @@ def path_for(out: Path) -> Path:
 
 
 def save(path: Path, state: dict) -> None:
-    """Write ``state`` atomically (cloudpickle: the update rules hold closures)."""
-    import cloudpickle
+    """Write ``state`` atomically (plain pickle: trainers, update rules and estimators are
+    data — frozen dataclasses and tensors — with no closures)."""
+    import pickle
     with atomic_write(path) as tmp, open(tmp, "wb") as fh:
-        cloudpickle.dump(state, fh)
+        pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def load(path: Path, run_id: str) -> dict:

@@ -43,7 +43,7 @@ from .data import DATASETS
 __all__ = ["ConfigError", "Config", "RunSection", "ModelSection", "AlgorithmSection",
            "DeviceSection", "CostSection", "DataSection", "PDESection", "PDE_PROBLEMS", "ALGORITHMS", "DEVICES", "OPTIMIZERS",
            "COST_LEVELS", "SECTIONS", "resolve", "load_toml", "parse_set", "set_dotted",
-           "config_to_toml", "effect_name", "flatten_config", "config_value", "MIN_EPSILON",
+           "config_to_toml", "deep_merge", "effect_name", "flatten_config", "config_value", "MIN_EPSILON",
            "SHORTHAND", "RETIRED"]
 
 def _registry_names() -> tuple[str, ...]:
@@ -554,12 +554,12 @@ def _cost_section(values: Mapping[str, Any]) -> CostSection:
         for k, v in from_file.items():
             if not isinstance(v, dict):
                 raise ConfigError(f"cost spec file {spec_file!r}: {k} must be a table")
-            overrides[k] = _deep_update(overrides[k], v)
+            overrides[k] = deep_merge(overrides[k], v)
     for part in _COST_PARTS:
         v = values.pop(part, {})
         if not isinstance(v, dict):
             raise ConfigError(f"cost.{part} = {v!r}; allowed: a table of spec fields")
-        overrides[part] = _deep_update(overrides[part], v)
+        overrides[part] = deep_merge(overrides[part], v)
     if values:
         raise ConfigError(f"unknown key cost.{sorted(values)[0]}; allowed: level, spec_file, gpus, "
                           "mzi, crossbar, gpu")
@@ -581,10 +581,14 @@ def _cost_section(values: Mapping[str, Any]) -> CostSection:
                        gpu=gpu_specs)
 
 
-def _deep_update(a: dict, b: Mapping) -> dict:
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = _deep_update(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+def deep_merge(base: Mapping, over: Mapping | None) -> dict:
+    """A new nested dict: ``base`` with ``over`` on top, tables merged key by key (a value of
+    ``over`` replaces anything that is not a table on both sides). Nothing is shared with the
+    inputs: every table of the result is a fresh dict."""
+    out = {k: deep_merge(v, None) if isinstance(v, Mapping) else v for k, v in base.items()}
+    for k, v in (over or {}).items():
+        out[k] = (deep_merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict)
+                  else deep_merge(v, None) if isinstance(v, Mapping) else v)
     return out
 
 
@@ -780,50 +784,58 @@ def set_dotted(mapping: dict[str, Any], key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
+def _tomlable(v: Any) -> Any:
+    """Tuples as arrays (TOML has no tuples); nested tables copied."""
+    if isinstance(v, Mapping):
+        return {str(k): _tomlable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {type(v).__name__} as TOML")
+        return [_tomlable(x) for x in v]
+    return v
 
 
-def _toml_key(k: str) -> str:
-    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k)
+def mapping_to_toml(m: Mapping[str, Any]) -> str:
+    """Nested mapping → TOML text (tomli-w; tables after plain keys)."""
+    import tomli_w
+    return tomli_w.dumps(_tomlable(m))
 
 
-def mapping_to_toml(m: Mapping[str, Any], comments: Mapping[str, str] | None = None) -> str:
-    """Nested mapping → TOML text (tables after plain keys, depth-first)."""
-    lines: list[str] = []
-
-    def emit(table: Mapping[str, Any], path: list[str]) -> None:
-        plain = {k: v for k, v in table.items() if not isinstance(v, dict)}
-        subs = {k: v for k, v in table.items() if isinstance(v, dict)}
-        if path and (plain or not subs):
-            lines.append("")
-            lines.append("[" + ".".join(_toml_key(p) for p in path) + "]")
-        for k, v in plain.items():
-            lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
-        for k, v in subs.items():
-            emit(v, path + [k])
-
-    emit(m, [])
-    return "\n".join(lines).lstrip("\n") + "\n"
+def explanations(cfg: Config) -> dict[str, str]:
+    """Dotted key → "meaning [unit]" of every resolved key whose field declares them
+    (``field(metadata={"meaning", "unit"})``, e.g. the algorithm's settings)."""
+    from algorithms.registry import ALGORITHMS as REG
+    from algorithms.settings import explain
+    out = {f"algorithm.settings.{k}": v
+           for k, v in explain(REG[cfg.algorithm.name].settings_type).items() if v}
+    for name in ("run", "model", "data", "pde"):
+        for f in _fields(getattr(cfg, name)):
+            if f.metadata.get("meaning"):
+                unit = f.metadata.get("unit", "")
+                out[f"{name}.{f.name}"] = f.metadata["meaning"] + (f" [{unit}]" if unit else "")
+    return out
 
 
-def config_to_toml(cfg: Config) -> str:
-    """The fully resolved config as TOML (``forwardlab run --config`` accepts it back)."""
+def _with_comments(text: str, comments: Mapping[str, str]) -> str:
+    """TOML text with ``# comment`` after the first line of each key's assignment."""
+    table, out = [], []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]") and not line.startswith(" "):
+            parts = key_path(stripped.strip("[]") + ".x")
+            table = parts[:-1] if parts else []
+        elif " = " in line and not line.startswith(" "):
+            parts = key_path(line.split(" = ", 1)[0])
+            key = ".".join(table + (parts or []))
+            if key in comments:
+                line = f"{line}  # {comments[key]}"
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def config_to_toml(cfg: Config, *, explain: bool = False) -> str:
+    """The fully resolved config as TOML (``forwardlab run --config`` accepts it back); with
+    ``explain`` every key that declares its meaning and unit carries them as a comment."""
     head = (f"# forwardlab resolved config, run id {cfg.run_id}\n"
             f"# device physics from preset {cfg.device.preset!r}, cost spec at level "
             f"{cfg.cost.level!r}; every value is explicit.\n\n")
-    return head + mapping_to_toml(cfg.to_mapping())
+    text = mapping_to_toml(cfg.to_mapping())
+    return head + (_with_comments(text, explanations(cfg)) if explain else text)

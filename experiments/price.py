@@ -29,7 +29,7 @@ from hwsim.cost.report import format_cost_table, steps_to_target, with_headline
 from hwsim.cost.spec import LEVELS, load_spec_file, spec_from_mapping
 
 from . import labels
-from .config import config_value
+from .config import config_value, deep_merge
 from .results import SUMMARY_PREFIX, RunRecord, read_results
 
 __all__ = ["SUMMARY_PREFIX", "MEASURED_PREFIX", "store_summary", "stored_summaries",
@@ -114,13 +114,6 @@ def config_overrides(config: Mapping) -> dict:
     return {k: v for k, v in out.items() if v and (k != "gpu" or any(v.values()))}
 
 
-def _merge_overrides(a: Mapping, b: Mapping | None) -> dict:
-    out = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in a.items()}
-    for k, v in (b or {}).items():
-        out[k] = _merge_overrides(out.get(k, {}), v) if isinstance(v, Mapping) else v
-    return out
-
-
 def _device_band(summary: Mapping[str, float], spec_file) -> dict[str, CostReport]:
     out = {}
     for lv in LEVELS:
@@ -167,7 +160,7 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
     config = plain_config(config)
     file_overrides = load_spec_file(spec_file) if spec_file is not None and not isinstance(
         spec_file, Mapping) else spec_file
-    spec_file = _merge_overrides(config_overrides(config), file_overrides)
+    spec_file = deep_merge(config_overrides(config), file_overrides)
     level = level or str(config.get("cost_level", "nominal"))
     if level not in LEVELS:
         raise ValueError(f"level = {level!r} is invalid; allowed: {', '.join(LEVELS)}")
