@@ -34,7 +34,7 @@ from typing import Any, Mapping
 from algorithms.estimators.zeroth_order import DIFFERENCES
 from algorithms.trainer import PREDICTIONS
 from algorithms.training import SCHEDULES
-from hwsim.cost.spec import GPU_PRESETS, LEVELS, crossbar_spec, photonic_spec
+from hwsim.cost.spec import GPU_PRESETS, LEVELS, spec_from_mapping
 from hwsim.kinds import KINDS
 from hwsim.presets import DEVICE_PRESETS, device_config, device_kind
 
@@ -276,17 +276,19 @@ class CostSection:
     level: str = "nominal"
     spec_file: str = ""
     gpus: tuple[str, ...] = ("H100 SXM5", "A100 SXM4 80GB", "Jetson AGX Orin 64GB")
-    mzi: Any = None                    # PhotonicCostSpec (resolved)
-    crossbar: Any = None               # CrossbarCostSpec (resolved)
+    devices: Any = None                # {cost section of a device kind: its spec} (resolved)
     gpu: Any = None                    # {preset name: GpuSpec} for the GPUs in ``gpus`` (resolved)
 
-    @property
-    def photonic(self):
-        return self.mzi
+    def __getattr__(self, name: str):
+        """A device kind's resolved spec by its section name (``cfg.cost.<section>``)."""
+        devices = self.__dict__.get("devices") or {}
+        if name in devices:
+            return devices[name]
+        raise AttributeError(f"CostSection has no attribute or cost section {name!r}")
 
     def specs(self) -> dict:
-        """Specs keyed by device kind, as ``hwsim.cost.analytic.price`` takes them."""
-        return {"mzi": self.mzi, "crossbar": self.crossbar}
+        """Specs keyed by cost section, as ``hwsim.cost.analytic.price`` takes them."""
+        return dict(self.devices)
 
 
 @dataclass(frozen=True)
@@ -527,7 +529,9 @@ def _device_physics(kind: str, preset: str, values: Mapping[str, Any]):
         raise ConfigError(_keyed(str(e), cls, "device")) from None
 
 
-_COST_PARTS = ("mzi", "crossbar", "gpu")
+def _cost_parts() -> tuple[str, ...]:
+    """Cost spec sections a config may set: every device kind's, and the GPUs'."""
+    return (*(k.cost_section for k in KINDS.values()), "gpu")
 
 
 def _cost_section(values: Mapping[str, Any]) -> CostSection:
@@ -537,36 +541,36 @@ def _cost_section(values: Mapping[str, Any]) -> CostSection:
     spec_file = values.pop("spec_file", "")
     if not isinstance(spec_file, str) or "\x00" in spec_file:
         raise ConfigError(f"cost.spec_file = {spec_file!r}; allowed: a TOML file path with "
-                          "[mzi], [crossbar] and/or [gpu.\"<preset>\"] tables")
+                          f"{_tables()} tables")
     gpus = values.pop("gpus", CostSection.gpus)
     if isinstance(gpus, list):
         gpus = tuple(gpus)
     if not isinstance(gpus, tuple) or any(not isinstance(g, str) or g not in GPU_PRESETS for g in gpus):
         raise ConfigError(f"cost.gpus = {_plain(gpus)!r}; allowed: a list drawn from "
                           f"{', '.join(sorted(GPU_PRESETS))}")
-    overrides: dict[str, dict] = {k: {} for k in _COST_PARTS}
+    parts = _cost_parts()
+    overrides: dict[str, dict] = {k: {} for k in parts}
     if spec_file:
         from_file = load_toml(spec_file, what="cost spec file")
-        bad = sorted(set(from_file) - set(_COST_PARTS))
+        bad = sorted(set(from_file) - set(parts))
         if bad:
             raise ConfigError(f"cost spec file {spec_file!r}: unknown table [{bad[0]}]; allowed: "
-                              "[mzi], [crossbar], [gpu.\"<preset>\"]")
+                              f"{_tables()}")
         for k, v in from_file.items():
             if not isinstance(v, dict):
                 raise ConfigError(f"cost spec file {spec_file!r}: {k} must be a table")
             overrides[k] = deep_merge(overrides[k], v)
-    for part in _COST_PARTS:
+    for part in parts:
         v = values.pop(part, {})
         if not isinstance(v, dict):
             raise ConfigError(f"cost.{part} = {v!r}; allowed: a table of spec fields")
         overrides[part] = deep_merge(overrides[part], v)
     if values:
         raise ConfigError(f"unknown key cost.{sorted(values)[0]}; allowed: level, spec_file, gpus, "
-                          "mzi, crossbar, gpu")
-    mzi = _build_dataclass(type(photonic_spec(level)), photonic_spec(level), overrides["mzi"],
-                           "cost.mzi")
-    crossbar = _build_dataclass(type(crossbar_spec(level)), crossbar_spec(level),
-                                overrides["crossbar"], "cost.crossbar")
+                          f"{', '.join(parts)}")
+    base = spec_from_mapping(level, None)
+    devices = {sec: _build_dataclass(type(base[sec]), base[sec], overrides[sec], f"cost.{sec}")
+               for sec in parts[:-1]}
     gpu_specs = {}
     for name, table in overrides["gpu"].items():
         if name not in GPU_PRESETS:
@@ -577,8 +581,11 @@ def _cost_section(values: Mapping[str, Any]) -> CostSection:
     for name in gpus:
         gpu_specs[name] = _build_dataclass(type(GPU_PRESETS[name]), GPU_PRESETS[name],
                                            overrides["gpu"].get(name, {}), f"cost.gpu.{name!r}")
-    return CostSection(level=level, spec_file=spec_file, gpus=gpus, mzi=mzi, crossbar=crossbar,
-                       gpu=gpu_specs)
+    return CostSection(level=level, spec_file=spec_file, gpus=gpus, devices=devices, gpu=gpu_specs)
+
+
+def _tables() -> str:
+    return ", ".join(f"[{p}]" for p in _cost_parts()[:-1]) + ", [gpu.\"<preset>\"]"
 
 
 def deep_merge(base: Mapping, over: Mapping | None) -> dict:
@@ -656,7 +663,7 @@ def config_to_mapping(cfg: Config) -> dict[str, dict[str, Any]]:
     c = cfg.cost
     # spec_file is not written: its values are explicit below, so the resolved config stands alone.
     out["cost"] = {"level": c.level, "gpus": list(c.gpus),
-                   "mzi": dict(_plain_items(c.mzi)), "crossbar": dict(_plain_items(c.crossbar)),
+                   **{sec: dict(_plain_items(spec)) for sec, spec in c.devices.items()},
                    "gpu": {name: dict(_plain_items(g)) for name, g in c.gpu.items()}}
     return out
 

@@ -27,6 +27,8 @@ from hwsim.cost.analytic import CostReport, price
 from hwsim.cost.gpu import bp_step_work, gpu_band, measure_torch_step, summary_step_work
 from hwsim.cost.report import format_cost_table, steps_to_target, with_headline
 from hwsim.cost.spec import LEVELS, load_spec_file, spec_from_mapping
+from hwsim.kinds import KINDS, kind_or_none
+from hwsim.trace import layer_kind
 
 from . import labels
 from .config import config_value, deep_merge
@@ -36,6 +38,8 @@ __all__ = ["SUMMARY_PREFIX", "MEASURED_PREFIX", "store_summary", "stored_summari
            "price_summaries", "price_twin_run", "mean_summary", "plain_config", "config_overrides", "measured_rows", "reprice", "format_reprice", "print_reprice"]
 
 MEASURED_PREFIX = "measured"
+#: the cost spec sections a config may override: every device kind's, and the GPUs'
+_COST_SECTIONS = (*(k.cost_section for k in KINDS.values()), "gpu")
 # Classes per data set (the config does not store them; all shipped data sets have 10).
 N_CLASSES = {"digits": 10, "fashion-mnist": 10, "mnist": 10}
 BP_KERNELS = 20    # eager launches of a small-MLP BP step (cost.md §4.3: 15–25)
@@ -100,7 +104,7 @@ def config_overrides(config: Mapping) -> dict:
     out: dict = {}
     for key, value in config.items():
         parts = key.split(".")
-        if len(parts) < 3 or parts[0] != "cost" or parts[1] not in ("mzi", "crossbar", "gpu"):
+        if len(parts) < 3 or parts[0] != "cost" or parts[1] not in _COST_SECTIONS:
             continue
         if parts[1] == "gpu":
             name, field = ".".join(parts[2:-1]), parts[-1]
@@ -118,7 +122,8 @@ def _device_band(summary: Mapping[str, float], spec_file) -> dict[str, CostRepor
     out = {}
     for lv in LEVELS:
         s = _specs(lv, spec_file)
-        out[lv] = price(summary, {"mzi": s["mzi"], "crossbar": s["crossbar"]})
+        out[lv] = price(summary, {k.cost_section: s[k.cost_section] for k in KINDS.values()
+                                  if k.cost_section in s})
     return out
 
 
@@ -196,7 +201,7 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
     info_n_in = _first_n_in(device_summaries[rows[0]])
     hidden = [int(h) for h in config.get("hidden", [])]
     n_classes = N_CLASSES.get(str(config.get("dataset", "")), 10)
-    p_host = specs["mzi"].p_host_static_w
+    p_host = _host_static_w(specs)
     algo_row = labels.row_name(str(config.get("algorithm", "mfdd")))
     for name in config.get("gpus", []):
         gpu = specs["gpus"][name]
@@ -231,7 +236,7 @@ def price_twin_run(config: Mapping, n_in: int, history: Mapping[str, list] | Non
     out = {}
     for name in config.get("gpus", []):
         band = gpu_band(work["flops"], work["bytes"], work["kernels"], specs["gpus"][name],
-                        p_host_w=specs["mzi"].p_host_static_w)
+                        p_host_w=_host_static_w(specs))
         out[labels.gpu_row(name, labels.BP_ROW)] = with_headline(band, level, steps=n,
                                                                  target_accuracy=target)
     return out
@@ -255,6 +260,18 @@ def _scaled_writes(summary: Mapping[str, float], run_steps: float) -> dict[str, 
     return out
 
 
+def _host_static_w(specs: Mapping) -> float:
+    """Static host power of the GPU rows: the first device kind's spec (the photonic one)."""
+    return specs[next(iter(KINDS.values())).cost_section].p_host_static_w
+
+
+def _section_of(summary: Mapping[str, float], layer: str) -> str | None:
+    """The cost-spec section of a described layer's device kind (None: not described)."""
+    kind = layer_kind(summary, layer)
+    k = kind_or_none(kind)
+    return k.cost_section if k is not None else kind
+
+
 def _with_endurance(r: CostReport, last: Mapping[str, float], level: str, spec_file) -> CostReport:
     """Endurance from the run's last step (writes per cell are cumulative in the trace)."""
     s = _specs(level, spec_file)
@@ -264,8 +281,9 @@ def _with_endurance(r: CostReport, last: Mapping[str, float], level: str, spec_f
         if key.endswith(".program.writes_per_cell_max_total"):
             layer = key.rsplit(".", 2)[0]
             total = max(total, v)
-            if not last.get(f"{layer}.info.is_mzi", 1.0):
-                frac = max(frac, v / s["crossbar"].endurance_cycles)
+            section = _section_of(last, layer)
+            if section is not None and hasattr(s.get(section), "endurance_cycles"):
+                frac = max(frac, v / s[section].endurance_cycles)
     m = dict(r.metrics, writes_per_cell_max_total=total, endurance_used_fraction=frac)
     return CostReport(r.energy_j, r.latency_s, r.macs, r.conversions, r.weight_mode, m)
 
