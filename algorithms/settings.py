@@ -7,7 +7,8 @@ each field with :func:`setting` so that its meaning and unit travel with it
 
     num_directions: int = setting(8, "random directions per estimate", "count")
 
-and check values in ``__post_init__`` with the helpers below; every one raises
+and check values in ``__post_init__`` with the shared checks of :mod:`algorithms.checks`
+(re-exported here); every one raises
 
     ValueError("<Class>.<field> = <value>; allowed: <what is allowed>")
 
@@ -16,12 +17,11 @@ on one line.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any
 
 from . import updates
+from .checks import bad, choice, integer, nonnegative, positive
 from .trainer import GUESS_MODELS, PREDICTIONS, SCHEDULES
 
 __all__ = ["setting", "explain", "bad", "positive", "nonnegative", "integer", "choice",
@@ -44,43 +44,6 @@ def explain(settings_type: type) -> dict[str, str]:
         meaning, unit = f.metadata.get("meaning", ""), f.metadata.get("unit", "")
         out[f.name] = f"{meaning} [{unit}]" if unit else meaning
     return out
-
-
-# --------------------------------------------------------------------------- shared checks
-def bad(owner: str, name: str, value: Any, allowed: str) -> ValueError:
-    """The one error format: ``owner.name = value; allowed: allowed``."""
-    return ValueError(f"{owner}.{name} = {value!r}; allowed: {allowed}")
-
-
-def _none_ok(allow_none: bool) -> str:
-    return " or None" if allow_none else ""
-
-
-def positive(owner: str, name: str, v: Any, allow_none: bool = False) -> None:
-    if v is None and allow_none:
-        return
-    if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v) or v <= 0:
-        raise bad(owner, name, v, "a finite number > 0" + _none_ok(allow_none))
-
-
-def nonnegative(owner: str, name: str, v: Any, allow_none: bool = False) -> None:
-    if v is None and allow_none:
-        return
-    if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v) or v < 0:
-        raise bad(owner, name, v, "a finite number >= 0" + _none_ok(allow_none))
-
-
-def integer(owner: str, name: str, v: Any, lo: int = 1, hi: int = 100_000,
-            allow_none: bool = False) -> None:
-    if v is None and allow_none:
-        return
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise bad(owner, name, v, f"an integer in [{lo}, {hi}]" + _none_ok(allow_none))
-
-
-def choice(owner: str, name: str, v: Any, allowed) -> None:
-    if v not in allowed:
-        raise bad(owner, name, v, str(tuple(allowed)))
 
 
 # --------------------------------------------------------------------------- common settings

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from .directions import sample_directions
-from .weight import _count, _positive
+from ..checks import count as _count, positive_float as _positive
 
 __all__ = ["Activity"]
 

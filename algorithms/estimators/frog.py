@@ -22,7 +22,7 @@ from torch import Tensor
 
 from .base import check_losses
 from .directions import sample_directions
-from .weight import _count, _positive
+from ..checks import count as _count, positive_float as _positive
 
 __all__ = ["FROG", "SCALES", "project_on_rows"]
 

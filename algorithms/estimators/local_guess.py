@@ -28,7 +28,7 @@ from torch import Tensor
 
 from .base import check_losses, unit
 from .directions import sample_directions
-from .weight import _positive
+from ..checks import positive_float as _positive
 
 __all__ = ["LocalGuess", "VARIANTS"]
 

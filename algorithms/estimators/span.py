@@ -41,7 +41,7 @@ import torch
 from torch import Tensor
 
 from .frog import project_on_rows
-from .weight import _count, _positive
+from ..checks import count as _count, positive_float as _positive
 
 __all__ = ["SpanProjection", "SPACES"]
 

@@ -17,29 +17,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from numbers import Real
 from typing import Callable
 
 import torch
 from torch import Tensor
 
+from ..checks import count as _count, positive_float as _positive
 from .base import check_losses
 from .directions import sample_directions
 from .zeroth_order import DirectionalDerivative
 
 __all__ = ["Directional", "LowRank", "SeedReplay"]
-
-
-def _positive(owner: str, name: str, v) -> float:
-    if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{owner}.{name} = {v!r}; allowed: a finite number > 0")
-    return float(v)
-
-
-def _count(owner: str, name: str, v) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{owner}.{name} = {v!r}; allowed: an integer >= 1")
-    return v
 
 
 @dataclass(frozen=True)
