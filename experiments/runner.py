@@ -14,20 +14,12 @@ initial knobs, and trained by the one loop, :func:`algorithms.training.fit`.
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
-import hashlib
-import math
 import os
-import platform
-import shlex
-import subprocess
-import sys
 import time
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 
 from algorithms import registry
@@ -40,7 +32,7 @@ from hwsim.kinds import KINDS
 from hwsim.presets import device_config
 from hwsim.trace import Trace
 
-from . import build, checkpoint, labels
+from . import build, checkpoint, labels, provenance
 from .build import stage_settings
 from .config import Config, ConfigError, config_to_toml
 from .data import Dataset, load_dataset, standardize, stratified_indices
@@ -223,44 +215,6 @@ def prepare(cfg: Config, *, overwrite: bool = False, resume: bool = False) -> Pa
     return target
 
 
-# ------------------------------------------------------------------ provenance
-def _versions() -> dict[str, str]:
-    import h5py, numba, scipy, simpy
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-            "scipy": scipy.__version__, "h5py": h5py.__version__, "simpy": simpy.__version__,
-            "numba": numba.__version__, "forwardlab": "0.1.0"}
-
-
-def _git_commit() -> str:
-    here = Path(__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5)
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    if out.returncode != 0:
-        return ""
-    return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
-def dataset_checksum(data: Dataset) -> str:
-    """SHA-256 of the split arrays as trained on (before standardisation)."""
-    h = hashlib.sha256()
-    for t in (data.x_train, data.y_train, data.x_test, data.y_test):
-        h.update(np.ascontiguousarray(t.numpy()).tobytes())
-    return h.hexdigest()
-
-
-def _meta(cfg: Config, data: Dataset) -> dict[str, str]:
-    return {"timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "command": shlex.join(sys.argv), "git_commit": _git_commit(),
-            "dataset": data.name, "dataset_sha256": dataset_checksum(data),
-            "dataset_citation": getattr(data, "citation", ""),
-            "threads": str(torch.get_num_threads()), "host": platform.node()}
-
-
 # ------------------------------------------------------------------ the run
 @dataclass
 class Job:
@@ -284,14 +238,11 @@ def resolve_job(cfg: Config) -> Job:
     if cfg.pde.problem:                    # a PDE task (experiments.pde), not classification
         from .pde import REFERENCE, pde_task
         task = pde_task(cfg)
-        meta = {"timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                "command": shlex.join(sys.argv), "git_commit": _git_commit(),
-                "dataset": f"pde:{cfg.pde.problem}", "threads": str(torch.get_num_threads()),
-                "host": platform.node()}
+        meta = provenance.meta(f"pde:{cfg.pde.problem}")
         refs = [REFERENCE] if cfg.run.references else []
         return Job(task, (task.problem.dim,), 0, task.objective, [algo, *refs], meta)
     data = load_dataset(cfg.data.dataset, cfg.data.data_dir or None, seed=cfg.run.seed)
-    meta = _meta(cfg, data)
+    meta = provenance.meta(data.name, data)
     data, val = split_validation(data, cfg.data.val_split, cfg.run.seed)
     if cfg.data.standardize:
         data, val = standardize_with(data, val)
@@ -463,7 +414,7 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
                          else prepare(cfg, overwrite=overwrite, resume=resume))
     saved = checkpoint.load(checkpoint.path_for(out), cfg.run_id) if resume else None
     job = resolve_job(cfg)
-    rec = RunRecord(config=cfg.flat(), versions=_versions(), config_toml=config_to_toml(cfg),
+    rec = RunRecord(config=cfg.flat(), versions=provenance.versions(), config_toml=config_to_toml(cfg),
                     run_id=cfg.run_id, meta=job.meta)
     done = _train_stages(cfg, job, rec, out, saved, echo=echo, progress=progress, stop=stop)
     rec.costs.update({name: r.to_dict() for name, r in _price(cfg, job, rec, done).items()})

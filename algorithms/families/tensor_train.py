@@ -8,7 +8,6 @@ activation), or None: the settings' ``layers`` with their ``activation``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 

@@ -54,6 +54,9 @@ class ZOSignSettings(CommonSettings):
     """zo-sign: Rademacher ±ε per knob (per-knob step by the device's rule), central
     differences, P directions, update θ ← θ − lr · sign(ĝ) (``knob_optimizer`` sgd)."""
 
+    # δ = 1e-3 chosen on a validation split: digits (MLP 64-32-32, mzi-default, P = 32, 5
+    # epochs, 10 % of the training set held out, seed 0) val 0.896 at 3e-4, 0.931 at 1e-3,
+    # 0.903 at 3e-3
     knob_lr_range_units: float = setting(1e-3, "sign step δ of every knob per update",
                                          "knob range units")
     knob_optimizer: str | None = setting("sgd", "the knobs' update rule (sgd: a step of exactly "

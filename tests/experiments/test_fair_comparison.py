@@ -10,6 +10,7 @@ from experiments.config import resolve
 
 def _cfg(tmp_path, algorithm: str, references: bool):
     return resolve({"run": {"epochs": 1, "seed": 5, "batch_size": 512, "references": references,
+                            "checkpoint": False,
                             "out": str(tmp_path / f"{algorithm}.h5")},
                     "model": {"hidden": [8]}, "algorithm": {"name": algorithm},
                     "cost": {"gpus": ["H100 SXM5"]}})
