@@ -24,8 +24,12 @@ registration line::
         default_preset="mrr-default",       # its starting preset (and cross-device cost rows)
     ))
 
-plus its cost-spec section in :mod:`hwsim.cost` (the cost model prices a layer by the kind in
-its trace's ``info.device``). Fields:
+plus its cost-spec section in :mod:`hwsim.cost`: the spec dataclass and its section in
+``hwsim/cost/spec.py`` (``_SECTIONS``, named by ``cost_section``) and the spec type the
+analytic model accepts for that section (``hwsim/cost/analytic.py``, ``_resolve_specs``). The
+trace carries each layer's kind (``info.kind_<name>``) and the cost model prices a layer with
+the spec of its kind's ``cost_section``; the config's ``[cost.<section>]`` table, the
+cross-device cost rows and the labels follow from the registration. Fields:
 
 * ``name``: the kind as the trace carries it (``LayerInfo.device``) and ``[device] kind``;
 * ``label``: a human name for tables ("MZI mesh");
