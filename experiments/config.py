@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from algorithms.estimators.zeroth_order import DIFFERENCES
+from algorithms.settings import setting
 from algorithms.trainer import PREDICTIONS
 from algorithms.training import SCHEDULES
 from hwsim.cost.spec import GPU_PRESETS, LEVELS, spec_from_mapping
@@ -102,13 +103,13 @@ def _text(path: str, v: object, what: str) -> None:
 class RunSection:
     """How the run is executed and where it is stored."""
 
-    seed: int = 0
-    epochs: int = 20
-    batch_size: int = 64
-    references: bool = True            # also train MF-AD and BP on the ideal twin
-    out: str = ""                      # results file; "" → results/run-<run id>.h5
-    threads: int = 1                   # torch intra-op threads per run process (see README)
-    checkpoint: bool = True            # checkpoint at each epoch boundary (for --resume)
+    seed: int = setting(0, "root of every random stream (batches, init, devices, noise)")
+    epochs: int = setting(20, "passes over the training set (greedy: per stage)", "epochs")
+    batch_size: int = setting(64, "examples per training step", "examples")
+    references: bool = setting(True, "also train the references (MF-AD and BP on the ideal twin)")
+    out: str = setting("", "results file (\"\": results/run-<run id>.h5)")
+    threads: int = setting(1, "torch intra-op threads per run process (see README)", "threads")
+    checkpoint: bool = setting(True, "checkpoint at each epoch boundary (for --resume)")
 
     def __post_init__(self) -> None:
         _integer("run.seed", self.seed, 0, 2 ** 63 - 1)
@@ -126,11 +127,11 @@ class RunSection:
 class ModelSection:
     """Network: an MLP of device layers with Mono-Forward local heads."""
 
-    hidden: tuple[int, ...] = (32, 32)
+    hidden: tuple[int, ...] = setting((32, 32), "widths of the MLP's device layers", "units")
     # A block list, e.g. ["conv2d:4:5:2:2", "bias", "relu", "flatten", "dense:64", "bias", "relu"]
     # (algorithms.model.parse_architecture); when given it replaces the ``hidden`` MLP and the
     # run trains through the algorithm registry (every algorithm, baselines on the same blocks).
-    architecture: tuple = ()
+    architecture: tuple = setting((), "block list replacing the hidden MLP (empty: the MLP)")
 
     def __post_init__(self) -> None:
         if not isinstance(self.architecture, tuple):
@@ -290,10 +291,11 @@ class CostSection:
 
 @dataclass(frozen=True)
 class DataSection:
-    dataset: str = "digits"
-    data_dir: str = ""                 # "" → $FORWARDLAB_DATA, system path, cache, download
-    standardize: bool = True           # z-score features with training statistics
-    val_split: float = 0.0             # fraction of the training set held out for validation
+    dataset: str = setting("digits", f"data set, one of {DATASETS}")
+    data_dir: str = setting("", "IDX files' folder (\"\": $FORWARDLAB_DATA, system path, cache, "
+                            "download)")
+    standardize: bool = setting(True, "z-score features with training statistics")
+    val_split: float = setting(0.0, "share of the training set held out for validation", "1")
 
     def __post_init__(self) -> None:
         _choice("data.dataset", self.dataset, DATASETS)

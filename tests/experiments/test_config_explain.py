@@ -23,6 +23,7 @@ def test_explained_config_is_commented_valid_toml_of_the_same_run(capsys):
     text = capsys.readouterr().out
     assert "calibrate_subset = 16  # knob indices per block per calibration (None: all) [knobs]" \
         in text
+    assert "batch_size = 64  # examples per training step [examples]" in text
     cfg = resolve({"algorithm": {"name": "local-guess"}})
     assert resolve(tomllib.loads(text)).run_id == cfg.run_id
     assert tomllib.loads(config_to_toml(cfg)) == tomllib.loads(text)
