@@ -20,6 +20,7 @@ reference history), each at low / nominal / high, plus laser-on time and enduran
 """
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -35,6 +36,7 @@ from .config import config_value, deep_merge
 from .results import SUMMARY_PREFIX, RunRecord, read_results
 
 __all__ = ["SUMMARY_PREFIX", "MEASURED_PREFIX", "store_summary", "stored_summaries",
+           "cost_overrides", "resolved_cost",
            "price_summaries", "price_twin_run", "mean_summary", "plain_config", "config_overrides", "measured_rows", "reprice", "format_reprice", "print_reprice"]
 
 MEASURED_PREFIX = "measured"
@@ -93,10 +95,23 @@ def plain_config(config: Mapping) -> dict:
     return out
 
 
+def cost_overrides(cost) -> dict:
+    """The values a resolved cost section (``Config.cost``) sets away from its level's
+    defaults, as spec-file sections (one per device kind's ``cost_section``, ``gpu."<name>"``):
+    re-pricing at another level keeps what the user chose and takes the rest from that level."""
+    base = spec_from_mapping(cost.level, None)
+
+    def diff(spec, default) -> dict:
+        return {f.name: getattr(spec, f.name) for f in fields(spec)
+                if getattr(spec, f.name) != getattr(default, f.name)}
+    out: dict = {sec: d for sec, spec in cost.devices.items() if (d := diff(spec, base[sec]))}
+    gpus = {name: d for name, g in cost.gpu.items() if (d := diff(g, base["gpus"][name]))}
+    return {**out, **({"gpu": gpus} if gpus else {})}
+
+
 def config_overrides(config: Mapping) -> dict:
-    """The cost-spec values a run's resolved config sets away from its level's defaults, as spec
-    file sections (``mzi``, ``crossbar``, ``gpu."<name>"``): re-pricing at another level keeps
-    what the user chose and takes the rest from that level."""
+    """:func:`cost_overrides` from a flat config of a results file written before the resolved
+    config (``config_toml``) was stored with it."""
     level = str(config.get("cost.level", config.get("cost_level", "nominal")))
     if level not in LEVELS:
         return {}
@@ -145,10 +160,12 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
                     history: Mapping[str, list] | None = None,
                     references: Mapping[str, Mapping[str, list]] | None = None,
                     last_summary: Mapping[str, float] | None = None,
-                    target_accuracy: float | None = None) -> dict[str, CostReport]:
+                    target_accuracy: float | None = None, cost=None) -> dict[str, CostReport]:
     """Cost per training step of every row, with headline metrics (see module docstring).
 
     Args:
+        cost: the run's resolved cost section (``Config.cost``), taken as it is: its level,
+            GPUs and every value it sets (None: read from the flat ``config``, older files).
         config: the run's flat config (``RunConfig.flat()`` or a results file's attributes):
             uses ``cost_level``, ``gpus``, ``hidden``, ``batch_size``, ``dataset``,
             ``schedule``.
@@ -163,9 +180,12 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
             device run and the BP reference (so that both can reach it).
     """
     config = plain_config(config)
+    if cost is not None:
+        config = {**config, "cost_level": cost.level, "gpus": list(cost.gpus)}
     file_overrides = load_spec_file(spec_file) if spec_file is not None and not isinstance(
         spec_file, Mapping) else spec_file
-    spec_file = deep_merge(config_overrides(config), file_overrides)
+    spec_file = deep_merge(cost_overrides(cost) if cost is not None else config_overrides(config),
+                           file_overrides)
     level = level or str(config.get("cost_level", "nominal"))
     if level not in LEVELS:
         raise ValueError(f"level = {level!r} is invalid; allowed: {', '.join(LEVELS)}")
@@ -218,15 +238,18 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
 
 
 def price_twin_run(config: Mapping, n_in: int, history: Mapping[str, list] | None = None,
-                   *, level: str | None = None) -> dict[str, CostReport]:
+                   *, level: str | None = None, cost=None) -> dict[str, CostReport]:
     """GPU rows of a run trained with autograd on the ideal twin (``bp`` or ``mf-ad``): the
     same network's BP step on every configured GPU's band, with energy and time to the target
-    (0.95 × the run's best accuracy, from its own history). No device row: nothing ran on one."""
+    (0.95 × the run's best accuracy, from its own history). No device row: nothing ran on one.
+    ``cost``: the resolved cost section, as :func:`price_summaries` takes it."""
     config = plain_config(config)
     if config.get("architecture"):      # the BP step priced below is the hidden MLP's
         return {}
+    if cost is not None:
+        config = {**config, "cost_level": cost.level, "gpus": list(cost.gpus)}
     level = level or str(config.get("cost_level", "nominal"))
-    specs = _specs(level, config_overrides(config))
+    specs = _specs(level, cost_overrides(cost) if cost is not None else config_overrides(config))
     hidden = [int(h) for h in config.get("hidden", [])]
     work = bp_step_work([int(n_in), *hidden], N_CLASSES.get(str(config.get("dataset", "")), 10),
                         int(config.get("batch_size", 64)), BP_KERNELS)
@@ -314,11 +337,25 @@ def measured_rows(config: Mapping, n_in: int, *, directions: int | None = None,
     return out
 
 
+def resolved_cost(rec: RunRecord):
+    """The cost section of the resolved config stored with a run (None: an older file without
+    it, or one this version cannot resolve; pricing then reads the flat config)."""
+    if not rec.config_toml:
+        return None
+    import tomllib
+    from .config import ConfigError, resolve
+    try:
+        return resolve(tomllib.loads(rec.config_toml)).cost
+    except (ConfigError, tomllib.TOMLDecodeError, ValueError):
+        return None
+
+
 def reprice(path: str | Path, level: str | None = None, spec_file: str | Path | None = None,
             *, target_accuracy: float | None = None) -> dict[str, CostReport]:
     """Re-price every row of a stored run (see module docstring) from its traces alone."""
     rec = read_results(path)
     rec.config = plain_config(rec.config)
+    cost = resolved_cost(rec)
     if not rec.step_summaries:
         raise ValueError(f"{str(path)!r} holds no trace steps (a baseline-only run); allowed: "
                          "a device run with stored step summaries")
@@ -331,7 +368,7 @@ def reprice(path: str | Path, level: str | None = None, spec_file: str | Path | 
     reports = price_summaries(rec.config, summaries, level=level, spec_file=spec_file,
                               history=rec.history, references=rec.references,
                               last_summary=rec.step_summaries[-1],
-                              target_accuracy=target_accuracy)
+                              target_accuracy=target_accuracy, cost=cost)
     for name, d in rec.costs.items():
         if name.startswith(MEASURED_PREFIX):
             reports[name] = CostReport.from_dict(d)

@@ -103,7 +103,7 @@ def price_run(cfg: Config, n_in: int, rec: RunRecord, device_summaries: dict[str
         store_summary(rec, label, summary)
     reports = price_summaries(config if config is not None else rec.config, device_summaries,
                               history=rec.history, references=rec.references,
-                              last_summary=last_summary)
+                              last_summary=last_summary, cost=cfg.cost)
     if measure:
         reports.update(measured_rows(rec.config, n_in))
     return reports
@@ -382,7 +382,7 @@ def _price(cfg: Config, job: Job, rec: RunRecord, done: dict[str, FitResult]) ->
     summaries = done[algo].step_summaries
     if job.objective is None and (spec.twin or not summaries):
         from .price import price_twin_run
-        return price_twin_run(rec.config, job.data.x_train.shape[1], rec.history)
+        return price_twin_run(rec.config, job.data.x_train.shape[1], rec.history, cost=cfg.cost)
     if not summaries:
         return {}
     rows = {labels.device_row(cfg.device.preset, algo): mean_summary(summaries)}

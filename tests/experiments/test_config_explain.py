@@ -35,3 +35,19 @@ def test_deep_merge_merges_tables_and_shares_nothing():
     assert out == {"a": {"b": 1, "c": {"d": 2, "x": 4}}, "e": {"f": 5}}
     out["a"]["c"]["d"] = 99
     assert base["a"]["c"]["d"] == 2
+
+
+def test_pricing_takes_the_resolved_cost_section_as_it_is():
+    """The values a run sets in [cost] reach pricing from the resolved section itself; older
+    files without a stored resolved config give the same overrides from their flat keys."""
+    from experiments.price import config_overrides, cost_overrides
+    cfg = resolve({"cost": {"level": "low", "mzi": {"p_pi_mw": 12.5},
+                            "crossbar": {"e_write_pj": 4.0},
+                            "gpu": {"H100 SXM5": {"tdp_w": 500.0}}}})
+    want = {"mzi": {"p_pi_mw": 12.5}, "crossbar": {"e_write_pj": 4.0},
+            "gpu": {"H100 SXM5": {"tdp_w": 500.0}}}
+    assert cost_overrides(cfg.cost) == want
+    flat = config_overrides(cfg.flat())
+    assert {k: v for k, v in flat.items() if k != "gpu"} == {k: v for k, v in want.items()
+                                                              if k != "gpu"}
+    assert {n: d for n, d in flat["gpu"].items() if d} == want["gpu"]
