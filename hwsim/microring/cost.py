@@ -12,13 +12,13 @@ Priced items (the same closed forms as the photonic mesh, :mod:`hwsim.cost.analy
   tuning energy: one heater-DAC write per changed ring, and a thermal settle per setting;
 * balanced photodiodes (two per output) + TIA, and the ADC, per output and vector.
 
-``price_microring(summary, spec)`` prices a step summary whose MRR layers it is told (the
-summary's ``info`` does not say the kind of a layer yet).
+The section is ``[cost.mrr]`` (``DeviceKind.cost_spec``); ``price_microring(summary, spec)``
+prices a step of microring layers with it alone.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Iterable, Mapping
+from typing import Mapping
 
 from ..cost.analytic import CostReport, price
 from ..cost.spec import LEVELS, PhotonicCostSpec, _SpecMixin, _validate
@@ -69,7 +69,7 @@ class MicroringCostSpec(_SpecMixin):
                          "converter_idle_fraction": "unit", "receiver_idle_fraction": "unit",
                          "p_host_static_w": "nonneg"})
 
-    def photonic(self) -> PhotonicCostSpec:
+    def pricing_spec(self) -> PhotonicCostSpec:
         """The same costs in the photonic pricing vocabulary: a ring heater is a thermo-optic
         shifter with P_π = P_FSR/2 (π of round-trip phase = half an FSR); one ADC per bank."""
         return replace(
@@ -116,13 +116,7 @@ def microring_spec(level: str = "nominal") -> MicroringCostSpec:
     return replace(MicroringCostSpec(), **{k: v[i] for k, v in _RANGE.items()})
 
 
-def price_microring(summary: Mapping[str, float], spec: MicroringCostSpec,
-                    layers: Iterable[str] | None = None) -> CostReport:
-    """Price a step summary whose described layers ``layers`` (default: all of them) are
-    microring banks, with the photonic pricing law and this section's values."""
-    names = set(layers) if layers is not None else {
-        k.rsplit(".", 3)[0] for k in summary if k.endswith(".info.is_mzi")}
-    marked = dict(summary)
-    for name in names:
-        marked[f"{name}.info.is_mzi"] = 1.0     # priced by the photonic law with this spec
-    return price(marked, {"mzi": spec.photonic()})
+def price_microring(summary: Mapping[str, float], spec: MicroringCostSpec) -> CostReport:
+    """Price a step summary of microring layers with this section (the photonic law with the
+    values of :meth:`MicroringCostSpec.pricing_spec`); the trace names each layer's kind."""
+    return price(summary, {SECTION: spec})

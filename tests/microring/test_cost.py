@@ -40,7 +40,7 @@ def test_laser_converters_and_balanced_receivers():
     dev, knobs, s = traced_step(P=2, B=4)
     spec = MicroringCostSpec(laser_idle_on_fraction=0.0, converter_idle_fraction=0.0,
                              receiver_idle_fraction=0.0)
-    r = price_microring(s, spec, layers=["L"])
+    r = price_microring(s, spec)
     vectors = 2 * 4
     tiles = dev.p * dev.q
     # laser per wavelength: the device's own budget (1 mW per channel per tile) over the WPE,
@@ -64,7 +64,7 @@ def test_levels_and_bad_values():
     low, nom, high = (microring_spec(lv) for lv in ("low", "nominal", "high"))
     assert low.heater_mw_per_fsr < nom.heater_mw_per_fsr < high.heater_mw_per_fsr
     assert low.laser_wpe > high.laser_wpe
-    assert nom.photonic().p_pi_mw == pytest.approx(nom.heater_mw_per_fsr / 2)
+    assert nom.pricing_spec().p_pi_mw == pytest.approx(nom.heater_mw_per_fsr / 2)
     with pytest.raises(ValueError, match="level"):
         microring_spec("typical")
     with pytest.raises(ValueError, match="laser_wpe"):
