@@ -62,7 +62,7 @@ from hwsim.photonic.mesh import clements_unitary  # noqa: E402
 from hwsim.presets import build_layer  # noqa: E402
 
 P_QUERY, B_QUERY = 64, 128
-PARTS = ("crossbar", "mzi", "fashion", "digits", "mesh", "memory", "pscaling")
+PARTS = ("crossbar", "mzi", "fashion", "digits", "mesh", "memory", "pscaling", "kernels")
 P_SCALING = (8, 32, 128, 256)
 
 
@@ -252,7 +252,7 @@ def allocator_settings() -> dict:
             "threads": 1}
 
 
-def memory_against_p(repeats: int = 3, Ps=(8, 32, 128, 256)) -> dict:
+def memory_against_p(repeats: int = 3, Ps=(32, 256)) -> dict:
     """Peak added memory of one Fashion-MNIST step against P, each in a fresh process, the
     median of ``repeats`` processes with min–max; automatic chunks ("after") and one call
     ("one_call", the behaviour before chunking) side by side, interleaved."""
@@ -280,6 +280,42 @@ def memory_against_p(repeats: int = 3, Ps=(8, 32, 128, 256)) -> dict:
                   f"{rows['peak_256_over_32']['one_call']:.2f}x", flush=True)
         out[preset] = rows
     return out
+
+
+def program_kernel(rounds: int) -> dict:
+    """``program_weights`` (row-wise, tiled transpose) against the column-by-column kernel it
+    replaced (kept as the bit-for-bit reference in tests/hwsim/test_crossbar_fused_program.py):
+    the kernel alone on the step's 65 settings of the 784→64 crossbar-default layer, and the
+    whole Fashion-MNIST crossbar step (P = 32) with either kernel in the device, interleaved."""
+    import numpy as np
+    import hwsim.crossbar.device as xdev
+    from tests.hwsim.test_crossbar_fused_program import column_by_column
+    new = xdev.program_weights
+    rng = np.random.default_rng(0)
+    P, n_out, n_in = 65, 64, 784
+    g = rng.uniform(0, 25, (P, 2, n_out, n_in)).astype(np.float32)
+    seeds = np.arange(P, dtype=np.uint64)
+    args = (g, 256, 0.0, 25.0, True, -0.0469, 0.0786, 0.2635, seeds, *ziggurat.TABLES)
+    a, b = np.empty((P, n_in, n_out), np.float32), np.empty((P, n_in, n_out), np.float32)
+    new(*args, a)
+    column_by_column(*args, b)
+    assert np.array_equal(a, b), "program_weights differs from the column-wise reference"
+    step, _, _ = _step_setup("fashion-mnist", "crossbar-default", [64], 128, 32)
+
+    def step_with(kernel):
+        def run():
+            xdev.program_weights = kernel
+            try:
+                step()
+            finally:
+                xdev.program_weights = new
+        return run
+    times = interleaved({"program_new": lambda: new(*args, a),
+                         "program_before": lambda: column_by_column(*args, b),
+                         "step_new": step_with(new), "step_before": step_with(column_by_column)},
+                        rounds)
+    return {"program": ratio(times, "program_new", "program_before"),
+            "crossbar_step": ratio(times, "step_new", "step_before")}
 
 
 def p_scaling(rounds: int, Ps=P_SCALING) -> dict:
@@ -360,6 +396,13 @@ def main() -> None:
         print("peak memory of one Fashion-MNIST step (784-64, B = 128) against P "
               f"(median of {args.memory_repeats} fresh processes [min-max]):")
         res["peak_step_mib"] = memory_against_p(args.memory_repeats)
+    if "kernels" in want:
+        k = program_kernel(args.rounds)
+        _print_ratio("program_weights new / before", k["program"], 0.65)
+        _print_ratio("Fashion crossbar step, new / before kernel", k["crossbar_step"])
+        res["program_weights_new_over_before"] = k["program"]["cpu"]["median"]
+        res["crossbar_step_new_over_before_kernel"] = k["crossbar_step"]["cpu"]["median"]
+        res["kernels_detail"] = k
     if "pscaling" in want:
         ps = p_scaling(max(2, args.rounds // 3))
         res["p_scaling_detail"] = ps
