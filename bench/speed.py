@@ -28,12 +28,22 @@ Figures (ratios are on process CPU time unless the key ends in ``_wall``):
   mzi-default, B = 64, P = 32) as ``registry.build("mfdd", ...)`` trains it (the
   LocalTrainer), median CPU ms. Every step figure (Fashion, memory) goes through the same path.
 * ``mesh_build_64_n{16,64,128}_ms``: building 64 Clements unitaries of N modes (float32 phases).
-* ``peak_step_mib``: for P in (8, 32, 128), the memory one Fashion-MNIST step adds on top of
+* ``peak_step_mib``: for P in (32, 256), the memory one Fashion-MNIST step adds on top of
   the resident set before it (max RSS after the step − RSS before), each in a fresh process,
   for mzi-default and crossbar-default; plus the layer output size P·B·n_out for comparison.
+* ``p_scaling_mzi``, ``p_scaling_crossbar``: Fashion-MNIST step time (784-64, B = 128) at
+  P = 256 ÷ (8 × the time at P = 32), automatic chunks (``_one_call``: all settings in one call,
+  the behaviour before chunking), interleaved; ``p_scaling_detail`` has every P in (8, 32, 128,
+  256).
+* ``program_weights_new_over_before``, ``crossbar_step_new_over_before_kernel``: the crossbar
+  programming kernel against the column-wise one it replaced (bit for bit the same output),
+  alone and inside the Fashion crossbar step, interleaved.
+* ``peak_step_mib`` (``--memory-repeats`` fresh processes per point, median and min–max, plus
+  the allocator settings): chunked and one call at P = 32 and 256.
 * ``device``: what was measured ("cpu" here, else the CUDA device name).
 
 Run: python bench/speed.py [--rounds 7] [--json bench/results/speed.json] [--skip-memory]
+     [--only PART ...] [--memory-repeats 3]
 """
 from __future__ import annotations
 
