@@ -219,7 +219,6 @@ def _cmd_run(args) -> int:
     from .config import ConfigError
     from .data import DataError
     from .outputs import OutputError
-    from .report import accuracy_table, cost_section
     from .runner import prepare, run
     if args.data_dir is not None and not args.data_dir.strip():
         return _err("--data-dir ''; allowed: a directory holding the data set's IDX files")
@@ -257,6 +256,7 @@ def _cmd_run(args) -> int:
             print("forwardlab: error: out of memory during training; lower "
                   "algorithm.settings.num_directions (--directions) or run.batch_size", file=sys.stderr)
             return 1
+    from .report import accuracy_table, cost_section   # pandas: not before the first line
     if compiled.count:
         print(f"forwardlab: compiled {compiled.count} numba kernels in {compiled.seconds:.1f} s of "
               "CPU during the run", file=sys.stderr)
