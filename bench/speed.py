@@ -262,12 +262,13 @@ def allocator_settings() -> dict:
             "threads": 1}
 
 
-def memory_against_p(repeats: int = 3, Ps=(32, 256)) -> dict:
+def memory_against_p(repeats: int = 3, Ps=(32, 256),
+                     presets=("mzi-default", "crossbar-default")) -> dict:
     """Peak added memory of one Fashion-MNIST step against P, each in a fresh process, the
     median of ``repeats`` processes with min–max for automatic chunks; all settings in one call
     (the behaviour before chunking) once, for comparison."""
     out: dict = {"allocator": allocator_settings(), "repeats": repeats}
-    for preset in ("mzi-default", "crossbar-default"):
+    for preset in presets:
         rows = {}
         for P in Ps:
             runs = {"chunked": [], "one_call": []}
@@ -365,6 +366,7 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=None,
                     help="settings per device call (0: one call; default automatic)")
     ap.add_argument("--memory-repeats", type=int, default=3)
+    ap.add_argument("--memory-presets", nargs="+", default=["mzi-default", "crossbar-default"])
     ap.add_argument("--only", nargs="+", default=[], choices=PARTS,
                     help="run only these parts (default: all)")
     args = ap.parse_args()
@@ -405,7 +407,8 @@ def main() -> None:
     if "memory" in want and not args.skip_memory:
         print("peak memory of one Fashion-MNIST step (784-64, B = 128) against P "
               f"(median of {args.memory_repeats} fresh processes [min-max]):")
-        res["peak_step_mib"] = memory_against_p(args.memory_repeats)
+        res["peak_step_mib"] = memory_against_p(args.memory_repeats,
+                                                presets=tuple(args.memory_presets))
     if "kernels" in want:
         k = program_kernel(args.rounds)
         _print_ratio("program_weights new / before", k["program"], 0.65)
