@@ -57,8 +57,7 @@ def step_cpu_s(preset: str, algorithm: str, kind: str, width: int, steps: int, d
     values = {"num_directions": 32} if algorithm == "mfdd" else {}
     t = registry.build(algorithm, registry.settings_for(algorithm, values), model, devices, 10,
                        seed=0, trace=trace)
-    x, y = data
-    x = x.reshape(-1, *shape)
+    x, y = data                                  # flattened images: the model reshapes them
     times = []
     for i in range(steps + 1):
         xb, yb = x[i * B:(i + 1) * B], y[i * B:(i + 1) * B]
@@ -79,6 +78,19 @@ def fit_width(points: list[tuple[int, float]], budget_s: float) -> tuple[float, 
     b = sum((u - mx) * (v - my) for u, v in zip(lx, ly)) / sum((u - mx) ** 2 for u in lx)
     a = math.exp(my - b * mx)
     return a, b, (budget_s / a) ** (1.0 / b)
+
+
+def _merge_json(path: str, out: dict) -> None:
+    """Add this run's rows to ``path`` (a run per preset/kind may write the same file)."""
+    old = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            old = json.load(f)
+    keys = {(r["preset"], r["kind"], r["algorithm"]) for r in out["rows"]}
+    out["rows"] = [r for r in old.get("rows", []) if (r["preset"], r["kind"], r["algorithm"])
+                   not in keys] + out["rows"]
+    with open(path, "w") as f:
+        json.dump(out, f, indent=2)
 
 
 def main(argv=None) -> dict:
@@ -114,8 +126,7 @@ def main(argv=None) -> dict:
                     + f"  t ~ w^{b:.2f}; {what} <= {w_max:.0f} for a {args.budget_min:g}-min epoch",
                     flush=True)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=2)
+        _merge_json(args.json, out)
     return out
 
 
