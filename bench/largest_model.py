@@ -123,8 +123,9 @@ def main(argv=None) -> dict:
                 out["rows"].append(row)
                 print(f"{preset:<17} {kind} {algo:<11} " + ", ".join(
                     f"w={w}: {1e3 * t:.0f} ms" for w, t in pts)
-                    + f"  t ~ w^{b:.2f}; {what} <= {w_max:.0f} for a {args.budget_min:g}-min epoch",
-                    flush=True)
+                    + f"  t ~ w^{b:.2f}; {what} <= {w_max:.0f} for a {args.budget_min:g}-min epoch"
+                    + (f" (extrapolated {w_max / pts[-1][0]:.1f}x past the widest measured: not "
+                       "trusted)" if w_max > 2 * pts[-1][0] else ""), flush=True)
     if args.json:
         _merge_json(args.json, out)
     return out
