@@ -10,6 +10,7 @@
     forwardlab price RUN.h5 [--cost-level L] [--spec FILE.toml]   re-price from stored traces
     forwardlab presets [NAME]                          list presets / print one as TOML
     forwardlab algorithms                              list algorithms, capability, queries/step
+    forwardlab warmup                                  compile the numba kernels now
 
 User errors (bad names or values, missing or corrupt data, unknown config keys, unusable
 output paths) print one line and exit with status 2 before any training, leaving no file. A
@@ -23,8 +24,9 @@ import signal
 import sys
 from pathlib import Path
 
-from .config import (ConfigError, config_to_toml, load_toml, mapping_to_toml, parse_set, resolve,
-                     set_dotted)
+# Nothing here imports torch, numba or the device models at module level: ``--help``,
+# ``--version`` and the listing commands must start in well under a second (each command
+# imports what it needs; ``experiments.cli_cache`` answers repeated listing commands).
 
 __all__ = ["main", "resolve_cli_config"]
 
@@ -50,9 +52,30 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
                         "(repeatable; applied last)")
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the installed version, looked up only when asked for."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(f"forwardlab {_version()}")
+        parser.exit()
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("forwardlab")
+    except PackageNotFoundError:    # run from a source tree that is not installed
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="forwardlab", description="Forward-only training on simulated photonic and "
                                                 "analog hardware.")
+    p.add_argument("--version", action=_VersionAction)
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     r = sub.add_parser("run", help="train one model and write a results file")
     _add_config_options(r)
@@ -97,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     pc.add_argument("--cost-level", dest="level", help="low, nominal or high (default: the run's)")
     pc.add_argument("--spec", help="TOML spec overrides: [mzi], [crossbar], [gpu.\"<preset>\"]")
     sub.add_parser("algorithms", help="list the algorithms: capability, device queries per step")
+    sub.add_parser("warmup", help="compile the numba kernels now (done once per checkout; runs "
+                                  "announce it when they have to)")
     pr = sub.add_parser("presets", help="list device presets, or print one as TOML")
     pr.add_argument("name", nargs="?")
     return p
@@ -109,6 +134,7 @@ def _err(message: str) -> int:
 
 def resolve_cli_config(config: str | None, sets: list[str], flags: dict | None = None):
     """Config from a TOML file (or a results file's stored config), CLI flags, then ``--set``."""
+    from .config import ConfigError, load_toml, parse_set, resolve, set_dotted
     mapping: dict = {}
     if config is not None and not config.strip():
         raise ConfigError("--config ''; allowed: a TOML config file or a results .h5 file")
@@ -129,6 +155,7 @@ def resolve_cli_config(config: str | None, sets: list[str], flags: dict | None =
 
 def _config_from_results(path: str) -> dict:
     import tomllib
+    from .config import ConfigError
     from .outputs import is_results_file
     from .results import read_results
     p = Path(path)
@@ -191,9 +218,9 @@ def _progress(enabled: bool):
 
 def _cmd_run(args) -> int:
     from algorithms.training import Divergence, Interrupted
+    from .config import ConfigError
     from .data import DataError
     from .outputs import OutputError
-    from .report import accuracy_table, cost_section
     from .runner import prepare, run
     if args.data_dir is not None and not args.data_dir.strip():
         return _err("--data-dir ''; allowed: a directory holding the data set's IDX files")
@@ -209,7 +236,12 @@ def _cmd_run(args) -> int:
         out = prepare(cfg, overwrite=args.overwrite, resume=args.resume)
     except (ConfigError, OutputError) as e:
         return _err(str(e))
-    with _StopFlag() as stop:
+    from .warmup import compile_notice, kernels_cached, warm_kernels
+    if not kernels_cached():         # a fresh checkout: compile now, on one announced line
+        warm_kernels(announce=True)
+    with _StopFlag() as stop, compile_notice(on_first=lambda: print(
+            "forwardlab: compiling numba kernels (edited since cached; cached afterwards)",
+            file=sys.stderr, flush=True)) as compiled:
         try:
             rec = run(cfg, out, progress=_progress(not args.quiet and sys.stderr.isatty()),
                       stop=stop, resume=args.resume)
@@ -226,6 +258,10 @@ def _cmd_run(args) -> int:
             print("forwardlab: error: out of memory during training; lower "
                   "algorithm.settings.num_directions (--directions) or run.batch_size", file=sys.stderr)
             return 1
+    from .report import accuracy_table, cost_section   # pandas: not before the first line
+    if compiled.count:
+        print(f"forwardlab: compiled {compiled.count} numba kernels in {compiled.seconds:.1f} s of "
+              "CPU during the run", file=sys.stderr)
     print()
     print(accuracy_table(rec))
     print()
@@ -235,6 +271,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_config(args) -> int:
+    from .config import ConfigError, config_to_toml
     if args.config_command != "show":
         return _err("config needs a subcommand; allowed: show")
     try:
@@ -291,7 +328,7 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_price(args) -> int:
-    from .config import COST_LEVELS
+    from .config import COST_LEVELS, ConfigError, load_toml
     from .outputs import is_results_file
     from .price import plain_config, reprice
     from .report import cost_section
@@ -328,10 +365,16 @@ def _cmd_algorithms(args) -> int:
     return 0
 
 
+def _cmd_warmup(args) -> int:
+    from .warmup import warm_kernels
+    warm_kernels(announce=True, always=True)
+    return 0
+
+
 def _cmd_presets(args) -> int:
     import dataclasses
     from hwsim.presets import DEVICE_PRESETS, device_config
-    from .config import DEVICES, config_to_mapping
+    from .config import config_to_mapping, mapping_to_toml, resolve
     if args.name is None:
         for name in DEVICE_PRESETS:
             phys = device_config(name)
@@ -347,6 +390,7 @@ def _cmd_presets(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
+    from .config import ConfigError
     from .outputs import OutputError
     from .sweep import SweepError, run_sweep
     if args.out is not None and not args.out.strip():
@@ -401,8 +445,16 @@ def _subparser(parser: argparse.ArgumentParser, path: list[str]) -> argparse.Arg
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:        # the console command: listing commands answer from the cache
+        from .cli_cache import cached_answer
+        given = list(sys.argv[1:])
+        return cached_answer(given, lambda: _main(given))
+    return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     parser = _parser()
-    argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv), parser)
+    argv = _join_negative_values(list(argv), parser)
     args, extra = parser.parse_known_args(argv)
     if extra:
         path = [x for x in (getattr(args, "command", None), getattr(args, "config_command", None)) if x]
@@ -415,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     return {"run": _cmd_run, "config": _cmd_config, "report": _cmd_report,
             "presets": _cmd_presets, "sweep": _cmd_sweep, "price": _cmd_price,
-            "algorithms": _cmd_algorithms}[args.command](args)
+            "algorithms": _cmd_algorithms, "warmup": _cmd_warmup}[args.command](args)
 
 
 if __name__ == "__main__":   # pragma: no cover
