@@ -10,6 +10,8 @@
     forwardlab price RUN.h5 [--cost-level L] [--spec FILE.toml]   re-price from stored traces
     forwardlab presets [NAME]                          list presets / print one as TOML
     forwardlab algorithms                              list algorithms, capability, queries/step
+    forwardlab reproduce NAME [--quick] [--seeds N] [--out DIR] [--data-dir DIR] | --list
+                                                       re-run a published training experiment
 
 User errors (bad names or values, missing or corrupt data, unknown config keys, unusable
 output paths) print one line and exit with status 2 before any training, leaving no file. A
@@ -59,8 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--device", help="mzi or crossbar (default mzi)")
     r.add_argument("--preset", help="device preset (see `forwardlab presets`)")
     r.add_argument("--algorithm", help="mfdd (default), mf-ad, bp, or any of `forwardlab algorithms`")
-    r.add_argument("--dataset", help="digits, fashion-mnist or mnist (default digits)")
-    r.add_argument("--data-dir", dest="data_dir", help="directory with the IDX files")
+    r.add_argument("--dataset", help="digits, fashion-mnist, mnist or vowels (default digits)")
+    r.add_argument("--data-dir", dest="data_dir", help="directory with the IDX files (or vowdata.dat)")
     r.add_argument("--epochs", type=int)
     r.add_argument("--directions", dest="num_directions", type=int,
                    help="directions P per device-knob estimate")
@@ -97,6 +99,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("algorithms", help="list the algorithms: capability, device queries per step")
     pr = sub.add_parser("presets", help="list device presets, or print one as TOML")
     pr.add_argument("name", nargs="?")
+    rp = sub.add_parser("reproduce", help="reproduce a published in-situ training experiment")
+    rp.add_argument("name", nargs="?", help="a reproduction (see --list)")
+    rp.add_argument("--list", action="store_true", help="one line per reproduction")
+    rp.add_argument("--quick", action="store_true", help="seconds-long version of the protocol")
+    rp.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    rp.add_argument("--out", help="output directory (default results/reproduce/NAME[-quick])")
+    rp.add_argument("--data-dir", dest="data_dir", help="directory holding the data file(s)")
+    rp.add_argument("--overwrite", action="store_true", help="replace results in --out")
     return p
 
 
@@ -398,6 +408,24 @@ def _subparser(parser: argparse.ArgumentParser, path: list[str]) -> argparse.Arg
     return parser
 
 
+def _cmd_reproduce(args) -> int:
+    from .reproduce import REPRODUCTIONS, list_lines
+    from .reproduce.run import reproduce
+    if args.list:
+        print("\n".join(list_lines()))
+        return 0
+    if not args.name:
+        return _err(f"reproduce needs NAME or --list; allowed: {', '.join(REPRODUCTIONS)}")
+    import torch
+    torch.set_num_threads(1)
+    try:
+        reproduce(args.name, quick=args.quick, seeds=args.seeds, out=args.out,
+                  data_dir=args.data_dir, overwrite=args.overwrite)
+    except ValueError as exc:      # DataError included: one line, nothing half-written is kept
+        return _err(str(exc))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv), parser)
@@ -413,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     return {"run": _cmd_run, "config": _cmd_config, "report": _cmd_report,
             "presets": _cmd_presets, "sweep": _cmd_sweep, "price": _cmd_price,
-            "algorithms": _cmd_algorithms}[args.command](args)
+            "algorithms": _cmd_algorithms, "reproduce": _cmd_reproduce}[args.command](args)
 
 
 if __name__ == "__main__":   # pragma: no cover

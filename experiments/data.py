@@ -42,7 +42,7 @@ import torch
 
 __all__ = ["DATASETS", "DataError", "Dataset", "load_dataset", "read_idx"]
 
-DATASETS = ("digits", "fashion-mnist", "mnist")
+DATASETS = ("digits", "fashion-mnist", "mnist", "vowels")
 
 
 class DataError(ValueError):
@@ -364,12 +364,17 @@ def load_dataset(
     ``seed``; features / 16; ``data_dir`` and ``download`` are ignored.
     fashion-mnist, mnist: official 60000/10000 split, pixels / 255, D = 784;
     see the module docstring for the search order; ``seed`` is ignored.
+    vowels: ``vowdata.dat`` in ``data_dir`` (else the download cache, fetched from the author's
+    address and structurally checked); 6 features, stratified 540/294-fraction split by ``seed``.
     Raises ValueError for an unknown name, DataError for missing/corrupt data.
     """
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
     if name == "digits":
         return _load_digits(seed)
+    if name == "vowels":   # Hillenbrand vowdata.dat, FICONN's selection (experiments/vowels.py)
+        from .vowels import load_vowels
+        return load_vowels(data_dir, seed=seed, download=download)
     return _load_idx_dataset(name, data_dir, download)
 
 

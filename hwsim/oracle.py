@@ -27,8 +27,10 @@ __all__ = ["KnobSpec", "Programmed", "Oracle", "TracingOracle", "check_knobs", "
 #: Optional device capabilities (design.md "The oracle contract"). ``nominal``: the design-level
 #: differentiable map knobs → matrix, without hidden per-device errors or noise (for the MZI and
 #: crossbar devices: their ``digital_twin``, which ignores every effect); ``calibrate``: estimate
-#: hidden static errors from forward queries only (traced).
-CAPABILITIES = ("nominal", "calibrate")
+#: hidden static errors from forward queries only (traced); ``adjoint``: in-situ backpropagation
+#: by forward, adjoint and interference passes read by power monitors (meshes with monitors,
+#: ``hwsim.photonic.adjoint``; traced as device work).
+CAPABILITIES = ("nominal", "calibrate", "adjoint")
 
 
 class MissingCapability(ValueError):
@@ -354,3 +356,15 @@ TracingOracle.require = _require
 TracingOracle.nominal = _nominal
 TracingOracle.nominal_vjp = _nominal_vjp
 TracingOracle.calibrate = _calibrate
+
+
+def _adjoint(self, programmed: Programmed, x: torch.Tensor, output_cotangent,
+             generator: torch.Generator | None = None):
+    """Measured ∂L/∂knobs from forward, adjoint and sum passes (3 passes per sample, traced),
+    where the device declares ``adjoint``; ``output_cotangent`` maps measured output powers to
+    (∂ℓ/∂P, ℓ) on the host."""
+    self.require("adjoint")
+    return self._device.adjoint(self, programmed, x, output_cotangent, generator=generator)
+
+
+TracingOracle.adjoint = _adjoint
