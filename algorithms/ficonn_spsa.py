@@ -22,7 +22,7 @@ import torch
 
 from hwsim.oracle import TracingOracle
 
-from .meshnet_common import initial_knobs
+from .meshnet_common import cosine_factor, initial_knobs
 from .optical_readout import Readout
 from .seeds import generator
 
@@ -34,12 +34,14 @@ LABEL = "FICONN forward-only perturbation (±δ on all parameters)"
 @dataclass(frozen=True)
 class FICONNSPSASettings:
     """delta: perturbation per parameter (rad or 1); lr: η of the update; readout: the loss;
-    loss_pass: also measure L(Θ) each iteration (the third pass)."""
+    loss_pass: also measure L(Θ) each iteration (the third pass); decay_steps: cosine decay of η
+    to 0 over that many iterations (None: constant)."""
 
     delta: float = 0.05
     lr: float = 0.002
     readout: Readout = Readout()
     loss_pass: bool = True
+    decay_steps: int | None = None
 
     def __post_init__(self) -> None:
         for f in ("delta", "lr"):
@@ -60,6 +62,7 @@ class FICONNSPSA:
         self.gen = generator(seed, "train/device")
         self.dir_gen = generator(seed, "train/directions")
         self.passes = 0
+        self.steps = 0
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> dict:
         s, spec = self.settings, self.oracle.knob_spec
@@ -71,7 +74,9 @@ class FICONNSPSA:
         powers = self.oracle.query(self.oracle.program(pair, self.gen), x, self.gen)   # (2, B, N)
         l_plus, l_minus = s.readout.losses(powers, y).mean(-1)
         g = (l_plus - l_minus) / (2.0 * norm)
-        self.knobs = {n: spec[n].project(t - s.lr * g * delta[n]) for n, t in self.knobs.items()}
+        lr = s.lr * cosine_factor(self.steps, s.decay_steps)
+        self.knobs = {n: spec[n].project(t - lr * g * delta[n]) for n, t in self.knobs.items()}
+        self.steps += 1
         passes = 2 * x.shape[0]
         loss = 0.5 * float(l_plus + l_minus)
         if s.loss_pass:

@@ -19,7 +19,7 @@ import torch
 from hwsim.oracle import TracingOracle
 
 from . import updates
-from .meshnet_common import initial_knobs
+from .meshnet_common import cosine_factor, initial_knobs
 from .optical_readout import Readout
 from .seeds import generator
 
@@ -30,10 +30,12 @@ LABEL = "in-situ backprop (adjoint measurements)"
 
 @dataclass(frozen=True)
 class InSituBPSettings:
-    """lr: Adam step on the phases (rad); readout: the digital loss on the output powers."""
+    """lr: Adam step on the phases (rad); readout: the digital loss on the output powers;
+    decay_steps: cosine decay of the step to 0 over that many steps (None: constant)."""
 
     lr: float = 0.01
     readout: Readout = Readout()
+    decay_steps: int | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
@@ -54,12 +56,15 @@ class InSituBP:
         self.state = self.opt.init({"phases": self.knobs["phases"]})
         self.gen = generator(seed, "train/device")
         self.passes = 0
+        self.steps = 0
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> dict:
         prog = self.oracle.program(self.knobs, self.gen)
         res = self.oracle.adjoint(prog, x, lambda p: self.settings.readout.cotangent(p, y), self.gen)
         upd, self.state = self.opt.update(res.grads, self.state, {"phases": self.knobs["phases"]})
-        self.knobs = {**self.knobs, "phases": self.knobs["phases"] + upd["phases"]}
+        f = cosine_factor(self.steps, self.settings.decay_steps)
+        self.knobs = {**self.knobs, "phases": self.knobs["phases"] + f * upd["phases"]}
+        self.steps += 1
         self.passes += res.passes
         return {"loss": float(res.loss.mean()), "passes": res.passes}
 

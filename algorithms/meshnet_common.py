@@ -8,7 +8,7 @@ import torch
 
 from hwsim.oracle import KnobSpec
 
-__all__ = ["initial_knobs"]
+__all__ = ["initial_knobs", "cosine_factor"]
 
 
 def initial_knobs(spec: Mapping[str, KnobSpec], generator: torch.Generator) -> dict[str, torch.Tensor]:
@@ -26,3 +26,11 @@ def initial_knobs(spec: Mapping[str, KnobSpec], generator: torch.Generator) -> d
         else:
             out[name] = torch.rand(ks.shape, generator=generator) * (ks.high - ks.low) + ks.low
     return out
+
+
+def cosine_factor(step: int, total: int | None) -> float:
+    """Step-size factor ½(1 + cos(π t/T)) at step t of T (1 when ``total`` is None or 0): the
+    noisy in-situ gradients otherwise keep the knobs jittering at the noise floor."""
+    if not total:
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))

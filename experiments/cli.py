@@ -107,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", help="output directory (default results/reproduce/NAME[-quick])")
     rp.add_argument("--data-dir", dest="data_dir", help="directory holding the data file(s)")
     rp.add_argument("--overwrite", action="store_true", help="replace results in --out")
+    rp.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     return p
 
 
@@ -420,7 +421,7 @@ def _cmd_reproduce(args) -> int:
     torch.set_num_threads(1)
     try:
         reproduce(args.name, quick=args.quick, seeds=args.seeds, out=args.out,
-                  data_dir=args.data_dir, overwrite=args.overwrite)
+                  data_dir=args.data_dir, overwrite=args.overwrite, workers=args.workers)
     except ValueError as exc:      # DataError included: one line, nothing half-written is kept
         return _err(str(exc))
     return 0

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..meshnet_common import initial_knobs
+from ..meshnet_common import cosine_factor, initial_knobs
 from ..optical_readout import Readout
 from ..seeds import generator
 
@@ -23,6 +23,7 @@ LABEL = "BP on the ideal digital twin (autograd)"
 class TwinBPSettings:
     lr: float = 0.01
     readout: Readout = Readout()
+    decay_steps: int | None = None
 
 
 class TwinBP:
@@ -34,8 +35,12 @@ class TwinBP:
         self.params = {n: t.clone().double().requires_grad_(True) for n, t in knobs.items()}
         self.opt = torch.optim.Adam(self.params.values(), lr=settings.lr)
         self.passes = 0
+        self.steps = 0
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> dict:
+        for group in self.opt.param_groups:
+            group["lr"] = self.settings.lr * cosine_factor(self.steps, self.settings.decay_steps)
+        self.steps += 1
         self.opt.zero_grad()
         loss = self.settings.readout.losses(self.device.twin_forward(self.params, x), y).mean()
         loss.backward()

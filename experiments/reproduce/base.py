@@ -43,8 +43,9 @@ class Reproduction:
     """A declared experiment.
 
     config / quick: the full and the seconds-long protocol (data set, device preset, algorithms
-    with their settings, epochs, batch); run_seed(config, seed, data_dir) → {"metrics": {key:
-    value}, "curves": {algorithm: Curve rows}, "cost": {key: value}}.
+    with their settings, epochs, batch); run_seed(config, seed, data_dir, part) → {"metrics":
+    {key: value}, "curves": {algorithm: Curve rows}}; parts(config) → the independent parts of
+    one seed (e.g. the tasks), run as separate jobs and merged (``None``: one part).
     """
 
     name: str
@@ -56,6 +57,7 @@ class Reproduction:
     chip: tuple[ChipFigure, ...]
     run_seed: Callable[..., dict]
     notes: str = ""
+    parts: Callable[[Mapping[str, Any]], list] = lambda config: [None]
 
 
 REPRODUCTIONS: dict[str, Reproduction] = {}

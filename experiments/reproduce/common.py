@@ -26,20 +26,29 @@ def build_device(preset: str, seed: int) -> MeshNetwork:
     return MeshNetwork(NETWORK_PRESETS[preset](), seed=seed, name=preset)
 
 
+def _total_steps(s: dict) -> int | None:
+    """Steps of the whole run when the settings ask for a cosine decay ("decay": true)."""
+    if not s.get("decay"):
+        return None
+    return s["epochs"] * -(-s["n_train"] // s["batch"])
+
+
 def _insitu(device, readout, s, seed):
     trace = Trace()
-    return InSituBP(TracingOracle(device, trace), InSituBPSettings(lr=s["lr"], readout=readout),
-                    seed=seed), trace
+    st = InSituBPSettings(lr=s["lr"], readout=readout, decay_steps=_total_steps(s))
+    return InSituBP(TracingOracle(device, trace), st, seed=seed), trace
 
 
 def _spsa(device, readout, s, seed):
     trace = Trace()
-    st = FICONNSPSASettings(delta=s["delta"], lr=s["lr"], readout=readout)
+    st = FICONNSPSASettings(delta=s["delta"], lr=s["lr"], readout=readout,
+                            decay_steps=_total_steps(s))
     return FICONNSPSA(TracingOracle(device, trace), st, seed=seed), trace
 
 
 def _twin(device, readout, s, seed):
-    return TwinBP(device, TwinBPSettings(lr=s["lr"], readout=readout), seed=seed), None
+    st = TwinBPSettings(lr=s["lr"], readout=readout, decay_steps=_total_steps(s))
+    return TwinBP(device, st, seed=seed), None
 
 
 #: name → builder(device, readout, settings, seed) → (trainable, trace or None)
@@ -54,8 +63,9 @@ def run_algorithm(name: str, settings: dict, preset: str, readout: Readout, data
         raise ValueError(f"algorithm = {name!r}; allowed: {', '.join(ALGORITHM_BUILDERS)}")
     torch.set_num_threads(1)
     device = build_device(preset, seed)
-    trainable, trace = ALGORITHM_BUILDERS[name](device, readout, settings, seed)
     xtr, ytr, xte, yte = data
+    settings = {**settings, "n_train": len(xtr)}
+    trainable, trace = ALGORITHM_BUILDERS[name](device, readout, settings, seed)
     return train_curve(trainable, xtr, ytr, xte, yte, epochs=settings["epochs"],
                        batch=settings["batch"], seed=seed, trace=trace, evals=evals)
 

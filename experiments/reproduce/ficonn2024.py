@@ -79,7 +79,7 @@ def synthetic_vowels(seed: int, per_class: int = 60):
     return f(x[tr]), torch.tensor(y[tr]), f(x[te]), torch.tensor(y[te])
 
 
-def run_seed(config: dict, seed: int, data_dir=None) -> dict:
+def run_seed(config: dict, seed: int, data_dir=None, part=None) -> dict:
     if config["dataset"] == "synthetic-vowels":
         data = synthetic_vowels(seed, per_class=20)
     else:

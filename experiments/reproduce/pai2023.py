@@ -18,12 +18,15 @@ classification (moons; ring) "performs comparably to digital simulations (> 94 %
   (FICONN's rule) on the same device, and ``bp-twin``, autograd on the ideal twin of the same
   network (the digital model).
 
-Choices where the sources are silent (said here, measured on a validation split of the moons
-training set, seed 0): Adam lr 0.01 and mini-batches of 10 for insitu-bp and bp-twin (batch 10 as
-the authors' ``moon_minibatch10.p`` experiment file), 60 epochs; ficonn-spsa on full-batch
-iterations (FICONN's protocol), δ = 0.05 rad, η chosen on validation (the quoted η = 0.002 does
-not move the loss within the budget under the ‖Δ‖-normalised rule); uniform random initial
-phases (the authors start from simphox's triangular initialiser). The data are drawn with
+Choices where the sources are silent (tried on seed 0 of the training data only, then fixed):
+full-batch steps (400 points) for every algorithm — mini-batches of 10 (the authors'
+``moon_minibatch10.p`` experiment file) with Adam lr 0.01 stalled at 0.81–0.87 on moons on the
+noisy device; Adam lr 0.1 and 1500 steps for insitu-bp and bp-twin, every step size decayed
+to 0 on a cosine over the run (at a constant lr 0.1 insitu-bp on ring oscillated between 0.78
+and 0.86 at its noise floor); ficonn-spsa with δ = 0.1 rad
+and η = 10 for 2500 iterations (the quoted δ = 0.05, η = 0.002 does not move the loss within
+the budget under the ‖Δ‖-normalised rule; η = 20 diverged); uniform random initial phases (the
+authors start from simphox's triangular initialiser). The data are drawn with
 numpy's generator, not scikit-learn's streams: same distributions, different points.
 Not run on this device: mfdd, frog and local-guess — their Mono-Forward local heads need a
 per-layer real linear oracle with digital heads, which this fixed optical readout does not have.
@@ -43,9 +46,9 @@ CONFIG = {
     "preset": "pai-4port",
     "readout": {"kind": "pairs", "scale": 1.0},
     "algorithms": {
-        "insitu-bp": {"lr": 0.01, "epochs": 60, "batch": 10},
-        "ficonn-spsa": {"lr": 5.0, "delta": 0.05, "epochs": 1500, "batch": 400},
-        "bp-twin": {"lr": 0.01, "epochs": 60, "batch": 10},
+        "insitu-bp": {"lr": 0.1, "epochs": 1500, "batch": 400, "decay": True},
+        "ficonn-spsa": {"lr": 10.0, "delta": 0.1, "epochs": 2500, "batch": 400, "decay": True},
+        "bp-twin": {"lr": 0.1, "epochs": 1500, "batch": 400, "decay": True},
     },
     "target_accuracy": 0.94,
 }
@@ -55,16 +58,16 @@ QUICK = {
     "n_samples": 100,
     "algorithms": {
         "insitu-bp": {"lr": 0.02, "epochs": 2, "batch": 10},
-        "ficonn-spsa": {"lr": 5.0, "delta": 0.05, "epochs": 10, "batch": 80},
+        "ficonn-spsa": {"lr": 10.0, "delta": 0.1, "epochs": 10, "batch": 80},
         "bp-twin": {"lr": 0.02, "epochs": 2, "batch": 10},
     },
 }
 
 
-def run_seed(config: dict, seed: int, data_dir=None) -> dict:
+def run_seed(config: dict, seed: int, data_dir=None, part=None) -> dict:
     metrics, curves = {}, {}
     readout = Readout(**config["readout"])
-    for task in config["tasks"]:
+    for task in (config["tasks"] if part is None else [part]):
         xtr, ytr, xte, yte = load_planar(task, seed, n=config.get("n_samples", 500))
         data = (circular_bias(xtr), ytr, circular_bias(xte), yte)
         accs = {}
@@ -90,4 +93,4 @@ register(Reproduction(
     name="pai2023", paper="Pai et al., Science 380:398 (2023)",
     headline="in-situ backprop, 3-layer 4-port mesh: > 94 % test accuracy (moons, ring)",
     config=CONFIG, quick=QUICK, published=PUBLISHED, chip=(), run_seed=run_seed,
-    notes=__doc__))
+    notes=__doc__, parts=lambda config: list(config["tasks"])))

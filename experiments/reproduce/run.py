@@ -124,9 +124,19 @@ def _plots(out: Path, per_seed, label: str) -> list[str]:
     return made
 
 
+def _job(args):
+    name, config, seed, data_dir, part = args
+    import torch
+    torch.set_num_threads(1)
+    return seed, REPRODUCTIONS[name].run_seed(config, seed, data_dir, part)
+
+
 def reproduce(name: str, *, quick: bool = False, seeds: int = 3, out: str | Path | None = None,
-              data_dir: str | Path | None = None, overwrite: bool = False, echo=print) -> dict:
-    """Run reproduction ``name``; returns the results dict (also written to ``out``)."""
+              data_dir: str | Path | None = None, overwrite: bool = False, workers: int = 1,
+              echo=print) -> dict:
+    """Run reproduction ``name``; returns the results dict (also written to ``out``).
+    ``workers`` > 1 runs the (seed, part) jobs in that many processes (same numbers: every job
+    draws from its own seeded streams)."""
     if name not in REPRODUCTIONS:
         raise ValueError(f"reproduction = {name!r}; allowed: {', '.join(REPRODUCTIONS)}")
     if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= 100:
@@ -137,10 +147,21 @@ def reproduce(name: str, *, quick: bool = False, seeds: int = 3, out: str | Path
     if (out / "results.json").exists() and not overwrite:
         raise ValueError(f"--out {out}: results.json exists; allowed: a new directory (or overwrite)")
     out.mkdir(parents=True, exist_ok=True)
-    per_seed = []
-    for seed in range(seeds):
-        echo(f"[{name}] seed {seed} ...")
-        per_seed.append(rep.run_seed(config, seed, data_dir))
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
+        raise ValueError(f"workers = {workers!r}; allowed: an integer in [1, 64]")
+    jobs = [(name, config, seed, data_dir, part) for seed in range(seeds) for part in rep.parts(config)]
+    echo(f"[{name}] {len(jobs)} job(s) ({seeds} seed(s) × {len(rep.parts(config))} part(s)), "
+         f"{workers} worker(s)")
+    if workers == 1:
+        done = [_job(j) for j in jobs]
+    else:
+        import multiprocessing as mp
+        with mp.get_context("spawn").Pool(workers) as pool:
+            done = pool.map(_job, jobs)
+    per_seed = [{"metrics": {}, "curves": {}} for _ in range(seeds)]
+    for seed, r in done:
+        per_seed[seed]["metrics"].update(r["metrics"])
+        per_seed[seed]["curves"].update(r["curves"])
     table = _table(rep, per_seed)
     cost = _cost_rows(rep, config, per_seed)
     label = f"{rep.paper} — {'QUICK ' if quick else ''}{seeds} seed(s)"
