@@ -146,18 +146,24 @@ def reproduce(name: str, *, quick: bool = False, seeds: int = 3, out: str | Path
     out = Path(out) if out is not None else Path("results") / "reproduce" / (name + ("-quick" if quick else ""))
     if (out / "results.json").exists() and not overwrite:
         raise ValueError(f"--out {out}: results.json exists; allowed: a new directory (or overwrite)")
-    out.mkdir(parents=True, exist_ok=True)
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
         raise ValueError(f"workers = {workers!r}; allowed: an integer in [1, 64]")
     jobs = [(name, config, seed, data_dir, part) for seed in range(seeds) for part in rep.parts(config)]
     echo(f"[{name}] {len(jobs)} job(s) ({seeds} seed(s) × {len(rep.parts(config))} part(s)), "
          f"{workers} worker(s)")
-    if workers == 1:
-        done = [_job(j) for j in jobs]
-    else:
-        import multiprocessing as mp
-        with mp.get_context("spawn").Pool(workers) as pool:
-            done = pool.map(_job, jobs)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)     # fail on an unusable path before any training
+    try:
+        if workers == 1:
+            done = [_job(j) for j in jobs]
+        else:
+            import multiprocessing as mp
+            with mp.get_context("spawn").Pool(workers) as pool:
+                done = pool.map(_job, jobs)
+    except BaseException:
+        if created and not any(out.iterdir()):
+            out.rmdir()                            # a failed run leaves no directory behind
+        raise
     per_seed = [{"metrics": {}, "curves": {}} for _ in range(seeds)]
     for seed, r in done:
         per_seed[seed]["metrics"].update(r["metrics"])

@@ -42,3 +42,12 @@ def test_bad_input_is_one_line(capsys):
     assert main(["reproduce", "pai2023", "--seeds", "0"]) == 2
     assert "seeds = 0" in capsys.readouterr().err
     assert main(["reproduce"]) == 2
+
+
+def test_missing_vowel_file_fails_before_training_and_leaves_nothing(tmp_path, capsys):
+    out = tmp_path / "never"
+    assert main(["reproduce", "ficonn2024", "--seeds", "1", "--out", str(out),
+                 "--data-dir", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "vowdata.dat not found" in err
+    assert not out.exists()
