@@ -48,6 +48,14 @@ def _table(rep, per_seed):
                      "tolerance": (f">= {p.value - p.tolerance:g}" if p.bound == "at-least"
                                    else f"± {p.tolerance:g}"),
                      "inside": _inside(p, mean), "source": p.source})
+    shown = {p.key for p in rep.published}
+    extra = sorted({k for s in per_seed for k in s["metrics"]
+                    if k.endswith("/test_acc") and k not in shown})
+    for k in extra:                    # measured beside the published ones (e.g. the digital model)
+        mean, sd = _mean_sd([s["metrics"].get(k, math.nan) for s in per_seed])
+        rows.append({"metric": k, "published": math.nan, "forwardlab_mean": mean,
+                     "forwardlab_sd": sd, "difference": math.nan,
+                     "tolerance": "no published number", "inside": "", "source": ""})
     for c in rep.chip:
         mean, sd = _mean_sd([s["metrics"].get(c.key, math.nan) for s in per_seed])
         rows.append({"metric": c.key, "published": c.value, "forwardlab_mean": mean,
@@ -109,12 +117,14 @@ def _plots(out: Path, per_seed, label: str) -> list[str]:
             n = min(len(c["accuracy"]) for c in cs)
             xs = [statistics.fmean(c[xfield][i] for c in cs) for i in range(n)]
             ys = [statistics.fmean(c["accuracy"][i] for c in cs) for i in range(n)]
-            if xfield == "passes" and not any(xs):
-                continue          # the digital twin makes no optical pass
+            if not any(xs):       # the digital twin makes no optical pass: its final accuracy
+                ax.axhline(ys[-1], ls="--", lw=1, color="gray", label=f"{k} (final)")
+                continue
             ax.plot(xs, ys, marker="o", ms=3, label=k)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("test accuracy")
-        ax.set_xscale("symlog" if xfield == "passes" else "log")
+        ax.set_xscale("linear" if xfield == "passes" else "symlog", **({} if xfield == "passes"
+                                                                       else {"linthresh": 1e-3}))
         ax.set_title(label, fontsize=9)
         ax.legend(fontsize=7)
         fig.tight_layout()
