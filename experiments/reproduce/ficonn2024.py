@@ -84,7 +84,7 @@ def synthetic_vowels(seed: int, per_class: int = 60):
 
 def run_seed(config: dict, seed: int, data_dir=None, part=None) -> dict:
     if config["dataset"] == "synthetic-vowels":
-        data = synthetic_vowels(seed, per_class=20)
+        data = synthetic_vowels(seed, per_class=config.get("stand_in_per_class", 20))
     else:
         ds = load_vowels(data_dir, seed=seed)
         data = (ds.x_train, ds.y_train, ds.x_test, ds.y_test)
