@@ -11,6 +11,8 @@
     forwardlab presets [NAME]                          list presets / print one as TOML
     forwardlab algorithms                              list algorithms, capability, queries/step
     forwardlab warmup                                  compile the numba kernels now
+    forwardlab reproduce NAME [--quick] [--seeds N] [--out DIR] [--data-dir DIR] | --list
+                                                       re-run a published training experiment
 
 User errors (bad names or values, missing or corrupt data, unknown config keys, unusable
 output paths) print one line and exit with status 2 before any training, leaving no file. A
@@ -82,8 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--device", help="mzi or crossbar (default mzi)")
     r.add_argument("--preset", help="device preset (see `forwardlab presets`)")
     r.add_argument("--algorithm", help="mfdd (default), mf-ad, bp, or any of `forwardlab algorithms`")
-    r.add_argument("--dataset", help="digits, fashion-mnist or mnist (default digits)")
-    r.add_argument("--data-dir", dest="data_dir", help="directory with the IDX files")
+    r.add_argument("--dataset", help="digits, fashion-mnist, mnist or vowels (default digits)")
+    r.add_argument("--data-dir", dest="data_dir", help="directory with the IDX files (or vowdata.dat)")
     r.add_argument("--epochs", type=int)
     r.add_argument("--directions", dest="num_directions", type=int,
                    help="directions P per device-knob estimate")
@@ -124,6 +126,15 @@ def _parser() -> argparse.ArgumentParser:
                                   "announce it when they have to)")
     pr = sub.add_parser("presets", help="list device presets, or print one as TOML")
     pr.add_argument("name", nargs="?")
+    rp = sub.add_parser("reproduce", help="reproduce a published in-situ training experiment")
+    rp.add_argument("name", nargs="?", help="a reproduction (see --list)")
+    rp.add_argument("--list", action="store_true", help="one line per reproduction")
+    rp.add_argument("--quick", action="store_true", help="seconds-long version of the protocol")
+    rp.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    rp.add_argument("--out", help="output directory (default results/reproduce/NAME[-quick])")
+    rp.add_argument("--data-dir", dest="data_dir", help="directory holding the data file(s)")
+    rp.add_argument("--overwrite", action="store_true", help="replace results in --out")
+    rp.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     return p
 
 
@@ -372,7 +383,6 @@ def _cmd_warmup(args) -> int:
 
 
 def _cmd_presets(args) -> int:
-    import dataclasses
     from hwsim.presets import DEVICE_PRESETS, device_config
     from .config import config_to_mapping, mapping_to_toml, resolve
     if args.name is None:
@@ -444,6 +454,24 @@ def _subparser(parser: argparse.ArgumentParser, path: list[str]) -> argparse.Arg
     return parser
 
 
+def _cmd_reproduce(args) -> int:
+    from .reproduce import REPRODUCTIONS, list_lines
+    from .reproduce.run import reproduce
+    if args.list:
+        print("\n".join(list_lines()))
+        return 0
+    if not args.name:
+        return _err(f"reproduce needs NAME or --list; allowed: {', '.join(REPRODUCTIONS)}")
+    import torch
+    torch.set_num_threads(1)
+    try:
+        reproduce(args.name, quick=args.quick, seeds=args.seeds, out=args.out,
+                  data_dir=args.data_dir, overwrite=args.overwrite, workers=args.workers)
+    except ValueError as exc:      # DataError included: one line, nothing half-written is kept
+        return _err(str(exc))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None:        # the console command: listing commands answer from the cache
         from .cli_cache import cached_answer
@@ -467,7 +495,8 @@ def _main(argv: list[str]) -> int:
         return 2
     return {"run": _cmd_run, "config": _cmd_config, "report": _cmd_report,
             "presets": _cmd_presets, "sweep": _cmd_sweep, "price": _cmd_price,
-            "algorithms": _cmd_algorithms, "warmup": _cmd_warmup}[args.command](args)
+            "algorithms": _cmd_algorithms, "warmup": _cmd_warmup,
+            "reproduce": _cmd_reproduce}[args.command](args)
 
 
 if __name__ == "__main__":   # pragma: no cover
