@@ -8,7 +8,7 @@ Rows (every one re-priced from stored step summaries and the run's config, never
 * cross-device rows: one-step summaries of the same step on other devices, stored in
   ``RunRecord.costs`` under ``SUMMARY_PREFIX + label`` (flat ``dict[str, float]``, written by
   :func:`store_summary`; HDF5 ``/cost/summary:<label>`` attributes);
-* GPU rows per configured preset: ``"GPU <name>: MF+DD"`` (the device run's own traced work —
+* GPU rows per configured preset: ``"GPU <name>: <algorithm>"`` (the device run's own traced work —
   every MAC and every host FLOP — on the GPU band) and ``"GPU <name>: BP"`` (the same network
   and heads trained by backpropagation);
 * stored measured rows (names starting with ``"measured"``) are carried over unchanged.
@@ -202,10 +202,11 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
     hidden = [int(h) for h in config.get("hidden", [])]
     n_classes = N_CLASSES.get(str(config.get("dataset", "")), 10)
     p_host = specs["mzi"].p_host_static_w
+    own = _algorithm_row_name(config)
     for name in config.get("gpus", []):
         gpu = specs["gpus"][name]
         band = gpu_band(work["flops"], work["bytes"], work["kernels"], gpu, p_host_w=p_host)
-        reports[f"GPU {name}: MF+DD"] = with_headline(band, level, steps=n_dev,
+        reports[f"GPU {name}: {own}"] = with_headline(band, level, steps=n_dev,
                                                       target_accuracy=target_accuracy)
         if info_n_in and hidden and not config.get("architecture"):   # the MLP's BP step only
             bp = bp_step_work([info_n_in, *hidden], n_classes, int(config.get("batch_size", 64)),
@@ -214,6 +215,13 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
             reports[f"GPU {name}: BP"] = with_headline(band, level, steps=n_bp,
                                                        target_accuracy=target_accuracy)
     return reports
+
+
+def _algorithm_row_name(config: Mapping) -> str:
+    """The algorithm part of a run's own row names ("MF+DD", "local-guess"): the GPU rows of a
+    run price that run's traced work, so they carry its algorithm."""
+    algo = str(config_value(config, "algorithm.name", "algorithm", default="mfdd"))
+    return "MF+DD" if algo == "mfdd" else algo
 
 
 def price_twin_run(config: Mapping, n_in: int, history: Mapping[str, list] | None = None,
@@ -307,7 +315,8 @@ def reprice(path: str | Path, level: str | None = None, spec_file: str | Path | 
     if not rec.step_summaries:
         raise ValueError(f"{str(path)!r} holds no trace steps (a baseline-only run); allowed: "
                          "a device run with stored step summaries")
-    label = f"{rec.config.get('device_preset', rec.config.get('device', 'device'))} MF+DD"
+    label = (f"{rec.config.get('device_preset', rec.config.get('device', 'device'))} "
+             f"{_algorithm_row_name(rec.config)}")
     summaries = {label: mean_summary(rec.step_summaries)}
     for k, v in stored_summaries(rec).items():
         if k != label:

@@ -489,14 +489,17 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
             raise Divergence(rec.message, e.history) from None
         raise Interrupted(rec.message, e.history) from None
     summaries = done[algo].step_summaries
-    if algo == "mfdd" and not arch:
-        other = "crossbar-default" if cfg.device.kind == "mzi" else "mzi-default"
-        device_summaries = {f"{cfg.device.preset} MF+DD": mean_summary(summaries),
-                            f"{other} MF+DD": _one_step_summary(cfg, other, data)}
-        reports = price_run(cfg, n_in, rec, device_summaries, summaries[-1] if summaries else None)
-    elif not twin_run and summaries:
-        # a forward-only registry algorithm: its own traced steps on the device, GPU bands
-        device_summaries = {f"{cfg.device.preset} {algo}": mean_summary(summaries)}
+    if not twin_run and summaries:
+        # every forward-only algorithm alike: its own traced steps on the device, one step of it
+        # traced on the other device family (the companion row), GPU bands of its traced work
+        own = "MF+DD" if algo == "mfdd" else algo
+        device_summaries = {f"{cfg.device.preset} {own}": mean_summary(summaries)}
+        if not arch:
+            other = "crossbar-default" if cfg.device.kind == "mzi" else "mzi-default"
+            try:
+                device_summaries[f"{other} {own}"] = _one_step_summary(cfg, other, data)
+            except (ConfigError, ValueError, RuntimeError) as e:   # said, never silently absent
+                rec.meta["companion_row"] = f"{other}: not priced ({type(e).__name__}: {e})"
         reports = price_run(cfg, n_in, rec, device_summaries, summaries[-1])
     else:
         from .price import price_twin_run
