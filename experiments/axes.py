@@ -105,6 +105,14 @@ def axes_of_meta(meta: Mapping[str, Any]) -> list[str]:
     try:
         axes = json.loads(raw) if isinstance(raw, str) else list(raw)
     except (json.JSONDecodeError, TypeError):
+        # read_results gives meta values as str(): a JSON list comes back as a Python list's
+        # text; literal_eval reads literals only (never executes anything)
+        import ast
+        try:
+            axes = ast.literal_eval(raw)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return []
+    if not isinstance(axes, (list, tuple)):
         return []
     return [str(a) for a in axes if isinstance(a, str)]
 

@@ -458,7 +458,8 @@ def energy_breakdown_figure(df: pd.DataFrame) -> Figure:
     ax_abs, ax_share = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1, 1.5]})
     y = np.arange(len(rows))[::-1].astype(float)
     factor, unit = si_scale(totals, "J")
-    ax_abs.barh(y, totals / factor, color=["0.55" if g else DEVICE_PART_COLOURS[0] for g in gpu],
+    # totals: Okabe–Ito blue (no part has it) for device rows, hatched grey for GPU rows
+    ax_abs.barh(y, totals / factor, color=["0.55" if g else SERIES_COLOURS[0] for g in gpu],
                 hatch=None, height=0.6)
     for i in range(len(rows)):
         if gpu[i]:
@@ -496,7 +497,7 @@ def energy_breakdown_figure(df: pd.DataFrame) -> Figure:
             a.axhline(split, color="0.4", lw=0.8, ls="--")
     for a in (ax_abs, ax_share):
         a.grid(alpha=0.3, axis="x")
-    mean = f"mean over {n_runs[0]} run{'s' if n_runs[0] > 1 else ''}" if same_n else \
+    mean = ("one run" if n_runs[0] == 1 else f"mean over {n_runs[0]} runs") if same_n else \
         "each row: mean over the runs that hold it"
     fig.suptitle(_wrap(f"Energy per training step by part, device rows above GPU rows ({mean})",
                        8.0 * 0.95), fontsize=10)
@@ -543,7 +544,9 @@ def accuracy_vs_energy_figure(df: pd.DataFrame, axes: Sequence[str] | None = Non
         front = pareto_front(e, a)
         ax.step(e[front] / factor, a[front], where="post", color="k", lw=1.0, zorder=2,
                 gid="pareto front")
-        handles.append(Line2D([], [], color="k", lw=1.0))
+        ax.scatter(e[front] / factor, a[front], facecolors="none", edgecolors="k", s=90, lw=1.0,
+                   zorder=4)
+        handles.append(Line2D([], [], color="k", lw=1.0, marker="o", mfc="none", ms=8))
         labels.append("Pareto front (no run has lower energy and higher accuracy)")
     _numeric_axis(ax.xaxis, e[finite] / factor)
     what = {"train_energy_j": "device training energy",

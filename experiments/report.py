@@ -343,7 +343,7 @@ def _save(fig, stem: Path) -> list[Path]:
 
 
 _STYLE = ("body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1200px;padding:0 1em;"
-          "line-height:1.4;color:#222}"
+          "line-height:1.4;color:#222}p,figcaption{overflow-wrap:anywhere}"
           "h1{font-size:1.6em}h2{margin-top:1.6em;border-bottom:1px solid #ccc}"
           ".scroll{overflow-x:auto;max-width:100%}"
           "table{border-collapse:collapse;font-size:13px;margin:0.6em 0}"

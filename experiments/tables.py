@@ -51,12 +51,13 @@ def _mean_sd(values: np.ndarray, factor: float, digits: int) -> str:
 
 
 def _digits(values: np.ndarray, factor: float) -> int:
-    """Decimals that show three significant figures of the column's median."""
+    """Decimals (one count for the whole column) that show three significant figures of its
+    smallest value."""
     v = np.abs(values[np.isfinite(values)]) / factor
     v = v[v > 0]
     if not v.size:
         return 2
-    return int(min(6, max(0, 2 - math.floor(math.log10(float(np.median(v)))))))
+    return int(min(6, max(0, 2 - math.floor(math.log10(float(v.min()))))))
 
 
 def _quantity_columns(df: pd.DataFrame, groups) -> list[Column]:
