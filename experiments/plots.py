@@ -50,7 +50,7 @@ SERIES_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 # Tol (2021) "muted" scheme for device parts; GPU parts: greys with a hatch
 DEVICE_PART_COLOURS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77",
-                       "#CC6677", "#882255", "#AA4499", "#DDDDDD")
+                       "#CC6677", "#882255", "#AA4499", "#EE8866")   # + Tol "light" orange
 GPU_PART_COLOURS = ("#3B3B3B", "#7A7A7A", "#ADADAD", "#D6D6D6", "#5A5A5A", "#C2C2C2")
 GPU_HATCH = "///"
 _REF_STYLES = {"mf-ad": "--", "bp": ":"}
@@ -233,9 +233,9 @@ def _category_text(axis: str, value: Any, df: pd.DataFrame) -> str:
     col = {"algorithm.name": "algorithm_label", "device.preset": "device_label",
            "device.kind": "device_label"}.get(axis)
     if col and col in df.columns:
-        words = df.loc[df[axis] == value, col]
-        if len(words):
-            return textwrap.fill(str(words.iloc[0]), 22)
+        words = set(df.loc[df[axis] == value, col].astype(str))
+        if len(words) == 1:           # one name in words (else the runs differ: say the value)
+            return textwrap.fill(words.pop(), 22)
     return textwrap.fill(value_text(axis, value, df.attrs.get("units")), 22)
 
 
@@ -371,17 +371,16 @@ def _report_words(name: str, row: pd.Series, n_presets: int) -> tuple[str, str]:
             if n_presets > 1 else ""
         return f"{algo} on GPU {gpu}{where}", "*"
     preset = name.rsplit(" ", 1)[0] if " " in name else name
-    return f"{algo} on {preset}", "†"
+    kind = next((w for p, w in (("mzi", "MZI mesh"), ("crossbar", "crossbar")) if preset.startswith(p)), "")
+    return f"{algo} on {kind} ({preset})" if kind else f"{algo} on {preset}", "†"
 
 
-def _companion_trained(words: str, df: pd.DataFrame) -> bool:
-    """A companion row "<algorithm> on <preset>" whose algorithm some run trained on that preset."""
-    if "device.preset" not in df.columns:
-        return False
-    for algo, preset in zip(df["algorithm_label"], df["device.preset"]):
-        if words == f"{algo} on {preset}":
-            return True
-    return False
+def _trained_pairs(df: pd.DataFrame) -> set[tuple[str, str]]:
+    """(algorithm name, device preset) of every run: a companion row for a pair some run was
+    trained on repeats that run's own row."""
+    algo = df.get("algorithm.name", df.get("algorithm", pd.Series([""] * len(df))))
+    preset = df.get("device.preset", df.get("device_preset", pd.Series([""] * len(df))))
+    return {(str(a), str(p)) for a, p in zip(algo, preset)}
 
 
 def energy_breakdown(df: pd.DataFrame) -> tuple[list[str], list[str], np.ndarray, list[bool],
@@ -401,13 +400,18 @@ def energy_breakdown(df: pd.DataFrame) -> tuple[list[str], list[str], np.ndarray
     flags: dict[str, tuple[bool, str]] = {}
     names = sorted({c[5:].rsplit(".energy_j.", 1)[0] for c in df.columns
                     if c.startswith("cost.") and ".energy_j." in c})
+    trained = _trained_pairs(df)
     for _, row in df.iterrows():
+        algo = str(row.get("algorithm.name", row.get("algorithm", "")))
         for name in names:
             total = row.get(f"cost.{name}.total_energy_j")
             if total is None or not np.isfinite(total) or total <= 0 or \
                     row.get(f"cost.{name}.metric.energy_measured") == 0.0:
                 continue
             words, mark = _report_words(name, row, presets)
+            if mark == "†" and (algo, name.rsplit(" ", 1)[0]) in trained:
+                continue               # the runs trained there have this row as their own
+            words += f" {mark}" if mark else ""      # never merged with an unmarked row
             gpu = is_gpu_report(name, {"weight_mode.digital": row[f"cost.{name}.weight_mode.digital"]}
                                 if f"cost.{name}.weight_mode.digital" in row.index and
                                 np.isfinite(row[f"cost.{name}.weight_mode.digital"]) else {})
@@ -418,10 +422,6 @@ def energy_breakdown(df: pd.DataFrame) -> tuple[list[str], list[str], np.ndarray
                 prefix = f"cost.{name}.energy_j."
                 if c.startswith(prefix) and np.isfinite(row[c]):
                     parts.setdefault(c[len(prefix):], []).append(float(row[c]))
-    # a companion row for a device some run was trained on repeats that run's own row
-    for w in [w for w, (g, m) in flags.items() if m == "†"]:
-        if _companion_trained(w, df):
-            del sums[w], flags[w]
     rows = sorted(sums, key=lambda w: (flags[w][0], flags[w][1] != "", w))
     n_runs = [len(sums[w]["__n"]) for w in rows]
     comps: list[str] = []
@@ -429,8 +429,9 @@ def energy_breakdown(df: pd.DataFrame) -> tuple[list[str], list[str], np.ndarray
         comps += [c for c in sums[w] if c != "__n" and c not in comps]
     energy = np.array([[sum(sums[w].get(c, [])) / n for c in comps] for w, n in zip(rows, n_runs)],
                       dtype=float).reshape(len(rows), len(comps))
-    return (rows, comps, np.nan_to_num(energy), [flags[w][0] for w in rows], n_runs,
-            [flags[w][1] for w in rows])
+    marks = [flags[w][1] for w in rows]
+    words = [w[: -len(m) - 1] if m else w for w, m in zip(rows, marks)]
+    return (words, comps, np.nan_to_num(energy), [flags[w][0] for w in rows], n_runs, marks)
 
 
 def energy_breakdown_figure(df: pd.DataFrame) -> Figure:

@@ -186,7 +186,10 @@ def _render(corner: str, col_groups: Sequence[str], col_names: Sequence[str],
                                + [_fit(col_names[j], col_w[j]).rjust(col_w[j]) for j in cols]).rstrip())
         lines.append("  ".join(["-" * label_w] + ["-" * col_w[j] for j in cols]))
         for label, cells in rows:
-            lines.append("  ".join([_fit(label, label_w).ljust(label_w)]
+            if len(label) > label_w:        # a name is never cut: it gets a line of its own
+                lines.append(label)
+                label = ""
+            lines.append("  ".join([label.ljust(label_w)]
                                    + [_fit(cells[j], col_w[j]).rjust(col_w[j]) for j in cols]).rstrip())
         blocks.append(lines)
         start = stop
@@ -256,8 +259,11 @@ def _headline_table(reports: Mapping[str, Mapping[str, float]], width: int) -> s
     widths = [max(name_w, 8)] + [max(len(r[i]) for r in [head] + rows) for i in range(1, len(head))]
 
     def fmt(r):
-        cells = [_fit(r[0], widths[0]).ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
-        return "  ".join(cells).rstrip()
+        name = r[0]
+        first = [name] if len(name) > widths[0] else []   # never cut a name: a line of its own
+        cells = [("" if first else name).ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
+        return "\n".join(first + ["  ".join(cells).rstrip()])
+    rows = [r for r in rows if any(r[1:])]                 # timed-only rows: no headline figures
     title = "Headline (nominal level; band low–high)" + (
         f", target test accuracy {target:.4f} (0.95 × the lower best of this run and BP)"
         if target else "")
@@ -352,7 +358,9 @@ _STYLE = ("body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:120
           "img{max-width:100%;height:auto;display:block}figure{margin:1.2em 0}"
           "figcaption{font-size:14px;color:#444;max-width:75ch}"
           "code{font-size:0.95em}"
-          "@media (max-width:700px){body{margin:0.5em;padding:0 0.4em}table{font-size:12px}}")
+          "@media (max-width:700px){body{margin:0.5em;padding:0 0.4em}table{font-size:12px}"
+          # on a phone a figure keeps a readable size and scrolls sideways in its own box
+          "figure .scroll img{max-width:none;width:680px}}")
 
 
 def write_report(paths: "str | Path | Iterable[str | Path]", out_dir: str | Path,
@@ -458,8 +466,8 @@ def write_report(paths: "str | Path | Iterable[str | Path]", out_dir: str | Path
     parts.append("<h2>Figures</h2>")
     for caption, path in figures:
         data = base64.b64encode(path.read_bytes()).decode("ascii")
-        parts.append(f"<figure><img alt='{html.escape(path.stem.replace('_', ' '))}' "
-                     f"src='data:image/png;base64,{data}'><figcaption>{html.escape(caption)} "
+        parts.append(f"<figure><div class='scroll'><img alt='{html.escape(path.stem.replace('_', ' '))}' "
+                     f"src='data:image/png;base64,{data}'></div><figcaption>{html.escape(caption)} "
                      f"<code>{html.escape(path.stem)}.pdf</code>, <code>.svg</code>"
                      "</figcaption></figure>")
     if priced:

@@ -46,17 +46,22 @@ def headline_rows(rec: RunRecord) -> list[tuple[str, Mapping[str, float]]]:
     return rows
 
 
+def _x(v: float) -> str:
+    """A ratio with two or three significant figures and no exponent: 0.25, 8.7, 450."""
+    return f"{v:.0f}" if v >= 100 else f"{v:.2g}" if v >= 0.01 else f"{v:.1e}"
+
+
 def _band_ratio(dev: Mapping[str, float], gpu: Mapping[str, float]) -> str:
     """Device / GPU energy per step: nominal, and the band from the low and high spec levels
     of both (lowest device over highest GPU … highest device over lowest GPU)."""
     e_d, e_g = dev.get("total_energy_j"), gpu.get("total_energy_j")
     if not e_d or not e_g:
         return ""
-    text = f"{e_d / e_g:.3g}× nominal"
+    text = f"{e_d / e_g:.3g}×"
     dl, dh = _m(dev, "energy_per_step_j_low"), _m(dev, "energy_per_step_j_high")
     gl, gh = _m(gpu, "energy_per_step_j_low"), _m(gpu, "energy_per_step_j_high")
     if None not in (dl, dh, gl, gh) and gl and gh:
-        text += f" (band {dl / gh:.2g}–{dh / gl:.2g}× over the low–high specs)"
+        text += f" (band {_x(dl / gh)}–{_x(dh / gl)}×)"
     return text
 
 
@@ -87,10 +92,13 @@ def run_summary(rec: RunRecord, path: str | Path, accuracy: str, written: bool =
             lines.append(name.ljust(name_w) + "  " + "  ".join(x.rjust(w) for x, w in zip(c, widths)))
         dev = rows[0][1] if not is_gpu_report("", rows[0][1]) else None
         gpus = [(n, d) for n, d in rows[1:] if not n.startswith("BP ")]
+        if dev is not None and gpus:
+            lines.append("device / GPU per step (nominal; band: device low / GPU high spec "
+                         "level to device high / GPU low):")
         for n, d in gpus if dev is not None else []:
             lat = (f", latency {dev['total_latency_s'] / d['total_latency_s']:.3g}×"
                    if d.get("total_latency_s") and dev.get("total_latency_s") else "")
-            lines.append(f"device / {n.split(' on ', 1)[1]}: energy {_band_ratio(dev, d)}{lat}")
+            lines.append(f"  {n.split(' on ', 1)[1]}: energy {_band_ratio(dev, d)}{lat}")
     lines += [""] + ([f"results written to {path}"] if written else []) + [
               f"every cost part and row: forwardlab price {path} --detail",
               f"figures and tables: forwardlab report {path} --out <dir>"]

@@ -110,8 +110,9 @@ def test_tiny_run_succeeds_and_prints_tables(main_run):
     for name in names:                          # whole names, never cut
         assert any(l.startswith(name + " ") or l == name for l in tail), name
     for gpu in GPUS:
-        assert any(l.startswith(f"device / GPU {gpu}: energy ") and "× nominal (band " in l
+        assert any(l.startswith(f"  GPU {gpu}: energy ") and "× (band " in l
                    and ", latency " in l for l in tail), gpu
+    assert max(len(l) for l in tail if str(path) not in l) <= 100         # paths apart
     assert "…" not in "\n".join(tail)
     assert f"results written to {path}" in out
     assert f"forwardlab price {path} --detail" in out and f"forwardlab report {path} --out" in out

@@ -152,8 +152,8 @@ def test_energy_breakdown_device_and_gpu_colours_are_distinct_and_notes_say_why(
     df = jobs["noise"]
     rows, comps, energy, gpu, n_runs, marks = energy_breakdown(df)
     assert n_runs[0] == len(df)
-    assert "MF+DD on crossbar-default" in rows                    # the companion row, marked
-    assert marks[rows.index("MF+DD on crossbar-default")] == "†"
+    assert "MF+DD on crossbar (crossbar-default)" in rows         # the companion row, marked
+    assert marks[rows.index("MF+DD on crossbar (crossbar-default)")] == "†"
     fig = energy_breakdown_figure(df)
     assert f"mean over {len(df)} runs" in fig._suptitle.get_text().replace("\n", " ")
     notes = fig.legends[0].get_title().get_text().replace("\n", " ")

@@ -300,7 +300,7 @@ def test_pareto_front_hand_case():
 def test_energy_breakdown(sweep):
     df = load(sweep[0])
     rows, comps, energy, gpu, n_runs, marks = energy_breakdown(df)
-    assert rows[:2] == ["MF+DD on MZI mesh (mzi-default)", "MF+DD on crossbar-default"]
+    assert rows[:2] == ["MF+DD on MZI mesh (mzi-default)", "MF+DD on crossbar (crossbar-default)"]
     assert marks[:2] == ["", "†"]                     # traced there, not trained there
     assert gpu == [False, False] + [True] * 6 and n_runs == [12] * 8
     assert all(m in ("", "*") for m in marks[2:])     # own-algorithm GPU rows: the run's counts
