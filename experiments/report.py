@@ -486,8 +486,7 @@ def write_report(paths: "str | Path | Iterable[str | Path]", out_dir: str | Path
 
 def _cost_html(df) -> str:
     """The energy breakdown's rows as a table: the total and each part in one SI unit per
-    column (named in the header), the runs each mean is over, latency per step."""
-    import numpy as np
+    column (named in the header) and the runs each mean is over."""
     from .plots import energy_breakdown, si_scale
     from .tables import Column, to_html
     rows, comps, energy, gpu, n_runs, marks = energy_breakdown(df)

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .axes import axis_name
+from .axes import axis_name, is_categorical
 from .plots import series, si_scale, value_text
 
 __all__ = ["Column", "comparison_table", "runs_table", "to_latex", "to_html", "QUANTITIES"]
@@ -87,7 +87,8 @@ def comparison_table(df: pd.DataFrame, axes: Sequence[str] | None = None) -> lis
         unit = units.get(a) or ""
         name = axis_name(a, unit or None)
         cols.append(Column(name, [value_text(a, k[2 + i], units, with_unit=False)
-                                  for k, _, _ in groups], numeric=True))
+                                  for k, _, _ in groups],
+                           numeric=not is_categorical(a, [k[2 + i] for k, _, _ in groups])))
     cols.append(Column("runs", [str(len(rows)) for _, _, rows in groups]))
     return cols + _quantity_columns(df, groups)
 
@@ -105,7 +106,8 @@ def runs_table(df: pd.DataFrame, axes: Sequence[str] | None = None) -> list[Colu
             Column("device", list(df["device_label"]), False)]
     for a in [a for a in axes if a not in ("algorithm.name", "device.preset", "device.kind")] + seeds:
         name = axis_name(a, units.get(a) or None)
-        cols.append(Column(name, [value_text(a, v, units, with_unit=False) for v in df[a]]))
+        cols.append(Column(name, [value_text(a, v, units, with_unit=False) for v in df[a]],
+                           numeric=not is_categorical(a, list(df[a]))))
     cols.append(Column("status", list(df["status"]) if "status" in df.columns else [""] * len(df),
                        False))
     if "message" in df.columns and (df["message"].astype(str) != "").any():

@@ -9,7 +9,6 @@ column goes on a line of its own.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Mapping
 

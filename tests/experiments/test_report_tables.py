@@ -2,9 +2,7 @@
 units in the headers, one SI prefix per column), the runs table sorted by the axes, a run
 shared by two inputs counted once, ``--by`` for loose runs, the sweep's axes stored by the sweep,
 and the short terminal summary of a run."""
-import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
