@@ -276,7 +276,8 @@ def learning_curves_figure(df: pd.DataFrame, records: Sequence, axes: Sequence[s
     refs = [k for k in _REF_STYLES if any(records[r].references.get(k) for r in range(len(df)))]
     for k in refs:
         handles.append(Line2D([], [], color="0.3", ls=_REF_STYLES[k], lw=1.1))
-        labels.append(f"{_REF_WORDS[k]} reference of the same runs (ideal digital twin, autograd)")
+        labels.append(f"{_REF_WORDS[k]} reference of the same run{'s' if len(df) > 1 else ''} "
+                      "(ideal digital twin, autograd)")
     ax.set_xlabel("epoch")
     ax.set_xlim(0.7, max(n_epochs, 2) + 0.3)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=2))
