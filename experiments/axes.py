@@ -19,10 +19,12 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .si import unit_of
 
-__all__ = ["SWEEP_FILE", "META_KEY", "declared_axes", "axes_of_meta", "axis_name", "is_categorical",
+__all__ = ["SWEEP_FILE", "META_KEY", "INDEX_FIELDS", "declared_axes", "axes_of_meta", "axis_name", "is_categorical",
            "is_seed_key", "CATEGORICAL_KEYS", "parse_by"]
 
 SWEEP_FILE = "sweep.json"
+# the columns of a sweep's index.csv besides its axes
+INDEX_FIELDS = ("run_id", "status", "test_accuracy", "seconds", "path", "message")
 META_KEY = "sweep_axes"
 # keys whose values name things (never ordered on a number line)
 CATEGORICAL_KEYS = ("algorithm.name", "device.preset", "device.kind", "data.dataset",
@@ -128,7 +130,6 @@ def _sweep_file_axes(directory: Path) -> list[str]:
             return []
     index = directory / "index.csv"
     if index.is_file():
-        from .sweep import INDEX_FIELDS
         try:
             header = index.read_text(encoding="utf-8").splitlines()[0].split(",")
         except (OSError, IndexError):

@@ -142,13 +142,20 @@ _KIND_WORDS = {"mzi": "MZI mesh", "crossbar": "crossbar"}
 def algorithm_words(config: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> str:
     """The run's algorithm in words: "MF+DD", "BP (ideal digital twin, autograd)",
     "local-guess (calibrated model)" (the label the run resolved, ``meta.algorithm_label``)."""
+    from . import labels
     name = str(config_value(config, "algorithm.name", "algorithm", default="mfdd"))
-    if name == "mfdd":
-        return "MF+DD"
-    if name in ("mf-ad", "bp"):
-        return f"{name.upper()} ({_TWIN})"
     stored = (meta or {}).get("algorithm_label", "")
-    return f"{name} ({stored})" if stored and stored != name else name
+    try:
+        if stored and labels.row_name(name) == name:    # no short name: the stored label says it
+            return f"{name} ({stored})" if stored != name else name
+        return labels.algorithm_label(name, _settings(config), str(config_value(
+            config, "device.kind", "device", default="")) or None)
+    except (KeyError, ValueError):   # an algorithm (or settings) this version does not know
+        return f"{name} ({stored})" if stored and stored != name else name
+
+
+def _settings(config: Mapping[str, Any]) -> dict:
+    return {k.split(".", 2)[2]: v for k, v in config.items() if k.startswith("algorithm.settings.")}
 
 
 def device_words(config: Mapping[str, Any]) -> str:
@@ -164,8 +171,8 @@ def device_words(config: Mapping[str, Any]) -> str:
 
 
 def _algorithm_short(config: Mapping[str, Any]) -> str:
-    name = str(config_value(config, "algorithm.name", "algorithm", default="mfdd"))
-    return "MF+DD" if name == "mfdd" else name
+    from .labels import row_name
+    return row_name(str(config_value(config, "algorithm.name", "algorithm", default="mfdd")))
 
 
 def _own_gpu_name(name: str, config: Mapping[str, Any]) -> str:

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .config import ConfigError, deep_merge, load_toml, resolve, set_dotted
+from .axes import INDEX_FIELDS, META_KEY, SWEEP_FILE
 from .outputs import OutputError, atomic_write, clean_stale_temporaries, is_results_file
 
 __all__ = ["SweepError", "SweepPlan", "plan_sweep", "run_sweep", "run_point", "read_index"]
@@ -164,7 +165,6 @@ def run_point(mapping: dict, runs_dir: str, axes: tuple[str, ...] = ()) -> dict[
         resume = checkpoint_path(out).is_file()
         rec = run(cfg, out, echo=lambda s: None, resume=resume, overwrite=True)
         if axes:   # the run says what it was compared along, also when read without its sweep
-            from .axes import META_KEY
             rec.meta[META_KEY] = json.dumps(list(axes))
             write_results(out, rec)
         result["test_accuracy"] = rec.history.get("test_accuracy", [math.nan])[-1]
@@ -209,7 +209,6 @@ def _finished(mapping: dict, runs: Path, cfg=None) -> dict | None:
             "seconds": 0.0, "test_accuracy": rec.history.get("test_accuracy", [math.nan])[-1]}
 
 
-INDEX_FIELDS = ("run_id", "status", "test_accuracy", "seconds", "path", "message")
 
 
 def _write_index(out: Path, axes: list[str], rows: list[dict]) -> None:
@@ -302,7 +301,6 @@ def run_sweep(path: str | Path, *, out: str | None = None, workers: int | None =
                           "allowed: a writable directory path") from None
     clean_stale_temporaries(runs)
     clean_stale_temporaries(plan.out)
-    from .axes import SWEEP_FILE
     with atomic_write(plan.out / SWEEP_FILE) as tmp:   # the declared axes drive every report
         tmp.write_text(json.dumps({"axes": plan.axes, "sweep_file": str(path)}, indent=1) + "\n")
     rows: list[dict] = []
