@@ -25,6 +25,7 @@ from algorithms.trainer import LocalTrainer
 from experiments import data, labels
 from experiments.cli import main
 from experiments.results import RunRecord, read_results, write_results
+from hwsim.kinds import KINDS
 
 GPUS = ["H100 SXM5", "Jetson AGX Orin 64GB"]
 N_TRAIN = 1437                     # digits training split
@@ -52,6 +53,11 @@ def cli(argv) -> int:
         return main([str(a) for a in argv])
     except SystemExit as e:
         return e.code
+
+
+#: the default preset of every other device kind: a run on mzi-default prices its step there too
+COMPANION_PRESETS = [k.default_preset for k in KINDS.values()
+                     if k.default_preset not in (None, "mzi-default")]
 
 
 def run_args(tmp: Path, out: Path, *more) -> list:
@@ -148,13 +154,14 @@ def test_tiny_run_results_file(main_run):
         assert np.all(np.isfinite(steps)) and steps.sum() > 0
         assert f["history/test_accuracy"].shape == (1,)
         # cost: both device kinds and every GPU (BP and MF+DD)
-        expected = {"mzi-default MF+DD", "crossbar-default MF+DD"}
+        companions = [f"{p} MF+DD" for p in COMPANION_PRESETS]
+        expected = {"mzi-default MF+DD", *companions}
         expected |= {f"GPU {g}: {a}" for g in GPUS for a in ("BP", "MF+DD")}
         # the same step timed with torch here, and the cross-device step summary kept for
         # re-pricing (forwardlab price)
         measured = {n for n in f["cost"] if n.startswith("measured (cpu")}
         assert len(measured) == 2
-        assert set(f["cost"]) == expected | measured | {"summary:crossbar-default MF+DD"}
+        assert set(f["cost"]) == expected | measured | {f"summary:{c}" for c in companions}
         for name in expected:   # every priced row (not the stored summary)
             attrs = f["cost"][name].attrs
             assert attrs["total_energy_j"] > 0 and attrs["total_latency_s"] > 0
@@ -173,7 +180,7 @@ def test_report_reprints_the_tables(main_run, capsys):
     acc = [l for l in report.splitlines() if l.startswith(("MF+DD on", "MF-AD (", "BP ("))]
     assert len(acc) == 3 and all(l in out.splitlines() for l in acc)   # the run's accuracies
     assert "Ratios device / GPU (energy, latency) per training step:" in report   # the full ledger
-    for dev in ("mzi-default MF+DD", "crossbar-default MF+DD"):
+    for dev in ("mzi-default MF+DD", *(f"{p} MF+DD" for p in COMPANION_PRESETS)):
         for gpu in GPUS:
             for algo in ("BP", "MF+DD"):
                 assert any(l.startswith(f"  {dev} / GPU {gpu}: {algo}: energy ")
@@ -217,7 +224,7 @@ def test_report_works_from_the_file_alone(main_run, tmp_path, capsys):
     acc_rows = [l for l in report.splitlines() if l.startswith(("MF+DD on", "MF-AD (", "BP ("))]
     assert len(acc_rows) == 3
     ratio_rows = [l for l in report.splitlines() if l.startswith("  ") and " / GPU " in l]
-    assert len(ratio_rows) == 2 * len(GPUS) * 2
+    assert len(ratio_rows) == (1 + len(COMPANION_PRESETS)) * len(GPUS) * 2
     for line in acc_rows + ratio_rows:          # same rows, same numbers as the run's report
         assert line in full.splitlines(), line
     cells = _cost_cells(report)
@@ -498,6 +505,9 @@ def test_every_registry_algorithm_runs_through_the_cli(tmp_path, capsys, algo):
     if device_rows:     # every cost row names the algorithm whose step it prices
         assert device_rows == [labels.device_row("mzi-default", algo)]
         assert f"GPU {GPUS[0]}: {labels.row_name(algo)}" in rec.costs
+    if device_rows and REG[algo].cross_device_row:   # companion rows alike for every algorithm
+        for preset in COMPANION_PRESETS:
+            assert labels.device_row(preset, algo) in rec.costs, (algo, preset)
     queried = sum(v for st in rec.step_summaries for k, v in st.items() if k.endswith(".mvm.settings"))
     assert (queried > 0) == (not REG[algo].twin)   # training queries
 
