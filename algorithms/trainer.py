@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 from torch import Tensor
 
-from hwsim.trace import DigitalEvent, Trace
+from hwsim.trace import DependencyEvent, DigitalEvent, Trace
 
 from .estimators.activity import Activity
 from .estimators.base import Estimator
@@ -370,6 +370,10 @@ class LocalTrainer(_Common):
                     loss_fn or self._stage_loss_fn(i, p["a_in"], y), s.theta[i], s.estimator[i],
                     s.streams.directions, **extras)
                 _flops(self.trace, "host", 2 * _directions(est) * s.theta[i].numel(), "estimator")
+                if self.trace is not None:
+                    # the estimate needs only this stage's clean readout (p["a_in"] and the
+                    # stage's own queries): priced concurrently with the other stages' estimates
+                    self.trace.record(DependencyEvent(layer=net.oracles[i].name, independent=True))
             new[i] = (g_theta, g_dig)
             metrics[f"loss.{net.oracles[i].name}"] = float(loss)
         # all gradients were taken at the pre-step values; apply the updates now

@@ -69,10 +69,13 @@ _ALLOWED = {
     "unit": "a number in [0, 1]",
     "finite": "a finite number",
     "int": "an integer >= 1",
+    "bool": "true or false",
 }
 
 
 def _ok(kind: str, v: object) -> bool:
+    if kind == "bool":
+        return isinstance(v, bool)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return False
     if kind == "int":
@@ -143,6 +146,10 @@ class PhotonicCostSpec(_SpecMixin):
     e_knob_write_pj: float = 3.57    # one 8 b phase-DAC sample per knob; SimPhony dac.yml
     t_knob_dac_ns: float = 0.0714    # one phase-DAC sample at 14 GS/s; SimPhony dac.yml
     knob_dacs_per_tile: int = 8      # phase DACs multiplexed over a tile's shifters (assumption)
+    # Double-buffered knob drivers: the next setting's values load into holding registers
+    # while the current one streams, so the DAC load hides under streaming (settling still
+    # holds the mesh). False = the DACs drive the heaters directly (load, then settle).
+    knob_load_overlaps_stream: bool = False
     p_pi_mw: float = 30.0            # thermo-optic P_pi; SimPhony phase_shifter.yml
     # Mean heater power / P_pi per phase shifter, used only when the trace carries no phase
     # values: phases uniform on [0, 2π) give mean φ/π = 1 (P_hold = P_pi·φ/π, cost.md §1.3).
@@ -171,6 +178,7 @@ class PhotonicCostSpec(_SpecMixin):
                          "laser_wpe": "frac", "heater_mean_fraction": "nonneg",
                          "dac_ref_bits": "int", "adc_ref_bits": "int", "cols_per_adc": "int",
                          "knob_dacs_per_tile": "int", "weight_mode": WEIGHT_MODES_PHOTONIC,
+                         "knob_load_overlaps_stream": "bool",
                          "receiver_model": RECEIVER_MODELS,
                          "laser_idle_on_fraction": "unit", "converter_idle_fraction": "unit",
                          "receiver_idle_fraction": "unit", "p_host_static_w": "nonneg"})

@@ -12,7 +12,7 @@ FACTORIES = {"photonic": photonic_spec, "crossbar": crossbar_spec}
 
 
 def _numeric(spec):
-    return {k: v for k, v in spec.items() if not isinstance(v, str)}
+    return {k: v for k, v in spec.items() if not isinstance(v, (str, bool))}
 
 
 @pytest.mark.parametrize("kind", FACTORIES)
