@@ -131,15 +131,17 @@ def summary_step_work(summary) -> dict[str, float]:
 
 
 def _roofline(flops: float, nbytes: float, n_kernels: float, t_launch_s: float, gpu: GpuSpec,
-              p_host_w: float, label: float) -> CostReport:
+              p_host_w: float, label: float, p_idle_w: float | None = None) -> CostReport:
+    p_idle = gpu.p_idle_w if p_idle_w is None else p_idle_w
     t_roof = max(flops / (gpu.peak_fp32_tflops * 1e12), nbytes / (gpu.mem_bw_gbs * 1e9))
     t_launch = n_kernels * t_launch_s
     t = t_roof + t_launch
     energy = {"compute": flops * gpu.e_flop_pj * PJ, "memory": nbytes * gpu.e_byte_pj * PJ,
-              "idle": gpu.p_idle_w * t, "host_static": p_host_w * t}
+              "idle": p_idle * t, "host_static": p_host_w * t}
     return CostReport(energy, {"compute": t_roof, "launch": t_launch}, flops / 2.0, 0.0, "digital",
                       {"gpu_kernels": float(n_kernels), "gpu_band_position": label,
-                       "gpu_flops": float(flops)})
+                       "gpu_flops": float(flops), "gpu_idle_w": p_idle,
+                       "gpu_idle_is_assumption": float(not gpu.p_idle_measured)})
 
 
 def gpu_band(flops: float, nbytes: float, n_kernels: float, gpu: GpuSpec, *,
@@ -152,7 +154,9 @@ def gpu_band(flops: float, nbytes: float, n_kernels: float, gpu: GpuSpec, *,
     * ``"high"`` – eager at 20 µs per launch (cost.md §2.5 range 5–20 µs).
 
     Energy = P_idle·t + FLOPs·e_flop + bytes·e_byte (+ ``p_host_w``·t, the same host floor the
-    device rows pay). ``metrics["gpu_band_position"]`` is 0 / 1 / 2 for low / nominal / high.
+    device rows pay), P_idle at the GPU's idle band (``GpuSpec.p_idle_at``; an assumed idle
+    figure has its own band). ``metrics["gpu_band_position"]`` is 0 / 1 / 2 for low / nominal /
+    high; ``gpu_idle_is_assumption`` says whether the idle power is a measurement of this GPU.
     """
     for name, v in (("flops", flops), ("nbytes", nbytes), ("n_kernels", n_kernels),
                     ("p_host_w", p_host_w)):
@@ -160,9 +164,10 @@ def gpu_band(flops: float, nbytes: float, n_kernels: float, gpu: GpuSpec, *,
             raise ValueError(f"{name} = {v!r} is invalid; allowed: a finite number >= 0")
     if not isinstance(gpu, GpuSpec):
         raise ValueError(f"gpu = {gpu!r} is invalid; allowed: a GpuSpec (see GPU_PRESETS)")
-    return {"low": _roofline(flops, nbytes, 0, 0.0, gpu, p_host_w, 0.0),
+    return {"low": _roofline(flops, nbytes, 0, 0.0, gpu, p_host_w, 0.0, gpu.p_idle_at("low")),
             "nominal": _roofline(flops, nbytes, n_kernels, gpu.t_launch_s, gpu, p_host_w, 1.0),
-            "high": _roofline(flops, nbytes, n_kernels, T_LAUNCH_HIGH_US * 1e-6, gpu, p_host_w, 2.0)}
+            "high": _roofline(flops, nbytes, n_kernels, T_LAUNCH_HIGH_US * 1e-6, gpu, p_host_w, 2.0,
+                              gpu.p_idle_at("high"))}
 
 
 def bp_step_work(layer_sizes: Sequence[int], n_classes: int, batch: int,

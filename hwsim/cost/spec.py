@@ -343,14 +343,27 @@ class GpuSpec(_SpecMixin):
     t_launch_us: float
     e_flop_pj: float
     e_byte_pj: float
+    # Idle power band (W) for the low / high levels; 0 = p_idle_w at every level. An idle
+    # figure that is not a measurement of this GPU is an assumption and carries its own band.
+    p_idle_low_w: float = 0.0
+    p_idle_high_w: float = 0.0
+    p_idle_measured: bool = False    # True only for a cited measurement of this very GPU
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"GpuSpec.name = {self.name!r} is invalid; allowed: a non-empty string")
-        _validate(self, {"name": "str"})
-        if self.p_idle_w > self.tdp_w:
-            raise ValueError(f"GpuSpec.p_idle_w = {self.p_idle_w!r} is invalid; "
-                             f"allowed: <= tdp_w = {self.tdp_w!r}")
+        _validate(self, {"name": "str", "p_idle_low_w": "nonneg", "p_idle_high_w": "nonneg",
+                         "p_idle_measured": "bool"})
+        for f in ("p_idle_w", "p_idle_low_w", "p_idle_high_w"):
+            if getattr(self, f) > self.tdp_w:
+                raise ValueError(f"GpuSpec.{f} = {getattr(self, f)!r} is invalid; "
+                                 f"allowed: <= tdp_w = {self.tdp_w!r}")
+
+    def p_idle_at(self, level: str) -> float:
+        """Idle power (W) at ``level``: the band's end for low / high, else ``p_idle_w``."""
+        i = _level(level)
+        band = {0: self.p_idle_low_w, 2: self.p_idle_high_w}.get(i, 0.0)
+        return band or self.p_idle_w
 
     @property
     def t_launch_s(self) -> float:
@@ -367,10 +380,14 @@ _GPU_LIST = (
         peak_fp32_tflops=66.9,     # NVIDIA H100 datasheet (via glennklockwood.com)
         mem_bw_gbs=3350.0,         # same
         tdp_w=700.0,               # same
-        # No measured H100 idle figure is in cost.md: the A100's measured context-loaded idle
-        # (61 W, LT profile/power_results/power_usage.csv) is used as-is as a floor, not scaled
-        # by TDP (the old 107 W had no source); unverified for H100.
+        # ASSUMPTION (no measured H100 idle figure is in cost.md): the A100's measured
+        # context-loaded idle (61 W, LT profile/power_results/power_usage.csv) reused as the
+        # nominal. Its own band: low 40 W (assumption: a lower idle clock state, unverified),
+        # high 80.3 W (H200 SXM idle with a model loaded, a secondary benchmark page,
+        # api.serialalice.pt "GPU Energy Benchmark", unverified).
         p_idle_w=61.0,
+        p_idle_low_w=40.0,
+        p_idle_high_w=80.3,
         t_launch_us=_T_LAUNCH_US,
         e_flop_pj=(700.0 - 61.0) / 66.9,  # derived: (TDP − idle)/peak, pJ/FLOP
         e_byte_pj=3.5 * 8,         # HBM3 ≈3.5 pJ/bit (unverified); O'Connor MICRO'17 doi:10.1145/3123939.3124545
@@ -381,6 +398,7 @@ _GPU_LIST = (
         mem_bw_gbs=2039.0,         # same (80 GB)
         tdp_w=400.0,               # same
         p_idle_w=61.0,             # measured, context loaded; LT profile/power_results/power_usage.csv
+        p_idle_measured=True,
         t_launch_us=_T_LAUNCH_US,
         e_flop_pj=(400.0 - 61.0) / 19.5,  # derived: (TDP − idle)/peak, pJ/FLOP
         e_byte_pj=3.9 * 8,         # HBM2 3.9 pJ/bit; hwcomponents-cacti, O'Connor MICRO'17
@@ -391,6 +409,8 @@ _GPU_LIST = (
         mem_bw_gbs=204.8,          # same
         tdp_w=60.0,                # same (15–60 W power modes)
         p_idle_w=15.0,             # assumption: lowest power mode of the brief's 15–60 W; unverified
+        p_idle_low_w=5.0,          # assumption band: an idle module well below its 15 W mode
+        p_idle_high_w=30.0,        # assumption band: half of the 60 W mode (unverified)
         t_launch_us=_T_LAUNCH_US,
         e_flop_pj=(60.0 - 15.0) / 5.3,  # derived: (TDP − idle)/peak, pJ/FLOP
         e_byte_pj=8.0 * 8,         # LPDDR4 8 pJ/bit (nearest listed to Orin's LPDDR5); hwcomponents-cacti

@@ -68,11 +68,17 @@ def test_band_regimes_by_hand():
     assert band["low"].total_latency_s == pytest.approx(t_roof)              # CUDA graphs
     assert band["nominal"].total_latency_s == pytest.approx(t_roof + 40 * 5e-6)
     assert band["high"].total_latency_s == pytest.approx(t_roof + 40 * 20e-6)
-    for r in band.values():
+    # the H100 idle power is an assumption (the A100's measured 61 W) with its own band
+    for lv, p_idle in (("low", 40.0), ("nominal", 61.0), ("high", 80.3)):
+        r = band[lv]
         t = r.total_latency_s
-        assert r.energy_j["idle"] == pytest.approx(61.0 * t)
+        assert r.metrics["gpu_idle_is_assumption"] == 1.0
+        assert r.energy_j["idle"] == pytest.approx(p_idle * t)
         assert r.energy_j["host_static"] == pytest.approx(15.0 * t)
         assert r.energy_j["compute"] == pytest.approx(f * h100.e_flop_pj * 1e-12)
+    a100 = gpu_band(f, b, k, GPU_PRESETS["A100 SXM4 80GB"])     # measured idle: no band
+    assert {r.metrics["gpu_idle_w"] for r in a100.values()} == {61.0}
+    assert a100["nominal"].metrics["gpu_idle_is_assumption"] == 0.0
     # launch-bound eager: idle dominates (cost.md §4.3); throughput-bound: dynamic dominates
     assert band["nominal"].energy_j["idle"] > 10 * band["nominal"].energy_j["compute"]
     assert band["low"].energy_j["compute"] > band["low"].energy_j["idle"]
