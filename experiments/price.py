@@ -24,6 +24,7 @@ from typing import Callable, Mapping
 
 from hwsim.cost.analytic import CostReport, price
 from hwsim.cost.gpu import bp_step_work, gpu_band, measure_torch_step, summary_step_work
+from hwsim.cost.inference import inference_summary
 from hwsim.cost.report import format_cost_table, steps_to_target, with_headline
 from hwsim.cost.spec import LEVELS, load_spec_file, spec_from_mapping
 
@@ -159,8 +160,8 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
         history: the device run's per-epoch metrics (``test_accuracy``, ``steps``).
         references: reference histories (``"bp"`` gives the BP rows' steps to target).
         last_summary: the device run's last step summary (cumulative writes per cell).
-        target_accuracy: default ``TARGET_FRACTION`` × the lowest best accuracy among the
-            device run and the BP reference (so that both can reach it).
+        target_accuracy: default ``TARGET_FRACTION`` × the higher best accuracy of the device
+            run and the BP reference (``hwsim.cost.bands.TARGET_RULE``).
     """
     config = plain_config(config)
     file_overrides = load_spec_file(spec_file) if spec_file is not None and not isinstance(
@@ -177,8 +178,10 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
     acc, steps = _history_steps(history, None)
     bp_acc, bp_steps = _history_steps(refs.get("bp"), None)
     if target_accuracy is None:
+        # hwsim.cost.bands.TARGET_RULE: a fraction of the HIGHER best (never the weaker side's
+        # own best, which every run reaches by construction)
         bests = [max(a) for a in (acc, bp_acc) if a]
-        target_accuracy = TARGET_FRACTION * min(bests) if bests else None
+        target_accuracy = TARGET_FRACTION * max(bests) if bests else None
     n_dev = steps_to_target(acc, steps, target_accuracy) if acc and steps and \
         target_accuracy is not None else None
     n_bp = steps_to_target(bp_acc, bp_steps, target_accuracy) if bp_acc and bp_steps and \
@@ -197,23 +200,53 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
                                         lv, spec_file) for lv, r in band.items()}
         reports[label] = with_headline(band, level, steps=n_dev, target_accuracy=target_accuracy)
 
+    # per sample: training (energy per step / batch) and inference of the trained model
+    batch = int(config.get("batch_size", 64))
+    for i, label in enumerate(labels):
+        r = reports[label]
+        inf = {lv: price(inference_summary(device_summaries[label], batch),
+                         {k: v for k, v in _specs(lv, spec_file).items() if k != "gpus"})
+               for lv in LEVELS}
+        m = dict(r.metrics)
+        for lv in LEVELS:
+            m[f"energy_per_training_sample_j_{lv}"] = m[f"energy_per_step_j_{lv}"] / batch
+            m[f"energy_per_inference_j_{lv}"] = inf[lv].total_energy_j / batch
+            m[f"device_energy_per_inference_j_{lv}"] = inf[lv].device_energy_j / batch
+        reports[label] = _replace_metrics(r, m)
+
     work = summary_step_work(device_summaries[labels[0]])
+    traced_macs = reports[labels[0]].macs
     info_n_in = _first_n_in(device_summaries[labels[0]])
     hidden = [int(h) for h in config.get("hidden", [])]
     n_classes = N_CLASSES.get(str(config.get("dataset", "")), 10)
-    p_host = specs["mzi"].p_host_static_w
+    # the host floor at each corner is that corner's (matched corners: never one level's host
+    # under another level's GPU)
+    lv_specs = {lv: _specs(lv, spec_file) for lv in LEVELS}
+
+    def band_of(name, w):
+        return {lv: gpu_band(w["flops"], w["bytes"], w["kernels"], lv_specs[lv]["gpus"][name],
+                             p_host_w=lv_specs[lv]["mzi"].p_host_static_w)[lv] for lv in LEVELS}
+
     for name in config.get("gpus", []):
-        gpu = specs["gpus"][name]
-        band = gpu_band(work["flops"], work["bytes"], work["kernels"], gpu, p_host_w=p_host)
+        band = band_of(name, work)
         reports[f"GPU {name}: MF+DD"] = with_headline(band, level, steps=n_dev,
                                                       target_accuracy=target_accuracy)
         if info_n_in and hidden and not config.get("architecture"):   # the MLP's BP step only
             bp = bp_step_work([info_n_in, *hidden], n_classes, int(config.get("batch_size", 64)),
                               BP_KERNELS)
-            band = gpu_band(bp["flops"], bp["bytes"], bp["kernels"], gpu, p_host_w=p_host)
+            band = band_of(name, bp)
             reports[f"GPU {name}: BP"] = with_headline(band, level, steps=n_bp,
                                                        target_accuracy=target_accuracy)
+    # one pJ/MAC denominator for every row: the device run's traced MACs per step
+    for name, r in list(reports.items()):
+        if name.startswith("GPU ") and traced_macs:
+            reports[name] = CostReport(r.energy_j, r.latency_s, traced_macs, r.conversions,
+                                       r.weight_mode, {**r.metrics, "own_macs": r.macs})
     return reports
+
+
+def _replace_metrics(r: CostReport, metrics: Mapping[str, float]) -> CostReport:
+    return CostReport(r.energy_j, r.latency_s, r.macs, r.conversions, r.weight_mode, dict(metrics))
 
 
 def price_twin_run(config: Mapping, n_in: int, history: Mapping[str, list] | None = None,
@@ -233,9 +266,12 @@ def price_twin_run(config: Mapping, n_in: int, history: Mapping[str, list] | Non
     target = TARGET_FRACTION * max(acc) if acc else None
     n = steps_to_target(acc, steps, target) if acc and steps else None
     out = {}
+    lv_specs = {lv: _specs(lv, config_overrides(config)) for lv in LEVELS}
     for name in config.get("gpus", []):
-        band = gpu_band(work["flops"], work["bytes"], work["kernels"], specs["gpus"][name],
-                        p_host_w=specs["mzi"].p_host_static_w)
+        specs["gpus"][name]      # unknown names fail here, with the allowed ones
+        band = {lv: gpu_band(work["flops"], work["bytes"], work["kernels"],
+                             lv_specs[lv]["gpus"][name],
+                             p_host_w=lv_specs[lv]["mzi"].p_host_static_w)[lv] for lv in LEVELS}
         out[f"GPU {name}: BP"] = with_headline(band, level, steps=n, target_accuracy=target)
     return out
 

@@ -49,6 +49,9 @@ ENERGY_COMPONENTS = ("laser", "modulators_dacs", "programming", "holding", "dete
                      "adcs", "converters_idle", "peripherals", "digital", "host_static")
 LATENCY_COMPONENTS = ("programming", "streaming", "conversions", "digital")
 WEIGHT_MODES = ("held", "redriven", "digital")
+# Energy components of the host system, outside the accelerator (device-only energy leaves
+# them out; GPU rows book their host floor on "host_static" too).
+SYSTEM_ONLY_COMPONENTS = frozenset({"digital", "host_static"})
 # Metrics that combine by maximum when reports are added (the rest add up).
 _MAX_METRICS = ("writes_per_cell_max", "writes_per_cell_max_total", "endurance_used_fraction")
 
@@ -113,6 +116,13 @@ class CostReport:
         return math.fsum(self.latency_s.values())
 
     @property
+    def device_energy_j(self) -> float:
+        """Energy of the accelerator alone (J): every component except the host's digital
+        work and the host floor (``SYSTEM_ONLY_COMPONENTS``); the system figure is
+        :attr:`total_energy_j`."""
+        return math.fsum(v for k, v in self.energy_j.items() if k not in SYSTEM_ONLY_COMPONENTS)
+
+    @property
     def pj_per_mac(self) -> float:
         """Total energy per MAC in pJ (nan without MACs)."""
         return self.total_energy_j / PJ / self.macs if self.macs else math.nan
@@ -142,7 +152,8 @@ class CostReport:
         out = {f"energy_j.{k}": v for k, v in self.energy_j.items()}
         out.update({f"latency_s.{k}": v for k, v in self.latency_s.items()})
         out.update(macs=self.macs, conversions=self.conversions,
-                   total_energy_j=self.total_energy_j, total_latency_s=self.total_latency_s)
+                   total_energy_j=self.total_energy_j, total_latency_s=self.total_latency_s,
+                   device_energy_j=self.device_energy_j)
         out.update({f"weight_mode.{m}": float(m == self.weight_mode) for m in WEIGHT_MODES})
         out.update({f"metric.{k}": v for k, v in self.metrics.items()})
         return out

@@ -102,12 +102,13 @@ def test_tiny_run_succeeds_and_prints_tables(main_run):
         assert row.split()[-1] == f"{ref_acc[mode]:.4f}"
     # cost section with ratios for both device kinds against every GPU and both GPU algorithms
     assert "Cost per training step" in out
-    assert "Ratios device / GPU (energy, latency) per training step:" in out
+    assert "Ratios device / GPU at matched corners" in out
     for dev in ("mzi-default MF+DD", "crossbar-default MF+DD"):
         for gpu in GPUS:
             for algo in ("BP", "MF+DD"):
-                assert any(l.startswith(f"  {dev} / GPU {gpu}: {algo}: energy ")
-                           and "x, latency " in l for l in lines), (dev, gpu, algo)
+                i = lines.index(f"{dev} / GPU {gpu}: {algo}")
+                assert lines[i + 1].startswith("  energy/step (system) "), (dev, gpu, algo)
+                assert lines[i + 1].count("×") == 3                       # three matched corners
     assert f"results written to {path}" in out
 
 
@@ -200,8 +201,11 @@ def test_report_works_from_the_file_alone(main_run, tmp_path, capsys):
     run_lines = out.splitlines()
     acc_rows = [l for l in report.splitlines() if l.startswith(("MF+DD on", "MF-AD (", "BP ("))]
     assert len(acc_rows) == 3
-    ratio_rows = [l for l in report.splitlines() if l.startswith("  ") and " / GPU " in l]
+    # ratio bands: one heading line per (device, GPU row) pair, matched corners beneath
+    ratio_rows = [l for l in report.splitlines() if not l.startswith((" ", "Ratios")) and " / GPU " in l]
     assert len(ratio_rows) == 2 * len(GPUS) * 2
+    block = report.split("Ratios device / GPU at matched corners")[1].splitlines()[1:]
+    ratio_rows += [l for l in block if l.startswith("  ")]
     for line in acc_rows + ratio_rows:          # same rows, same numbers as the run printed
         assert line in run_lines, line
     cells = _cost_cells(report)
