@@ -619,3 +619,17 @@ def test_tt_zo_classification_runs_through_the_cli(tmp_path, capsys):
                 'algorithm.settings.layers=["tt:7x4x4x7:8x4x4x8:6", "tt:8x4x4x8:1x5x2x1:6"]'])
     err = capsys.readouterr().err
     assert code == 2 and "takes 784 inputs but receives 64" in err and len(err.splitlines()) == 1
+
+
+def test_tiny_run_traces_dependencies_and_host_bytes(main_run):
+    """The trainer records that each stage's estimate needs only its clean readout (priced
+    concurrently) and the bytes its host arithmetic streams (not 0)."""
+    from experiments.results import read_results
+    code, _, err, path = main_run
+    assert code == 0, err
+    rec = read_results(path)
+    s = rec.step_summaries[0]
+    layers = {k.rsplit(".", 2)[0] for k in s if k.endswith(".info.tiles")}
+    assert layers and all(s[f"{layer}.dependency.independent"] == 1.0 for layer in layers)
+    assert s["host.digital.bytes_optimizer"] > 0 and s["host.digital.bytes_estimator"] > 0
+    assert s["host.digital.bytes_loss"] > 0
