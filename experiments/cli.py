@@ -7,7 +7,8 @@
     forwardlab config show [--config F] [--set ...]    print the resolved config as TOML
     forwardlab sweep SWEEP.toml [--workers N | --scheduler ADDRESS] [--out DIR]
     forwardlab report PATH... [--out DIR]              tables; with --out plots, CSV, HTML
-    forwardlab price RUN.h5 [--cost-level L] [--spec FILE.toml]   re-price from stored traces
+    forwardlab price RUN.h5 [--cost-level L] [--spec FILE.toml] [--sensitivity] [--project weights=N,layers=L]
+                                                                  re-price from stored traces
     forwardlab presets [NAME]                          list presets / print one as TOML
     forwardlab algorithms                              list algorithms, capability, queries/step
 
@@ -94,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
     pc.add_argument("path", help="results file")
     pc.add_argument("--cost-level", dest="level", help="low, nominal or high (default: the run's)")
     pc.add_argument("--spec", help="TOML spec overrides: [mzi], [crossbar], [gpu.\"<preset>\"]")
+    pc.add_argument("--sensitivity", action="store_true",
+                    help="one-at-a-time tornado: top 5 movers of each device/GPU ratio and the "
+                         "break-even value of the top one")
+    pc.add_argument("--project", metavar="weights=N,layers=L",
+                    help="price the run's step re-shaped for L square layers holding N weights "
+                         "(no training: per-step figures only)")
     sub.add_parser("algorithms", help="list the algorithms: capability, device queries per step")
     pr = sub.add_parser("presets", help="list device presets, or print one as TOML")
     pr.add_argument("name", nargs="?")
@@ -291,7 +298,7 @@ def _cmd_report(args) -> int:
 def _cmd_price(args) -> int:
     from .config import COST_LEVELS
     from .outputs import is_results_file
-    from .price import plain_config, reprice
+    from .price import inventory_section, plain_config, reprice
     from .report import cost_section
     from .results import RunRecord, read_results
     path = Path(args.path)
@@ -305,6 +312,13 @@ def _cmd_price(args) -> int:
             load_toml(args.spec, what="cost spec file")
         except ConfigError as e:
             return _err(str(e))
+    projection = None
+    if args.project is not None:
+        from hwsim.cost.projection import parse_project
+        try:
+            projection = parse_project(args.project)
+        except ValueError as e:
+            return _err(f"price: {e}")
     try:
         reports = reprice(path, args.level, args.spec)
     except ValueError as e:
@@ -313,6 +327,21 @@ def _cmd_price(args) -> int:
     level = args.level or str(plain_config(config).get("cost_level", "nominal"))
     config["cost.level"] = level
     print(cost_section(RunRecord(config=config, costs={n: r.to_dict() for n, r in reports.items()})))
+    print()
+    print(inventory_section(path, level, args.spec))
+    if args.sensitivity:
+        from hwsim.cost.sensitivity import format_tornado
+        from .price import sensitivity
+        movers, evens = sensitivity(path, args.spec)
+        print()
+        print(format_tornado(movers, break_evens=evens))
+    if projection is not None:
+        from .price import project
+        proj = project(path, projection["weights"], projection["layers"], level, args.spec)
+        print()
+        print(f"Projection (analytic, no training): {projection['layers']} layers holding "
+              f"{projection['weights']} weights in total, the run's per-layer step")
+        print(cost_section(RunRecord(config=config, costs={n: r.to_dict() for n, r in proj.items()})))
     return 0
 
 

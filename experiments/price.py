@@ -395,3 +395,104 @@ def print_reprice(path: str | Path, level: str | None = None, spec_file: str | P
     reports = reprice(path, rec_level, spec_file)
     echo(format_reprice(reports, rec_level))
     return reports
+
+
+# ------------------------------------------------------------------------------ sensitivity
+def ratio_evaluator(path: str | Path, spec_file: str | Path | None = None):
+    """``(evaluate, devices)`` for :func:`hwsim.cost.sensitivity.tornado` on a stored run:
+    ``evaluate(overrides)`` re-prices the run's device row (nominal level, the run's own spec
+    values plus ``overrides``) against every configured GPU's MF+DD and BP rows and returns
+    energy-per-step ratios and the per-result ratio (energy to the target accuracy, steps from
+    the histories, :data:`hwsim.cost.bands.TARGET_RULE`)."""
+    rec = read_results(path)
+    config = plain_config(rec.config)
+    if not rec.step_summaries:
+        raise ValueError(f"{str(path)!r} holds no trace steps; allowed: a device run")
+    file_overrides = load_spec_file(spec_file) if spec_file is not None else None
+    base = _merge_overrides(config_overrides(config), file_overrides)
+    label = f"{config.get('device_preset', config.get('device', 'device'))} MF+DD"
+    summary = mean_summary(rec.step_summaries)
+    reports = price_summaries(config, {label: summary}, level="nominal", spec_file=spec_file,
+                              history=rec.history, references=rec.references)
+    n_dev = reports[label].metrics.get("steps_to_target")
+    work = summary_step_work(summary)
+    n_in, hidden = _first_n_in(summary), [int(h) for h in config.get("hidden", [])]
+    bp = (bp_step_work([n_in, *hidden], N_CLASSES.get(str(config.get("dataset", "")), 10),
+                       int(config.get("batch_size", 64)), BP_KERNELS)
+          if n_in and hidden and not config.get("architecture") else None)
+    gpus = list(config.get("gpus", []))
+    n_bp = {g: reports.get(f"GPU {g}: BP", CostReport({}, {})).metrics.get("steps_to_target")
+            for g in gpus}
+    devices = sorted({"mzi" if summary.get(k) else "crossbar" for k in summary
+                      if k.endswith(".info.is_mzi")})
+
+    def evaluate(overrides: Mapping) -> dict[str, float]:
+        specs = _specs("nominal", _merge_overrides(base, overrides))
+        e_dev = price(summary, {"mzi": specs["mzi"], "crossbar": specs["crossbar"]}).total_energy_j
+        host = specs["mzi"].p_host_static_w
+        out = {}
+        for g in gpus:
+            gpu = specs["gpus"][g]
+            e_mf = gpu_band(work["flops"], work["bytes"], work["kernels"], gpu,
+                            p_host_w=host)["nominal"].total_energy_j
+            out[f"{label} / GPU {g}: MF+DD, energy per step"] = e_dev / e_mf
+            if bp is not None:
+                e_bp = gpu_band(bp["flops"], bp["bytes"], bp["kernels"], gpu,
+                                p_host_w=host)["nominal"].total_energy_j
+                out[f"{label} / GPU {g}: BP, energy per step"] = e_dev / e_bp
+                if n_dev and n_bp.get(g):
+                    out[f"{label} / GPU {g}: BP, energy to target"] = (
+                        e_dev * n_dev / (e_bp * n_bp[g]))
+        return out
+
+    return evaluate, devices, gpus
+
+
+def sensitivity(path: str | Path, spec_file: str | Path | None = None, *, top: int = 5):
+    """Tornado of the run's device/GPU ratios with the break-even value of each ratio's top
+    mover: ``(movers per ratio, break-even per ratio)``."""
+    from hwsim.cost.sensitivity import break_even, default_params, tornado
+    evaluate, devices, gpus = ratio_evaluator(path, spec_file)
+    result = tornado(evaluate, default_params(devices, gpus))
+    evens = {name: break_even(evaluate, name, movers[0].param)
+             for name, movers in result.items() if movers}
+    return {k: v[:top] for k, v in result.items()}, evens
+
+
+def project(path: str | Path, weights: int, layers: int, level: str | None = None,
+            spec_file: str | Path | None = None) -> dict[str, CostReport]:
+    """Per-step cost of the run's step re-shaped to ``layers`` square layers holding
+    ``weights`` weights (:func:`hwsim.cost.projection.project_summary`), on the device and on
+    every configured GPU (MF+DD rows: the projected traced work; BP rows: the projected MLP).
+    No training happened: no figures to a target accuracy."""
+    from hwsim.cost.projection import project_summary
+    rec = read_results(path)
+    config = plain_config(rec.config)
+    if not rec.step_summaries:
+        raise ValueError(f"{str(path)!r} holds no trace steps; allowed: a device run")
+    summary = project_summary(mean_summary(rec.step_summaries), weights, layers)
+    n = int(summary["proj0.info.n_in"])
+    config = dict(config, hidden=[n] * layers)
+    label = (f"{config.get('device_preset', config.get('device', 'device'))} MF+DD, projected "
+             f"{layers}×{n}²")
+    return price_summaries(config, {label: summary}, level=level, spec_file=spec_file)
+
+
+def inventory_section(path: str | Path, level: str | None = None,
+                      spec_file: str | Path | None = None) -> str:
+    """The chip inventory of every device row of a stored run (its mean step, and the stored
+    cross-device steps), at ``level``."""
+    from hwsim.cost.inventory import chip_inventory, format_inventory
+    rec = read_results(path)
+    config = plain_config(rec.config)
+    if not rec.step_summaries:
+        return ""
+    lv = level or str(config.get("cost_level", "nominal"))
+    file_overrides = load_spec_file(spec_file) if spec_file is not None else None
+    specs = _specs(lv, _merge_overrides(config_overrides(config), file_overrides))
+    dev = {"mzi": specs["mzi"], "crossbar": specs["crossbar"]}
+    label = f"{config.get('device_preset', config.get('device', 'device'))} MF+DD"
+    summaries = {label: mean_summary(rec.step_summaries), **stored_summaries(rec)}
+    parts = [format_inventory(chip_inventory(s, dev), f"Chip inventory: {name} ({lv} specs)")
+             for name, s in summaries.items()]
+    return "\n\n".join(parts)

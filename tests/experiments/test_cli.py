@@ -633,3 +633,17 @@ def test_tiny_run_traces_dependencies_and_host_bytes(main_run):
     assert layers and all(s[f"{layer}.dependency.independent"] == 1.0 for layer in layers)
     assert s["host.digital.bytes_optimizer"] > 0 and s["host.digital.bytes_estimator"] > 0
     assert s["host.digital.bytes_loss"] > 0
+
+
+def test_price_sensitivity_projection_and_inventory(main_run, capsys):
+    code, _, err, path = main_run
+    assert code == 0, err
+    capsys.readouterr()
+    assert cli(["price", str(path), "--sensitivity", "--project", "weights=4096,layers=2"]) == 0
+    out = capsys.readouterr().out
+    assert "Chip inventory: mzi-default MF+DD" in out and "shifters" in out
+    assert "Sensitivity (one at a time" in out and "P_π (thermo-optic)" in out
+    assert "break-even" in out
+    assert "Projection (analytic, no training): 2 layers holding 4096 weights" in out
+    assert cli(["price", str(path), "--project", "weights=10"]) == 2
+    assert "weights=N,layers=L" in capsys.readouterr().err
