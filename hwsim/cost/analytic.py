@@ -515,7 +515,14 @@ def _photonic_energy(summary, layer, spec: PhotonicCostSpec, t: StageTimes, t_st
     e["detection"] = adc * e_rx_pj * PJ
     n_rx = tiles * cols
     t_rx = adc / (n_rx * f_hz) if n_rx else 0.0
-    e["detection"] += _idle(n_rx, e_rx_pj * PJ * f_hz, spec.receiver_idle_fraction, t_rx, t_step)
+    # Between samples the TIA stays biased (receiver_idle_fraction); a photodiode dissipates
+    # V_bias·(R·P_det + I_dark), i.e. it draws power only while light reaches it: its idle
+    # energy follows the laser's off-stream duty, not a bias that is always on (dark current,
+    # 25–60 nA × ~2 V ≈ 0.1 µW, is negligible). See tests/cost/test_receiver_physics.py.
+    e["detection"] += _idle(n_rx, spec.e_tia_pj * PJ * f_hz, spec.receiver_idle_fraction,
+                            t_rx, t_step)
+    e["detection"] += _idle(n_rx, n_pd * spec.e_pd_pj * PJ * f_hz, spec.laser_idle_on_fraction,
+                            t_rx, t_step)
     e_adc = adc_energy_pj(spec.e_adc_pj, adc_bits, spec.adc_ref_bits) * PJ
     e["adcs"] = adc * e_adc
     n_adcs = _n_adcs(summary, layer, spec)

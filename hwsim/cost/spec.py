@@ -132,7 +132,11 @@ class PhotonicCostSpec(_SpecMixin):
     e_dac_pj: float = 3.57           # 8 b 14 GS/s 16 nm DAC (50 mW); SimPhony dac.yml, LT DAC.py
     dac_ref_bits: int = 8            # bits at which e_dac_pj / e_knob_write_pj are stated
     # Detection and conversion (cost.md §2.1, §2.2)
-    e_pd_pj: float = 0.22            # 1.1 mW PD at 5 GS/s (derived); LT default.yaml
+    # 1.1 mW PD at 5 GS/s (derived); LT default.yaml. Physics check: a reverse-biased PD
+    # dissipates V_bias·R·P_det; the thermal-noise link budget delivers P_det = S_PD·2^b =
+    # 0.81 mW at 8 b (cost.md §1.3), so 1.1 mW ≈ 0.81 mA × 1.36 V: a photocurrent power, drawn
+    # while light arrives (it follows the laser's duty), not an always-on bias.
+    e_pd_pj: float = 0.22
     # Receiver model of the link budget (cost.md §1.3): "thermal" P_det = S_PD·2^b (SimPhony/LT)
     # or "shot" P_det = 4^b·hν·f_s (the floor; large meshes need it, cost.md §4.4b).
     receiver_model: str = "thermal"
