@@ -303,8 +303,8 @@ def _with_endurance(r: CostReport, last: Mapping[str, float], level: str, spec_f
         if key.endswith(".program.writes_per_cell_max_total"):
             layer = key.rsplit(".", 2)[0]
             total = max(total, v)
-            if not last.get(f"{layer}.info.is_mzi", 1.0):
-                frac = max(frac, v / s["crossbar"].endurance_cycles)
+            if not last.get(f"{layer}.info.is_mzi", 1.0):   # endurance counts program pulses
+                frac = max(frac, v * s["crossbar"].pulses_per_write / s["crossbar"].endurance_cycles)
     m = dict(r.metrics, writes_per_cell_max_total=total, endurance_used_fraction=frac)
     return CostReport(r.energy_j, r.latency_s, r.macs, r.conversions, r.weight_mode, m)
 

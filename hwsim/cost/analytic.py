@@ -53,7 +53,8 @@ WEIGHT_MODES = ("held", "redriven", "digital")
 # them out; GPU rows book their host floor on "host_static" too).
 SYSTEM_ONLY_COMPONENTS = frozenset({"digital", "host_static"})
 # Metrics that combine by maximum when reports are added (the rest add up).
-_MAX_METRICS = ("writes_per_cell_max", "writes_per_cell_max_total", "endurance_used_fraction")
+_MAX_METRICS = ("writes_per_cell_max", "writes_per_cell_max_total", "pulses_per_cell_max_total",
+                "endurance_used_fraction")
 
 Spec = Union[PhotonicCostSpec, CrossbarCostSpec]
 SpecArg = Union[Spec, Mapping[str, Spec], Iterable[Spec]]
@@ -577,7 +578,8 @@ def _crossbar_energy(summary, layer, spec: CrossbarCostSpec, t: StageTimes, t_st
     e["digital"] = _digital_energy(summary, layer, spec)
     w_step, w_total = g("program", "writes_per_cell_max"), g("program", "writes_per_cell_max_total")
     m = {"writes_per_cell_max": w_step, "writes_per_cell_max_total": w_total,
-         "endurance_used_fraction": w_total / spec.endurance_cycles}
+         "pulses_per_cell_max_total": w_total * spec.pulses_per_write,
+         "endurance_used_fraction": w_total * spec.pulses_per_write / spec.endurance_cycles}
     return e, m
 
 

@@ -281,8 +281,13 @@ class CrossbarCostSpec(_SpecMixin):
     p_column_uw: float = 100.9
     converter_idle_fraction: float = 0.1  # ADC/DAC idle vs active power (assumption, unverified)
     p_host_static_w: float = 15.0    # host floor: Jetson AGX Orin 15 W mode; Orin brief
-    endurance_cycles: float = 1e6    # writes per cell before wear-out: lower end of PCM 1e6–1e9
-    #   and RRAM 1e6–1e12 (devices.md §6.11)
+    endurance_cycles: float = 1e6    # program pulses per cell before wear-out: lower end of PCM
+    #   1e6–1e9 and RRAM 1e6–1e12 cycles (devices.md §6.11; endurance is specified in cycles,
+    #   i.e. pulses, not in verified writes)
+    # Program-and-verify pulses per write of one cell: cost.md §2.3 "program-and-verify per analog
+    # cell 10–100 pulses" and §4.4 (1e5 steps × 3 programs × 10–100 pulses); low = 1 (one
+    # open-loop pulse, assumption). Endurance used = writes per cell × this / endurance_cycles.
+    pulses_per_write: float = 10.0
     # Integrating neurons (NeuRRAM style, Wan et al., Nature 608, 504 (2022)): energy per output
     # column for each input-bit pass (wordline toggle + sample onto the integrator) and for each
     # unit-pulse slot the integrator runs. 0 = columns read by a plain ADC (ISAAC, HERMES).
@@ -325,6 +330,7 @@ _CROSSBAR_RANGE: dict[str, tuple[float, float]] = {
     "converter_idle_fraction": (0.0, 1.0),  # perfect gating / always on
     "p_host_static_w": (0.0, 60.0),     # shared host / Orin 60 W mode (Orin brief)
     "endurance_cycles": (1e9, 1e5),     # PCM upper end (devices.md §6.11); flash/SONOS 1e4–1e5 (unverified)
+    "pulses_per_write": (1.0, 100.0),   # one open-loop pulse (assumption) / cost.md §2.3 upper end
 }
 
 

@@ -55,7 +55,8 @@ def test_reprice_every_row_from_stored_traces(tmp_path):
     assert dev.metrics["writes_per_cell_max_total"] == 20.0
     # cross-device row: one stored step, so the run's writes ≈ per-step maximum (5) × 4 steps
     assert xb.metrics["writes_per_cell_max_total"] == 20.0
-    assert xb.metrics["endurance_used_fraction"] == pytest.approx(20 / 1e6)
+    # endurance counts program pulses: 20 writes × 10 pulses per write / 1e6 cycles
+    assert xb.metrics["endurance_used_fraction"] == pytest.approx(20 * 10 / 1e6)
     # GPU MF+DD row prices the device run's own traced work on the nominal (eager) band
     w = summary_step_work(P.mean_summary(steps))
     assert w["flops"] == pytest.approx(2 * 5 * 4 * 128 + 5000 + 5 * 4 * 8)   # MACs, host, adds
