@@ -235,6 +235,10 @@ def _cmd_run(args) -> int:
     print(accuracy_table(rec))
     print()
     print(cost_section(rec))
+    if rec.step_summaries:       # the chip the priced step implies, printed with its cost
+        from .price import inventory_section
+        print()
+        print(inventory_section(out))
     print(f"\nresults written to {out}")
     return 0
 

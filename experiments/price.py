@@ -423,8 +423,12 @@ def ratio_evaluator(path: str | Path, spec_file: str | Path | None = None):
     gpus = list(config.get("gpus", []))
     n_bp = {g: reports.get(f"GPU {g}: BP", CostReport({}, {})).metrics.get("steps_to_target")
             for g in gpus}
-    devices = sorted({"mzi" if summary.get(k) else "crossbar" for k in summary
-                      if k.endswith(".info.is_mzi")})
+    from hwsim.cost.analytic import _plan
+    from hwsim.cost.spec import PhotonicCostSpec
+    nominal = _specs("nominal", base)
+    plan, _ = _plan(summary, {"mzi": nominal["mzi"], "crossbar": nominal["crossbar"]})
+    devices = sorted({"mzi" if isinstance(spec, PhotonicCostSpec) else "crossbar"
+                      for _, spec, _ in plan if spec is not None})
 
     def evaluate(overrides: Mapping) -> dict[str, float]:
         specs = _specs("nominal", _merge_overrides(base, overrides))

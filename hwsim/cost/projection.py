@@ -48,7 +48,7 @@ def parse_project(text: str) -> dict[str, int]:
 
 
 def _described(summary: Mapping[str, float]) -> list[str]:
-    layers = {k.rsplit(".", 2)[0] for k in summary if k.endswith(".info.is_mzi")}
+    layers = {k.rsplit(".", 2)[0] for k in summary if k.endswith(".info.tiles")}
     return sorted(layers, key=lambda l: summary.get(f"{l}.mvm.first_index", math.inf))
 
 

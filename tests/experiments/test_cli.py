@@ -109,6 +109,7 @@ def test_tiny_run_succeeds_and_prints_tables(main_run):
                 i = lines.index(f"{dev} / GPU {gpu}: {algo}")
                 assert lines[i + 1].startswith("  energy/step (system) "), (dev, gpu, algo)
                 assert lines[i + 1].count("×") == 3                       # three matched corners
+    assert "Chip inventory: mzi-default MF+DD" in out        # the chip, printed with the cost
     assert f"results written to {path}" in out
 
 
