@@ -254,7 +254,8 @@ def _headline_table(reports: Mapping[str, Mapping[str, float]], width: int,
                                              else d.get("total_energy_j"))
         rows.append([name, format_si(energy, "J"),
                      format_si(m(f"device_energy_per_step_j_{lv}"), "J"), band,
-                     format_si(m(f"energy_to_target_j_{lv}"), "J"),
+                     ("not reached" if m("target_reached") == 0.0 else
+                      format_si(m(f"energy_to_target_j_{lv}"), "J")),
                      format_si(m(f"time_to_target_s_{lv}"), "s"),
                      format_si(m(f"energy_per_inference_j_{lv}"), "J"),
                      format_si(m("laser_on_s") or None, "s"),
