@@ -8,7 +8,8 @@ Rows (every one re-priced from stored step summaries and the run's config, never
 * cross-device rows: one-step summaries of the same step on other devices, stored in
   ``RunRecord.costs`` under ``SUMMARY_PREFIX + label`` (flat ``dict[str, float]``, written by
   :func:`store_summary`; HDF5 ``/cost/summary:<label>`` attributes);
-* GPU rows per configured preset: ``"GPU <name>: MF+DD"`` (the device run's own traced work —
+* GPU rows per configured preset: ``"GPU <name>: <algorithm>"`` (:mod:`experiments.labels`:
+  "MF+DD" for mfdd, else the algorithm's name; the device run's own traced work —
   every MAC and every host FLOP — on the GPU band) and ``"GPU <name>: BP"`` (the same network
   and heads trained by backpropagation);
 * stored measured rows (names starting with ``"measured"``) are carried over unchanged.
@@ -19,6 +20,7 @@ reference history), each at low / nominal / high, plus laser-on time and enduran
 """
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -27,14 +29,20 @@ from hwsim.cost.gpu import bp_step_work, gpu_band, measure_torch_step, summary_s
 from hwsim.cost.inference import inference_summary
 from hwsim.cost.report import format_cost_table, steps_to_target, with_headline
 from hwsim.cost.spec import LEVELS, load_spec_file, spec_from_mapping
+from hwsim.kinds import KINDS, kind_or_none
+from hwsim.trace import layer_kind
 
-from .config import config_value
+from . import labels
+from .config import config_value, deep_merge
 from .results import SUMMARY_PREFIX, RunRecord, read_results
 
 __all__ = ["SUMMARY_PREFIX", "MEASURED_PREFIX", "store_summary", "stored_summaries",
+           "cost_overrides", "resolved_cost",
            "price_summaries", "price_twin_run", "mean_summary", "plain_config", "config_overrides", "measured_rows", "reprice", "format_reprice", "print_reprice"]
 
 MEASURED_PREFIX = "measured"
+#: the cost spec sections a config may override: every device kind's, and the GPUs'
+_COST_SECTIONS = (*(k.cost_section for k in KINDS.values()), "gpu")
 # Classes per data set (the config does not store them; all shipped data sets have 10).
 N_CLASSES = {"digits": 10, "fashion-mnist": 10, "mnist": 10}
 BP_KERNELS = 20    # eager launches of a small-MLP BP step (cost.md §4.3: 15–25)
@@ -73,7 +81,7 @@ _KEYS = {"cost_level": ("cost.level",), "gpus": ("cost.gpus",), "hidden": ("mode
          "schedule": ("algorithm.settings.schedule", "algorithm.schedule"),
          "num_directions": ("algorithm.settings.num_directions", "algorithm.num_directions"),
          "device_preset": ("device.preset",), "device": ("device.kind",),
-         "architecture": ("model.architecture",)}
+         "architecture": ("model.architecture",), "algorithm": ("algorithm.name",)}
 
 
 def plain_config(config: Mapping) -> dict:
@@ -88,10 +96,23 @@ def plain_config(config: Mapping) -> dict:
     return out
 
 
+def cost_overrides(cost) -> dict:
+    """The values a resolved cost section (``Config.cost``) sets away from its level's
+    defaults, as spec-file sections (one per device kind's ``cost_section``, ``gpu."<name>"``):
+    re-pricing at another level keeps what the user chose and takes the rest from that level."""
+    base = spec_from_mapping(cost.level, None)
+
+    def diff(spec, default) -> dict:
+        return {f.name: getattr(spec, f.name) for f in fields(spec)
+                if getattr(spec, f.name) != getattr(default, f.name)}
+    out: dict = {sec: d for sec, spec in cost.devices.items() if (d := diff(spec, base[sec]))}
+    gpus = {name: d for name, g in cost.gpu.items() if (d := diff(g, base["gpus"][name]))}
+    return {**out, **({"gpu": gpus} if gpus else {})}
+
+
 def config_overrides(config: Mapping) -> dict:
-    """The cost-spec values a run's resolved config sets away from its level's defaults, as spec
-    file sections (``mzi``, ``crossbar``, ``gpu."<name>"``): re-pricing at another level keeps
-    what the user chose and takes the rest from that level."""
+    """:func:`cost_overrides` from a flat config of a results file written before the resolved
+    config (``config_toml``) was stored with it."""
     level = str(config.get("cost.level", config.get("cost_level", "nominal")))
     if level not in LEVELS:
         return {}
@@ -99,7 +120,7 @@ def config_overrides(config: Mapping) -> dict:
     out: dict = {}
     for key, value in config.items():
         parts = key.split(".")
-        if len(parts) < 3 or parts[0] != "cost" or parts[1] not in ("mzi", "crossbar", "gpu"):
+        if len(parts) < 3 or parts[0] != "cost" or parts[1] not in _COST_SECTIONS:
             continue
         if parts[1] == "gpu":
             name, field = ".".join(parts[2:-1]), parts[-1]
@@ -113,18 +134,12 @@ def config_overrides(config: Mapping) -> dict:
     return {k: v for k, v in out.items() if v and (k != "gpu" or any(v.values()))}
 
 
-def _merge_overrides(a: Mapping, b: Mapping | None) -> dict:
-    out = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in a.items()}
-    for k, v in (b or {}).items():
-        out[k] = _merge_overrides(out.get(k, {}), v) if isinstance(v, Mapping) else v
-    return out
-
-
 def _device_band(summary: Mapping[str, float], spec_file) -> dict[str, CostReport]:
     out = {}
     for lv in LEVELS:
         s = _specs(lv, spec_file)
-        out[lv] = price(summary, {"mzi": s["mzi"], "crossbar": s["crossbar"]})
+        out[lv] = price(summary, {k.cost_section: s[k.cost_section] for k in KINDS.values()
+                                  if k.cost_section in s})
     return out
 
 
@@ -146,10 +161,12 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
                     history: Mapping[str, list] | None = None,
                     references: Mapping[str, Mapping[str, list]] | None = None,
                     last_summary: Mapping[str, float] | None = None,
-                    target_accuracy: float | None = None) -> dict[str, CostReport]:
+                    target_accuracy: float | None = None, cost=None) -> dict[str, CostReport]:
     """Cost per training step of every row, with headline metrics (see module docstring).
 
     Args:
+        cost: the run's resolved cost section (``Config.cost``), taken as it is: its level,
+            GPUs and every value it sets (None: read from the flat ``config``, older files).
         config: the run's flat config (``RunConfig.flat()`` or a results file's attributes):
             uses ``cost_level``, ``gpus``, ``hidden``, ``batch_size``, ``dataset``,
             ``schedule``.
@@ -164,9 +181,12 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
             run and the BP reference (``hwsim.cost.bands.TARGET_RULE``).
     """
     config = plain_config(config)
+    if cost is not None:
+        config = {**config, "cost_level": cost.level, "gpus": list(cost.gpus)}
     file_overrides = load_spec_file(spec_file) if spec_file is not None and not isinstance(
         spec_file, Mapping) else spec_file
-    spec_file = _merge_overrides(config_overrides(config), file_overrides)
+    spec_file = deep_merge(cost_overrides(cost) if cost is not None else config_overrides(config),
+                           file_overrides)
     level = level or str(config.get("cost_level", "nominal"))
     if level not in LEVELS:
         raise ValueError(f"level = {level!r} is invalid; allowed: {', '.join(LEVELS)}")
@@ -188,9 +208,9 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
         target_accuracy is not None else None
 
     reports: dict[str, CostReport] = {}
-    labels = list(device_summaries)
+    rows = list(device_summaries)
     run_steps = float(steps[-1]) if steps else None
-    for i, label in enumerate(labels):
+    for i, label in enumerate(rows):
         band = _device_band(device_summaries[label], spec_file)
         if i == 0 and last_summary is not None:
             band = {lv: _with_endurance(r, last_summary, lv, spec_file) for lv, r in band.items()}
@@ -202,7 +222,7 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
 
     # per sample: training (energy per step / batch) and inference of the trained model
     batch = int(config.get("batch_size", 64))
-    for i, label in enumerate(labels):
+    for label in rows:
         r = reports[label]
         inf = {lv: price(inference_summary(device_summaries[label], batch),
                          {k: v for k, v in _specs(lv, spec_file).items() if k != "gpus"})
@@ -214,28 +234,30 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
             m[f"device_energy_per_inference_j_{lv}"] = inf[lv].device_energy_j / batch
         reports[label] = _replace_metrics(r, m)
 
-    work = summary_step_work(device_summaries[labels[0]])
-    traced_macs = reports[labels[0]].macs
-    info_n_in = _first_n_in(device_summaries[labels[0]])
+    work = summary_step_work(device_summaries[rows[0]])
+    traced_macs = reports[rows[0]].macs
+    info_n_in = _first_n_in(device_summaries[rows[0]])
     hidden = [int(h) for h in config.get("hidden", [])]
     n_classes = N_CLASSES.get(str(config.get("dataset", "")), 10)
+    algo_row = labels.row_name(str(config.get("algorithm", "mfdd")))
     # the host floor at each corner is that corner's (matched corners: never one level's host
     # under another level's GPU)
     lv_specs = {lv: _specs(lv, spec_file) for lv in LEVELS}
 
     def band_of(name, w):
         return {lv: gpu_band(w["flops"], w["bytes"], w["kernels"], lv_specs[lv]["gpus"][name],
-                             p_host_w=lv_specs[lv]["mzi"].p_host_static_w)[lv] for lv in LEVELS}
+                             p_host_w=_host_static_w(lv_specs[lv]))[lv] for lv in LEVELS}
 
     for name in config.get("gpus", []):
+        specs["gpus"][name]      # unknown names fail here, with the allowed ones
         band = band_of(name, work)
-        reports[f"GPU {name}: MF+DD"] = with_headline(band, level, steps=n_dev,
-                                                      target_accuracy=target_accuracy)
+        reports[labels.gpu_row(name, algo_row)] = with_headline(
+            band, level, steps=n_dev, target_accuracy=target_accuracy)
         if info_n_in and hidden and not config.get("architecture"):   # the MLP's BP step only
             bp = bp_step_work([info_n_in, *hidden], n_classes, int(config.get("batch_size", 64)),
                               BP_KERNELS)
             band = band_of(name, bp)
-            reports[f"GPU {name}: BP"] = with_headline(band, level, steps=n_bp,
+            reports[labels.gpu_row(name, labels.BP_ROW)] = with_headline(band, level, steps=n_bp,
                                                        target_accuracy=target_accuracy)
     # one pJ/MAC denominator for every row: the device run's traced MACs per step
     for name, r in list(reports.items()):
@@ -250,15 +272,18 @@ def _replace_metrics(r: CostReport, metrics: Mapping[str, float]) -> CostReport:
 
 
 def price_twin_run(config: Mapping, n_in: int, history: Mapping[str, list] | None = None,
-                   *, level: str | None = None) -> dict[str, CostReport]:
+                   *, level: str | None = None, cost=None) -> dict[str, CostReport]:
     """GPU rows of a run trained with autograd on the ideal twin (``bp`` or ``mf-ad``): the
     same network's BP step on every configured GPU's band, with energy and time to the target
-    (0.95 × the run's best accuracy, from its own history). No device row: nothing ran on one."""
+    (0.95 × the run's best accuracy, from its own history). No device row: nothing ran on one.
+    ``cost``: the resolved cost section, as :func:`price_summaries` takes it."""
     config = plain_config(config)
     if config.get("architecture"):      # the BP step priced below is the hidden MLP's
         return {}
+    if cost is not None:
+        config = {**config, "cost_level": cost.level, "gpus": list(cost.gpus)}
     level = level or str(config.get("cost_level", "nominal"))
-    specs = _specs(level, config_overrides(config))
+    specs = _specs(level, cost_overrides(cost) if cost is not None else config_overrides(config))
     hidden = [int(h) for h in config.get("hidden", [])]
     work = bp_step_work([int(n_in), *hidden], N_CLASSES.get(str(config.get("dataset", "")), 10),
                         int(config.get("batch_size", 64)), BP_KERNELS)
@@ -266,13 +291,15 @@ def price_twin_run(config: Mapping, n_in: int, history: Mapping[str, list] | Non
     target = TARGET_FRACTION * max(acc) if acc else None
     n = steps_to_target(acc, steps, target) if acc and steps else None
     out = {}
-    lv_specs = {lv: _specs(lv, config_overrides(config)) for lv in LEVELS}
+    lv_specs = {lv: _specs(lv, cost_overrides(cost) if cost is not None
+                           else config_overrides(config)) for lv in LEVELS}
     for name in config.get("gpus", []):
         specs["gpus"][name]      # unknown names fail here, with the allowed ones
         band = {lv: gpu_band(work["flops"], work["bytes"], work["kernels"],
                              lv_specs[lv]["gpus"][name],
-                             p_host_w=lv_specs[lv]["mzi"].p_host_static_w)[lv] for lv in LEVELS}
-        out[f"GPU {name}: BP"] = with_headline(band, level, steps=n, target_accuracy=target)
+                             p_host_w=_host_static_w(lv_specs[lv]))[lv] for lv in LEVELS}
+        out[labels.gpu_row(name, labels.BP_ROW)] = with_headline(band, level, steps=n,
+                                                                 target_accuracy=target)
     return out
 
 
@@ -294,6 +321,18 @@ def _scaled_writes(summary: Mapping[str, float], run_steps: float) -> dict[str, 
     return out
 
 
+def _host_static_w(specs: Mapping) -> float:
+    """Static host power of the GPU rows: the first device kind's spec (the photonic one)."""
+    return specs[next(iter(KINDS.values())).cost_section].p_host_static_w
+
+
+def _section_of(summary: Mapping[str, float], layer: str) -> str | None:
+    """The cost-spec section of a described layer's device kind (None: not described)."""
+    kind = layer_kind(summary, layer)
+    k = kind_or_none(kind)
+    return k.cost_section if k is not None else kind
+
+
 def _with_endurance(r: CostReport, last: Mapping[str, float], level: str, spec_file) -> CostReport:
     """Endurance from the run's last step (writes per cell are cumulative in the trace)."""
     s = _specs(level, spec_file)
@@ -303,8 +342,11 @@ def _with_endurance(r: CostReport, last: Mapping[str, float], level: str, spec_f
         if key.endswith(".program.writes_per_cell_max_total"):
             layer = key.rsplit(".", 2)[0]
             total = max(total, v)
-            if not last.get(f"{layer}.info.is_mzi", 1.0):   # endurance counts program pulses
-                frac = max(frac, v * s["crossbar"].pulses_per_write / s["crossbar"].endurance_cycles)
+            section = _section_of(last, layer)
+            if section is not None and hasattr(s.get(section), "endurance_cycles"):
+                # endurance counts program pulses (pulses per write × writes)
+                pulses = getattr(s[section], "pulses_per_write", 1.0)
+                frac = max(frac, v * pulses / s[section].endurance_cycles)
     m = dict(r.metrics, writes_per_cell_max_total=total, endurance_used_fraction=frac)
     return CostReport(r.energy_j, r.latency_s, r.macs, r.conversions, r.weight_mode, m)
 
@@ -335,15 +377,30 @@ def measured_rows(config: Mapping, n_in: int, *, directions: int | None = None,
     return out
 
 
+def resolved_cost(rec: RunRecord):
+    """The cost section of the resolved config stored with a run (None: an older file without
+    it, or one this version cannot resolve; pricing then reads the flat config)."""
+    if not rec.config_toml:
+        return None
+    import tomllib
+    from .config import ConfigError, resolve
+    try:
+        return resolve(tomllib.loads(rec.config_toml)).cost
+    except (ConfigError, tomllib.TOMLDecodeError, ValueError):
+        return None
+
+
 def reprice(path: str | Path, level: str | None = None, spec_file: str | Path | None = None,
             *, target_accuracy: float | None = None) -> dict[str, CostReport]:
     """Re-price every row of a stored run (see module docstring) from its traces alone."""
     rec = read_results(path)
     rec.config = plain_config(rec.config)
+    cost = resolved_cost(rec)
     if not rec.step_summaries:
         raise ValueError(f"{str(path)!r} holds no trace steps (a baseline-only run); allowed: "
                          "a device run with stored step summaries")
-    label = f"{rec.config.get('device_preset', rec.config.get('device', 'device'))} MF+DD"
+    label = labels.device_row(str(rec.config.get("device_preset", rec.config.get("device", "device"))),
+                              str(rec.config.get("algorithm", "mfdd")))
     summaries = {label: mean_summary(rec.step_summaries)}
     for k, v in stored_summaries(rec).items():
         if k != label:
@@ -351,7 +408,7 @@ def reprice(path: str | Path, level: str | None = None, spec_file: str | Path | 
     reports = price_summaries(rec.config, summaries, level=level, spec_file=spec_file,
                               history=rec.history, references=rec.references,
                               last_summary=rec.step_summaries[-1],
-                              target_accuracy=target_accuracy)
+                              target_accuracy=target_accuracy, cost=cost)
     for name, d in rec.costs.items():
         if name.startswith(MEASURED_PREFIX):
             reports[name] = CostReport.from_dict(d)
@@ -398,22 +455,41 @@ def print_reprice(path: str | Path, level: str | None = None, spec_file: str | P
 
 
 # ------------------------------------------------------------------------------ sensitivity
-def ratio_evaluator(path: str | Path, spec_file: str | Path | None = None):
-    """``(evaluate, devices)`` for :func:`hwsim.cost.sensitivity.tornado` on a stored run:
-    ``evaluate(overrides)`` re-prices the run's device row (nominal level, the run's own spec
-    values plus ``overrides``) against every configured GPU's MF+DD and BP rows and returns
-    energy-per-step ratios and the per-result ratio (energy to the target accuracy, steps from
-    the histories, :data:`hwsim.cost.bands.TARGET_RULE`)."""
+def _run_context(path: str | Path, spec_file):
+    """(record, plain config, resolved cost section or None, merged spec overrides, device row
+    label, mean step summary) of a stored device run, resolved as :func:`reprice` does."""
     rec = read_results(path)
-    config = plain_config(rec.config)
+    rec.config = plain_config(rec.config)
     if not rec.step_summaries:
         raise ValueError(f"{str(path)!r} holds no trace steps; allowed: a device run")
+    cost = resolved_cost(rec)
+    config = rec.config
+    if cost is not None:
+        config = {**config, "cost_level": cost.level, "gpus": list(cost.gpus)}
     file_overrides = load_spec_file(spec_file) if spec_file is not None else None
-    base = _merge_overrides(config_overrides(config), file_overrides)
-    label = f"{config.get('device_preset', config.get('device', 'device'))} MF+DD"
-    summary = mean_summary(rec.step_summaries)
+    base = deep_merge(cost_overrides(cost) if cost is not None else config_overrides(config),
+                      file_overrides)
+    label = labels.device_row(str(config.get("device_preset", config.get("device", "device"))),
+                              str(config.get("algorithm", "mfdd")))
+    return rec, config, cost, base, label, mean_summary(rec.step_summaries)
+
+
+def _device_specs(specs: Mapping) -> dict:
+    return {k.cost_section: specs[k.cost_section] for k in KINDS.values()
+            if k.cost_section in specs}
+
+
+def ratio_evaluator(path: str | Path, spec_file: str | Path | None = None):
+    """``(evaluate, devices, gpus)`` for :func:`hwsim.cost.sensitivity.tornado` on a stored run:
+    ``evaluate(overrides)`` re-prices the run's device row (nominal level, the run's own spec
+    values plus ``overrides``) against every configured GPU's row of the same algorithm and
+    its BP row, and returns energy-per-step ratios and the per-result ratio (energy to the
+    target accuracy, steps from the histories, :data:`hwsim.cost.bands.TARGET_RULE`)."""
+    from hwsim.cost.analytic import _plan
+    from hwsim.cost.spec import PhotonicCostSpec
+    rec, config, cost, base, label, summary = _run_context(path, spec_file)
     reports = price_summaries(config, {label: summary}, level="nominal", spec_file=spec_file,
-                              history=rec.history, references=rec.references)
+                              history=rec.history, references=rec.references, cost=cost)
     n_dev = reports[label].metrics.get("steps_to_target")
     work = summary_step_work(summary)
     n_in, hidden = _first_n_in(summary), [int(h) for h in config.get("hidden", [])]
@@ -421,32 +497,30 @@ def ratio_evaluator(path: str | Path, spec_file: str | Path | None = None):
                        int(config.get("batch_size", 64)), BP_KERNELS)
           if n_in and hidden and not config.get("architecture") else None)
     gpus = list(config.get("gpus", []))
-    n_bp = {g: reports.get(f"GPU {g}: BP", CostReport({}, {})).metrics.get("steps_to_target")
-            for g in gpus}
-    from hwsim.cost.analytic import _plan
-    from hwsim.cost.spec import PhotonicCostSpec
-    nominal = _specs("nominal", base)
-    plan, _ = _plan(summary, {"mzi": nominal["mzi"], "crossbar": nominal["crossbar"]})
+    algo_row = labels.row_name(str(config.get("algorithm", "mfdd")))
+    n_bp = {g: reports.get(labels.gpu_row(g, labels.BP_ROW), CostReport({}, {})).metrics.get(
+        "steps_to_target") for g in gpus}
+    plan, _ = _plan(summary, _device_specs(_specs("nominal", base)))
     devices = sorted({"mzi" if isinstance(spec, PhotonicCostSpec) else "crossbar"
                       for _, spec, _ in plan if spec is not None})
 
     def evaluate(overrides: Mapping) -> dict[str, float]:
-        specs = _specs("nominal", _merge_overrides(base, overrides))
-        e_dev = price(summary, {"mzi": specs["mzi"], "crossbar": specs["crossbar"]}).total_energy_j
-        host = specs["mzi"].p_host_static_w
+        specs = _specs("nominal", deep_merge(base, overrides))
+        e_dev = price(summary, _device_specs(specs)).total_energy_j
+        host = _host_static_w(specs)
         out = {}
         for g in gpus:
             gpu = specs["gpus"][g]
             e_mf = gpu_band(work["flops"], work["bytes"], work["kernels"], gpu,
                             p_host_w=host)["nominal"].total_energy_j
-            out[f"{label} / GPU {g}: MF+DD, energy per step"] = e_dev / e_mf
+            out[f"{label} / {labels.gpu_row(g, algo_row)}, energy per step"] = e_dev / e_mf
             if bp is not None:
                 e_bp = gpu_band(bp["flops"], bp["bytes"], bp["kernels"], gpu,
                                 p_host_w=host)["nominal"].total_energy_j
-                out[f"{label} / GPU {g}: BP, energy per step"] = e_dev / e_bp
+                row = labels.gpu_row(g, labels.BP_ROW)
+                out[f"{label} / {row}, energy per step"] = e_dev / e_bp
                 if n_dev and n_bp.get(g):
-                    out[f"{label} / GPU {g}: BP, energy to target"] = (
-                        e_dev * n_dev / (e_bp * n_bp[g]))
+                    out[f"{label} / {row}, energy to target"] = e_dev * n_dev / (e_bp * n_bp[g])
         return out
 
     return evaluate, devices, gpus
@@ -467,19 +541,15 @@ def project(path: str | Path, weights: int, layers: int, level: str | None = Non
             spec_file: str | Path | None = None) -> dict[str, CostReport]:
     """Per-step cost of the run's step re-shaped to ``layers`` square layers holding
     ``weights`` weights (:func:`hwsim.cost.projection.project_summary`), on the device and on
-    every configured GPU (MF+DD rows: the projected traced work; BP rows: the projected MLP).
-    No training happened: no figures to a target accuracy."""
+    every configured GPU (the run's algorithm: the projected traced work; BP: the projected
+    MLP). No training happened: no figures to a target accuracy."""
     from hwsim.cost.projection import project_summary
-    rec = read_results(path)
-    config = plain_config(rec.config)
-    if not rec.step_summaries:
-        raise ValueError(f"{str(path)!r} holds no trace steps; allowed: a device run")
-    summary = project_summary(mean_summary(rec.step_summaries), weights, layers)
-    n = int(summary["proj0.info.n_in"])
+    rec, config, cost, _base, label, summary = _run_context(path, spec_file)
+    proj = project_summary(summary, weights, layers)
+    n = int(proj["proj0.info.n_in"])
     config = dict(config, hidden=[n] * layers)
-    label = (f"{config.get('device_preset', config.get('device', 'device'))} MF+DD, projected "
-             f"{layers}×{n}²")
-    return price_summaries(config, {label: summary}, level=level, spec_file=spec_file)
+    return price_summaries(config, {f"{label}, projected {layers}×{n}²": proj}, level=level,
+                           spec_file=spec_file, cost=cost)
 
 
 def inventory_section(path: str | Path, level: str | None = None,
@@ -487,16 +557,13 @@ def inventory_section(path: str | Path, level: str | None = None,
     """The chip inventory of every device row of a stored run (its mean step, and the stored
     cross-device steps), at ``level``."""
     from hwsim.cost.inventory import chip_inventory, format_inventory
-    rec = read_results(path)
-    config = plain_config(rec.config)
-    if not rec.step_summaries:
+    try:
+        rec, config, _cost, base, label, summary = _run_context(path, spec_file)
+    except ValueError:
         return ""
     lv = level or str(config.get("cost_level", "nominal"))
-    file_overrides = load_spec_file(spec_file) if spec_file is not None else None
-    specs = _specs(lv, _merge_overrides(config_overrides(config), file_overrides))
-    dev = {"mzi": specs["mzi"], "crossbar": specs["crossbar"]}
-    label = f"{config.get('device_preset', config.get('device', 'device'))} MF+DD"
-    summaries = {label: mean_summary(rec.step_summaries), **stored_summaries(rec)}
+    dev = _device_specs(_specs(lv, base))
+    summaries = {label: summary, **stored_summaries(rec)}
     parts = [format_inventory(chip_inventory(s, dev), f"Chip inventory: {name} ({lv} specs)")
              for name, s in summaries.items()]
     return "\n\n".join(parts)
