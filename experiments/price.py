@@ -486,7 +486,6 @@ def ratio_evaluator(path: str | Path, spec_file: str | Path | None = None):
     its BP row, and returns energy-per-step ratios and the per-result ratio (energy to the
     target accuracy, steps from the histories, :data:`hwsim.cost.bands.TARGET_RULE`)."""
     from hwsim.cost.analytic import _plan
-    from hwsim.cost.spec import PhotonicCostSpec
     rec, config, cost, base, label, summary = _run_context(path, spec_file)
     reports = price_summaries(config, {label: summary}, level="nominal", spec_file=spec_file,
                               history=rec.history, references=rec.references, cost=cost)
@@ -500,9 +499,10 @@ def ratio_evaluator(path: str | Path, spec_file: str | Path | None = None):
     algo_row = labels.row_name(str(config.get("algorithm", "mfdd")))
     n_bp = {g: reports.get(labels.gpu_row(g, labels.BP_ROW), CostReport({}, {})).metrics.get(
         "steps_to_target") for g in gpus}
-    plan, _ = _plan(summary, _device_specs(_specs("nominal", base)))
-    devices = sorted({"mzi" if isinstance(spec, PhotonicCostSpec) else "crossbar"
-                      for _, spec, _ in plan if spec is not None})
+    dev_specs = _device_specs(_specs("nominal", base))
+    plan, _ = _plan(summary, dev_specs)
+    devices = sorted({section for section, sp in dev_specs.items()
+                      for _, spec, _ in plan if spec is sp})
 
     def evaluate(overrides: Mapping) -> dict[str, float]:
         specs = _specs("nominal", deep_merge(base, overrides))

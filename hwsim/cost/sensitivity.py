@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
-from .spec import _CROSSBAR_RANGE, _PHOTONIC_RANGE, GPU_PRESETS, CrossbarCostSpec, PhotonicCostSpec
+from .spec import GPU_PRESETS, SENSITIVITY_FIELDS, SPEC_RANGES, spec_from_mapping
 
 __all__ = ["Param", "Mover", "default_params", "tornado", "break_even", "format_tornado"]
 
@@ -65,49 +65,24 @@ class Mover:
         return max(a, b) / min(a, b)
 
 
-# (label, unit, section fields, domain) of the parameters that matter (cost.md §2; the
-# photodiode and TIA bias power stays on in the receiver idle fraction)
-_PHOTONIC = (
-    ("P_π (thermo-optic)", "mW", "p_pi_mw", (0.0, 1e4)),
-    ("settle time τ", "ns", "t_settle_ns", (0.0, 1e9)),
-    ("laser wall-plug efficiency", "", "laser_wpe", (1e-4, 1.0)),
-    ("ADC energy (mesh)", "pJ", "e_adc_pj", (0.0, 1e4)),
-    ("laser duty off-stream", "", "laser_idle_on_fraction", (0.0, 1.0)),
-    ("receiver bias duty (PD + TIA)", "", "receiver_idle_fraction", (0.0, 1.0)),
-    ("converter idle duty (mesh)", "", "converter_idle_fraction", (0.0, 1.0)),
-    ("input DAC energy", "pJ", "e_dac_pj", (0.0, 1e4)),
-)
-_CROSSBAR = (
-    ("ADC energy (crossbar)", "pJ", "e_adc_pj", (0.0, 1e4)),
-    ("cell program energy", "pJ", "e_write_pj", (0.0, 1e6)),
-    ("row write time", "ns", "t_write_ns", (0.0, 1e9)),
-    ("cell read energy", "fJ", "e_cell_read_fj", (0.0, 1e6)),
-    ("column readout power", "µW", "p_column_uw", (0.0, 1e6)),
-    ("read pass time", "ns", "t_read_ns", (0.0, 1e6)),
-)
-
-
-def default_params(devices: Sequence[str] = ("mzi", "crossbar"),
+def default_params(sections: Sequence[str] = tuple(SENSITIVITY_FIELDS),
                    gpus: Sequence[str] = ()) -> list[Param]:
-    """The parameters that matter for ``devices`` (``"mzi"``, ``"crossbar"``) and the idle power
-    of each GPU in ``gpus`` (its band; an assumed idle figure has one), plus the host floor
-    (one host for every row: device and GPU rows pay the same)."""
+    """The parameters that matter for the cost ``sections`` in use (``SENSITIVITY_FIELDS``;
+    each moved over its section's own low / high range) and the idle power of each GPU in
+    ``gpus`` (its band; an assumed idle figure has one), plus the host floor (one host for
+    every row: device and GPU rows pay the same, so it moves every section's value)."""
     out: list[Param] = []
-    ph, xb = PhotonicCostSpec(), CrossbarCostSpec()
-    if "mzi" in devices:
-        for label, unit, name, dom in _PHOTONIC:
-            lo, hi = _PHOTONIC_RANGE[name]
-            out.append(Param(label, unit, (("mzi", name),), getattr(ph, name), lo, hi, dom))
-    if "crossbar" in devices:
-        for label, unit, name, dom in _CROSSBAR:
-            lo, hi = _CROSSBAR_RANGE[name]
-            out.append(Param(label, unit, (("crossbar", name),), getattr(xb, name), lo, hi, dom))
-        out.append(Param("input pulse duty (crossbar PWM)", "", (("crossbar", "pwm_mean_duty"),),
-                         xb.pwm_mean_duty, 0.1, 0.5, (1e-3, 1.0)))   # assumed range around 0.25
-    lo, hi = _PHOTONIC_RANGE["p_host_static_w"]
-    out.append(Param("host power", "W", (("mzi", "p_host_static_w"),
-                                         ("crossbar", "p_host_static_w")),
-                     ph.p_host_static_w, lo, hi, (0.0, 1e4)))
+    nominal = spec_from_mapping("nominal")
+    for section in sections:
+        spec = nominal[section]
+        for label, unit, name, dom, rng in SENSITIVITY_FIELDS.get(section, ()):
+            lo, hi = rng or SPEC_RANGES[section][name]
+            out.append(Param(label, unit, ((section, name),), getattr(spec, name), lo, hi, dom))
+    host_sections = tuple((sec, "p_host_static_w") for sec in SENSITIVITY_FIELDS)
+    first = next(iter(SENSITIVITY_FIELDS))
+    lo, hi = SPEC_RANGES[first]["p_host_static_w"]
+    out.append(Param("host power", "W", host_sections, nominal[first].p_host_static_w, lo, hi,
+                     (0.0, 1e4)))
     for name in gpus:
         g = GPU_PRESETS[name]
         if g.p_idle_at("low") != g.p_idle_at("high"):

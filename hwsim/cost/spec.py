@@ -334,6 +334,34 @@ _CROSSBAR_RANGE: dict[str, tuple[float, float]] = {
 }
 
 
+# Spec parameters that matter most for the device/GPU ratios, per cost section, for the
+# one-at-a-time sensitivity (hwsim.cost.sensitivity): (label, unit, field, domain of the
+# break-even search, (low, high) or None for the section's own low / high range).
+SENSITIVITY_FIELDS: dict[str, tuple] = {
+    "mzi": (
+        ("P_π (thermo-optic)", "mW", "p_pi_mw", (0.0, 1e4), None),
+        ("settle time τ", "ns", "t_settle_ns", (0.0, 1e9), None),
+        ("laser wall-plug efficiency", "", "laser_wpe", (1e-4, 1.0), None),
+        ("ADC energy (mesh)", "pJ", "e_adc_pj", (0.0, 1e4), None),
+        ("laser duty off-stream", "", "laser_idle_on_fraction", (0.0, 1.0), None),
+        ("receiver bias duty (TIA)", "", "receiver_idle_fraction", (0.0, 1.0), None),
+        ("converter idle duty (mesh)", "", "converter_idle_fraction", (0.0, 1.0), None),
+        ("input DAC energy", "pJ", "e_dac_pj", (0.0, 1e4), None),
+    ),
+    "crossbar": (
+        ("ADC energy (crossbar)", "pJ", "e_adc_pj", (0.0, 1e4), None),
+        ("cell program energy", "pJ", "e_write_pj", (0.0, 1e6), None),
+        ("row write time", "ns", "t_write_ns", (0.0, 1e9), None),
+        ("cell read energy", "fJ", "e_cell_read_fj", (0.0, 1e6), None),
+        ("column readout power", "µW", "p_column_uw", (0.0, 1e6), None),
+        ("read pass time", "ns", "t_read_ns", (0.0, 1e6), None),
+        # mean input pulse duty: an assumed range around the assumed 0.25 (cost.md §4.4b)
+        ("input pulse duty (crossbar PWM)", "", "pwm_mean_duty", (1e-3, 1.0), (0.1, 0.5)),
+    ),
+}
+SPEC_RANGES: dict[str, dict] = {}     # section → its low / high ranges (filled below)
+
+
 def crossbar_spec(level: str = "nominal") -> CrossbarCostSpec:
     """Crossbar cost spec at ``level`` in ``LEVELS`` (ValueError otherwise)."""
     return _at_level(CrossbarCostSpec, _CROSSBAR_RANGE, level)
@@ -463,6 +491,7 @@ def gpu_preset(name: str) -> GpuSpec:
 
 # --------------------------------------------------------------------------- overrides
 _SECTIONS = {"mzi": photonic_spec, "crossbar": crossbar_spec}
+SPEC_RANGES.update({"mzi": _PHOTONIC_RANGE, "crossbar": _CROSSBAR_RANGE})
 
 
 def _apply(obj, overrides: Mapping[str, object], where: str):
