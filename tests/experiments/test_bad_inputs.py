@@ -1026,7 +1026,7 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "SYSTEM_DIRS", {"fashion-mnist": [], "mnist": []})
     monkeypatch.setattr(data.urllib.request, "urlopen", _no_network)
     monkeypatch.setattr(runner, "train", _no_training)
-    monkeypatch.setattr(sweep, "_pool_map", _no_sweep_runs)
+    monkeypatch.setattr(sweep._Pool, "run", _no_sweep_runs)
     monkeypatch.setattr(sweep, "_dask_map", _no_sweep_runs)
     return tmp_path, cache
 
