@@ -20,7 +20,7 @@ lambda cannot be stored (``TreeError`` names its place in the tree).
 """
 from __future__ import annotations
 
-import dataclasses
+import collections
 import enum
 import importlib
 import io
@@ -111,11 +111,25 @@ class _Writer:
             return {"__device__": str(obj)}
         if isinstance(obj, enum.Enum):
             return {"__enum__": _qualname(type(obj)), "v": self.enc(obj.value, where)}
+        if isinstance(obj, slice):
+            return {"__slice__": [self.enc(x, where) for x in (obj.start, obj.stop, obj.step)]}
+        if isinstance(obj, range):
+            return {"__range__": [obj.start, obj.stop, obj.step]}
         seen, n = self.ref(obj)
         if seen:
             return {"__ref__": n}
         if isinstance(obj, torch.Tensor):
             return {"__id__": n, "__tensor__": self.tensor(obj, where)}
+        if isinstance(obj, torch.optim.Optimizer):
+            # torch's own optimizer: its class name (from torch.optim), its parameters (shared
+            # with the model through the tree) and its state dict as data
+            name = type(obj).__name__
+            if getattr(torch.optim, name, None) is not type(obj):
+                raise TreeError(f"{where}: optimizer {type(obj).__qualname__} is not one of torch.optim")
+            params = [list(g["params"]) for g in obj.param_groups]
+            return {"__id__": n, "__torchopt__": name,
+                    "params": self.enc(params, f"{where}.params"),
+                    "state_dict": self.enc(obj.state_dict(), f"{where}.state_dict")}
         if isinstance(obj, np.ndarray):
             if obj.dtype.hasobject:
                 raise TreeError(f"{where}: a numpy array of Python objects cannot be stored")
@@ -136,9 +150,21 @@ class _Writer:
         if isinstance(obj, (set, frozenset)):
             return {"__id__": n, "__set__": [self.enc(v, where) for v in obj],
                     "frozen": isinstance(obj, frozenset)}
-        if type(obj) is dict:
+        if type(obj) in (dict, collections.OrderedDict):
             return {"__id__": n, "__dict__": [[self.enc(k, where), self.enc(v, f"{where}.{k}")]
-                                              for k, v in obj.items()]}
+                                              for k, v in obj.items()],
+                    "ordered": type(obj) is collections.OrderedDict}
+        if isinstance(obj, types.MethodType) and isinstance(obj.__func__, types.FunctionType):
+            # a bound method of one of our objects: the object and the method's name
+            if not _allowed(type(obj.__self__).__module__):
+                raise TreeError(f"{where}: a method of {type(obj.__self__).__qualname__} cannot be "
+                                "stored as data")
+            name = next((k for klass in type(obj.__self__).__mro__ for k, v in vars(klass).items()
+                         if v is obj.__func__), None)
+            if name is None:
+                raise TreeError(f"{where}: {obj!r} is not a method of its object's class")
+            return {"__id__": n, "__method__": name,
+                    "self": self.enc(obj.__self__, f"{where}.__self__")}
         if isinstance(obj, (type, types.FunctionType)):
             if not _allowed(obj.__module__) or "<" in obj.__qualname__:
                 raise TreeError(f"{where}: {obj!r} is not a module-level class or function of "
@@ -166,8 +192,6 @@ class _Writer:
     def tensor(self, t: torch.Tensor, where: str) -> dict:
         if t.is_sparse or t.layout != torch.strided:
             raise TreeError(f"{where}: a {t.layout} tensor cannot be stored")
-        if t.requires_grad or t.grad_fn is not None:
-            t = t.detach()
         st = t.untyped_storage()
         key = (st.data_ptr(), st.nbytes()) if st.nbytes() else ("empty", id(st))
         if key not in self.storages:
@@ -175,7 +199,8 @@ class _Writer:
             self.storage_data.append(bytes(st.cpu()) if st.nbytes() else b"")
         return {"storage": self.storages[key], "dtype": str(t.dtype).removeprefix("torch."),
                 "offset": t.storage_offset(), "shape": list(t.shape), "stride": list(t.stride()),
-                "device": str(t.device)}
+                "device": str(t.device), "requires_grad": bool(t.requires_grad),
+                "parameter": isinstance(t, torch.nn.Parameter)}
 
 
 def dumps(tree: Any, attrs: dict[str, str] | None = None) -> bytes:
@@ -244,6 +269,10 @@ class _Reader:
             return d
         if "__device__" in node:
             return torch.device(str(node["__device__"]))
+        if "__slice__" in node:
+            return slice(*(self.dec(x) for x in node["__slice__"]))
+        if "__range__" in node:
+            return range(*(int(x) for x in node["__range__"]))
         if "__enum__" in node:
             cls = _resolve(node["__enum__"], "enum")
             if not (isinstance(cls, type) and issubclass(cls, enum.Enum)):
@@ -280,13 +309,28 @@ class _Reader:
         if "__set__" in node:
             items = [self.dec(v) for v in node["__set__"]]
             return self.keep(n, frozenset(items) if node.get("frozen") else set(items))
+        if "__torchopt__" in node:
+            cls = getattr(torch.optim, str(node["__torchopt__"]), None)
+            if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+                raise TreeError(f"optimizer {node['__torchopt__']!r} is not one of torch.optim")
+            groups = self.dec(node["params"])
+            opt = self.keep(n, cls([{"params": ps} for ps in groups]))
+            opt.load_state_dict(self.dec(node["state_dict"]))
+            return opt
         if "__dict__" in node:
-            d: dict = self.keep(n, {})
+            d: dict = self.keep(n, collections.OrderedDict() if node.get("ordered") else {})
             for k, v in node["__dict__"]:
                 d[self.dec(k)] = self.dec(v)
             return d
         if "__name__" in node:
             return self.keep(n, _resolve(node["__name__"], "name"))
+        if "__method__" in node:
+            owner = self.dec(node["self"])
+            name = str(node["__method__"])
+            fn = getattr(type(owner), name, None)
+            if not (isinstance(fn, types.FunctionType) and _allowed(type(owner).__module__)):
+                raise TreeError(f"method {name!r} is not a function of an allowed class")
+            return self.keep(n, types.MethodType(fn, owner))
         if "__obj__" in node:
             cls = _resolve(node["__obj__"], "class")
             if not isinstance(cls, type):
@@ -320,6 +364,10 @@ class _Reader:
                    [int(s) for s in spec["stride"]])
         except RuntimeError as e:
             raise TreeError(f"a tensor does not fit its storage ({e})") from None
+        if spec.get("parameter"):
+            return torch.nn.Parameter(t, requires_grad=bool(spec.get("requires_grad")))
+        if spec.get("requires_grad"):
+            t.requires_grad_(True)
         return t
 
 
