@@ -161,11 +161,11 @@ def _config_from_results(path: str) -> dict:
     if not p.is_file() or not is_results_file(p):
         raise ConfigError(f"config file {path!r} is not a forwardlab results file; allowed: a "
                           "TOML config or a results .h5 file")
+    from .results import ResultsError
     try:
         toml = read_results(p).config_toml
-    except Exception as e:
-        raise ConfigError(f"results file {path!r} cannot be read ({type(e).__name__}); allowed: a "
-                          "complete forwardlab results file or a TOML config") from None
+    except ResultsError as e:
+        raise ConfigError(f"{e}, or a TOML config") from None
     if not toml:
         raise ConfigError(f"results file {path!r} stores no resolved config (written by an older "
                           "version); allowed: a TOML config")

@@ -380,12 +380,16 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     if saved is not None and saved.get("run_id") != cfg.run_id:
         raise OutputError(f"--resume: checkpoint {str(ckpt)!r} belongs to run "
                           f"{saved.get('run_id')}, not {cfg.run_id}; allowed: the same config")
+    from .preflight import check_cost_bounds, check_data, check_network
+    check_cost_bounds(cfg)
     data = load_dataset(cfg.data.dataset, cfg.data.data_dir or None, seed=cfg.run.seed)
+    check_data(cfg, data.x_train.shape[0], data.x_train.shape[1])
     meta = _meta(cfg, data)
     data, val = split_validation(data, cfg.data.val_split, cfg.run.seed)
     if cfg.data.standardize:
         data, val = standardize_with(data, val)
     n_in, C = data.x_train.shape[1], data.n_classes
+    check_network(cfg, data.shape, C)
     _check_memory(cfg, n_in)
     steps_per_epoch = -(-data.x_train.shape[0] // cfg.run.batch_size)
     rec = RunRecord(config=cfg.flat(), versions=_versions(), config_toml=config_to_toml(cfg),
