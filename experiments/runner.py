@@ -124,14 +124,14 @@ def _build_tt(cfg: Config, settings, n_in: int, n_classes: int, trace: Trace):
     from algorithms.tt_network import check_chain
     from algorithms.tt_zo import OutputCrossEntropy
     from .pde import build_core_devices
-    shapes = registry_tt_shapes(settings)
+    shapes = registry_tt_shapes(settings, n_in)
     try:
         check_chain(shapes, n_in, n_classes, "algorithm.settings.layers")
     except ValueError as e:
         raise ConfigError(str(e)) from None
     from algorithms import registry
     return registry.build_tt(settings, build_core_devices(cfg.device.physics, shapes, cfg.run.seed),
-                             OutputCrossEntropy(), seed=cfg.run.seed, trace=trace)
+                             OutputCrossEntropy(), seed=cfg.run.seed, trace=trace, shapes=shapes)
 
 
 def _network_text(cfg: Config, n_in: int, n_classes: int) -> str:
@@ -141,13 +141,40 @@ def _network_text(cfg: Config, n_in: int, n_classes: int) -> str:
     if cfg.algorithm.name != "tt-zo":
         return f"MLP {n_in}-{'-'.join(map(str, cfg.model.hidden))} with {n_classes}-class local heads"
     from algorithms.registry import settings_for
-    shapes = registry_tt_shapes(settings_for("tt-zo", cfg.algorithm.settings))
+    shapes = registry_tt_shapes(settings_for("tt-zo", cfg.algorithm.settings), n_in)
     return "TT network " + " | ".join(s.describe() for s in shapes)
 
 
-def registry_tt_shapes(settings):
-    from algorithms.registry import tt_shapes
-    return tt_shapes(settings.layers, "algorithm.settings.layers")
+def registry_tt_shapes(settings, n_in: int | None = None):
+    """The TT layers of ``settings``. The registry's default layers are the paper's 784-input
+    network; on another data set (digits: 64 inputs) their first in-modes are refactored into
+    as many modes from ``n_in``, so ``forwardlab run --algorithm tt-zo`` works as it stands.
+    Layers given by the user are taken as they are (a mismatch is an error naming them)."""
+    from algorithms.registry import ALGORITHMS, tt_shapes
+    shapes = tt_shapes(settings.layers, "algorithm.settings.layers")
+    default = tuple(ALGORITHMS["tt-zo"].settings_type().layers)
+    if (n_in is not None and shapes and tuple(settings.layers) == default
+            and math.prod(shapes[0].in_modes) != n_in):
+        shapes[0] = dataclasses.replace(shapes[0],
+                                        in_modes=factor_modes(n_in, len(shapes[0].in_modes)))
+    return shapes
+
+
+def factor_modes(n: int, k: int) -> tuple[int, ...]:
+    """``n`` as ``k`` balanced integer factors (64, 4 → (4, 2, 2, 4)); their product is ``n``."""
+    primes, m, p = [], n, 2
+    while p * p <= m:
+        while m % p == 0:
+            primes.append(p)
+            m //= p
+        p += 1
+    if m > 1:
+        primes.append(m)
+    bins = [1] * k
+    for q in sorted(primes, reverse=True):   # largest factor into the smallest bin
+        bins[bins.index(min(bins))] *= q
+    bins.sort(reverse=True)
+    return tuple(bins[0::2] + bins[1::2][::-1])   # large modes at both ends, as 7x4x4x7
 
 
 DEFAULT_DIR = Path("results")
