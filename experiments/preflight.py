@@ -8,7 +8,10 @@ otherwise fail only after the model is built or training has begun. Each failure
   config, the failing block named with its index (``model.architecture[2] = 'maxpool:16'``);
 * cost-spec values within physical bounds (at most ``SPEC_FACTOR`` × the sourced value of the
   level, so nothing prices to 1e293 J after hours of training);
-* tensor-train layouts against the data (``algorithm.settings.layers``).
+* the memory of the largest dense device structure per device kind and block size: an MZI
+  mesh with thermal crosstalk builds the (k², k²) heater adjacency of a k-mode block and its
+  pairwise (m, m) distance tables (m = k(k-1)/2 MZIs): 8.5 GB for one table at
+  ``device.block = 256``; the error gives the GiB needed and the largest block that fits.
 """
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from typing import Any, Sequence
 
 from .config import Config, ConfigError
 
-__all__ = ["check_data", "check_network", "check_cost_bounds", "block_shapes", "SPEC_FACTOR"]
+__all__ = ["check_data", "check_network", "check_cost_bounds", "check_device_memory",
+           "block_shapes", "crosstalk_layout_bytes", "SPEC_FACTOR"]
 
 #: A cost-spec value may be at most this factor above its sourced value at the run's level (a
 #: device 10^6 times worse than any published one is a typing error, not a device), and at
@@ -122,3 +126,32 @@ def check_cost_bounds(cfg: Config) -> None:
                 src = f"the sourced value is {base:g}" if base > 0 else "no sourced value"
                 raise ConfigError(f"{where}.{name} = {v!r} is outside physical bounds ({src}); "
                                   f"allowed: at most {limit:g}")
+
+
+def crosstalk_layout_bytes(k: int) -> int:
+    """Peak bytes of :attr:`hwsim.photonic.layout.MeshLayout.mesh_adjacency` for a k-mode
+    block: two int64 (m, m) distance tables and their boolean neighbour mask (m = k(k-1)/2
+    MZIs) plus the float32 (k², k²) adjacency."""
+    m = k * (k - 1) // 2
+    return 2 * 8 * m * m + m * m + 4 * k ** 4
+
+
+def check_device_memory(cfg: Config, available: float) -> None:
+    """Refuse a block size whose dense per-block structures cannot fit in ``available`` bytes
+    (MZI meshes with thermal crosstalk; see :func:`crosstalk_layout_bytes`)."""
+    phys = cfg.device.physics
+    k = getattr(phys, "block", None)
+    if cfg.device.kind != "mzi" or not isinstance(k, int):
+        return
+    if not any(type(e).__name__ == "ThermalCrosstalk" for e in getattr(phys, "effects", ())):
+        return
+    need = crosstalk_layout_bytes(k)
+    if need <= available:
+        return
+    best = k
+    while best > 2 and crosstalk_layout_bytes(best) > available:
+        best -= 1
+    raise ConfigError(f"device.block = {k} needs about {need / 2 ** 30:.1f} GiB for the thermal-"
+                      f"crosstalk heater layout of one {k}-mode mesh ({k * (k - 1) // 2} MZIs); "
+                      f"{available / 2 ** 30:.1f} GiB are available; allowed here: device.block "
+                      f"at most {best}, or device.thermal_crosstalk.enabled = false")

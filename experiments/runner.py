@@ -407,7 +407,7 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     if saved is not None and saved.get("run_id") != cfg.run_id:
         raise OutputError(f"--resume: checkpoint {str(ckpt)!r} belongs to run "
                           f"{saved.get('run_id')}, not {cfg.run_id}; allowed: the same config")
-    from .preflight import check_cost_bounds, check_data, check_network
+    from .preflight import check_cost_bounds, check_data, check_device_memory, check_network
     check_cost_bounds(cfg)
     data = load_dataset(cfg.data.dataset, cfg.data.data_dir or None, seed=cfg.run.seed)
     check_data(cfg, data.x_train.shape[0], data.x_train.shape[1])
@@ -417,6 +417,8 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
         data, val = standardize_with(data, val)
     n_in, C = data.x_train.shape[1], data.n_classes
     check_network(cfg, data.shape, C)
+    check_device_memory(cfg, _available_bytes() * MEMORY_SHARE)
+    _announce_large_build(cfg, data.shape, echo)
     _check_memory(cfg, n_in)
     steps_per_epoch = -(-data.x_train.shape[0] // cfg.run.batch_size)
     rec = RunRecord(config=cfg.flat(), versions=_versions(), config_toml=config_to_toml(cfg),
@@ -536,6 +538,25 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     write_results(out, rec)
     ckpt.unlink(missing_ok=True)
     return rec
+
+
+#: Above this many device weights, building and sizing the devices takes long enough (tens of
+#: seconds to minutes) that the run says what it is doing first.
+LARGE_BUILD_WEIGHTS = 1_000_000
+
+
+def _announce_large_build(cfg: Config, input_shape, echo) -> None:
+    """No silent start: a large network says it is being built before the minutes it takes."""
+    if cfg.algorithm.name == "tt-zo":
+        return
+    try:
+        shapes = model_of(cfg, input_shape).device_shapes()
+    except ValueError:   # pragma: no cover - check_network has named the block already
+        return
+    n = sum(a * b for a, b in shapes)
+    if n > LARGE_BUILD_WEIGHTS:
+        echo(f"forwardlab: building and sizing {len(shapes)} device block(s) with {n:,} weights "
+             f"on {cfg.device.preset}; a network this large takes a while before the first step")
 
 
 def _is_twin(name: str) -> bool:

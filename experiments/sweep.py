@@ -500,7 +500,12 @@ def run_sweep(path: str | Path, *, out: str | None = None, workers: int | None =
     # Every point is resolved before anything starts: a value wrong for every run (a bad base
     # config, an unknown key) is one error; a value wrong for some runs is recorded per run.
     errors, ids, first = [], [], {}
+    t_last = time.monotonic()
     for n, m in enumerate(plan.mappings):
+        if time.monotonic() - t_last > 5.0:   # a large grid is not a silent start
+            echo(f"forwardlab sweep: checking the configs of {len(plan.mappings)} runs "
+                 f"({n} done)")
+            t_last = time.monotonic()
         try:
             run_id = resolve(m).run_id
         except ConfigError as e:

@@ -1215,7 +1215,13 @@ SWEEP_MORE = [
          "runs", "symbolic link", "allowed"),
 ]
 
-CHECKED_BEFORE_WORK = ARCH + SPLITS + COST + RESULTS + CONFLICTS + SWEEP_MORE
+MEMORY = [
+    case(f"memory-mzi-block-{k}", (lambda k: lambda t: run_argv(t, "--set", f"device.block={k}"))(k),
+         f"device.block = {k} needs about", "GiB", "allowed here: device.block at most")
+    for k in (256,)
+]
+
+CHECKED_BEFORE_WORK = ARCH + SPLITS + COST + RESULTS + CONFLICTS + SWEEP_MORE + MEMORY
 
 #: Run end to end, training not stubbed: failures after the model is built would show here.
 END_TO_END_IDS = (
@@ -1232,7 +1238,7 @@ END_TO_END_IDS = (
        "results-history-strings-run-config", "results-config-toml-invalid-run-config",
        "results-truncated-price"]
     + ["one-setting-two-names-num_directions", "one-setting-two-names-lr",
-       "sweep-points-one-run"])
+       "sweep-points-one-run", "memory-mzi-block-256"])
 
 CASES = (CLI_FLAGS + SET + CONFIG_SHOW_AND_OTHERS + SWEEPS + TOML_FILES + DATA + OUTPUTS
          + CHECKED_BEFORE_WORK)
@@ -1264,6 +1270,8 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "SYSTEM_DIRS", {"fashion-mnist": [], "mnist": []})
     monkeypatch.setattr(data.urllib.request, "urlopen", _no_network)
     monkeypatch.setattr(runner, "train", _no_training)
+    # memory cases are judged against a 16 GiB machine, whatever this one has
+    monkeypatch.setattr(runner, "_available_bytes", lambda: 16 * 2 ** 30)
     monkeypatch.setattr(sweep._Pool, "run", _no_sweep_runs)
     monkeypatch.setattr(sweep, "_dask_map", _no_sweep_runs)
     return tmp_path, cache
@@ -1330,3 +1338,16 @@ def test_bad_input_end_to_end(isolated, capsys, monkeypatch, make, expect, absen
 
 _REAL_POOL_RUN = sweep._Pool.run
 _REAL_DASK_MAP = sweep._dask_map
+
+
+def test_crosstalk_layout_memory_names_the_largest_block_that_fits():
+    from experiments.config import ConfigError, resolve
+    from experiments.preflight import check_device_memory, crosstalk_layout_bytes
+    # k = 256: two (32640, 32640) int64 tables are 8.5 GB each (the allocation that failed)
+    assert 2 * 8 * (256 * 255 // 2) ** 2 == 2 * 8522956800
+    with pytest.raises(ConfigError, match=r"device.block = 256 needs about 32.9 GiB.*at most 1\d\d"):
+        check_device_memory(resolve({"device": {"block": 256}}), 8 * 2 ** 30)
+    check_device_memory(resolve({"device": {"block": 64}}), 8 * 2 ** 30)       # fits
+    check_device_memory(resolve({"device": {"block": 256, "thermal_crosstalk": {"enabled": False}}}),
+                        8 * 2 ** 30)
+    assert crosstalk_layout_bytes(64) < 2 ** 30
