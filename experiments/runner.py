@@ -487,8 +487,10 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
         else:
             rec.references[stage] = history
 
-    for stage, r in done.items():
+    for stage, r in done.items():   # finished stages of a resumed run: everything they stored
         record(stage, r.history)
+        if stage == algo:
+            rec.step_summaries = r.step_summaries
     current, live = algo, None
     try:
         for stage in stages:
