@@ -15,11 +15,11 @@ band of the same traced work; no GPU BP row: the BP model of the price module is
 classifier).
 
 Checkpoints and resume, as for classification runs (:mod:`experiments.runner`): with
-``run.checkpoint`` (the default) every epoch boundary writes ``<out>.ckpt`` (atomic, cloudpickle)
+``run.checkpoint`` (the default) every epoch boundary writes ``<out>.ckpt`` (atomic, data only)
 holding the stage being trained (``"device"`` or the reference), the finished stage's history and
 the whole live state of the current one — the trainable (knobs, optimizer state, its random
 streams), the devices (their noise streams), the trace, the collocation generator, the history,
-the step summaries and the step count — pickled together so that shared references stay shared.
+the step summaries and the step count — one data-only tree in which shared references stay shared.
 ``stop()`` is polled after every step: the run writes its partial results with status
 "interrupted" and raises :class:`~algorithms.training.Interrupted`; with ``resume=True`` it restarts
 from the last boundary and ends with the history, step summaries and costs of an uninterrupted
@@ -138,14 +138,26 @@ def _train(model, problem, objective, cfg: Config, x_test, u_exact, *, trace, la
     return hist, summaries
 
 
-def _load(ckpt: Path, run_id: str) -> dict:
-    from .runner import _load_checkpoint
-    saved = _load_checkpoint(ckpt)
+def _load(ckpt: Path, run_id: str, template: dict) -> dict:
+    from .runner import _checkpoint_header, _load_checkpoint
+    blob, _ = _checkpoint_header(ckpt, run_id)
+    saved = _load_checkpoint(ckpt, template, blob=blob)
     if saved.get("run_id") != run_id or saved.get("task") != "pde":
         raise OutputError(f"--resume: checkpoint {str(ckpt)!r} belongs to run "
                           f"{saved.get('run_id')}, not to the PDE run {run_id}; allowed: the same "
                           "config")
     return saved
+
+
+def _twin(cfg: Config, trainable, devices, objective):
+    """The autograd reference of a PDE run: the same TT network on the ideal twin."""
+    net = trainable.trainer.net
+    twin_net = type(net).build(net.shapes, [TracingOracle(d, Trace()) for d in devices],
+                               net.activation)
+    s = trainable.settings
+    return TTTwinTrainer(twin_net, registry.tt_initial_knobs(net.shapes, devices, cfg.run.seed),
+                         objective, knob_lr_range_units=s.knob_lr_range_units,
+                         bias_lr=s.head_lr, seed=cfg.run.seed)
 
 
 def run_pde(cfg: Config, out: Path, *, rec: RunRecord, echo: Callable[[str], None] = print,
@@ -154,11 +166,13 @@ def run_pde(cfg: Config, out: Path, *, rec: RunRecord, echo: Callable[[str], Non
     with ``resume`` continue from ``<out>.ckpt`` (see the module docstring)."""
     from .runner import _save_checkpoint, checkpoint_path
     ckpt = checkpoint_path(Path(out))
-    saved = _load(ckpt, cfg.run_id) if resume else None
-    if saved is None:
-        trace = Trace()
-        problem, objective, trainable, devices = pde_parts(cfg, trace)
-    else:
+    trace = Trace()
+    problem, objective, trainable, devices = pde_parts(cfg, trace)
+    # a checkpoint holds data only; its code (update rules) is this rebuilt tree's
+    saved = _load(ckpt, cfg.run_id, {
+        "problem": problem, "objective": objective, "trainable": trainable, "devices": devices,
+        "twin": _twin(cfg, trainable, devices, objective)}) if resume else None
+    if saved is not None:
         problem, objective = saved["problem"], saved["objective"]
         trainable, devices, trace = saved["trainable"], saved["devices"], saved["trace"]
     x_test = problem.sample_interior(cfg.pde.test_points, generator(cfg.run.seed, "pde/test"))
@@ -200,14 +214,7 @@ def run_pde(cfg: Config, out: Path, *, rec: RunRecord, echo: Callable[[str], Non
             if saved is not None and saved["stage"] == REFERENCE:
                 twin, state = saved["twin"], saved["result"]
             else:
-                twin_net = type(net).build(net.shapes, [TracingOracle(d, Trace()) for d in devices],
-                                           net.activation)
-                s = trainable.settings
-                twin = TTTwinTrainer(twin_net,
-                                     registry.tt_initial_knobs(net.shapes, devices, cfg.run.seed),
-                                     objective, knob_lr_range_units=s.knob_lr_range_units,
-                                     bias_lr=s.head_lr, seed=cfg.run.seed)
-                state = None
+                twin, state = _twin(cfg, trainable, devices, objective), None
             rec.references[REFERENCE], _ = _train(twin, problem, objective, cfg, x_test, u_exact,
                                                   trace=None, label=current, echo=echo,
                                                   progress=progress, stop=stop, state=state,

@@ -313,6 +313,7 @@ def prepare(cfg: Config, *, overwrite: bool = False, resume: bool = False) -> Pa
                           replaceable=_interrupted_or_failed if resume else None,
                           what="output file (run.out)")
     clean_stale_temporaries(target.parent)
+    _check_checkpoint_path(checkpoint_path(target), cfg, resume)
     if resume and not checkpoint_path(target).is_file():
         raise OutputError(f"--resume: no checkpoint {str(checkpoint_path(target))!r} for run "
                           f"{cfg.run_id}; allowed: resume a run that was interrupted with the same "
@@ -359,24 +360,105 @@ def _meta(cfg: Config, data: Dataset) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------ the run
-def _save_checkpoint(path: Path, state: dict) -> None:
-    # cloudpickle: the optax-style update rules are closures, which plain pickle refuses.
-    import cloudpickle
-    with atomic_write(path) as tmp, open(tmp, "wb") as fh:
-        cloudpickle.dump(state, fh)
+#: The ``kind`` attribute of a checkpoint file (a data-only HDF5 file, experiments.datatree).
+CHECKPOINT_KIND = "forwardlab checkpoint"
 
 
-def _load_checkpoint(path: Path) -> dict:
-    import pickle
+def config_hash(cfg: Config) -> str:
+    """SHA-256 of everything that determines a run's results (the run id is its first 12 hex
+    digits): a checkpoint is only resumed by the config that wrote it."""
+    from .config import _NOT_IN_RUN_ID
+    import json
+    m = cfg.to_mapping()
+    for k in _NOT_IN_RUN_ID:
+        m["run"].pop(k, None)
+    return hashlib.sha256(json.dumps(m, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _is_checkpoint(path: Path) -> bool:
+    from .datatree import TreeError, read_attrs
     try:
         with open(path, "rb") as fh:
-            state = pickle.load(fh)
-        if not isinstance(state, dict) or not {"run_id", "stage", "done", "result"} <= set(state):
-            raise ValueError("not a forwardlab checkpoint")
-        return state
-    except Exception as e:
-        raise OutputError(f"--resume: checkpoint {str(path)!r} cannot be read ({type(e).__name__}); "
-                          "allowed: a checkpoint written by forwardlab run") from None
+            head = fh.read(8)
+        if head != b"\x89HDF\r\n\x1a\n":
+            return False
+        return read_attrs(path.read_bytes()).get("kind") == CHECKPOINT_KIND
+    except (OSError, TreeError):
+        return False
+
+
+def _check_checkpoint_path(ckpt: Path, cfg: Config, resume: bool) -> None:
+    """Before any work: the checkpoint path can take forwardlab's checkpoint (no link, no
+    directory, no file of someone else's) and, with ``resume``, holds this run's."""
+    if not cfg.run.checkpoint and not resume:
+        return
+    if ckpt.is_symlink():
+        raise OutputError(f"checkpoint {str(ckpt)!r} is a symbolic link; forwardlab never writes "
+                          "through links in its own files; allowed: remove the link")
+    if ckpt.exists() and not ckpt.is_file():
+        raise OutputError(f"checkpoint {str(ckpt)!r} exists and is not a regular file; allowed: "
+                          "remove it or choose another --out")
+    if resume and ckpt.is_file():
+        _checkpoint_header(ckpt, cfg.run_id, config_hash(cfg))
+    elif ckpt.is_file() and not _is_checkpoint(ckpt):
+        raise OutputError(f"checkpoint {str(ckpt)!r} exists and was not written by forwardlab; it "
+                          "is never replaced; allowed: move it away or choose another --out")
+
+
+def _save_checkpoint(path: Path, state: dict, config_hash: str = "") -> None:
+    """Write ``state`` as data only (experiments.datatree: tensors, optimizer state and random
+    streams as arrays and JSON; the update rules' code is rebuilt from the config on resume),
+    atomically, never through a link or over a file forwardlab did not write."""
+    from .datatree import dumps
+    from .outputs import write_bytes
+    attrs = {"kind": CHECKPOINT_KIND, "run_id": str(state.get("run_id", "")),
+             "stage": str(state.get("stage", "")), "config_hash": config_hash}
+    write_bytes(path, dumps(state, attrs, rebuild=True), follow=False, owned=_is_checkpoint,
+                what="checkpoint")
+
+
+def _refused(path: Path, why: str) -> OutputError:
+    return OutputError(f"--resume: checkpoint {str(path)!r} cannot be read ({why}); allowed: a "
+                       "checkpoint written by forwardlab for this run; delete it and run again "
+                       "without --resume to start the run over")
+
+
+def _checkpoint_header(path: Path, run_id: str, chash: str = "") -> tuple[bytes, dict]:
+    """The bytes and attributes of the checkpoint at ``path``, checked before anything is
+    decoded: a forwardlab checkpoint of run ``run_id`` (and config hash ``chash``)."""
+    from .datatree import TreeError, read_attrs
+    if path.is_symlink():
+        raise _refused(path, "it is a symbolic link")
+    try:
+        blob = path.read_bytes()
+    except OSError as e:
+        raise _refused(path, e.strerror or type(e).__name__) from None
+    try:
+        attrs = read_attrs(blob)
+    except TreeError as e:
+        raise _refused(path, str(e)) from None
+    if attrs.get("kind") != CHECKPOINT_KIND:
+        raise _refused(path, "not a forwardlab checkpoint")
+    if attrs.get("run_id") != run_id or (chash and attrs.get("config_hash", chash) != chash):
+        raise OutputError(f"--resume: checkpoint {str(path)!r} belongs to run "
+                          f"{attrs.get('run_id')} (config hash {attrs.get('config_hash', '')[:12]}), "
+                          f"not {run_id}; allowed: the same config; delete the checkpoint to start "
+                          "the run over")
+    return blob, attrs
+
+
+def _load_checkpoint(path: Path, template=None, *, blob: bytes) -> dict:
+    """The state of a checkpoint whose ``blob`` passed :func:`_checkpoint_header`;
+    ``template``: the same tree rebuilt from the config (where the update rules' code comes
+    from). Nothing stored in the file is executed."""
+    from .datatree import TreeError, loads
+    try:
+        state, _ = loads(blob, *(() if template is None else (template,)))
+    except TreeError as e:
+        raise _refused(path, str(e)) from None
+    if not isinstance(state, dict) or not {"run_id", "stage", "done", "result"} <= set(state):
+        raise _refused(path, "not a forwardlab checkpoint")
+    return state
 
 
 def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], None] = print,
@@ -403,10 +485,9 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
         rec = RunRecord(config=cfg.flat(), versions=_versions(), config_toml=config_to_toml(cfg),
                         run_id=cfg.run_id, meta=meta)
         return run_pde(cfg, out, rec=rec, echo=echo, progress=progress, stop=stop, resume=resume)
-    saved = _load_checkpoint(ckpt) if resume else None
-    if saved is not None and saved.get("run_id") != cfg.run_id:
-        raise OutputError(f"--resume: checkpoint {str(ckpt)!r} belongs to run "
-                          f"{saved.get('run_id')}, not {cfg.run_id}; allowed: the same config")
+    chash = config_hash(cfg)
+    # checked before any work: the checkpoint is ours, of this run and this config
+    header = _checkpoint_header(ckpt, cfg.run_id, chash) if resume else None
     from .preflight import check_cost_bounds, check_data, check_device_memory, check_network
     check_cost_bounds(cfg)
     data = load_dataset(cfg.data.dataset, cfg.data.data_dir or None, seed=cfg.run.seed)
@@ -418,8 +499,8 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     n_in, C = data.x_train.shape[1], data.n_classes
     check_network(cfg, data.shape, C)
     check_device_memory(cfg, _available_bytes() * MEMORY_SHARE)
-    _announce_large_build(cfg, data.shape, echo)
     _check_memory(cfg, n_in)
+    _announce_large_build(cfg, data.shape, echo)
     steps_per_epoch = -(-data.x_train.shape[0] // cfg.run.batch_size)
     rec = RunRecord(config=cfg.flat(), versions=_versions(), config_toml=config_to_toml(cfg),
                     run_id=cfg.run_id, meta=meta)
@@ -435,6 +516,15 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     # Stages of the run, in order; a checkpoint holds the finished ones and the current one.
     twin_run = algo in ("mf-ad", "bp") or (algo not in ALGO_LABELS and _is_twin(algo))
     stages = [algo] + (["mf-ad", "bp"] if cfg.run.references and not twin_run else [])
+    saved = None
+    if header is not None:   # decoded onto the current stage rebuilt from the config
+        blob, attrs = header
+        stage0 = attrs.get("stage", "")
+        if stage0 not in stages:
+            raise _refused(ckpt, f"stage {stage0!r} is not a stage of this run")
+        template = build_stage(cfg, n_in, C, None if stage0 in ("mf-ad", "bp") else Trace(),
+                               name=stage0, input_shape=data.shape)
+        saved = _load_checkpoint(ckpt, {"model": template}, blob=blob)
     if saved is not None:
         echo(f"  resuming from {ckpt} (stage {saved['stage']}, "
              f"{saved['result'].epochs_done} epoch(s) done)")
@@ -470,7 +560,7 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
             if cfg.run.checkpoint:
                 _save_checkpoint(ckpt, {"run_id": cfg.run_id, "stage": stage, "done": done,
                                         "model": model, "result": r, "trace": trace,
-                                        "labels": resolved})
+                                        "labels": resolved}, chash)
 
         # minibatch order: its own stream per stage; a resumed result restores its state
         gen = generator(cfg.run.seed, f"batches/{label}")

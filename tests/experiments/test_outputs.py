@@ -334,8 +334,17 @@ def test_run_with_a_full_disk_at_the_results_exits_1_and_resumes_identically(tmp
     cfg.write_text(tiny_toml(epochs=2, batch_size=256, references=False))
     full, part = tmp_path / "full.h5", tmp_path / "part.h5"
     assert main(["run", "--config", str(cfg), "--out", str(full), "--quiet"]) == 0
-    real = outputs._write_all
-    monkeypatch.setattr(outputs, "_write_all", _enospc)
+    from experiments import results as results_mod
+    real = results_mod.write_bytes
+
+    def full_at_results(path, data, **kw):   # the disk fills up as the results are written
+        monkeypatch.setattr(outputs, "_write_all", _enospc)
+        try:
+            return real(path, data, **kw)
+        finally:
+            monkeypatch.undo()
+
+    monkeypatch.setattr(results_mod, "write_bytes", full_at_results)
     capsys.readouterr()
     code = main(["run", "--config", str(cfg), "--out", str(part), "--quiet"])
     err = capsys.readouterr().err
@@ -343,8 +352,50 @@ def test_run_with_a_full_disk_at_the_results_exits_1_and_resumes_identically(tmp
     assert str(part) in err and "No space left on device" in err and "needed" in err
     assert "--resume" in err and "Traceback" not in err
     assert not part.exists() and part.with_name("part.h5.ckpt").is_file()
-    monkeypatch.setattr(outputs, "_write_all", real)
+    monkeypatch.undo()
     assert main(["run", "--config", str(cfg), "--out", str(part), "--quiet", "--resume"]) == 0
     a, b = read_results(full), read_results(part)
     assert (a.history, a.references, a.step_summaries) == (b.history, b.references, b.step_summaries)
+    assert reproducible_costs(a.costs) == reproducible_costs(b.costs)
+
+
+def test_disk_full_at_a_checkpoint_keeps_the_last_good_one(tmp_path, monkeypatch, capsys):
+    """ENOSPC at the second epoch's checkpoint: one line naming the checkpoint, exit 1; the
+    first epoch's checkpoint is intact byte for byte and resumes to the uninterrupted file."""
+    from experiments.cli import main
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(tiny_toml(epochs=3, batch_size=256, references=False))
+    full, part = tmp_path / "full.h5", tmp_path / "part.h5"
+    assert main(["run", "--config", str(cfg), "--out", str(full), "--quiet"]) == 0
+    ckpt = part.with_name("part.h5.ckpt")
+    real, seen = outputs.write_bytes, []
+
+    def full_at_second(path, data, **kw):
+        seen.append(path)
+        if len(seen) == 2:
+            kept.append(ckpt.read_bytes())
+            return _raise_enospc(path, data, kw)
+        return real(path, data, **kw)
+
+    def _raise_enospc(path, data, kw):
+        monkeypatch.setattr(outputs, "_write_all", _enospc)
+        try:
+            return real(path, data, **kw)
+        finally:
+            monkeypatch.setattr(outputs, "_write_all", real_write_all)
+
+    kept: list[bytes] = []
+    real_write_all = outputs._write_all
+    monkeypatch.setattr(outputs, "write_bytes", full_at_second)
+    capsys.readouterr()
+    code = main(["run", "--config", str(cfg), "--out", str(part), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert str(ckpt) in err and "No space left on device" in err and "needed" in err
+    assert kept and ckpt.read_bytes() == kept[0] and not part.exists()
+    assert not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]
+    monkeypatch.setattr(outputs, "write_bytes", real)
+    assert main(["run", "--config", str(cfg), "--out", str(part), "--quiet", "--resume"]) == 0
+    a, b = read_results(full), read_results(part)
+    assert (a.history, a.step_summaries) == (b.history, b.step_summaries)
     assert reproducible_costs(a.costs) == reproducible_costs(b.costs)
