@@ -27,7 +27,16 @@ uncalibrated random phase offset U(−1, 1) rad per shifter that nothing here ca
 ``mzi-ficonn`` detects intensity |ŷ|² per block (FICONN's direct detection), a square-law
 readout that a model trained on the linear twin W x does not expect.
 
+Bit slicing and correlated variation, switched on and off (``feature_rows``): crossbar-default
+with 2-bit cells (4 levels) as one cell pair and as 4 slices × 2 bits (ISAAC's 2 bit/cell,
+devices.md §6.1), and 2 slices × 4 bits; crossbar-default with correlated conductance variation
+(die σ 5 %, within-die σ 5 %, ℓ = 8 cells) and the same σ uncorrelated (ℓ = 0); mzi-default
+without its uncalibrated PhaseBias (which alone sits at chance) with correlated phase bias (die
+0.02 rad, within 0.05 rad, ℓ = 4 heaters) or correlated γ (within 2 %), each against ℓ = 0.
+These σ and ℓ are sweep points chosen here, not published values.
+
 Run: python bench/deployed_accuracy.py   (one thread; well under 3 minutes)
+     python bench/deployed_accuracy.py --features   (only the bit-slicing / correlated rows)
 """
 from __future__ import annotations
 
@@ -53,6 +62,10 @@ from experiments.build import layer_from_physics  # noqa: E402
 from experiments.data import load_dataset, standardize  # noqa: E402
 from hwsim.presets import DEVICE_PRESETS, build_layer, device_config, device_kind  # noqa: E402
 from hwsim.trace import Trace  # noqa: E402
+from hwsim.effects.bit_slicing import BitSlicing  # noqa: E402
+from hwsim.effects.correlated import CorrelatedConductance, CorrelatedGamma, CorrelatedPhaseBias  # noqa: E402
+from hwsim.effects.noise import PhaseBias  # noqa: E402
+from hwsim.effects.quantize import ConductanceLevels  # noqa: E402
 
 HIDDEN = (32, 32)              # the default model (experiments.config.ModelSection.hidden)
 EPOCHS, BATCH, SEED = 20, 64, 0   # the run defaults (experiments.config.RunSection)
@@ -210,14 +223,60 @@ def one_effect_rows(preset: str, fixed: FixedModel, data, twin_acc: float) -> li
     return rows
 
 
+def _with(physics, drop=(), add=()):
+    """``physics`` without the effect types in ``drop`` (and without any type in ``add``), plus ``add``."""
+    kinds = tuple(drop) + tuple(type(a) for a in add)
+    return dataclasses.replace(physics, effects=tuple(e for e in physics.effects
+                                                      if not isinstance(e, kinds)) + tuple(add))
+
+
+def feature_configs(kind: str) -> list[tuple[str, object]]:
+    """(label, physics) pairs: bit slicing and correlated variation switched on and off."""
+    if kind == "crossbar":
+        base = device_config("crossbar-default")
+        cc = dict(sigma_die=0.05, sigma_within=0.05)
+        return [
+            ("crossbar-default, 2-bit cells, 1 pair", _with(base, add=(ConductanceLevels(bits=2),))),
+            ("crossbar-default, 2-bit cells, 4 slices", _with(base, add=(ConductanceLevels(bits=2),
+                                                                        BitSlicing(slices=4, bits_per_slice=2)))),
+            ("crossbar-default, 4-bit cells, 1 pair", _with(base, add=(ConductanceLevels(bits=4),))),
+            ("crossbar-default, 4-bit cells, 2 slices", _with(base, add=(ConductanceLevels(bits=4),
+                                                                        BitSlicing(slices=2, bits_per_slice=4)))),
+            ("crossbar-default, 8-bit cells, 2 slices", _with(base, add=(BitSlicing(slices=2, bits_per_slice=8),))),
+            ("crossbar-default + correlated G (l = 8 cells)",
+             _with(base, add=(CorrelatedConductance(correlation_length=8.0, **cc),))),
+            ("crossbar-default + uncorrelated G (l = 0)",
+             _with(base, add=(CorrelatedConductance(correlation_length=0.0, **cc),))),
+        ]
+    base = _with(device_config("mzi-default"), drop=(PhaseBias,))
+    return [
+        ("mzi-default w/o PhaseBias", base),
+        ("  + correlated phase bias (l = 4)", _with(base, add=(CorrelatedPhaseBias(
+            sigma_die=0.02, sigma_within=0.05, correlation_length=4.0),))),
+        ("  + uncorrelated phase bias (l = 0)", _with(base, add=(CorrelatedPhaseBias(
+            sigma_die=0.02, sigma_within=0.05, correlation_length=0.0),))),
+        ("  + correlated gamma (l = 4)", _with(base, add=(CorrelatedGamma(sigma_within=0.02, correlation_length=4.0),))),
+        ("  + uncorrelated gamma (l = 0)", _with(base, add=(CorrelatedGamma(sigma_within=0.02, correlation_length=0.0),))),
+    ]
+
+
+def feature_rows(kind: str, fixed: FixedModel, data, twin_acc: float) -> list:
+    return [_row(label, effect_names(phys), deployed(phys, fixed, data, (None,))[None], twin_acc)
+            for label, phys in feature_configs(kind)]
+
+
 def main() -> None:
     t0 = time.perf_counter()
+    features_only = "--features" in sys.argv[1:]
     data = standardize(load_dataset("digits", seed=0))
     rows = []      # (label, effects, mean, std or None, drop, readout error)
     for kind in ("mzi", "crossbar"):
         fixed, twin_acc = train_twin(kind, data)
         rows.append((f"{kind} ideal twin (trained)", "ideal digital twin, autograd (bp)",
                      twin_acc, None, 0.0, 0.0))
+        rows += feature_rows(kind, fixed, data, twin_acc)
+        if features_only:
+            continue
         for preset in (p for p in DEVICE_PRESETS if device_kind(p) == kind):
             reads = (None, *LATER_READS_S.get(preset, ()))
             accs = deployed(device_config(preset), fixed, data, reads)

@@ -4,8 +4,9 @@ each, restore the file, and print ``killed K of N``.
 
 Mutation lists live beside this file, one module per device family, each defining
 ``MUTATIONS``: a list of tuples ``(path, old_text, new_text, description)`` (path relative to the
-repository root; ``old_text`` must occur exactly once in the file) and optionally ``TESTS``: the
-test paths to run (default per family: ``DEFAULT_TESTS``). Absent list modules are skipped.
+repository root; ``old_text`` must occur exactly once in the file), optionally with a fifth
+element, the test paths for that mutation alone, and optionally ``TESTS``: the test paths to run
+(default per family: ``DEFAULT_TESTS``). Absent list modules are skipped.
 
     python bench/mutations.py                 # every list
     python bench/mutations.py --only photonic # bench/mutations_photonic.py only
@@ -27,8 +28,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FAMILIES = ("photonic", "crossbar")
-DEFAULT_TESTS = {"photonic": ["tests/photonic", "tests/hwsim"], "crossbar": ["tests/hwsim"]}
+FAMILIES = ("photonic", "crossbar", "laws")
+DEFAULT_TESTS = {"photonic": ["tests/photonic", "tests/hwsim"], "crossbar": ["tests/hwsim"],
+                 "laws": ["tests/hwsim", "tests/photonic"]}
 
 
 def load_family(name: str):
@@ -85,14 +87,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{family}: bench/mutations_{family}.py absent, skipped")
             continue
         mutations, tests = loaded
-        for path, old, new, desc in mutations:
+        for path, old, new, desc, *own in mutations:
             if args.match.lower() not in desc.lower():
                 continue
             if args.list:
                 print(f"{family}: {path}: {desc}")
                 continue
             t0 = time.perf_counter()
-            result = run_one(path, old, new, tests, args.timeout_s)
+            result = run_one(path, old, new, own[0] if own else tests, args.timeout_s)
             total += 1
             killed += result in ("killed", "timeout")
             if result in ("survived", "invalid"):

@@ -34,7 +34,6 @@ the queried state was programmed (default ``read_time_s``); per-cell write count
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -42,15 +41,20 @@ import numpy as np
 import torch
 
 from ..effects import rng, ziggurat
+from ..effects.adc import ADCNonideality
+from ..effects.bit_slicing import BitSlicing
+from ..effects.correlated import CorrelatedConductance
 from ..effects.drift import Drift, OneOverFNoise
+from ..effects.fabrication import fabricate_all, fabrication_generator
 from ..effects.ir_drop import IRDrop
+from ..effects.measured import MeasuredPulseResponse
 from ..effects.noise import ProgrammingNoise, ReadNoise
 from ..effects.output_noise import OutputNoise
 from ..effects.pulsed import PulsedUpdate
 from ..effects.quantize import ConductanceLevels, InputDAC, OutputADC
 from ..effects.stages import by_stage
 from ..effects.stuck import Endurance, StuckCells
-from ..effects.validate import (check_effects, find_effect, require_int, require_nonnegative,
+from ..effects.validate import (check_adc_nonideality, check_effects, find_effect, require_int, require_nonnegative,
                                 require_positive)
 from ..oracle import KnobSpec, Programmed, check_input, check_knobs
 from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
@@ -60,8 +64,9 @@ from .mapping import TileGrid, conductances_to_weights, weights_to_conductances
 
 __all__ = ["CrossbarConfig", "CrossbarLayer"]
 
-_EFFECT_TYPES = (StuckCells, Endurance, ConductanceLevels, ProgrammingNoise, PulsedUpdate, IRDrop,
-                 Drift, OneOverFNoise, InputDAC, ReadNoise, OutputNoise, OutputADC)
+_EFFECT_TYPES = (StuckCells, Endurance, CorrelatedConductance, ConductanceLevels, ProgrammingNoise,
+                 PulsedUpdate, MeasuredPulseResponse, IRDrop, Drift, OneOverFNoise, InputDAC, ReadNoise, OutputNoise, OutputADC,
+                 ADCNonideality, BitSlicing)
 SCALE_RANGE = (1e-6, 1e6)
 
 
@@ -95,14 +100,19 @@ class CrossbarConfig:
                              f"allowed: true or false")
         require_nonnegative("CrossbarConfig", "read_time_s", self.read_time_s)
         check_effects("CrossbarConfig", self.effects, _EFFECT_TYPES)
+        check_adc_nonideality("CrossbarConfig", self.effects)
+        pulsed = [e for e in self.effects if isinstance(e, (PulsedUpdate, MeasuredPulseResponse))]
+        if len(pulsed) > 1:
+            raise ValueError("CrossbarConfig.effects has PulsedUpdate and MeasuredPulseResponse; "
+                             "allowed: one pulse model")
+        if pulsed and isinstance(pulsed[0], MeasuredPulseResponse):
+            lo, hi = pulsed[0].g_range_us
+            if abs(lo - self.g_min_us) > 1e-6 * hi or abs(hi - self.g_max_us) > 1e-6 * hi:
+                raise ValueError(f"CrossbarConfig.g_min_us, g_max_us = {self.g_min_us}, {self.g_max_us}; "
+                                 f"allowed with MeasuredPulseResponse: its curve's range {lo:g}, {hi:g} µS")
 
     def effect(self, kind: type):
         return find_effect(self.effects, kind)
-
-
-def _fabrication_seed(seed: int, effect) -> int:
-    """One stream per fabricated effect: adding an effect leaves the others' draws unchanged."""
-    return (int(seed) * 1_000_003 + zlib.crc32(type(effect).__name__.encode())) % (2 ** 63)
 
 
 def _normals(seeds: np.ndarray, n: int) -> torch.Tensor:
@@ -114,7 +124,15 @@ def _normals(seeds: np.ndarray, n: int) -> torch.Tensor:
 
 
 class CrossbarLayer:
-    """Oracle for one linear layer ``n_in → n_out`` on tiled memristive crossbars."""
+    """Oracle for one linear layer ``n_in → n_out`` on tiled memristive crossbars. A config with
+    a BitSlicing effect builds a :class:`~hwsim.crossbar.slicing.BitSlicedCrossbar` (slices on
+    one physical array of this class, recombined digitally)."""
+
+    def __new__(cls, n_in=None, n_out=None, config=None, **kwargs):
+        if cls is CrossbarLayer and config is not None and config.effect(BitSlicing) is not None:
+            from .slicing import BitSlicedCrossbar
+            return super().__new__(BitSlicedCrossbar)
+        return super().__new__(cls)
 
     def __init__(self, n_in: int, n_out: int, config: CrossbarConfig | None = None, *,
                  seed: int = 0, name: str = "crossbar") -> None:
@@ -125,18 +143,29 @@ class CrossbarLayer:
         self.seed = seed
         self.grid = TileGrid(n_in, n_out, min(c.tile_rows, n_in), min(c.tile_cols, n_out),
                              per_column=c.scale_per_column)
-        self._fabrication = by_stage(c.effects, "fabrication")
+        # fabrication constraints in pinning order: variations first, stuck and worn cells last
+        self._fabrication = tuple(sorted(by_stage(c.effects, "fabrication"),
+                                         key=lambda e: getattr(type(e), "pin_rank", 1)))
         self._program_stage = by_stage(c.effects, "program")
-        self._array_stage = by_stage(c.effects, "array")
+        # array effects for this tile size (IR drop: first order only where it is valid)
+        self._array_stage = tuple(e.for_tile(c.g_max_us, self.grid.rows, self.grid.cols)
+                                  if hasattr(e, "for_tile") else e for e in by_stage(c.effects, "array"))
         query = by_stage(c.effects, "query")
         # Query-stage roles: converters, additive output noise, conductance evolution in time.
         self._dac, self._adc = find_effect(query, InputDAC), find_effect(query, OutputADC)
+        # circuit ADC errors: one ADC per output column and input tile, drawn once (keyed stream)
+        self._adc_errors = None
+        self._adc_nonideal = find_effect(query, ADCNonideality)
+        if self._adc_nonideal is not None:
+            self._adc_errors = self._adc_nonideal.draw((self.grid.tiles_in, 1, 1, n_out),
+                                                       fabrication_generator(seed, self._adc_nonideal))
         self._noise = tuple(e for e in query if hasattr(e, "output_variance"))
         self._drift, self._one_over_f = find_effect(query, Drift), find_effect(query, OneOverFNoise)
-        self._levels, self._pulsed = c.effect(ConductanceLevels), c.effect(PulsedUpdate)
+        self._levels = c.effect(ConductanceLevels)
+        self._pulsed = c.effect(PulsedUpdate) or c.effect(MeasuredPulseResponse)
         cells = (2, n_out, n_in)
-        self._cell_state = {type(e): e.fabricate(cells, torch.Generator().manual_seed(_fabrication_seed(seed, e)))
-                            for e in c.effects if hasattr(e, "fabricate")}
+        # one keyed stream per fabricated effect (hwsim.effects.fabrication)
+        self._cell_state = fabricate_all(c.effects, seed, cells)
         self._writes = torch.zeros(cells, dtype=torch.int64)
         self._last_written: torch.Tensor | None = None
         self.last_cells_written = 0
@@ -241,10 +270,14 @@ class CrossbarLayer:
         return w_t
 
     # ----------------------------------------------------------------- program
-    def _constrain_(self, g: torch.Tensor) -> torch.Tensor:
-        """Fabrication-stage effects pin what a write cannot change (stuck, worn-out cells)."""
+    def _constrain_(self, g: torch.Tensor, *, written: bool = False) -> torch.Tensor:
+        """Fabrication-stage effects: on a written target (``written``) the static device
+        variations (pin_rank 0, e.g. CorrelatedConductance) act once; then every state is pinned
+        where a write cannot change it (stuck, worn-out cells)."""
         c = self.config
         for e in self._fabrication:
+            if not written and getattr(type(e), "pin_rank", 1) == 0:
+                continue
             state = self._worn() if isinstance(e, Endurance) else self._cell_state[type(e)]
             state = state.to(g.device)      # fabricated on the CPU; the device follows the knobs
             e.constrain_(g, state, c.g_min_us, c.g_max_us)
@@ -300,7 +333,7 @@ class CrossbarLayer:
             target = g.clone() if self._time_dependent() else g
             for e in self._program_stage:
                 e.program_(g, c.g_min_us, c.g_max_us, generator)
-            self._constrain_(g)
+            self._constrain_(g, written=True)
             return self._programmed(g, scale, target)
 
     def pulse(self, programmed: Programmed, pulses: torch.Tensor,
@@ -309,7 +342,7 @@ class CrossbarLayer:
         n_in) integers, to a programmed state through the PulsedUpdate effect. Returns the new
         state (its clock restarts: time since programming 0). Every pulse counts as a write."""
         if self._pulsed is None:
-            raise ValueError(f"{self.name}: pulse() needs a PulsedUpdate effect; allowed effects now: "
+            raise ValueError(f"{self.name}: pulse() needs a PulsedUpdate or MeasuredPulseResponse effect; allowed effects now: "
                              f"{[type(e).__name__ for e in self.config.effects]}")
         P, c = programmed.settings, self.config
         shape = self._spec["conductances"].shape
@@ -322,7 +355,8 @@ class CrossbarLayer:
             st = programmed.state
             g = st["g"].clone()
             n = pulses.reshape(-1, *shape).expand(P, *shape)
-            self._pulsed.apply_pulses_(g, n, c.g_min_us, c.g_max_us, generator)
+            self._pulsed.apply_pulses_(g, n, c.g_min_us, c.g_max_us, generator,
+                                       state=self._cell_state.get(type(self._pulsed)))
             self._writes += n.abs().sum(dim=0)
             self.last_cells_written = int((n != 0).sum())
             self._constrain_(g)
@@ -380,7 +414,7 @@ class CrossbarLayer:
             z = None
             if one_f or (noisy and not self._use_fused(x)):
                 z = _normals(seeds, cells + (T * B * n_out if noisy else 0)).to(x.device)
-            if self._time_dependent() and t > 0:
+            if (self._drift is not None and t > 0) or one_f:     # drift is 1 at t = 0
                 w_t = self._array(self._conductances_at(st, t, z[:, :cells] if one_f else None))
                 if self._drift is not None and self._drift.compensation == "global":
                     comp = (self._probe(st["w_t"], st["scale"])
@@ -403,7 +437,9 @@ class CrossbarLayer:
             if noisy:
                 xi = z[:, cells:].reshape(P, T, B, n_out).transpose(0, 1)
                 y.addcmul_(xi, torch.stack(var).sqrt_())
-            if self._adc is not None:
+            if self._adc_nonideal is not None:                                 # circuit ADCs
+                y = self._adc_nonideal.convert(y, self._adc, self._adc_errors)
+            elif self._adc is not None:
                 factor = factor * self._adc.quantize_(y)                      # y ← integer codes
             out = y.mul_(factor.unsqueeze(2)).mul_(alpha.unsqueeze(-1)).sum(dim=0)   # digital sum
             return out.mul_(comp) if comp is not None else out
@@ -460,7 +496,8 @@ class CrossbarLayer:
         return cache[b]
 
     def _use_fused(self, x: torch.Tensor) -> bool:
-        return self.fused and x.device.type == "cpu"
+        """The numba readout (ideal ADC only) on the CPU; circuit ADC errors take the torch path."""
+        return self.fused and x.device.type == "cpu" and self._adc_nonideal is None
 
     # ----------------------------------------------------------------- trace
     def program_events(self, programmed: Programmed) -> list[Event]:

@@ -11,7 +11,9 @@ included) reach detector i with power P_m |ŷ_i|².
 
 * ``homodyne`` (balanced, LO from the same laser, phase-locked; two photodiodes per output,
   Hamerly et al., PRX 9, 021032 (2019)): I = 2R √(P_LO P_m) Re ŷ, P_LO = f_LO P_laser/(p q k)
-  per detector; σ_I² = 2qB[R(P_LO + P_m|ŷ|²) + 2 I_dark] + 4 k_B T B / R_L. With a strong LO the
+  per detector; σ_I² = 2qB[R(P_LO + P_m|ŷ|²) + 2 I_dark] + 4 k_B T B / R_L — the shot noise of the
+  full optical power on the two photodiodes, |ŷ|² = (Re ŷ)² + (Im ŷ)², whatever the phase of the
+  field against the LO (a field in quadrature adds no signal but all its shot noise). With a strong LO the
   full-scale SNR is 2R P_m/(qB): 27.95 dB at P_m = 1 µW, B = 20 GHz, R = 1 A/W.
 * ``intensity`` (direct detection, Shen et al. 2017, FICONN): I = R P_m |ŷ|²,
   σ_I² = 2qB(I + I_dark) + 4 k_B T B / R_L; the layer output is |ŷ|² (square law, sign lost).
@@ -111,8 +113,8 @@ class Detection:
         return i ** 2 / (2 * Q_E * b * (i + self.dark_current_a) + self.thermal_var_a2())
 
     def noise_law(self, modulators: int) -> tuple[float, float]:
-        """(c0, c1): the variance of a normalised detector output is c0 + c1·s, with s = (Re ŷ)²
-        (homodyne) or s = |ŷ|² (intensity) — the closed form of :meth:`detect` (same terms,
+        """(c0, c1): the variance of a normalised detector output is c0 + c1·|ŷ|² (the detected
+        optical power, homodyne and intensity alike) — the closed form of :meth:`detect` (same terms,
         divided by the squared full-scale responsivity factor), for the fused readout kernel
         (:mod:`hwsim.photonic.kernels`; the two are pinned equal in tests)."""
         r, b = self.responsivity_a_per_w, self.bandwidth_hz
@@ -127,16 +129,17 @@ class Detection:
         return (2 * Q_E * b * self.dark_current_a + thermal) / scale ** 2, 2 * Q_E * b / scale
 
     def detect(self, field: torch.Tensor, z: torch.Tensor, modulators: int) -> torch.Tensor:
-        """Normalised detector outputs from block output fields ŷ (complex for intensity, or the
-        real part for homodyne), given standard normals ``z`` of the same shape.
+        """Normalised detector outputs from block output fields ŷ (complex; a real tensor is taken
+        as a field in phase with the LO), given standard normals ``z`` of the same shape.
         ``modulators`` = p·q·k input modulators fed by the laser (= detectors)."""
         r, b = self.responsivity_a_per_w, self.bandwidth_hz
         p_m = self.mode_power_w(modulators)
         if self.coherent:
             p_lo = self.lo_power_w(modulators)
             y = field.real if field.is_complex() else field
+            power = field.abs() ** 2 if field.is_complex() else y * y   # |ŷ|²: all the light
             scale = 2.0 * r * math.sqrt(p_lo * p_m)                 # A per unit of Re ŷ
-            shot = 2 * Q_E * b * (r * (p_lo + p_m * y * y) + 2 * self.dark_current_a)
+            shot = 2 * Q_E * b * (r * (p_lo + p_m * power) + 2 * self.dark_current_a)
             sigma = torch.sqrt(shot + self.thermal_var_a2()) / scale
             return y + sigma * z
         power = field.abs() ** 2 if field.is_complex() else field * field

@@ -15,12 +15,14 @@ Global drift compensation (AIHWKIT ``inference/compensation/drift.py``
 at t; outputs are scaled digitally by Σ|y_probe(0)| / Σ|y_probe(t)| per setting. The probe is read
 noise-free here (the reference reads it through the noisy tile).
 
-1/f noise accumulated since programming (``pcm.py``):
+1/f noise accumulated since programming (``pcm.py`` ``apply_drift_noise_to_conductance``):
 
-    g ← g + |g| · Q_s · sqrt(ln((t + t_read)/(2 t_read))) · ξ,   Q_s = min(0.0088/ĝ^0.65, 0.2),
+    g ← g + |g| · Q_s · sqrt(ln((t′ + t_read)/(2 t_read))) · ξ,   Q_s = min(0.0088/ĝ^0.65, 0.2),
+    t′ = t + t₀  (AIHWKIT: ``t = t_inference + self.t_0``, t₀ = 20 s, the same origin as drift),
 
-t_read = 250 ns; 3.35 % of g at ĝ = 1 after t = 1 s (devices.md §6.4: "≈ 3.4 %"). Zero for
-t ≤ t_read (the logarithm's argument ≤ 1). One draw per cell per query, shared by the vectors
+t_read = 250 ns; at ĝ = 1: 3.68 % of g at t = 0 (t′ = 20 s), 3.69 % at t = 1 s, 4.19 % after
+1 h (closed forms in tests/hwsim/test_crossbar_time.py). Zero when t′ ≤ t_read (the
+logarithm's argument ≤ 1: the clamp that only a ``t0_s`` below t_read can reach). One draw per cell per query, shared by the vectors
 of that query (1/f fluctuations are slow against one batch read).
 """
 from __future__ import annotations
@@ -97,22 +99,25 @@ class OneOverFNoise:
     q_s_max: float = 0.2
     g_exponent: float = 0.65
     t_read_s: float = 250e-9
+    t0_s: float = 20.0          # time origin: AIHWKIT ``PCMLikeNoiseModel.t_0`` = 20 s (pcm.py)
 
     def __post_init__(self) -> None:
         require_nonnegative("OneOverFNoise", "q_s", self.q_s)
         require_nonnegative("OneOverFNoise", "q_s_max", self.q_s_max)
         require_nonnegative("OneOverFNoise", "g_exponent", self.g_exponent)
         require_positive("OneOverFNoise", "t_read_s", self.t_read_s)
+        require_nonnegative("OneOverFNoise", "t0_s", self.t0_s)
 
     def relative_sigma(self, g_target: torch.Tensor, g_max: float, t_s: float) -> torch.Tensor:
-        """σ/g per cell: Q_s(ĝ) · sqrt(ln((t + t_read)/(2 t_read))), 0 for t ≤ t_read."""
-        arg = (t_s + self.t_read_s) / (2.0 * self.t_read_s)
+        """σ/g per cell: Q_s(ĝ) · sqrt(ln((t + t₀ + t_read)/(2 t_read))), 0 for t + t₀ ≤ t_read."""
+        arg = (t_s + self.t0_s + self.t_read_s) / (2.0 * self.t_read_s)
         root = math.sqrt(math.log(arg)) if arg > 1.0 else 0.0
         gh = (g_target.abs() / g_max).clamp_min(1e-3)          # pcm.py clamps ĝ at 1e-3
         return (self.q_s / gh.pow(self.g_exponent)).clamp_(max=self.q_s_max).mul_(root)
 
     def active(self, t_s: float) -> bool:
-        return t_s > self.t_read_s
+        """Whether any 1/f noise has accumulated at ``t_s`` s after programming."""
+        return t_s + self.t0_s > self.t_read_s
 
     def add_(self, g: torch.Tensor, g_target: torch.Tensor, g_max: float, t_s: float,
              z: torch.Tensor) -> torch.Tensor:

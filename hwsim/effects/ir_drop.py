@@ -14,15 +14,26 @@ Levels (``level``; an absent IRDrop effect is level "none", the ideal array):
       G_eff,ij = G_ij · (1 − r_col Σ_k G_kj min(p_i, p_k) − r_row Σ_l G_il min(q_j, q_l)).
   For a uniform column of N cells (r_row = 0): ΔI/I = r·g·(N+1)(2N+1)/6. Valid for
   r·g·N² ≪ 1; the factor is clamped at 0 beyond that.
-* ``nodal``: Kirchhoff's current law at every row and column node, solved exactly (dense solve,
-  float64, tiles up to 2·R·C ≤ 2048 nodes; CrossSim ``simulator/circuits/array`` and MemTorch
-  ``solve_passive.cpp`` solve the same system). The circuit is linear, so the solve with the R
-  unit input vectors gives the effective conductance matrix I = G_eff x exactly.
+* ``nodal``: Kirchhoff's current law at every row and column node, solved exactly. The circuit
+  is linear, so the solve with the R unit input vectors gives the effective conductance matrix
+  I = G_eff x exactly. With ideal rows (``r_row_ohm = 0``, AIHWKIT's geometry: drop along the
+  column only) every column is a ladder network whose node voltages follow a tridiagonal system
+  (r·diag(G) + L) v′ = e_out, L the ladder's Laplacian; G_eff,ij = G_ij v′_i — one O(R) Thomas
+  solve per column, for tiles of any size. With both wires resistive: a dense solve (float64,
+  tiles up to 2·R·C ≤ 2048 nodes; CrossSim ``simulator/circuits/array`` and MemTorch
+  ``solve_passive.cpp`` solve the same system).
+
+Validity: the first-order form needs r·g_max·N² ≪ 1 (devices.md §10). Where r·g_max·N² > 0.1
+(``FIRST_ORDER_LIMIT``; N the wire's cell count) a ``first_order`` effect warns once and the
+device takes the nodal solve instead (:meth:`IRDrop.for_tile`); at 2.29 (0.35 Ω, 25 µS, 512 rows)
+the first-order factor clamps 185 of 512 cells of an all-on column to zero.
 
 Conductances in µS, resistances in Ω (r·g uses 1e-6 S/µS).
 """
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -30,10 +41,12 @@ import torch
 
 from .validate import require_nonnegative
 
-__all__ = ["IRDrop", "first_order_conductances", "nodal_conductances", "MAX_NODAL_NODES"]
+__all__ = ["IRDrop", "first_order_conductances", "nodal_conductances", "ladder_conductances",
+           "MAX_NODAL_NODES", "FIRST_ORDER_LIMIT"]
 
 IR_LEVELS = ("first_order", "nodal")
 MAX_NODAL_NODES = 2048
+FIRST_ORDER_LIMIT = 0.1        # r·g_max·N² above which the first-order form is not used
 _US = 1e-6
 
 
@@ -79,9 +92,42 @@ def _wire_system(R: int, C: int, r_row: float, r_col: float):
     return K, ridx, cidx
 
 
+def ladder_conductances(g: torch.Tensor, r_col_ohm: float) -> torch.Tensor:
+    """Exact solve with ideal rows: g (..., C, R) µS [column j, row i] → G_eff (..., C, R) µS.
+
+    Column node i (row i's cell) links to nodes i ± 1 through r_col; node R−1 links to the
+    virtual-ground output through one more segment; node 0 is the open end. KCL:
+    G_i (x_i − v_i) + Σ_nb (v_nb − v_i)/r = 0, I = v_{R−1}/r. With A′ = r·diag(G) + L (L the
+    ladder Laplacian, diagonal 1, 2, …, 2, 2) and A′ u = e_{R−1}: I = Σ_i G_i u_i x_i, since A′
+    is symmetric. Thomas algorithm over the rows, vectorised over columns and settings."""
+    R = g.shape[-1]
+    a = g.double() * (r_col_ohm * _US)                          # r·G, dimensionless
+    diag = a + 2.0
+    diag[..., 0] -= 1.0 if R > 1 else 0.0                       # open end: one neighbour
+    if R == 1:
+        diag[..., 0] = a[..., 0] + 1.0                          # ground only
+    # forward sweep (off-diagonals −1): c′_i = −1/(d_i − (−1)·c′_{i−1}), rhs e_{R−1}
+    cp = torch.empty_like(diag)
+    dp = torch.zeros_like(diag)
+    denom = diag[..., 0]
+    cp[..., 0] = -1.0 / denom
+    for i in range(1, R):
+        denom = diag[..., i] + cp[..., i - 1]
+        cp[..., i] = -1.0 / denom
+    # rhs is zero except the last row: d′_i = 0 for i < R−1, d′_{R−1} = 1/denom_{R−1}
+    u = torch.empty_like(diag)
+    u[..., R - 1] = 1.0 / denom
+    for i in range(R - 2, -1, -1):
+        u[..., i] = -cp[..., i] * u[..., i + 1]
+    return (g.double() * u).to(g.dtype)
+
+
 def nodal_conductances(g: torch.Tensor, r_row_ohm: float, r_col_ohm: float) -> torch.Tensor:
     """Exact solve: g (..., C, R) µS → effective conductances G_eff (..., C, R) µS with
-    I_j = Σ_i G_eff,ji x_i the column output currents for row drive voltages x."""
+    I_j = Σ_i G_eff,ji x_i the column output currents for row drive voltages x. Ideal rows
+    (r_row_ohm = 0) take the per-column ladder solve (:func:`ladder_conductances`)."""
+    if r_row_ohm == 0.0:
+        return ladder_conductances(g, r_col_ohm)
     C, R = g.shape[-2], g.shape[-1]
     if 2 * R * C > MAX_NODAL_NODES:
         raise ValueError(f"IRDrop.level = 'nodal' on a {R}×{C} tile has {2 * R * C} nodes; allowed: "
@@ -109,7 +155,9 @@ class IRDrop:
     """Wire resistance per cell segment along rows and columns; ``level`` first_order or nodal.
 
     Defaults: 0.35 Ω per segment on the column (AIHWKIT ``ir_drop_g_ratio`` = 1/(0.35 Ω·5 µS),
-    devices.md §6.7), rows ideal (AIHWKIT models the drop along the input direction only).
+    ``simulator/parameters/io.py`` ``IOParameters``, devices.md §6.7): pair it with a 5 µS
+    device, or keep the product r·g_max = 1.75e-6 (0.07 Ω at 25 µS); rows ideal (AIHWKIT models
+    the drop along the input direction only).
     """
 
     stage: ClassVar[str] = "array"
@@ -124,9 +172,27 @@ class IRDrop:
                              f"(omit the effect for none)")
         require_nonnegative("IRDrop", "r_col_ohm", self.r_col_ohm)
         require_nonnegative("IRDrop", "r_row_ohm", self.r_row_ohm)
-        if self.level == "nodal" and (self.r_col_ohm <= 0 or self.r_row_ohm <= 0):
-            raise ValueError(f"IRDrop.r_row_ohm = {self.r_row_ohm}, r_col_ohm = {self.r_col_ohm}; "
-                             f"allowed for level 'nodal': both > 0")
+        if self.level == "nodal" and self.r_col_ohm <= 0:
+            raise ValueError(f"IRDrop.r_col_ohm = {self.r_col_ohm}; allowed for level 'nodal': > 0")
+
+    def severity(self, g_max_us: float, rows: int, cols: int) -> float:
+        """r·g_max·N², the larger of the column (N = rows) and row (N = cols) wire figures."""
+        return max(self.r_col_ohm * rows ** 2, self.r_row_ohm * cols ** 2) * g_max_us * _US
+
+    def for_tile(self, g_max_us: float, rows: int, cols: int) -> "IRDrop":
+        """The effect a rows × cols tile should apply: itself, or — where a first-order effect
+        is outside its validity (r·g_max·N² > ``FIRST_ORDER_LIMIT``) — a warning and the nodal
+        solve. Raises where that solve is not available (resistive rows on a large tile)."""
+        rgn2 = self.severity(g_max_us, rows, cols)
+        if self.level != "first_order" or rgn2 <= FIRST_ORDER_LIMIT:
+            return self
+        if self.r_row_ohm > 0 and 2 * rows * cols > MAX_NODAL_NODES:
+            raise ValueError(f"IRDrop.level = 'first_order' at r·g·N² = {rgn2:.3g} on a {rows}×{cols} tile; "
+                             f"allowed: r·g·N² ≤ {FIRST_ORDER_LIMIT}, r_row_ohm = 0 (exact column solve), "
+                             f"or tile_rows·tile_cols ≤ {MAX_NODAL_NODES // 2} (nodal solve)")
+        warnings.warn(f"IRDrop: r·g·N² = {rgn2:.3g} > {FIRST_ORDER_LIMIT} on a {rows}×{cols} tile: the "
+                      f"first-order solve is invalid there; using the nodal solve", stacklevel=3)
+        return dataclasses.replace(self, level="nodal")
 
     def effective(self, g: torch.Tensor) -> torch.Tensor:
         """Effective conductances of one tile's cells, g (..., C, R) µS [column, row]."""

@@ -47,8 +47,9 @@ class PulsedUpdate:
         return g
 
     def apply_pulses_(self, g: torch.Tensor, pulses: torch.Tensor, g_min: float, g_max: float,
-                      generator: torch.Generator | None) -> torch.Tensor:
-        """g (P, ...) µS ← after |pulses| pulses of sign(pulses) per cell, in place.
+                      generator: torch.Generator | None, state=None) -> torch.Tensor:
+        """g (P, ...) µS ← after |pulses| pulses of sign(pulses) per cell, in place (``state``:
+        per-cell fabricated state, none for this law).
 
         Loops over the pulse index (at most max|pulses| rounds), never over cells or settings.
         """

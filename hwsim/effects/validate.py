@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 __all__ = ["require_bits", "require_int", "require_nonnegative", "require_positive", "require_range",
-           "check_effects", "find_effect"]
+           "check_effects", "find_effect", "check_adc_nonideality"]
 
 
 def require_bits(owner: str, field: str, value: object, max_bits: int = 32) -> int:
@@ -56,3 +56,14 @@ def check_effects(owner: str, effects: tuple, allowed: tuple[type, ...]) -> None
 def find_effect(effects: tuple, kind: type):
     """The effect of type ``kind`` in ``effects``, or None (an absent effect is not modelled)."""
     return next((e for e in effects if isinstance(e, kind)), None)
+
+
+def check_adc_nonideality(owner: str, effects: tuple) -> None:
+    """An ADCNonideality effect needs the OutputADC it perturbs (and a table of its codes)."""
+    names = {type(e).__name__: e for e in effects}
+    if "ADCNonideality" not in names:
+        return
+    if "OutputADC" not in names:
+        raise ValueError(f"{owner}.effects has ADCNonideality without OutputADC; allowed: "
+                         f"ADCNonideality together with an OutputADC")
+    names["ADCNonideality"].check_codes(names["OutputADC"].max_code)

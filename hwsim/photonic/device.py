@@ -49,16 +49,20 @@ import torch
 
 from .calibrate import DEFAULT_PROBE_ROWS, DEFAULT_STEP_RAD, BlockJacobian, measure_block_jacobian
 from ..effects import rng, ziggurat
+from ..effects.adc import ADCNonideality
 from ..effects.beamsplitter import BeamsplitterImbalance
+from ..effects.correlated import CorrelatedGamma, CorrelatedPhaseBias
 from ..effects.crosstalk import ThermalCrosstalk
 from ..effects.detection import Detection
+from ..effects.fabrication import fabricate_all, fabrication_generator
 from ..effects.phase_drift import PhaseDrift
 from ..effects.loss import InsertionLoss
+from ..effects.measured import MeasuredPhaseResponse
 from ..effects.noise import DetectorNoise, PhaseBias, PhaseNoise
 from ..effects.phase_shifter import GammaSpread, ThermoOpticDAC
 from ..effects.quantize import InputDAC, OutputADC, PhaseDAC, encode_inputs
 from ..effects.stages import by_stage
-from ..effects.validate import check_effects, find_effect, require_int, require_nonnegative
+from ..effects.validate import check_adc_nonideality, check_effects, find_effect, require_int, require_nonnegative
 from ..oracle import KnobSpec, Programmed, check_input, check_knobs
 from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
 from .decompose import decompose
@@ -70,10 +74,10 @@ from .topology import TOPOLOGIES, build_topology
 
 __all__ = ["MZIConfig", "MZIMeshLayer"]
 
-_PHOTONIC_EFFECTS = (PhaseDAC, ThermoOpticDAC, GammaSpread, ThermalCrosstalk, PhaseBias,
-                     BeamsplitterImbalance, InsertionLoss, PhaseNoise, PhaseDrift, Detection,
-                     DetectorNoise)
-_CONVERTERS = (InputDAC, OutputADC)
+_PHOTONIC_EFFECTS = (PhaseDAC, ThermoOpticDAC, MeasuredPhaseResponse, GammaSpread, CorrelatedGamma, ThermalCrosstalk, PhaseBias,
+                     CorrelatedPhaseBias, BeamsplitterImbalance, InsertionLoss, PhaseNoise, PhaseDrift,
+                     Detection, DetectorNoise)
+_CONVERTERS = (InputDAC, OutputADC, ADCNonideality)
 _EFFECT_TYPES = _PHOTONIC_EFFECTS + _CONVERTERS
 GAIN_RANGE = (1e-6, 1e6)
 
@@ -93,10 +97,13 @@ class MZIConfig:
     def __post_init__(self) -> None:
         require_int("MZIConfig", "block", self.block, 2, 256)
         check_effects("MZIConfig", self.effects, _EFFECT_TYPES)
+        check_adc_nonideality("MZIConfig", self.effects)
         if self.mesh not in TOPOLOGIES:
             raise ValueError(f"MZIConfig.mesh = {self.mesh!r}; allowed: {', '.join(TOPOLOGIES)}")
-        if self.effect(PhaseDAC) is not None and self.effect(ThermoOpticDAC) is not None:
-            raise ValueError("MZIConfig.effects has PhaseDAC and ThermoOpticDAC; allowed: one phase DAC")
+        dacs = [type(e).__name__ for e in self.effects
+                if isinstance(e, (PhaseDAC, ThermoOpticDAC, MeasuredPhaseResponse))]
+        if len(dacs) > 1:
+            raise ValueError(f"MZIConfig.effects has {' and '.join(dacs)}; allowed: one phase DAC")
 
     def effect(self, kind: type):
         return find_effect(self.effects, kind)
@@ -118,10 +125,16 @@ class MZIMeshLayer:
         self.layout = MeshLayout(self.p, self.q, k, self.topology)
         self.n_mzi = self.topology.n_mzis
         self._dac, self._adc = c.effect(InputDAC), c.effect(OutputADC)
+        # circuit ADC errors: one ADC per output and block, drawn once from a keyed stream
+        self._adc_nonideal, self._adc_errors = c.effect(ADCNonideality), None
+        if self._adc_nonideal is not None:
+            self._adc_errors = self._adc_nonideal.draw((1, 1, self.p, self.q, k),
+                                                       fabrication_generator(seed, self._adc_nonideal))
         photonic = tuple(e for e in c.effects if not isinstance(e, _CONVERTERS))
-        # Fabrication stage: drawn once from the device seed, in the order given.
-        gen = torch.Generator().manual_seed(seed)
-        self._fab = {type(e): e.fabricate(self.layout, gen) for e in by_stage(photonic, "fabrication")}
+        # Fabrication stage: drawn once from the device seed, one keyed stream per effect type
+        # (hwsim.effects.fabrication), so adding an effect never re-rolls another's draws.
+        # (any stage: a measured shifter's per-device spread is fabricated too)
+        self._fab = fabricate_all(photonic, seed, self.layout)
         self._chain = sorted((e for e in photonic if hasattr(e, "program_phases")),
                              key=lambda e: type(e).chain_rank)
         self._array = tuple(e for e in photonic if hasattr(e, "array_terms"))
@@ -161,13 +174,20 @@ class MZIMeshLayer:
         """True when the detectors measure |ŷ|² (the layer is then a square law, not linear)."""
         return self._detection is not None and not self._detection.coherent
 
+    @property
+    def _needs_field(self) -> bool:
+        """Whether the detectors need the whole complex block field, not only Re ŷ: the shot
+        noise of both homodyne and intensity detection follows the full optical power |ŷ|²."""
+        return self._detection is not None
+
     def info(self) -> LayerInfo:
         k = self.k
         loss = self.config.effect(InsertionLoss)
         loss_db = loss.db_per_mzi if loss else 0.0
         # Worst path: the most MZIs a mode meets in each of the two meshes plus one Σ MZI.
         path_db = loss_db * (2 * int(self.topology.mzis_on_path.max()) + 1)
-        phase_dac = self.config.effect(PhaseDAC) or self.config.effect(ThermoOpticDAC)
+        phase_dac = (self.config.effect(PhaseDAC) or self.config.effect(ThermoOpticDAC)
+                     or self.config.effect(MeasuredPhaseResponse))
         det = self._detection
         modulators = self.p * self.q * k
         return LayerInfo(
@@ -308,15 +328,17 @@ class MZIMeshLayer:
 
     def _fusable(self, t: torch.Tensor) -> bool:
         """Small blocks on the CPU take the fused kernels (unless ``fused`` is switched off)."""
-        return self.fused and t.device.type == "cpu" and self.k <= FUSED_MAX_BLOCK
+        return (self.fused and t.device.type == "cpu" and self.k <= FUSED_MAX_BLOCK
+                and self._adc_nonideal is None)      # the fused readout has the ideal ADC only
 
     def _blocks(self, mesh: torch.Tensor, sig: torch.Tensor):
-        """Blocks seen by the detectors: complex fields for intensity detection, else Re.
-        Fused form (CPU, k ≤ 16): a pair (Re W, Im W or None) of float32 (P, p, q, k, k)."""
+        """Blocks seen by the detectors: complex fields where a Detection effect reads the
+        optical power, else Re. Fused form (CPU, k ≤ 16): a pair (Re W, Im W or None) of
+        float32 (P, p, q, k, k)."""
         if self._fusable(mesh):
             return self._fused_blocks(mesh, sig)
         b = self._complex_blocks(mesh, sig, **self._array_terms(mesh.device))
-        return b if self.intensity else b.real.to(torch.float32)
+        return b if self._needs_field else b.real.to(torch.float32)
 
     def _coupler_table(self, eps: torch.Tensor | None) -> np.ndarray:
         """(G, 2, M, 4) float64 (cos α₁, sin α₁, cos α₂, sin α₂) of every mesh MZI's couplers
@@ -348,14 +370,14 @@ class MZIMeshLayer:
         s_im = np.ascontiguousarray(s.imag.numpy()) if s.is_complex() else np.zeros_like(s_re)
         n = P * p * q
         out_re = np.empty((n, k, k), np.float32)
-        out_im = np.empty((n, k, k) if self.intensity else (1, 1, 1), np.float32)
+        out_im = np.empty((n, k, k) if self._needs_field else (1, 1, 1), np.float32)
         if n:
             build_blocks(ct, st, cp, sp, cd, sd, self._coupler_table(terms.get("coupler_eps")),
                          self.topology.upper_mode.numpy().astype(np.int64), float(loss_amplitude(loss_db)),
-                         s_re, s_im, out_re, out_im, self.intensity)
+                         s_re, s_im, out_re, out_im, self._needs_field)
         shape = (P, p, q, k, k)
         re = torch.from_numpy(out_re).reshape(shape)
-        return re, (torch.from_numpy(out_im).reshape(shape) if self.intensity else None)
+        return re, (torch.from_numpy(out_im).reshape(shape) if self._needs_field else None)
 
     def query(self, programmed: Programmed, x: torch.Tensor,
               generator: torch.Generator | None = None, *, time_s: float | None = None) -> torch.Tensor:
@@ -422,7 +444,9 @@ class MZIMeshLayer:
         y = y.contiguous()
         if self._det_noise is not None:
             y = self._det_noise.from_normal(y, z[:, at:at + n_dets[1]].reshape(lay).permute(0, 3, 1, 2, 4))
-        if self._adc is not None:
+        if self._adc_nonideal is not None:                       # circuit ADCs, (P, B, p, q, k)
+            y = self._adc_nonideal.convert(y, self._adc, self._adc_errors)
+        elif self._adc is not None:
             y = self._adc(y)
         gain = gain.reshape(P, 1, p, q, 1)
         if self.intensity:   # |s α ŷ|²: the square law acts on the scaled block field

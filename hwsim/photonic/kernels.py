@@ -141,8 +141,9 @@ def readout(w_re, w_im, x, mode, c0, c1, floor_sigma, delta, n_codes, gain, gain
     """w_re, w_im: (P, p, q, k, k) block fields stored transposed ([..., j, i] = W_ij, as
     :func:`build_blocks` writes them; w_im read only for mode 2); x: (Px, q, k, B) normalised
     DAC-quantised inputs (batch last, so the MVM's inner loop runs over B), Px ∈ {1, P};
-    mode: 0 no detection, 1 homodyne (reads Re ŷ), 2 intensity (reads |ŷ|²); detection noise variance c0 + c1·s (s = (Re ŷ)² or |ŷ|²,
-    normalised units); floor_sigma: fixed additive detector noise std (0: none), its normals
+    w_im is read for modes 1 and 2 (the detected power |ŷ|² needs Im ŷ);
+    mode: 0 no detection, 1 homodyne (reads Re ŷ), 2 intensity (reads |ŷ|²); detection noise
+    variance c0 + c1·|ŷ|² (the full optical power in both modes, normalised units); floor_sigma: fixed additive detector noise std (0: none), its normals
     follow all p·q·B·k detection normals of the setting; delta, n_codes: ADC step and largest code
     (delta 0: no ADC); gain (P, p, q) per-block gain, applied as gain**gain_pow; states (P, 4)
     uint64 stream states; writes out (P, B, p·k) = Σ_q gain^pow · ADC(detected).
@@ -178,7 +179,7 @@ def readout(w_re, w_im, x, mode, c0, c1, floor_sigma, delta, n_codes, gain, gain
                         w = w_re[s, a, c, j, i]
                         for b in range(B):
                             yr[i, b] += w * xc[j, b]
-                if mode == 2:
+                if mode > 0:                             # Im ŷ: detected power |ŷ|² (both modes)
                     yi[:, :] = 0.0
                     for i in range(k):
                         for j in range(k):
@@ -207,10 +208,12 @@ def readout(w_re, w_im, x, mode, c0, c1, floor_sigma, delta, n_codes, gain, gain
                     for i in range(k):
                         ar = acc[a * k + i]
                         yri = yr[i]
+                        yii = yi[i]
                         zbi = zb[i]
                         for b in range(B):
                             v = np.float64(yri[b])
-                            v = v + math.sqrt(c0 + c1 * (v * v)) * zbi[b]
+                            u = np.float64(yii[b])
+                            v = v + math.sqrt(c0 + c1 * (v * v + u * u)) * zbi[b]
                             v = delta * min(max(np.rint(v / delta), -n_codes), n_codes)
                             ar[b] += g * v
                     continue
@@ -225,7 +228,7 @@ def readout(w_re, w_im, x, mode, c0, c1, floor_sigma, delta, n_codes, gain, gain
                         if mode == 2:
                             v = v * v + np.float64(yii[b]) * np.float64(yii[b])
                         if detect:
-                            sv = v * v if mode == 1 else v
+                            sv = v * v + np.float64(yii[b]) * np.float64(yii[b]) if mode == 1 else v
                             v = v + math.sqrt(c0 + c1 * sv) * zbi[b]
                         if floor_sigma > 0.0:
                             v = v + floor_sigma * zfi[b]

@@ -76,3 +76,29 @@ class MeshLayout:
         """(k, k) 0/1 matrix: neighbouring heaters of a row of k Σ MZIs (or k screen heaters)."""
         i = torch.arange(self.k)
         return ((i[:, None] - i[None, :]).abs() == 1).float()
+
+    @cached_property
+    def shifter_sites(self) -> tuple[tuple[int, int], torch.Tensor, torch.Tensor]:
+        """Heater grid of the layer for spatially correlated variation: (grid shape (rows, cols),
+        flat grid index of every mesh shifter (p, q, 2, k²), of every Σ shifter (p, q, k)).
+
+        One grid site per heater, one cell pitch apart: in a mesh of D columns the φ and θ
+        heaters of the MZI in column c on modes (m, m+1) sit at (row m, x = 2c) and (m, 2c + 1),
+        the output screen δ_j at (j, 2D); a block is V† mesh | Σ row | U mesh left to right
+        (width 2(2D + 1) + 1), blocks tile the die as (a, c) → rows a·k, columns c·width.
+        """
+        t, k, m = self.topology, self.k, self.n_mzi
+        depth = int(t.column.max()) + 1 if m else 1
+        mesh_w = 2 * depth + 1
+        width = 2 * mesh_w + 1
+        rows, cols = self.p * k, self.q * width
+        a = torch.arange(self.p).reshape(-1, 1, 1, 1)
+        c = torch.arange(self.q).reshape(1, -1, 1, 1)
+        y = torch.cat([t.upper_mode, t.upper_mode, torch.arange(k)])           # θ, φ, δ of one mesh
+        x = torch.cat([2 * t.column + 1, 2 * t.column, torch.full((k,), 2 * depth)])
+        mesh_x = torch.stack([x, x + mesh_w + 1]).reshape(1, 1, 2, -1)         # V† | Σ | U
+        mesh_idx = (a * k + y.reshape(1, 1, 1, -1)) * cols + c * width + mesh_x
+        j = torch.arange(k).reshape(1, 1, -1)
+        sigma_idx = (a[..., 0] * k + j) * cols + c[..., 0] * width + mesh_w
+        return (rows, cols), mesh_idx, sigma_idx
+

@@ -28,6 +28,8 @@ __all__ = ["MZI_BLOCK", "adc_full_scale", "PHOTONIC_PRESETS", "preset_values"]
 MZI_BLOCK = 8
 # FICONN: N = 6 modes per layer (Bandyopadhyay et al., arXiv:2208.01623v1 Table I; cost.md §4.4b).
 FICONN_MODES = 6
+# V_2π = √2·V_π for φ = γV², γ = π/V_π² (V_π = 4.36 V, torchonn ``mzi_linear.py``): derived.
+V_2PI = math.sqrt(2.0) * 4.36
 
 
 def adc_full_scale(k: int) -> float:
@@ -40,9 +42,12 @@ def adc_full_scale(k: int) -> float:
 def _mzi_default() -> MZIConfig:
     k = MZI_BLOCK
     return MZIConfig(block=k, effects=(
-        # Thermo-optic heaters, 8-bit voltage DAC: V_π = 4.36 V, V_max = 10.8 V (torchonn
-        # ``mzi_linear.py`` default_cfgs); 8 bits: L2ight ``quantize.weight_bit: 8`` (arXiv:2110.14807).
-        ThermoOpticDAC(bits=8, v_pi_v=4.36, v_max_v=10.8),
+        # Thermo-optic heaters, 8-bit voltage DAC: V_π = 4.36 V (torchonn ``mzi_linear.py``
+        # default_cfgs); 8 bits: L2ight ``quantize.weight_bit: 8`` (arXiv:2110.14807). Range: the
+        # DAC spans [0, V_2π] with V_2π = √2·V_π = 6.166 V (derived), the largest voltage a
+        # periodic phase needs, so all 256 codes are used. torchonn's V_max = 10.8 V would leave
+        # 110 codes beyond 2π unused (146 of 256 used, ≈ 7.2 effective bits, 1.75× the step).
+        ThermoOpticDAC(bits=8, v_pi_v=4.36, v_max_v=V_2PI),
         GammaSpread(sigma_rad_per_v2=0.002, v_pi_v=4.36),   # σ_γ: L2ight learn.yml (devices.md §5.3)
         ThermalCrosstalk(coupling=0.005),  # c = 0.005: L2ight configs (devices.md §5.5)
         PhaseBias(half_width_rad=1.0),     # b_i ~ U(-1, 1) rad: L2ight ``assign_random_phase_bias``
@@ -68,8 +73,9 @@ def _mzi_ficonn() -> MZIConfig:
     k = FICONN_MODES
     return MZIConfig(block=k, mesh="clements", effects=(
         # 16-bit phase control (arXiv:2208.01623v1; devices.md §5.2); thermo-optic heaters with
-        # the torchonn V_π/V_max (the paper's drive voltages are not in the reference notes).
-        ThermoOpticDAC(bits=16, v_pi_v=4.36, v_max_v=10.8),
+        # the torchonn V_π (the paper's drive voltages are not in the reference notes), range
+        # [0, V_2π] as mzi-default so every code is a distinct phase.
+        ThermoOpticDAC(bits=16, v_pi_v=4.36, v_max_v=V_2PI),
         GammaSpread(sigma_rad_per_v2=0.002, v_pi_v=4.36),   # devices.md §5.3 default
         ThermalCrosstalk(coupling=0.005),  # devices.md §5.5 (FICONN calibrates crosstalk away)
         BeamsplitterImbalance(sigma_rad=0.01),   # devices.md §5.6 mid-range (assumed)

@@ -70,14 +70,31 @@ def test_outputs_are_detached(preset):
     assert not y.requires_grad and y.grad_fn is None
 
 
-def test_same_seed_same_numbers(preset):
+def assert_same_seed_same_numbers(build) -> None:
+    """Two devices from ``build()`` (20 → 12, same seed) give bit-identical outputs."""
     outs = []
     for _ in range(2):
-        dev = make(preset, 20, 12, seed=5)
+        dev = build()
         _, knobs = random_knobs(dev, P=2)
         gp, gq = gens(7)
         outs.append(dev.query(dev.program(knobs, gp), torch.linspace(-1, 1, 60).reshape(3, 20), gq))
     assert torch.equal(outs[0], outs[1])
+
+
+def assert_batched_equals_separate(dev) -> None:
+    """P settings programmed and queried in one call equal P separate calls (20 → 12 device)."""
+    _, knobs = random_knobs(dev, P=4)
+    x = torch.rand(4, 6, 20)
+    gp, gq = gens(21)
+    batched = dev.query(dev.program(knobs, gp), x, gq)
+    gp, gq = gens(21)
+    progs = [dev.program({k: v[p] for k, v in knobs.items()}, gp) for p in range(4)]
+    separate = torch.cat([dev.query(progs[p], x[p], gq) for p in range(4)])
+    torch.testing.assert_close(batched, separate, atol=1e-5, rtol=1e-5)
+
+
+def test_same_seed_same_numbers(preset):
+    assert_same_seed_same_numbers(lambda: make(preset, 20, 12, seed=5))
 
 
 def test_ideal_limit_equals_digital_product(preset):
@@ -91,15 +108,7 @@ def test_ideal_limit_equals_digital_product(preset):
 
 
 def test_batched_settings_equal_separate_calls(preset):
-    dev = make(preset, 20, 12)
-    _, knobs = random_knobs(dev, P=4)
-    x = torch.rand(4, 6, 20)
-    gp, gq = gens(21)
-    batched = dev.query(dev.program(knobs, gp), x, gq)
-    gp, gq = gens(21)
-    progs = [dev.program({k: v[p] for k, v in knobs.items()}, gp) for p in range(4)]
-    separate = torch.cat([dev.query(progs[p], x[p], gq) for p in range(4)])
-    torch.testing.assert_close(batched, separate, atol=1e-5, rtol=1e-5)
+    assert_batched_equals_separate(make(preset, 20, 12))
 
 
 def test_tracing_oracle_records_events(preset):

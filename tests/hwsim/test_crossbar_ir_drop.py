@@ -115,6 +115,6 @@ def test_nodal_refuses_large_tiles_and_bad_settings():
     with pytest.raises(ValueError, match="nodal"):
         dev.program(dev.knobs_from_weight(torch.ones(64, 64)))
     for ctor in (lambda: IRDrop(level="spice"), lambda: IRDrop(r_col_ohm=-1),
-                 lambda: IRDrop(level="nodal", r_row_ohm=0.0)):
+                 lambda: IRDrop(level="nodal", r_col_ohm=0.0)):
         with pytest.raises(ValueError, match=r"IRDrop\.\w+ = .*allowed"):
             ctor()

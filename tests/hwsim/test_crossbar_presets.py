@@ -1,4 +1,6 @@
 """Crossbar presets carry the numbers of the sources they cite (hwsim/crossbar/presets.py)."""
+import math
+
 import pytest
 import torch
 
@@ -28,7 +30,9 @@ def test_pcm_preset_matches_aihwkit_standard_hwa_training_preset():
     assert c.effect(ProgrammingNoise) == ProgrammingNoise(0.26348, 1.9650, -1.1731, 25.0)
     assert c.effect(Drift) == Drift(law="pcm", t0_s=20.0, compensation="global")
     assert c.effect(OneOverFNoise).t_read_s == 250e-9
-    assert c.effect(IRDrop).level == "first_order"
+    assert c.effect(OneOverFNoise).t0_s == 20.0 and c.read_time_s == 0.0    # t_inference + t_0
+    # ir_drop_g_ratio = 1/(0.35 Ω · 5 µS): the same r·g_max at 25 µS; exact column solve
+    assert c.effect(IRDrop) == IRDrop(level="nodal", r_col_ohm=0.07, r_row_ohm=0.0)
 
 
 def test_default_preset_uses_the_laws_it_cites():
@@ -57,3 +61,13 @@ def test_pcm_preset_after_one_hour_keeps_the_output_with_compensation():
     err = {t: float((dev.query(prog, x, torch.Generator().manual_seed(2), time_s=t)[0] - ideal).pow(2).mean().sqrt()
                     / ideal.pow(2).mean().sqrt()) for t in (0.0, 3600.0)}
     assert 0.02 < err[0.0] < 0.3 and err[3600.0] < 2 * err[0.0]     # noisy, but compensated drift
+
+
+def test_rram_endurance_has_a_cell_to_cell_spread():
+    """Grossi et al., IEEE TED 66(3) 2019: cells fail at different cycle counts; σ_ln = 1.0
+    (assumed width): 5 % of cells worn by exp(ln 1e6 − 1.645) ≈ 1.9e5 writes."""
+    from hwsim.effects.stuck import Endurance
+    e = CROSSBAR_PRESETS["crossbar-rram"]().effect(Endurance)
+    assert e.cycles_median == 1e6 and e.cycles_log_std == 1.0
+    budget = e.fabricate((20000,), torch.Generator().manual_seed(0))
+    assert float(torch.quantile(budget, 0.05)) == pytest.approx(1e6 * math.exp(-1.645), rel=0.06)

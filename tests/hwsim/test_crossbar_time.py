@@ -66,30 +66,51 @@ def test_pcm_drift_law_exponents():
     torch.testing.assert_close(sd, torch.tensor(expected))
 
 
-def test_one_over_f_noise_closed_form():
-    """3.35 % of g at ĝ = 1 after 1 s (t_read = 250 ns, Q_s = 0.0088); 0 at t ≤ t_read."""
+def _sigma_1f(gh, t, t0=20.0, t_read=250e-9):
+    """AIHWKIT pcm.py: Q_s(ĝ)·sqrt(ln((t + t₀ + t_read)/(2 t_read))), Q_s = min(0.0088/ĝ^0.65, 0.2)."""
+    arg = (t + t0 + t_read) / (2 * t_read)
+    return min(0.0088 / gh ** 0.65, 0.2) * (math.sqrt(math.log(arg)) if arg > 1 else 0.0)
+
+
+def test_one_over_f_noise_closed_form_with_the_aihwkit_time_origin():
+    """t′ = t + t₀ (t₀ = 20 s): 3.68 % of g at ĝ = 1 at t = 0, 3.69 % at 1 s, 4.19 % at 1 h."""
     n = OneOverFNoise()
-    assert float(n.relative_sigma(torch.tensor(25.0), 25.0, 1.0)) == pytest.approx(0.0335, abs=1e-4)
-    assert float(n.relative_sigma(torch.tensor(25.0), 25.0, 3600.0)) == pytest.approx(
-        0.0088 * math.sqrt(math.log((3600 + 250e-9) / 500e-9)), rel=1e-6)
-    gh = 0.1
-    assert float(n.relative_sigma(torch.tensor(2.5), 25.0, 1.0)) == pytest.approx(
-        0.0088 / gh ** 0.65 * math.sqrt(math.log((1 + 250e-9) / 500e-9)), rel=1e-5)
+    assert float(n.relative_sigma(torch.tensor(25.0), 25.0, 0.0)) == pytest.approx(0.03682, abs=1e-5)
+    assert float(n.relative_sigma(torch.tensor(25.0), 25.0, 1.0)) == pytest.approx(0.03687, abs=1e-5)
+    assert float(n.relative_sigma(torch.tensor(25.0), 25.0, 3600.0)) == pytest.approx(_sigma_1f(1.0, 3600.0), rel=1e-6)
+    assert float(n.relative_sigma(torch.tensor(2.5), 25.0, 1.0)) == pytest.approx(_sigma_1f(0.1, 1.0), rel=1e-5)
+    assert float(n.relative_sigma(torch.tensor(0.001), 25.0, 1.0)) == pytest.approx(_sigma_1f(4e-5, 1.0), rel=1e-5)
+    assert n.active(0.0)
+
+
+def test_one_over_f_clamp_at_small_times():
+    """With t₀ = 0 the logarithm's argument (t + t_read)/(2 t_read) ≤ 1 for t ≤ t_read: no noise
+    there (the clamp), and the closed form just above it."""
+    n = OneOverFNoise(t0_s=0.0)
     assert float(n.relative_sigma(torch.tensor(25.0), 25.0, 0.0)) == 0.0
+    assert float(n.relative_sigma(torch.tensor(25.0), 25.0, 200e-9)) == 0.0
+    assert not n.active(200e-9) and n.active(300e-9)
+    assert float(n.relative_sigma(torch.tensor(25.0), 25.0, 1e-3)) == pytest.approx(_sigma_1f(1, 1e-3, 0), rel=1e-5)
 
 
-def test_one_over_f_noise_at_the_layer_output():
+@pytest.mark.parametrize("fused", [True, False])
+def test_one_over_f_noise_at_the_layer_output(fused):
     n_out = 4000
     dev = _layer((OneOverFNoise(),), n_in=1, n_out=n_out, tile_cols=8192)
+    dev.fused = fused
     prog = dev.program(dev.knobs_from_weight(torch.ones(n_out, 1)))
     gen = torch.Generator().manual_seed(5)
     y1 = dev.query(prog, torch.ones(1, 1), gen, time_s=1.0)[0, 0]
-    assert float(y1.std()) == pytest.approx(0.0335, rel=0.05) and float(y1.mean()) == pytest.approx(1, abs=3e-3)
-    y0 = dev.query(prog, torch.ones(1, 1), gen, time_s=0.0)[0, 0]
-    assert float((y0 - 1).abs().max()) < 1e-6
+    assert float(y1.std()) == pytest.approx(_sigma_1f(1, 1.0), rel=0.05) and float(y1.mean()) == pytest.approx(1, abs=3e-3)
+    y0 = dev.query(prog, torch.ones(1, 1), gen, time_s=0.0)[0, 0]     # t = 0: already t₀ of noise
+    assert float(y0.std()) == pytest.approx(_sigma_1f(1, 0.0), rel=0.05)
     # one draw per cell per query: shared by the vectors of that query, fresh in the next query
     y2 = dev.query(prog, torch.ones(3, 1), gen, time_s=1.0)[0]
     assert torch.equal(y2[0], y2[1]) and not torch.equal(y2[0], y1)
+    quiet = _layer((OneOverFNoise(t0_s=0.0),), n_in=1, n_out=n_out, tile_cols=8192)   # the clamp
+    quiet.fused = fused
+    p0 = quiet.program(quiet.knobs_from_weight(torch.ones(n_out, 1)))
+    assert float((quiet.query(p0, torch.ones(1, 1), gen, time_s=100e-9)[0, 0] - 1).abs().max()) < 1e-6
 
 
 def test_bad_time_and_drift_settings():
@@ -98,6 +119,6 @@ def test_bad_time_and_drift_settings():
     with pytest.raises(ValueError, match="time_s"):
         dev.query(prog, torch.ones(1, 8), time_s=-1.0)
     for ctor in (lambda: Drift(law="rram"), lambda: Drift(compensation="column"), lambda: Drift(t0_s=0),
-                 lambda: OneOverFNoise(t_read_s=0)):
+                 lambda: OneOverFNoise(t_read_s=0), lambda: OneOverFNoise(t0_s=-1.0)):
         with pytest.raises(ValueError, match=r"\w+\.\w+ = .*allowed"):
             ctor()

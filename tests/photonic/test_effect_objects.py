@@ -21,7 +21,7 @@ def test_effect_is_a_staged_frozen_dataclass(kind):
         setattr(e, dataclasses.fields(e)[0].name, 1)
     # it acts through one of the device hooks of its stage
     hooks = {"fabrication": ("fabricate",), "program": ("program_phases",), "array": ("array_terms",),
-             "query": ("query_phases", "detect", "from_normal")}[stage_of(e)]
+             "query": ("query_phases", "detect", "from_normal", "convert")}[stage_of(e)]
     assert any(hasattr(e, h) for h in hooks)
 
 

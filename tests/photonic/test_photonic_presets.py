@@ -16,7 +16,7 @@ def test_photonic_presets_are_device_presets():
 def test_preset_values_are_toml_tables_of_effect_fields():
     vals = preset_values(PHOTONIC_PRESETS["mzi-default"]())
     assert vals["block"] == 8 and vals["mesh"] == "clements"
-    assert vals["thermo_optic_dac"] == {"bits": 8, "v_pi_v": 4.36, "v_max_v": 10.8}
+    assert vals["thermo_optic_dac"] == {"bits": 8, "v_pi_v": 4.36, "v_max_v": math.sqrt(2.0) * 4.36}
     assert vals["output_adc"]["full_scale"] == pytest.approx(math.sqrt(8))
     assert vals["detection"]["mode"] == "homodyne"
     for table in vals.values():
