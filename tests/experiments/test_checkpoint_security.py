@@ -13,7 +13,7 @@ from experiments.config import resolve
 from experiments.runner import _save_checkpoint, checkpoint_path
 from experiments.sweep import plan_sweep, run_point
 
-from .tiny import tiny_toml
+from .tiny import stop_after, tiny_toml
 
 
 class _Exploit:
@@ -134,13 +134,8 @@ def test_checkpoints_are_data_files_and_resume_exactly(tmp_path, tiny):
     cfg = resolve({"model": {"hidden": [8]}, "algorithm": {"num_directions": 2},
                    "run": {"epochs": 2, "batch_size": 512, "references": False,
                            "out": str(tmp_path / "run.h5")}, "cost": {"gpus": ["H100 SXM5"]}})
-    calls = {"n": 0}
-
-    def stop():
-        calls["n"] += 1
-        return calls["n"] >= 4
     with pytest.raises(Interrupted):
-        run(cfg, tmp_path / "run.h5", echo=lambda *a: None, stop=stop)
+        run(cfg, tmp_path / "run.h5", echo=lambda *a: None, stop=stop_after(4))
     ckpt = tmp_path / "run.h5.ckpt"
     assert ckpt.read_bytes()[:8] == b"\x89HDF\r\n\x1a\n"
     with h5py.File(ckpt, "r") as f:

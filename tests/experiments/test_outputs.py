@@ -399,3 +399,29 @@ def test_disk_full_at_a_checkpoint_keeps_the_last_good_one(tmp_path, monkeypatch
     a, b = read_results(full), read_results(part)
     assert (a.history, a.step_summaries) == (b.history, b.step_summaries)
     assert reproducible_costs(a.costs) == reproducible_costs(b.costs)
+
+
+@pytest.mark.slow
+def test_a_real_full_disk_on_a_small_tmpfs(tmp_path):
+    """A 256 KiB tmpfs (private mount namespace, where the machine allows one): the run stops at
+    the first checkpoint that does not fit, one line naming the path and the bytes needed,
+    exit 1, nothing half-written left on the file system."""
+    import shutil
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare: the injected-ENOSPC tests above cover this path")
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(tiny_toml(epochs=2, batch_size=256, references=False))
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    script = (f"mount -t tmpfs -o size=256k tmpfs {mnt} || exit 77; "
+              f"{sys.executable} -m experiments.cli run --config {cfg} --out {mnt}/run.h5 --quiet; "
+              f"echo rc=$?; ls -a {mnt}")
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", script], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)
+    if "rc=" not in proc.stdout:
+        pytest.skip(f"no private tmpfs here ({proc.stderr.strip()[:80]})")
+    assert "rc=1" in proc.stdout, (proc.stdout, proc.stderr)
+    err = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert len(err) == 1 and "No space left on device" in err[0] and "needed" in err[0], err
+    assert str(mnt) in err[0]
+    assert not [x for x in proc.stdout.split() if x.endswith(".tmp")]

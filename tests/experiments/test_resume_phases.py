@@ -11,7 +11,7 @@ from experiments.config import resolve
 from experiments.results import read_results
 from experiments.runner import checkpoint_path, run
 
-from .tiny import reproducible_costs
+from .tiny import reproducible_costs, stop_after as _stop_after
 
 
 def _cfg(tmp_path, name: str):
@@ -20,15 +20,6 @@ def _cfg(tmp_path, name: str):
                     "run": {"epochs": 2, "batch_size": 512, "references": True,
                             "out": str(tmp_path / name)},
                     "cost": {"gpus": ["H100 SXM5"]}})
-
-
-def _stop_after(n: int):
-    calls = {"n": 0}
-
-    def stop() -> bool:
-        calls["n"] += 1
-        return calls["n"] >= n
-    return stop
 
 
 def whole(path) -> dict:
