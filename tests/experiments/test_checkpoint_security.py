@@ -10,7 +10,8 @@ import pytest
 
 from experiments.cli import main
 from experiments.config import resolve
-from experiments.runner import _save_checkpoint, checkpoint_path
+from experiments.checkpoint import save as _save_checkpoint
+from experiments.runner import checkpoint_path
 from experiments.sweep import plan_sweep, run_point
 
 from .tiny import stop_after, tiny_toml
@@ -77,7 +78,7 @@ def test_a_crafted_data_checkpoint_naming_os_system_runs_nothing(tmp_path, tiny,
     cfg = resolve({"model": {"hidden": [8]}, "algorithm": {"num_directions": 2},
                    "run": {"epochs": 1, "batch_size": 512, "references": False},
                    "cost": {"gpus": ["H100 SXM5"]}})
-    from experiments.runner import CHECKPOINT_KIND, config_hash
+    from experiments.checkpoint import KIND as CHECKPOINT_KIND, config_hash
     marker = tmp_path / "pwned"
     tree = {"__id__": 0, "__dict__": [
         ["run_id", cfg.run_id], ["stage", "mfdd"], ["done", {"__id__": 1, "__dict__": []}],
@@ -130,7 +131,8 @@ def test_checkpoints_are_data_files_and_resume_exactly(tmp_path, tiny):
     """The checkpoint a run leaves is an HDF5 data file naming its run and config hash."""
     import h5py
     from algorithms.training import Interrupted
-    from experiments.runner import config_hash, run
+    from experiments.checkpoint import config_hash
+    from experiments.runner import run
     cfg = resolve({"model": {"hidden": [8]}, "algorithm": {"num_directions": 2},
                    "run": {"epochs": 2, "batch_size": 512, "references": False,
                            "out": str(tmp_path / "run.h5")}, "cost": {"gpus": ["H100 SXM5"]}})

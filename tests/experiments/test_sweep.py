@@ -174,7 +174,7 @@ def test_kill_9_mid_sweep_then_resume_loses_nothing(tmp_path):
     for name in finished:                        # no corrupt file: every results file reads
         assert read_results(runs / name).status == "ok"
     rows = run_sweep(path, workers=2, echo=lambda s: None)
-    assert [r["status"] for r in rows] == ["ok"] * 4
+    assert [r["status"] for r in rows] == ["ok"] * 4, [r["message"] for r in rows]
     cached = {f"{r['run_id']}.h5" for r in rows if r.get("cached")}
     assert cached == set(finished)               # nothing finished is re-run ...
     for name, (mtime, blob) in finished.items():  # ... or rewritten
