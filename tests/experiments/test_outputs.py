@@ -386,7 +386,8 @@ def test_disk_full_at_a_checkpoint_keeps_the_last_good_one(tmp_path, monkeypatch
 
     kept: list[bytes] = []
     real_write_all = outputs._write_all
-    monkeypatch.setattr(outputs, "write_bytes", full_at_second)
+    from experiments import checkpoint as checkpoint_mod
+    monkeypatch.setattr(checkpoint_mod, "write_bytes", full_at_second)
     capsys.readouterr()
     code = main(["run", "--config", str(cfg), "--out", str(part), "--quiet"])
     err = capsys.readouterr().err
@@ -394,7 +395,7 @@ def test_disk_full_at_a_checkpoint_keeps_the_last_good_one(tmp_path, monkeypatch
     assert str(ckpt) in err and "No space left on device" in err and "needed" in err
     assert kept and ckpt.read_bytes() == kept[0] and not part.exists()
     assert not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]
-    monkeypatch.setattr(outputs, "write_bytes", real)
+    monkeypatch.setattr(checkpoint_mod, "write_bytes", real)
     assert main(["run", "--config", str(cfg), "--out", str(part), "--quiet", "--resume"]) == 0
     a, b = read_results(full), read_results(part)
     assert (a.history, a.step_summaries) == (b.history, b.step_summaries)
