@@ -16,11 +16,14 @@
     forwardlab warmup                                  compile the numba kernels now
     forwardlab reproduce NAME [--quick] [--seeds N] [--out DIR] [--data-dir DIR] | --list
                                                        re-run a published training experiment
+    forwardlab --version
 
 User errors (bad names or values, missing or corrupt data, unknown config keys, unusable
 output paths) print one line and exit with status 2 before any training, leaving no file. A
 diverged run exits 1 with a results file that records the failure. Ctrl-C and SIGTERM stop at
-the next step boundary, write partial results (status "interrupted") and exit 130 / 143.
+the next step boundary, write partial results (status "interrupted") and exit 130 / 143; a
+sweep stops its workers the same way and leaves a consistent index. A full disk or an I/O error
+prints one line naming the path and the space needed and exits 1; earlier files stay intact.
 """
 from __future__ import annotations
 
@@ -49,6 +52,30 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+class _Version(argparse.Action):
+    """``--version``: the installed distribution's version (looked up only when asked)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"forwardlab {version()}")
+        parser.exit(0)
+
+
+def version() -> str:
+    """The installed forwardlab version (package metadata; the source tree's pyproject.toml
+    when run from a checkout that is not installed)."""
+    from importlib import metadata
+    try:
+        return metadata.version("forwardlab")
+    except metadata.PackageNotFoundError:   # pragma: no cover - a bare checkout
+        import re
+        text = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+        m = re.search(r'^version\s*=\s*"([^"]+)"', text, re.M)
+        return m.group(1) if m else "unknown"
+
+
 def _add_config_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML config (sections run, model, algorithm, device, cost, "
                                     "data), or a results file to re-run its resolved config")
@@ -57,30 +84,10 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
                         "(repeatable; applied last)")
 
 
-class _VersionAction(argparse.Action):
-    """``--version``: the installed version, looked up only when asked for."""
-
-    def __init__(self, option_strings, dest, **kwargs) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
-                         help="print the version and exit")
-
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
-        print(f"forwardlab {_version()}")
-        parser.exit()
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        return version("forwardlab")
-    except PackageNotFoundError:    # run from a source tree that is not installed
-        return "unknown (not installed)"
-
-
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="forwardlab", description="Forward-only training on simulated photonic and "
                                                 "analog hardware.")
-    p.add_argument("--version", action=_VersionAction)
+    p.add_argument("--version", action=_Version, help="print the installed version and exit")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     r = sub.add_parser("run", help="train one model and write a results file")
     _add_config_options(r)
@@ -152,9 +159,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _err(message: str) -> int:
+def _err(message: str, code: int = 2) -> int:
     print(f"forwardlab: error: {message}", file=sys.stderr)
-    return 2
+    return code
 
 
 def resolve_cli_config(config: str | None, sets: list[str], flags: dict | None = None):
@@ -187,15 +194,19 @@ def _config_from_results(path: str) -> dict:
     if not p.is_file() or not is_results_file(p):
         raise ConfigError(f"config file {path!r} is not a forwardlab results file; allowed: a "
                           "TOML config or a results .h5 file")
+    from .results import ResultsError
     try:
         toml = read_results(p).config_toml
-    except Exception as e:
-        raise ConfigError(f"results file {path!r} cannot be read ({type(e).__name__}); allowed: a "
-                          "complete forwardlab results file or a TOML config") from None
+    except ResultsError as e:
+        raise ConfigError(f"{e}, or a TOML config") from None
     if not toml:
         raise ConfigError(f"results file {path!r} stores no resolved config (written by an older "
                           "version); allowed: a TOML config")
-    return tomllib.loads(toml)
+    try:
+        return tomllib.loads(toml)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"results file {path!r}: its stored config is not valid TOML ({e}); "
+                          "allowed: a results file written by forwardlab, or a TOML config") from None
 
 
 class _StopFlag:
@@ -255,10 +266,13 @@ def _cmd_run(args) -> int:
     if args.out is not None and args.out.endswith("/"):
         return _err(f"--out {args.out!r} ends with '/', a directory; allowed: a file path such as "
                     f"{args.out.rstrip('/') + '/run.h5'!r}")
+    from .outputs import WriteError
     flags = {k: getattr(args, k) for k in FLAG_KEYS}
     try:
         cfg = resolve_cli_config(args.config, args.sets, flags)
         out = prepare(cfg, overwrite=args.overwrite, resume=args.resume)
+    except WriteError as e:
+        return _err(str(e), 1)
     except (ConfigError, OutputError) as e:
         return _err(str(e))
     from .warmup import compile_notice, kernels_cached, warm_kernels
@@ -270,6 +284,8 @@ def _cmd_run(args) -> int:
         try:
             rec = run(cfg, out, progress=_progress(not args.quiet and sys.stderr.isatty()),
                       stop=stop, resume=args.resume)
+        except WriteError as e:   # a full disk: not a bad input
+            return _err(f"{e}; continue with the same command and --resume", 1)
         except (ConfigError, DataError, OutputError) as e:
             return _err(str(e))
         except Divergence as e:
@@ -332,10 +348,19 @@ def _cmd_report(args) -> int:
         by = parse_by(args.by)
     except ValueError as e:
         return _err(f"report: {e}")
+    from .results import ResultsError
+    for f in files:   # every file read before anything is written: a bad one is one line
+        try:
+            read_results(f)
+        except ResultsError as e:
+            return _err(f"report: {e}")
     if args.out:
+        from .outputs import WriteError
         try:
             from .report import write_report
             written = write_report(files, args.out, by=by)
+        except WriteError as e:
+            return _err(f"report: {e}", 1)
         except ValueError as e:
             return _err(f"report: {e}")
         for w in written:
@@ -360,11 +385,15 @@ def _cmd_price(args) -> int:
     from .outputs import is_results_file
     from .price import inventory_section, plain_config, reprice
     from .report import cost_section
-    from .results import RunRecord, read_results
+    from .results import ResultsError, RunRecord, read_results
     path = Path(args.path)
     if not path.is_file() or not is_results_file(path):
         return _err(f"price: {args.path!r} is not a forwardlab results file; allowed: a results .h5 "
                     "file")
+    try:
+        read_results(path)
+    except ResultsError as e:
+        return _err(f"price: {e}")
     if args.level is not None and args.level not in COST_LEVELS:
         return _err(f"--cost-level {args.level!r}; allowed: {', '.join(COST_LEVELS)}")
     if args.spec is not None:
@@ -447,15 +476,28 @@ def _cmd_presets(args) -> int:
 
 def _cmd_sweep(args) -> int:
     from .config import ConfigError
-    from .outputs import OutputError
-    from .sweep import SweepError, run_sweep
+    from .outputs import OutputError, WriteError
+    from .sweep import SweepError, SweepStopped, run_sweep
     if args.out is not None and not args.out.strip():
         return _err("sweep --out ''; allowed: a directory for the sweep's runs and index")
-    try:
-        index = run_sweep(args.path, out=args.out, workers=args.workers, scheduler=args.scheduler,
-                          echo=(lambda s: None) if args.quiet else print)
-    except (ConfigError, SweepError, OutputError) as e:
-        return _err(str(e))
+    if args.scheduler is not None and not args.scheduler.strip():
+        return _err("sweep --scheduler ''; allowed: the address of a running Dask scheduler, e.g. "
+                    "tcp://127.0.0.1:8786 (omit it for local workers)")
+    # handlers installed here whatever the driver inherited: a sweep started in the background
+    # from a job script has SIGINT ignored, and Ctrl-C must still stop it cleanly
+    with _StopFlag() as stop:
+        try:
+            index = run_sweep(args.path, out=args.out, workers=args.workers,
+                              scheduler=args.scheduler,
+                              echo=(lambda s: None) if args.quiet else print,
+                              stop=lambda: stop.signum)
+        except SweepStopped as e:
+            print(f"forwardlab: {e}", file=sys.stderr)
+            return 128 + e.signum
+        except WriteError as e:
+            return _err(str(e), 1)
+        except (ConfigError, SweepError, OutputError) as e:
+            return _err(str(e))
     bad = [r for r in index if r["status"] != "ok"]
     return 1 if bad else 0
 

@@ -38,7 +38,7 @@ from hwsim.kinds import KINDS
 from hwsim.presets import DEVICE_PRESETS, device_config, device_kind
 
 from .config_text import (ConfigError, config_value, deep_merge, flatten_config,
-                          load_toml, mapping_to_toml, parse_set, set_dotted,  # noqa: F401
+                          load_toml, mapping_to_toml, parse_set, set_dotted, SHORTHAND,  # noqa: F401
                           with_comments)
 from .data import DATASETS
 
@@ -150,13 +150,6 @@ class ModelSection:
                               "allowed: a non-empty list of layer widths (integers in [1, 100000])")
 
 
-#: Shorthand keys of [algorithm] (and the CLI flags --directions, --epsilon) → the field of the
-#: algorithm's settings each one sets. A shorthand overrides ``algorithm.settings``; the resolved
-#: config keeps only ``algorithm.settings`` (every field explicit), so it stands alone.
-SHORTHAND = {"directions": "directions", "num_directions": "num_directions",
-             "epsilon": "epsilon_knob_range_units", "difference": "difference",
-             "optimizer": "optimizer", "lr": "knob_lr_range_units", "head_lr": "head_lr",
-             "clip": "clip_norm", "schedule": "schedule", "prediction": "prediction"}
 #: Keys of the one-class MF+DD that no longer mean anything, and what replaces each.
 RETIRED = {
     "head_directions": "mfdd trains its digital heads with their exact gradient; the thesis's "
@@ -220,6 +213,9 @@ class AlgorithmSection:
                 raise ConfigError(f"algorithm.{key} = {v!r} does not apply to algorithm "
                                   f"{self.name!r}; allowed: algorithm.settings keys "
                                   f"{', '.join(sorted(allowed))}")
+            if target in values and values[target] != v:
+                raise ConfigError(f"algorithm.{key} = {v!r} and algorithm.settings.{target} = "
+                                  f"{values[target]!r} set the same value; allowed: one of them")
             values[target] = v
         try:
             resolved = settings_for(self.name, values)

@@ -108,6 +108,35 @@ def set_dotted(mapping: dict[str, Any], key: str, value: Any) -> None:
                               "allowed: keys of tables")
         node = nxt
     node[parts[-1]] = value
+    _one_name_per_setting(mapping, parts, value)
+
+
+#: Shorthand keys of [algorithm] (and the CLI flags --directions, --epsilon) → the field of the
+#: algorithm's settings each one sets: one value, two names. Set in layers (a config file, CLI
+#: flags, ``--set``, a sweep axis: :func:`set_dotted`), the later one wins whichever name it uses;
+#: both in one table with different values is an error naming both. The resolved config keeps
+#: only ``algorithm.settings`` (every field explicit), so it stands alone.
+SHORTHAND = {"directions": "directions", "num_directions": "num_directions",
+             "epsilon": "epsilon_knob_range_units", "difference": "difference",
+             "optimizer": "optimizer", "lr": "knob_lr_range_units", "head_lr": "head_lr",
+             "clip": "clip_norm", "schedule": "schedule", "prediction": "prediction"}
+
+def _one_name_per_setting(mapping: dict[str, Any], parts: list[str], value: Any) -> None:
+    """A shorthand (``algorithm.num_directions``) and its settings key
+    (``algorithm.settings.num_directions``) are one value: setting either drops the other, so the
+    later layer wins (a sweep axis over either key changes the run)."""
+    algo = mapping.get("algorithm")
+    if parts[0] != "algorithm" or not isinstance(algo, dict):
+        return
+    settings = algo.get("settings")
+    if len(parts) == 2 and parts[1] in SHORTHAND and isinstance(settings, dict):
+        settings.pop(SHORTHAND[parts[1]], None)
+    elif len(parts) >= 2 and parts[1] == "settings":
+        names = ([parts[2]] if len(parts) == 3 else
+                 list(value) if len(parts) == 2 and isinstance(value, dict) else [])
+        for short, target in SHORTHAND.items():
+            if target in names:
+                algo.pop(short, None)
 
 
 def _tomlable(v: Any) -> Any:

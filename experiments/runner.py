@@ -208,6 +208,8 @@ def prepare(cfg: Config, *, overwrite: bool = False, resume: bool = False) -> Pa
                           replaceable=_interrupted_or_failed if resume else None,
                           what="output file (run.out)")
     clean_stale_temporaries(target.parent)
+    checkpoint.check_path(checkpoint_path(target), cfg.run_id, checkpoint.config_hash(cfg),
+                          resume=resume, enabled=cfg.run.checkpoint)
     if resume and not checkpoint_path(target).is_file():
         raise OutputError(f"--resume: no checkpoint {str(checkpoint_path(target))!r} for run "
                           f"{cfg.run_id}; allowed: resume a run that was interrupted with the same "
@@ -241,12 +243,18 @@ def resolve_job(cfg: Config) -> Job:
         meta = provenance.meta(f"pde:{cfg.pde.problem}")
         refs = [REFERENCE] if cfg.run.references else []
         return Job(task, (task.problem.dim,), 0, task.objective, [algo, *refs], meta)
+    from .preflight import check_cost_bounds, check_data, check_device_memory, check_network
+    check_cost_bounds(cfg)
     data = load_dataset(cfg.data.dataset, cfg.data.data_dir or None, seed=cfg.run.seed)
+    check_data(cfg, data.x_train.shape[0], data.x_train.shape[1])
     meta = provenance.meta(data.name, data)
     data, val = split_validation(data, cfg.data.val_split, cfg.run.seed)
     if cfg.data.standardize:
         data, val = standardize_with(data, val)
+    check_network(cfg, data.shape, data.n_classes)
+    check_device_memory(cfg, _available_bytes() * MEMORY_SHARE)
     _check_memory(cfg, data.x_train.shape[1], data.shape)
+    _announce_large_build(cfg, data.shape)
     evaluations = ((("val_accuracy", *val),) if val else ()) + (
         ("test_accuracy", data.x_test, data.y_test),)
     task = Classification(data.x_train, data.y_train, cfg.run.batch_size, evaluations)
@@ -348,7 +356,7 @@ def _train_stages(cfg: Config, job: Job, rec: RunRecord, out: Path, saved: dict 
                 if cfg.run.checkpoint:
                     checkpoint.save(ckpt, {"run_id": cfg.run_id, "stage": stage, "done": done,
                                            "model": model, "result": r, "trace": trace,
-                                           "labels": resolved})
+                                           "labels": resolved}, checkpoint.config_hash(cfg))
 
             # every stage draws its step inputs from the task's stream of the run seed: the
             # same minibatch order for every algorithm (a resumed result restores its state)
@@ -412,7 +420,8 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     set_threads(cfg.run.threads)
     out = resolve_target(Path(out) if out is not None
                          else prepare(cfg, overwrite=overwrite, resume=resume))
-    saved = checkpoint.load(checkpoint.path_for(out), cfg.run_id) if resume else None
+    saved = (checkpoint.load(checkpoint.path_for(out), cfg.run_id, checkpoint.config_hash(cfg))
+             if resume else None)
     job = resolve_job(cfg)
     rec = RunRecord(config=cfg.flat(), versions=provenance.versions(), config_toml=config_to_toml(cfg),
                     run_id=cfg.run_id, meta=job.meta)
@@ -443,3 +452,23 @@ def standardize_with(data: Dataset, val):
         return standardize(data), None
     val_x = standardize(dataclasses.replace(data, x_test=val[0])).x_test
     return standardize(data), (val_x, val[1])
+
+
+#: Above this many device weights, building and sizing the devices takes long enough (tens of
+#: seconds to minutes) that the run says what it is doing first.
+LARGE_BUILD_WEIGHTS = 1_000_000
+
+
+def _announce_large_build(cfg: Config, input_shape, echo=print) -> None:
+    """No silent start: a large network says it is being built before the minutes it takes."""
+    if cfg.algorithm.name == "tt-zo":
+        return
+    try:
+        from .build import model_for, stage_settings
+        shapes = model_for(cfg, stage_settings(cfg, cfg.algorithm.name), input_shape).device_shapes()
+    except (ValueError, ConfigError):   # pragma: no cover - check_network has named the block already
+        return
+    n = sum(a * b for a, b in shapes)
+    if n > LARGE_BUILD_WEIGHTS:
+        echo(f"forwardlab: building and sizing {len(shapes)} device block(s) with {n:,} weights "
+             f"on {cfg.device.preset}; a network this large takes a while before the first step")

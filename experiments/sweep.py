@@ -24,7 +24,16 @@ are declared in ``<out>/sweep.json`` and in every run (``meta.sweep_axes``): rep
 along them (see :mod:`experiments.axes`).
 
 Runs execute in a local process pool (``workers``) or on a Dask distributed cluster
-(``scheduler`` = its address; ``dask.distributed.Client(address).map``).
+(``scheduler`` = its address; ``dask.distributed.Client(address).map``). Every path sent to a
+worker is absolute (a Dask worker's working directory is not the driver's).
+
+A sweep keeps going: any failure of one run — an exception, a full disk, a worker process that
+dies (an out-of-memory kill) — is recorded as that run's failure in the index and the next run
+starts (a broken local pool is replaced by a fresh one). A stop request (``stop()`` true, from
+the command line's SIGINT/SIGTERM handler) asks the running workers to stop at their next step
+boundary (they write partial results, status "interrupted", and keep their checkpoint), writes
+the index and raises :class:`SweepStopped`. Local workers die with the driver (a parent-death
+signal), so a killed driver leaves no process behind.
 """
 from __future__ import annotations
 
@@ -35,21 +44,37 @@ import itertools
 import json
 import math
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .config import ConfigError, deep_merge, load_toml, resolve, set_dotted
 from .axes import INDEX_FIELDS, META_KEY, SWEEP_FILE
-from .outputs import OutputError, atomic_write, clean_stale_temporaries, is_results_file
+from .outputs import (OutputError, OutputFolder, clean_stale_temporaries, is_results_file,
+                      refuse_link)
 
-__all__ = ["SweepError", "SweepPlan", "plan_sweep", "run_sweep", "run_point", "read_index"]
+__all__ = ["SweepError", "SweepStopped", "SweepPlan", "plan_sweep", "run_sweep", "run_point",
+           "read_index", "PATH_KEYS"]
 
 MAX_RUNS = 100_000
 
 
 class SweepError(ValueError):
     """A sweep file is not valid; the message names the key and what is allowed."""
+
+
+class SweepStopped(Exception):
+    """The sweep was stopped by a signal; the index is written and consistent."""
+
+    def __init__(self, signum: int, message: str) -> None:
+        super().__init__(message)
+        self.signum = signum
+
+
+#: Config keys holding paths: made absolute (against the driver's working directory) before a
+#: run is sent to a worker, whose working directory may be another one (Dask).
+PATH_KEYS = ("data.data_dir", "cost.spec_file")
 
 
 class SweepPlan:
@@ -126,11 +151,21 @@ def plan_sweep(path: str | Path, out: str | None = None, workers: int | None = N
                 set_dotted(m, k, v)
             except ConfigError as e:
                 raise SweepError(f"sweep axis {k!r}: {e}") from None
-        mappings.append(m)
+        mappings.append(_absolute_paths(m))
     if out_key is not None and (not isinstance(out_key, str) or not out_key or "\x00" in out_key):
         raise SweepError(f"sweep.out = {out_key!r}; allowed: a directory path")
-    out_dir = Path(out or out_key or Path("results") / path.stem)
+    out_dir = Path(os.path.abspath(out or out_key or Path("results") / path.stem))
     return SweepPlan(out_dir, axes, points, mappings, workers)
+
+
+def _absolute_paths(mapping: dict) -> dict:
+    """``PATH_KEYS`` made absolute against this (the driver's) working directory."""
+    for key in PATH_KEYS:
+        section, name = key.split(".")
+        v = mapping.get(section, {}).get(name) if isinstance(mapping.get(section), dict) else None
+        if isinstance(v, str) and v and "\x00" not in v and not os.path.isabs(v):
+            mapping[section][name] = os.path.abspath(v)
+    return mapping
 
 
 def _raw_id(mapping: dict) -> str:
@@ -142,12 +177,9 @@ def run_point(mapping: dict, runs_dir: str, axes: tuple[str, ...] = ()) -> dict[
 
     ``axes``: the sweep's axes, stored in the run's results (``meta.sweep_axes``).
     Returns {"run_id", "status", "message", "test_accuracy", "seconds"}. A finished run
-    (status ok on disk) is not re-run; a checkpoint of the same run is resumed.
+    (status ok on disk) is not re-run; a checkpoint of the same run is resumed. Any exception,
+    a full disk included, is that run's failure ("failed", the message names it).
     """
-    from algorithms.training import Divergence, Interrupted
-    from .data import DataError
-    from .results import RunRecord, write_results
-    from .runner import checkpoint_path, run, set_threads
     t0 = time.perf_counter()
     runs = Path(runs_dir)
     try:
@@ -155,34 +187,61 @@ def run_point(mapping: dict, runs_dir: str, axes: tuple[str, ...] = ()) -> dict[
     except ConfigError as e:
         return {"run_id": _raw_id(mapping), "status": "failed", "message": str(e),
                 "test_accuracy": math.nan, "seconds": 0.0}
-    set_threads(cfg.run.threads)
-    out = runs / f"{cfg.run_id}.h5"
+    except Exception as e:   # pragma: no cover - resolve raises ConfigError for bad values
+        return {"run_id": _raw_id(mapping), "status": "failed",
+                "message": f"{type(e).__name__}: {e}", "test_accuracy": math.nan, "seconds": 0.0}
     result = {"run_id": cfg.run_id, "status": "ok", "message": "", "test_accuracy": math.nan}
+    out = runs / f"{cfg.run_id}.h5"
     try:
+        from algorithms.training import Divergence, Interrupted
+        from .results import write_results
+        from .runner import checkpoint_path, run, set_threads
+        set_threads(cfg.run.threads)
         done = _finished(mapping, runs, cfg)   # e.g. finished by another sweep since it was planned
         if done:
             return done
+        # the run files are forwardlab's own: a link planted there is never written through
+        refuse_link(out, "sweep run file")
+        refuse_link(checkpoint_path(out), "sweep checkpoint")
         resume = checkpoint_path(out).is_file()
-        rec = run(cfg, out, echo=lambda s: None, resume=resume, overwrite=True)
+        rec = run(cfg, out, echo=lambda s: None, resume=resume, overwrite=True,
+                  stop=_worker_stop_requested)
         if axes:   # the run says what it was compared along, also when read without its sweep
             rec.meta[META_KEY] = json.dumps(list(axes))
             write_results(out, rec)
         result["test_accuracy"] = rec.history.get("test_accuracy", [math.nan])[-1]
     except Divergence as e:
         result.update(status="diverged", message=str(e))
-    except Interrupted as e:   # pragma: no cover - workers are not sent stop requests
+    except Interrupted as e:   # the driver asked this worker to stop (SIGUSR1)
         result.update(status="interrupted", message=str(e))
-    except (ConfigError, DataError, OutputError, MemoryError, ValueError, RuntimeError) as e:
+    except Exception as e:    # any failure of this run (a full disk too) is this run's failure
         msg = f"{type(e).__name__}: {e}"
         result.update(status="failed", message=msg)
-        try:   # record the failure in the run's own file so reports see it
-            from .config import config_to_toml
-            write_results(out, RunRecord(config=cfg.flat(), status="failed", message=msg,
-                                         config_toml=config_to_toml(cfg), run_id=cfg.run_id))
-        except Exception:   # pragma: no cover - the index still records it
-            pass
+        _record_failure(out, cfg, msg)
     result["seconds"] = time.perf_counter() - t0
     return result
+
+
+def _record_failure(out: Path, cfg, message: str) -> None:
+    """Record a failure in the run's own file so reports see it (best effort: the index
+    records it anyway; never over a link or a file forwardlab did not write)."""
+    try:
+        from .config import config_to_toml
+        from .results import RunRecord, write_results
+        write_results(out, RunRecord(config=cfg.flat(), status="failed", message=message,
+                                     config_toml=config_to_toml(cfg), run_id=cfg.run_id),
+                      follow=False)
+    except Exception:
+        pass
+
+
+# A worker's stop request: SIGUSR1 from the driver (its Ctrl-C / SIGTERM), polled by training
+# at every step boundary through run(stop=...).
+_STOP = {"requested": False}
+
+
+def _worker_stop_requested() -> bool:
+    return _STOP["requested"]
 
 
 def _finished(mapping: dict, runs: Path, cfg=None) -> dict | None:
@@ -211,15 +270,28 @@ def _finished(mapping: dict, runs: Path, cfg=None) -> dict | None:
 
 
 
-def _write_index(out: Path, axes: list[str], rows: list[dict]) -> None:
+def _is_index(name: str, path: Path) -> bool:
+    """An index written before folders kept a manifest: recognised by its header."""
+    try:
+        with open(path, newline="") as fh:
+            return fh.readline().startswith("run_id,status,")
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _folder(out: Path) -> OutputFolder:
+    return OutputFolder(out, "sweep directory", legacy=lambda n, p: n == "index.csv" and _is_index(n, p))
+
+
+def _write_index(out: Path | OutputFolder, axes: list[str], rows: list[dict]) -> None:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(INDEX_FIELDS[:2]) + axes + list(INDEX_FIELDS[2:]),
                        extrasaction="ignore")
     w.writeheader()
     for r in rows:
         w.writerow({k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()})
-    with atomic_write(out / "index.csv") as tmp:
-        tmp.write_text(buf.getvalue())
+    folder = out if isinstance(out, OutputFolder) else _folder(Path(out))
+    folder.write_text("index.csv", buf.getvalue())
 
 
 def read_index(directory: str | Path) -> list[dict[str, str]]:
@@ -227,29 +299,153 @@ def read_index(directory: str | Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def _pool_map(fn, items: list, workers: int) -> Iterable[tuple[int, dict]]:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    # spawn: a fresh interpreter per worker (no forked torch/OpenMP state); one thread each.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                             initializer=_worker_init) as ex:
-        futs = {ex.submit(fn, *it): i for i, it in enumerate(items)}
-        try:
-            for f in as_completed(futs):
-                yield futs[f], f.result()
-        except BaseException:
-            for f in futs:
-                f.cancel()
-            for p in list(getattr(ex, "_processes", {}).values()):
-                p.terminate()
-            raise
+def _failed(message: str) -> dict:
+    return {"status": "failed", "message": message, "test_accuracy": math.nan, "seconds": 0.0}
 
 
-def _worker_init() -> None:
-    import signal
+def _death_message(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name if -exitcode in signal.valid_signals() else str(-exitcode)
+        why = " (e.g. the out-of-memory killer)" if -exitcode == signal.SIGKILL else ""
+        return f"worker process died: killed by {name}{why}; the run's last checkpoint is kept"
+    return (f"worker process died (exit code {exitcode}); the run's last checkpoint is kept")
+
+
+class _Pool:
+    """Local process pool that survives dead workers: ``run(items)`` yields (index, result) per
+    item; a worker that dies takes only its own run with it (recorded failed), the pool is
+    replaced and the other runs go on. ``stop()`` (polled) asks the workers to stop at their
+    next step boundary; a second stop kills them."""
+
+    def __init__(self, workers: int, stop: Callable[[], Any] | None) -> None:
+        import multiprocessing as mp
+        self.workers = workers
+        self.stop = stop or (lambda: False)
+        self.ctx = mp.get_context("spawn")   # a fresh interpreter per worker (no forked torch state)
+        self.started = self.ctx.SimpleQueue()   # (pid, item) as each run starts
+        self.procs: dict[int, Any] = {}
+        self.pid_of: dict[int, int] = {}
+        self.stopping = 0
+
+    def _drain(self) -> None:
+        while not self.started.empty():
+            pid, i = self.started.get()
+            self.pid_of[i] = pid
+
+    def _signal_workers(self, sig: int) -> None:
+        for p in list(self.procs.values()):
+            if p.exitcode is None and p.pid:
+                try:
+                    os.kill(p.pid, sig)
+                except ProcessLookupError:
+                    pass
+
+    def run(self, fn, items: list) -> Iterable[tuple[int, dict]]:
+        from collections import deque
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
+        queue, strikes = deque(range(len(items))), {}
+        while queue:
+            ex = ProcessPoolExecutor(max_workers=self.workers, mp_context=self.ctx,
+                                     initializer=_worker_init, initargs=(os.getpid(), self.started))
+            running: dict = {}
+            broken: list[int] = []
+            try:
+                while queue or running:
+                    while queue and len(running) < self.workers and not self.stopping:
+                        i = queue.popleft()
+                        running[ex.submit(_tracked, fn, i, *items[i])] = i
+                    self.procs.update(getattr(ex, "_processes", None) or {})
+                    if not running:
+                        break
+                    done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+                    self._drain()
+                    if self.stop() and self.stopping == 0:
+                        self.stopping = 1
+                        self._signal_workers(signal.SIGUSR1)   # stop at the next step boundary
+                    for f in done:
+                        i = running.pop(f)
+                        try:
+                            yield i, f.result()
+                        except BrokenProcessPool:
+                            broken.append(i)
+                        except Exception as e:   # e.g. a result that cannot be sent back
+                            yield i, _failed(f"{type(e).__name__}: {e}")
+                    if broken:
+                        broken += list(running.values())
+                        running.clear()
+                        break
+                    if self.stopping:
+                        queue.clear()   # not started: stays "pending" in the index
+            finally:
+                if running or broken:   # a stop, an error in the driver, or a broken pool
+                    self._signal_workers(signal.SIGKILL if not broken else signal.SIGTERM)
+                ex.shutdown(wait=True, cancel_futures=True)
+                self._drain()
+            if broken:
+                yield from self._after_break(broken, queue, strikes)
+
+    def _after_break(self, broken: list[int], queue, strikes: dict) -> Iterable[tuple[int, dict]]:
+        """The pool broke: the items whose worker died abruptly fail; the others (terminated by
+        the executor because its pool broke) go back to the front of the queue."""
+        codes = {}
+        for i in broken:
+            p = self.procs.get(self.pid_of.get(i, -1))
+            codes[i] = p.exitcode if p is not None else None
+        dead = [i for i in broken if codes[i] not in (None, 0, -signal.SIGTERM)]
+        if not dead:   # no one to blame: each gets a strike; a second strike fails it
+            for i in broken:
+                strikes[i] = strikes.get(i, 0) + 1
+            dead = [i for i in broken if strikes[i] >= 2]
+        for i in dead:
+            yield i, _failed(_death_message(codes[i]))
+        for i in reversed([i for i in broken if i not in dead]):
+            queue.appendleft(i)
+        if self.stopping:
+            queue.clear()
+
+
+def _tracked(fn, i: int, *args):
+    """Tell the driver which run this worker process starts (to blame the right run if the
+    process dies), then run it."""
+    if _STOP.get("started") is not None:
+        _STOP["started"].put((os.getpid(), i))
+    return fn(*args)
+
+
+def _worker_init(parent: int | None = None, started=None) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the driver handles Ctrl-C for the sweep
+    signal.signal(signal.SIGUSR1, lambda *a: _STOP.__setitem__("requested", True))
+    _STOP["started"] = started
+    if parent is not None:
+        _die_with(parent)
+
+
+def _die_with(parent: int) -> None:
+    """End this worker when the driver ``parent`` dies, however it dies (kill -9 included):
+    Linux's parent-death signal (prctl PR_SET_PDEATHSIG), else a watchdog thread polling the
+    parent id. A worker left behind would finish the queue and hold the driver's stdout."""
+    import threading
+    pdeathsig = False
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        pdeathsig = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):   # pragma: no cover - not Linux
+        pass
+    if os.getppid() != parent:          # the driver died before the signal was armed
+        os._exit(1)
+    if pdeathsig:
+        return
+
+    def watch() -> None:   # pragma: no cover - only where prctl is missing
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True, name="forwardlab-parent-watch").start()
 
 
 def _connect(address: str):
@@ -265,48 +461,83 @@ def _connect(address: str):
                          "tcp://127.0.0.1:8786") from None
 
 
-def _dask_map(fn, items: list, client) -> Iterable[tuple[int, dict]]:
+def _dask_map(fn, items: list, client, stop: Callable[[], Any] | None = None
+              ) -> Iterable[tuple[int, dict]]:
+    """Runs on a Dask cluster; a task lost with its worker (KilledWorker) or any other error
+    is that run's failure. A stop cancels what has not finished (left "interrupted")."""
     from dask.distributed import as_completed
     try:
         futs = client.map(fn, *zip(*items), pure=False)
         index = {f.key: i for i, f in enumerate(futs)}
-        for f in as_completed(futs):
-            yield index[f.key], f.result()
+        pending = as_completed(futs)
+        while not pending.is_empty():
+            if stop is not None and stop():
+                client.cancel(futs)
+                return
+            for f in pending.next_batch(block=False) or ():
+                try:
+                    yield index[f.key], f.result()
+                except Exception as e:   # KilledWorker, a lost connection, ...
+                    yield index[f.key], _failed(f"{type(e).__name__}: {e}")
+            time.sleep(0.05)
     finally:
         client.close()
 
 
 def run_sweep(path: str | Path, *, out: str | None = None, workers: int | None = None,
-              scheduler: str | None = None, echo: Callable[[str], None] = print) -> list[dict]:
-    """Run (or continue) a sweep; returns the index rows (one per run, in sweep order)."""
+              scheduler: str | None = None, echo: Callable[[str], None] = print,
+              stop: Callable[[], Any] | None = None) -> list[dict]:
+    """Run (or continue) a sweep; returns the index rows (one per run, in sweep order).
+
+    ``stop()``: polled; when true the workers stop at their next step boundary, the index is
+    written and :class:`SweepStopped` is raised (the command line exits 128 + signal).
+    """
     plan = plan_sweep(path, out, workers)
     runs = plan.out / "runs"
     # Every point is resolved before anything starts: a value wrong for every run (a bad base
     # config, an unknown key) is one error; a value wrong for some runs is recorded per run.
-    errors = []
-    for m in plan.mappings:
+    errors, ids, first = [], [], {}
+    t_last = time.monotonic()
+    for n, m in enumerate(plan.mappings):
+        if time.monotonic() - t_last > 5.0:   # a large grid is not a silent start
+            echo(f"forwardlab sweep: checking the configs of {len(plan.mappings)} runs "
+                 f"({n} done)")
+            t_last = time.monotonic()
         try:
-            resolve(m)
+            run_id = resolve(m).run_id
         except ConfigError as e:
             errors.append(str(e))
+            ids.append(_raw_id(m))
+            continue
+        if run_id in first:   # two points, one run: an axis that changes nothing
+            a, b = plan.points[first[run_id]], plan.points[n]
+            raise SweepError(f"sweep points {a} and {b} resolve to the same run {run_id}; allowed: "
+                             "axes whose values change the run (a key set twice, once by an "
+                             "axis, is one value)")
+        first[run_id] = n
+        ids.append(run_id)
     if errors and len(errors) == len(plan.mappings):
         raise SweepError(f"no run of the sweep has a valid config; first: {errors[0]}")
     client = _connect(scheduler) if scheduler else None
-    if plan.out.exists() and not plan.out.is_dir():
-        raise OutputError(f"sweep directory {str(plan.out)!r} is a file; allowed: a directory path")
+    folder = _folder(plan.out).prepare()
+    folder.claim("index.csv")   # a link or someone else's file there: refused before any run
+    refuse_link(runs, "sweep runs directory")
     try:
-        runs.mkdir(parents=True, exist_ok=True)
+        runs.mkdir(exist_ok=True)
     except OSError as e:
-        raise OutputError(f"sweep directory {str(plan.out)!r} cannot be created ({e.strerror}); "
+        raise OutputError(f"sweep directory {str(runs)!r} cannot be created ({e.strerror}); "
                           "allowed: a writable directory path") from None
+    if not runs.is_dir():
+        raise OutputError(f"sweep directory {str(runs)!r} is a file; allowed: a directory")
     clean_stale_temporaries(runs)
     clean_stale_temporaries(plan.out)
-    with atomic_write(plan.out / SWEEP_FILE) as tmp:   # the declared axes drive every report
-        tmp.write_text(json.dumps({"axes": plan.axes, "sweep_file": str(path)}, indent=1) + "\n")
+    # the declared axes drive every report (a file of forwardlab's own: never through a link)
+    folder.write_text(SWEEP_FILE, json.dumps({"axes": plan.axes, "sweep_file": str(path)},
+                                             indent=1) + "\n")
     rows: list[dict] = []
-    for p in plan.points:
-        rows.append({"run_id": "", "status": "pending", "message": "", "path": "", **p})
-    _write_index(plan.out, plan.axes, rows)
+    for p, run_id in zip(plan.points, ids):
+        rows.append({"run_id": run_id, "status": "pending", "message": "", "path": "", **p})
+    _write_index(folder, plan.axes, rows)
     # Finished runs are found here, without starting a worker: a resumed sweep only pays for
     # what is left.
     todo, finished = [], []
@@ -320,23 +551,51 @@ def run_sweep(path: str | Path, *, out: str | None = None, workers: int | None =
     if not items:
         results = iter(())
     elif client is not None:
-        results = _dask_map(run_point, items, client)
+        results = _dask_map(run_point, items, client, stop)
     else:
-        results = _pool_map(run_point, items, min(plan.workers, len(items)))
+        results = _Pool(min(plan.workers, len(items)), stop).run(run_point, items)
     results = itertools.chain(finished, ((todo[j][0], r) for j, r in results))
-    done = 0
-    for i, r in results:
-        done += 1
-        rows[i].update(r)
-        rows[i]["path"] = str(Path("runs") / f"{r['run_id']}.h5") if not r["run_id"].startswith("bad-") else ""
-        _write_index(plan.out, plan.axes, rows)
-        axes = "  ".join(f"{k}={plan.points[i][k]}" for k in plan.axes)
-        acc = r.get("test_accuracy", math.nan)
-        note = " (finished earlier)" if r.get("cached") else ""
-        echo(f"  [{done}/{len(items)}] {r['status']:<8} {r['run_id']}  {axes}  "
-             f"test accuracy {acc:.4f}  {r.get('seconds', 0.0):.1f} s{note}"
-             + (f"  {r['message']}" if r["status"] != "ok" else ""))
+    done, total = 0, len(rows)
+    try:
+        for i, r in results:
+            done += 1
+            rows[i].update(r)
+            run_id = rows[i]["run_id"]
+            rows[i]["path"] = (str(Path("runs") / f"{run_id}.h5")
+                               if not run_id.startswith("bad-") else "")
+            _write_index(folder, plan.axes, rows)
+            axes = "  ".join(f"{k}={plan.points[i][k]}" for k in plan.axes)
+            acc = r.get("test_accuracy", math.nan)
+            note = " (finished earlier)" if r.get("cached") else ""
+            echo(f"  [{done}/{total}] {r['status']:<8} {run_id}  {axes}  "
+                 f"test accuracy {acc:.4f}  {r.get('seconds', 0.0):.1f} s{note}"
+                 + (f"  {r['message']}" if r["status"] != "ok" else ""))
+    except BaseException:   # a second signal, an error in the driver: the index stays true
+        _close_index(folder, plan.axes, rows)
+        raise
+    signum = stop() if stop is not None else None
+    if signum:
+        _close_index(folder, plan.axes, rows)
+        left = sum(r["status"] in ("pending", "interrupted") for r in rows)
+        raise SweepStopped(int(signum), f"sweep stopped by {signal.Signals(int(signum)).name}: "
+                           f"{done} of {total} runs recorded, {left} pending or interrupted; "
+                           "the same command continues it")
     clean_stale_temporaries(runs)   # writers of an earlier, killed sweep are gone by now
     n_ok = sum(r["status"] == "ok" for r in rows)
     echo(f"forwardlab sweep: {n_ok} of {len(rows)} runs ok; index {plan.out / 'index.csv'}")
     return rows
+
+
+def _close_index(folder: OutputFolder, axes: list[str], rows: list[dict]) -> None:
+    """The index after a stop: runs that never reported are "interrupted" if they left a
+    checkpoint or partial file, else still "pending"."""
+    from .runner import checkpoint_path
+    for r in rows:
+        if r["status"] == "pending" and not r["run_id"].startswith("bad-"):
+            out = folder.dir / "runs" / f"{r['run_id']}.h5"
+            if checkpoint_path(out).is_file():
+                r["status"] = "interrupted"
+    try:
+        _write_index(folder, axes, rows)
+    except OutputError:   # pragma: no cover - the disk is full: the earlier index stays
+        pass

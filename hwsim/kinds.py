@@ -77,6 +77,9 @@ class DeviceKind:
     #: with ``pricing_spec()`` returning the PhotonicCostSpec / CrossbarCostSpec whose law prices
     #: it); None for the sections built into hwsim.cost.spec
     cost_spec: Callable[[str], Any] | None = None
+    #: (config, available bytes) → None, or a one-line ValueError naming the config value whose
+    #: largest dense structure cannot fit (checked before anything is built); None: no check
+    memory_check: Callable[[Any, float], None] | None = None
 
 
 _KINDS: dict[str, DeviceKind] = {}

@@ -7,6 +7,8 @@ activation), or None: the settings' ``layers`` with their ``activation``.
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 import torch
@@ -96,8 +98,35 @@ def tt_model(settings, model) -> TTModel:
     settings' ``layers`` and ``activation``."""
     if isinstance(model, TTModel):
         return model
-    return TTModel(tuple(tt_shapes(settings.layers, "algorithm.settings.layers")),
-                   settings.activation)
+    shapes = tt_shapes(settings.layers, "algorithm.settings.layers")
+    n_in = math.prod(model.input_shape) if model is not None else None
+    # The default layers are the paper's 784-input network; on another data set (digits: 64
+    # inputs) their first in-modes are refactored into as many modes from the data's features,
+    # so ``forwardlab run --algorithm tt-zo`` works as it stands. Layers a user gives are taken
+    # as they are (a mismatch is a one-line error naming them, tt_check_task).
+    if (n_in and shapes and tuple(settings.layers) == TTZOSettings().layers
+            and math.prod(shapes[0].in_modes) != n_in):
+        shapes[0] = dataclasses.replace(shapes[0],
+                                        in_modes=factor_modes(n_in, len(shapes[0].in_modes)))
+    return TTModel(tuple(shapes), settings.activation)
+
+
+def factor_modes(n: int, k: int) -> tuple[int, ...]:
+    """``n`` as ``k`` balanced integer factors (64, 4 → (4, 2, 2, 4)); their product is ``n``,
+    the large modes at both ends as in the paper's 7x4x4x7."""
+    primes, m, p = [], n, 2
+    while p * p <= m:
+        while m % p == 0:
+            primes.append(p)
+            m //= p
+        p += 1
+    if m > 1:
+        primes.append(m)
+    bins = [1] * k
+    for q in sorted(primes, reverse=True):   # largest factor into the smallest bin
+        bins[bins.index(min(bins))] *= q
+    bins.sort(reverse=True)
+    return tuple(bins[0::2] + bins[1::2][::-1])
 
 
 def tt_layout(settings, model) -> list[DeviceSlot]:

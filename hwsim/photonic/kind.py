@@ -24,8 +24,35 @@ HINTS = {"write_noise_range_units": 0.0,
          "zo_knob_lr_range_units": 2e-3,
          "hwa_knob_noise_range_units": math.hypot(1 / 255 / math.sqrt(12), 0.002 / (2 * math.pi))}
 
+def crosstalk_layout_bytes(k: int) -> int:
+    """Peak bytes of :attr:`hwsim.photonic.layout.MeshLayout.mesh_adjacency` for a k-mode
+    block: two int64 (m, m) distance tables and their boolean neighbour mask (m = k(k-1)/2
+    MZIs) plus the float32 (k², k²) adjacency."""
+    m = k * (k - 1) // 2
+    return 2 * 8 * m * m + m * m + 4 * k ** 4
+
+
+def memory_check(config: MZIConfig, available: float) -> None:
+    """Refuse a block size whose thermal-crosstalk heater layout cannot fit in ``available``
+    bytes (one line naming the largest block that fits)."""
+    k = getattr(config, "block", None)
+    if not isinstance(k, int) or not any(type(e).__name__ == "ThermalCrosstalk"
+                                         for e in getattr(config, "effects", ())):
+        return
+    need = crosstalk_layout_bytes(k)
+    if need <= available:
+        return
+    best = k
+    while best > 2 and crosstalk_layout_bytes(best) > available:
+        best -= 1
+    raise ValueError(f"device.block = {k} needs about {need / 2 ** 30:.1f} GiB for the thermal-"
+                     f"crosstalk heater layout of one {k}-mode mesh ({k * (k - 1) // 2} MZIs); "
+                     f"{available / 2 ** 30:.1f} GiB are available; allowed here: device.block "
+                     f"at most {best}, or device.thermal_crosstalk.enabled = false")
+
+
 MZI = register(DeviceKind(
     name="mzi", label="MZI mesh", config_type=MZIConfig, build=MZIMeshLayer,
     presets=PHOTONIC_PRESETS, knob_names=("mesh_phases", "sigma_phases", "gain"),
     cost_section="mzi", capabilities=frozenset({"nominal", "calibrate"}), hints=HINTS,
-    default_preset="mzi-default", order=0))
+    default_preset="mzi-default", order=0, memory_check=memory_check))

@@ -146,3 +146,23 @@ def test_tt_zo_settings_errors_are_one_line():
         R.settings_for("tt-zo", {"gradient": "exact"})
     with pytest.raises(ValueError, match="has 8 device slots but 0 devices"):
         R.build("tt-zo", None, None, [], 10, seed=0, trace=Trace())
+
+
+def test_default_tt_layers_follow_the_data_inputs_and_given_layers_stay():
+    """The paper's default 784-input layers are refactored to the data's features (digits: 64 =
+    4·2·2·4), so ``forwardlab run --algorithm tt-zo`` works on the default data set; layers a
+    user gives are kept as given (a mismatch is then an error naming them)."""
+    import math
+    from algorithms.families.tensor_train import TTZOSettings, factor_modes, tt_check_task, tt_model
+    from algorithms.model import model_from_config
+    digits = model_from_config((64,), hidden=[8])
+    shapes = tt_model(TTZOSettings(), digits).shapes
+    assert shapes[0].in_modes == (4, 2, 2, 4) and math.prod(shapes[0].in_modes) == 64
+    tt_check_task(TTZOSettings(), digits, 64, 10)                       # chains to 10 classes
+    assert tt_model(TTZOSettings(), model_from_config((784,), hidden=[8])).shapes[0].in_modes == (7, 4, 4, 7)
+    mine = TTZOSettings(layers=("tt:4x4x4x7:8x4x4x8:6", "tt:8x4x4x8:1x5x2x1:6"))
+    assert tt_model(mine, digits).shapes[0].in_modes == (4, 4, 4, 7)     # kept as given
+    with pytest.raises(ValueError, match="algorithm.settings.layers"):
+        tt_check_task(mine, digits, 64, 10)
+    for n, k in ((64, 4), (784, 4), (10, 2), (97, 3)):
+        assert math.prod(factor_modes(n, k)) == n and len(factor_modes(n, k)) == k

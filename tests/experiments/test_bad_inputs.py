@@ -24,6 +24,7 @@ import pytest
 
 from experiments import data, runner, sweep
 from experiments.cli import main
+from experiments.config import SHORTHAND as SHORTHAND_TARGET
 from experiments.results import RunRecord, write_results
 
 from .tiny import tiny_toml
@@ -289,7 +290,7 @@ SET = [
     case("set-unknown-mzi-spec-key", lambda t: run_argv(t, "--set", "cost.mzi.laser_w=1"),
          "unknown key cost.mzi.laser_w", "laser_wpe"),
     case("set-cost-old-photonic-name", lambda t: run_argv(t, "--set", "cost.photonic.laser_wpe=0.3"),
-         "unknown key cost.photonic", "mzi, crossbar, gpu"),
+         "unknown key cost.photonic", "mzi, crossbar, mrr, gpu"),
     case("set-unknown-crossbar-spec-key", lambda t: run_argv(t, "--set", "cost.crossbar.e_read=1"),
          "unknown key cost.crossbar.e_read", "e_cell_read_fj"),
     case("set-unknown-device-key", lambda t: run_argv(t, "--set", "device.blocks=4"),
@@ -997,7 +998,250 @@ OUTPUTS = [
          "--resume", "run.h5.ckpt", "cannot be read", "a checkpoint written by forwardlab"),
 ]
 
-CASES = CLI_FLAGS + SET + CONFIG_SHOW_AND_OTHERS + SWEEPS + TOML_FILES + DATA + OUTPUTS
+
+
+# ------------------------------------------------------------------ checked before work starts
+# Inputs that pass the config's own validation and used to fail only once the model was built,
+# the data split or the run priced: the network against the data shape, data sets too small to
+# split or standardise, cost values outside physical bounds, corrupt or edited results files,
+# one setting given under two names. END_TO_END runs a subset with training not stubbed.
+
+def _arch(t: Path, blocks: list, *more) -> list:
+    import json
+    return run_argv(t, "--set", f"model.architecture={json.dumps(blocks)}", *more)
+
+
+ARCH_BAD = [
+    # (name, blocks, failing index)
+    ("kernel-9-on-8x8", ["conv2d:4:9", "relu", "flatten", "dense:16"], 0),
+    ("kernel-10-on-8x8", ["conv2d:4:10", "flatten", "dense:16"], 0),
+    ("kernel-12-stride-2", ["conv2d:4:12:2:0", "flatten", "dense:16"], 0),
+    ("kernel-16-on-8x8", ["conv2d:2:16", "flatten", "dense:16"], 0),
+    ("kernel-64-on-8x8", ["conv2d:2:64", "flatten", "dense:16"], 0),
+    ("second-kernel-7-on-6x6", ["conv2d:4:3", "relu", "conv2d:4:7", "flatten", "dense:8"], 2),
+    ("second-kernel-8-on-6x6", ["conv2d:4:3", "conv2d:4:8", "flatten", "dense:8"], 1),
+    ("maxpool-7-on-6x6", ["conv2d:4:3", "relu", "maxpool:7", "flatten", "dense:16"], 2),
+    ("maxpool-8-on-6x6", ["conv2d:4:3", "maxpool:8", "flatten", "dense:16"], 1),
+    ("maxpool-9-on-6x6", ["conv2d:4:3", "relu", "maxpool:9", "flatten", "dense:16"], 2),
+    ("maxpool-16-on-6x6", ["conv2d:4:3", "relu", "maxpool:16", "flatten", "dense:16"], 2),
+    ("avgpool-7-on-6x6", ["conv2d:4:3", "relu", "avgpool:7", "flatten", "dense:16"], 2),
+    ("avgpool-8-on-6x6", ["conv2d:4:3", "avgpool:8", "flatten", "dense:16"], 1),
+    ("avgpool-9-on-6x6", ["conv2d:4:3", "relu", "avgpool:9", "flatten", "dense:16"], 2),
+    ("avgpool-16-on-6x6", ["conv2d:4:3", "relu", "avgpool:16", "flatten", "dense:16"], 2),
+    ("maxpool-on-flat", ["dense:16", "maxpool:2"], 1),
+    ("avgpool-on-flat", ["dense:16", "relu", "avgpool:2"], 2),
+    ("conv-after-flatten", ["conv2d:4:3", "flatten", "conv2d:4:3"], 2),
+    ("conv-after-dense", ["dense:16", "conv2d:4:3", "flatten", "dense:8"], 1),
+    ("conv-after-dense-relu", ["dense:16", "relu", "conv2d:4:3"], 2),
+    ("dense-without-flatten", ["conv2d:4:3", "dense:16"], 1),
+    ("dense-without-flatten-relu", ["conv2d:4:3", "relu", "dense:16"], 2),
+    ("dense-without-flatten-pool", ["conv2d:4:3", "maxpool:2", "dense:16"], 2),
+    ("pool-twice-below-window", ["conv2d:4:3", "maxpool:3", "maxpool:3", "flatten", "dense:8"], 2),
+    ("pool-to-one-then-two", ["conv2d:4:5", "maxpool:4", "maxpool:2", "flatten", "dense:8"], 2),
+]
+ARCH_FIRST = ["relu", "bias", "flatten", "maxpool:2", "avgpool:2"]
+
+ARCH = [case(f"arch-{name}", (lambda b: lambda t: _arch(t, b))(blocks),
+             f"model.architecture[{i}] = {blocks[i]!r}", "allowed")
+        for name, blocks, i in ARCH_BAD]
+ARCH += [case(f"arch-first-block-{b.replace(':', '-')}",
+              (lambda b: lambda t: _arch(t, [b, "dense:16"]))(b),
+              f"model.architecture[0] = {b!r}", "allowed: a device block first")
+         for b in ARCH_FIRST]
+ARCH += [case(f"arch-ff-settings-{name}", (lambda b: lambda t: run_argv(
+    t, "--algorithm", "ff", "--set", f"algorithm.settings.architecture={__import__('json').dumps(b)}"))(b),
+              f"algorithm.settings.architecture[{i}] = {b[i]!r}", "allowed")
+         for name, b, i in [("kernel-9", ["conv2d:4:9", "relu", "flatten", "dense:16"], 0),
+                            ("maxpool-16", ["conv2d:4:3", "relu", "maxpool:16", "flatten", "dense:16"], 2),
+                            ("dense-without-flatten", ["conv2d:4:3", "relu", "dense:16"], 2),
+                            ("conv-after-flatten", ["conv2d:4:3", "flatten", "conv2d:4:3"], 2)]]
+
+
+def _val(t: Path, split: str, *more) -> list:
+    return run_argv(t, "--val-split", split, *more)
+
+
+SPLITS = [
+    case(f"val-split-{v}-holds-out-nothing", (lambda v: lambda t: _val(t, v))(v),
+         f"data.val_split = {float(v)!r} holds out 0 of the 1437 training examples",
+         "allowed: 0 (no validation split) or at least 0.000696")
+    for v in ("1e-9", "1e-6", "1e-5", "1e-4", "0.0003")
+] + [
+    case("data-one-image-standardised", lambda t: fm_argv(t, idx_dir(t, n_train=1)),
+         "has 1 training example(s)", "need at least 2"),
+    case("data-one-image-not-standardised", lambda t: fm_argv(
+        t, idx_dir(t, n_train=1)) + ["--set", "data.standardize=false"],
+         "has 1 training example(s)", "need at least 2"),
+    case("data-two-images-half-held-out", lambda t: fm_argv(
+        t, idx_dir(t, n_train=2)) + ["--val-split", "0.5"],
+         "data.val_split = 0.5 leaves 1 of 2 training examples", "need at least 2"),
+    case("data-three-images-half-held-out", lambda t: fm_argv(
+        t, idx_dir(t, n_train=3)) + ["--val-split", "0.5"],
+         "data.val_split = 0.5 leaves 1 of 3 training examples", "need at least 2"),
+    case("data-six-images-split-nothing", lambda t: fm_argv(
+        t, idx_dir(t, n_train=6)) + ["--val-split", "0.01"],
+         "data.val_split = 0.01 holds out 0 of the 6 training examples", "at least 0.167"),
+]
+
+
+def _photonic_numeric():
+    import dataclasses
+    from hwsim.cost.spec import crossbar_spec, photonic_spec, GPU_PRESETS
+    out = []
+    for part, spec in (("mzi", photonic_spec("nominal")), ("crossbar", crossbar_spec("nominal")),
+                       ('gpu."H100 SXM5"', GPU_PRESETS["H100 SXM5"])):
+        for f in dataclasses.fields(spec):
+            v = getattr(spec, f.name)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                out.append((part, f.name, isinstance(v, int)))
+    return out
+
+
+COST = []
+for _part, _field, _is_int in _photonic_numeric():
+    _key = f"cost.{_part}.{_field}"
+    _gpus = ["--set", 'cost.gpus=["H100 SXM5"]'] if _part.startswith("gpu") else []
+    COST.append(case(f"cost-{_part.split('.')[0]}-{_field}-1e300",
+                     (lambda k, g: lambda t: run_argv(t, *g, "--set", f"{k}=1e300"))(_key, _gpus),
+                     _field, "1e+300", "allowed"))
+    if _is_int:
+        COST.append(case(f"cost-{_part.split('.')[0]}-{_field}-2**70",
+                         (lambda k, g: lambda t: run_argv(t, *g, "--set", f"{k}={HUGE}"))(_key, _gpus),
+                         _field, "allowed"))
+
+
+def _edited(t: Path, edit, name: str = "edited.h5") -> Path:
+    """A results file of a finished tiny run, then edited by ``edit(h5py.File)``."""
+    p = write_results(t / name, RunRecord(
+        config={"run.epochs": 1, "device.preset": "mzi-default"}, history={"test_accuracy": [0.5]},
+        step_summaries=[{"layer0.mvm.macs": 1.0}], config_toml=TINY, run_id="abc"))
+    if edit is not None:
+        with h5py.File(p, "r+") as f:
+            edit(f)
+    return p
+
+
+def _set_attr(key, value):
+    def edit(f):
+        f.attrs[key] = value
+    return edit
+
+
+def _replace(path, data):
+    def edit(f):
+        del f[path]
+        f[path] = data
+    return edit
+
+
+def _delete(path):
+    def edit(f):
+        del f[path]
+    return edit
+
+
+def _cost_text(f):
+    f["cost"].create_group("x").attrs["total_energy_j"] = "lots"
+
+
+RESULT_EDITS = [
+    ("status-edited", _set_attr("status", "weird"), "status 'weird'"),
+    ("history-strings", _replace("history/test_accuracy",
+                                 np.array([b"a", b"b"], dtype=h5py.string_dtype())), "cannot be read"),
+    ("history-missing", _delete("history"), "cannot be read"),
+    ("trace-keys-missing", _delete("trace/keys"), "cannot be read"),
+    ("trace-steps-wrong-shape", _replace("trace/steps", np.zeros((2, 5))), "/trace/steps has shape"),
+    ("cost-value-text", _cost_text, "cannot be read"),
+    ("references-not-a-group", _replace("references", np.zeros(3)), "cannot be read"),
+]
+
+
+def _results_argvs(t, p):
+    return {"report": ["report", p], "report-out": ["report", p, "--out", t / "rep"],
+            "price": ["price", p], "run-config": ["run", "--config", p, "--out", t / "run.h5",
+                                                   "--quiet"]}
+
+
+RESULTS = [case(f"results-{name}-{cmd}",
+                (lambda e, c: lambda t: _results_argvs(t, _edited(t, e))[c])(edit, cmd),
+                "edited.h5", fragment, "allowed")
+           for name, edit, fragment in RESULT_EDITS
+           for cmd in ("report", "report-out", "price", "run-config")]
+RESULTS += [
+    case("results-config-toml-invalid-run-config",
+         lambda t: _results_argvs(t, _edited(t, _set_attr("config_toml", "[[[ not toml")))["run-config"],
+         "edited.h5", "not valid TOML", "allowed"),
+    case("results-truncated-price", lambda t: ["price", _truncated(t)], "cut.h5", "allowed"),
+    case("results-truncated-report", lambda t: ["report", _truncated(t)], "cut.h5", "allowed"),
+    case("results-truncated-run-config", lambda t: ["run", "--config", _truncated(t), "--out",
+                                                    t / "run.h5", "--quiet"], "cut.h5", "allowed"),
+]
+
+
+def _truncated(t: Path) -> Path:
+    p = _edited(t, None, "cut.h5")
+    blob = p.read_bytes()
+    p.write_bytes(blob[: len(blob) // 2])
+    return p
+
+
+CONFLICTS = [
+    case(f"one-setting-two-names-{short}",
+         (lambda s, a, b: lambda t: config_argv(t, f"[algorithm]\n{s} = {a}\n[algorithm.settings]\n"
+                                                   f"{SHORTHAND_TARGET[s]} = {b}\n"))(short, a, b),
+         f"algorithm.{short} = ", f"algorithm.settings.{SHORTHAND_TARGET[short]} = ",
+         "set the same value", "allowed: one of them")
+    for short, a, b in [("num_directions", 2, 4), ("epsilon", 0.01, 0.02), ("lr", 0.1, 0.2),
+                        ("head_lr", 0.1, 0.2), ("clip", 1.0, 2.0), ('optimizer', '"adam"', '"sgd"'),
+                        ("schedule", '"simultaneous"', '"greedy"'),
+                        ("difference", '"central"', '"forward"'),
+                        ("directions", '"gaussian"', '"head-span"')]
+]
+
+SWEEP_MORE = [
+    case("sweep-scheduler-empty", lambda t: sweep_argv(t, SWEEP_BASE + "[sweep.grid]\n\"run.seed\" = [1]\n",
+                                                       "--scheduler", ""),
+         "--scheduler ''", "allowed"),
+    case("sweep-points-one-run", lambda t: sweep_argv(t, SWEEP_BASE + "[sweep.grid]\n\"run.threads\" = [1, 2]\n"),
+         "resolve to the same run", "allowed"),
+    case("sweep-index-symlink", lambda t: (t.joinpath("sw").mkdir(), _symlink(t / "sw", "index.csv", t / "victim.txt"),
+                                           sweep_argv(t, SWEEP_BASE + "[sweep.grid]\n\"run.seed\" = [1]\n"))[2],
+         "index.csv is a symbolic link", "allowed"),
+    case("sweep-foreign-index", lambda t: (t.joinpath("sw").mkdir(), write(t, "sw/index.csv", "mine\n"),
+                                           sweep_argv(t, SWEEP_BASE + "[sweep.grid]\n\"run.seed\" = [1]\n"))[2],
+         "index.csv was not written by forwardlab", "allowed"),
+    case("sweep-runs-dir-symlink", lambda t: (t.joinpath("sw").mkdir(), _symlink(t / "sw", "runs", t),
+                                              sweep_argv(t, SWEEP_BASE + "[sweep.grid]\n\"run.seed\" = [1]\n"))[2],
+         "runs", "symbolic link", "allowed"),
+]
+
+MEMORY = [
+    case(f"memory-mzi-block-{k}", (lambda k: lambda t: run_argv(t, "--set", f"device.block={k}"))(k),
+         f"device.block = {k} needs about", "GiB", "allowed here: device.block at most")
+    for k in (256,)
+]
+
+CHECKED_BEFORE_WORK = ARCH + SPLITS + COST + RESULTS + CONFLICTS + SWEEP_MORE + MEMORY
+
+#: Run end to end, training not stubbed: failures after the model is built would show here.
+END_TO_END_IDS = (
+    [f"arch-{n}" for n in ("kernel-9-on-8x8", "second-kernel-7-on-6x6", "maxpool-16-on-6x6",
+                           "avgpool-on-flat", "conv-after-flatten", "dense-without-flatten",
+                           "pool-to-one-then-two")]
+    + ["arch-first-block-relu", "arch-ff-settings-maxpool-16", "arch-ff-settings-kernel-9"]
+    + ["val-split-1e-9-holds-out-nothing", "val-split-0.0003-holds-out-nothing",
+       "data-one-image-standardised", "data-one-image-not-standardised",
+       "data-two-images-half-held-out", "data-six-images-split-nothing"]
+    + ["cost-mzi-e_adc_pj-1e300", "cost-mzi-t_settle_ns-1e300", "cost-crossbar-t_read_ns-1e300",
+       "cost-crossbar-adc_ref_bits-2**70", "cost-gpu-tdp_w-1e300", "cost-mzi-p_host_static_w-1e300"]
+    + ["results-status-edited-report-out", "results-trace-steps-wrong-shape-price",
+       "results-history-strings-run-config", "results-config-toml-invalid-run-config",
+       "results-truncated-price"]
+    + ["one-setting-two-names-num_directions", "one-setting-two-names-lr",
+       "sweep-points-one-run", "memory-mzi-block-256"])
+
+CASES = (CLI_FLAGS + SET + CONFIG_SHOW_AND_OTHERS + SWEEPS + TOML_FILES + DATA + OUTPUTS
+         + CHECKED_BEFORE_WORK)
 
 
 def listing(root: Path, skip: Path) -> set[str]:
@@ -1026,7 +1270,9 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "SYSTEM_DIRS", {"fashion-mnist": [], "mnist": []})
     monkeypatch.setattr(data.urllib.request, "urlopen", _no_network)
     monkeypatch.setattr(runner, "train", _no_training)
-    monkeypatch.setattr(sweep, "_pool_map", _no_sweep_runs)
+    # memory cases are judged against a 16 GiB machine, whatever this one has
+    monkeypatch.setattr(runner, "_available_bytes", lambda: 16 * 2 ** 30)
+    monkeypatch.setattr(sweep._Pool, "run", _no_sweep_runs)
     monkeypatch.setattr(sweep, "_dask_map", _no_sweep_runs)
     return tmp_path, cache
 
@@ -1043,13 +1289,13 @@ def test_idx_fixture_is_valid(tmp_path):
 
 
 def test_table_is_large_enough():
-    assert len(CASES) >= 130
+    assert len(CASES) >= 130 + 150
+    assert len(CHECKED_BEFORE_WORK) >= 150
     assert len({p.id for p in CASES}) == len(CASES)
+    assert len(END_TO_END_IDS) >= 30 and set(END_TO_END_IDS) <= {p.id for p in CASES}
 
 
-@pytest.mark.parametrize("make, expect, absent, env", CASES)
-def test_bad_input(isolated, capsys, monkeypatch, make, expect, absent, env):
-    t, cache = isolated
+def _check_one(t, cache, capsys, monkeypatch, make, expect, absent, env):
     for k, v in env.items():
         monkeypatch.setenv(k, v.replace("{t}", str(t)))
     argv = make(t)
@@ -1069,3 +1315,40 @@ def test_bad_input(isolated, capsys, monkeypatch, make, expect, absent, env):
         assert text not in line, (text, line)
     assert captured.out == "", captured.out
     assert listing(t, cache) == before, sorted(listing(t, cache) ^ before)
+
+
+@pytest.mark.parametrize("make, expect, absent, env", CASES)
+def test_bad_input(isolated, capsys, monkeypatch, make, expect, absent, env):
+    t, cache = isolated
+    _check_one(t, cache, capsys, monkeypatch, make, expect, absent, env)
+
+
+@pytest.mark.parametrize("make, expect, absent, env",
+                         [p for p in CASES if p.id in END_TO_END_IDS])
+def test_bad_input_end_to_end(isolated, capsys, monkeypatch, make, expect, absent, env):
+    """The same cases with training and sweep runs real (tiny sizes): a failure after the model
+    is built, the data split or the run priced would show here as a traceback or a file."""
+    from algorithms.training import fit
+    monkeypatch.setattr(runner, "train", fit)
+    t, cache = isolated
+    monkeypatch.setattr(sweep._Pool, "run", _REAL_POOL_RUN)
+    monkeypatch.setattr(sweep, "_dask_map", _REAL_DASK_MAP)
+    _check_one(t, cache, capsys, monkeypatch, make, expect, absent, env)
+
+
+_REAL_POOL_RUN = sweep._Pool.run
+_REAL_DASK_MAP = sweep._dask_map
+
+
+def test_crosstalk_layout_memory_names_the_largest_block_that_fits():
+    from experiments.config import ConfigError, resolve
+    from experiments.preflight import check_device_memory
+    from hwsim.photonic.kind import crosstalk_layout_bytes
+    # k = 256: two (32640, 32640) int64 tables are 8.5 GB each (the allocation that failed)
+    assert 2 * 8 * (256 * 255 // 2) ** 2 == 2 * 8522956800
+    with pytest.raises(ConfigError, match=r"device.block = 256 needs about 32.9 GiB.*at most 1\d\d"):
+        check_device_memory(resolve({"device": {"block": 256}}), 8 * 2 ** 30)
+    check_device_memory(resolve({"device": {"block": 64}}), 8 * 2 ** 30)       # fits
+    check_device_memory(resolve({"device": {"block": 256, "thermal_crosstalk": {"enabled": False}}}),
+                        8 * 2 ** 30)
+    assert crosstalk_layout_bytes(64) < 2 ** 30

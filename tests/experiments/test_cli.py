@@ -659,9 +659,10 @@ def test_tt_zo_classification_runs_through_the_cli(tmp_path, capsys):
     layers = {k.rsplit(".", 2)[0] for k in rec.step_summaries[0] if k.endswith(".mvm.events")}
     assert layers == {"layer0.core0", "layer0.core1", "layer1.core0"}
     # layers that do not chain from the data's 64 inputs to its 10 classes: one line, exit 2
+    # (the registry's default layers themselves are refactored to the data's inputs)
     code = cli(["run", "--config", tiny_config(tmp_path, mfdd_keys=False), "--algorithm", "tt-zo", "--out",
                 tmp_path / "bad.h5", "--quiet", "--set",
-                'algorithm.settings.layers=["tt:7x4x4x7:8x4x4x8:6", "tt:8x4x4x8:1x5x2x1:6"]'])
+                'algorithm.settings.layers=["tt:7x4x4x7:8x4x4x8:4", "tt:8x4x4x8:1x5x2x1:4"]'])
     err = capsys.readouterr().err
     assert code == 2 and "takes 784 inputs but receives 64" in err and len(err.splitlines()) == 1
 

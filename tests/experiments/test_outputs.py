@@ -1,7 +1,10 @@
 """Outputs never lose work: path checks before training, no silent clobbering, umask modes,
 symlinks followed, stale temporaries cleaned, interrupted runs resumable."""
 
+import errno
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -223,3 +226,240 @@ def test_temporaries_of_a_killed_unreaped_writer_are_stale(tmp_path):
         assert clean_stale_temporaries(tmp_path) == [stale]
     finally:
         proc.wait()
+
+
+# ------------------------------------------------- nothing outside the output is ever written
+
+from experiments import outputs                                   # noqa: E402
+from experiments.outputs import MANIFEST, OutputFolder, WriteError, write_bytes   # noqa: E402
+
+
+def _outside(tmp_path: Path) -> Path:
+    """A file of the user's, outside any output folder, that a planted link points at."""
+    victim = tmp_path / "elsewhere" / "precious.txt"
+    victim.parent.mkdir()
+    victim.write_text("the user's own file")
+    return victim
+
+
+def test_auxiliary_write_refuses_a_link_and_leaves_its_target(tmp_path):
+    victim = _outside(tmp_path)
+    link = tmp_path / "run.h5.ckpt"
+    link.symlink_to(victim)
+    with pytest.raises(OutputError, match="symbolic link"):
+        write_bytes(link, b"payload", follow=False)
+    with pytest.raises(OutputError, match="symbolic link"):
+        with atomic_write(link, follow=False):
+            pass
+    assert victim.read_text() == "the user's own file" and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "run.h5.ckpt"]
+
+
+def test_auxiliary_write_never_replaces_a_file_forwardlab_did_not_write(tmp_path):
+    p = tmp_path / "index.csv"
+    p.write_text("my own notes")
+    with pytest.raises(OutputError, match="not written by forwardlab"):
+        write_bytes(p, b"x", follow=False, owned=lambda q: False)
+    assert p.read_text() == "my own notes"
+    write_bytes(p, b"x", follow=False, owned=lambda q: True)
+    assert p.read_bytes() == b"x"
+
+
+def test_output_folder_keeps_a_manifest_and_refuses_foreign_files(tmp_path):
+    d = tmp_path / "report"
+    folder = OutputFolder(d, "report folder").prepare()
+    folder.write_text("runs.csv", "a,b\n")
+    folder.write_bytes("plot.png", b"\x89PNG")
+    assert json.loads((d / MANIFEST).read_text())["files"] == ["plot.png", "runs.csv"]
+    folder.write_text("runs.csv", "a,b\n1,2\n")                  # its own file: replaced
+    assert (d / "runs.csv").read_text() == "a,b\n1,2\n"
+    (d / "report.html").write_text("<p>the user's page</p>")
+    again = OutputFolder(d, "report folder").prepare()           # a later command, same folder
+    with pytest.raises(OutputError, match="report.html was not written by forwardlab"):
+        again.write_text("report.html", "<html/>")
+    assert (d / "report.html").read_text() == "<p>the user's page</p>"
+    written = again.write_text("report.html", "<html/>", beside=True)   # or beside it
+    assert written == d / "report-2.html" and written.read_text() == "<html/>"
+    assert (d / "report.html").read_text() == "<p>the user's page</p>"
+    assert OutputFolder(d).owns("report-2.html") and not OutputFolder(d).owns("report.html")
+
+
+def test_output_folder_refuses_links_at_files_manifest_and_folder(tmp_path):
+    victim = _outside(tmp_path)
+    d = tmp_path / "out"
+    d.mkdir()
+    (d / "runs.csv").symlink_to(victim)
+    with pytest.raises(OutputError, match="runs.csv is a symbolic link"):
+        OutputFolder(d).write_text("runs.csv", "x")
+    (d / MANIFEST).symlink_to(victim)
+    with pytest.raises(OutputError, match="manifest .* is a symbolic link"):
+        OutputFolder(d).write_text("new.csv", "x")
+    linked = tmp_path / "linked"
+    linked.symlink_to(victim.parent, target_is_directory=True)
+    with pytest.raises(OutputError, match="symbolic link"):
+        OutputFolder(linked).prepare()
+    assert victim.read_text() == "the user's own file"
+    assert sorted(p.name for p in victim.parent.iterdir()) == ["precious.txt"]
+
+
+def test_output_folder_manifest_that_is_not_ours_is_refused(tmp_path):
+    (tmp_path / MANIFEST).write_text("not json")
+    with pytest.raises(OutputError, match="manifest .* cannot be read"):
+        OutputFolder(tmp_path).write_text("a.csv", "x")
+
+
+def test_a_link_planted_during_the_write_is_not_written_through(tmp_path, monkeypatch):
+    """The link check is repeated just before the rename (a race with another user)."""
+    victim = _outside(tmp_path)
+    target = tmp_path / "index.csv"
+    real = outputs._write_all
+
+    def plant(fd, data):
+        real(fd, data)
+        target.symlink_to(victim)
+
+    monkeypatch.setattr(outputs, "_write_all", plant)
+    with pytest.raises(OutputError, match="symbolic link"):
+        write_bytes(target, b"x", follow=False)
+    assert victim.read_text() == "the user's own file"
+    assert not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]
+
+
+# ------------------------------------------------------------------ disk full, I/O errors
+
+def _enospc(fd, data):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_disk_full_names_path_free_and_needed_and_keeps_the_old_file(tmp_path, monkeypatch):
+    p = results_file(tmp_path / "run.h5", "original")
+    before = p.read_bytes()
+    monkeypatch.setattr(outputs, "_write_all", _enospc)
+    with pytest.raises(WriteError) as e:
+        results_file(p, "replacement")
+    msg = str(e.value)
+    assert len(msg.splitlines()) == 1
+    assert str(p) in msg and "No space left on device" in msg
+    assert re.search(r"[0-9.]+ [KMGT]?i?B free there, about [0-9.]+ [KMGT]?i?B needed", msg), msg
+    assert p.read_bytes() == before and read_results(p).message == "original"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["run.h5"]
+
+
+def test_too_little_free_space_is_found_before_anything_is_written(tmp_path, monkeypatch):
+    import shutil
+    monkeypatch.setattr(shutil, "disk_usage", lambda d: shutil._ntuple_diskusage(10, 10, 10))
+    with pytest.raises(WriteError, match=r"10 B free there, about 1000 B needed"):
+        write_bytes(tmp_path / "a.bin", b"x" * 1000)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("code", [errno.EIO, errno.EDQUOT, errno.EROFS])
+def test_io_errors_are_write_errors(tmp_path, monkeypatch, code):
+    monkeypatch.setattr(outputs, "_write_all",
+                        lambda fd, data: (_ for _ in ()).throw(OSError(code, os.strerror(code))))
+    with pytest.raises(WriteError, match=os.strerror(code)):
+        write_bytes(tmp_path / "a.bin", b"x")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_with_a_full_disk_at_the_results_exits_1_and_resumes_identically(tmp_path, monkeypatch,
+                                                                            capsys):
+    """ENOSPC when the results file is written: one line, exit 1; the last checkpoint survives
+    and ``--resume`` ends with the file an uninterrupted run writes."""
+    from experiments.cli import main
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(tiny_toml(epochs=2, batch_size=256, references=False))
+    full, part = tmp_path / "full.h5", tmp_path / "part.h5"
+    assert main(["run", "--config", str(cfg), "--out", str(full), "--quiet"]) == 0
+    from experiments import results as results_mod
+    real = results_mod.write_bytes
+
+    def full_at_results(path, data, **kw):   # the disk fills up as the results are written
+        monkeypatch.setattr(outputs, "_write_all", _enospc)
+        try:
+            return real(path, data, **kw)
+        finally:
+            monkeypatch.undo()
+
+    monkeypatch.setattr(results_mod, "write_bytes", full_at_results)
+    capsys.readouterr()
+    code = main(["run", "--config", str(cfg), "--out", str(part), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert str(part) in err and "No space left on device" in err and "needed" in err
+    assert "--resume" in err and "Traceback" not in err
+    assert not part.exists() and part.with_name("part.h5.ckpt").is_file()
+    monkeypatch.undo()
+    assert main(["run", "--config", str(cfg), "--out", str(part), "--quiet", "--resume"]) == 0
+    a, b = read_results(full), read_results(part)
+    assert (a.history, a.references, a.step_summaries) == (b.history, b.references, b.step_summaries)
+    assert reproducible_costs(a.costs) == reproducible_costs(b.costs)
+
+
+def test_disk_full_at_a_checkpoint_keeps_the_last_good_one(tmp_path, monkeypatch, capsys):
+    """ENOSPC at the second epoch's checkpoint: one line naming the checkpoint, exit 1; the
+    first epoch's checkpoint is intact byte for byte and resumes to the uninterrupted file."""
+    from experiments.cli import main
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(tiny_toml(epochs=3, batch_size=256, references=False))
+    full, part = tmp_path / "full.h5", tmp_path / "part.h5"
+    assert main(["run", "--config", str(cfg), "--out", str(full), "--quiet"]) == 0
+    ckpt = part.with_name("part.h5.ckpt")
+    real, seen = outputs.write_bytes, []
+
+    def full_at_second(path, data, **kw):
+        seen.append(path)
+        if len(seen) == 2:
+            kept.append(ckpt.read_bytes())
+            return _raise_enospc(path, data, kw)
+        return real(path, data, **kw)
+
+    def _raise_enospc(path, data, kw):
+        monkeypatch.setattr(outputs, "_write_all", _enospc)
+        try:
+            return real(path, data, **kw)
+        finally:
+            monkeypatch.setattr(outputs, "_write_all", real_write_all)
+
+    kept: list[bytes] = []
+    real_write_all = outputs._write_all
+    from experiments import checkpoint as checkpoint_mod
+    monkeypatch.setattr(checkpoint_mod, "write_bytes", full_at_second)
+    capsys.readouterr()
+    code = main(["run", "--config", str(cfg), "--out", str(part), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert str(ckpt) in err and "No space left on device" in err and "needed" in err
+    assert kept and ckpt.read_bytes() == kept[0] and not part.exists()
+    assert not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]
+    monkeypatch.setattr(checkpoint_mod, "write_bytes", real)
+    assert main(["run", "--config", str(cfg), "--out", str(part), "--quiet", "--resume"]) == 0
+    a, b = read_results(full), read_results(part)
+    assert (a.history, a.step_summaries) == (b.history, b.step_summaries)
+    assert reproducible_costs(a.costs) == reproducible_costs(b.costs)
+
+
+@pytest.mark.slow
+def test_a_real_full_disk_on_a_small_tmpfs(tmp_path):
+    """A 256 KiB tmpfs (private mount namespace, where the machine allows one): the run stops at
+    the first checkpoint that does not fit, one line naming the path and the bytes needed,
+    exit 1, nothing half-written left on the file system."""
+    import shutil
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare: the injected-ENOSPC tests above cover this path")
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(tiny_toml(epochs=2, batch_size=256, references=False))
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    script = (f"mount -t tmpfs -o size=256k tmpfs {mnt} || exit 77; "
+              f"{sys.executable} -m experiments.cli run --config {cfg} --out {mnt}/run.h5 --quiet; "
+              f"echo rc=$?; ls -a {mnt}")
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", script], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)
+    if "rc=" not in proc.stdout:
+        pytest.skip(f"no private tmpfs here ({proc.stderr.strip()[:80]})")
+    assert "rc=1" in proc.stdout, (proc.stdout, proc.stderr)
+    err = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert len(err) == 1 and "No space left on device" in err[0] and "needed" in err[0], err
+    assert str(mnt) in err[0]
+    assert not [x for x in proc.stdout.split() if x.endswith(".tmp")]

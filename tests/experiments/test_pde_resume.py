@@ -7,7 +7,7 @@ from experiments.config import resolve
 from experiments.results import read_results
 from experiments.runner import checkpoint_path, run
 
-from .tiny import reproducible_costs
+from .tiny import reproducible_costs, stop_after as _stop_after
 
 
 def _cfg(tmp_path, name: str):
@@ -17,15 +17,6 @@ def _cfg(tmp_path, name: str):
                     "cost": {"gpus": ["H100 SXM5"]},
                     "pde": {"problem": "poisson1d", "steps_per_epoch": 3, "test_points": 32,
                             "interior_points": 4, "boundary_points": 2}})
-
-
-def _stop_after(n: int):
-    calls = {"n": 0}
-
-    def stop() -> bool:
-        calls["n"] += 1
-        return calls["n"] >= n
-    return stop
 
 
 # 3 epochs × 3 steps per stage: step 5 stops the device run in its second epoch, step 13 the

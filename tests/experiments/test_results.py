@@ -229,3 +229,41 @@ def test_read_missing_or_corrupt_file_raises(tmp_path):
     bad.write_bytes(b"not an hdf5 file at all")
     with pytest.raises(OSError):
         read_results(bad)
+
+
+# ------------------------------------------------------------------ units
+
+from .units_table import expected_unit, stored_units   # noqa: E402
+
+# every name a tiny mfdd run with references stores (history, references, trace, cost)
+RUN_KEYS = [
+    "test_accuracy", "val_accuracy", "steps", "train_layers", "epoch_time_s", "loss.layer0",
+    "loss.bp", "loss.stage0", "loss.pde", "test_error",
+    "host.digital.bytes", "host.digital.bytes_estimator", "host.digital.bytes_loss",
+    "host.digital.bytes_optimizer", "host.digital.events", "host.digital.flops",
+    "host.digital.flops_loss", "host.digital.flops_estimator", "layer0.digital.bytes_transfer",
+    "layer0.info.adc_bits", "layer0.info.detector_signal_power_w", "layer0.info.laser_power_w",
+    "layer0.info.optical_path_db", "layer0.info.n_in", "layer0.mvm.macs",
+    "layer0.mvm.signal_fraction_sum", "layer0.program.phase_rad_sum",
+    "layer0.program.writes_per_cell_max_total", "layer0.program.knobs_written",
+    "energy_j.laser", "energy_j.compute", "latency_s.programming", "latency_s.measured", "macs",
+    "conversions", "total_energy_j", "total_latency_s", "weight_mode.held", "metric.laser_on_s",
+    "metric.laser_electrical_w", "metric.heater_w", "metric.t_step_s", "metric.gpu_flops",
+    "metric.energy_per_step_j_low", "metric.latency_per_step_s_nominal",
+    "metric.energy_to_target_j_high", "metric.time_to_target_s_low", "metric.target_reached",
+    "metric.energy_measured", "metric.endurance_used_fraction",
+]
+
+
+def test_every_stored_unit_matches_the_table(tmp_path):
+    """flops_loss and bytes_loss are counts and bytes, not nats; per-level cost metrics keep
+    their J and s; every dataset, trace key and cost key is checked."""
+    hist = {k: [1.0] for k in RUN_KEYS[:10]}
+    rec = make_record(history=hist, references={"bp": hist},
+                      step_summaries=[{k: 1.0 for k in RUN_KEYS[10:29]}],
+                      costs={"x": {k: 1.0 for k in RUN_KEYS[29:]}})
+    units = stored_units(write_results(tmp_path / "u.h5", rec))
+    assert set(units) == set(RUN_KEYS)
+    wrong = {k: (u, expected_unit(k)) for k, u in units.items() if u != expected_unit(k)}
+    assert wrong == {}
+    assert units["host.digital.flops_loss"] == "1" and units["host.digital.bytes_loss"] == "B"

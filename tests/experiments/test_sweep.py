@@ -3,6 +3,7 @@ resumable after kill -9 with nothing finished lost or re-run."""
 
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from experiments.results import read_results
 from experiments.sweep import SweepError, plan_sweep, read_index, run_sweep
 
 from .tiny import reproducible_costs, tiny_toml
+from .units_table import expected_unit, stored_units
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -89,6 +91,9 @@ def test_local_pool_sweep_writes_one_file_per_run_and_an_index(pool_sweep):
         assert rec.status == "ok" and rec.run_id == r["run_id"]
         assert float(r["test_accuracy"]) == rec.history["test_accuracy"][-1]
         assert rec.config["device.phase_noise.sigma_rad"] == float(r["device.phase_noise.sigma_rad"])
+        # every dataset and key of a real run carries the unit of the table
+        units = stored_units(tmp / "out" / r["path"])
+        assert {k: u for k, u in units.items() if u != expected_unit(k)} == {}
     # the swept value is in the results file and in the DataFrame
     df = experiments.load(tmp / "out")
     assert len(df) == 4 and sorted(df["device.phase_noise.sigma_rad"].unique()) == [0.002, 0.02]
@@ -108,8 +113,13 @@ def test_same_sweep_again_skips_finished_runs(pool_sweep):
     tmp, path, rows = pool_sweep
     files = sorted((tmp / "out" / "runs").glob("*.h5"))
     before = {p: (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest()) for p in files}
-    again = run_sweep(path, workers=2, echo=lambda s: None)
+    lines = []
+    again = run_sweep(path, workers=2, echo=lines.append)
     assert all(r.get("cached") for r in again)
+    # the counters count every run of the sweep, finished earlier or not
+    assert [re.match(r"  \[(\d+/\d+)\]", x).group(1) for x in lines[1:-1]] == [
+        "1/4", "2/4", "3/4", "4/4"]
+    assert "(4 finished earlier)" in lines[0]
     assert {p: (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
             for p in files} == before
 
@@ -127,16 +137,23 @@ def test_failed_runs_are_recorded_and_the_sweep_goes_on(tmp_path, capsys):
     assert "model.hidden" in status[("1", "[-3]")]["message"]
 
 
-def test_dask_local_cluster_gives_the_same_results(pool_sweep, tmp_path):
+def test_dask_workers_started_elsewhere_get_absolute_paths(pool_sweep, tmp_path, monkeypatch):
+    """A relative --out and data paths reach Dask workers (whose working directory is another
+    one) as absolute paths: the results land in the driver's folder, identical to the pool's."""
     from dask.distributed import LocalCluster
     ref_dir, path, rows = pool_sweep
+    elsewhere = tmp_path / "worker-home"
+    (elsewhere / "rel").mkdir(parents=True)          # a folder of the same name on the worker side
+    monkeypatch.chdir(elsewhere)                      # the workers start here ...
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None, silence_logs=50) as cluster:
-        got = run_sweep(path, out=str(tmp_path / "dask"), scheduler=cluster.scheduler_address,
-                        echo=lambda s: None)
+        monkeypatch.chdir(tmp_path)                   # ... the driver runs here
+        got = run_sweep(path, out="rel", scheduler=cluster.scheduler_address, echo=lambda s: None)
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
     assert [r["status"] for r in got] == ["ok"] * 4
     assert [r["run_id"] for r in got] == [r["run_id"] for r in rows]
-    assert _histories(tmp_path / "dask") == _histories(ref_dir / "out")
+    assert _histories(tmp_path / "rel") == _histories(ref_dir / "out")
+    assert list((elsewhere / "rel").iterdir()) == []
 
 
 def test_unreachable_scheduler_is_one_line(tmp_path, capsys):
@@ -166,7 +183,7 @@ def test_kill_9_mid_sweep_then_resume_loses_nothing(tmp_path):
     for name in finished:                        # no corrupt file: every results file reads
         assert read_results(runs / name).status == "ok"
     rows = run_sweep(path, workers=2, echo=lambda s: None)
-    assert [r["status"] for r in rows] == ["ok"] * 4
+    assert [r["status"] for r in rows] == ["ok"] * 4, [r["message"] for r in rows]
     cached = {f"{r['run_id']}.h5" for r in rows if r.get("cached")}
     assert cached == set(finished)               # nothing finished is re-run ...
     for name, (mtime, blob) in finished.items():  # ... or rewritten
@@ -184,8 +201,13 @@ def test_sweep_after_a_kill_reruns_only_what_was_lost(tmp_path, monkeypatch):
     results it had before, nothing stale is left. The runs execute in this process (the pool
     itself is covered by the pool and Dask tests above)."""
     import experiments.sweep as sweep_mod
-    monkeypatch.setattr(sweep_mod, "_pool_map", lambda fn, items, workers: (
-        (i, fn(*it)) for i, it in enumerate(items)))
+    class InProcess:            # the pool's interface, running each item here
+        def __init__(self, workers, stop):
+            pass
+
+        def run(self, fn, items):
+            return ((i, fn(*it)) for i, it in enumerate(items))
+    monkeypatch.setattr(sweep_mod, "_Pool", InProcess)
     path = sweep_file(tmp_path, '[sweep.grid]\n"run.seed" = [0, 1]\n', epochs=2)
     rows = run_sweep(path, workers=1, echo=lambda s: None)
     runs = tmp_path / "out" / "runs"
@@ -202,3 +224,242 @@ def test_sweep_after_a_kill_reruns_only_what_was_lost(tmp_path, monkeypatch):
     assert (kept.stat().st_mtime_ns, kept.read_bytes()) == kept_state
     assert not [p for p in runs.iterdir() if p.suffix in (".tmp", ".ckpt")]
     assert _histories(tmp_path / "out") == before
+
+
+# ------------------------------------------------------------------ one name per setting
+
+def test_shorthand_and_settings_key_are_one_value_and_a_sweep_over_either_plans_distinct_runs(
+        tmp_path):
+    """The base config sets ``[algorithm] num_directions = 2``; an axis over
+    ``algorithm.settings.num_directions`` (or the shorthand) is the value each run gets."""
+    from experiments.config import resolve
+    for key in ("algorithm.settings.num_directions", "algorithm.num_directions"):
+        plan = plan_sweep(sweep_file(tmp_path, f'[sweep.grid]\n"{key}" = [8, 16, 32]\n'))
+        cfgs = [resolve(m) for m in plan.mappings]
+        assert [c.algorithm.settings["num_directions"] for c in cfgs] == [8, 16, 32]
+        assert len({c.run_id for c in cfgs}) == 3
+
+
+def test_both_names_in_one_table_with_different_values_is_an_error(tmp_path, capsys):
+    p = tmp_path / "c.toml"
+    p.write_text("[algorithm]\nnum_directions = 2\n[algorithm.settings]\nnum_directions = 4\n")
+    assert main(["config", "show", "--config", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    assert "algorithm.num_directions = 2 and algorithm.settings.num_directions = 4" in err
+
+
+def test_points_that_resolve_to_one_run_are_refused(tmp_path):
+    """run.threads does not change a run's results, so it is not in the run id: two points."""
+    with pytest.raises(SweepError, match="resolve to the same run"):
+        run_sweep(sweep_file(tmp_path, '[sweep.grid]\n"run.threads" = [1, 2]\n'), echo=lambda s: None)
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ nothing outside --out
+
+def _victim(tmp_path: Path) -> Path:
+    v = tmp_path / "elsewhere" / "precious.txt"
+    v.parent.mkdir()
+    v.write_text("the user's own file")
+    return v
+
+
+def test_index_link_is_refused_before_any_run(tmp_path, capsys):
+    victim = _victim(tmp_path)
+    path = sweep_file(tmp_path, '[sweep.grid]\n"run.seed" = [0]\n')
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "index.csv").symlink_to(victim)
+    assert main(["sweep", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "index.csv is a symbolic link" in err
+    assert victim.read_text() == "the user's own file"
+    assert not (tmp_path / "out" / "runs").exists()
+
+
+def test_foreign_index_is_never_replaced(tmp_path, capsys):
+    path = sweep_file(tmp_path, '[sweep.grid]\n"run.seed" = [0]\n')
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "index.csv").write_text("my,own,table\n")
+    assert main(["sweep", str(path), "--quiet"]) == 2
+    assert "index.csv was not written by forwardlab" in capsys.readouterr().err
+    assert (tmp_path / "out" / "index.csv").read_text() == "my,own,table\n"
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".h5.ckpt"])
+def test_links_at_run_files_fail_that_run_and_write_nothing_through(tmp_path, suffix):
+    from experiments.config import resolve
+    from experiments.sweep import run_point
+    victim = _victim(tmp_path)
+    plan = plan_sweep(sweep_file(tmp_path, '[sweep.grid]\n"run.seed" = [0]\n'))
+    runs = tmp_path / "out" / "runs"
+    runs.mkdir(parents=True)
+    run_id = resolve(plan.mappings[0]).run_id
+    (runs / f"{run_id}{suffix}").symlink_to(victim)
+    r = run_point(plan.mappings[0], str(runs))
+    assert r["status"] == "failed" and "symbolic link" in r["message"], r
+    assert victim.read_text() == "the user's own file"
+    assert (runs / f"{run_id}{suffix}").is_symlink()
+    others = [p for p in runs.iterdir() if p.name != f"{run_id}{suffix}"]
+    # the failure is recorded in the run's own file where that path is free
+    assert [p.name for p in others] == ([f"{run_id}.h5"] if suffix == ".h5.ckpt" else [])
+    assert all(read_results(p).status == "failed" for p in others)
+
+
+def test_full_disk_in_one_run_is_that_runs_failure(tmp_path, monkeypatch):
+    """ENOSPC while a sweep run writes its results: the run is failed (the message names the
+    path and the space needed), nothing half-written is left, the next run goes on."""
+    import errno
+    from experiments import outputs
+    from experiments.sweep import run_point
+    plan = plan_sweep(sweep_file(tmp_path, '[sweep.grid]\n"run.seed" = [0, 1]\n'))
+    runs = tmp_path / "out" / "runs"
+    runs.mkdir(parents=True)
+    real = outputs._write_all
+    monkeypatch.setattr(outputs, "_write_all", lambda fd, data: (_ for _ in ()).throw(
+        OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))))
+    r = run_point(plan.mappings[0], str(runs))
+    assert r["status"] == "failed" and "No space left on device" in r["message"]
+    assert str(runs) in r["message"] and "needed" in r["message"]
+    assert not [p for p in runs.iterdir() if p.suffix in (".h5", ".tmp")]
+    monkeypatch.setattr(outputs, "_write_all", real)
+    assert run_point(plan.mappings[1], str(runs))["status"] == "ok"
+
+
+# ------------------------------------------------------------------ dead workers, signals
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            kids += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return kids
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _in_session(sid: int) -> list[int]:
+    """Live (non-zombie) processes of session ``sid``."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                found.append(int(d.name))
+    return found
+
+
+@pytest.mark.slow
+def test_a_killed_worker_fails_only_its_run_and_the_rerun_matches_a_clean_sweep(tmp_path):
+    """An OOM-style kill -9 of the worker running the first run: that run is recorded failed,
+    a fresh pool runs the rest; the same command again resumes it from its checkpoint and every
+    file equals a clean sweep's."""
+    import threading
+    axes = '[sweep.grid]\n"run.seed" = [0, 1]\n'
+    path = sweep_file(tmp_path, axes, epochs=3)
+    plan = plan_sweep(path)
+    from experiments.config import resolve
+    first = resolve(plan.mappings[0]).run_id
+    ckpt = tmp_path / "out" / "runs" / f"{first}.h5.ckpt"
+    killed = []
+
+    def killer():
+        t0 = time.time()
+        while not ckpt.exists() and time.time() - t0 < 300:
+            time.sleep(0.02)
+        for pid in _children(os.getpid()):
+            if "spawn_main" in _cmdline(pid):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+    t = threading.Thread(target=killer)
+    t.start()
+    lines = []
+    rows = run_sweep(path, workers=1, echo=lines.append)
+    t.join()
+    assert killed, "no worker was killed"
+    by_id = {r["run_id"]: r for r in rows}
+    assert by_id[first]["status"] == "failed"
+    assert "killed by SIGKILL" in by_id[first]["message"]
+    assert [r["status"] for r in rows if r["run_id"] != first] == ["ok"]
+    index = read_index(tmp_path / "out")
+    assert {r["run_id"]: r["status"] for r in index} == {r["run_id"]: r["status"] for r in rows}
+    assert ckpt.is_file()                                  # its last checkpoint is kept
+    again = run_sweep(path, workers=1, echo=lambda s: None)
+    assert [r["status"] for r in again] == ["ok", "ok"]
+    clean = sweep_file(tmp_path, axes, epochs=3, name="clean.toml")
+    run_sweep(clean, out=str(tmp_path / "clean"), workers=1, echo=lambda s: None)
+    assert _histories(tmp_path / "out") == _histories(tmp_path / "clean")
+
+
+def test_kill_9_of_the_driver_leaves_no_worker(tmp_path):
+    """Workers die with the driver (parent-death signal): nothing of the sweep's session is left
+    a few seconds after kill -9 of the driver alone."""
+    path = sweep_file(tmp_path, '[sweep.grid]\n"run.seed" = [0, 1, 2, 3]\n', epochs=50)
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "sweep", str(path),
+                             "--workers", "2", "--quiet"], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    t0 = time.time()
+    while len([p for p in _children(proc.pid) if "spawn_main" in _cmdline(p)]) < 2:
+        assert time.time() - t0 < 120 and proc.poll() is None, "the workers never started"
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)      # the driver only: no process-group kill
+    proc.wait()
+    t0 = time.time()
+    # a worker still importing when the driver died exits as soon as its initializer runs
+    while _in_session(proc.pid) and time.time() - t0 < 60:
+        time.sleep(0.1)
+    left = _in_session(proc.pid)
+    for pid in left:                        # a failing test leaves nothing running either
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], "orphaned workers"
+    proc.stdout.read()                      # EOF: nothing holds the driver's stdout any more
+
+
+def _start_driver(path: Path, background: bool):
+    """The sweep driver; ``background``: SIGINT ignored as in ``cmd &`` from a job script."""
+    pre = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if background else None
+    return subprocess.Popen([sys.executable, "-m", "experiments.cli", "sweep", str(path),
+                             "--workers", "2"], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=pre, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, code, background", [(signal.SIGINT, 130, True),
+                                                    (signal.SIGTERM, 143, False)])
+def test_signal_stops_the_sweep_cleanly_and_the_rerun_matches_a_clean_sweep(tmp_path, sig, code,
+                                                                          background):
+    axes = '[sweep.grid]\n"run.seed" = [0, 1, 2]\n'
+    path = sweep_file(tmp_path, axes, epochs=4)
+    proc = _start_driver(path, background)
+    runs = tmp_path / "out" / "runs"
+    t0 = time.time()
+    while not list(runs.glob("*.ckpt")) and time.time() - t0 < 300:
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and "sweep stopped by" in err
+    index = read_index(tmp_path / "out")
+    assert len(index) == 3 and {r["status"] for r in index} <= {"ok", "interrupted", "pending"}
+    assert "interrupted" in {r["status"] for r in index}
+    for r in index:
+        if r["status"] == "interrupted":
+            assert read_results(tmp_path / "out" / r["path"]).status == "interrupted"
+    assert _in_session(proc.pid) == []
+    rows = run_sweep(path, workers=2, echo=lambda s: None)
+    assert [r["status"] for r in rows] == ["ok"] * 3
+    clean = sweep_file(tmp_path, axes, epochs=4, name="clean.toml")
+    run_sweep(clean, out=str(tmp_path / "clean"), workers=2, echo=lambda s: None)
+    assert _histories(tmp_path / "out") == _histories(tmp_path / "clean")

@@ -18,3 +18,13 @@ def reproducible_costs(costs: dict) -> dict:
     """Cost rows without the timed ones ("measured ...": the step run with torch here), which
     differ from run to run."""
     return {n: d for n, d in costs.items() if not n.startswith(MEASURED_PREFIX)}
+
+
+def stop_after(n: int):
+    """A run's ``stop()`` that turns true at its ``n``-th poll (one poll per training step)."""
+    calls = {"n": 0}
+
+    def stop() -> bool:
+        calls["n"] += 1
+        return calls["n"] >= n
+    return stop
