@@ -350,25 +350,23 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_") or "axis"
 
 
-def _write_text(path: Path, text: str) -> Path:
-    from .outputs import atomic_write
-    with atomic_write(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path
+def _write_text(folder, name: str, text: str) -> Path:
+    """``name`` in the report ``folder`` (an :class:`~experiments.outputs.OutputFolder`),
+    written atomically; never through a link, never over a file forwardlab did not write."""
+    return folder.write_text(name, text)
 
 
-def _save(fig, stem: Path) -> list[Path]:
-    """``fig`` as ``stem.png``, ``stem.pdf`` and ``stem.svg`` (each written atomically)."""
+def _save(fig, folder, key: str) -> list[Path]:
+    """``fig`` as ``key.png``, ``key.pdf`` and ``key.svg`` in the report ``folder`` (each
+    written atomically, listed in the folder's manifest)."""
     import matplotlib.pyplot as plt
-    from .outputs import atomic_write
     paths = []
     try:
         for fmt in FIGURE_FORMATS:
-            path = stem.with_suffix(f".{fmt}")
-            with atomic_write(path) as tmp:
+            with folder.atomic(f"{key}.{fmt}") as tmp:
                 fig.savefig(tmp, format=fmt, dpi=130, metadata=None if fmt == "png" else
                             {"Creator": "forwardlab"})
-            paths.append(path)
+            paths.append(folder.dir / f"{key}.{fmt}")
     finally:
         plt.close(fig)
     return paths
@@ -429,13 +427,20 @@ def write_report(paths: "str | Path | Iterable[str | Path]", out_dir: str | Path
     except OSError as e:
         raise ValueError(f"out = {str(out)!r} cannot be created ({e.strerror}); allowed: a writable "
                          "directory path") from None
+    from .outputs import OutputError, OutputFolder
+    folder = OutputFolder(out, "report folder").prepare()
+    try:       # the fixed names first: someone else's file there stops the report before writing
+        for name in ("runs.csv", "comparison.tex", "comparison.csv", "report.html"):
+            folder.claim(name)
+    except OutputError as e:
+        raise ValueError(str(e)) from None
 
     seeds = [c for c in df.attrs["config_columns"] if is_seed_key(c) and c in df.columns]
     figures: list[tuple[str, Path]] = []
     written: list[Path] = []
 
     def add(key: str, caption: str, fig) -> None:
-        paths_ = _save(fig, out / key)
+        paths_ = _save(fig, folder, key)
         figures.append((caption, paths_[0]))
         written.extend(paths_)
 
@@ -462,18 +467,16 @@ def write_report(paths: "str | Path | Iterable[str | Path]", out_dir: str | Path
             add("accuracy_vs_energy", "Final test accuracy against each run's device "
                 + ("training energy (energy per step × steps)" if energy_col == "train_energy_j"
                    else "energy per training step (no step count recorded)")
-                + (f"; black: the Pareto front." if df[energy_col].notna().sum() >= 3 else
+                + ("; black: the Pareto front." if df[energy_col].notna().sum() >= 3 else
                    "; no Pareto front for fewer than three runs."),
                 accuracy_vs_energy_figure(df, axes, energy_col=energy_col))
 
-    csv_path = out / "runs.csv"
-    _write_text(csv_path, df.to_csv(index=False))
-    written.append(csv_path)
+    written.append(_write_text(folder, "runs.csv", df.to_csv(index=False)))
     comparison = comparison_table(df, axes)
     caption = (f"Mean ± sample standard deviation over seeds; {len(df)} runs"
                + (f", compared along {', '.join(axes)}" if axes else ""))
-    written.append(_write_text(out / "comparison.tex", to_latex(comparison, caption)))
-    written.append(_write_text(out / "comparison.csv", to_frame(comparison).to_csv(index=False)))
+    written.append(_write_text(folder, "comparison.tex", to_latex(comparison, caption)))
+    written.append(_write_text(folder, "comparison.csv", to_frame(comparison).to_csv(index=False)))
 
     source = ", ".join(map(str, items))
     parts = [f"<h1>forwardlab report</h1><p>{len(df)} run(s) from {html.escape(source)}. "
@@ -506,7 +509,7 @@ def write_report(paths: "str | Path | Iterable[str | Path]", out_dir: str | Path
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>forwardlab report</title><style>{_STYLE}</style></head>"
             f"<body>{''.join(parts)}</body></html>")
-    written.append(_write_text(out / "report.html", page))
+    written.append(_write_text(folder, "report.html", page))
     return written
 
 

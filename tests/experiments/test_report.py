@@ -570,3 +570,29 @@ def test_report_with_a_diverged_run_and_a_categorical_axis(tmp_path):
     np.testing.assert_allclose(sorted(set(np.round(means, 9))), [0.6, 0.7, 0.8])  # diverged left out
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "diverged" in page and "loss is nan at step 3" in page
+
+
+def test_report_out_never_replaces_or_follows_what_forwardlab_did_not_write(tmp_path):
+    """A user's own runs.csv in the report folder, or a link at report.html, stops the report
+    with one line before anything is written; the user's files are untouched. A report folder
+    forwardlab wrote itself is rewritten in place."""
+    import os
+    from experiments.cli import main
+    run = write_results(tmp_path / "run.h5", make_run(0.01, 8, 0))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "runs.csv").write_text("my own table\n")
+    assert main(["report", str(run), "--out", str(mine)]) == 2
+    assert (mine / "runs.csv").read_text() == "my own table\n"
+    assert sorted(p.name for p in mine.iterdir()) == ["runs.csv"]
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    target = tmp_path / "elsewhere.html"
+    target.write_text("user page")
+    os.symlink(target, linked / "report.html")
+    assert main(["report", str(run), "--out", str(linked)]) == 2
+    assert target.read_text() == "user page"
+    ours = tmp_path / "ours"
+    assert main(["report", str(run), "--out", str(ours)]) == 0
+    assert main(["report", str(run), "--out", str(ours)]) == 0       # its own files: rewritten
+    assert (ours / "report.html").is_file() and (ours / "runs.csv").is_file()
