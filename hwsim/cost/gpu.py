@@ -311,11 +311,18 @@ def nvml_step_energy(nvml, fn, t_step_s: float, *, sync=lambda: None,
     e1, t1 = read(), clock()
     idle_window = t1 - t0
     idle_w = (e1 - e0) / idle_window
+    # ⌈min_window_s / t_step_s⌉ steps, then more until the window really lasts min_window_s
+    # (steps run faster once warm than the timed median said): NVML's counter is only trusted
+    # over windows of a second or more
     steps = max(1, math.ceil(min_window_s / max(t_step_s, 1e-9)))
     e0, t0 = read(), clock()
     for _ in range(steps):
         fn()
     sync()
+    while clock() - t0 < min_window_s:
+        fn()
+        sync()
+        steps += 1
     e1, t1 = read(), clock()
     window = t1 - t0
     return {"dynamic_j": max(e1 - e0 - idle_w * window, 0.0) / steps, "idle_w": idle_w,

@@ -1,13 +1,14 @@
 import pytest
 import torch
 
+from hwsim.kinds import KINDS
 from hwsim.presets import DEVICE_PRESETS, build_layer, device_config, device_kind
 
 
 def test_every_preset_builds_a_layer():
     for name in DEVICE_PRESETS:
         layer = build_layer(name, 10, 6, seed=1, name="x")
-        assert layer.n_in == 10 and layer.n_out == 6 and device_kind(name) in ("mzi", "crossbar")
+        assert layer.n_in == 10 and layer.n_out == 6 and device_kind(name) in KINDS
 
 
 def test_unknown_preset_names_the_allowed_ones():
