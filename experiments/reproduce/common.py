@@ -35,14 +35,15 @@ def _total_steps(s: dict) -> int | None:
 
 def _insitu(device, readout, s, seed):
     trace = Trace()
-    st = InSituBPSettings(lr=s["lr"], readout=readout, decay_steps=_total_steps(s))
+    st = InSituBPSettings(lr=s["lr"], readout=readout.kind, readout_scale=readout.scale,
+                          decay_steps=_total_steps(s) or 0)
     return InSituBP(TracingOracle(device, trace), st, seed=seed), trace
 
 
 def _spsa(device, readout, s, seed):
     trace = Trace()
-    st = FICONNSPSASettings(delta=s["delta"], lr=s["lr"], readout=readout,
-                            decay_steps=_total_steps(s))
+    st = FICONNSPSASettings(delta=s["delta"], lr=s["lr"], readout=readout.kind,
+                            readout_scale=readout.scale, decay_steps=_total_steps(s) or 0)
     return FICONNSPSA(TracingOracle(device, trace), st, seed=seed), trace
 
 
