@@ -64,17 +64,26 @@ QUICK = {
 }
 
 
+def samples(config: dict, task: str) -> int:
+    """Points drawn for ``task``: ``n_samples`` is one count or a count per task."""
+    n = config.get("n_samples", 500)
+    return int(n[task]) if isinstance(n, dict) else int(n)
+
+
 def run_seed(config: dict, seed: int, data_dir=None, part=None) -> dict:
     metrics, curves = {}, {}
     readout = Readout(**config["readout"])
     for task in (config["tasks"] if part is None else [part]):
-        xtr, ytr, xte, yte = load_planar(task, seed, n=config.get("n_samples", 500))
+        xtr, ytr, xte, yte = load_planar(task, seed, n=samples(config, task))
         data = (circular_bias(xtr), ytr, circular_bias(xte), yte)
         accs = {}
         for alg, settings in config["algorithms"].items():
-            curve = run_algorithm(alg, settings, config["preset"], readout, data, seed)
+            curve = run_algorithm(alg, settings, config["preset"], readout, data, seed,
+                                  inference=config.get("inference", "device"))
             accs[alg] = curve.accuracy[-1]
             metrics[f"{task}/{alg}/test_acc"] = curve.accuracy[-1]
+            if alg != "bp-twin":
+                metrics[f"{task}/{alg}/test_acc_device_inference"] = curve.device_accuracy
             curves[f"{task}/{alg}"] = curve.as_dict()
         metrics[f"{task}/insitu-bp-minus-digital"] = accs["insitu-bp"] - accs["bp-twin"]
         metrics[f"{task}/forward-only-minus-digital"] = accs["ficonn-spsa"] - accs["bp-twin"]
