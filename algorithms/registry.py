@@ -93,7 +93,9 @@ class AlgorithmSpec:
     customary; ``check_task(settings, model, n_in, n_classes)``: a one-line ValueError where
     the settings cannot fit a classification task of that size; ``traced``: whether its
     trainer touches the device at all (twin baselines that never deploy do not);
-    ``cross_device_row``: a run prices the same step on every other kind's preset too;
+    ``cross_device_row``: a run prices the same step on every other kind's preset too (every
+    algorithm whose devices are the model's blocks does, so that companion rows are priced for
+    every algorithm alike; a layout of other devices, e.g. tensor-train cores, opts out);
     ``network_knobs(devices, seed)``: set for algorithms that train a *whole-network* device
     (one oracle for a whole photonic network, :mod:`hwsim.photonic.meshnet`; e.g. in-situ
     backprop, which needs every layer's monitors): their initial knobs come from the device's
@@ -115,7 +117,7 @@ class AlgorithmSpec:
     order: int = 100                # display order (mfdd first; new families after 50)
     short: str = ""                 # short row name where one is customary ("MF+DD", "BP")
     traced: bool = True             # its trainer touches the device (a run traces its steps)
-    cross_device_row: bool = False  # a run also prices its step on every other device kind
+    cross_device_row: bool = True   # a run also prices its step on every other device kind
     #: settings of a small instance on the shipped digits (64 features, 10 classes), for the
     #: contract tests and examples; empty: the defaults fit any network
     example: Mapping[str, Any] = field(default_factory=dict)

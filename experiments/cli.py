@@ -6,8 +6,10 @@
                    [--out PATH] [--overwrite] [--resume] [--no-references] [--quiet]
     forwardlab config show [--config F] [--set ...]    print the resolved config as TOML
     forwardlab sweep SWEEP.toml [--workers N | --scheduler ADDRESS] [--out DIR]
-    forwardlab report PATH... [--out DIR]              tables; with --out plots, CSV, HTML
-    forwardlab price RUN.h5 [--cost-level L] [--spec FILE.toml]   re-price from stored traces
+    forwardlab report PATH... [--by KEY[,KEY]] [--out DIR]   tables; with --out figures, CSV,
+                                                       LaTeX and HTML along the sweep's axes
+    forwardlab price RUN.h5 [--cost-level L] [--spec FILE.toml] [--detail]   re-price from
+                                                       stored traces (headline; --detail: all)
     forwardlab presets [NAME]                          list presets / print one as TOML
     forwardlab algorithms                              list algorithms, capability, queries/step
     forwardlab warmup                                  compile the numba kernels now
@@ -116,11 +118,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true")
     rep = sub.add_parser("report", help="tables of results files; with --out plots, CSV and HTML")
     rep.add_argument("paths", nargs="+", help="results files or sweep directories")
-    rep.add_argument("--out", help="directory for PNG plots, runs.csv and report.html")
+    rep.add_argument("--out", help="directory for the figures (PNG, PDF, SVG), runs.csv, "
+                                   "comparison.tex and report.html")
+    rep.add_argument("--by", help="the axes to compare along, comma-separated config keys (default: "
+                                  "the axes the sweep declared), e.g. algorithm.name,device.preset")
     pc = sub.add_parser("price", help="re-price a stored run from its traces alone")
     pc.add_argument("path", help="results file")
     pc.add_argument("--cost-level", dest="level", help="low, nominal or high (default: the run's)")
     pc.add_argument("--spec", help="TOML spec overrides: [mzi], [crossbar], [gpu.\"<preset>\"]")
+    pc.add_argument("--detail", action="store_true",
+                    help="the full ledger: every part of every row (default: the headline)")
     sub.add_parser("algorithms", help="list the algorithms: capability, device queries per step")
     sub.add_parser("warmup", help="compile the numba kernels now (done once per checkout; runs "
                                   "announce it when they have to)")
@@ -269,15 +276,13 @@ def _cmd_run(args) -> int:
             print("forwardlab: error: out of memory during training; lower "
                   "algorithm.settings.num_directions (--directions) or run.batch_size", file=sys.stderr)
             return 1
-    from .report import accuracy_table, cost_section   # pandas: not before the first line
+    from .report import accuracy_table   # pandas: not before the first line
+    from .terminal import run_summary
     if compiled.count:
         print(f"forwardlab: compiled {compiled.count} numba kernels in {compiled.seconds:.1f} s of "
               "CPU during the run", file=sys.stderr)
     print()
-    print(accuracy_table(rec))
-    print()
-    print(cost_section(rec))
-    print(f"\nresults written to {out}")
+    print(run_summary(rec, out, accuracy_table(rec)))
     return 0
 
 
@@ -315,10 +320,15 @@ def _cmd_report(args) -> int:
         else:
             return _err(f"report: {str(p)!r} does not exist; allowed: results .h5 files or a sweep "
                         "directory")
+    try:
+        from .axes import parse_by
+        by = parse_by(args.by)
+    except ValueError as e:
+        return _err(f"report: {e}")
     if args.out:
         try:
             from .report import write_report
-            written = write_report(files, args.out)
+            written = write_report(files, args.out, by=by)
         except ValueError as e:
             return _err(f"report: {e}")
         for w in written:
@@ -359,10 +369,17 @@ def _cmd_price(args) -> int:
         reports = reprice(path, args.level, args.spec)
     except ValueError as e:
         return _err(f"price: {e}")
-    config = dict(read_results(path).config)
+    stored = read_results(path)
+    config = dict(stored.config)
     level = args.level or str(plain_config(config).get("cost_level", "nominal"))
     config["cost.level"] = level
-    print(cost_section(RunRecord(config=config, costs={n: r.to_dict() for n, r in reports.items()})))
+    priced = RunRecord(config=config, costs={n: r.to_dict() for n, r in reports.items()},
+                       meta=stored.meta)
+    if args.detail:
+        print(cost_section(priced))
+    else:
+        from .terminal import run_summary
+        print(run_summary(priced, path, f"re-priced at cost level {level}", written=False))
     return 0
 
 

@@ -316,7 +316,7 @@ def measured_rows(config: Mapping, n_in: int, *, directions: int | None = None,
     """The same step run with torch on this machine (CPU, or CUDA with CUDA events and NVML
     energy where available) for the configured network (``n_in`` inputs, ``config["hidden"]``,
     ``config["batch_size"]``, ``config["num_directions"]``): rows
-    ``"measured (<device>): MF+DD"`` and ``"measured (<device>): BP"``, with ``", time only"``
+    ``"measured (<device>): <algorithm>"`` and ``"measured (<device>): BP"``, with ``", time only"``
     after the device where no energy counter was read. The runner stores these rows in
     ``RunRecord.costs``; :func:`reprice` carries them over (a measurement cannot be re-priced)."""
     import torch
@@ -329,7 +329,8 @@ def measured_rows(config: Mapping, n_in: int, *, directions: int | None = None,
     d = directions or int(config.get("num_directions", 8))
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     out = {}
-    for kind, label in (("forward_only", "MF+DD"), ("bp", "BP")):
+    for kind, label in (("forward_only", labels.row_name(str(config.get("algorithm", "mfdd")))),
+                        ("bp", "BP")):
         r = measure_torch_step([int(n_in), *hidden], n_classes, batch, kind=kind, directions=d,
                                repeats=repeats, device=dev)
         where = dev if r.metrics["energy_measured"] else f"{dev}, time only"

@@ -63,7 +63,7 @@ register(AlgorithmSpec(
     lambda req: NetworkTrainer(InSituBP(req.oracles[0], req.settings, seed=req.seed,
                                         knobs=req.initial_knobs[0]), 3),
     lambda s, n: 3, INSITU_LABEL, capability_for=lambda s: "adjoint", layout=network_layout,
-    order=60, network_knobs=network_knobs))
+    order=60, network_knobs=network_knobs, cross_device_row=False))
 
 register(AlgorithmSpec(
     "ficonn-spsa", "FICONN's forward-only rule on a whole network: ±δ Bernoulli perturbation of "
@@ -71,4 +71,5 @@ register(AlgorithmSpec(
     FICONNSPSASettings,
     lambda req: NetworkTrainer(FICONNSPSA(req.oracles[0], req.settings, seed=req.seed,
                                           knobs=req.initial_knobs[0]), _spsa_queries(req.settings)),
-    _spsa_queries, SPSA_LABEL, layout=network_layout, order=61, network_knobs=network_knobs))
+    _spsa_queries, SPSA_LABEL, layout=network_layout, order=61, network_knobs=network_knobs,
+    cross_device_row=False))
