@@ -8,8 +8,9 @@
     forwardlab sweep SWEEP.toml [--workers N | --scheduler ADDRESS] [--out DIR]
     forwardlab report PATH... [--by KEY[,KEY]] [--out DIR]   tables; with --out figures, CSV,
                                                        LaTeX and HTML along the sweep's axes
-    forwardlab price RUN.h5 [--cost-level L] [--spec FILE.toml] [--detail]   re-price from
-                                                       stored traces (headline; --detail: all)
+    forwardlab price RUN.h5 [--cost-level L] [--spec FILE.toml] [--detail] [--sensitivity]
+                     [--project weights=N,layers=L]    re-price from stored traces (headline;
+                                                       --detail: the full ledger and the chip)
     forwardlab presets [NAME]                          list presets / print one as TOML
     forwardlab algorithms                              list algorithms, capability, queries/step
     forwardlab warmup                                  compile the numba kernels now
@@ -128,6 +129,12 @@ def _parser() -> argparse.ArgumentParser:
     pc.add_argument("--spec", help="TOML spec overrides: [mzi], [crossbar], [gpu.\"<preset>\"]")
     pc.add_argument("--detail", action="store_true",
                     help="the full ledger: every part of every row (default: the headline)")
+    pc.add_argument("--sensitivity", action="store_true",
+                    help="one-at-a-time tornado: top 5 movers of each device/GPU ratio and the "
+                         "break-even value of the top one")
+    pc.add_argument("--project", metavar="weights=N,layers=L",
+                    help="price the run's step re-shaped for L square layers holding N weights "
+                         "(no training: per-step figures only)")
     sub.add_parser("algorithms", help="list the algorithms: capability, device queries per step")
     sub.add_parser("warmup", help="compile the numba kernels now (done once per checkout; runs "
                                   "announce it when they have to)")
@@ -351,7 +358,7 @@ def _cmd_report(args) -> int:
 def _cmd_price(args) -> int:
     from .config import COST_LEVELS, ConfigError, load_toml
     from .outputs import is_results_file
-    from .price import plain_config, reprice
+    from .price import inventory_section, plain_config, reprice
     from .report import cost_section
     from .results import RunRecord, read_results
     path = Path(args.path)
@@ -365,6 +372,13 @@ def _cmd_price(args) -> int:
             load_toml(args.spec, what="cost spec file")
         except ConfigError as e:
             return _err(str(e))
+    projection = None
+    if args.project is not None:
+        from hwsim.cost.projection import parse_project
+        try:
+            projection = parse_project(args.project)
+        except ValueError as e:
+            return _err(f"price: {e}")
     try:
         reports = reprice(path, args.level, args.spec)
     except ValueError as e:
@@ -377,9 +391,24 @@ def _cmd_price(args) -> int:
                        meta=stored.meta)
     if args.detail:
         print(cost_section(priced))
+        print()
+        print(inventory_section(path, level, args.spec))   # the chip the priced step implies
     else:
         from .terminal import run_summary
         print(run_summary(priced, path, f"re-priced at cost level {level}", written=False))
+    if args.sensitivity:
+        from hwsim.cost.sensitivity import format_tornado
+        from .price import sensitivity
+        movers, evens = sensitivity(path, args.spec)
+        print()
+        print(format_tornado(movers, break_evens=evens))
+    if projection is not None:
+        from .price import project
+        proj = project(path, projection["weights"], projection["layers"], level, args.spec)
+        print()
+        print(f"Projection (analytic, no training): {projection['layers']} layers holding "
+              f"{projection['weights']} weights in total, the run's per-layer step")
+        print(cost_section(RunRecord(config=config, costs={n: r.to_dict() for n, r in proj.items()})))
     return 0
 
 

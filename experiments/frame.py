@@ -136,7 +136,6 @@ def run_device_report(costs: Mapping[str, Mapping[str, float]]) -> str | None:
 
 
 _TWIN = "ideal digital twin, autograd"
-_KIND_WORDS = {"mzi": "MZI mesh", "crossbar": "crossbar"}
 
 
 def algorithm_words(config: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> str:
@@ -166,7 +165,8 @@ def device_words(config: Mapping[str, Any]) -> str:
         return "ideal digital twin"
     kind = str(config_value(config, "device.kind", "device", default=""))
     preset = str(config_value(config, "device.preset", "device_preset", default="?"))
-    words = _KIND_WORDS.get(kind, kind)
+    from .labels import kind_words
+    words = kind_words(kind) if kind else ""
     return f"{words} ({preset})" if words else preset
 
 

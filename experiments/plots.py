@@ -35,6 +35,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, ScalarF
 
 from .axes import axis_name, is_categorical, is_seed_key  # noqa: E402
 from .frame import is_gpu_report  # noqa: E402
+from . import labels  # noqa: E402
 from .si import unit_of  # noqa: E402
 
 __all__ = ["is_seed_key", "axis_summary", "pareto_front", "energy_breakdown", "series",
@@ -372,7 +373,7 @@ def _report_words(name: str, row: pd.Series, n_presets: int) -> tuple[str, str]:
             if n_presets > 1 else ""
         return f"{algo} on GPU {gpu}{where}", "*"
     preset = name.rsplit(" ", 1)[0] if " " in name else name
-    kind = next((w for p, w in (("mzi", "MZI mesh"), ("crossbar", "crossbar")) if preset.startswith(p)), "")
+    kind = labels.preset_kind_words(preset)
     return f"{algo} on {kind} ({preset})" if kind else f"{algo} on {preset}", "†"
 
 

@@ -26,6 +26,8 @@ from typing import Iterable, Mapping, Sequence
 from .frame import config_value, find_results, frame_from_records, is_gpu_report
 from .results import RunRecord, priced_rows, read_results
 from .si import format_si, unit_of
+from hwsim.cost.bands import format_ratio_bands
+from .config import COST_LEVELS
 
 __all__ = ["accuracy_table", "cost_section", "cost_table", "write_report", "TERMINAL_WIDTH"]
 
@@ -228,10 +230,15 @@ def _cost_level(config: Mapping) -> str:
 _METRIC_PREFIX = "metric."
 
 
-def _headline_table(reports: Mapping[str, Mapping[str, float]], width: int) -> str:
-    """Energy per step with its low–high band, energy and time to the target accuracy, laser-on
-    time and endurance consumed, one row per report (blank where a report has none)."""
-    head = ["", "E/step", "E/step low–high", "E to target", "t to target", "laser on", "endurance"]
+def _headline_table(reports: Mapping[str, Mapping[str, float]], width: int,
+                    level: str = "nominal") -> str:
+    """Energy per step at ``level`` (system and device only) with its low–high band, energy
+    and time to the target accuracy and energy per inference at the same ``level`` (levels are
+    never mixed in a row), laser-on time and endurance consumed, one row per report (blank
+    where a report has none)."""
+    lv = level if level in COST_LEVELS else "nominal"
+    head = ["", "E/step", "device", "E/step low–high", "E to target", "t to target",
+            "E/infer.", "laser on", "endurance"]
     rows = []
     for name, d in reports.items():
         def m(key):
@@ -240,18 +247,26 @@ def _headline_table(reports: Mapping[str, Mapping[str, float]], width: int) -> s
         band = (f"{format_si(m('energy_per_step_j_low'), 'J')}–{format_si(m('energy_per_step_j_high'), 'J')}"
                 if m("energy_per_step_j_low") is not None else "")
         endurance = m("endurance_used_fraction")
-        energy = None if d.get("metric.energy_measured") == 0.0 else d.get("total_energy_j")
-        rows.append([name, format_si(energy, "J"), band,
-                     format_si(m("energy_to_target_j_nominal"), "J"),
-                     format_si(m("time_to_target_s_nominal"), "s"),
+        measured_only = d.get("metric.energy_measured") == 0.0
+        energy = None if measured_only else (m(f"energy_per_step_j_{lv}")
+                                             if m(f"energy_per_step_j_{lv}") is not None
+                                             else d.get("total_energy_j"))
+        rows.append([name, format_si(energy, "J"),
+                     format_si(m(f"device_energy_per_step_j_{lv}"), "J"), band,
+                     ("not reached" if m("target_reached") == 0.0 else
+                      format_si(m(f"energy_to_target_j_{lv}"), "J")),
+                     format_si(m(f"time_to_target_s_{lv}"), "s"),
+                     format_si(m(f"energy_per_inference_j_{lv}"), "J"),
                      format_si(m("laser_on_s") or None, "s"),
                      f"{100 * endurance:.3g} %" if endurance else ""])
     target = next((d.get("metric.target_accuracy") for d in reports.values()
                    if d.get("metric.target_accuracy") == d.get("metric.target_accuracy")
                    and d.get("metric.target_accuracy") is not None), None)
-    name_w = min(max(len(r[0]) for r in rows), width - sum(
-        max(len(r[i]) for r in [head] + rows) + 2 for i in range(1, len(head))))
-    widths = [max(name_w, 8)] + [max(len(r[i]) for r in [head] + rows) for i in range(1, len(head))]
+    figures_w = sum(max(len(r[i]) for r in [head] + rows) + 2 for i in range(1, len(head)))
+    name_w = min(max(len(r[0]) for r in rows), width - figures_w)
+    own_line = name_w < 24          # long names: each on its own line above its figures
+    widths = [2 if own_line else max(name_w, 8)] + [max(len(r[i]) for r in [head] + rows)
+                                                    for i in range(1, len(head))]
 
     def fmt(r):
         name = r[0]
@@ -259,11 +274,18 @@ def _headline_table(reports: Mapping[str, Mapping[str, float]], width: int) -> s
         cells = [("" if first else name).ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
         return "\n".join(first + ["  ".join(cells).rstrip()])
     rows = [r for r in rows if any(r[1:])]                 # timed-only rows: no headline figures
-    title = "Headline (nominal level; band low–high)" + (
-        f", target test accuracy {target:.4f} (0.95 × the lower best of this run and BP)"
+    title = (f"Headline ({lv} level throughout; device = accelerator only, E/step = system with "
+             "host; band low–high per step)") + (
+        f", target test accuracy {target:.4f} (0.95 × the higher best of this run and BP)"
         if target else "")
-    return "\n".join([_fit(title, width), fmt(head), "  ".join("-" * w for w in widths)]
-                     + [fmt(r) for r in rows])
+    body = []
+    for r in rows:
+        if own_line:
+            body += [_fit(r[0], width)] + ([_fit(fmt([""] + r[1:]), width)] if any(r[1:]) else [])
+        else:
+            body.append(fmt(r))
+    return "\n".join([_fit(title, width), _fit(fmt([""] + head[1:]), width),
+                      _fit("  ".join("-" * w for w in widths), width)] + body)
 
 
 def cost_section(rec: RunRecord, width: int = TERMINAL_WIDTH) -> str:
@@ -288,12 +310,21 @@ def cost_section(rec: RunRecord, width: int = TERMINAL_WIDTH) -> str:
         lines += ["", cost_table(device, "device (per step)", width)]
     if gpu:
         lines += ["", cost_table(gpu, "GPU baseline (per step)", width)]
+    level = _cost_level(rec.config)
     if any(k.startswith("metric.") for d in rows.values() for k in d):
-        lines += ["", _headline_table(rows, width)]
-    if device and gpu:
-        lines += ["", "Ratios device / GPU (energy, latency) per training step:"]
+        lines += ["", _headline_table(rows, width, level)]
+    priced_gpu = [g for g in gpu if any(k.startswith("metric.energy_per_step_j_") for k in rows[g])]
+    if device and priced_gpu:
+        text = format_ratio_bands(rows, list(device), priced_gpu, level)
+        if text:
+            lines += [""] + [_fit(t, width) if i < 2 else t
+                             for i, t in enumerate(text.splitlines())]
+    unbanded = [g for g in gpu if g not in priced_gpu]
+    if device and unbanded:   # rows stored without a band (older files, measured rows)
+        lines += ["", _fit(f"Ratios device / GPU (energy, latency) per training step, {level} "
+                           "level only (rows without a stored band):", width)]
         for d in device:
-            for g in gpu:
+            for g in unbanded:
                 e = _ratio(shown[d].get("total_energy_j"), shown[g].get("total_energy_j"))
                 t = _ratio(rows[d].get("total_latency_s"), rows[g].get("total_latency_s"))
                 parts = ([f"energy {e:.3g}x"] if e == e else []) + ([f"latency {t:.3g}x"] if t == t else [])

@@ -1,8 +1,9 @@
 """The short summary ``forwardlab run`` ends with (one screen, at most about 25 lines).
 
 Accuracy of each trained model, then the headline of the cost model — energy and latency per
-step and to the target accuracy, the run's device next to each GPU baseline, with the ratio
-band (device over GPU at the low and high spec levels) — and where the full ledger is:
+step and to the target accuracy at the record's one cost level, the run's device next to each
+GPU baseline, with the ratio band at matched corners (device and GPU both at the low, then both
+at the high spec level; never mixed) — and where the full ledger is:
 ``forwardlab price RUN --detail`` (every part of every row) and ``forwardlab report RUN --out
 DIR`` (figures and tables). Row names are whole words, never cut: a name too long for its
 column goes on a line of its own.
@@ -51,8 +52,9 @@ def _x(v: float) -> str:
 
 
 def _band_ratio(dev: Mapping[str, float], gpu: Mapping[str, float]) -> str:
-    """Device / GPU energy per step: nominal, and the band from the low and high spec levels
-    of both (lowest device over highest GPU … highest device over lowest GPU)."""
+    """Device / GPU energy per step at the record's level, and the band at matched corners:
+    both at the low spec level … both at the high one (a device figure is never set against a
+    GPU figure of another level)."""
     e_d, e_g = dev.get("total_energy_j"), gpu.get("total_energy_j")
     if not e_d or not e_g:
         return ""
@@ -60,7 +62,7 @@ def _band_ratio(dev: Mapping[str, float], gpu: Mapping[str, float]) -> str:
     dl, dh = _m(dev, "energy_per_step_j_low"), _m(dev, "energy_per_step_j_high")
     gl, gh = _m(gpu, "energy_per_step_j_low"), _m(gpu, "energy_per_step_j_high")
     if None not in (dl, dh, gl, gh) and gl and gh:
-        text += f" (band {_x(dl / gh)}–{_x(dh / gl)}×)"
+        text += f" (band {_x(dl / gl)}× low/low to {_x(dh / gh)}× high/high)"
     return text
 
 
@@ -69,9 +71,10 @@ def run_summary(rec: RunRecord, path: str | Path, accuracy: str, written: bool =
     say that the results file was written)."""
     lines = accuracy.splitlines()
     rows = headline_rows(rec)
+    lv = str(rec.config.get("cost.level") or rec.config.get("cost_level") or "nominal")
     if rows:
         target = next((_m(d, "target_accuracy") for _, d in rows if _m(d, "target_accuracy")), None)
-        lines += ["", "Cost per training step (nominal; analytic model" +
+        lines += ["", f"Cost per training step ({lv} level throughout; analytic model" +
                   (f"; target test accuracy {target:.4f}" if target else "") + "):"]
         head = ["E/step", "latency/step", "E to target", "t to target"]
         cells = []
@@ -79,8 +82,8 @@ def run_summary(rec: RunRecord, path: str | Path, accuracy: str, written: bool =
             measured = d.get("metric.energy_measured") != 0.0
             cells.append([format_si(d.get("total_energy_j") if measured else None, "J"),
                           format_si(d.get("total_latency_s"), "s"),
-                          format_si(_m(d, "energy_to_target_j_nominal"), "J"),
-                          format_si(_m(d, "time_to_target_s_nominal"), "s")])
+                          format_si(_m(d, f"energy_to_target_j_{lv}"), "J"),
+                          format_si(_m(d, f"time_to_target_s_{lv}"), "s")])
         widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
         name_w = min(_NAME_W, max(len(n) for n, _ in rows))
         lines.append(" " * name_w + "  " + "  ".join(h.rjust(w) for h, w in zip(head, widths)))
@@ -92,8 +95,8 @@ def run_summary(rec: RunRecord, path: str | Path, accuracy: str, written: bool =
         dev = rows[0][1] if not is_gpu_report("", rows[0][1]) else None
         gpus = [(n, d) for n, d in rows[1:] if not n.startswith("BP ")]
         if dev is not None and gpus:
-            lines.append("device / GPU per step (nominal; band: device low / GPU high spec "
-                         "level to device high / GPU low):")
+            lines.append(f"device / GPU energy per step ({lv}; band at matched corners, "
+                         "low/low to high/high):")
         for n, d in gpus if dev is not None else []:
             lat = (f", latency {dev['total_latency_s'] / d['total_latency_s']:.3g}×"
                    if d.get("total_latency_s") and dev.get("total_latency_s") else "")

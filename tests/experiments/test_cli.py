@@ -7,7 +7,6 @@ tmp_path.
 
 import contextlib
 import io
-import math
 import os
 import re
 import shutil
@@ -111,7 +110,7 @@ def test_tiny_run_succeeds_and_prints_tables(main_run):
     # algorithm's traced work and BP), the ratio band — and where the full ledger is
     tail = lines[next(i for i, l in enumerate(lines) if l.startswith("model ")):]
     assert len(tail) <= 25, "\n".join(tail)
-    assert any(l.startswith("Cost per training step (nominal") for l in tail)
+    assert any(l.startswith("Cost per training step (nominal level") for l in tail)
     names = ["MF+DD on MZI mesh (mzi-default)"] + [f"{a} on GPU {g}" for g in GPUS
                                                    for a in ("MF+DD", "BP")]
     for name in names:                          # whole names, never cut
@@ -179,12 +178,15 @@ def test_report_reprints_the_tables(main_run, capsys):
     report = capsys.readouterr().out
     acc = [l for l in report.splitlines() if l.startswith(("MF+DD on", "MF-AD (", "BP ("))]
     assert len(acc) == 3 and all(l in out.splitlines() for l in acc)   # the run's accuracies
-    assert "Ratios device / GPU (energy, latency) per training step:" in report   # the full ledger
+    assert "Ratios device / GPU at matched corners" in report        # the full ledger
+    lines = report.splitlines()
     for dev in ("mzi-default MF+DD", *(f"{p} MF+DD" for p in COMPANION_PRESETS)):
         for gpu in GPUS:
             for algo in ("BP", "MF+DD"):
-                assert any(l.startswith(f"  {dev} / GPU {gpu}: {algo}: energy ")
-                           and "x, latency " in l for l in report.splitlines()), (dev, gpu, algo)
+                i = lines.index(f"{dev} / GPU {gpu}: {algo}")
+                assert lines[i + 1].startswith("  energy/step (system) "), (dev, gpu, algo)
+                assert lines[i + 1].count("×") == 3                       # three matched corners
+    assert "Chip inventory: mzi-default MF+DD" in report or "Chip inventory" not in report
 
 
 def _flat_copy(path: Path, dest: Path) -> Path:
@@ -223,8 +225,11 @@ def test_report_works_from_the_file_alone(main_run, tmp_path, capsys):
     report = captured.out
     acc_rows = [l for l in report.splitlines() if l.startswith(("MF+DD on", "MF-AD (", "BP ("))]
     assert len(acc_rows) == 3
-    ratio_rows = [l for l in report.splitlines() if l.startswith("  ") and " / GPU " in l]
+    # ratio bands: one heading line per (device, GPU row) pair, matched corners beneath
+    ratio_rows = [l for l in report.splitlines() if not l.startswith((" ", "Ratios")) and " / GPU " in l]
     assert len(ratio_rows) == (1 + len(COMPANION_PRESETS)) * len(GPUS) * 2
+    block = report.split("Ratios device / GPU at matched corners")[1].splitlines()[1:]
+    ratio_rows += [l for l in block if l.startswith("  ")]
     for line in acc_rows + ratio_rows:          # same rows, same numbers as the run's report
         assert line in full.splitlines(), line
     cells = _cost_cells(report)
@@ -669,3 +674,31 @@ def test_tt_zo_classification_runs_through_the_cli(tmp_path, capsys):
                 'algorithm.settings.layers=["tt:7x4x4x7:8x4x4x8:6", "tt:8x4x4x8:1x5x2x1:6"]'])
     err = capsys.readouterr().err
     assert code == 2 and "takes 784 inputs but receives 64" in err and len(err.splitlines()) == 1
+
+
+def test_tiny_run_traces_dependencies_and_host_bytes(main_run):
+    """The trainer records that each stage's estimate needs only its clean readout (priced
+    concurrently) and the bytes its host arithmetic streams (not 0)."""
+    from experiments.results import read_results
+    code, _, err, path = main_run
+    assert code == 0, err
+    rec = read_results(path)
+    s = rec.step_summaries[0]
+    layers = {k.rsplit(".", 2)[0] for k in s if k.endswith(".info.tiles")}
+    assert layers and all(s[f"{layer}.dependency.independent"] == 1.0 for layer in layers)
+    assert s["host.digital.bytes_optimizer"] > 0 and s["host.digital.bytes_estimator"] > 0
+    assert s["host.digital.bytes_loss"] > 0
+
+
+def test_price_sensitivity_projection_and_inventory(main_run, capsys):
+    code, _, err, path = main_run
+    assert code == 0, err
+    capsys.readouterr()
+    assert cli(["price", str(path), "--detail", "--sensitivity", "--project", "weights=4096,layers=2"]) == 0
+    out = capsys.readouterr().out
+    assert "Chip inventory: mzi-default MF+DD" in out and "shifters" in out
+    assert "Sensitivity (one at a time" in out and "P_π (thermo-optic)" in out
+    assert "break-even" in out
+    assert "Projection (analytic, no training): 2 layers holding 4096 weights" in out
+    assert cli(["price", str(path), "--project", "weights=10"]) == 2
+    assert "weights=N,layers=L" in capsys.readouterr().err
