@@ -21,10 +21,12 @@ from dataclasses import dataclass
 import torch
 
 from hwsim.oracle import TracingOracle
+from hwsim.trace import DigitalEvent
 
 from .meshnet_common import cosine_factor, initial_knobs
 from .optical_readout import Readout
 from .seeds import generator
+from .settings import integer, setting
 
 __all__ = ["FICONNSPSASettings", "FICONNSPSA", "build_ficonn_spsa", "LABEL"]
 
@@ -35,19 +37,28 @@ LABEL = "FICONN forward-only perturbation (±δ on all parameters)"
 class FICONNSPSASettings:
     """delta: perturbation per parameter (rad or 1); lr: η of the update; readout: the loss;
     loss_pass: also measure L(Θ) each iteration (the third pass); decay_steps: cosine decay of η
-    to 0 over that many iterations (None: constant)."""
+    to 0 over that many iterations (0: constant)."""
 
-    delta: float = 0.05
-    lr: float = 0.002
-    readout: Readout = Readout()
-    loss_pass: bool = True
-    decay_steps: int | None = None
+    delta: float = setting(0.05, "±δ perturbation of every parameter", "rad (β: 1)")
+    lr: float = setting(0.002, "η of the update Θ ← Θ − η ∇_Δ L · Δ", "1")
+    readout: str = setting("pairs", "digital readout of the output powers (pairs: ports "
+                           "(0,1) vs (2,3); ports: one logit per port)")
+    readout_scale: float = setting(1.0, "logit = scale × output power", "1")
+    loss_pass: bool = setting(True, "also measure L(Θ) each iteration (the third pass)")
+    decay_steps: int = setting(0, "cosine decay of η to 0 over this many iterations "
+                               "(0: constant)", "steps")
 
     def __post_init__(self) -> None:
         for f in ("delta", "lr"):
             v = getattr(self, f)
             if not (isinstance(v, (int, float)) and v > 0):
                 raise ValueError(f"FICONNSPSASettings.{f} = {v!r}; allowed: a number > 0")
+        integer("FICONNSPSASettings", "decay_steps", self.decay_steps, 0, 10 ** 9)
+        self.head()
+
+    def head(self) -> Readout:
+        """The :class:`Readout` these settings name (one-line ValueError if unknown)."""
+        return Readout(self.readout, self.readout_scale)
 
 
 class FICONNSPSA:
@@ -58,6 +69,7 @@ class FICONNSPSA:
     def __init__(self, oracle: TracingOracle, settings: FICONNSPSASettings, *, seed: int,
                  knobs: dict | None = None) -> None:
         self.oracle, self.settings = oracle, settings
+        self.head = settings.head()
         self.knobs = knobs or initial_knobs(oracle.knob_spec, generator(seed, "init/knobs"))
         self.gen = generator(seed, "train/device")
         self.dir_gen = generator(seed, "train/directions")
@@ -72,23 +84,27 @@ class FICONNSPSA:
         pair = {n: torch.stack([spec[n].project(t + delta[n]), spec[n].project(t - delta[n])])
                 for n, t in self.knobs.items()}
         powers = self.oracle.query(self.oracle.program(pair, self.gen), x, self.gen)   # (2, B, N)
-        l_plus, l_minus = s.readout.losses(powers, y).mean(-1)
+        l_plus, l_minus = self.head.losses(powers, y).mean(-1)
         g = (l_plus - l_minus) / (2.0 * norm)
         lr = s.lr * cosine_factor(self.steps, s.decay_steps)
         self.knobs = {n: spec[n].project(t - lr * g * delta[n]) for n, t in self.knobs.items()}
+        # host arithmetic of the estimate: ‖Δ‖ (2d), the loss difference, the update (2d)
+        d = sum(t.numel() for t in self.knobs.values())
+        self.oracle.trace.record(DigitalEvent(layer=self.oracle.name, flops=4 * d + 4,
+                                              role="estimator"))
         self.steps += 1
         passes = 2 * x.shape[0]
         loss = 0.5 * float(l_plus + l_minus)
         if s.loss_pass:
             p0 = self.oracle.query(self.oracle.program(self.knobs, self.gen), x, self.gen)[0]
-            loss = float(s.readout.losses(p0, y).mean())
+            loss = float(self.head.losses(p0, y).mean())
             passes += x.shape[0]
         self.passes += passes
         return {"loss": loss, "passes": passes}
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         prog = self.oracle.program(self.knobs, self.gen)
-        return self.settings.readout.predict(self.oracle.query(prog, x, self.gen)[0])
+        return self.head.predict(self.oracle.query(prog, x, self.gen)[0])
 
 
 def build_ficonn_spsa(oracle: TracingOracle, settings: FICONNSPSASettings, *, seed: int) -> FICONNSPSA:

@@ -22,6 +22,7 @@ from . import updates
 from .meshnet_common import cosine_factor, initial_knobs
 from .optical_readout import Readout
 from .seeds import generator
+from .settings import integer, setting
 
 __all__ = ["InSituBPSettings", "InSituBP", "build_insitu_bp", "LABEL"]
 
@@ -30,16 +31,26 @@ LABEL = "in-situ backprop (adjoint measurements)"
 
 @dataclass(frozen=True)
 class InSituBPSettings:
-    """lr: Adam step on the phases (rad); readout: the digital loss on the output powers;
-    decay_steps: cosine decay of the step to 0 over that many steps (None: constant)."""
+    """lr: Adam step on the phases (rad); readout / readout_scale: the digital loss on the
+    output powers (:class:`Readout`); decay_steps: cosine decay of the step to 0 over that many
+    steps (0: constant). Flat scalar fields, so a run config can hold and override them."""
 
-    lr: float = 0.01
-    readout: Readout = Readout()
-    decay_steps: int | None = None
+    lr: float = setting(0.01, "Adam step on the phases", "rad")
+    readout: str = setting("pairs", "digital readout of the output powers (pairs: ports "
+                           "(0,1) vs (2,3); ports: one logit per port)")
+    readout_scale: float = setting(1.0, "logit = scale × output power", "1")
+    decay_steps: int = setting(0, "cosine decay of the step to 0 over this many steps "
+                               "(0: constant)", "steps")
 
     def __post_init__(self) -> None:
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"InSituBPSettings.lr = {self.lr!r}; allowed: a number > 0")
+        integer("InSituBPSettings", "decay_steps", self.decay_steps, 0, 10 ** 9)
+        self.head()
+
+    def head(self) -> Readout:
+        """The :class:`Readout` these settings name (one-line ValueError if unknown)."""
+        return Readout(self.readout, self.readout_scale)
 
 
 class InSituBP:
@@ -51,6 +62,7 @@ class InSituBP:
                  knobs: dict | None = None) -> None:
         oracle.require("adjoint")
         self.oracle, self.settings = oracle, settings
+        self.head = settings.head()
         self.knobs = knobs or initial_knobs(oracle.knob_spec, generator(seed, "init/knobs"))
         self.opt = updates.adam(settings.lr)
         self.state = self.opt.init({"phases": self.knobs["phases"]})
@@ -60,7 +72,7 @@ class InSituBP:
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> dict:
         prog = self.oracle.program(self.knobs, self.gen)
-        res = self.oracle.adjoint(prog, x, lambda p: self.settings.readout.cotangent(p, y), self.gen)
+        res = self.oracle.adjoint(prog, x, lambda p: self.head.cotangent(p, y), self.gen)
         upd, self.state = self.opt.update(res.grads, self.state, {"phases": self.knobs["phases"]})
         f = cosine_factor(self.steps, self.settings.decay_steps)
         self.knobs = {**self.knobs, "phases": self.knobs["phases"] + f * upd["phases"]}
@@ -70,7 +82,7 @@ class InSituBP:
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         prog = self.oracle.program(self.knobs, self.gen)
-        return self.settings.readout.predict(self.oracle.query(prog, x, self.gen)[0])
+        return self.head.predict(self.oracle.query(prog, x, self.gen)[0])
 
     @staticmethod
     def passes_per_sample() -> int:

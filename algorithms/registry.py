@@ -95,7 +95,12 @@ class AlgorithmSpec:
     trainer touches the device at all (twin baselines that never deploy do not);
     ``cross_device_row``: a run prices the same step on every other kind's preset too (every
     algorithm whose devices are the model's blocks does, so that companion rows are priced for
-    every algorithm alike; a layout of other devices, e.g. tensor-train cores, opts out)."""
+    every algorithm alike; a layout of other devices, e.g. tensor-train cores, opts out);
+    ``network_knobs(devices, seed)``: set for algorithms that train a *whole-network* device
+    (one oracle for a whole photonic network, :mod:`hwsim.photonic.meshnet`; e.g. in-situ
+    backprop, which needs every layer's monitors): their initial knobs come from the device's
+    knob spec, not from per-layer weights, and ``whole_network`` is true; they run through
+    ``experiments.reproduce``, not on a per-layer model's devices."""
 
     name: str
     description: str
@@ -117,6 +122,12 @@ class AlgorithmSpec:
     #: contract tests and examples; empty: the defaults fit any network
     example: Mapping[str, Any] = field(default_factory=dict)
     check_task: Callable[[Any, Any, int, int], None] | None = None
+    network_knobs: Callable[[Sequence, int], list[dict]] | None = None
+
+    @property
+    def whole_network(self) -> bool:
+        """Its layout is one whole-network device (see ``network_knobs``)."""
+        return self.network_knobs is not None
 
     @property
     def capability(self) -> str | None:
@@ -268,6 +279,8 @@ def initial_knobs(name: str, settings, model, devices: Sequence, seed: int) -> l
     by each device's ``knobs_from_weight`` (the designer's weight → knob programming). Every
     algorithm with the same layout starts from the same knobs at a seed."""
     spec = _spec(name)
+    if spec.whole_network:
+        return spec.network_knobs(devices, seed)
     slots = spec.layout(settings, model)
     weights = (spec.initial_weights(settings, model, seed) if spec.initial_weights
                else _default_weights(seed, [(s.n_in, s.n_out) for s in slots]))

@@ -93,6 +93,10 @@ def build_stage(cfg: Config, input_shape, n_classes: int, trace: Trace | None,
     network and devices (``preset``: the same network on another device preset), from the
     initial knobs every stage of the run shares."""
     name = name or cfg.algorithm.name
+    if registry.ALGORITHMS[name].whole_network:
+        raise ConfigError(f"algorithm.name = {name!r} trains a whole-network photonic device "
+                          "(one oracle for the whole mesh network), not a per-layer model; "
+                          "allowed: run it with `forwardlab reproduce pai2023` or `ficonn2024`")
     settings, model, devices = stage_devices(cfg, name, input_shape, preset)
     check = registry.ALGORITHMS[name].check_task
     if check is not None and objective is None:        # a classification task

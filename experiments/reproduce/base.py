@@ -82,6 +82,7 @@ class Curve:
     steps: int = 0
     step_energy_j: float = 0.0
     step_latency_s: float = 0.0
+    device_accuracy: float = math.nan   # final test accuracy under the training device's noise
 
     def to_target(self, target: float) -> tuple[float, float, float]:
         """(passes, energy J, latency s) at the first evaluation reaching ``target``; nan if never."""
@@ -98,11 +99,13 @@ class Curve:
 
 def train_curve(trainable, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
                 y_test: torch.Tensor, *, epochs: int, batch: int, seed: int, trace: Trace | None,
-                evals: int = 10, cost_level: str = "nominal") -> Curve:
+                evals: int = 10, cost_level: str = "nominal", predict=None) -> Curve:
     """Train for ``epochs`` over mini-batches (one shuffle stream per seed: every algorithm of a
     seed sees the same batches) and evaluate test accuracy ``evals`` times (and at the start).
     Each training step's device trace is priced with the photonic cost spec (twin baselines,
-    with ``trace=None``, book zero device cost and count no optical passes)."""
+    with ``trace=None``, book zero device cost and count no optical passes). ``predict``: how
+    test accuracy is measured (default: ``trainable.predict``, a query of the training device)."""
+    predict = predict or trainable.predict
     spec = photonic_spec(cost_level)
     gen = torch.Generator().manual_seed(int(seed) * 1000 + 7)
     n = len(x_train)
@@ -113,7 +116,7 @@ def train_curve(trainable, x_train: torch.Tensor, y_train: torch.Tensor, x_test:
     passes = energy = latency = 0.0
 
     def evaluate():
-        acc = float((trainable.predict(x_test) == y_test).float().mean())
+        acc = float((predict(x_test) == y_test).float().mean())
         curve.passes.append(passes)
         curve.energy_j.append(energy)
         curve.latency_s.append(latency)

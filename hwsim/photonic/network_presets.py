@@ -10,7 +10,10 @@ its source, and a number the sources do not give is marked (assumed).
                io_amp_error_std ∈ {0, 0.025, 0.05}, io_phase_error_std ∈ {0, 0.025, 0.05},
                loss_db_std ∈ {0, 0.05}, tap_pd_shot_noise ∈ {0, 0.005, 0.01, 0.02}): field
                errors 0.025, shot noise 0.01, shifter loss 0.05 dB (the sweep's largest levels
-               model a worse chip than the one that reached > 94 %).
+               model a worse chip than the one that reached > 94 %). That sweep is the
+               authors' 64-port MNIST simulation (sim_data.nc: batch 600, 100 epochs), whose
+               test accuracy is evaluated with every per-query error off
+               (mnist/mnist_insitu_eval.py); no measured figure of the 4-port chip is used.
 ``ficonn-6x3`` FICONN (Bandyopadhyay et al., Nat. Photon. 2024, arXiv:2208.01623): three 6×6
                Clements units, NOFUs on all 6 modes after units 1 and 2 (132 parameters), direct
                detection. Built from the ``mzi-ficonn`` cost preset (16-bit phase control,

@@ -11,6 +11,8 @@ from algorithms import registry
 from algorithms.model import model_from_config
 from algorithms.seeds import device_seed
 from hwsim.oracle import CAPABILITIES
+from hwsim.photonic.meshnet import MeshNetwork
+from hwsim.photonic.network_presets import NETWORK_PRESETS
 from hwsim.presets import build_layer
 from hwsim.trace import Trace
 
@@ -18,14 +20,25 @@ NAMES = list(registry.ALGORITHMS)
 N_IN, N_CLASSES = 64, 10          # the shape of the shipped digits (the specs' examples)
 
 
-def toy(n=32, seed=0):
+def toy(n=32, seed=0, spec=None):
     g = torch.Generator().manual_seed(seed)
+    if spec is not None and spec.whole_network:
+        return (torch.rand(n, NETWORK_WIDTH, generator=g),
+                torch.randint(0, 2, (n,), generator=g))
     return torch.randn(n, N_IN, generator=g), torch.randint(0, N_CLASSES, (n,), generator=g)
+
+
+#: whole-network algorithms (``spec.whole_network``) run on the Pai 4-port mesh network, whose
+#: inputs are 4 non-negative amplitudes and whose readout has 2 classes
+NETWORK_PRESET, NETWORK_WIDTH = "pai-4port", 4
 
 
 def setup(name, preset="mzi-default"):
     spec = registry.ALGORITHMS[name]
     s = registry.settings_for(name, spec.example)
+    if spec.whole_network:
+        return spec, s, None, [MeshNetwork(NETWORK_PRESETS[NETWORK_PRESET](), seed=0,
+                                           name=NETWORK_PRESET)]
     model = model_from_config((N_IN,), hidden=[8])
     slots = registry.device_layout(name, s, model)
     devs = [build_layer(preset, sl.n_in, sl.n_out, seed=device_seed(0, sl.stream), name=sl.name)
@@ -63,7 +76,7 @@ def test_a_step_queries_what_the_spec_declares_and_predicts(name):
     spec, s, model, devs = setup(name)
     trace = Trace()
     tr = registry.build(name, s, model, devs, N_CLASSES, seed=0, trace=trace)
-    x, y = toy()
+    x, y = toy(spec=spec)
     trace.begin_step()
     m = tr.step(x, y)
     summary = trace.end_step()
@@ -87,7 +100,8 @@ def test_every_algorithm_of_a_seed_starts_from_the_same_knobs(name):
     device layout start from identical knobs (fair comparisons by construction)."""
     spec, s, model, devs = setup(name)
     mine = registry.initial_knobs(name, s, model, devs, seed=3)
-    ref = "tt-zo" if spec.layout is registry.ALGORITHMS["tt-zo"].layout else "mfdd"
+    same_layout = [n for n, o in registry.ALGORITHMS.items() if o.layout is spec.layout]
+    ref = same_layout[0]       # the first registered algorithm of this device layout
     theirs = registry.initial_knobs(ref, registry.settings_for(
         ref, registry.ALGORITHMS[ref].example), model, devs, seed=3)
     assert all(torch.equal(a[k], b[k]) for a, b in zip(mine, theirs) for k in a)

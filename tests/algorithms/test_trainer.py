@@ -9,13 +9,16 @@ from algorithms import registry
 from algorithms.families.mono_forward import build_global
 from algorithms.model import model_from_config
 from algorithms.torch_module import DeviceLayer
-from hwsim.oracle import MissingCapability, TracingOracle
+from hwsim.oracle import CAPABILITIES, MissingCapability, TracingOracle
 from hwsim.presets import build_layer
 from hwsim.trace import Trace
 
 #: every registered device-trained algorithm on the model's blocks (tensor-train ones, which
 #: take their own network, are covered by tests/algorithms/test_algorithm_contract.py)
-FORWARD_ONLY = [n for n, s in registry.ALGORITHMS.items() if not s.twin and s.check_task is None]
+#: (whole-network algorithms, ``spec.whole_network``, train one oracle for a whole photonic network
+#: and are covered there and by tests/experiments/test_reproduce.py)
+FORWARD_ONLY = [n for n, s in registry.ALGORITHMS.items()
+                if not s.twin and s.check_task is None and not s.whole_network]
 
 
 def devices(model, preset):
@@ -42,7 +45,7 @@ def test_every_issue_name_is_registered_with_description_capability_and_settings
     assert len(lines) == len(registry.ALGORITHMS) and all("\n" not in ln for ln in lines)
     for n in registry.ALGORITHMS:
         spec = registry.ALGORITHMS[n]
-        assert spec.capability in (None, "nominal", "calibrate") and spec.description
+        assert spec.capability in (None, *CAPABILITIES) and spec.description
         assert isinstance(registry.settings_for(n), spec.settings_type)
 
 

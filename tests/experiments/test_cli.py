@@ -473,7 +473,17 @@ def test_price_reprices_every_row_from_the_file(main_run, capsys):
 
 
 #: every registered algorithm but the default run's three (mfdd, mf-ad, bp: tested above)
-REGISTRY_ONLY = tuple(n for n in REGISTRY if n not in ("mfdd", "mf-ad", "bp"))
+#: (whole-network algorithms, ``spec.whole_network``, run through ``reproduce``: see below)
+REGISTRY_ONLY = tuple(n for n in REGISTRY
+                      if n not in ("mfdd", "mf-ad", "bp") and not REGISTRY[n].whole_network)
+WHOLE_NETWORK = tuple(n for n in REGISTRY if REGISTRY[n].whole_network)
+
+
+@pytest.mark.parametrize("algo", WHOLE_NETWORK)
+def test_a_whole_network_algorithm_on_a_layer_model_is_one_clear_line(tmp_path, capsys, algo):
+    assert cli(run_args(tmp_path, tmp_path / "r.h5", "--algorithm", algo, "--no-references")) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert any(algo in ln and "reproduce" in ln for ln in err), err
 
 
 def test_algorithms_lists_every_name(capsys):

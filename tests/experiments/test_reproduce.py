@@ -51,3 +51,32 @@ def test_missing_vowel_file_fails_before_training_and_leaves_nothing(tmp_path, c
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "vowdata.dat not found" in err
     assert not out.exists()
+
+
+def test_error_free_inference_keeps_the_chip_and_drops_only_per_query_errors():
+    """The authors' simulations evaluate test accuracy with every field error and the shot
+    noise at 0 (photonicbackprop mnist_insitu_eval.py): same static chip, no per-query noise."""
+    import dataclasses
+
+    import torch
+
+    from experiments.reproduce.common import QUERY_ERRORS, build_device, error_free_device
+    noisy, clean = build_device("pai-4port", 3), error_free_device("pai-4port", 3)
+    assert all(getattr(clean.config, f) == 0.0 for f in QUERY_ERRORS)
+    assert dataclasses.replace(clean.config, **{f: getattr(noisy.config, f)
+                                                for f in QUERY_ERRORS}) == noisy.config
+    assert torch.equal(clean._amplitude, noisy._amplitude)        # same fabricated losses
+    knobs = {"phases": torch.rand(3, 16, generator=torch.Generator().manual_seed(0)) * 6}
+    x = torch.rand(5, 4, generator=torch.Generator().manual_seed(1))
+    a, b = (clean.query(clean.program(knobs), x, torch.Generator().manual_seed(s)) for s in (0, 1))
+    assert torch.equal(a, b)                                       # no per-query draw left
+    n1, n2 = (noisy.query(noisy.program(knobs), x, torch.Generator().manual_seed(s))
+              for s in (0, 1))
+    assert not torch.equal(n1, n2)
+
+
+def test_unknown_inference_mode_is_one_line():
+    from algorithms.optical_readout import Readout
+    from experiments.reproduce.common import run_algorithm
+    with pytest.raises(ValueError, match="inference = 'noisy'; allowed: device, error-free"):
+        run_algorithm("insitu-bp", {}, "pai-4port", Readout(), (None,) * 4, 0, inference="noisy")
