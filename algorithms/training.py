@@ -102,7 +102,8 @@ def fit(model, x: Tensor, y: Tensor, *, epochs: int, batch_size: int, seed: int 
     ``eval_accuracy`` when those sets are given (``val``: held out of training, for choosing
     settings) and ``steps`` (steps done).
 
-    Callbacks: ``on_step(steps_done, result)`` after every step (it must evaluate, if at all,
+    A model with ``begin_epoch(epoch)`` is told each epoch's index before its first step (its
+    learning-rate schedules read it). Callbacks: ``on_step(steps_done, result)`` after every step (it must evaluate, if at all,
     with the evaluation streams, i.e. ``predict``); ``on_epoch(epoch, metrics)`` and
     ``on_epoch_end(result)`` (checkpointing) after every epoch. ``stop()`` is polled after
     every step and raises :class:`Interrupted` when true; a non-finite step metric raises
@@ -125,6 +126,9 @@ def fit(model, x: Tensor, y: Tensor, *, epochs: int, batch_size: int, seed: int 
         if epoch < result.epochs_done:
             continue
         losses: dict[str, list[float]] = {}
+        begin = getattr(model, "begin_epoch", None)   # per-epoch learning-rate schedules
+        if callable(begin):
+            begin(epoch)
         for idx in minibatches(x.shape[0], batch_size, g):
             if trace is not None:
                 trace.begin_step()
