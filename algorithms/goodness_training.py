@@ -27,7 +27,7 @@ from .estimators.base import Estimator
 from .model import Conv2d, Flatten
 from .network import OracleNetwork
 from .objectives.goodness import ClassGoodnessHead, ThresholdGoodness
-from .seeds import generator
+from .seeds import FF_NEGATIVES, generator
 from .trainer import LocalTrainer
 from .updates import GradientTransformation
 
@@ -70,13 +70,9 @@ def local_trainer_with_objectives(net: OracleNetwork, initial_knobs: Sequence[Ma
         raise ValueError(f"objectives has {len(objectives)} entries; allowed one per stage "
                          f"({len(net.stages)})")
     n_classes = max(getattr(o, "n_classes", 1) for o in objectives)
-    trainer = LocalTrainer(net, initial_knobs, n_classes, estimators, knob_optimizer,
-                           digital_optimizer, prediction=prediction, seed=seed, trace=trace,
-                           **trainer_kwargs)
-    trainer.heads = list(objectives)
-    trainer.state = trainer._init_state(net, initial_knobs, trainer.heads, knob_optimizer,
-                                        digital_optimizer, trainer.estimators, seed)
-    return trainer
+    return LocalTrainer(net, initial_knobs, n_classes, estimators, knob_optimizer,
+                        digital_optimizer, prediction=prediction, seed=seed, trace=trace,
+                        heads=objectives, **trainer_kwargs)
 
 
 def embed_label(x: Tensor, labels: Tensor, n_classes: int, value: float) -> Tensor:
@@ -107,7 +103,7 @@ class ForwardForward:
             raise ValueError("ForwardForward embeds the label in the first input features; "
                              "allowed: flat or one-channel inputs")
         self.trainer, self.n_classes, self.label_value = trainer, n_classes, float(label_value)
-        self._negatives = generator(seed, "ff/negatives")
+        self._negatives = generator(seed, FF_NEGATIVES)
 
     @property
     def state(self):

@@ -17,15 +17,9 @@ from hwsim.oracle import Oracle, Programmed
 from .knobmaps import KnobMap, knob_map_for
 from .model import ModelDescription, Stage
 
-__all__ = ["OracleNetwork", "perturbation_step", "WRITE_NOISE_RANGE_UNITS", "LSB_MULTIPLE",
+__all__ = ["OracleNetwork", "perturbation_step", "knob_steps", "projection_dims", "device_hint", "LSB_MULTIPLE",
            "NOISE_MULTIPLE"]
 
-#: Datasheet write (programming) noise per trained knob, in range units, by device kind (what a
-#: user knows about the technology, not a hidden per-device value). Crossbar: σ_prog = 3.8 % of
-#: g_max = 0.95 µS at ĝ = 0.5 (Nandakumar et al., ICECS 2019, fit in AIHWKIT ``pcm.py``;
-#: devices.md §6) over the pair knob's range 2·(g_max − g_min) = 50 µS → 0.019. MZI phases are
-#: written by a deterministic DAC (static phase biases cancel in a ± difference): 0.
-WRITE_NOISE_RANGE_UNITS = {"crossbar": 0.95 / 50.0, "mzi": 0.0}
 LSB_MULTIPLE = 4.0      # per-knob step ≥ 4 DAC/level steps, so a ± pair moves ≥ 8 codes
 NOISE_MULTIPLE = 2.0    # per-knob step ≥ 2 σ_write (see perturbation_step)
 
@@ -47,6 +41,32 @@ def perturbation_step(knob_map: KnobMap, write_noise_range_units: float,
     if requested is not None:
         floors.append(float(requested))
     return max(floors)
+
+
+def device_hint(oracle, key: str, default: float | None = None) -> float | None:
+    """A technology value the device kind publishes for algorithms (``Oracle.hints``, e.g.
+    ``write_noise_range_units``: the datasheet write noise per knob; ``zo_knob_lr_range_units``:
+    a ZO knob step size chosen on validation splits), else ``default``."""
+    hints = oracle.hints() if callable(getattr(oracle, "hints", None)) else {}
+    return hints.get(key, default)
+
+
+def knob_steps(oracles: Sequence[Oracle], maps: Sequence[KnobMap], settings) -> list[float]:
+    """Per-knob perturbation of each device by :func:`perturbation_step`: the settings'
+    ``epsilon_knob_range_units`` raised to the device's floors; the write noise is the settings'
+    ``write_noise_range_units`` where set, else the device's ``write_noise_range_units`` hint."""
+    out = []
+    for o, m in zip(oracles, maps):
+        wn = settings.write_noise_range_units
+        wn = device_hint(o, "write_noise_range_units", 0.0) if wn is None else wn
+        out.append(perturbation_step(m, wn, settings.epsilon_knob_range_units))
+    return out
+
+
+def projection_dims(k: int | None, net: "OracleNetwork") -> list[int | None]:
+    """Per stage, the random projection of its local head: ``k`` where the stage is wider than
+    ``k``, else None (no projection)."""
+    return [k if k is not None and st.n_features > k else None for st in net.stages]
 
 
 @dataclass
@@ -71,9 +91,6 @@ class OracleNetwork:
                                  f"needs {n_in}→{n_out}")
         maps = [knob_map_for(o.knob_spec, o.info().knob_bits) for o in oracles]
         return cls(model, list(oracles), maps, stages)
-
-    def device_kind(self, i: int) -> str:
-        return self.oracles[i].info().device
 
     def program(self, i: int, theta: Tensor, fixed: Mapping[str, Tensor],
                 gen: torch.Generator) -> Programmed:

@@ -30,15 +30,13 @@ from torch import Tensor
 
 from hwsim.trace import DigitalEvent, Trace
 
-from .estimators.activity import Activity
-from .estimators.base import Estimator
-from .estimators.local_guess import LocalGuess
+from .estimators.base import JACOBIAN_NEEDS, Estimator
 from .estimators.span import SpanProjection
 from .estimators.weight import Directional
 from .model import Bias, ReLU
 from .network import OracleNetwork
 from .objectives.heads import MonoForwardHead, example_losses
-from .seeds import generator
+from .seeds import INIT_HEADS, TRAINER_STREAMS, generator
 from .training import SCHEDULES
 from .updates import GradientTransformation, apply_updates
 
@@ -64,9 +62,7 @@ class Streams:
 
     @classmethod
     def from_seed(cls, seed: int) -> "Streams":
-        return cls(*(generator(seed, f"stream/{n}") for n in (
-            "train/directions", "train/program", "train/query", "eval/program", "eval/query",
-            "deploy/program", "deploy/query", "train/calibrate")))
+        return cls(*(generator(seed, f"stream/{n}") for n in TRAINER_STREAMS))
 
 
 @dataclass
@@ -93,15 +89,6 @@ def _flops(trace: Trace | None, layer: str, flops: float, role: str = "host") ->
         trace.record(DigitalEvent(layer=layer, flops=int(flops), role=role))
 
 
-def _directions(est) -> int:
-    """Directions an estimate combines (Σ_p δ_p u_p costs 2 FLOPs per direction and knob)."""
-    rule = getattr(est, "rule", est)
-    for name in ("num_directions", "num_tangents", "rank"):
-        if isinstance(getattr(rule, name, None), int):
-            return getattr(rule, name)
-    return max(1, est.device_queries() // 2)
-
-
 class _Common:
     """Shared set-up and evaluation (composition helpers, not a public base class)."""
 
@@ -116,7 +103,7 @@ class _Common:
         if len(initial_knobs) != len(net.stages):
             raise ValueError(f"initial_knobs has {len(initial_knobs)} entries; allowed: one per "
                              f"device block ({len(net.stages)})")
-        g = generator(seed, "init/heads")
+        g = generator(seed, INIT_HEADS)
         theta, fixed, digital, hp = [], [], [], []
         for st, m, k0, head in zip(net.stages, net.maps, initial_knobs, heads):
             k0 = {n: t.detach().clone().float() for n, t in k0.items()}
@@ -201,7 +188,8 @@ class LocalTrainer(_Common):
                  *, projection_dims: Sequence[int | None] | None = None, head: str = "exact",
                  head_estimator: Directional | None = None, prediction: str = "last",
                  guess_model: str = "nominal", recalibrate_every: int = 20,
-                 calibrate_subset: int | None = None, seed: int = 0, trace: Trace | None = None) -> None:
+                 calibrate_subset: int | None = None, seed: int = 0, trace: Trace | None = None,
+                 heads: Sequence | None = None) -> None:
         if guess_model not in GUESS_MODELS:
             raise ValueError(f"guess_model = {guess_model!r}; allowed: {GUESS_MODELS}")
         if not isinstance(recalibrate_every, int) or recalibrate_every < 1:
@@ -219,11 +207,14 @@ class LocalTrainer(_Common):
         self.head_mode, self.head_estimator = head, head_estimator
         self.estimators = list(estimators)
         proj = list(projection_dims) if projection_dims is not None else [None] * len(net.stages)
-        self.heads = [MonoForwardHead(n_classes, st.n_features, k) for st, k in zip(net.stages, proj)]
+        self.heads = (list(heads) if heads is not None else
+                      [MonoForwardHead(n_classes, st.n_features, k)
+                       for st, k in zip(net.stages, proj)])
+        if len(self.heads) != len(net.stages):
+            raise ValueError(f"heads has {len(self.heads)} entries; allowed one per stage "
+                             f"({len(net.stages)})")
         for i, e in enumerate(self.estimators):
-            uses_nominal = isinstance(e, (Activity, SpanProjection)) or (
-                isinstance(e, LocalGuess) and e.needs_guess)
-            if uses_nominal:
+            if e is not None and e.needs & JACOBIAN_NEEDS:
                 net.oracles[i].require("nominal" if guess_model == "nominal" else "calibrate")
         self.guess_model, self.recalibrate_every = guess_model, recalibrate_every
         self.calibrate_subset = calibrate_subset
@@ -327,7 +318,7 @@ class LocalTrainer(_Common):
             return head.loss(h.reshape(v.shape[0], B, -1), y, {**hp, "M": parts["M"]})
 
         g, _, info = self.head_estimator.estimate(loss, vec, (), s.streams.directions)
-        _flops(self.trace, "host", 2 * _directions(self.head_estimator) * vec.numel(), "estimator")
+        _flops(self.trace, "host", self.head_estimator.combine_flops(vec.numel()), "estimator")
         out, j = {}, 0
         for k, shp in shapes.items():
             n = math.prod(shp)
@@ -360,16 +351,16 @@ class LocalTrainer(_Common):
             g_theta = None
             if est is not None:
                 extras, loss_fn = {}, None
-                if isinstance(est, LocalGuess) and est.needs_guess:
+                if "guess" in est.needs:
                     extras["guess"] = self._guess(i, dz, p["a_in"])
-                if isinstance(est, SpanProjection):
+                if "span-directions" in est.needs:
                     extras["directions"] = self._span_directions(i, p, est)
-                if isinstance(est, Activity):
+                if "activity" in est.needs:
                     loss_fn, extras = self._activity_extras(i, p, y)
                 g_theta, s.estimator[i], info = est.estimate(
                     loss_fn or self._stage_loss_fn(i, p["a_in"], y), s.theta[i], s.estimator[i],
                     s.streams.directions, **extras)
-                _flops(self.trace, "host", 2 * _directions(est) * s.theta[i].numel(), "estimator")
+                _flops(self.trace, "host", est.combine_flops(s.theta[i].numel()), "estimator")
             new[i] = (g_theta, g_dig)
             metrics[f"loss.{net.oracles[i].name}"] = float(loss)
         # all gradients were taken at the pre-step values; apply the updates now
@@ -411,7 +402,7 @@ class GlobalTrainer(_Common):
                  knob_optimizer: GradientTransformation, digital_optimizer: GradientTransformation,
                  *, projection_dim: int | None = None, seed: int = 0,
                  trace: Trace | None = None) -> None:
-        if isinstance(estimator, (LocalGuess, Activity)):
+        if estimator.needs:
             raise ValueError("GlobalTrainer: allowed estimators are weight perturbations "
                              "(Directional, FROG, LowRank, SeedReplay)")
         self.net, self.trace, self.prediction = net, trace, "last"

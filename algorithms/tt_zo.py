@@ -77,6 +77,9 @@ class TTZOTrainer:
         knob_optimizer: update rule on the core knobs; bias_optimizer: on all biases.
     """
 
+    #: one estimate (one update) over the whole network per step: a single stage
+    n_stages = 1
+
     def __init__(self, net: TTNetwork, initial_knobs: Sequence[Mapping[str, Tensor]], objective,
                  estimator: HybridZO, knob_optimizer: GradientTransformation,
                  bias_optimizer: GradientTransformation, *, seed: int = 0,

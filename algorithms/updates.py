@@ -1,6 +1,7 @@
 """Optax-shaped update rules on dicts of tensors.
 
-A :class:`GradientTransformation` is a pair of pure functions::
+A :class:`GradientTransformation` is a frozen dataclass (its hyperparameters are data, so a
+checkpoint of a trainer holds data only) with two pure methods::
 
     state = tx.init(params)
     updates, state = tx.update(grads, state, params)
@@ -25,7 +26,8 @@ from __future__ import annotations
 
 import math
 from numbers import Real
-from typing import Any, Callable, NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -33,6 +35,11 @@ from torch import Tensor
 __all__ = [
     "Params",
     "GradientTransformation",
+    "Scale",
+    "Momentum",
+    "Adam",
+    "ClipByGlobalNorm",
+    "Chain",
     "EmptyState",
     "MomentumState",
     "AdamState",
@@ -49,11 +56,14 @@ __all__ = [
 Params = dict[str, Tensor]
 
 
-class GradientTransformation(NamedTuple):
+@runtime_checkable
+class GradientTransformation(Protocol):
     """``init(params) -> state``; ``update(grads, state, params=None) -> (updates, state)``."""
 
-    init: Callable[[Params], Any]
-    update: Callable[..., tuple[Params, Any]]
+    def init(self, params: Params) -> Any: ...
+
+    def update(self, grads: Params, state: Any, params: Params | None = None
+               ) -> tuple[Params, Any]: ...
 
 
 class EmptyState(NamedTuple):
@@ -101,61 +111,73 @@ def _zeros_like(params: Params) -> Params:
 
 
 # ---------------------------------------------------------------------- transformations
-def scale(factor: float) -> GradientTransformation:
+@dataclass(frozen=True)
+class Scale:
     """u = factor · g (stateless; any finite factor)."""
-    f = _finite_real("factor", factor)
 
-    def init(params: Params) -> EmptyState:
+    factor: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "factor", _finite_real("factor", self.factor))
+
+    def init(self, params: Params) -> EmptyState:
         return EmptyState()
 
-    def update(grads: Params, state: EmptyState, params: Params | None = None):
-        return {k: g * f for k, g in grads.items()}, state
-
-    return GradientTransformation(init, update)
+    def update(self, grads: Params, state: EmptyState, params: Params | None = None):
+        return {k: g * self.factor for k, g in grads.items()}, state
 
 
-def sgd(lr: float) -> GradientTransformation:
-    """Plain gradient descent: u = −lr · g."""
-    lr = _positive("lr", lr)
-    return scale(-lr)
-
-
-def momentum(lr: float, beta: float = 0.9, nesterov: bool = False) -> GradientTransformation:
+@dataclass(frozen=True)
+class Momentum:
     """Heavy-ball / Nesterov momentum: m ← β m + g; u = −lr · m (or −lr · (g + β m))."""
-    lr = _positive("lr", lr)
-    beta = _unit_interval("beta", beta)
-    nesterov = bool(nesterov)
 
-    def init(params: Params) -> MomentumState:
+    lr: float
+    beta: float = 0.9
+    nesterov: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lr", _positive("lr", self.lr))
+        object.__setattr__(self, "beta", _unit_interval("beta", self.beta))
+        object.__setattr__(self, "nesterov", bool(self.nesterov))
+
+    def init(self, params: Params) -> MomentumState:
         return MomentumState(trace=_zeros_like(params))
 
-    def update(grads: Params, state: MomentumState, params: Params | None = None):
+    def update(self, grads: Params, state: MomentumState, params: Params | None = None):
         _check_keys(grads, state.trace, "state")
+        lr, beta = self.lr, self.beta
         trace = {k: beta * state.trace[k] + g for k, g in grads.items()}
-        if nesterov:
+        if self.nesterov:
             updates = {k: -lr * (g + beta * trace[k]) for k, g in grads.items()}
         else:
             updates = {k: -lr * m for k, m in trace.items()}
         return updates, MomentumState(trace=trace)
 
-    return GradientTransformation(init, update)
 
-
-def adam(lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
-         ) -> GradientTransformation:
+@dataclass(frozen=True)
+class Adam:
     """Adam with bias correction (arXiv:1412.6980), eps outside the square root."""
-    lr = _positive("lr", lr)
-    b1 = _unit_interval("b1", b1)
-    b2 = _unit_interval("b2", b2)
-    eps = _finite_real("eps", eps)
-    if eps < 0:
-        raise ValueError(f"eps={eps!r} is not allowed; expected a finite number >= 0")
 
-    def init(params: Params) -> AdamState:
+    lr: float
+    b1: float = 0.9
+    b2: float = 0.999
+    eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lr", _positive("lr", self.lr))
+        object.__setattr__(self, "b1", _unit_interval("b1", self.b1))
+        object.__setattr__(self, "b2", _unit_interval("b2", self.b2))
+        eps = _finite_real("eps", self.eps)
+        if eps < 0:
+            raise ValueError(f"eps={eps!r} is not allowed; expected a finite number >= 0")
+        object.__setattr__(self, "eps", eps)
+
+    def init(self, params: Params) -> AdamState:
         return AdamState(count=0, mu=_zeros_like(params), nu=_zeros_like(params))
 
-    def update(grads: Params, state: AdamState, params: Params | None = None):
+    def update(self, grads: Params, state: AdamState, params: Params | None = None):
         _check_keys(grads, state.mu, "state")
+        b1, b2, lr, eps = self.b1, self.b2, self.lr, self.eps
         t = state.count + 1
         mu = {k: b1 * state.mu[k] + (1.0 - b1) * g for k, g in grads.items()}
         nu = {k: b2 * state.nu[k] + (1.0 - b2) * (g * g) for k, g in grads.items()}
@@ -163,8 +185,6 @@ def adam(lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
         c2 = 1.0 - b2 ** t
         updates = {k: -lr * (mu[k] / c1) / ((nu[k] / c2).sqrt() + eps) for k in grads}
         return updates, AdamState(count=t, mu=mu, nu=nu)
-
-    return GradientTransformation(init, update)
 
 
 def global_norm(tree: Params) -> Tensor:
@@ -175,44 +195,83 @@ def global_norm(tree: Params) -> Tensor:
         torch.stack([torch.linalg.vector_norm(v.detach().to(torch.float64)) for v in tree.values()]))
 
 
-def clip_by_global_norm(max_norm: float) -> GradientTransformation:
+@dataclass(frozen=True)
+class ClipByGlobalNorm:
     """Rescale all gradients jointly so their global norm is at most ``max_norm``."""
-    c = _positive("max_norm", max_norm)
 
-    def init(params: Params) -> EmptyState:
+    max_norm: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "max_norm", _positive("max_norm", self.max_norm))
+
+    def init(self, params: Params) -> EmptyState:
         return EmptyState()
 
-    def update(grads: Params, state: EmptyState, params: Params | None = None):
+    def update(self, grads: Params, state: EmptyState, params: Params | None = None):
         norm = float(global_norm(grads))
-        if norm <= c or not math.isfinite(norm):
+        if norm <= self.max_norm or not math.isfinite(norm):
             # below the cap: unchanged; non-finite norms are passed through so they stay visible
             return dict(grads), state
-        factor = c / norm
+        factor = self.max_norm / norm
         return {k: g * factor for k, g in grads.items()}, state
 
-    return GradientTransformation(init, update)
 
-
-def chain(*transforms: GradientTransformation) -> GradientTransformation:
+@dataclass(frozen=True)
+class Chain:
     """Apply ``transforms`` in order; state is the tuple of their states."""
-    for i, tx in enumerate(transforms):
-        if not isinstance(tx, GradientTransformation):
-            raise ValueError(f"chain argument {i} is {type(tx).__name__}, "
-                             "expected a GradientTransformation")
 
-    def init(params: Params) -> tuple:
-        return tuple(tx.init(params) for tx in transforms)
+    transforms: tuple
 
-    def update(grads: Params, state: tuple, params: Params | None = None):
-        if len(state) != len(transforms):
-            raise ValueError(f"chain state has {len(state)} entries, expected {len(transforms)}")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "transforms", tuple(self.transforms))
+        for i, tx in enumerate(self.transforms):
+            if not isinstance(tx, GradientTransformation):
+                raise ValueError(f"chain argument {i} is {type(tx).__name__}, "
+                                 "expected a GradientTransformation")
+
+    def init(self, params: Params) -> tuple:
+        return tuple(tx.init(params) for tx in self.transforms)
+
+    def update(self, grads: Params, state: tuple, params: Params | None = None):
+        if len(state) != len(self.transforms):
+            raise ValueError(f"chain state has {len(state)} entries, expected "
+                             f"{len(self.transforms)}")
         new_state = []
-        for tx, s in zip(transforms, state):
+        for tx, s in zip(self.transforms, state):
             grads, s = tx.update(grads, s, params)
             new_state.append(s)
         return grads, tuple(new_state)
 
-    return GradientTransformation(init, update)
+
+# ---------------------------------------------------------------------- constructors
+def scale(factor: float) -> Scale:
+    """u = factor · g (stateless; any finite factor)."""
+    return Scale(factor)
+
+
+def sgd(lr: float) -> Scale:
+    """Plain gradient descent: u = −lr · g."""
+    return Scale(-_positive("lr", lr))
+
+
+def momentum(lr: float, beta: float = 0.9, nesterov: bool = False) -> Momentum:
+    """Heavy-ball / Nesterov momentum: m ← β m + g; u = −lr · m (or −lr · (g + β m))."""
+    return Momentum(lr, beta, nesterov)
+
+
+def adam(lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Adam:
+    """Adam with bias correction (arXiv:1412.6980), eps outside the square root."""
+    return Adam(lr, b1, b2, eps)
+
+
+def clip_by_global_norm(max_norm: float) -> ClipByGlobalNorm:
+    """Rescale all gradients jointly so their global norm is at most ``max_norm``."""
+    return ClipByGlobalNorm(max_norm)
+
+
+def chain(*transforms: GradientTransformation) -> Chain:
+    """Apply ``transforms`` in order; state is the tuple of their states."""
+    return Chain(transforms)
 
 
 def apply_updates(params: Params, updates: Params) -> Params:

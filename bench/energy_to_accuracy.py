@@ -56,7 +56,8 @@ from experiments.price import TARGET_FRACTION, mean_summary, price_summaries  # 
 from hwsim.cost import LEVELS, bp_step_work, gpu_band, measure_torch_step, with_headline  # noqa: E402
 from hwsim.cost.report import steps_to_target  # noqa: E402
 from hwsim.cost.spec import spec_from_mapping  # noqa: E402
-from hwsim.presets import build_layer  # noqa: E402
+from experiments.build import build_devices  # noqa: E402
+from hwsim.presets import device_config  # noqa: E402
 from hwsim.trace import Trace  # noqa: E402
 
 #: Settings of the bench/fashion_algorithms.py runs on mzi-default (bench/results/
@@ -85,10 +86,9 @@ def train_one(name: str, model, preset: str, train, test, epochs: int, batch: in
     """Train ``name`` with settings ``values``; returns (per-epoch test accuracy, cumulative
     steps, step summaries, CPU s, results label)."""
     trace = Trace()
-    devs = [build_layer(preset, a, b, seed=seed * 100 + i, name=f"layer{i}")
-            for i, (a, b) in enumerate(model.device_shapes())]
-    tr = registry.build(name, registry.settings_for(name, values or {}), model, devs, N_CLASSES,
-                        seed=seed, trace=trace)
+    settings = registry.settings_for(name, values or {})
+    devs = build_devices(device_config(preset), registry.device_layout(name, settings, model), seed)
+    tr = registry.build(name, settings, model, devs, N_CLASSES, seed=seed, trace=trace)
     t0 = time.process_time()
     res = registry.train(tr, *train, epochs=epochs, batch_size=batch, seed=seed, trace=trace,
                          x_eval=test[0], y_eval=test[1])

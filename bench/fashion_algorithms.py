@@ -32,7 +32,8 @@ from algorithms.model import model_from_config  # noqa: E402
 from algorithms.seeds import generator  # noqa: E402
 from experiments.config import parse_set  # noqa: E402
 from experiments.data import load_dataset  # noqa: E402
-from hwsim.presets import build_layer  # noqa: E402
+from experiments.build import build_devices  # noqa: E402
+from hwsim.presets import device_config  # noqa: E402
 from hwsim.trace import Trace  # noqa: E402
 
 FORWARD_ONLY = ("mfdd", "mfdd-thesis", "frog", "local-guess", "activity", "frozen")
@@ -61,10 +62,9 @@ def run_one(name, values, model, preset, data, epochs, batch, seed, curve_every=
     curve is [(queries so far, val accuracy)] every ``curve_every`` steps (evaluation streams:
     training is unchanged by it)."""
     trace = Trace()
-    devs = [build_layer(preset, a, b, seed=seed * 100 + i, name=f"layer{i}")
-            for i, (a, b) in enumerate(model.device_shapes())]
-    tr = registry.build(name, registry.settings_for(name, values), model, devs, 10, seed=seed,
-                        trace=trace)
+    settings = registry.settings_for(name, values)
+    devs = build_devices(device_config(preset), registry.device_layout(name, settings, model), seed)
+    tr = registry.build(name, settings, model, devs, 10, seed=seed, trace=trace)
     (xt, yt), (xv, yv), _ = data
     curve = []
 

@@ -25,13 +25,12 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from algorithms import registry  # noqa: E402
-from algorithms.baselines.tt_twin import LABEL, TTTwinTrainer  # noqa: E402
-from algorithms.seeds import generator  # noqa: E402
+from algorithms.baselines.tt_twin import LABEL  # noqa: E402
+from algorithms.training import fit  # noqa: E402
+from experiments.build import build_stage  # noqa: E402
 from experiments.config import load_toml, resolve, set_dotted  # noqa: E402
-from experiments.pde import _error, _train, pde_parts  # noqa: E402
+from experiments.pde import pde_task, relative_error  # noqa: E402
 from experiments.price import mean_summary, price_summaries  # noqa: E402
-from hwsim.oracle import TracingOracle  # noqa: E402
 from hwsim.trace import Trace  # noqa: E402
 
 
@@ -51,23 +50,19 @@ def main() -> None:
         m = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
         set_dotted(m, "device.preset", args.presets[0] if preset == "twin" else preset)
         cfg = resolve(m)
-        trace = Trace()
-        problem, obj, trainable, devices = pde_parts(cfg, trace)
-        x_test = problem.sample_interior(cfg.pde.test_points, generator(cfg.run.seed, "pde/test"))
-        u_exact = problem.exact(x_test)
+        task = pde_task(cfg)
+        obj = task.objective
+        trace = Trace() if preset != "twin" else None
+        algo = "tt-autograd" if preset == "twin" else "tt-zo"
+        trainable = build_stage(cfg, (task.problem.dim,), 0, trace, name=algo, objective=obj)
         model, label = trainable.trainer, f"tt-zo on {preset}"
         if preset == "twin":
-            net = model.net
-            model = TTTwinTrainer(type(net).build(net.shapes, [TracingOracle(d, Trace()) for d in devices],
-                                                  net.activation),
-                                  registry.tt_initial_knobs(net.shapes, devices, cfg.run.seed), obj,
-                                  knob_lr_range_units=trainable.settings.knob_lr_range_units,
-                                  bias_lr=trainable.settings.head_lr)
-            label, trace = f"tt-fo ({LABEL})", None
-        err0 = _error(model, obj, x_test, u_exact)
+            label = f"tt-fo ({LABEL})"
+        err0 = relative_error(model, obj, task.x_test, task.u_exact)
         t0 = time.process_time()
-        hist, summaries = _train(model, problem, obj, cfg, x_test, u_exact, trace=trace,
-                                 label=label, echo=quiet, progress=None, stop=None)
+        res = fit(trainable, epochs=cfg.run.epochs, seed=cfg.run.seed, task=task, trace=trace,
+                  on_epoch=lambda e, em: quiet(em))
+        hist, summaries = res.history, res.step_summaries
         cpu = time.process_time() - t0
         queries, e_step, e_gpu = 0, float("nan"), float("nan")
         if summaries:

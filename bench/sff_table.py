@@ -31,7 +31,8 @@ from algorithms import registry  # noqa: E402
 from algorithms.model import model_from_config  # noqa: E402
 from algorithms.training import accuracy  # noqa: E402
 from experiments.data import load_dataset, standardize  # noqa: E402
-from hwsim.presets import build_layer  # noqa: E402
+from experiments.build import build_devices  # noqa: E402
+from hwsim.presets import build_layer, device_config  # noqa: E402
 from hwsim.trace import Trace  # noqa: E402
 
 N_TRAIN, N_TEST, EPOCHS, BATCH, SEED = 1500, 1000, 1, 64, 0
@@ -58,11 +59,11 @@ def run_row(algo, arch, values, preset, data):
     x, y, xt, yt = data
     shape = (28, 28) if arch[0].startswith("conv") else (784,)
     model = model_from_config(shape, architecture=arch)
-    devices = [build_layer(preset, a, b, seed=i, name=f"layer{i}")
-               for i, (a, b) in enumerate(model.device_shapes())]
+    settings = registry.settings_for(algo, values)
+    devices = build_devices(device_config(preset), registry.device_layout(algo, settings, model),
+                            SEED)
     trace = Trace()
-    t = registry.build(algo, registry.settings_for(algo, values), model, devices, 10, seed=SEED,
-                       trace=trace)
+    t = registry.build(algo, settings, model, devices, 10, seed=SEED, trace=trace)
     t0 = time.process_time()
     res = registry.train(t, x, y, epochs=EPOCHS, batch_size=BATCH, seed=SEED, trace=trace)
     train_s = time.process_time() - t0

@@ -32,13 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from algorithms import registry  # noqa: E402
-from algorithms.baselines.tt_twin import LABEL, TTTwinTrainer  # noqa: E402
+from algorithms.baselines.tt_twin import LABEL  # noqa: E402
+from algorithms.families.tensor_train import TTModel  # noqa: E402
 from algorithms.seeds import generator  # noqa: E402
 from algorithms.tt import TTShape  # noqa: E402
 from algorithms.tt_zo import OutputCrossEntropy  # noqa: E402
 from experiments.data import load_dataset, standardize  # noqa: E402
-from experiments.pde import build_core_devices  # noqa: E402
-from hwsim.oracle import TracingOracle  # noqa: E402
+from experiments.build import build_devices  # noqa: E402
 from hwsim.presets import device_config  # noqa: E402
 from hwsim.trace import Trace  # noqa: E402
 
@@ -97,17 +97,17 @@ def main() -> None:
         if name == "dense-zo" and args.skip_dense:
             continue
         trace = Trace()
-        devices = build_core_devices(physics, shapes, args.seed)
+        net_of = TTModel(tuple(shapes), "relu")
+        algo = "tt-autograd" if name == "tt-fo" else "tt-zo"
+        devices = build_devices(physics, registry.device_layout(algo, settings, net_of), args.seed)
+        t = registry.build(algo, settings, net_of, devices, 10, seed=args.seed, trace=trace,
+                           objective=OutputCrossEntropy())
         if name == "tt-fo":
-            net = type(model.net).build(shapes, [TracingOracle(d, Trace()) for d in devices], "relu")
-            m = TTTwinTrainer(net, registry.tt_initial_knobs(shapes, devices, args.seed),
-                              OutputCrossEntropy(), knob_lr_range_units=args.lr, bias_lr=1e-2)
-            d, settings_per_step, calls = net.dim + 10, 0, 0
+            m = t.trainer
+            d, settings_per_step, calls = m.net.dim + 10, 0, 0
             cpu, steps = _train(m, x, y, args)
         else:
-            t = registry.build_tt(settings, devices, OutputCrossEntropy(), seed=args.seed,
-                                  trace=trace, shapes=shapes)
-            model = m = t.trainer
+            m = t.trainer
             d = m.net.dim
             settings_per_step = m.estimator.device_queries()
             calls = m.device_queries_per_step()

@@ -1,46 +1,107 @@
-"""Config → device layers and their initial knobs (the training objects come from
-:mod:`algorithms.registry`, see ``experiments.runner.build_stage``)."""
+"""Config → the objects a run trains: the stage's settings, its network, its devices (one per
+slot of the algorithm's device layout, each fabricated from its own stream of the run seed) and
+its trainable (built by :mod:`algorithms.registry` from the same initial knobs for every
+algorithm of a seed)."""
 from __future__ import annotations
 
-from algorithms.registry import kaiming_uniform
-from algorithms.seeds import derive_seed, generator
-from hwsim.crossbar.device import CrossbarConfig, CrossbarLayer
-from hwsim.photonic.device import MZIConfig, MZIMeshLayer
-from hwsim.presets import device_config
+import dataclasses
+import math
 
-from .config import Config
+from algorithms import registry
+from algorithms.families.tensor_train import TTModel
+from algorithms.seeds import device_seed
+from hwsim.presets import device_config, layer_from_config
+from hwsim.trace import Trace
 
-__all__ = ["build_devices", "layer_from_physics"]
+from .config import Config, ConfigError
+
+__all__ = ["stage_settings", "model_for", "build_devices", "build_stage", "layer_from_physics",
+           "SHARED_WITH_REFERENCES"]
+
+#: Settings a reference stage (mf-ad, bp, …) takes from the run's algorithm: like-for-like.
+SHARED_WITH_REFERENCES = ("schedule", "prediction", "projection_dim")
 
 
 def layer_from_physics(physics, n_in: int, n_out: int, *, seed: int, name: str):
-    """One oracle layer from a resolved device config (MZIConfig or CrossbarConfig)."""
-    if isinstance(physics, MZIConfig):
-        return MZIMeshLayer(n_in, n_out, physics, seed=seed, name=name)
-    if isinstance(physics, CrossbarConfig):
-        return CrossbarLayer(n_in, n_out, physics, seed=seed, name=name)
-    raise TypeError(f"device physics {physics!r}; allowed: MZIConfig or CrossbarConfig")
+    """One oracle layer from a resolved device config of any registered kind."""
+    try:
+        return layer_from_config(physics, n_in, n_out, seed=seed, name=name)
+    except ValueError as e:
+        raise TypeError(str(e)) from None
 
 
-def build_devices(cfg: Config, n_in: int, preset: str | None = None,
-                  shapes: list[tuple[int, int]] | None = None):
-    """Device layers and their initial knobs (the init weights mapped onto each device by its
-    ``knobs_from_weight``, the designer's weight → knob programming).
+def stage_settings(cfg: Config, name: str):
+    """Settings of a run stage: the configured algorithm's resolved ``algorithm.settings``; a
+    reference stage gets its registry defaults with ``SHARED_WITH_REFERENCES`` from the run
+    (a reference of the same settings class, e.g. tt-autograd of tt-zo, takes them all)."""
+    if name == cfg.algorithm.name:
+        return registry.settings_for(name, cfg.algorithm.settings)
+    spec, own = registry.ALGORITHMS[name], registry.ALGORITHMS[cfg.algorithm.name]
+    if spec.settings_type is own.settings_type:
+        return registry.settings_for(name, cfg.algorithm.settings)
+    allowed = {f.name for f in dataclasses.fields(spec.settings_type)}
+    shared = {k: v for k, v in cfg.algorithm.settings.items()
+              if k in SHARED_WITH_REFERENCES and k in allowed}
+    return registry.settings_for(name, shared)
 
-    ``preset`` builds the same network on another device preset (the cross-device cost row);
-    by default the run's resolved physics is used. ``shapes``: the (n_in, n_out) device
-    matrices of a ``model.architecture`` (default: the ``hidden`` MLP's layers). The init
-    weights are kaiming_uniform(a=√5) from the stream ``init-weights`` of the run seed, so every
-    stage and preset of a run starts from the same weights.
-    """
+
+def _square_image(n_in: int) -> tuple[int, int]:
+    """(H, W) of square one-channel images of n_in pixels (digits 8×8, Fashion-MNIST 28×28)."""
+    side = math.isqrt(n_in)
+    if side * side != n_in:
+        raise ConfigError(f"algorithm.settings.architecture needs square one-channel images; "
+                          f"the data set has {n_in} features per example")
+    return side, side
+
+
+def model_for(cfg: Config, settings, input_shape):
+    """The network a stage trains: a PDE task's tensor-train network (``[pde]``), the CNN of
+    the settings' ``architecture``, else the run's ``model.architecture`` or ``hidden`` MLP."""
+    from algorithms.model import model_from_config
+    if cfg.pde.problem:
+        from .pde import pde_shapes
+        return TTModel(tuple(pde_shapes(cfg)), cfg.pde.activation)
+    n_in = math.prod(input_shape)
+    if getattr(settings, "architecture", None):
+        return model_from_config(_square_image(n_in), architecture=list(settings.architecture))
+    if cfg.model.architecture:
+        return model_from_config(tuple(input_shape), architecture=list(cfg.model.architecture))
+    return model_from_config((n_in,), hidden=list(cfg.model.hidden))
+
+
+def build_devices(physics, slots, seed: int) -> list:
+    """One device per slot (``registry.device_layout``), fabricated from the slot's stream."""
+    return [layer_from_physics(physics, s.n_in, s.n_out, seed=device_seed(seed, s.stream),
+                               name=s.name) for s in slots]
+
+
+def stage_devices(cfg: Config, name: str, input_shape, preset: str | None = None):
+    """(settings, model, devices) of stage ``name`` (``preset``: on another device preset)."""
+    settings = stage_settings(cfg, name)
+    model = model_for(cfg, settings, input_shape)
+    try:
+        slots = registry.device_layout(name, settings, model)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     physics = device_config(preset) if preset else cfg.device.physics
-    seed = cfg.run.seed
-    sizes = [n_in, *cfg.model.hidden]
-    gen = generator(seed, "init-weights")
-    devices, knobs = [], []
-    for i, (a, b) in enumerate(shapes if shapes is not None else zip(sizes, sizes[1:])):
-        dev = layer_from_physics(physics, a, b, seed=derive_seed(seed, f"device/{i}") % (2 ** 62),
-                                 name=f"layer{i}")
-        devices.append(dev)
-        knobs.append(dev.knobs_from_weight(kaiming_uniform(b, a, gen)))
-    return devices, knobs
+    return settings, model, build_devices(physics, slots, cfg.run.seed)
+
+
+def build_stage(cfg: Config, input_shape, n_classes: int, trace: Trace | None,
+                name: str | None = None, preset: str | None = None, objective=None):
+    """The registry trainable of stage ``name`` (default: the configured algorithm) on its
+    network and devices (``preset``: the same network on another device preset), from the
+    initial knobs every stage of the run shares."""
+    name = name or cfg.algorithm.name
+    settings, model, devices = stage_devices(cfg, name, input_shape, preset)
+    check = registry.ALGORITHMS[name].check_task
+    if check is not None and objective is None:        # a classification task
+        try:
+            check(settings, model, math.prod(input_shape), n_classes)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+    try:
+        return registry.build(name, settings, model, devices, n_classes, seed=cfg.run.seed,
+                              trace=trace or Trace(), objective=objective)
+    except ValueError as e:   # e.g. a capability the device does not declare
+        raise ConfigError(f"algorithm.name = {cfg.algorithm.name!r}: {e}") from None

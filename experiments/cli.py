@@ -81,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     csub = c.add_subparsers(dest="config_command", parser_class=_Parser)
     show = csub.add_parser("show", help="print the resolved config as TOML")
     _add_config_options(show)
+    show.add_argument("--explain", action="store_true",
+                      help="comment every key with its meaning and unit where it declares them")
     s = sub.add_parser("sweep", help="run a sweep (grid/zip axes over config keys)")
     s.add_argument("path", help="sweep TOML file")
     s.add_argument("--workers", type=int, help="local worker processes (default 1)")
@@ -239,7 +241,7 @@ def _cmd_config(args) -> int:
         cfg = resolve_cli_config(args.config, args.sets)
     except ConfigError as e:
         return _err(str(e))
-    sys.stdout.write(config_to_toml(cfg))
+    sys.stdout.write(config_to_toml(cfg, explain=args.explain))
     return 0
 
 

@@ -25,24 +25,27 @@ import hashlib
 import json
 import math
 import re
-import tomllib
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
 from algorithms.estimators.zeroth_order import DIFFERENCES
+from algorithms.settings import setting
 from algorithms.trainer import PREDICTIONS
 from algorithms.training import SCHEDULES
-from hwsim.cost.spec import GPU_PRESETS, LEVELS, crossbar_spec, photonic_spec
+from hwsim.cost.spec import GPU_PRESETS, LEVELS, spec_from_mapping
+from hwsim.kinds import KINDS
 from hwsim.presets import DEVICE_PRESETS, device_config, device_kind
 
+from .config_text import (ConfigError, config_value, deep_merge, flatten_config,
+                          load_toml, mapping_to_toml, parse_set, set_dotted,  # noqa: F401
+                          with_comments)
 from .data import DATASETS
 
 __all__ = ["ConfigError", "Config", "RunSection", "ModelSection", "AlgorithmSection",
            "DeviceSection", "CostSection", "DataSection", "PDESection", "PDE_PROBLEMS", "ALGORITHMS", "DEVICES", "OPTIMIZERS",
            "COST_LEVELS", "SECTIONS", "resolve", "load_toml", "parse_set", "set_dotted",
-           "config_to_toml", "effect_name", "flatten_config", "config_value", "MIN_EPSILON",
+           "config_to_toml", "deep_merge", "effect_name", "flatten_config", "config_value", "MIN_EPSILON",
            "SHORTHAND", "RETIRED"]
 
 def _registry_names() -> tuple[str, ...]:
@@ -53,17 +56,15 @@ def _registry_names() -> tuple[str, ...]:
 
 #: Every algorithm of algorithms.registry (mfdd, the default, and its references first).
 ALGORITHMS = _registry_names()
-DEVICES = ("mzi", "crossbar")
+#: every registered device kind (hwsim.kinds), and the preset a run starts from by default
+DEVICES = tuple(KINDS)
+DEFAULT_PRESET = "mzi-default"
 OPTIMIZERS = ("adam", "sgd", "momentum")
 COST_LEVELS = LEVELS
 # ε is a fraction of the knob range; below 1e-6 the perturbation is at most ~8 float32 ulps of
 # a knob near its range end and the difference quotient is rounding noise (or exactly 0).
 MIN_EPSILON = 1e-6
 MAX_THREADS = 256
-
-
-class ConfigError(ValueError):
-    """A configuration value is not allowed."""
 
 
 # --------------------------------------------------------------------------- field checks
@@ -102,13 +103,13 @@ def _text(path: str, v: object, what: str) -> None:
 class RunSection:
     """How the run is executed and where it is stored."""
 
-    seed: int = 0
-    epochs: int = 20
-    batch_size: int = 64
-    references: bool = True            # also train MF-AD and BP on the ideal twin
-    out: str = ""                      # results file; "" → results/run-<run id>.h5
-    threads: int = 1                   # torch intra-op threads per run process (see README)
-    checkpoint: bool = True            # checkpoint at each epoch boundary (for --resume)
+    seed: int = setting(0, "root of every random stream (batches, init, devices, noise)")
+    epochs: int = setting(20, "passes over the training set (greedy: per stage)", "epochs")
+    batch_size: int = setting(64, "examples per training step", "examples")
+    references: bool = setting(True, "also train the references (MF-AD and BP on the ideal twin)")
+    out: str = setting("", "results file (\"\": results/run-<run id>.h5)")
+    threads: int = setting(1, "torch intra-op threads per run process (see README)", "threads")
+    checkpoint: bool = setting(True, "checkpoint at each epoch boundary (for --resume)")
 
     def __post_init__(self) -> None:
         _integer("run.seed", self.seed, 0, 2 ** 63 - 1)
@@ -126,11 +127,11 @@ class RunSection:
 class ModelSection:
     """Network: an MLP of device layers with Mono-Forward local heads."""
 
-    hidden: tuple[int, ...] = (32, 32)
+    hidden: tuple[int, ...] = setting((32, 32), "widths of the MLP's device layers", "units")
     # A block list, e.g. ["conv2d:4:5:2:2", "bias", "relu", "flatten", "dense:64", "bias", "relu"]
     # (algorithms.model.parse_architecture); when given it replaces the ``hidden`` MLP and the
     # run trains through the algorithm registry (every algorithm, baselines on the same blocks).
-    architecture: tuple = ()
+    architecture: tuple = setting((), "block list replacing the hidden MLP (empty: the MLP)")
 
     def __post_init__(self) -> None:
         if not isinstance(self.architecture, tuple):
@@ -235,7 +236,7 @@ class AlgorithmSection:
 
     @staticmethod
     def _check_shorthand(given: Mapping[str, Any]) -> None:
-        from algorithms.registry import MFDD_DIRECTIONS
+        from algorithms.families.mono_forward import MFDD_DIRECTIONS
         checks = {"directions": lambda p, v: _choice(p, v, MFDD_DIRECTIONS),
                   "difference": lambda p, v: _choice(p, v, DIFFERENCES),
                   "optimizer": lambda p, v: _choice(p, v, OPTIMIZERS),
@@ -261,9 +262,9 @@ class AlgorithmSection:
 class DeviceSection:
     """Device kind, the preset it started from and the fully resolved physics."""
 
-    kind: str = "mzi"
-    preset: str = "mzi-default"
-    physics: Any = None                # MZIConfig | CrossbarConfig (resolved; see resolve())
+    kind: str = field(default_factory=lambda: device_kind(DEFAULT_PRESET))
+    preset: str = DEFAULT_PRESET
+    physics: Any = None                # the kind's config class (resolved; see resolve())
 
 
 @dataclass(frozen=True)
@@ -273,25 +274,28 @@ class CostSection:
     level: str = "nominal"
     spec_file: str = ""
     gpus: tuple[str, ...] = ("H100 SXM5", "A100 SXM4 80GB", "Jetson AGX Orin 64GB")
-    mzi: Any = None                    # PhotonicCostSpec (resolved)
-    crossbar: Any = None               # CrossbarCostSpec (resolved)
+    devices: Any = None                # {cost section of a device kind: its spec} (resolved)
     gpu: Any = None                    # {preset name: GpuSpec} for the GPUs in ``gpus`` (resolved)
 
-    @property
-    def photonic(self):
-        return self.mzi
+    def __getattr__(self, name: str):
+        """A device kind's resolved spec by its section name (``cfg.cost.<section>``)."""
+        devices = self.__dict__.get("devices") or {}
+        if name in devices:
+            return devices[name]
+        raise AttributeError(f"CostSection has no attribute or cost section {name!r}")
 
     def specs(self) -> dict:
-        """Specs keyed by device kind, as ``hwsim.cost.analytic.price`` takes them."""
-        return {"mzi": self.mzi, "crossbar": self.crossbar}
+        """Specs keyed by cost section, as ``hwsim.cost.analytic.price`` takes them."""
+        return dict(self.devices)
 
 
 @dataclass(frozen=True)
 class DataSection:
-    dataset: str = "digits"
-    data_dir: str = ""                 # "" → $FORWARDLAB_DATA, system path, cache, download
-    standardize: bool = True           # z-score features with training statistics
-    val_split: float = 0.0             # fraction of the training set held out for validation
+    dataset: str = setting("digits", f"data set, one of {DATASETS}")
+    data_dir: str = setting("", "IDX files' folder (\"\": $FORWARDLAB_DATA, system path, cache, "
+                            "download)")
+    standardize: bool = setting(True, "z-score features with training statistics")
+    val_split: float = setting(0.0, "share of the training set held out for validation", "1")
 
     def __post_init__(self) -> None:
         _choice("data.dataset", self.dataset, DATASETS)
@@ -524,7 +528,9 @@ def _device_physics(kind: str, preset: str, values: Mapping[str, Any]):
         raise ConfigError(_keyed(str(e), cls, "device")) from None
 
 
-_COST_PARTS = ("mzi", "crossbar", "gpu")
+def _cost_parts() -> tuple[str, ...]:
+    """Cost spec sections a config may set: every device kind's, and the GPUs'."""
+    return (*(k.cost_section for k in KINDS.values()), "gpu")
 
 
 def _cost_section(values: Mapping[str, Any]) -> CostSection:
@@ -534,36 +540,36 @@ def _cost_section(values: Mapping[str, Any]) -> CostSection:
     spec_file = values.pop("spec_file", "")
     if not isinstance(spec_file, str) or "\x00" in spec_file:
         raise ConfigError(f"cost.spec_file = {spec_file!r}; allowed: a TOML file path with "
-                          "[mzi], [crossbar] and/or [gpu.\"<preset>\"] tables")
+                          f"{_tables()} tables")
     gpus = values.pop("gpus", CostSection.gpus)
     if isinstance(gpus, list):
         gpus = tuple(gpus)
     if not isinstance(gpus, tuple) or any(not isinstance(g, str) or g not in GPU_PRESETS for g in gpus):
         raise ConfigError(f"cost.gpus = {_plain(gpus)!r}; allowed: a list drawn from "
                           f"{', '.join(sorted(GPU_PRESETS))}")
-    overrides: dict[str, dict] = {k: {} for k in _COST_PARTS}
+    parts = _cost_parts()
+    overrides: dict[str, dict] = {k: {} for k in parts}
     if spec_file:
         from_file = load_toml(spec_file, what="cost spec file")
-        bad = sorted(set(from_file) - set(_COST_PARTS))
+        bad = sorted(set(from_file) - set(parts))
         if bad:
             raise ConfigError(f"cost spec file {spec_file!r}: unknown table [{bad[0]}]; allowed: "
-                              "[mzi], [crossbar], [gpu.\"<preset>\"]")
+                              f"{_tables()}")
         for k, v in from_file.items():
             if not isinstance(v, dict):
                 raise ConfigError(f"cost spec file {spec_file!r}: {k} must be a table")
-            overrides[k] = _deep_update(overrides[k], v)
-    for part in _COST_PARTS:
+            overrides[k] = deep_merge(overrides[k], v)
+    for part in parts:
         v = values.pop(part, {})
         if not isinstance(v, dict):
             raise ConfigError(f"cost.{part} = {v!r}; allowed: a table of spec fields")
-        overrides[part] = _deep_update(overrides[part], v)
+        overrides[part] = deep_merge(overrides[part], v)
     if values:
         raise ConfigError(f"unknown key cost.{sorted(values)[0]}; allowed: level, spec_file, gpus, "
-                          "mzi, crossbar, gpu")
-    mzi = _build_dataclass(type(photonic_spec(level)), photonic_spec(level), overrides["mzi"],
-                           "cost.mzi")
-    crossbar = _build_dataclass(type(crossbar_spec(level)), crossbar_spec(level),
-                                overrides["crossbar"], "cost.crossbar")
+                          f"{', '.join(parts)}")
+    base = spec_from_mapping(level, None)
+    devices = {sec: _build_dataclass(type(base[sec]), base[sec], overrides[sec], f"cost.{sec}")
+               for sec in parts[:-1]}
     gpu_specs = {}
     for name, table in overrides["gpu"].items():
         if name not in GPU_PRESETS:
@@ -574,15 +580,11 @@ def _cost_section(values: Mapping[str, Any]) -> CostSection:
     for name in gpus:
         gpu_specs[name] = _build_dataclass(type(GPU_PRESETS[name]), GPU_PRESETS[name],
                                            overrides["gpu"].get(name, {}), f"cost.gpu.{name!r}")
-    return CostSection(level=level, spec_file=spec_file, gpus=gpus, mzi=mzi, crossbar=crossbar,
-                       gpu=gpu_specs)
+    return CostSection(level=level, spec_file=spec_file, gpus=gpus, devices=devices, gpu=gpu_specs)
 
 
-def _deep_update(a: dict, b: Mapping) -> dict:
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = _deep_update(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
+def _tables() -> str:
+    return ", ".join(f"[{p}]" for p in _cost_parts()[:-1]) + ", [gpu.\"<preset>\"]"
 
 
 def resolve(mapping: Mapping[str, Any] | None = None) -> Config:
@@ -615,8 +617,8 @@ def resolve(mapping: Mapping[str, Any] | None = None) -> Config:
             raise ConfigError(f"device.preset = {preset!r} is a {device_kind(preset)} preset but "
                               f"device.kind = {kind!r}; allowed: presets starting with '{kind}-'")
         kind = device_kind(preset)
-    kind = kind or "mzi"
-    preset = preset or f"{kind}-default"
+    kind = kind or device_kind(DEFAULT_PRESET)
+    preset = preset or KINDS[kind].default_preset
     device = DeviceSection(kind=kind, preset=preset, physics=_device_physics(kind, preset, dev))
     cost = _cost_section(sec["cost"])
     return Config(run=run, model=model, algorithm=algorithm, device=device, cost=cost, data=data,
@@ -649,7 +651,7 @@ def config_to_mapping(cfg: Config) -> dict[str, dict[str, Any]]:
     c = cfg.cost
     # spec_file is not written: its values are explicit below, so the resolved config stands alone.
     out["cost"] = {"level": c.level, "gpus": list(c.gpus),
-                   "mzi": dict(_plain_items(c.mzi)), "crossbar": dict(_plain_items(c.crossbar)),
+                   **{sec: dict(_plain_items(spec)) for sec, spec in c.devices.items()},
                    "gpu": {name: dict(_plain_items(g)) for name, g in c.gpu.items()}}
     return out
 
@@ -661,166 +663,27 @@ def _plain_items(obj):
             yield f.name, _plain(v)
 
 
-def flatten_config(m: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested tables → dotted keys; keys that are already dotted stay as they are."""
-    out: dict[str, Any] = {}
-    for k, v in m.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(flatten_config(v, key + "."))
-        else:
-            out[key] = v
+# --------------------------------------------------------------------------- TOML out
+def explanations(cfg: Config) -> dict[str, str]:
+    """Dotted key → "meaning [unit]" of every resolved key whose field declares them
+    (``field(metadata={"meaning", "unit"})``, e.g. the algorithm's settings)."""
+    from algorithms.registry import ALGORITHMS as REG
+    from algorithms.settings import explain
+    out = {f"algorithm.settings.{k}": v
+           for k, v in explain(REG[cfg.algorithm.name].settings_type).items() if v}
+    for name in ("run", "model", "data", "pde"):
+        for f in _fields(getattr(cfg, name)):
+            if f.metadata.get("meaning"):
+                unit = f.metadata.get("unit", "")
+                out[f"{name}.{f.name}"] = f.metadata["meaning"] + (f" [{unit}]" if unit else "")
     return out
 
 
-def config_value(config: Mapping[str, Any], *keys: str, default: Any = None) -> Any:
-    """First of ``keys`` present in ``config`` (flat, dotted or nested): e.g.
-    ``config_value(cfg, "cost.level", "cost_level")``."""
-    flat = flatten_config(config)
-    for k in keys:
-        if k in flat:
-            return flat[k]
-    return default
-
-
-# --------------------------------------------------------------------------- TOML in and out
-def load_toml(path: str | Path, *, what: str = "config file") -> dict[str, Any]:
-    """Parse a TOML file; every failure is one ConfigError line naming the file."""
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"{what} {str(p)!r} does not exist")
-    if not p.is_file():
-        raise ConfigError(f"{what} {str(p)!r} is not a regular file")
-    try:
-        raw = p.read_bytes()
-    except OSError as e:
-        raise ConfigError(f"{what} {str(p)!r} cannot be read: {e.strerror}") from None
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ConfigError(f"{what} {str(p)!r} is UTF-16 (byte-order mark); allowed: UTF-8 TOML text")
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]          # a UTF-8 byte-order mark is harmless: editors on some systems add it
-    if b"\x00" in raw:
-        raise ConfigError(f"{what} {str(p)!r} is a binary file; allowed: UTF-8 TOML text")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{what} {str(p)!r} is not UTF-8 text (byte {e.start}); allowed: UTF-8 "
-                          "TOML") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{what} {str(p)!r} is not valid TOML: {e}") from None
-    if not doc:   # empty or comments only: almost always the wrong file
-        raise ConfigError(f"{what} {str(p)!r} is empty; allowed: a TOML file with at least one "
-                          "table or key")
-    return doc
-
-
-def parse_set(item: str) -> tuple[str, Any]:
-    """``dotted.key=value`` → (key, value); the value is read as TOML, else taken as a string."""
-    if "=" not in item:
-        raise ConfigError(f"--set {item!r}; allowed: dotted.key=value, e.g. "
-                          "device.phase_noise.sigma_rad=0.01")
-    key, text = _split_set(item)
-    parts = key_path(key)
-    if parts is None or len(parts) < 2:
-        raise ConfigError(f"--set key {key!r}; allowed: section.key or section.table.key, e.g. "
-                          "run.epochs, device.output_adc.bits or 'cost.gpu.\"H100 SXM5\".tdp_w'")
-    try:
-        value = tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = text           # bare words (preset names, paths) are strings
-    return ".".join(_quote(p) for p in parts), value
-
-
-def _split_set(item: str) -> tuple[str, str]:
-    """Split at the first "=" outside double quotes."""
-    quoted = False
-    for i, ch in enumerate(item):
-        if ch == '"':
-            quoted = not quoted
-        elif ch == "=" and not quoted:
-            return item[:i].strip(), item[i + 1:]
-    raise ConfigError(f"--set {item!r}; allowed: dotted.key=value")
-
-
-def _quote(part: str) -> str:
-    return part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else json.dumps(part)
-
-
-def key_path(key: str) -> list[str] | None:
-    """A TOML dotted key as its parts (``cost.gpu."H100 SXM5".tdp_w`` → 4 parts), or None."""
-    try:
-        doc = tomllib.loads(f"{key} = 0")
-    except tomllib.TOMLDecodeError:
-        return None
-    parts = []
-    while isinstance(doc, dict) and len(doc) == 1:
-        (k, doc), = doc.items()
-        parts.append(k)
-    return parts if doc == 0 else None
-
-
-def set_dotted(mapping: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``a.b.c = value`` in a nested mapping, creating tables on the way (TOML dotted-key
-    syntax: quoted parts may hold dots and spaces)."""
-    parts = key_path(key)
-    if parts is None:
-        raise ConfigError(f"key {key!r}; allowed: a dotted config key such as run.epochs")
-    node = mapping
-    for i, part in enumerate(parts[:-1]):
-        nxt = node.setdefault(part, {})
-        if not isinstance(nxt, dict):
-            raise ConfigError(f"{'.'.join(parts[:i + 1])} is a value, so {key} cannot be set; "
-                              "allowed: keys of tables")
-        node = nxt
-    node[parts[-1]] = value
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {type(v).__name__} as TOML")
-
-
-def _toml_key(k: str) -> str:
-    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k)
-
-
-def mapping_to_toml(m: Mapping[str, Any], comments: Mapping[str, str] | None = None) -> str:
-    """Nested mapping → TOML text (tables after plain keys, depth-first)."""
-    lines: list[str] = []
-
-    def emit(table: Mapping[str, Any], path: list[str]) -> None:
-        plain = {k: v for k, v in table.items() if not isinstance(v, dict)}
-        subs = {k: v for k, v in table.items() if isinstance(v, dict)}
-        if path and (plain or not subs):
-            lines.append("")
-            lines.append("[" + ".".join(_toml_key(p) for p in path) + "]")
-        for k, v in plain.items():
-            lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
-        for k, v in subs.items():
-            emit(v, path + [k])
-
-    emit(m, [])
-    return "\n".join(lines).lstrip("\n") + "\n"
-
-
-def config_to_toml(cfg: Config) -> str:
-    """The fully resolved config as TOML (``forwardlab run --config`` accepts it back)."""
+def config_to_toml(cfg: Config, *, explain: bool = False) -> str:
+    """The fully resolved config as TOML (``forwardlab run --config`` accepts it back); with
+    ``explain`` every key that declares its meaning and unit carries them as a comment."""
     head = (f"# forwardlab resolved config, run id {cfg.run_id}\n"
             f"# device physics from preset {cfg.device.preset!r}, cost spec at level "
             f"{cfg.cost.level!r}; every value is explicit.\n\n")
-    return head + mapping_to_toml(cfg.to_mapping())
+    text = mapping_to_toml(cfg.to_mapping())
+    return head + (with_comments(text, explanations(cfg)) if explain else text)

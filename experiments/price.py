@@ -8,7 +8,8 @@ Rows (every one re-priced from stored step summaries and the run's config, never
 * cross-device rows: one-step summaries of the same step on other devices, stored in
   ``RunRecord.costs`` under ``SUMMARY_PREFIX + label`` (flat ``dict[str, float]``, written by
   :func:`store_summary`; HDF5 ``/cost/summary:<label>`` attributes);
-* GPU rows per configured preset: ``"GPU <name>: MF+DD"`` (the device run's own traced work —
+* GPU rows per configured preset: ``"GPU <name>: <algorithm>"`` (:mod:`experiments.labels`:
+  "MF+DD" for mfdd, else the algorithm's name; the device run's own traced work —
   every MAC and every host FLOP — on the GPU band) and ``"GPU <name>: BP"`` (the same network
   and heads trained by backpropagation);
 * stored measured rows (names starting with ``"measured"``) are carried over unchanged.
@@ -19,6 +20,7 @@ reference history), each at low / nominal / high, plus laser-on time and enduran
 """
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -26,14 +28,20 @@ from hwsim.cost.analytic import CostReport, price
 from hwsim.cost.gpu import bp_step_work, gpu_band, measure_torch_step, summary_step_work
 from hwsim.cost.report import format_cost_table, steps_to_target, with_headline
 from hwsim.cost.spec import LEVELS, load_spec_file, spec_from_mapping
+from hwsim.kinds import KINDS, kind_or_none
+from hwsim.trace import layer_kind
 
-from .config import config_value
+from . import labels
+from .config import config_value, deep_merge
 from .results import SUMMARY_PREFIX, RunRecord, read_results
 
 __all__ = ["SUMMARY_PREFIX", "MEASURED_PREFIX", "store_summary", "stored_summaries",
+           "cost_overrides", "resolved_cost",
            "price_summaries", "price_twin_run", "mean_summary", "plain_config", "config_overrides", "measured_rows", "reprice", "format_reprice", "print_reprice"]
 
 MEASURED_PREFIX = "measured"
+#: the cost spec sections a config may override: every device kind's, and the GPUs'
+_COST_SECTIONS = (*(k.cost_section for k in KINDS.values()), "gpu")
 # Classes per data set (the config does not store them; all shipped data sets have 10).
 N_CLASSES = {"digits": 10, "fashion-mnist": 10, "mnist": 10}
 BP_KERNELS = 20    # eager launches of a small-MLP BP step (cost.md §4.3: 15–25)
@@ -72,7 +80,7 @@ _KEYS = {"cost_level": ("cost.level",), "gpus": ("cost.gpus",), "hidden": ("mode
          "schedule": ("algorithm.settings.schedule", "algorithm.schedule"),
          "num_directions": ("algorithm.settings.num_directions", "algorithm.num_directions"),
          "device_preset": ("device.preset",), "device": ("device.kind",),
-         "architecture": ("model.architecture",)}
+         "architecture": ("model.architecture",), "algorithm": ("algorithm.name",)}
 
 
 def plain_config(config: Mapping) -> dict:
@@ -87,10 +95,23 @@ def plain_config(config: Mapping) -> dict:
     return out
 
 
+def cost_overrides(cost) -> dict:
+    """The values a resolved cost section (``Config.cost``) sets away from its level's
+    defaults, as spec-file sections (one per device kind's ``cost_section``, ``gpu."<name>"``):
+    re-pricing at another level keeps what the user chose and takes the rest from that level."""
+    base = spec_from_mapping(cost.level, None)
+
+    def diff(spec, default) -> dict:
+        return {f.name: getattr(spec, f.name) for f in fields(spec)
+                if getattr(spec, f.name) != getattr(default, f.name)}
+    out: dict = {sec: d for sec, spec in cost.devices.items() if (d := diff(spec, base[sec]))}
+    gpus = {name: d for name, g in cost.gpu.items() if (d := diff(g, base["gpus"][name]))}
+    return {**out, **({"gpu": gpus} if gpus else {})}
+
+
 def config_overrides(config: Mapping) -> dict:
-    """The cost-spec values a run's resolved config sets away from its level's defaults, as spec
-    file sections (``mzi``, ``crossbar``, ``gpu."<name>"``): re-pricing at another level keeps
-    what the user chose and takes the rest from that level."""
+    """:func:`cost_overrides` from a flat config of a results file written before the resolved
+    config (``config_toml``) was stored with it."""
     level = str(config.get("cost.level", config.get("cost_level", "nominal")))
     if level not in LEVELS:
         return {}
@@ -98,7 +119,7 @@ def config_overrides(config: Mapping) -> dict:
     out: dict = {}
     for key, value in config.items():
         parts = key.split(".")
-        if len(parts) < 3 or parts[0] != "cost" or parts[1] not in ("mzi", "crossbar", "gpu"):
+        if len(parts) < 3 or parts[0] != "cost" or parts[1] not in _COST_SECTIONS:
             continue
         if parts[1] == "gpu":
             name, field = ".".join(parts[2:-1]), parts[-1]
@@ -112,18 +133,12 @@ def config_overrides(config: Mapping) -> dict:
     return {k: v for k, v in out.items() if v and (k != "gpu" or any(v.values()))}
 
 
-def _merge_overrides(a: Mapping, b: Mapping | None) -> dict:
-    out = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in a.items()}
-    for k, v in (b or {}).items():
-        out[k] = _merge_overrides(out.get(k, {}), v) if isinstance(v, Mapping) else v
-    return out
-
-
 def _device_band(summary: Mapping[str, float], spec_file) -> dict[str, CostReport]:
     out = {}
     for lv in LEVELS:
         s = _specs(lv, spec_file)
-        out[lv] = price(summary, {"mzi": s["mzi"], "crossbar": s["crossbar"]})
+        out[lv] = price(summary, {k.cost_section: s[k.cost_section] for k in KINDS.values()
+                                  if k.cost_section in s})
     return out
 
 
@@ -145,10 +160,12 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
                     history: Mapping[str, list] | None = None,
                     references: Mapping[str, Mapping[str, list]] | None = None,
                     last_summary: Mapping[str, float] | None = None,
-                    target_accuracy: float | None = None) -> dict[str, CostReport]:
+                    target_accuracy: float | None = None, cost=None) -> dict[str, CostReport]:
     """Cost per training step of every row, with headline metrics (see module docstring).
 
     Args:
+        cost: the run's resolved cost section (``Config.cost``), taken as it is: its level,
+            GPUs and every value it sets (None: read from the flat ``config``, older files).
         config: the run's flat config (``RunConfig.flat()`` or a results file's attributes):
             uses ``cost_level``, ``gpus``, ``hidden``, ``batch_size``, ``dataset``,
             ``schedule``.
@@ -163,9 +180,12 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
             device run and the BP reference (so that both can reach it).
     """
     config = plain_config(config)
+    if cost is not None:
+        config = {**config, "cost_level": cost.level, "gpus": list(cost.gpus)}
     file_overrides = load_spec_file(spec_file) if spec_file is not None and not isinstance(
         spec_file, Mapping) else spec_file
-    spec_file = _merge_overrides(config_overrides(config), file_overrides)
+    spec_file = deep_merge(cost_overrides(cost) if cost is not None else config_overrides(config),
+                           file_overrides)
     level = level or str(config.get("cost_level", "nominal"))
     if level not in LEVELS:
         raise ValueError(f"level = {level!r} is invalid; allowed: {', '.join(LEVELS)}")
@@ -185,9 +205,9 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
         target_accuracy is not None else None
 
     reports: dict[str, CostReport] = {}
-    labels = list(device_summaries)
+    rows = list(device_summaries)
     run_steps = float(steps[-1]) if steps else None
-    for i, label in enumerate(labels):
+    for i, label in enumerate(rows):
         band = _device_band(device_summaries[label], spec_file)
         if i == 0 and last_summary is not None:
             band = {lv: _with_endurance(r, last_summary, lv, spec_file) for lv, r in band.items()}
@@ -197,35 +217,39 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
                                         lv, spec_file) for lv, r in band.items()}
         reports[label] = with_headline(band, level, steps=n_dev, target_accuracy=target_accuracy)
 
-    work = summary_step_work(device_summaries[labels[0]])
-    info_n_in = _first_n_in(device_summaries[labels[0]])
+    work = summary_step_work(device_summaries[rows[0]])
+    info_n_in = _first_n_in(device_summaries[rows[0]])
     hidden = [int(h) for h in config.get("hidden", [])]
     n_classes = N_CLASSES.get(str(config.get("dataset", "")), 10)
-    p_host = specs["mzi"].p_host_static_w
+    p_host = _host_static_w(specs)
+    algo_row = labels.row_name(str(config.get("algorithm", "mfdd")))
     for name in config.get("gpus", []):
         gpu = specs["gpus"][name]
         band = gpu_band(work["flops"], work["bytes"], work["kernels"], gpu, p_host_w=p_host)
-        reports[f"GPU {name}: MF+DD"] = with_headline(band, level, steps=n_dev,
-                                                      target_accuracy=target_accuracy)
+        reports[labels.gpu_row(name, algo_row)] = with_headline(
+            band, level, steps=n_dev, target_accuracy=target_accuracy)
         if info_n_in and hidden and not config.get("architecture"):   # the MLP's BP step only
             bp = bp_step_work([info_n_in, *hidden], n_classes, int(config.get("batch_size", 64)),
                               BP_KERNELS)
             band = gpu_band(bp["flops"], bp["bytes"], bp["kernels"], gpu, p_host_w=p_host)
-            reports[f"GPU {name}: BP"] = with_headline(band, level, steps=n_bp,
+            reports[labels.gpu_row(name, labels.BP_ROW)] = with_headline(band, level, steps=n_bp,
                                                        target_accuracy=target_accuracy)
     return reports
 
 
 def price_twin_run(config: Mapping, n_in: int, history: Mapping[str, list] | None = None,
-                   *, level: str | None = None) -> dict[str, CostReport]:
+                   *, level: str | None = None, cost=None) -> dict[str, CostReport]:
     """GPU rows of a run trained with autograd on the ideal twin (``bp`` or ``mf-ad``): the
     same network's BP step on every configured GPU's band, with energy and time to the target
-    (0.95 × the run's best accuracy, from its own history). No device row: nothing ran on one."""
+    (0.95 × the run's best accuracy, from its own history). No device row: nothing ran on one.
+    ``cost``: the resolved cost section, as :func:`price_summaries` takes it."""
     config = plain_config(config)
     if config.get("architecture"):      # the BP step priced below is the hidden MLP's
         return {}
+    if cost is not None:
+        config = {**config, "cost_level": cost.level, "gpus": list(cost.gpus)}
     level = level or str(config.get("cost_level", "nominal"))
-    specs = _specs(level, config_overrides(config))
+    specs = _specs(level, cost_overrides(cost) if cost is not None else config_overrides(config))
     hidden = [int(h) for h in config.get("hidden", [])]
     work = bp_step_work([int(n_in), *hidden], N_CLASSES.get(str(config.get("dataset", "")), 10),
                         int(config.get("batch_size", 64)), BP_KERNELS)
@@ -235,8 +259,9 @@ def price_twin_run(config: Mapping, n_in: int, history: Mapping[str, list] | Non
     out = {}
     for name in config.get("gpus", []):
         band = gpu_band(work["flops"], work["bytes"], work["kernels"], specs["gpus"][name],
-                        p_host_w=specs["mzi"].p_host_static_w)
-        out[f"GPU {name}: BP"] = with_headline(band, level, steps=n, target_accuracy=target)
+                        p_host_w=_host_static_w(specs))
+        out[labels.gpu_row(name, labels.BP_ROW)] = with_headline(band, level, steps=n,
+                                                                 target_accuracy=target)
     return out
 
 
@@ -258,6 +283,18 @@ def _scaled_writes(summary: Mapping[str, float], run_steps: float) -> dict[str, 
     return out
 
 
+def _host_static_w(specs: Mapping) -> float:
+    """Static host power of the GPU rows: the first device kind's spec (the photonic one)."""
+    return specs[next(iter(KINDS.values())).cost_section].p_host_static_w
+
+
+def _section_of(summary: Mapping[str, float], layer: str) -> str | None:
+    """The cost-spec section of a described layer's device kind (None: not described)."""
+    kind = layer_kind(summary, layer)
+    k = kind_or_none(kind)
+    return k.cost_section if k is not None else kind
+
+
 def _with_endurance(r: CostReport, last: Mapping[str, float], level: str, spec_file) -> CostReport:
     """Endurance from the run's last step (writes per cell are cumulative in the trace)."""
     s = _specs(level, spec_file)
@@ -267,8 +304,9 @@ def _with_endurance(r: CostReport, last: Mapping[str, float], level: str, spec_f
         if key.endswith(".program.writes_per_cell_max_total"):
             layer = key.rsplit(".", 2)[0]
             total = max(total, v)
-            if not last.get(f"{layer}.info.is_mzi", 1.0):
-                frac = max(frac, v / s["crossbar"].endurance_cycles)
+            section = _section_of(last, layer)
+            if section is not None and hasattr(s.get(section), "endurance_cycles"):
+                frac = max(frac, v / s[section].endurance_cycles)
     m = dict(r.metrics, writes_per_cell_max_total=total, endurance_used_fraction=frac)
     return CostReport(r.energy_j, r.latency_s, r.macs, r.conversions, r.weight_mode, m)
 
@@ -299,15 +337,30 @@ def measured_rows(config: Mapping, n_in: int, *, directions: int | None = None,
     return out
 
 
+def resolved_cost(rec: RunRecord):
+    """The cost section of the resolved config stored with a run (None: an older file without
+    it, or one this version cannot resolve; pricing then reads the flat config)."""
+    if not rec.config_toml:
+        return None
+    import tomllib
+    from .config import ConfigError, resolve
+    try:
+        return resolve(tomllib.loads(rec.config_toml)).cost
+    except (ConfigError, tomllib.TOMLDecodeError, ValueError):
+        return None
+
+
 def reprice(path: str | Path, level: str | None = None, spec_file: str | Path | None = None,
             *, target_accuracy: float | None = None) -> dict[str, CostReport]:
     """Re-price every row of a stored run (see module docstring) from its traces alone."""
     rec = read_results(path)
     rec.config = plain_config(rec.config)
+    cost = resolved_cost(rec)
     if not rec.step_summaries:
         raise ValueError(f"{str(path)!r} holds no trace steps (a baseline-only run); allowed: "
                          "a device run with stored step summaries")
-    label = f"{rec.config.get('device_preset', rec.config.get('device', 'device'))} MF+DD"
+    label = labels.device_row(str(rec.config.get("device_preset", rec.config.get("device", "device"))),
+                              str(rec.config.get("algorithm", "mfdd")))
     summaries = {label: mean_summary(rec.step_summaries)}
     for k, v in stored_summaries(rec).items():
         if k != label:
@@ -315,7 +368,7 @@ def reprice(path: str | Path, level: str | None = None, spec_file: str | Path | 
     reports = price_summaries(rec.config, summaries, level=level, spec_file=spec_file,
                               history=rec.history, references=rec.references,
                               last_summary=rec.step_summaries[-1],
-                              target_accuracy=target_accuracy)
+                              target_accuracy=target_accuracy, cost=cost)
     for name, d in rec.costs.items():
         if name.startswith(MEASURED_PREFIX):
             reports[name] = CostReport.from_dict(d)

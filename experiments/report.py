@@ -36,23 +36,19 @@ _TWIN = "ideal digital twin, autograd"
 def _run_label(algo: str, preset, config=None, stored: str = "") -> str:
     """``stored``: the label the run resolved and wrote (``meta.algorithm_label``); files of
     older versions lack it and get it re-derived from their config."""
-    if algo == "mfdd":
-        return f"MF+DD on {preset}"
-    if algo in ("mf-ad", "bp"):
-        return f"{algo.upper()} ({_TWIN})"
     from algorithms.registry import ALGORITHMS as REG
+    from . import labels
     if algo not in REG:
         return algo
-    if stored:
-        return f"{algo} ({stored}) on {preset}"
-    from .runner import algo_label
-    config = config or {}
-    settings = {k.split(".", 2)[2]: v for k, v in config.items()
-                if k.startswith("algorithm.settings.")}
-    try:
-        return f"{algo_label(algo, settings, config.get('device.kind'))} on {preset}"
-    except ValueError:   # settings of an older file this version does not know
-        return f"{algo} ({REG[algo].label}) on {preset}"
+    if not stored:
+        config = config or {}
+        settings = {k.split(".", 2)[2]: v for k, v in config.items()
+                    if k.startswith("algorithm.settings.")}
+        try:
+            stored = labels.resolved_label(algo, settings, config.get("device.kind"))
+        except ValueError:   # settings of an older file this version does not know
+            stored = REG[algo].label
+    return labels.run_label(algo, stored, preset)
 
 
 def accuracy_table(rec: RunRecord) -> str:
@@ -63,9 +59,8 @@ def accuracy_table(rec: RunRecord) -> str:
     if "test_error" in rec.history:      # a PDE run: relative L2 error in place of accuracy
         return _error_table(rec, label)
     rows = [(label, rec.history.get("test_accuracy", [math.nan])[-1])]
-    labels = {"mf-ad": f"MF-AD ({_TWIN})", "bp": f"BP ({_TWIN})"}
     for mode, hist in rec.references.items():
-        rows.append((labels.get(mode, mode), hist.get("test_accuracy", [math.nan])[-1]))
+        rows.append((_run_label(mode, preset), hist.get("test_accuracy", [math.nan])[-1]))
     width = max(len(r[0]) for r in rows)
     lines = [f"{'model':<{width}}  test accuracy", f"{'-' * width}  -------------"]
     lines += [f"{name:<{width}}  {acc:.4f}" for name, acc in rows]

@@ -14,140 +14,64 @@ initial knobs, and trained by the one loop, :func:`algorithms.training.fit`.
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
-import hashlib
-import math
 import os
-import platform
-import shlex
-import subprocess
-import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-import numpy as np
 import torch
 
-from algorithms.baselines.twin_model import LABEL as TWIN_LABEL
-from algorithms.seeds import generator
-from algorithms.training import Divergence, FitResult, Interrupted, fit as train
+from algorithms import registry
+from algorithms.families.tensor_train import TTModel
+from algorithms.seeds import VAL_SPLIT, derive_seed
+from algorithms.training import Classification, Divergence, FitResult, Interrupted, Task
+from algorithms.training import fit as train
 from hwsim.cost.analytic import CostReport
+from hwsim.kinds import KINDS
+from hwsim.presets import device_config
 from hwsim.trace import Trace
 
-from .build import build_devices
+from . import build, checkpoint, labels, provenance
+from .build import stage_settings
 from .config import Config, ConfigError, config_to_toml
 from .data import Dataset, load_dataset, standardize, stratified_indices
-from .outputs import (OutputError, atomic_write, check_output, clean_stale_temporaries,
-                      resolve_target, unique_path)
+from .outputs import (OutputError, check_output, clean_stale_temporaries, resolve_target,
+                      unique_path)
 from .price import mean_summary
 from .results import RunRecord, read_results, write_results
 
-__all__ = ["run", "prepare", "mean_summary", "price_run", "ALGO_LABELS", "checkpoint_path",
-           "set_threads", "estimate_eval_bytes", "DEFAULT_DIR"]
+__all__ = ["run", "prepare", "mean_summary", "price_run", "checkpoint_path", "set_threads",
+           "estimate_eval_bytes", "DEFAULT_DIR", "algo_label", "build_stage", "stage_settings",
+           "split_validation", "standardize_with", "CLASSIFICATION_REFERENCES"]
 
-ALGO_LABELS = {"mfdd": "MF+DD", "mf-ad": f"MF-AD ({TWIN_LABEL})", "bp": f"BP ({TWIN_LABEL})"}
+#: The references of a classification run on a device: the same network with autograd on the
+#: ideal twin, Mono-Forward local losses and end-to-end backpropagation.
+CLASSIFICATION_REFERENCES = ("mf-ad", "bp")
+checkpoint_path = checkpoint.path_for
 
 
 def algo_label(name: str, settings: dict | None = None, device_kind: str | None = None) -> str:
-    """How a run's algorithm is labelled before its trainable exists (the run's header line)
-    and for results files that lack the stored label (older versions): registry algorithms say
-    whether they are forward-only, use the nominal or calibrated model or train on the twin;
-    ``settings``, the run's ``algorithm.settings``; ``device_kind``: MZI meshes declare
-    ``calibrate``, crossbars do not. A run stores the label its built trainable resolved
-    (``meta.algorithm_label``), which the tables use."""
-    if name in ALGO_LABELS:
-        return ALGO_LABELS[name]
-    from algorithms.registry import results_label, settings_for
-    calibrates = None if device_kind is None else device_kind == "mzi"
-    return f"{name} ({results_label(name, settings_for(name, settings or {}), calibrates)})"
-
-
-def model_of(cfg: Config, input_shape) -> "ModelDescription":
-    """The run's network: ``model.architecture`` when given, else the ``hidden`` MLP."""
-    from algorithms.model import model_from_config
-    if cfg.model.architecture:
-        return model_from_config(tuple(input_shape), architecture=list(cfg.model.architecture))
-    return model_from_config((math.prod(input_shape),), hidden=list(cfg.model.hidden))
-
-
-#: Settings a reference stage (mf-ad, bp) takes from the run's algorithm: like-for-like.
-SHARED_WITH_REFERENCES = ("schedule", "prediction", "projection_dim")
-
-
-def stage_settings(cfg: Config, name: str):
-    """Settings of a run stage: the configured algorithm's resolved ``algorithm.settings``; a
-    reference stage gets its registry defaults with ``SHARED_WITH_REFERENCES`` from the run."""
-    from algorithms import registry
-    if name == cfg.algorithm.name:
-        return registry.settings_for(name, cfg.algorithm.settings)
-    allowed = {f.name for f in dataclasses.fields(registry.ALGORITHMS[name].settings_type)}
-    shared = {k: v for k, v in cfg.algorithm.settings.items()
-              if k in SHARED_WITH_REFERENCES and k in allowed}
-    return registry.settings_for(name, shared)
+    """The run header's (and older results files') algorithm label: see
+    :func:`experiments.labels.algorithm_label`."""
+    return labels.algorithm_label(name, settings, device_kind)
 
 
 def build_stage(cfg: Config, n_in: int, n_classes: int, trace: Trace | None,
                 name: str | None = None, input_shape=None, preset: str | None = None):
-    """The registry trainable of stage ``name`` (default: the configured algorithm) on the
-    run's network (``model.architecture`` or the ``hidden`` MLP), its devices (``preset``: the
-    same network on another device preset) and initial knobs."""
-    import algorithms.baselines  # noqa: F401  (registers the twin builders)
-    from algorithms import registry
-    from algorithms.model import model_from_config
-    name = name or cfg.algorithm.name
-    settings = stage_settings(cfg, name)
-    if name == "tt-zo":       # one device per TT core (algorithms.tt)
-        return _build_tt(cfg, settings, n_in, n_classes, trace or Trace())
-    if getattr(settings, "architecture", None):   # a CNN given in the algorithm's settings
-        model = model_from_config(_square_image(n_in), architecture=list(settings.architecture))
-    else:
-        model = model_of(cfg, input_shape or (n_in,))
-    devices, knobs = build_devices(cfg, n_in, preset=preset, shapes=model.device_shapes())
-    try:
-        return registry.build(name, settings, model, devices, n_classes, seed=cfg.run.seed,
-                              trace=trace or Trace(), initial_knobs=knobs)
-    except ValueError as e:   # e.g. a capability the device does not declare
-        raise ConfigError(f"algorithm.name = {cfg.algorithm.name!r}: {e}") from None
+    """The registry trainable of stage ``name`` (see :func:`experiments.build.build_stage`)."""
+    return build.build_stage(cfg, input_shape or (n_in,), n_classes, trace, name=name,
+                             preset=preset)
 
 
-def _square_image(n_in: int) -> tuple[int, int]:
-    """(H, W) of square one-channel images of n_in pixels (digits 8×8, Fashion-MNIST 28×28)."""
-    side = math.isqrt(n_in)
-    if side * side != n_in:
-        raise ConfigError(f"algorithm.settings.architecture needs square one-channel images; "
-                          f"the data set has {n_in} features per example")
-    return side, side
-
-
-def _build_tt(cfg: Config, settings, n_in: int, n_classes: int, trace: Trace):
-    from algorithms.tt_network import check_chain
-    from algorithms.tt_zo import OutputCrossEntropy
-    from .pde import build_core_devices
-    shapes = registry_tt_shapes(settings)
-    try:
-        check_chain(shapes, n_in, n_classes, "algorithm.settings.layers")
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
-    from algorithms import registry
-    return registry.build_tt(settings, build_core_devices(cfg.device.physics, shapes, cfg.run.seed),
-                             OutputCrossEntropy(), seed=cfg.run.seed, trace=trace)
-
-
-def _network_text(cfg: Config, n_in: int, n_classes: int) -> str:
-    if cfg.model.architecture and cfg.algorithm.name != "tt-zo":
+def _network_text(cfg: Config, settings, model, n_in: int, n_classes: int) -> str:
+    from algorithms.families.tensor_train import tt_model
+    if isinstance(model, TTModel) or getattr(settings, "layers", None):
+        return "TT network " + " | ".join(s.describe() for s in tt_model(settings, model).shapes)
+    if cfg.model.architecture:
         return (f"network {' '.join(map(str, cfg.model.architecture))} with {n_classes}-class "
                 "local heads")
-    if cfg.algorithm.name != "tt-zo":
-        return f"MLP {n_in}-{'-'.join(map(str, cfg.model.hidden))} with {n_classes}-class local heads"
-    from algorithms.registry import settings_for
-    shapes = registry_tt_shapes(settings_for("tt-zo", cfg.algorithm.settings))
-    return "TT network " + " | ".join(s.describe() for s in shapes)
-
-
-def registry_tt_shapes(settings):
-    from algorithms.registry import tt_shapes
-    return tt_shapes(settings.layers, "algorithm.settings.layers")
+    return f"MLP {n_in}-{'-'.join(map(str, cfg.model.hidden))} with {n_classes}-class local heads"
 
 
 DEFAULT_DIR = Path("results")
@@ -166,17 +90,20 @@ def set_threads(n: int) -> None:
 
 
 def price_run(cfg: Config, n_in: int, rec: RunRecord, device_summaries: dict[str, dict],
-              last_summary: dict | None, *, measure: bool = True) -> dict[str, CostReport]:
+              last_summary: dict | None, *, measure: bool = True,
+              config: dict | None = None) -> dict[str, CostReport]:
     """Cost per training step of every row — the device run (first in ``device_summaries``),
     cross-device rows, GPU bands of the same step and, with ``measure``, the same step timed
     with torch on this machine — with the headline metrics (energy and time to the target
-    accuracy, low/nominal/high). Cross-device summaries are stored in ``rec`` so that
+    accuracy, low/nominal/high). ``config``: the flat config priced (default ``rec.config``).
+    Cross-device summaries are stored in ``rec`` so that
     ``forwardlab price`` can re-price every row from the file alone."""
     from .price import measured_rows, price_summaries, store_summary
     for label, summary in list(device_summaries.items())[1:]:
         store_summary(rec, label, summary)
-    reports = price_summaries(rec.config, device_summaries, history=rec.history,
-                              references=rec.references, last_summary=last_summary)
+    reports = price_summaries(config if config is not None else rec.config, device_summaries,
+                              history=rec.history, references=rec.references,
+                              last_summary=last_summary, cost=cfg.cost)
     if measure:
         reports.update(measured_rows(rec.config, n_in))
     return reports
@@ -186,8 +113,7 @@ def _one_step_summary(cfg: Config, preset: str, data: Dataset) -> dict[str, floa
     """Trace of one training step of the run's algorithm on another device preset (same model,
     batch and settings)."""
     trace = Trace()
-    model = build_stage(cfg, data.x_train.shape[1], data.n_classes, trace,
-                        input_shape=data.shape, preset=preset)
+    model = build.build_stage(cfg, data.shape, data.n_classes, trace, preset=preset)
     idx = torch.arange(min(cfg.run.batch_size, data.x_train.shape[0]))
     trace.begin_step()
     model.step(data.x_train[idx], data.y_train[idx])
@@ -209,19 +135,19 @@ def _available_bytes() -> int:
 def _evaluations(cfg: Config) -> tuple[int, str | None]:
     """Settings one estimate evaluates in ONE batched device call (the device queries of a
     step per block, less the clean readout), and the settings key that sets their number."""
-    from algorithms.registry import ALGORITHMS as REG
-    spec = REG[cfg.algorithm.name]
+    spec = registry.ALGORITHMS[cfg.algorithm.name]
     per_block = spec.queries_per_step(cfg.algorithm.settings_object(), 1)
     key = next((k for k in ("num_directions", "num_tangents") if k in cfg.algorithm.settings), None)
     return max(1, per_block - 1), key
 
 
-def estimate_eval_bytes(cfg: Config, n_in: int) -> tuple[int, str]:
+def estimate_eval_bytes(cfg: Config, n_in: int, input_shape=None) -> tuple[int, str]:
     """Peak bytes of the largest layer's batched evaluation (all perturbed settings at once),
-    and that layer's name. Counts the expanded knob copies, the per-setting device state
-    (MZI unitaries, crossbar conductances), the per-block partial sums and the readout."""
+    and that layer's name, on the devices of the configured algorithm. Counts the expanded knob
+    copies, the per-setting device state (MZI unitaries, crossbar conductances), the per-block
+    partial sums and the readout."""
     n_eval, _ = _evaluations(cfg)
-    devices, _ = build_devices(cfg, n_in)
+    _, _, devices = build.stage_devices(cfg, cfg.algorithm.name, input_shape or (n_in,))
     B = cfg.run.batch_size
     worst, name = 0, ""
     for d in devices:
@@ -238,8 +164,8 @@ def estimate_eval_bytes(cfg: Config, n_in: int) -> tuple[int, str]:
     return worst, name
 
 
-def _check_memory(cfg: Config, n_in: int) -> None:
-    need, layer = estimate_eval_bytes(cfg, n_in)
+def _check_memory(cfg: Config, n_in: int, input_shape=None) -> None:
+    need, layer = estimate_eval_bytes(cfg, n_in, input_shape)
     have = _available_bytes() * MEMORY_SHARE
     if need > have:
         _, key = _evaluations(cfg)
@@ -251,10 +177,6 @@ def _check_memory(cfg: Config, n_in: int) -> None:
             f"{what} needs about {need / 2 ** 30:.1f} GiB for one batched evaluation of {layer} "
             f"(batch {cfg.run.batch_size}); {have / 2 ** 30:.1f} GiB are available; allowed "
             f"here: {most}")
-
-
-def checkpoint_path(out: Path) -> Path:
-    return out.with_name(out.name + ".ckpt")
 
 
 def _interrupted_or_failed(path: Path) -> bool:
@@ -293,160 +215,103 @@ def prepare(cfg: Config, *, overwrite: bool = False, resume: bool = False) -> Pa
     return target
 
 
-# ------------------------------------------------------------------ provenance
-def _versions() -> dict[str, str]:
-    import h5py, numba, scipy, simpy
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-            "scipy": scipy.__version__, "h5py": h5py.__version__, "simpy": simpy.__version__,
-            "numba": numba.__version__, "forwardlab": "0.1.0"}
-
-
-def _git_commit() -> str:
-    here = Path(__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5)
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    if out.returncode != 0:
-        return ""
-    return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
-def dataset_checksum(data: Dataset) -> str:
-    """SHA-256 of the split arrays as trained on (before standardisation)."""
-    h = hashlib.sha256()
-    for t in (data.x_train, data.y_train, data.x_test, data.y_test):
-        h.update(np.ascontiguousarray(t.numpy()).tobytes())
-    return h.hexdigest()
-
-
-def _meta(cfg: Config, data: Dataset) -> dict[str, str]:
-    return {"timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "command": shlex.join(sys.argv), "git_commit": _git_commit(),
-            "dataset": data.name, "dataset_sha256": dataset_checksum(data),
-            "dataset_citation": getattr(data, "citation", ""),
-            "threads": str(torch.get_num_threads()), "host": platform.node()}
-
-
 # ------------------------------------------------------------------ the run
-def _save_checkpoint(path: Path, state: dict) -> None:
-    # cloudpickle: the optax-style update rules are closures, which plain pickle refuses.
-    import cloudpickle
-    with atomic_write(path) as tmp, open(tmp, "wb") as fh:
-        cloudpickle.dump(state, fh)
+@dataclass
+class Job:
+    """What a resolved config trains on: the task (classification or PDE), the shape of one
+    input, the classes, the task objective (None: classification), the stages in order (the
+    configured algorithm, then its references), the provenance and the data (classification)."""
+
+    task: Task
+    input_shape: tuple
+    n_classes: int
+    objective: Any
+    stages: list[str]
+    meta: dict
+    data: Dataset | None = None
 
 
-def _load_checkpoint(path: Path) -> dict:
-    import pickle
-    try:
-        with open(path, "rb") as fh:
-            state = pickle.load(fh)
-        if not isinstance(state, dict) or not {"run_id", "stage", "done", "result"} <= set(state):
-            raise ValueError("not a forwardlab checkpoint")
-        return state
-    except Exception as e:
-        raise OutputError(f"--resume: checkpoint {str(path)!r} cannot be read ({type(e).__name__}); "
-                          "allowed: a checkpoint written by forwardlab run") from None
-
-
-def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], None] = print,
-        progress: Callable[[int, str], Callable[[int], None]] | None = None,
-        stop: Callable[[], bool] | None = None, resume: bool = False,
-        overwrite: bool = False) -> RunRecord:
-    """Train as configured, write the results file and return its record.
-
-    ``out``: the path from :func:`prepare` (called here when None). ``progress(total_steps,
-    label)`` may return a per-step callback. On divergence the file records
-    ``status="diverged"`` and ``Divergence`` propagates; on ``stop()`` ``status="interrupted"``
-    and ``Interrupted`` propagates (the checkpoint is kept for ``resume``).
-    """
-    set_threads(cfg.run.threads)
-    out = Path(out) if out is not None else prepare(cfg, overwrite=overwrite, resume=resume)
-    out = resolve_target(out)
-    ckpt = checkpoint_path(out)
+def resolve_job(cfg: Config) -> Job:
+    """Load the data (or set up the PDE) and decide the stages; checks memory before training."""
+    algo = cfg.algorithm.name
+    twin = registry.ALGORITHMS[algo].twin
     if cfg.pde.problem:                    # a PDE task (experiments.pde), not classification
-        from .pde import run_pde
-        meta = {"timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                "command": shlex.join(sys.argv), "git_commit": _git_commit(),
-                "dataset": f"pde:{cfg.pde.problem}", "threads": str(torch.get_num_threads()),
-                "host": platform.node()}
-        rec = RunRecord(config=cfg.flat(), versions=_versions(), config_toml=config_to_toml(cfg),
-                        run_id=cfg.run_id, meta=meta)
-        return run_pde(cfg, out, rec=rec, echo=echo, progress=progress, stop=stop, resume=resume)
-    saved = _load_checkpoint(ckpt) if resume else None
-    if saved is not None and saved.get("run_id") != cfg.run_id:
-        raise OutputError(f"--resume: checkpoint {str(ckpt)!r} belongs to run "
-                          f"{saved.get('run_id')}, not {cfg.run_id}; allowed: the same config")
+        from .pde import REFERENCE, pde_task
+        task = pde_task(cfg)
+        meta = provenance.meta(f"pde:{cfg.pde.problem}")
+        refs = [REFERENCE] if cfg.run.references else []
+        return Job(task, (task.problem.dim,), 0, task.objective, [algo, *refs], meta)
     data = load_dataset(cfg.data.dataset, cfg.data.data_dir or None, seed=cfg.run.seed)
-    meta = _meta(cfg, data)
+    meta = provenance.meta(data.name, data)
     data, val = split_validation(data, cfg.data.val_split, cfg.run.seed)
     if cfg.data.standardize:
         data, val = standardize_with(data, val)
-    n_in, C = data.x_train.shape[1], data.n_classes
-    _check_memory(cfg, n_in)
-    steps_per_epoch = -(-data.x_train.shape[0] // cfg.run.batch_size)
-    rec = RunRecord(config=cfg.flat(), versions=_versions(), config_toml=config_to_toml(cfg),
-                    run_id=cfg.run_id, meta=meta)
-    algo = cfg.algorithm.name
-    arch = cfg.model.architecture
-    net_text = _network_text(cfg, n_in, C)
-    echo(f"forwardlab: {cfg.data.dataset} ({data.x_train.shape[0]} train / {data.x_test.shape[0]} "
-         f"test), {net_text}, "
-         f"device {cfg.device.preset}"
-         f"{' (modified)' if cfg.device.physics != _preset_physics(cfg) else ''}, "
-         f"algorithm {algo_label(algo, cfg.algorithm.settings, cfg.device.kind)}, run {cfg.run_id}")
+    _check_memory(cfg, data.x_train.shape[1], data.shape)
+    evaluations = ((("val_accuracy", *val),) if val else ()) + (
+        ("test_accuracy", data.x_test, data.y_test),)
+    task = Classification(data.x_train, data.y_train, cfg.run.batch_size, evaluations)
+    refs = list(CLASSIFICATION_REFERENCES) if cfg.run.references and not twin else []
+    return Job(task, tuple(data.shape), data.n_classes, None, [algo, *refs], meta, data)
 
-    # Stages of the run, in order; a checkpoint holds the finished ones and the current one.
-    twin_run = algo in ("mf-ad", "bp") or (algo not in ALGO_LABELS and _is_twin(algo))
-    stages = [algo] + (["mf-ad", "bp"] if cfg.run.references and not twin_run else [])
+
+def _header(cfg: Config, job: Job, first) -> str:
+    """The run's first line: data or PDE, network, device, algorithm, run id."""
+    algo = cfg.algorithm.name
+    if job.objective is not None:
+        rule = job.objective.rule
+        return (f"forwardlab: PDE {job.task.problem.name} (D = {job.task.problem.dim}), PINN "
+                f"{first.trainer.net.describe()}, {rule.name} ({rule.evaluations} evaluations per "
+                f"point, sigma {cfg.pde.sigma}), device {cfg.device.preset}, algorithm {algo} "
+                f"({first.label}), {first.device_queries_per_step()} device queries/step, "
+                f"run {cfg.run_id}")
+    d = job.data
+    settings = build.stage_settings(cfg, algo)
+    net = _network_text(cfg, settings, build.model_for(cfg, settings, job.input_shape),
+                        d.x_train.shape[1], job.n_classes)
+    modified = " (modified)" if cfg.device.physics != device_config(cfg.device.preset) else ""
+    return (f"forwardlab: {cfg.data.dataset} ({d.x_train.shape[0]} train / {d.x_test.shape[0]} "
+            f"test), {net}, device {cfg.device.preset}{modified}, algorithm "
+            f"{algo_label(algo, cfg.algorithm.settings, cfg.device.kind)}, run {cfg.run_id}")
+
+
+def _build(cfg: Config, job: Job, stage: str):
+    """(trainable, trace) of a fresh stage; stages that never touch the device get no trace."""
+    trace = Trace() if registry.ALGORITHMS[stage].traced else None
+    return build.build_stage(cfg, job.input_shape, job.n_classes, trace, name=stage,
+                             objective=job.objective), trace
+
+
+def _train_stages(cfg: Config, job: Job, rec: RunRecord, out: Path, saved: dict | None, *,
+                  echo, progress, stop) -> dict[str, FitResult]:
+    """Build and train every stage in order, checkpointing at every epoch boundary (the
+    finished stages, the current one's trainable, trace and result); on divergence or stop the
+    partial results are written and the exception propagates."""
+    algo, ckpt = cfg.algorithm.name, checkpoint.path_for(out)
+    done: dict[str, FitResult] = dict(saved["done"]) if saved else {}
+    # the labels the built trainables resolved (e.g. "calibrated model" where the devices
+    # declare calibrate); stored in the results (meta.algorithm_label) and the checkpoint
+    resolved: dict[str, str] = dict(saved.get("labels", {})) if saved else {}
+    live: dict = {}
+    if saved is not None and saved["stage"] not in done:
+        live[saved["stage"]] = (saved["model"], saved["trace"], saved["result"])
+    if algo not in live and algo not in done:
+        model, trace = _build(cfg, job, algo)
+        live[algo] = (model, trace, FitResult())
+    first = live[algo][0] if algo in live else None
+    if first is None and job.objective is not None:      # the PDE header names its network
+        first = _build(cfg, job, algo)[0]
+    echo(_header(cfg, job, first))
     if saved is not None:
         echo(f"  resuming from {ckpt} (stage {saved['stage']}, "
              f"{saved['result'].epochs_done} epoch(s) done)")
-    done: dict[str, FitResult] = dict(saved["done"]) if saved else {}
-    # the label the built trainable resolved (e.g. "calibrated model" where its devices declare
-    # calibrate); stored in the results (meta.algorithm_label) and the checkpoint
-    resolved: dict[str, str] = dict(saved.get("labels", {})) if saved else {}
+    if first is not None:
+        resolved.setdefault(algo, first.label)
     if algo in resolved:
         rec.meta["algorithm_label"] = resolved[algo]
 
     def label_of(stage: str) -> str:
-        if stage == "mfdd":
-            return "MF+DD on " + cfg.device.preset
-        if stage == algo and stage not in ALGO_LABELS:
-            text = (f"{algo} ({resolved[algo]})" if algo in resolved
-                    else algo_label(stage, cfg.algorithm.settings, cfg.device.kind))
-            return f"{text} on {cfg.device.preset}"
-        return ALGO_LABELS[stage]
-
-    def fit(stage: str, model, trace: Trace | None, result: FitResult) -> FitResult:
-        label = label_of(stage)
-        schedule = getattr(model, "schedule", "simultaneous")
-        n_stages = getattr(model, "n_stages", 1)
-        total = cfg.run.epochs * (n_stages if schedule == "greedy" else 1) * steps_per_epoch
-        cb = progress(total, label) if progress else None
-        t0 = time.perf_counter()
-
-        def on_epoch(e: int, m: dict) -> None:
-            echo(f"  [{label}] epoch {e + 1}: test accuracy {m['test_accuracy']:.4f}"
-                 f"  ({time.perf_counter() - t0:.1f} s)")
-
-        def on_epoch_end(r: FitResult) -> None:
-            if cfg.run.checkpoint:
-                _save_checkpoint(ckpt, {"run_id": cfg.run_id, "stage": stage, "done": done,
-                                        "model": model, "result": r, "trace": trace,
-                                        "labels": resolved})
-
-        # minibatch order: its own stream per stage; a resumed result restores its state
-        gen = generator(cfg.run.seed, f"batches/{label}")
-        return train(model, data.x_train, data.y_train, epochs=cfg.run.epochs,
-                     batch_size=cfg.run.batch_size, gen=gen, schedule=schedule, n_stages=n_stages,
-                     trace=trace, x_test=data.x_test, y_test=data.y_test,
-                     x_val=val[0] if val else None, y_val=val[1] if val else None,
-                     on_step=(lambda n, _r: cb(n)) if cb else None, on_epoch=on_epoch,
-                     on_epoch_end=on_epoch_end, result=result, stop=stop)
+        return labels.run_label(stage, resolved.get(stage, registry.ALGORITHMS[stage].label),
+                                cfg.device.preset)
 
     def record(stage: str, history: dict) -> None:
         if stage == algo:
@@ -456,72 +321,116 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
 
     for stage, r in done.items():
         record(stage, r.history)
-    current, live = algo, None
+    if algo in done:
+        rec.step_summaries = done[algo].step_summaries
+    current, result = algo, None
     try:
-        for stage in stages:
+        for stage in job.stages:
             current = stage
             if stage in done:
                 continue
-            if saved is not None and saved["stage"] == stage:
-                model, trace, result = saved["model"], saved["trace"], saved["result"]
-            else:
-                # the twin references record no device trace
-                trace = None if stage in ("mf-ad", "bp") else Trace()
-                model = build_stage(cfg, n_in, C, trace, name=stage, input_shape=data.shape)
-                result = FitResult()
-            if stage == algo:
-                resolved[algo] = rec.meta["algorithm_label"] = getattr(model, "label", "")
-            live = result        # the loop fills it in place: partial summaries survive a stop
-            result = fit(stage, model, trace, result)
+            model, trace, result = live.pop(stage) if stage in live else (*_build(cfg, job, stage),
+                                                                          FitResult())
+            resolved[stage] = getattr(model, "label", "")
+            label = label_of(stage)
+            schedule = getattr(model, "schedule", "simultaneous")
+            n_stages = getattr(model, "n_stages", 1)
+            total = (cfg.run.epochs * (n_stages if schedule == "greedy" else 1)
+                     * job.task.steps_per_epoch)
+            cb = progress(total, label) if progress else None
+            t0 = time.perf_counter()
+
+            def on_epoch(e: int, m: dict, label=label, t0=t0) -> None:
+                echo(f"  [{label}] epoch {e + 1}: {job.task.summary(m)}"
+                     f"  ({time.perf_counter() - t0:.1f} s)")
+
+            def on_epoch_end(r: FitResult, stage=stage, model=model, trace=trace) -> None:
+                if cfg.run.checkpoint:
+                    checkpoint.save(ckpt, {"run_id": cfg.run_id, "stage": stage, "done": done,
+                                           "model": model, "result": r, "trace": trace,
+                                           "labels": resolved})
+
+            # every stage draws its step inputs from the task's stream of the run seed: the
+            # same minibatch order for every algorithm (a resumed result restores its state)
+            result = train(model, epochs=cfg.run.epochs, seed=cfg.run.seed, task=job.task,
+                           schedule=schedule, n_stages=n_stages, trace=trace,
+                           on_step=(lambda n, _r, cb=cb: cb(n)) if cb else None,
+                           on_epoch=on_epoch, on_epoch_end=on_epoch_end, result=result, stop=stop)
             done[stage] = result
             record(stage, result.history)
-            if stage == algo and trace is not None:
+            if stage == algo:
                 rec.step_summaries = result.step_summaries
     except (Divergence, Interrupted) as e:
         record(current, e.history)
-        if current == algo and live is not None:
-            rec.step_summaries = live.step_summaries
+        if current == algo and result is not None:
+            rec.step_summaries = result.step_summaries   # filled in place up to the stop
         rec.status = "diverged" if isinstance(e, Divergence) else "interrupted"
         rec.message = f"{label_of(current)}: {e}"
         write_results(out, rec)
         if isinstance(e, Divergence):
             ckpt.unlink(missing_ok=True)
-            raise Divergence(rec.message, e.history) from None
-        raise Interrupted(rec.message, e.history) from None
+        raise type(e)(rec.message, e.history) from None
+    return done
+
+
+def _price(cfg: Config, job: Job, rec: RunRecord, done: dict[str, FitResult]) -> dict:
+    """Cost rows of the run: its traced steps on its device (and, where the algorithm asks, the
+    same step on every other kind's preset), GPU bands, measured torch steps; runs that never
+    touched a device get the GPU rows of their BP step."""
+    algo = cfg.algorithm.name
+    spec = registry.ALGORITHMS[algo]
     summaries = done[algo].step_summaries
-    if algo == "mfdd" and not arch:
-        other = "crossbar-default" if cfg.device.kind == "mzi" else "mzi-default"
-        device_summaries = {f"{cfg.device.preset} MF+DD": mean_summary(summaries),
-                            f"{other} MF+DD": _one_step_summary(cfg, other, data)}
-        reports = price_run(cfg, n_in, rec, device_summaries, summaries[-1] if summaries else None)
-    elif not twin_run and summaries:
-        # a forward-only registry algorithm: its own traced steps on the device, GPU bands
-        device_summaries = {f"{cfg.device.preset} {algo}": mean_summary(summaries)}
-        reports = price_run(cfg, n_in, rec, device_summaries, summaries[-1])
-    else:
+    if job.objective is None and (spec.twin or not summaries):
         from .price import price_twin_run
-        reports = price_twin_run(rec.config, n_in, rec.history)
-    rec.costs.update({name: r.to_dict() for name, r in reports.items()})
+        return price_twin_run(rec.config, job.data.x_train.shape[1], rec.history, cost=cfg.cost)
+    if not summaries:
+        return {}
+    rows = {labels.device_row(cfg.device.preset, algo): mean_summary(summaries)}
+    if spec.cross_device_row and job.objective is None and not cfg.model.architecture:
+        for kind in KINDS.values():
+            if kind.name != cfg.device.kind and kind.default_preset:
+                rows[labels.device_row(kind.default_preset, algo)] = _one_step_summary(
+                    cfg, kind.default_preset, job.data)
+    if job.objective is not None:     # a PDE network: no MLP for the BP / measured rows
+        config = {k: v for k, v in rec.config.items() if k != "model.hidden"}
+        return price_run(cfg, 0, rec, rows, summaries[-1], measure=False, config=config)
+    return price_run(cfg, job.data.x_train.shape[1], rec, rows, summaries[-1])
+
+
+def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], None] = print,
+        progress: Callable[[int, str], Callable[[int], None]] | None = None,
+        stop: Callable[[], bool] | None = None, resume: bool = False,
+        overwrite: bool = False) -> RunRecord:
+    """Train as configured, write the results file and return its record: resolve → build and
+    train every stage → price → write.
+
+    ``out``: the path from :func:`prepare` (called here when None). ``progress(total_steps,
+    label)`` may return a per-step callback. On divergence the file records
+    ``status="diverged"`` and ``Divergence`` propagates; on ``stop()`` ``status="interrupted"``
+    and ``Interrupted`` propagates (the checkpoint is kept for ``resume``).
+    """
+    set_threads(cfg.run.threads)
+    out = resolve_target(Path(out) if out is not None
+                         else prepare(cfg, overwrite=overwrite, resume=resume))
+    saved = checkpoint.load(checkpoint.path_for(out), cfg.run_id) if resume else None
+    job = resolve_job(cfg)
+    rec = RunRecord(config=cfg.flat(), versions=provenance.versions(), config_toml=config_to_toml(cfg),
+                    run_id=cfg.run_id, meta=job.meta)
+    done = _train_stages(cfg, job, rec, out, saved, echo=echo, progress=progress, stop=stop)
+    rec.costs.update({name: r.to_dict() for name, r in _price(cfg, job, rec, done).items()})
     write_results(out, rec)
-    ckpt.unlink(missing_ok=True)
+    checkpoint.path_for(out).unlink(missing_ok=True)
     return rec
 
 
-def _is_twin(name: str) -> bool:
-    from algorithms.registry import TWIN_NAMES
-    return name in TWIN_NAMES
-
-
 def split_validation(data: Dataset, fraction: float, seed: int):
-    """Hold out ``fraction`` of the training set (stratified by class, stream ``val-split`` of
+    """Hold out ``fraction`` of the training set (stratified by class, stream ``VAL_SPLIT`` of
     the seed) for choosing settings; the test split is never used for that."""
     if fraction <= 0:
         return data, None
-    import dataclasses
-    from algorithms.seeds import derive_seed
     y = data.y_train
     val_idx = torch.from_numpy(stratified_indices(y.numpy(), round(fraction * y.numel()),
-                                                  derive_seed(seed, "val-split") % 2 ** 32))
+                                                  derive_seed(seed, VAL_SPLIT) % 2 ** 32))
     keep = torch.ones(y.numel(), dtype=torch.bool)
     keep[val_idx] = False
     val = (data.x_train[val_idx], y[val_idx])
@@ -532,11 +441,5 @@ def standardize_with(data: Dataset, val):
     """Standardise with training statistics; the validation split uses the same statistics."""
     if val is None:
         return standardize(data), None
-    import dataclasses
     val_x = standardize(dataclasses.replace(data, x_test=val[0])).x_test
     return standardize(data), (val_x, val[1])
-
-
-def _preset_physics(cfg: Config):
-    from hwsim.presets import device_config
-    return device_config(cfg.device.preset)

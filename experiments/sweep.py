@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .config import ConfigError, load_toml, resolve, set_dotted
+from .config import ConfigError, deep_merge, load_toml, resolve, set_dotted
 from .outputs import OutputError, atomic_write, clean_stale_temporaries, is_results_file
 
 __all__ = ["SweepError", "SweepPlan", "plan_sweep", "run_sweep", "run_point", "read_index"]
@@ -55,16 +55,6 @@ class SweepPlan:
     def __init__(self, out: Path, axes: list[str], points: list[dict[str, Any]],
                  mappings: list[dict], workers: int) -> None:
         self.out, self.axes, self.points, self.mappings, self.workers = out, axes, points, mappings, workers
-
-
-def _deep_merge(base: dict, over: dict) -> dict:
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _deep_merge(out[k], v)
-        else:
-            out[k] = v
-    return out
 
 
 def _axes(table: Any, name: str) -> dict[str, list]:
@@ -115,7 +105,7 @@ def plan_sweep(path: str | Path, out: str | None = None, workers: int | None = N
         if not isinstance(base_file, str) or not base_file:
             raise SweepError(f"sweep.base = {base_file!r}; allowed: a config file path")
         base = load_toml(path.parent / base_file, what="sweep base config")
-    base = _deep_merge(base, doc)
+    base = deep_merge(base, doc)
     n_runs = math.prod(len(v) for v in grid.values()) * (len(next(iter(zipped.values()))) if zipped else 1)
     if n_runs > MAX_RUNS:
         raise SweepError(f"sweep expands to {n_runs} runs; allowed: at most {MAX_RUNS}")

@@ -21,8 +21,8 @@ import torch
 from .counting import count_changes, wrapped_sum
 from .trace import DigitalEvent, Event, LayerInfo, Trace
 
-__all__ = ["KnobSpec", "Programmed", "Oracle", "TracingOracle", "check_knobs", "check_input",
-           "CAPABILITIES", "MissingCapability"]
+__all__ = ["KnobSpec", "Programmed", "Oracle", "CapableOracle", "TracingOracle", "check_knobs",
+           "check_input", "CAPABILITIES", "MissingCapability"]
 
 #: Optional device capabilities (design.md "The oracle contract"). ``nominal``: the design-level
 #: differentiable map knobs → matrix, without hidden per-device errors or noise (for the MZI and
@@ -80,7 +80,13 @@ class Programmed:
 
 @runtime_checkable
 class Oracle(Protocol):
-    """What an algorithm may do with a device (see ``design.md``: the oracle contract)."""
+    """What an algorithm may do with a device (see ``design.md``: the oracle contract).
+
+    The optional capabilities — ``capabilities``, ``require``, ``nominal``, ``nominal_vjp``,
+    ``calibrate`` (where the device declares them, :data:`CAPABILITIES`) and ``hints``
+    (technology values for algorithms, possibly empty) — are declared by
+    :class:`CapableOracle`, which :class:`TracingOracle` implements; they are kept out of this
+    protocol so that ``isinstance(device, Oracle)`` checks the required contract only."""
 
     name: str
     n_in: int
@@ -100,6 +106,25 @@ class Oracle(Protocol):
     def program_events(self, programmed: Programmed) -> list[Event]: ...
 
     def query_events(self, programmed: Programmed, x_shape: tuple[int, ...]) -> list[Event]: ...
+
+
+class CapableOracle(Oracle, Protocol):
+    """An oracle with its optional capabilities declared (what :class:`TracingOracle` offers;
+    ``require`` raises :class:`MissingCapability` where the device lacks one)."""
+
+    @property
+    def capabilities(self) -> frozenset[str]: ...
+
+    def require(self, capability: str) -> None: ...
+
+    def nominal(self, knobs: Mapping[str, torch.Tensor]) -> torch.Tensor: ...
+
+    def nominal_vjp(self, knobs: Mapping[str, torch.Tensor],
+                    cotangent: torch.Tensor) -> dict[str, torch.Tensor]: ...
+
+    def calibrate(self, *args, generator: torch.Generator | None = None, **kwargs) -> Any: ...
+
+    def hints(self) -> Mapping[str, float]: ...
 
 
 def check_knobs(spec: Mapping[str, KnobSpec], knobs: Mapping[str, torch.Tensor],
@@ -292,6 +317,61 @@ class TracingOracle:
                 self.trace.record(ev)
         return y
 
+    # ------------------------------------------------------------------ optional capabilities
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Optional capabilities the wrapped device declares (a subset of ``CAPABILITIES``)."""
+        return _device_capabilities(self._device)
+
+    def require(self, capability: str) -> None:
+        if capability not in self.capabilities:
+            raise MissingCapability(f"device {self.name!r} lacks capability {capability!r} "
+                                    f"(it declares {sorted(self.capabilities) or 'none'})")
+
+    def hints(self) -> dict[str, float]:
+        """Technology values of the device's kind for algorithms (``hwsim.kinds``: datasheet
+        write noise, tuned ZO step sizes, …); a device may declare its own ``hints()``.
+        Never hidden per-device values."""
+        own = getattr(self._device, "hints", None)
+        if callable(own):
+            return dict(own())
+        from .kinds import kind_or_none
+        k = kind_or_none(self._info.device)
+        return dict(k.hints) if k is not None else {}
+
+    def nominal(self, knobs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Design-level matrix (n_out, n_in) for one knob setting; differentiable, no hidden
+        errors.
+
+        Nothing here reads a device's hidden static errors or noise: it is what the chip's
+        designer knows (Clements/SVD layout for a mesh, the differential mapping for a crossbar).
+        """
+        self.require("nominal")
+        return self._device.digital_twin(dict(knobs))
+
+    def nominal_vjp(self, knobs: Mapping[str, torch.Tensor], cotangent: torch.Tensor
+                    ) -> dict[str, torch.Tensor]:
+        """Jᵀ c of the nominal map at ``knobs``: cotangent (n_out, n_in), or (P, n_out, n_in) for
+        P cotangents at once (vectorised, one forward of the map) → one tensor per knob.
+
+        The knob cotangents have the knobs' shapes (with the leading P) and units of
+        1/knob-unit; host arithmetic only (no device query is made or recorded).
+        """
+        from torch.func import vjp, vmap   # the nominal map is a host-side design model
+
+        self.require("nominal")
+        names = sorted(knobs)
+        prim = tuple(knobs[n].detach().float() for n in names)
+        _, pull = vjp(lambda *t: self._device.digital_twin(dict(zip(names, t))), *prim)
+        c = cotangent.to(prim[0].dtype)
+        grads = pull(c) if c.dim() == 2 else vmap(pull)(c)
+        return dict(zip(names, (g.detach() for g in grads)))
+
+    def calibrate(self, *args, generator: torch.Generator | None = None, **kwargs):
+        """Forward-query calibration of hidden static errors, where the device declares it."""
+        self.require("calibrate")
+        return self._device.calibrate(self, *args, generator=generator, **kwargs)
+
 
 # --------------------------------------------------------------------------- capabilities
 def _device_capabilities(device: Any) -> frozenset[str]:
@@ -301,56 +381,3 @@ def _device_capabilities(device: Any) -> frozenset[str]:
     if callable(getattr(device, "calibrate", None)):
         caps.add("calibrate")
     return frozenset(caps)
-
-
-def _capabilities(self) -> frozenset[str]:
-    """Optional capabilities the wrapped device declares (a subset of ``CAPABILITIES``)."""
-    return _device_capabilities(self._device)
-
-
-def _require(self, capability: str) -> None:
-    if capability not in self.capabilities:
-        raise MissingCapability(f"device {self.name!r} lacks capability {capability!r} "
-                                f"(it declares {sorted(self.capabilities) or 'none'})")
-
-
-def _nominal(self, knobs: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """Design-level matrix (n_out, n_in) for one knob setting; differentiable, no hidden errors.
-
-    Nothing here reads a device's hidden static errors or noise: it is what the chip's designer
-    knows (Clements/SVD layout for a mesh, the differential mapping for a crossbar).
-    """
-    self.require("nominal")
-    return self._device.digital_twin(dict(knobs))
-
-
-def _nominal_vjp(self, knobs: Mapping[str, torch.Tensor], cotangent: torch.Tensor
-                 ) -> dict[str, torch.Tensor]:
-    """Jᵀ c of the nominal map at ``knobs``: cotangent (n_out, n_in), or (P, n_out, n_in) for P
-    cotangents at once (vectorised, one forward of the map) → one tensor per knob.
-
-    The knob cotangents have the knobs' shapes (with the leading P) and units of 1/knob-unit;
-    host arithmetic only (no device query is made or recorded).
-    """
-    from torch.func import vjp, vmap   # the nominal map is a host-side design model
-
-    self.require("nominal")
-    names = sorted(knobs)
-    prim = tuple(knobs[n].detach().float() for n in names)
-    _, pull = vjp(lambda *t: self._device.digital_twin(dict(zip(names, t))), *prim)
-    c = cotangent.to(prim[0].dtype)
-    grads = pull(c) if c.dim() == 2 else vmap(pull)(c)
-    return dict(zip(names, (g.detach() for g in grads)))
-
-
-def _calibrate(self, *args, generator: torch.Generator | None = None, **kwargs):
-    """Forward-query calibration of hidden static errors, where the device declares it."""
-    self.require("calibrate")
-    return self._device.calibrate(self, *args, generator=generator, **kwargs)
-
-
-TracingOracle.capabilities = property(_capabilities)
-TracingOracle.require = _require
-TracingOracle.nominal = _nominal
-TracingOracle.nominal_vjp = _nominal_vjp
-TracingOracle.calibrate = _calibrate

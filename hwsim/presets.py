@@ -1,40 +1,48 @@
-"""Named device presets. Every number cites its source (see ../shared reference notes:
-devices.md §5.13 photonic defaults, §6 crossbar).
+"""Named device presets of every registered kind (:mod:`hwsim.kinds`); every number cites its
+source in its kind's ``presets`` module (devices.md §5.13 photonic defaults, §6 crossbar).
 
 ``build_layer(preset, n_in, n_out, seed=..., name=...)`` returns an oracle for one layer.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Mapping
 
-from .crossbar.device import CrossbarConfig, CrossbarLayer
-from .crossbar.presets import CROSSBAR_PRESETS
-from .photonic.device import MZIConfig, MZIMeshLayer
-from .photonic.presets import PHOTONIC_PRESETS
+from .kinds import all_presets, kind_of_config, kind_of_preset
 
-__all__ = ["DEVICE_PRESETS", "device_config", "build_layer", "device_kind"]
+__all__ = ["DEVICE_PRESETS", "device_config", "build_layer", "device_kind", "layer_from_config"]
 
 
-DEVICE_PRESETS: dict[str, Callable[[], MZIConfig | CrossbarConfig]] = {
-    **PHOTONIC_PRESETS,          # mzi-ideal, -default, -ficonn (hwsim/photonic/presets.py)
-    **CROSSBAR_PRESETS,          # crossbar-ideal, -default, -pcm, -rram (hwsim/crossbar/presets.py)
-}
+class _Presets(Mapping):
+    """Every preset of every kind by name (kinds register on first use)."""
+
+    def __getitem__(self, name: str) -> Callable[[], Any]:
+        return all_presets()[name]
+
+    def __iter__(self):
+        return iter(all_presets())
+
+    def __len__(self) -> int:
+        return len(all_presets())
 
 
-def device_config(preset: str) -> MZIConfig | CrossbarConfig:
-    try:
-        return DEVICE_PRESETS[preset]()
-    except KeyError:
-        raise ValueError(f"unknown device preset {preset!r}; allowed: {sorted(DEVICE_PRESETS)}") from None
+DEVICE_PRESETS: Mapping[str, Callable[[], Any]] = _Presets()
+
+
+def device_config(preset: str):
+    """A fresh config of preset ``preset``; one-line ValueError naming the presets."""
+    return kind_of_preset(preset).presets[preset]()
 
 
 def device_kind(preset: str) -> str:
-    return "mzi" if isinstance(device_config(preset), MZIConfig) else "crossbar"
+    """The kind (``hwsim.kinds``) that declares ``preset``; ValueError for an unknown preset."""
+    return kind_of_preset(preset).name
+
+
+def layer_from_config(config, n_in: int, n_out: int, *, seed: int = 0, name: str = "layer"):
+    """One oracle layer from a resolved device config of any registered kind."""
+    return kind_of_config(config).build(n_in, n_out, config, seed=seed, name=name)
 
 
 def build_layer(preset: str, n_in: int, n_out: int, *, seed: int = 0, name: str = "layer"):
     """One oracle layer from a named preset."""
-    cfg = device_config(preset)
-    if isinstance(cfg, MZIConfig):
-        return MZIMeshLayer(n_in, n_out, cfg, seed=seed, name=name)
-    return CrossbarLayer(n_in, n_out, cfg, seed=seed, name=name)
+    return layer_from_config(device_config(preset), n_in, n_out, seed=seed, name=name)

@@ -21,7 +21,7 @@ DigitalEvents add ``"<layer>.digital.flops_<role>"`` / ``"bytes_<role>"`` per ro
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Iterable, Union
+from typing import Iterable, Mapping, Union
 
 __all__ = [
     "LayerInfo",
@@ -31,6 +31,9 @@ __all__ = [
     "Event",
     "Trace",
     "summarize",
+    "layer_kind",
+    "is_kind_field",
+    "KIND_PREFIX",
     "ROLES",
 ]
 
@@ -41,7 +44,7 @@ class LayerInfo:
 
     Attributes:
         layer: unique layer name used as the key prefix in summaries.
-        device: ``"mzi"`` or ``"crossbar"``.
+        device: the device kind (:mod:`hwsim.kinds`, e.g. the MZI mesh's or the crossbar's).
         n_in, n_out: logical layer size (inputs, outputs).
         tile_rows, tile_cols: physical tile (mesh or array) size; an MZI block has
             ``tile_rows == tile_cols == k`` modes.
@@ -171,17 +174,41 @@ _MAXIMAL = {"program": ("writes_per_cell_max", "writes_per_cell_max_total")}
 _STATIC = tuple(f.name for f in fields(LayerInfo) if f.name not in ("layer", "device"))
 
 
+#: summary field naming a described layer's device kind: ``"<layer>.info.kind_<kind>" = 1.0``
+KIND_PREFIX = "kind_"
+#: summaries written before the kind was carried: ``"<layer>.info.is_mzi"`` (1.0 / 0.0)
+_LEGACY_FLAG = "is_mzi"
+_LEGACY_KINDS = {True: "mzi", False: "crossbar"}
+
+
+def layer_kind(summary: Mapping[str, float], layer: str) -> str | None:
+    """The device kind of a described layer of a step summary (None: not described), also
+    from results files that carry the older ``is_mzi`` flag."""
+    head = f"{layer}.info.{KIND_PREFIX}"
+    for key, v in summary.items():
+        if key.startswith(head) and v and "." not in key[len(head):]:
+            return key[len(head):]
+    flag = summary.get(f"{layer}.info.{_LEGACY_FLAG}")
+    return None if flag is None else _LEGACY_KINDS[bool(flag)]
+
+
+def is_kind_field(field: str) -> bool:
+    """Whether an ``info`` field of a summary names the layer's kind (a described layer)."""
+    return field.startswith(KIND_PREFIX) or field == _LEGACY_FLAG
+
+
 def summarize(events: Iterable[Event], layers: Iterable[LayerInfo] = ()) -> dict[str, float]:
     """Sum events into a flat ``{"<layer>.<kind>.<field>": value}`` dict.
 
-    Static layer descriptions are added as ``"<layer>.info.<field>"`` (numbers) and
-    ``"<layer>.info.is_mzi"`` (1.0 for photonic meshes, 0.0 for crossbars).
+    Static layer descriptions are added as ``"<layer>.info.<field>"`` (numbers) and the
+    layer's device kind as ``"<layer>.info.kind_<kind>" = 1.0`` (read it with
+    :func:`layer_kind`).
     """
     out: dict[str, float] = {}
     for info in layers:
         for name in _STATIC:
             out[f"{info.layer}.info.{name}"] = float(getattr(info, name))
-        out[f"{info.layer}.info.is_mzi"] = 1.0 if info.device == "mzi" else 0.0
+        out[f"{info.layer}.info.{KIND_PREFIX}{info.device}"] = 1.0
     for i, ev in enumerate(events):
         head = f"{ev.layer}.{ev.kind}."
         for name in _ADDITIVE[ev.kind]:

@@ -25,6 +25,9 @@ class TTTwinTrainer:
 
     label = LABEL
 
+    #: one estimate (one update) over the whole network per step: a single stage
+    n_stages = 1
+
     def __init__(self, net: TTNetwork, initial_knobs: Sequence[Mapping[str, Tensor]], objective,
                  *, knob_lr_range_units: float = 1e-3, bias_lr: float = 1e-3, seed: int = 0) -> None:
         for o in net.oracles:

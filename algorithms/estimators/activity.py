@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from .directions import sample_directions
-from .weight import _count, _positive
+from ..checks import count as _count, positive_float as _positive
 
 __all__ = ["Activity"]
 
@@ -36,6 +36,11 @@ class Activity:
     def __post_init__(self) -> None:
         _count("Activity", "num_directions", self.num_directions)
         object.__setattr__(self, "epsilon", _positive("Activity", "epsilon", self.epsilon))
+
+    needs = frozenset({"activity"})
+
+    def combine_flops(self, d: int) -> float:
+        return 2.0 * self.num_directions * d
 
     def init(self, params: Tensor) -> tuple:
         return ()

@@ -10,6 +10,17 @@
 * ``key``: a ``torch.Generator``, the only source of randomness;
 * ``info["device_queries"]``: device settings programmed and queried by this estimate (a clean
   readout shared by the step is counted by the trainer, not here); the trace confirms it.
+
+An estimator declares what the trainer must hand it and what it costs on the host:
+
+* ``needs``: a frozenset of :data:`NEEDS` — ``"guess"`` (``guess=``: the local gradient mapped
+  into knob space through the device's Jacobian model), ``"span-directions"``
+  (``directions=``: random knob directions in the span of the local gradients, same model),
+  ``"activity"`` (the loss is per example on the block's outputs: ``activity=``, ``pullback=``,
+  ``mask=``; the pullback maps through the nominal model). Any of them makes the trainer require
+  the device's Jacobian model (``nominal`` or ``calibrate``). Empty: plain weight perturbation.
+* ``combine_flops(d)``: host FLOPs of combining one estimate over ``d`` parameters (e.g.
+  Σ_p Δ_p u_p: 2 per direction and parameter); the trainer traces them as "estimator" work.
 """
 from __future__ import annotations
 
@@ -18,11 +29,20 @@ from typing import Any, Callable, Protocol
 import torch
 from torch import Tensor
 
-__all__ = ["Estimator", "check_losses", "unit"]
+__all__ = ["Estimator", "NEEDS", "JACOBIAN_NEEDS", "check_losses", "unit"]
+
+#: What an estimator may need from the trainer (see the module docstring).
+NEEDS = ("guess", "span-directions", "activity")
+#: Needs that map through the device's Jacobian model.
+JACOBIAN_NEEDS = frozenset(NEEDS)
 
 
 class Estimator(Protocol):
+    needs: frozenset[str]
+
     def init(self, params: Tensor) -> Any: ...
+
+    def combine_flops(self, d: int) -> float: ...
 
     def device_queries(self) -> int: ...
 

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from .base import check_losses
 from .directions import sample_directions
-from .weight import _count, _positive
+from ..checks import count as _count, positive_float as _positive
 
 __all__ = ["FROG", "SCALES", "project_on_rows"]
 
@@ -51,6 +51,11 @@ class FROG:
         object.__setattr__(self, "epsilon", _positive("FROG", "epsilon", self.epsilon))
         if self.scale not in SCALES:
             raise ValueError(f"FROG.scale = {self.scale!r}; allowed: {SCALES}")
+
+    needs = frozenset()
+
+    def combine_flops(self, d: int) -> float:
+        return 2.0 * self.num_tangents * d
 
     def init(self, params: Tensor) -> tuple:
         return ()

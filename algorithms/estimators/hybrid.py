@@ -85,6 +85,11 @@ class HybridZO:
     def n_cge(self) -> int:
         return int(self.cge.sum())
 
+    needs = frozenset()
+
+    def combine_flops(self, d: int) -> float:
+        return 2.0 * self.num_directions * d
+
     def init(self, params: Tensor) -> tuple:
         return ()
 

@@ -28,7 +28,7 @@ from torch import Tensor
 
 from .base import check_losses, unit
 from .directions import sample_directions
-from .weight import _positive
+from ..checks import positive_float as _positive
 
 __all__ = ["LocalGuess", "VARIANTS"]
 
@@ -50,6 +50,13 @@ class LocalGuess:
     @property
     def needs_guess(self) -> bool:
         return self.variant != "random"
+
+    @property
+    def needs(self) -> frozenset[str]:
+        return frozenset({"guess"}) if self.needs_guess else frozenset()
+
+    def combine_flops(self, d: int) -> float:
+        return 2.0 * d          # one measured step along one unit direction
 
     def init(self, params: Tensor) -> tuple:
         return ()

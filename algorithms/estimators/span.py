@@ -41,7 +41,7 @@ import torch
 from torch import Tensor
 
 from .frog import project_on_rows
-from .weight import _count, _positive
+from ..checks import count as _count, positive_float as _positive
 
 __all__ = ["SpanProjection", "SPACES"]
 
@@ -59,6 +59,11 @@ class SpanProjection:
         object.__setattr__(self, "epsilon", _positive("SpanProjection", "epsilon", self.epsilon))
         if self.space not in SPACES:
             raise ValueError(f"SpanProjection.space = {self.space!r}; allowed: {SPACES}")
+
+    needs = frozenset({"span-directions"})
+
+    def combine_flops(self, d: int) -> float:
+        return 2.0 * self.num_directions * d
 
     def init(self, params: Tensor) -> tuple:
         return ()

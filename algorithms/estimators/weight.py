@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from numbers import Real
 from typing import Callable
 
 import torch
 from torch import Tensor
 
+from ..checks import count as _count, positive_float as _positive
 from .base import check_losses
 from .directions import sample_directions
 from .zeroth_order import DirectionalDerivative
@@ -30,23 +30,16 @@ from .zeroth_order import DirectionalDerivative
 __all__ = ["Directional", "LowRank", "SeedReplay"]
 
 
-def _positive(owner: str, name: str, v) -> float:
-    if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{owner}.{name} = {v!r}; allowed: a finite number > 0")
-    return float(v)
-
-
-def _count(owner: str, name: str, v) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{owner}.{name} = {v!r}; allowed: an integer >= 1")
-    return v
-
-
 @dataclass(frozen=True)
 class Directional:
     """ĝ = (s/P) Σ_p Δ_p u_p (see ``zeroth_order``); no state."""
 
     rule: DirectionalDerivative = field(default_factory=DirectionalDerivative)
+
+    needs = frozenset()
+
+    def combine_flops(self, d: int) -> float:
+        return 2.0 * self.rule.num_directions * d
 
     def init(self, params: Tensor) -> tuple:
         return ()
@@ -78,6 +71,11 @@ class LowRank:
         object.__setattr__(self, "epsilon", _positive("LowRank", "epsilon", self.epsilon))
         if len(self.shape) != 2 or min(self.shape) < 1:
             raise ValueError(f"LowRank.shape = {self.shape!r}; allowed: (m, n) with m, n >= 1")
+
+    needs = frozenset()
+
+    def combine_flops(self, d: int) -> float:
+        return 2.0 * self.num_directions * d
 
     def init(self, params: Tensor) -> tuple:
         return ()
@@ -121,6 +119,11 @@ class SeedReplay:
         _count("SeedReplay", "num_directions", self.num_directions)
         _count("SeedReplay", "chunk", self.chunk)
         object.__setattr__(self, "epsilon", _positive("SeedReplay", "epsilon", self.epsilon))
+
+    needs = frozenset()
+
+    def combine_flops(self, d: int) -> float:
+        return 2.0 * self.num_directions * d
 
     def init(self, params: Tensor) -> list:
         return []

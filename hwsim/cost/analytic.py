@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Union
 
+from ..trace import is_kind_field, layer_kind
 from .spec import (FJ, MW, NS, PJ, CrossbarCostSpec, PhotonicCostSpec, adc_energy_pj,
                    dac_energy_pj, dbm_to_mw)
 
@@ -212,7 +213,7 @@ def _layers(summary: Mapping[str, float]) -> tuple[list[str], list[str]]:
         if not layer:
             raise ValueError(f"summary key {key!r} is invalid; allowed: '<layer>.<kind>.<field>'")
         if kind == "info":
-            if rest == "is_mzi" and layer not in info:
+            if is_kind_field(rest) and layer not in info:
                 info.append(layer)
         elif layer not in other:
             other.append(layer)
@@ -510,7 +511,14 @@ def _crossbar_energy(summary, layer, spec: CrossbarCostSpec, t: StageTimes, t_st
 
 
 def _default_digital_spec(specs: Mapping[str, Spec]) -> Spec:
-    return specs.get("mzi") or specs["crossbar"]
+    return next(iter(specs.values()))     # the first kind's (photonic before crossbar)
+
+
+def _section(kind: str) -> str:
+    """The cost-spec section pricing a device kind (``hwsim.kinds``)."""
+    from ..kinds import kind_or_none
+    k = kind_or_none(kind)
+    return k.cost_section if k is not None else kind
 
 
 def _plan(summary: Mapping[str, float], specs: Mapping[str, Spec]):
@@ -526,10 +534,10 @@ def _plan(summary: Mapping[str, float], specs: Mapping[str, Spec]):
     described = sorted(described, key=lambda layer: first[layer])
     plan = []
     for layer in described:
-        dev = "mzi" if _get(summary, layer, "info", "is_mzi") else "crossbar"
+        dev = _section(layer_kind(summary, layer))
         if dev not in specs:
             raise ValueError(f"layer {layer!r} is a {dev} layer but no spec for {dev!r} was "
-                             f"given; allowed: pass a {'PhotonicCostSpec' if dev == 'mzi' else 'CrossbarCostSpec'}")
+                             f"given; allowed: pass its cost spec (sections: {', '.join(specs)})")
         plan.append((layer, specs[dev], layer_stage_times(summary, layer, specs[dev])))
     # host work and the host floor: the spec of the step's first device layer (a crossbar
     # run with both specs given is not priced with the photonic host), else the default
@@ -602,7 +610,7 @@ def price(summary: Mapping[str, float], spec_by_device: SpecArg) -> CostReport:
         summary: flat ``"<layer>.<kind>.<field>"`` dict of one step.
         spec_by_device: a spec, ``{"mzi": PhotonicCostSpec, "crossbar": CrossbarCostSpec}``
             or an iterable of specs; each described layer is priced with the spec of its kind
-            (``info.is_mzi``); digital events of undescribed layers and the host floor use
+            (``info.kind_<kind>``, older summaries ``info.is_mzi``); digital events of undescribed layers and the host floor use
             the spec of the first described layer (the photonic spec if there is none).
 
     Returns:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from ..trace import layer_kind
 from .analytic import CostReport
 from .spec import PJ, GpuSpec
 
@@ -125,7 +126,7 @@ def summary_step_work(summary) -> dict[str, float]:
         nbytes += _FP32_BYTES * (g("program", "settings") * n_in * n_out
                                  + g("mvm", "vectors") * (n_in + n_out))
         kernels += KERNELS_PER_QUERY * g("mvm", "events") + KERNELS_PER_PROGRAM * g("program", "events")
-        if f"{layer}.info.is_mzi" not in summary:   # described layers' digital events are transfers
+        if layer_kind(summary, layer) is None:   # described layers' digital events are transfers
             kernels += KERNELS_PER_DIGITAL * g("digital", "events")
     return {"flops": flops, "bytes": nbytes, "kernels": kernels}
 

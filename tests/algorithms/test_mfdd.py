@@ -12,7 +12,7 @@ from algorithms.estimators.zeroth_order import DirectionalDerivative
 from algorithms.knobmaps import knob_map_for
 from algorithms.model import model_from_config
 from algorithms.objectives.heads import MonoForwardHead
-from algorithms.registry import MFDDSettings
+from algorithms.families.mono_forward import MFDDSettings
 from algorithms.training import fit
 from hwsim.photonic.device import MZIConfig, MZIMeshLayer
 from hwsim.trace import Trace

@@ -6,13 +6,16 @@ import torch
 
 import algorithms.baselines  # noqa: F401  (registers the autograd baselines)
 from algorithms import registry
+from algorithms.families.mono_forward import build_global
 from algorithms.model import model_from_config
 from algorithms.torch_module import DeviceLayer
 from hwsim.oracle import MissingCapability, TracingOracle
 from hwsim.presets import build_layer
 from hwsim.trace import Trace
 
-FORWARD_ONLY = ["mfdd", "mfdd-thesis", "frog", "local-guess", "activity", "frozen"]
+#: every registered device-trained algorithm on the model's blocks (tensor-train ones, which
+#: take their own network, are covered by tests/algorithms/test_algorithm_contract.py)
+FORWARD_ONLY = [n for n, s in registry.ALGORITHMS.items() if not s.twin and s.check_task is None]
 
 
 def devices(model, preset):
@@ -37,7 +40,7 @@ def test_every_issue_name_is_registered_with_description_capability_and_settings
     assert list(registry.ALGORITHMS)[:len(names)] == names     # later issues add more after
     lines = registry.describe()
     assert len(lines) == len(registry.ALGORITHMS) and all("\n" not in ln for ln in lines)
-    for n in names:
+    for n in registry.ALGORITHMS:
         spec = registry.ALGORITHMS[n]
         assert spec.capability in (None, "nominal", "calibrate") and spec.description
         assert isinstance(registry.settings_for(n), spec.settings_type)
@@ -79,7 +82,8 @@ def test_device_queries_per_step_equal_the_trace(name, values, preset):
     # a calibrated guess measures the device's Jacobian in its first step (2 settings per
     # shifter of a block, every stage), traced in that step
     cal = sum(c.queries for c in tr.state.calibration if c is not None)
-    assert (cal > 0) == (name == "local-guess" and preset == "mzi-default")
+    uses = registry.ALGORITHMS[name].uses_jacobian(s)
+    assert (cal > 0) == (uses and preset == "mzi-default")
     assert mvm_settings(summary) == expected + cal
     # the clean state is programmed once per step and reused: one clean write per stage
     writes = sum(v for k, v in summary.items() if k.endswith(".program.settings"))
@@ -130,7 +134,7 @@ def test_frozen_never_moves_the_knobs_and_twin_baselines_query_nothing():
     t0 = tr.state.theta[0].clone()
     registry.train(tr, x, y, epochs=1, batch_size=16, seed=0)
     assert torch.equal(tr.state.theta[0], t0)
-    for name in ("bp", "mf-ad", "bp-deploy", "hwa-deploy"):
+    for name in (n for n, s in registry.ALGORITHMS.items() if s.twin and s.check_task is None):
         trace = Trace()
         tb = registry.build(name, None, model, devices(model, "crossbar-default"), 4, seed=0, trace=trace)
         trace.begin_step()
@@ -165,7 +169,7 @@ def test_global_trainer_queries_and_learns_a_step():
     x, y = toy()
     trace = Trace()
     s = registry.settings_for("frog", {"num_tangents": 3})
-    tr = registry.build_global(s, model, devices(model, "mzi-ideal"), 4, seed=0, trace=trace)
+    tr = build_global(s, model, devices(model, "mzi-ideal"), 4, seed=0, trace=trace)
     trace.begin_step()
     m = tr.step(x[:16], y[:16])
     assert math.isfinite(m["loss.global"])

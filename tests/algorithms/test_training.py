@@ -17,7 +17,7 @@ def _trainable(seed=0):
     devs = [build_layer("mzi-default", a, b, seed=i, name=f"layer{i}")
             for i, (a, b) in enumerate(model.device_shapes())]
     trace = Trace()
-    tr = registry.build("mfdd", registry.MFDDSettings(num_directions=2), model, devs, 4, seed=seed,
+    tr = registry.build("mfdd", registry.settings_for("mfdd", {"num_directions": 2}), model, devs, 4, seed=seed,
                         trace=trace)
     return tr, trace
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from algorithms import registry as R
+from algorithms.families.tensor_train import TTModel, tt_layout
 from algorithms.baselines.tt_twin import TTTwinTrainer
 from algorithms.estimators.hybrid import HybridZO
 from algorithms.tt import TTShape, core_to_matrix, parse_tt_layer, tt_dense_matvec, tt_reconstruct
@@ -67,7 +68,7 @@ def _net(preset: str, shapes, trace, seed=0):
     phys = device_config(preset)
     cls = CrossbarLayer if preset.startswith("crossbar") else MZIMeshLayer
     devs = [cls(a, b, phys, seed=10 + i, name=f"core{i}") for i, (a, b) in
-            enumerate(R.tt_device_shapes(shapes))]
+            enumerate((sl.n_in, sl.n_out) for sl in tt_layout(None, TTModel(tuple(shapes))))]
     return devs, TTNetwork.build(shapes, [TracingOracle(d, trace) for d in devs], "tanh")
 
 
@@ -76,7 +77,7 @@ def test_device_tt_layer_equals_the_host_tt_layer_in_the_ideal_limit(preset):
     shapes = [TTShape((2, 3), (2, 2), 2), TTShape((2, 2), (1, 3), 2)]
     trace = Trace()
     devs, net = _net(preset, shapes, trace)
-    knobs = R.tt_initial_knobs(shapes, devs, 0)
+    knobs = R.initial_knobs("tt-zo", None, TTModel(tuple(shapes)), devs, 0)
     theta = net.initial_theta(knobs)
     x = torch.randn(5, 6, generator=torch.Generator().manual_seed(2))
     g = torch.Generator().manual_seed(3)
@@ -97,7 +98,7 @@ def test_tt_zo_gradient_is_unbiased_against_autograd_on_the_twin():
     shapes = [TTShape((2, 2), (2, 2), 2), TTShape((2, 2), (1, 3), 2)]
     trace = Trace()
     devs, net = _net("crossbar-ideal", shapes, trace)
-    knobs = R.tt_initial_knobs(shapes, devs, 0)
+    knobs = R.initial_knobs("tt-zo", None, TTModel(tuple(shapes)), devs, 0)
     gen = torch.Generator().manual_seed(4)
     x = torch.randn(16, 4, generator=gen)
     y = torch.randint(0, 3, (16,), generator=gen)
@@ -143,5 +144,5 @@ def test_tt_zo_settings_errors_are_one_line():
         R.settings_for("tt-zo", {"layers": ["tt:7x4:8:6"]})
     with pytest.raises(ValueError, match="gradient = 'exact'; allowed"):
         R.settings_for("tt-zo", {"gradient": "exact"})
-    with pytest.raises(ValueError, match="build_tt"):
+    with pytest.raises(ValueError, match="has 8 device slots but 0 devices"):
         R.build("tt-zo", None, None, [], 10, seed=0, trace=Trace())

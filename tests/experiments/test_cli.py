@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 
 from algorithms.baselines.twin_model import TwinTrainer
+from algorithms.registry import ALGORITHMS as REGISTRY
 from algorithms.trainer import LocalTrainer
-from experiments import data
+from experiments import data, labels
 from experiments.cli import main
 from experiments.results import RunRecord, read_results, write_results
 
@@ -438,34 +439,46 @@ def test_price_reprices_every_row_from_the_file(main_run, capsys):
     assert "allowed: low, nominal, high" in capsys.readouterr().err
 
 
-REGISTRY_ONLY = ("mfdd-thesis", "frog", "local-guess", "activity", "frozen", "bp-deploy", "hwa-deploy")
+#: every registered algorithm but the default run's three (mfdd, mf-ad, bp: tested above)
+REGISTRY_ONLY = tuple(n for n in REGISTRY if n not in ("mfdd", "mf-ad", "bp"))
 
 
 def test_algorithms_lists_every_name(capsys):
     assert cli(["algorithms"]) == 0
     out = capsys.readouterr().out
-    for name in ("mfdd", "mf-ad", "bp", *REGISTRY_ONLY):
+    for name in REGISTRY:
         assert any(line.startswith(f"{name} ") for line in out.splitlines()), name
+
+
+def _example_args(algo: str) -> list:
+    """``--set`` of the spec's small digits instance (e.g. tensor-train layers)."""
+    import json
+    return [a for k, v in REGISTRY[algo].example.items()
+            for a in ("--set", f"algorithm.settings.{k}={json.dumps(list(v) if isinstance(v, tuple) else v)}")]
 
 
 @pytest.mark.parametrize("algo", REGISTRY_ONLY)
 def test_every_registry_algorithm_runs_through_the_cli(tmp_path, capsys, algo):
     out = tmp_path / "r.h5"
-    assert cli(run_args(tmp_path, out, "--algorithm", algo, "--no-references")) == 0
+    assert cli(run_args(tmp_path, out, "--algorithm", algo, "--no-references",
+                        *_example_args(algo))) == 0
     table = capsys.readouterr().out
-    from algorithms.registry import ALGORITHMS as REG
+    REG = REGISTRY
     # mzi-default declares calibrate: the local guess says it uses the calibrated model
     label = REG[algo].label.replace("calibrated or nominal model", "calibrated model")
-    assert f"{algo} ({label}) on mzi-default" in table
+    assert labels.run_label(algo, label, "mzi-default") in table
     rec = read_results(out)
     assert rec.status == "ok" and rec.config["algorithm.name"] == algo
     assert rec.meta["algorithm_label"] == label        # the built trainable's resolved label
     assert len(rec.history["test_accuracy"]) == 1
     # forward-only algorithms are traced and priced on the device; twin ones on the GPU band
     device_rows = [n for n in rec.costs if n.startswith("mzi-default ")]
-    assert bool(device_rows) == (algo not in ("bp-deploy", "hwa-deploy"))
+    assert bool(device_rows) == (not REG[algo].twin)
+    if device_rows:     # every cost row names the algorithm whose step it prices
+        assert device_rows == [labels.device_row("mzi-default", algo)]
+        assert f"GPU {GPUS[0]}: {labels.row_name(algo)}" in rec.costs
     queried = sum(v for st in rec.step_summaries for k, v in st.items() if k.endswith(".mvm.settings"))
-    assert (queried > 0) == (algo not in ("bp-deploy", "hwa-deploy"))   # training queries
+    assert (queried > 0) == (not REG[algo].twin)   # training queries
 
 
 def test_registry_settings_reach_the_algorithm(tmp_path, capsys):

@@ -4,10 +4,9 @@ import dataclasses
 import pytest
 import torch
 
+from hwsim.kinds import kind_of_preset
 from hwsim.oracle import Oracle, TracingOracle
 from hwsim.presets import DEVICE_PRESETS, device_config
-from hwsim.crossbar.device import CrossbarLayer
-from hwsim.photonic.device import MZIMeshLayer
 from hwsim.trace import Trace
 
 SIZES = [(20, 12), (16, 16)]   # tiled with padding, and exact tiles
@@ -17,10 +16,10 @@ def make(preset, n_in, n_out, seed=3, ideal=False):
     cfg = device_config(preset)
     if ideal:
         cfg = dataclasses.replace(cfg, effects=())
-    cls = MZIMeshLayer if preset.startswith("mzi") else CrossbarLayer
-    if cls is CrossbarLayer:   # small tiles so tiling is exercised
+    names = {f.name for f in dataclasses.fields(cfg)}
+    if {"tile_rows", "tile_cols"} <= names:   # small tiles so tiling is exercised
         cfg = dataclasses.replace(cfg, tile_rows=8, tile_cols=8)
-    return cls(n_in, n_out, cfg, seed=seed, name="L")
+    return kind_of_preset(preset).build(n_in, n_out, cfg, seed=seed, name="L")
 
 
 def random_knobs(dev, seed=0, P=None):

@@ -1,0 +1,106 @@
+"""Autograd baselines family: bp, mf-ad, bp-deploy, hwa-deploy (:mod:`.twin_model`) on the
+ideal digital twin of the same model, and tt-autograd (:mod:`.tt_twin`), the same tensor-train
+network trained with autograd on its twin (the reference of tt-zo, e.g. for PDE tasks). All are
+labelled "ideal digital twin, autograd" (``registry.TWIN_LABEL``) and record no device trace."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import updates
+from ..families.tensor_train import (TT_DIGITS_EXAMPLE, TTZOSettings, tt_check_task, tt_initial_weights, tt_layout,
+                                     tt_model)
+from ..network import OracleNetwork, device_hint, projection_dims
+from ..registry import TWIN_LABEL, AlgorithmSpec, BuildRequest, register
+from ..settings import choice, integer, nonnegative, positive, setting
+from ..trainer import PREDICTIONS, SCHEDULES, LocalTrainer
+from ..tt_network import TTNetwork
+from ..tt_zo import OutputCrossEntropy
+from .tt_twin import TTTwinTrainer
+from .twin_model import TwinTrainer
+
+__all__ = ["TwinSettings", "HWASettings"]
+
+
+@dataclass(frozen=True)
+class TwinSettings:
+    """bp, mf-ad, bp-deploy: Adam on the ideal twin, θ in range units."""
+
+    knob_lr_range_units: float = setting(2e-3, "Adam step on θ", "knob range units")
+    head_lr: float = setting(1e-2, "Adam step of the heads and biases", "1")
+    schedule: str = setting("simultaneous", f"stage schedule, one of {SCHEDULES}")
+    prediction: str = setting("last", f"how stages vote, one of {PREDICTIONS}")
+    projection_dim: int | None = setting(None, "random projection k of every local head wider "
+                                         "than k (None: none)", "features")
+
+    def __post_init__(self) -> None:
+        o = type(self).__name__
+        positive(o, "knob_lr_range_units", self.knob_lr_range_units)
+        positive(o, "head_lr", self.head_lr)
+        choice(o, "schedule", self.schedule, SCHEDULES)
+        choice(o, "prediction", self.prediction, PREDICTIONS)
+        integer(o, "projection_dim", self.projection_dim, allow_none=True)
+
+
+@dataclass(frozen=True)
+class HWASettings(TwinSettings):
+    """hwa-deploy: noise-injection BP on the twin; σ per knob in range units (None: the device's
+    ``hwa_knob_noise_range_units`` hint)."""
+
+    knob_noise_range_units: float | None = setting(
+        None, "injected knob noise sigma (None: the device's hint)", "knob range units")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        nonnegative(type(self).__name__, "knob_noise_range_units", self.knob_noise_range_units,
+                    allow_none=True)
+
+
+def _build_twin(req: BuildRequest) -> TwinTrainer:
+    s, name = req.settings, req.name
+    net = OracleNetwork.build(req.model, req.oracles)
+    n = len(net.stages)
+    proj = projection_dims(s.projection_dim, net)
+    deploy = None
+    if name.endswith("deploy"):      # a frozen forward-only trainer on the devices
+        deploy = LocalTrainer(net, req.initial_knobs, req.n_classes, [None] * n, updates.sgd(1.0),
+                              updates.sgd(1.0), projection_dims=proj, seed=req.seed,
+                              trace=req.trace)
+    noise = None
+    if isinstance(s, HWASettings):
+        noise = [s.knob_noise_range_units if s.knob_noise_range_units is not None
+                 else device_hint(o, "hwa_knob_noise_range_units", 0.0) for o in net.oracles]
+    twins = [o.nominal for o in net.oracles]      # design-level map; no hidden errors
+    return TwinTrainer(req.model, twins, net.maps, req.initial_knobs, req.n_classes, mode=name,
+                       knob_lr_range_units=s.knob_lr_range_units, head_lr=s.head_lr,
+                       knob_noise_range_units=noise, deploy=deploy, projection_dims=proj,
+                       prediction=s.prediction, seed=req.seed)
+
+
+def _build_tt_twin(req: BuildRequest) -> TTTwinTrainer:
+    s = req.settings
+    m = tt_model(s, req.model)
+    net = TTNetwork.build(list(m.shapes), req.oracles, m.activation)
+    return TTTwinTrainer(net, req.initial_knobs, req.objective or OutputCrossEntropy(),
+                         knob_lr_range_units=s.knob_lr_range_units, bias_lr=s.head_lr,
+                         seed=req.seed)
+
+
+def _twin(name: str, description: str, settings_type: type, label: str, order: int,
+          **kw) -> AlgorithmSpec:
+    return AlgorithmSpec(name, description, settings_type, kw.pop("build", _build_twin),
+                         lambda s, n: 0, label, capability_for=lambda s: "nominal", twin=True,
+                         order=order, **kw)
+
+
+register(_twin("mf-ad", "Mono-Forward with autograd local gradients", TwinSettings, TWIN_LABEL, 6,
+               short="MF-AD", traced=False))
+register(_twin("bp", "backpropagation end to end", TwinSettings, TWIN_LABEL, 7, short="BP",
+               traced=False))
+register(_twin("bp-deploy", "BP on the twin, knobs deployed on the device", TwinSettings,
+               f"{TWIN_LABEL}, deployed on device", 8))
+register(_twin("hwa-deploy", "noise-injection BP on the twin, then deployed", HWASettings,
+               f"{TWIN_LABEL} (noise injection), deployed on device", 9))
+register(_twin("tt-autograd", "tensor-train network, autograd on the twin (tt-zo's reference)",
+               TTZOSettings, TWIN_LABEL, 51, build=_build_tt_twin, layout=tt_layout,
+               initial_weights=tt_initial_weights, check_task=tt_check_task,
+               example=TT_DIGITS_EXAMPLE, short="TT-AD", traced=False))

@@ -1,0 +1,264 @@
+"""Mono-Forward family: local heads per device block, knobs trained by a forward-only estimate
+(mfdd, mfdd-thesis, frog, local-guess, activity) or never (frozen, the control).
+
+Every algorithm here trains a :class:`~algorithms.trainer.LocalTrainer`: the per-block
+estimators come from :func:`local_trainer`'s ``estimators(settings, steps)`` argument, where
+``steps`` are the per-knob perturbations of the blocks (:func:`algorithms.network.knob_steps`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from ..estimators import (FROG, Activity, Directional, DirectionalDerivative, LocalGuess, LowRank,
+                          SeedReplay)
+from ..estimators.directions import DIRECTIONS
+from ..estimators.frog import SCALES
+from ..estimators.local_guess import VARIANTS
+from ..estimators.span import SpanProjection
+from ..estimators.zeroth_order import DIFFERENCES
+from ..network import OracleNetwork, device_hint, knob_steps, projection_dims
+from ..registry import AlgorithmSpec, BuildRequest, guess_model_for, register
+from ..settings import (CommonSettings, GuessModelSettings, bad, choice, head_optimizer, integer,
+                        knob_optimizer, positive, setting)
+from ..trainer import GlobalTrainer, LocalTrainer
+
+__all__ = ["MFDDSettings", "MFDDThesisSettings", "FROGSettings", "LocalGuessSettings",
+           "ActivitySettings", "FrozenSettings", "MFDD_DIRECTIONS", "SPAN_DIRECTIONS",
+           "local_trainer", "knob_lr", "build_global"]
+
+#: ``input-span`` / ``head-span``: random directions in the span of the block's local gradients
+#: (estimators.span), mapped to knobs through the Jacobian model of ``guess_model``.
+SPAN_DIRECTIONS = {"input-span": "input", "head-span": "head"}
+MFDD_DIRECTIONS = (*DIRECTIONS, "lowrank", "seed-replay", *SPAN_DIRECTIONS)
+
+
+# --------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class FrozenSettings(CommonSettings):
+    """frozen: knobs never updated, only the digital heads train (the control; predicts like
+    mfdd, summed over the stages' heads)."""
+
+
+@dataclass(frozen=True)
+class MFDDThesisSettings(CommonSettings):
+    """mfdd-thesis: FFzero DD as the thesis uses it (arXiv:2603.24790 defaults, algorithms.md §3):
+    sphere × d, central, P = 1, ε = 1e-3 (perturbation norm), ZO head, SGD lr 1e-3."""
+
+    knob_lr_range_units: float = setting(1e-3, "SGD step on θ", "knob range units")
+    head_lr: float = setting(1e-3, "SGD step of the ZO-trained heads", "1")
+    optimizer: str = setting("sgd", "update rule of heads and knobs")
+    num_directions: int = setting(1, "sphere directions per estimate", "count")
+    epsilon_norm: float = setting(1e-3, "perturbation norm ‖εu‖", "knob range units")
+    head_num_directions: int = setting(1, "sphere directions of the head's estimate", "count")
+    head_epsilon: float = setting(1e-3, "perturbation norm of the head's estimate", "1")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        o = type(self).__name__
+        integer(o, "num_directions", self.num_directions, 1, 4096)
+        positive(o, "epsilon_norm", self.epsilon_norm)
+        integer(o, "head_num_directions", self.head_num_directions, 1, 4096)
+        positive(o, "head_epsilon", self.head_epsilon)
+
+
+@dataclass(frozen=True)
+class FROGSettings(CommonSettings):
+    """frog: k orthonormal tangents, projection aggregator (arXiv:2410.17764)."""
+
+    num_tangents: int = setting(8, "orthonormal tangents per estimate", "count")
+    scale: str = setting("unbiased", f"scaling of the projection, one of {SCALES}")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        integer(type(self).__name__, "num_tangents", self.num_tangents, 1, 4096)
+        choice(type(self).__name__, "scale", self.scale, SCALES)
+
+
+@dataclass(frozen=True)
+class LocalGuessSettings(GuessModelSettings):
+    """local-guess: the local head's exact ∂L/∂z mapped into knob space, the step along it
+    measured on the device (arXiv:2306.06968), through the Jacobian model of ``guess_model``.
+
+    Calibration defaults chosen on the Fashion-MNIST validation split (mzi-default, 784-128-128,
+    full data, lr 2e-3; bench/results/fashion_full_data_3seeds.txt): 16 knob indices per block
+    re-measured every 10 steps gave val 0.8535 against 0.8458 (8 / 10), 0.8463 (32 / 10),
+    0.8488 (8 / 5), and 0.8318 with every knob every 20 steps (at lr 1e-3, 3.7× the queries)."""
+
+    recalibrate_every: int = setting(10, "re-measure the calibrated Jacobian every N steps",
+                                     "steps")
+    calibrate_subset: int | None = setting(16, "knob indices per block per calibration "
+                                           "(None: all)", "knobs")
+    variant: str = setting("local", f"guess direction, one of {VARIANTS}")
+    mix_weight: float = setting(1.0, "weight of the random part (variant 'mixed')", "1")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        choice(type(self).__name__, "variant", self.variant, VARIANTS)
+        positive(type(self).__name__, "mix_weight", self.mix_weight)
+
+
+@dataclass(frozen=True)
+class MFDDSettings(GuessModelSettings):
+    """mfdd: Rademacher ±ε per knob (per-knob step by the rule), central differences, exact
+    heads, predictions summed over the stages' heads. ``knob_lr_range_units`` None: the
+    device's ``zo_knob_lr_range_units`` hint (the smallest over the network's devices)."""
+
+    _LR_BY_DEVICE = True
+    knob_lr_range_units: float | None = setting(
+        None, "step size on θ (None: the device kind's ZO hint)", "knob range units")
+    # P = 32: the default digits run (MLP 64-32-32, mzi-default, 20 epochs, these defaults) ends
+    # at 0.944 test accuracy with it and at 0.908 with P = 8
+    num_directions: int = setting(32, "random directions per estimate (P)", "count")
+    directions: str = setting("rademacher", f"direction family, one of {MFDD_DIRECTIONS}")
+    difference: str = setting("central", f"finite difference, one of {DIFFERENCES}")
+    rank: int = setting(1, "rank of the low-rank directions (directions = 'lowrank')", "count")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        o = type(self).__name__
+        integer(o, "num_directions", self.num_directions, 1, 4096)
+        choice(o, "directions", self.directions, MFDD_DIRECTIONS)
+        choice(o, "difference", self.difference, DIFFERENCES)
+        if self.directions in ("lowrank", "seed-replay", *SPAN_DIRECTIONS) and \
+                self.difference != "central":
+            raise bad(o, "difference", self.difference,
+                      f"'central' with directions {self.directions!r}")
+        integer(o, "rank", self.rank, 1, 4096)
+
+
+@dataclass(frozen=True)
+class ActivitySettings(CommonSettings):
+    """activity: per-example output perturbation on the host (arXiv:2210.03310)."""
+
+    num_directions: int = setting(4, "activity directions per example", "count")
+    epsilon_activity: float = setting(1e-2, "activity perturbation", "readout units")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        integer(type(self).__name__, "num_directions", self.num_directions, 1, 4096)
+        positive(type(self).__name__, "epsilon_activity", self.epsilon_activity)
+
+
+# --------------------------------------------------------------------------- building
+def knob_lr(settings, oracles: Sequence) -> float:
+    """The knob learning rate: the settings' value, or (None) the smallest of the devices'
+    ``zo_knob_lr_range_units`` hints (a kind without the hint: the settings class default of
+    :class:`CommonSettings`, 2e-3)."""
+    if settings.knob_lr_range_units is not None:
+        return settings.knob_lr_range_units
+    return min(device_hint(o, "zo_knob_lr_range_units", CommonSettings.knob_lr_range_units)
+               for o in oracles)
+
+
+def local_trainer(req: BuildRequest,
+                  estimators: Callable[[object, OracleNetwork, list[float]], list], *,
+                  head: str = "exact", head_estimator=None) -> LocalTrainer:
+    """A :class:`LocalTrainer` on ``req``'s network with the blocks' ``estimators(settings, net,
+    steps)`` (one per block, or None: frozen), the settings' update rules and, where the
+    algorithm maps through a Jacobian model, its guess-model keys."""
+    s = req.settings
+    net = OracleNetwork.build(req.model, req.oracles)
+    ests = estimators(s, net, knob_steps(net.oracles, net.maps, s))
+    guess = {}
+    if isinstance(s, GuessModelSettings):
+        guess = {"guess_model": guess_model_for(req.name, s, req.oracles),
+                 "recalibrate_every": s.recalibrate_every,
+                 "calibrate_subset": s.calibrate_subset}
+    return LocalTrainer(net, req.initial_knobs, req.n_classes, ests,
+                        knob_optimizer(s, knob_lr(s, req.oracles)), head_optimizer(s),
+                        projection_dims=projection_dims(s.projection_dim, net), head=head,
+                        head_estimator=head_estimator, prediction=s.prediction, seed=req.seed,
+                        trace=req.trace, **guess)
+
+
+def _mfdd_estimators(s: MFDDSettings, net: OracleNetwork, steps: list[float]) -> list:
+    if s.directions == "lowrank":
+        return [LowRank(m.matrix_shape, s.rank, s.num_directions, e)
+                for m, e in zip(net.maps, steps)]
+    if s.directions in SPAN_DIRECTIONS:
+        return [SpanProjection(s.num_directions, e, SPAN_DIRECTIONS[s.directions]) for e in steps]
+    if s.directions == "seed-replay":
+        return [SeedReplay(s.num_directions, e) for e in steps]
+    # sphere directions have unit norm: the per-knob step ε becomes the norm ε·√d
+    return [Directional(DirectionalDerivative(
+        s.directions, s.num_directions, e * math.sqrt(m.dim) if s.directions == "sphere" else e,
+        s.difference)) for m, e in zip(net.maps, steps)]
+
+
+def _thesis_directional(P: int, eps: float) -> Directional:
+    return Directional(DirectionalDerivative("sphere", P, eps, "central"))
+
+
+def _build_thesis(req: BuildRequest) -> LocalTrainer:
+    s = req.settings
+    return local_trainer(req, lambda s, net, steps: [_thesis_directional(
+        s.num_directions, s.epsilon_norm)] * len(steps), head="zo",
+        head_estimator=_thesis_directional(s.head_num_directions, s.head_epsilon))
+
+
+def build_global(settings: "FROGSettings | MFDDSettings", model, devices, n_classes: int, *,
+                 seed: int, trace, initial_knobs=None) -> GlobalTrainer:
+    """A global trainer (one estimate over all knobs against the last head's CE) with FROG
+    (:class:`FROGSettings`) or Rademacher directions (:class:`MFDDSettings`), from the same
+    initial knobs as every registered algorithm (``registry.initial_knobs``)."""
+    from hwsim.oracle import TracingOracle
+    from ..registry import initial_knobs as knobs_for
+    knobs0 = (knobs_for("mfdd", settings, model, devices, seed) if initial_knobs is None
+              else [dict(k) for k in initial_knobs])
+    oracles = [d if isinstance(d, TracingOracle) else TracingOracle(d, trace) for d in devices]
+    net = OracleNetwork.build(model, oracles)
+    eps = min(knob_steps(net.oracles, net.maps, settings))
+    est = (FROG(settings.num_tangents, eps, settings.scale) if isinstance(settings, FROGSettings)
+           else Directional(DirectionalDerivative("rademacher", settings.num_directions, eps,
+                                                  "central")))
+    return GlobalTrainer(net, knobs0, n_classes, est,
+                         knob_optimizer(settings, knob_lr(settings, oracles)),
+                         head_optimizer(settings), projection_dim=settings.projection_dim,
+                         seed=seed, trace=trace)
+
+
+def _span(s) -> bool:
+    return getattr(s, "directions", "") in SPAN_DIRECTIONS
+
+
+# --------------------------------------------------------------------------- registration
+register(AlgorithmSpec(
+    "mfdd", "Mono-Forward + directional derivatives (Rademacher ±ε/knob, or random directions "
+    "in the local gradients' span; exact head)", MFDDSettings,
+    lambda req: local_trainer(req, _mfdd_estimators),
+    lambda s, n: n * (1 + (2 * s.num_directions if s.difference == "central"
+                           else s.num_directions + 1)),
+    "forward-only", capability_for=lambda s: "nominal" if _span(s) else None,
+    label_for=lambda s: ("forward-only, calibrated or nominal model" if _span(s)
+                         else "forward-only"),
+    uses_jacobian=_span, order=0, short="MF+DD", cross_device_row=True))
+register(AlgorithmSpec(
+    "mfdd-thesis", "MF+DD as in the thesis: sphere x d, P=1, eps=1e-3, ZO head, SGD",
+    MFDDThesisSettings, _build_thesis, lambda s, n: n * (1 + 2 * s.num_directions),
+    "forward-only", order=1))
+register(AlgorithmSpec(
+    "frog", "multi-tangent forward gradient, orthogonal projection (FROG)", FROGSettings,
+    lambda req: local_trainer(req, lambda s, net, steps: [FROG(s.num_tangents, e, s.scale)
+                                                          for e in steps]),
+    lambda s, n: n * (1 + 2 * s.num_tangents), "forward-only", order=2))
+register(AlgorithmSpec(
+    "local-guess", "local-head guess via the calibrated (else nominal) Jacobian, step measured "
+    "on device (calibrated: + 2 x calibrate_subset queries every recalibrate_every steps)",
+    LocalGuessSettings,
+    lambda req: local_trainer(req, lambda s, net, steps: [LocalGuess(s.variant, e, s.mix_weight)
+                                                          for e in steps]),
+    lambda s, n: 3 * n, "forward-only, calibrated or nominal model",
+    capability_for=lambda s: "nominal", uses_jacobian=lambda s: True, order=3))
+register(AlgorithmSpec(
+    "activity", "activity perturbation of block outputs (host), nominal W->knob map",
+    ActivitySettings,
+    lambda req: local_trainer(req, lambda s, net, steps: [Activity(
+        s.num_directions, s.epsilon_activity)] * len(steps)),
+    lambda s, n: n, "forward-only, nominal model", capability_for=lambda s: "nominal",
+    order=4))
+register(AlgorithmSpec(
+    "frozen", "control: device knobs never updated, exact digital heads", FrozenSettings,
+    lambda req: local_trainer(req, lambda s, net, steps: [None] * len(steps)),
+    lambda s, n: n, "forward-only (control)", order=5))

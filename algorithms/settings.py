@@ -1,0 +1,135 @@
+"""The settings vocabulary every algorithm family shares: one error format, fields that carry
+their meaning and unit, and the settings common to device-trained algorithms.
+
+A settings class is a frozen dataclass whose fields are the ``[algorithm.settings]`` keys. Declare
+each field with :func:`setting` so that its meaning and unit travel with it
+(``forwardlab config show --explain`` prints them)::
+
+    num_directions: int = setting(8, "random directions per estimate", "count")
+
+and check values in ``__post_init__`` with the shared checks of :mod:`algorithms.checks`
+(re-exported here); every one raises
+
+    ValueError("<Class>.<field> = <value>; allowed: <what is allowed>")
+
+on one line.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from . import updates
+from .checks import bad, choice, integer, nonnegative, positive
+from .trainer import GUESS_MODELS, PREDICTIONS, SCHEDULES
+
+__all__ = ["setting", "explain", "bad", "positive", "nonnegative", "integer", "choice",
+           "CommonSettings", "GuessModelSettings", "OPTIMIZERS", "optimizer",
+           "knob_optimizer", "head_optimizer"]
+
+OPTIMIZERS = ("adam", "sgd", "momentum")
+
+
+def setting(default: Any, meaning: str, unit: str = "") -> Any:
+    """A settings field with its meaning and unit in ``metadata`` (mutable defaults are not
+    allowed in frozen settings: use tuples)."""
+    return dataclasses.field(default=default, metadata={"meaning": meaning, "unit": unit})
+
+
+def explain(settings_type: type) -> dict[str, str]:
+    """Field name → "meaning [unit]" of a settings class (fields without metadata: "")."""
+    out = {}
+    for f in dataclasses.fields(settings_type):
+        meaning, unit = f.metadata.get("meaning", ""), f.metadata.get("unit", "")
+        out[f.name] = f"{meaning} [{unit}]" if unit else meaning
+    return out
+
+
+# --------------------------------------------------------------------------- common settings
+@dataclass(frozen=True)
+class CommonSettings:
+    """Keys every device-trained algorithm has. Learning rates act on range-normalised knobs
+    (θ = knob / range width, so one unit is the knob's whole range)."""
+
+    knob_lr_range_units: float | None = setting(
+        2e-3, "step size of the knobs' update rule (None where allowed: the device's hint)",
+        "knob range units")
+    head_lr: float = setting(1e-2, "step size of the digital heads and biases", "1")
+    optimizer: str = setting("adam", f"update rule of heads and knobs, one of {OPTIMIZERS}")
+    knob_optimizer: str | None = setting(None, "the knobs' own update rule (None: optimizer)")
+    clip_norm: float | None = setting(None, "clip the update's global norm (None: no clip)",
+                                      "gradient units")
+    schedule: str = setting("simultaneous", f"stage schedule, one of {SCHEDULES}")
+    prediction: str = setting("sum", f"how stages vote, one of {PREDICTIONS} (sum: the "
+                              "stages' head scores summed)")
+    projection_dim: int | None = setting(None, "random projection k of every local head wider "
+                                         "than k (None: none)", "features")
+    epsilon_knob_range_units: float = setting(
+        0.01, "requested per-knob perturbation; the device's rule may raise it",
+        "knob range units")
+    write_noise_range_units: float | None = setting(
+        None, "datasheet write-noise sigma per knob (None: the device's hint)",
+        "knob range units")
+
+    #: whether ``knob_lr_range_units = None`` is allowed (the device kind's hint decides)
+    _LR_BY_DEVICE = False
+
+    def __post_init__(self) -> None:
+        o = type(self).__name__
+        positive(o, "knob_lr_range_units", self.knob_lr_range_units,
+                 allow_none=self._LR_BY_DEVICE)
+        positive(o, "head_lr", self.head_lr)
+        choice(o, "optimizer", self.optimizer, OPTIMIZERS)
+        if self.knob_optimizer is not None:
+            choice(o, "knob_optimizer", self.knob_optimizer, OPTIMIZERS)
+        positive(o, "clip_norm", self.clip_norm, allow_none=True)
+        choice(o, "schedule", self.schedule, SCHEDULES)
+        choice(o, "prediction", self.prediction, PREDICTIONS)
+        integer(o, "projection_dim", self.projection_dim, allow_none=True)
+        positive(o, "epsilon_knob_range_units", self.epsilon_knob_range_units)
+        if self.epsilon_knob_range_units > 0.25:
+            raise bad(o, "epsilon_knob_range_units", self.epsilon_knob_range_units,
+                      "<= 0.25 (a quarter of the knob range)")
+        nonnegative(o, "write_noise_range_units", self.write_noise_range_units, allow_none=True)
+
+
+@dataclass(frozen=True)
+class GuessModelSettings(CommonSettings):
+    """Keys of algorithms whose directions go through the device's Jacobian model.
+    ``guess_model``: "calibrated" (measured by forward queries, re-measured every
+    ``recalibrate_every`` steps), "nominal" (the design-level Jacobian), or "auto" (calibrated
+    where every device declares ``calibrate``, else nominal)."""
+
+    guess_model: str = setting("auto", "Jacobian model of the guess: auto, nominal or calibrated")
+    recalibrate_every: int = setting(20, "re-measure the calibrated Jacobian every N steps",
+                                     "steps")
+    calibrate_subset: int | None = setting(None, "knob indices per block per calibration "
+                                           "(None: all)", "knobs")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        o = type(self).__name__
+        choice(o, "guess_model", self.guess_model, ("auto", *GUESS_MODELS))
+        integer(o, "recalibrate_every", self.recalibrate_every, 1, 10 ** 9)
+        integer(o, "calibrate_subset", self.calibrate_subset, 1, 10 ** 6, allow_none=True)
+
+
+# --------------------------------------------------------------------------- update rules
+def optimizer(name: str, lr: float, clip: float | None) -> updates.GradientTransformation:
+    """The update rule ``name`` at ``lr``, after a global-norm clip where ``clip`` is set."""
+    base = {"adam": updates.adam, "sgd": updates.sgd, "momentum": updates.momentum}[name](lr)
+    return updates.chain(updates.clip_by_global_norm(clip), base) if clip else base
+
+
+def knob_optimizer(settings, knob_lr: float | None = None) -> updates.GradientTransformation:
+    """The knobs' update rule: ``knob_optimizer`` where set, else the common ``optimizer``, at
+    ``knob_lr`` (default: the settings' ``knob_lr_range_units``)."""
+    lr = settings.knob_lr_range_units if knob_lr is None else knob_lr
+    return optimizer(getattr(settings, "knob_optimizer", None) or settings.optimizer, lr,
+                     settings.clip_norm)
+
+
+def head_optimizer(settings) -> updates.GradientTransformation:
+    """The digital heads' and biases' update rule: ``optimizer`` at ``head_lr``."""
+    return optimizer(settings.optimizer, settings.head_lr, settings.clip_norm)

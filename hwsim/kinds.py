@@ -1,0 +1,154 @@
+"""Device kinds: each kind of device declares, in one place, everything the rest of forwardlab
+needs to know about it. Nothing outside a kind's own package names the kind.
+
+Adding a kind (e.g. a microring weight bank, ``hwsim/microring/``) is one package plus one
+registration line::
+
+    # hwsim/microring/kind.py — discovered: every ``kind`` module of a subpackage of hwsim
+    from ..kinds import DeviceKind, register
+    from .device import MRRConfig, MRRWeightBank
+    from .presets import MRR_PRESETS
+
+    register(DeviceKind(
+        name="mrr",                              # the trace's ``LayerInfo.device``, config ``device.kind``
+        label="microring weight bank",           # how tables name it
+        config_type=MRRConfig,                   # frozen dataclass of effect dataclasses
+        build=MRRWeightBank,                     # (n_in, n_out, config, *, seed, name) -> device
+        presets=MRR_PRESETS,                     # {"mrr-ideal": factory, "mrr-default": factory}
+        knob_names=("heater_power",),            # its KnobSpec names
+        cost_section="mrr",                      # its section of the cost spec (hwsim.cost.spec)
+        capabilities=frozenset({"nominal"}),     # optional oracle capabilities its devices declare
+        hints={"write_noise_range_units": 0.0,   # algorithm-facing defaults (Oracle.hints)
+               "zo_knob_lr_range_units": 2e-3,
+               "hwa_knob_noise_range_units": 1e-3},
+        default_preset="mrr-default",       # its starting preset (and cross-device cost rows)
+    ))
+
+plus its cost-spec section in :mod:`hwsim.cost`: the spec dataclass and its section in
+``hwsim/cost/spec.py`` (``_SECTIONS``, named by ``cost_section``) and the spec type the
+analytic model accepts for that section (``hwsim/cost/analytic.py``, ``_resolve_specs``). The
+trace carries each layer's kind (``info.kind_<name>``) and the cost model prices a layer with
+the spec of its kind's ``cost_section``; the config's ``[cost.<section>]`` table, the
+cross-device cost rows and the labels follow from the registration. Fields:
+
+* ``name``: the kind as the trace carries it (``LayerInfo.device``) and ``[device] kind``;
+* ``label``: a human name for tables ("MZI mesh");
+* ``config_type`` / ``build``: the resolved physics class and ``build(n_in, n_out, config, *,
+  seed, name)``, the device (an :class:`~hwsim.oracle.Oracle`);
+* ``presets``: preset name → config factory (``forwardlab presets``);
+* ``knob_names``: the names of its knob tensors;
+* ``cost_section``: the cost spec section pricing it;
+* ``capabilities``: the optional capabilities (:data:`hwsim.oracle.CAPABILITIES`) its devices
+  declare;
+* ``hints``: technology values algorithms may use through ``Oracle.hints()`` (never hidden
+  per-device values): ``write_noise_range_units`` (datasheet write noise per knob, range units),
+  ``zo_knob_lr_range_units`` (a ZO knob step size chosen on validation splits),
+  ``hwa_knob_noise_range_units`` (noise injected by hardware-aware training);
+* ``default_preset``: the preset a kind starts from (``[device] kind`` alone), and the one a
+  run on another kind is also priced on (cross-device cost rows).
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+__all__ = ["DeviceKind", "register", "KINDS", "kind", "kind_or_none", "kind_of_config",
+           "kind_of_preset", "all_presets"]
+
+
+@dataclass(frozen=True)
+class DeviceKind:
+    """One kind of device (see the module docstring)."""
+
+    name: str
+    label: str
+    config_type: type
+    build: Callable[..., Any]
+    presets: Mapping[str, Callable[[], Any]]
+    knob_names: tuple[str, ...]
+    cost_section: str
+    capabilities: frozenset[str] = frozenset()
+    hints: Mapping[str, float] = field(default_factory=dict)
+    default_preset: str | None = None
+    order: int = 100                 # listing order (presets, tables); new kinds after 100
+
+
+_KINDS: dict[str, DeviceKind] = {}
+_discovered = False
+
+
+def register(k: DeviceKind) -> DeviceKind:
+    """Add kind ``k`` (its package's ``kind`` module calls this at import)."""
+    if k.name in _KINDS and _KINDS[k.name] is not k:
+        raise ValueError(f"device kind {k.name!r} is registered twice")
+    _KINDS[k.name] = k
+    return k
+
+
+def _discover() -> None:
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    root = importlib.import_module(__package__)
+    for info in pkgutil.iter_modules(root.__path__):
+        if info.ispkg:
+            pkg = importlib.import_module(f"{__package__}.{info.name}")
+            if any(m.name == "kind" for m in pkgutil.iter_modules(pkg.__path__)):
+                importlib.import_module(f"{pkg.__name__}.kind")
+
+
+class _Kinds(Mapping):
+    def __getitem__(self, name: str) -> DeviceKind:
+        _discover()
+        return _KINDS[name]
+
+    def __iter__(self):
+        _discover()
+        return iter(sorted(_KINDS, key=lambda n: _KINDS[n].order))
+
+    def __len__(self) -> int:
+        _discover()
+        return len(_KINDS)
+
+
+#: every registered kind by name, in discovery order
+KINDS: Mapping[str, DeviceKind] = _Kinds()
+
+
+def kind(name: str) -> DeviceKind:
+    """The kind ``name``; one-line ValueError naming the allowed kinds."""
+    if name not in KINDS:
+        raise ValueError(f"device kind = {name!r}; allowed: {', '.join(KINDS)}")
+    return KINDS[name]
+
+
+def kind_or_none(name: str | None) -> DeviceKind | None:
+    return KINDS.get(name) if name is not None else None
+
+
+def kind_of_config(config: Any) -> DeviceKind:
+    """The kind whose config class ``config`` is; ValueError for any other object."""
+    for k in KINDS.values():
+        if isinstance(config, k.config_type):
+            return k
+    raise ValueError(f"device physics {type(config).__name__}; allowed: a config of a registered "
+                     f"kind ({', '.join(k.config_type.__name__ for k in KINDS.values())})")
+
+
+def all_presets() -> dict[str, Callable[[], Any]]:
+    """Every preset of every kind, by name."""
+    out: dict[str, Callable[[], Any]] = {}
+    for k in KINDS.values():
+        out.update(k.presets)
+    return out
+
+
+def kind_of_preset(preset: str) -> DeviceKind:
+    """The kind that declares preset ``preset``; one-line ValueError naming the presets."""
+    for k in KINDS.values():
+        if preset in k.presets:
+            return k
+    raise ValueError(f"unknown device preset {preset!r}; allowed: {sorted(all_presets())}")
