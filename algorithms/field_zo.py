@@ -50,6 +50,7 @@ from .objectives.heads import MonoForwardHead
 from .schedules import Constant, Exponential, Schedule
 from .seeds import generator
 from .trainer import _Common, _flops
+from . import updates
 from .updates import GradientTransformation, apply_updates
 
 __all__ = ["FLOPSRule", "MixedTrainRule", "FieldZOTrainer", "rad_per_range_unit",
@@ -123,22 +124,25 @@ class FieldZOTrainer(_Common):
     """FLOPS or MixedTrain through the oracles on the global CE of the last stage's head.
 
     ``rule``: a :class:`FLOPSRule` or :class:`MixedTrainRule`. ``head_optimizer``: the last
-    head's update rule (exact gradient, host only). ``begin_epoch(e)`` (called by
+    head's update rule (exact gradient, host only). ``train_knobs = False``: the same-epoch
+    frozen control of exactly this trainer (same clean passes, streams and head updates; no
+    knob query). ``begin_epoch(e)`` (called by
     :func:`algorithms.training.fit`) sets η = ``rule.schedule(e)``.
     """
 
     def __init__(self, net: OracleNetwork, initial_knobs: Sequence[Mapping[str, Tensor]],
                  n_classes: int, rule: FLOPSRule | MixedTrainRule,
                  head_optimizer: GradientTransformation, *, seed: int = 0,
-                 trace: Trace | None = None) -> None:
+                 trace: Trace | None = None, train_knobs: bool = True) -> None:
         if not isinstance(rule, (FLOPSRule, MixedTrainRule)):
             raise ValueError(f"FieldZOTrainer.rule = {rule!r}; allowed: FLOPSRule or MixedTrainRule")
         self.net, self.trace, self.prediction, self.rule = net, trace, "last", rule
+        self.train_knobs = bool(train_knobs)
         self.heads = [MonoForwardHead(n_classes, st.n_features, None) for st in net.stages]
         self._digital_opt = head_optimizer
         # the knob rule is not an optax transformation (η per epoch, rad-space step): no knob
-        # optimizer state; an identity placeholder keeps TrainState's shape
-        ident = GradientTransformation(lambda p: (), lambda g, s, p=None: (g, s))
+        # optimizer state; the identity scale keeps TrainState's shape
+        ident = updates.scale(1.0)
         self.state = self._init_state(net, initial_knobs, self.heads, ident, head_optimizer,
                                       [None] * len(net.stages), seed)
         self._dims = [t.numel() for t in self.state.theta]
@@ -148,6 +152,7 @@ class FieldZOTrainer(_Common):
             g = generator(seed, "mixedtrain/mask")
             self._active = [torch.rand(d, generator=g) >= rule.param_sparsity for d in self._dims]
         self._probes = 0
+        self._last_queries: int | None = None     # settings streamed by the last step (exact)
 
     # ------------------------------------------------------------------ schedule
     def begin_epoch(self, epoch: int) -> None:
@@ -197,6 +202,7 @@ class FieldZOTrainer(_Common):
         g = s.streams.directions
         progs = [p["prog"] for p in passes]
         ref = base
+        n = len(self.net.stages)
         for i, (d, active) in enumerate(zip(self._dims, self._active)):
             visit = torch.nonzero(active & (torch.rand(d, generator=g) >= r.grad_sparsity)).flatten()
             if visit.numel() == 0:
@@ -209,16 +215,19 @@ class FieldZOTrainer(_Common):
                 theta[k] = orig + float(step[k])
                 loss = float(self._loss_from(i, theta, a_in, progs, y)[0])
                 self._probes += 1
+                self._queries += n - i
                 if loss < ref:
                     ref = loss
                 else:
                     theta[k] = orig - float(step[k])
                     ref = float(self._loss_from(i, theta, a_in, progs, y)[0])
                     self._probes += 1
+                    self._queries += n - i
             s.theta[i] = self.net.maps[i].project(theta)
             # later stages see the changed stage's new output from here on
             prog = self.net.program(i, s.theta[i], s.fixed[i], s.streams.train_program)
             progs[i] = prog
+            self._queries += n - i
             a = a_in
             for j in range(i, len(self.net.stages)):
                 z = self.net.device_forward(j, progs[j], a, s.streams.train_query)
@@ -235,11 +244,17 @@ class FieldZOTrainer(_Common):
         B = p["z"].shape[0]
         loss, g_head, da = head.loss_and_grads(p["h"].reshape(B, -1), y, s.heads[last])
         _, g_host = st.host_backward(p["ctxs"], da.reshape(B, *st.out_shape))
-        self._probes = 0
-        if isinstance(self.rule, FLOPSRule):
+        self._probes, self._queries = 0, last + 1
+        if not self.train_knobs:
+            pass                                  # frozen control: the head alone
+        elif isinstance(self.rule, FLOPSRule):
             self._flops_step(x, y, float(loss))
+            self._queries += (last + 1) * self.rule.n_sample
         else:
             self._mixedtrain_step(y, passes, float(loss))
+            # host work of the search: per probe one loss comparison and one knob update
+            _flops(self.trace, "host", 2 * self._probes + 1, role="estimator")
+        self._last_queries = self._queries
         params = self._digital_params(s.digital[last], s.heads[last])
         upd, s.digital_opt[last] = self._digital_opt.update(
             {"M": g_head["M"], **{f"host.{k}": v for k, v in g_host.items()}},
@@ -254,11 +269,16 @@ class FieldZOTrainer(_Common):
         return out
 
     def device_queries_per_step(self, train_stages=None) -> int:
-        """Settings programmed per step: FLOPS n(1 + Q); MixedTrain the clean pass plus the
-        expected 1.5 probes per visited coordinate (each probe programs one stage) plus one
-        refresh per stage — an expectation, the trace holds the exact count."""
+        """Stage settings queried per step: FLOPS n(1 + Q) (the frozen control n). MixedTrain:
+        the exact count of the last step — the clean pass n, then per probe of a coordinate of
+        stage i the n − i stages from i on, and one refresh of those per changed stage; before
+        any step, the expectation with 1.5 probes per visited coordinate."""
         n = len(self.net.stages)
+        if not self.train_knobs:
+            return n
         if isinstance(self.rule, FLOPSRule):
             return n * self.rule.settings_per_step()
-        visits = sum(self.rule.expected_probes(d) for d in self._dims)
-        return int(round(2 * n + 1.5 * visits))
+        if self._last_queries is not None:
+            return self._last_queries
+        return int(round(n + sum((1.5 * self.rule.expected_probes(d) + 1) * (n - i)
+                                 for i, d in enumerate(self._dims))))
