@@ -304,10 +304,14 @@ class Trainable:
         return self.trainer.device_queries_per_step(train_stages)
 
     def begin_epoch(self, epoch: int) -> None:
-        """Tell the trainer a new epoch starts (its learning-rate schedules read it)."""
+        """A new epoch starts: a trainer with its own ``begin_epoch`` is told; otherwise the
+        settings' learning-rate schedule sets the trainer's knob and head rate multipliers."""
         begin = getattr(self.trainer, "begin_epoch", None)
         if callable(begin):
             begin(epoch)
+        elif callable(getattr(self.settings, "lr_factors", None)):
+            self.trainer.knob_lr_factor, self.trainer.head_lr_factor = \
+                self.settings.lr_factors(epoch)
 
     @property
     def state(self):

@@ -38,7 +38,7 @@ from .network import OracleNetwork
 from .objectives.heads import MonoForwardHead, example_losses
 from .seeds import INIT_HEADS, TRAINER_STREAMS, generator
 from .training import SCHEDULES
-from .updates import GradientTransformation, apply_updates
+from .updates import GradientTransformation, apply_updates, scale_updates
 
 __all__ = ["Streams", "TrainState", "LocalTrainer", "GlobalTrainer", "SCHEDULES", "PREDICTIONS",
            "HEAD_MODES", "GUESS_MODELS"]
@@ -97,6 +97,10 @@ class _Common:
     heads: list[MonoForwardHead]
     trace: Trace | None
     prediction: str
+    #: multipliers of the knob and head rates this epoch (learning-rate schedules; set by the
+    #: registry's Trainable at each epoch's start)
+    knob_lr_factor: float = 1.0
+    head_lr_factor: float = 1.0
 
     def _init_state(self, net, initial_knobs, heads, knob_optimizer, digital_optimizer,
                     estimators, seed) -> TrainState:
@@ -368,10 +372,11 @@ class LocalTrainer(_Common):
             if g_theta is not None:
                 upd, s.knob_opt[i] = self._knob_opt.update({"theta": g_theta}, s.knob_opt[i],
                                                            {"theta": s.theta[i]})
+                upd = scale_updates(upd, self.knob_lr_factor)
                 s.theta[i] = net.maps[i].project(apply_updates({"theta": s.theta[i]}, upd)["theta"])
             params = self._digital_params(s.digital[i], s.heads[i])
             upd, s.digital_opt[i] = self._digital_opt.update(g_dig, s.digital_opt[i], params)
-            newp = apply_updates(params, upd)
+            newp = apply_updates(params, scale_updates(upd, self.head_lr_factor))
             s.heads[i] = {**s.heads[i], "M": newp["M"]}
             s.digital[i] = {k: newp[f"host.{k}"] for k in s.digital[i]}
             # the update rule (~12 FLOPs per coordinate for Adam) on knobs and digital parameters
@@ -444,13 +449,13 @@ class GlobalTrainer(_Common):
         g, self._est_state, _ = self.estimator.estimate(self._loss_fn(x, y), theta, self._est_state,
                                                         s.streams.directions)
         upd, self._opt_state = self._knob_opt.update({"theta": g}, self._opt_state, {"theta": theta})
-        new = apply_updates({"theta": theta}, upd)["theta"]
+        new = apply_updates({"theta": theta}, scale_updates(upd, self.knob_lr_factor))["theta"]
         s.theta = [m.project(t) for m, t in zip(net.maps, torch.split(new, self._dims))]
         params = self._digital_params(s.digital[last], s.heads[last])
         upd, s.digital_opt[last] = self._digital_opt.update(
             {"M": g_head["M"], **{f"host.{k}": v for k, v in g_host.items()}},
             s.digital_opt[last], params)
-        newp = apply_updates(params, upd)
+        newp = apply_updates(params, scale_updates(upd, self.head_lr_factor))
         s.heads[last] = {**s.heads[last], "M": newp["M"]}
         s.digital[last] = {k: newp[f"host.{k}"] for k in s.digital[last]}
         s.step += 1

@@ -60,3 +60,36 @@ def test_schedule_from_config_values_and_bad_input():
     with pytest.raises(ValueError, match="epoch = -1"):
         Constant(0.1)(-1)
     assert math.isfinite(Step(0.1)(10**6))
+
+
+def test_every_device_trained_algorithm_takes_a_schedule_and_its_rates_follow_it():
+    """[algorithm] lr_schedule keys on a local trainer: the knob and head updates of an epoch
+    are exactly the rule's update × schedule(epoch) / base (sgd: the step halves in epoch 1)."""
+    from algorithms import registry
+    from algorithms.model import model_from_config
+    from algorithms.seeds import device_seed
+    from hwsim.presets import build_layer
+    from hwsim.trace import Trace
+
+    model = model_from_config((16,), hidden=[8])
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(32, 16, generator=g), torch.randint(0, 4, (32,), generator=g)
+    steps = {}
+    for kind in ("constant", "step"):
+        s = registry.settings_for("mfdd", {"optimizer": "sgd", "lr_schedule": kind,
+                                           "lr_step_every": 1, "lr_gamma": 0.5,
+                                           "knob_lr_range_units": 1e-3})
+        devs = [build_layer("mzi-ideal", sl.n_in, sl.n_out, seed=device_seed(0, sl.stream),
+                            name=sl.name) for sl in registry.device_layout("mfdd", s, model)]
+        tr = registry.build("mfdd", s, model, devs, 4, seed=0, trace=Trace())
+        tr.begin_epoch(1)
+        th0, m0 = tr.state.theta[0].clone(), tr.state.heads[0]["M"].clone()
+        tr.step(x, y)
+        steps[kind] = (tr.state.theta[0] - th0, tr.state.heads[0]["M"] - m0)
+    assert torch.allclose(steps["step"][0], 0.5 * steps["constant"][0], atol=1e-7)
+    assert torch.allclose(steps["step"][1], 0.5 * steps["constant"][1], atol=1e-7)
+    assert registry.settings_for("mfdd", {"lr_schedule": "cosine", "lr_min": 0.1,
+                                          "lr_cosine_epochs": 4}).lr_factors(4) == \
+        pytest.approx((0.1, 0.1))
+    with pytest.raises(ValueError, match="lr_schedule = 'linear'; allowed"):
+        registry.settings_for("mfdd", {"lr_schedule": "linear"})
