@@ -150,3 +150,19 @@ def test_bad_settings_name_field_and_allowed():
         MixedTrainRule(grad_sparsity=1.0)
     with pytest.raises(ValueError, match="FLOPSRule.n_sample"):
         FLOPSRule(n_sample=0)
+
+
+def test_registered_defaults_are_the_l2ight_configs():
+    """flops/learn.yml: lr 2, σ 0.1, n_sample 1, exp 0.99 → 0.0245; mixedtrain/learn.yml:
+    lr 0.0245, param_sparsity 0.6, grad_sparsity 0.9, exp 0.99 floored at 0.0245."""
+    from algorithms import registry
+    f = registry.settings_for("flops").rule()
+    assert (f.sigma_rad, f.n_sample) == (0.1, 1)
+    assert f.schedule(0) == 2.0 and f.schedule(1) == pytest.approx(1.98)
+    assert f.schedule(10_000) == pytest.approx(0.0245)
+    m = registry.settings_for("mixedtrain").rule()
+    assert (m.param_sparsity, m.grad_sparsity) == (0.6, 0.9)
+    assert m.schedule(0) == m.schedule(50) == pytest.approx(0.0245)
+    assert registry.ALGORITHMS["mixedtrain"].queries_vary
+    with pytest.raises(ValueError, match="param_sparsity"):
+        registry.settings_for("mixedtrain", {"param_sparsity": 1.0})
