@@ -30,6 +30,7 @@ from torch import Tensor
 
 from hwsim.trace import DigitalEvent, Trace
 
+from .chunking import SettingsLoss, coalesced, settings_per_call
 from .estimators.base import JACOBIAN_NEEDS, Estimator
 from .estimators.span import SpanProjection
 from .estimators.weight import Directional
@@ -91,6 +92,17 @@ def _flops(trace: Trace | None, layer: str, flops: float, role: str = "host") ->
 
 class _Common:
     """Shared set-up and evaluation (composition helpers, not a public base class)."""
+
+    #: Settings per device call when an estimate evaluates many (see :mod:`algorithms.chunking`):
+    #: None chooses from the layer's shape and the batch (or ``$FORWARDLAB_SETTINGS_PER_CALL``);
+    #: 0 puts all settings in one call.
+    settings_per_call: int | None = None
+
+    def _settings_per_call(self, i: int, a_in: Tensor, knobs: int | None = None) -> int | None:
+        n_out, n_in = self.net.stages[i].device_shape
+        rows = max(a_in.shape[1], a_in[0].numel() // max(n_in, 1))   # im2col stages: patches too
+        d = knobs if knobs is not None else self.state.theta[i].numel()
+        return settings_per_call(n_in, n_out, rows, d, override=self.settings_per_call)
 
     net: OracleNetwork
     state: TrainState
@@ -361,9 +373,12 @@ class LocalTrainer(_Common):
                     extras["directions"] = self._span_directions(i, p, est)
                 if "activity" in est.needs:
                     loss_fn, extras = self._activity_extras(i, p, y)
-                g_theta, s.estimator[i], info = est.estimate(
-                    loss_fn or self._stage_loss_fn(i, p["a_in"], y), s.theta[i], s.estimator[i],
-                    s.streams.directions, **extras)
+                with coalesced(self.trace) as mark:     # chunk calls trace as one call
+                    if loss_fn is None:
+                        loss_fn = SettingsLoss(self._stage_loss_fn(i, p["a_in"], y),
+                                               self._settings_per_call(i, p["a_in"]), mark)
+                    g_theta, s.estimator[i], info = est.estimate(
+                        loss_fn, s.theta[i], s.estimator[i], s.streams.directions, **extras)
                 _flops(self.trace, "host", est.combine_flops(s.theta[i].numel()), "estimator")
             new[i] = (g_theta, g_dig)
             metrics[f"loss.{net.oracles[i].name}"] = float(loss)
@@ -446,8 +461,14 @@ class GlobalTrainer(_Common):
         loss, g_head, da = head.loss_and_grads(p["h"].reshape(B, -1), y, s.heads[last])
         _, g_host = st.host_backward(p["ctxs"], da.reshape(B, *st.out_shape))
         theta = torch.cat(s.theta)
-        g, self._est_state, _ = self.estimator.estimate(self._loss_fn(x, y), theta, self._est_state,
-                                                        s.streams.directions)
+        # chunked by the widest stage; the chunks' draws follow each other layer by layer, so
+        # they are not the one call's draws (the same distribution), unlike the local trainer's
+        widest = max(range(len(net.stages)), key=lambda i: math.prod(net.stages[i].device_shape))
+        with coalesced(self.trace) as mark:
+            loss_fn = SettingsLoss(self._loss_fn(x, y), self._settings_per_call(
+                widest, x.reshape(1, x.shape[0], -1), knobs=theta.numel()), mark)
+            g, self._est_state, _ = self.estimator.estimate(loss_fn, theta, self._est_state,
+                                                            s.streams.directions)
         upd, self._opt_state = self._knob_opt.update({"theta": g}, self._opt_state, {"theta": theta})
         new = apply_updates({"theta": theta}, scale_updates(upd, self.knob_lr_factor))["theta"]
         s.theta = [m.project(t) for m, t in zip(net.maps, torch.split(new, self._dims))]

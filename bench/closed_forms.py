@@ -19,6 +19,7 @@ torch.set_num_threads(1)
 
 from hwsim.crossbar.device import CrossbarConfig, CrossbarLayer  # noqa: E402
 from hwsim.crossbar.presets import CROSSBAR_PRESETS  # noqa: E402
+from hwsim.crossbar.kind import build_crossbar  # noqa: E402
 from hwsim.effects.adc import ADCNonideality  # noqa: E402
 from hwsim.effects.bit_slicing import BitSlicing  # noqa: E402
 from hwsim.effects.correlated import CorrelatedConductance  # noqa: E402
@@ -43,7 +44,7 @@ def row(effect, quantity, expected, measured_fused, measured_torch=None):
 
 
 def xbar(effects, n_in, n_out, fused, seed=3, **cfg):
-    d = CrossbarLayer(n_in, n_out, CrossbarConfig(effects=tuple(effects), **cfg), seed=seed)
+    d = build_crossbar(n_in, n_out, CrossbarConfig(effects=tuple(effects), **cfg), seed=seed)
     d.fused = fused
     return d
 

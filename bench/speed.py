@@ -28,12 +28,22 @@ Figures (ratios are on process CPU time unless the key ends in ``_wall``):
   mzi-default, B = 64, P = 32) as ``registry.build("mfdd", ...)`` trains it (the
   LocalTrainer), median CPU ms. Every step figure (Fashion, memory) goes through the same path.
 * ``mesh_build_64_n{16,64,128}_ms``: building 64 Clements unitaries of N modes (float32 phases).
-* ``peak_step_mib``: for P in (8, 32, 128), the memory one Fashion-MNIST step adds on top of
+* ``peak_step_mib``: for P in (32, 256), the memory one Fashion-MNIST step adds on top of
   the resident set before it (max RSS after the step − RSS before), each in a fresh process,
   for mzi-default and crossbar-default; plus the layer output size P·B·n_out for comparison.
+* ``p_scaling_mzi``, ``p_scaling_crossbar``: Fashion-MNIST step time (784-64, B = 128) at
+  P = 256 ÷ (8 × the time at P = 32), automatic chunks (``_one_call``: all settings in one call,
+  the behaviour before chunking), interleaved; ``p_scaling_detail`` has every P in (8, 32, 128,
+  256).
+* ``program_weights_new_over_before``, ``crossbar_step_new_over_before_kernel``: the crossbar
+  programming kernel against the column-wise one it replaced (bit for bit the same output),
+  alone and inside the Fashion crossbar step, interleaved.
+* ``peak_step_mib`` (``--memory-repeats`` fresh processes per point, median and min–max, plus
+  the allocator settings): chunked and one call at P = 32 and 256.
 * ``device``: what was measured ("cpu" here, else the CUDA device name).
 
 Run: python bench/speed.py [--rounds 7] [--json bench/results/speed.json] [--skip-memory]
+     [--only PART ...] [--memory-repeats 3]
 """
 from __future__ import annotations
 
@@ -62,7 +72,8 @@ from hwsim.photonic.mesh import clements_unitary  # noqa: E402
 from hwsim.presets import build_layer  # noqa: E402
 
 P_QUERY, B_QUERY = 64, 128
-PARTS = ("crossbar", "mzi", "fashion", "digits", "mesh", "memory")
+PARTS = ("crossbar", "mzi", "fashion", "digits", "mesh", "memory", "pscaling", "kernels")
+P_SCALING = (8, 32, 128, 256)
 
 
 # ------------------------------------------------------------------ timing
@@ -136,7 +147,8 @@ def query_vs_matmul(preset: str, n_in: int, n_out: int, rounds: int, device: str
     return r
 
 
-def _step_setup(dataset: str, preset: str, hidden: list[int], batch: int, P: int):
+def _step_setup(dataset: str, preset: str, hidden: list[int], batch: int, P: int,
+                settings_per_call: int | None = None):
     """One MF+DD step as the default run takes it: ``registry.build("mfdd", ...)`` (the
     LocalTrainer) on the ``hidden`` MLP through ``preset`` devices, P Rademacher directions,
     central differences; the first ``batch`` standardised training samples."""
@@ -151,6 +163,7 @@ def _step_setup(dataset: str, preset: str, hidden: list[int], batch: int, P: int
     trace = Trace()
     settings = registry.settings_for("mfdd", {"num_directions": P})
     trainable = registry.build("mfdd", settings, model, devices, data.n_classes, seed=0, trace=trace)
+    trainable.trainer.settings_per_call = settings_per_call   # None: automatic chunks; 0: one call
     x, y = data.x_train[:batch], data.y_train[:batch]
 
     def step():
@@ -215,12 +228,13 @@ def _hwm_mib() -> float:
         return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1)) / 1024
 
 
-def memory_child(preset: str, P: int) -> None:
+def memory_child(preset: str, P: int, settings_per_call: int | None = None) -> None:
     """In a fresh process: set up (with a warm-up step at P = 1), reset the peak-RSS mark
-    (``/proc/self/clear_refs`` 5), run one step at P; prints JSON with the peak RSS − RSS before."""
+    (``/proc/self/clear_refs`` 5), run one step at P; prints JSON with the peak RSS − RSS before.
+    ``settings_per_call``: None automatic chunks, 0 all settings in one call."""
     step1, _, _ = _step_setup("fashion-mnist", preset, [64], 128, 1)
     step1()
-    step, _, _ = _step_setup("fashion-mnist", preset, [64], 128, P)
+    step, _, _ = _step_setup("fashion-mnist", preset, [64], 128, P, settings_per_call)
     before = _rss_mib()
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
@@ -229,21 +243,117 @@ def memory_child(preset: str, P: int) -> None:
     print(json.dumps({"added_mib": max(peak - before, 0.0), "rss_before_mib": before, "peak_rss_mib": peak}))
 
 
-def memory_against_p() -> dict:
-    out = {}
-    for preset in ("mzi-default", "crossbar-default"):
+def _memory_run(preset: str, P: int, chunk: int | None) -> dict:
+    cmd = [sys.executable, os.path.abspath(__file__), "--memory-child", preset, str(P)]
+    if chunk is not None:
+        cmd += ["--chunk", str(chunk)]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if res.returncode != 0:
+        raise RuntimeError(res.stderr[-2000:])
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def allocator_settings() -> dict:
+    """What shapes the RSS figures: glibc malloc tunables from the environment (none set means
+    glibc defaults: mmap threshold 128 KiB growing dynamically, one arena per core ×8), torch's
+    CPU allocator (plain malloc/free, no caching), one thread."""
+    env = {k: v for k, v in os.environ.items() if k.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
+    return {"glibc_env": env or "none (glibc defaults)", "torch_cpu_allocator": "default (no caching)",
+            "threads": 1}
+
+
+def memory_against_p(repeats: int = 3, Ps=(32, 256),
+                     presets=("mzi-default", "crossbar-default")) -> dict:
+    """Peak added memory of one Fashion-MNIST step against P, each in a fresh process, the
+    median of ``repeats`` processes with min–max for automatic chunks; all settings in one call
+    (the behaviour before chunking) once, for comparison."""
+    out: dict = {"allocator": allocator_settings(), "repeats": repeats}
+    for preset in presets:
         rows = {}
-        for P in (8, 32, 128):
-            res = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child", preset, str(P)],
-                                 capture_output=True, text=True, cwd=ROOT)
-            if res.returncode != 0:
-                raise RuntimeError(res.stderr[-2000:])
-            r = json.loads(res.stdout.strip().splitlines()[-1])
+        for P in Ps:
+            runs = {"chunked": [], "one_call": []}
+            for r in range(repeats):      # the one-call comparison once (it is the "before")
+                for mode, chunk in (("chunked", None), ("one_call", 0))[:1 if r else 2]:
+                    runs[mode].append(_memory_run(preset, P, chunk)["added_mib"])
+            r = {m: {"median": statistics.median(v), "min": min(v), "max": max(v), "runs": v}
+                 for m, v in runs.items()}
             r["layer_output_mib"] = (2 * P + 1) * 128 * 64 * 4 / 2 ** 20
             rows[str(P)] = r
-            print(f"  {preset:<18} P = {P:>3}: step adds {r['added_mib']:7.1f} MiB "
-                  f"(layer outputs of the step {r['layer_output_mib']:.1f} MiB)", flush=True)
+            print(f"  {preset:<18} P = {P:>3}: step adds {r['chunked']['median']:7.1f} MiB chunked "
+                  f"[{r['chunked']['min']:.1f}-{r['chunked']['max']:.1f}], "
+                  f"{r['one_call']['median']:7.1f} MiB in one call "
+                  f"[{r['one_call']['min']:.1f}-{r['one_call']['max']:.1f}]", flush=True)
+        if "32" in rows and "256" in rows:
+            rows["peak_256_over_32"] = {m: rows["256"][m]["median"] / max(rows["32"][m]["median"], 1e-9)
+                                        for m in ("chunked", "one_call")}
+            print(f"  {preset:<18} peak(P=256)/peak(P=32): chunked "
+                  f"{rows['peak_256_over_32']['chunked']:.2f}x (target <= 1.3), one call "
+                  f"{rows['peak_256_over_32']['one_call']:.2f}x", flush=True)
         out[preset] = rows
+    return out
+
+
+def program_kernel(rounds: int) -> dict:
+    """``program_weights`` (row-wise, tiled transpose) against the column-by-column kernel it
+    replaced (kept as the bit-for-bit reference in tests/hwsim/test_crossbar_fused_program.py):
+    the kernel alone on the step's 65 settings of the 784→64 crossbar-default layer, and the
+    whole Fashion-MNIST crossbar step (P = 32) with either kernel in the device, interleaved."""
+    import numpy as np
+    import hwsim.crossbar.device as xdev
+    from tests.hwsim.test_crossbar_fused_program import column_by_column
+    new = xdev.program_weights
+    rng = np.random.default_rng(0)
+    P, n_out, n_in = 65, 64, 784
+    g = rng.uniform(0, 25, (P, 2, n_out, n_in)).astype(np.float32)
+    seeds = np.arange(P, dtype=np.uint64)
+    args = (g, 256, 0.0, 25.0, True, -0.0469, 0.0786, 0.2635, seeds, *ziggurat.TABLES)
+    a, b = np.empty((P, n_in, n_out), np.float32), np.empty((P, n_in, n_out), np.float32)
+    new(*args, a)
+    column_by_column(*args, b)
+    assert np.array_equal(a, b), "program_weights differs from the column-wise reference"
+    step, _, _ = _step_setup("fashion-mnist", "crossbar-default", [64], 128, 32)
+
+    def step_with(kernel):
+        def run():
+            xdev.program_weights = kernel
+            try:
+                step()
+            finally:
+                xdev.program_weights = new
+        return run
+    times = interleaved({"program_new": lambda: new(*args, a),
+                         "program_before": lambda: column_by_column(*args, b),
+                         "step_new": step_with(new), "step_before": step_with(column_by_column)},
+                        rounds)
+    return {"program": ratio(times, "program_new", "program_before"),
+            "crossbar_step": ratio(times, "step_new", "step_before")}
+
+
+def p_scaling(rounds: int, Ps=P_SCALING) -> dict:
+    """Fashion-MNIST MF+DD step time (784-64, B = 128) against P for both presets, automatic
+    chunks against one call, all in interleaved rounds. ``p_scaling`` = t(P=256) / (8·t(P=32)):
+    1.0 is linear."""
+    out = {}
+    for preset in ("mzi-default", "crossbar-default"):
+        fns = {}
+        for P in Ps:
+            fns[f"chunked_P{P}"] = _step_setup("fashion-mnist", preset, [64], 128, P, None)[0]
+            fns[f"one_call_P{P}"] = _step_setup("fashion-mnist", preset, [64], 128, P, 0)[0]
+        times = interleaved(fns, rounds)
+        ms = {k: 1e3 * statistics.median(v["cpu"]) for k, v in times.items()}
+        row = {"cpu_ms": ms}
+        for mode in ("chunked", "one_call"):
+            r = [a / (8 * b) for a, b in zip(times[f"{mode}_P256"]["cpu"], times[f"{mode}_P32"]["cpu"])]
+            lin = [a / (32 * b) for a, b in zip(times[f"{mode}_P256"]["cpu"], times[f"{mode}_P8"]["cpu"])]
+            row[mode] = {"p_scaling": statistics.median(r), "min": min(r), "max": max(r),
+                         "t256_over_32_t8": statistics.median(lin)}
+        out[preset] = row
+        print(f"P-scaling {preset}: " + ", ".join(f"{k} {v:.0f} ms" for k, v in ms.items()), flush=True)
+        for mode in ("chunked", "one_call"):
+            m = row[mode]
+            print(f"  {mode:<9} t(256)/(8 t(32)) = {m['p_scaling']:.2f} [{m['min']:.2f}-{m['max']:.2f}]"
+                  f"   t(256)/(32 t(8)) = {m['t256_over_32_t8']:.2f}   (linear within 15 %: "
+                  f"{'met' if abs(m['p_scaling'] - 1) <= 0.15 else 'NOT met'})", flush=True)
     return out
 
 
@@ -253,11 +363,15 @@ def main() -> None:
     ap.add_argument("--json", default="")
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--memory-child", nargs=2, metavar=("PRESET", "P"))
+    ap.add_argument("--chunk", type=int, default=None,
+                    help="settings per device call (0: one call; default automatic)")
+    ap.add_argument("--memory-repeats", type=int, default=3)
+    ap.add_argument("--memory-presets", nargs="+", default=["mzi-default", "crossbar-default"])
     ap.add_argument("--only", nargs="+", default=[], choices=PARTS,
                     help="run only these parts (default: all)")
     args = ap.parse_args()
     if args.memory_child:
-        memory_child(args.memory_child[0], int(args.memory_child[1]))
+        memory_child(args.memory_child[0], int(args.memory_child[1]), args.chunk)
         return
     device = "cuda" if torch.cuda.is_available() else "cpu"
     name = torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
@@ -291,8 +405,24 @@ def main() -> None:
               + f"  target n128 <= 30 ms: {'met' if mb['mesh_build_64_n128_ms'] <= 30 else 'NOT met'}")
         res.update(mb)
     if "memory" in want and not args.skip_memory:
-        print("peak memory of one Fashion-MNIST step (784-64, B = 128) against P:")
-        res["peak_step_mib"] = memory_against_p()
+        print("peak memory of one Fashion-MNIST step (784-64, B = 128) against P "
+              f"(median of {args.memory_repeats} fresh processes [min-max]):")
+        res["peak_step_mib"] = memory_against_p(args.memory_repeats,
+                                                presets=tuple(args.memory_presets))
+    if "kernels" in want:
+        k = program_kernel(args.rounds)
+        _print_ratio("program_weights new / before", k["program"], 0.65)
+        _print_ratio("Fashion crossbar step, new / before kernel", k["crossbar_step"])
+        res["program_weights_new_over_before"] = k["program"]["cpu"]["median"]
+        res["crossbar_step_new_over_before_kernel"] = k["crossbar_step"]["cpu"]["median"]
+        res["kernels_detail"] = k
+    if "pscaling" in want:
+        ps = p_scaling(max(2, args.rounds // 3))
+        res["p_scaling_detail"] = ps
+        res["p_scaling_mzi"] = ps["mzi-default"]["chunked"]["p_scaling"]
+        res["p_scaling_crossbar"] = ps["crossbar-default"]["chunked"]["p_scaling"]
+        res["p_scaling_mzi_one_call"] = ps["mzi-default"]["one_call"]["p_scaling"]
+        res["p_scaling_crossbar_one_call"] = ps["crossbar-default"]["one_call"]["p_scaling"]
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:

@@ -10,6 +10,9 @@
     forwardlab price RUN.h5 [--cost-level L] [--spec FILE.toml]   re-price from stored traces
     forwardlab presets [NAME]                          list presets / print one as TOML
     forwardlab algorithms                              list algorithms, capability, queries/step
+    forwardlab warmup                                  compile the numba kernels now
+    forwardlab reproduce NAME [--quick] [--seeds N] [--out DIR] [--data-dir DIR] | --list
+                                                       re-run a published training experiment
 
 User errors (bad names or values, missing or corrupt data, unknown config keys, unusable
 output paths) print one line and exit with status 2 before any training, leaving no file. A
@@ -23,8 +26,9 @@ import signal
 import sys
 from pathlib import Path
 
-from .config import (ConfigError, config_to_toml, load_toml, mapping_to_toml, parse_set, resolve,
-                     set_dotted)
+# Nothing here imports torch, numba or the device models at module level: ``--help``,
+# ``--version`` and the listing commands must start in well under a second (each command
+# imports what it needs; ``experiments.cli_cache`` answers repeated listing commands).
 
 __all__ = ["main", "resolve_cli_config"]
 
@@ -50,17 +54,38 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
                         "(repeatable; applied last)")
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the installed version, looked up only when asked for."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(f"forwardlab {_version()}")
+        parser.exit()
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("forwardlab")
+    except PackageNotFoundError:    # run from a source tree that is not installed
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="forwardlab", description="Forward-only training on simulated photonic and "
                                                 "analog hardware.")
+    p.add_argument("--version", action=_VersionAction)
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     r = sub.add_parser("run", help="train one model and write a results file")
     _add_config_options(r)
     r.add_argument("--device", help="mzi or crossbar (default mzi)")
     r.add_argument("--preset", help="device preset (see `forwardlab presets`)")
     r.add_argument("--algorithm", help="mfdd (default), mf-ad, bp, or any of `forwardlab algorithms`")
-    r.add_argument("--dataset", help="digits, fashion-mnist or mnist (default digits)")
-    r.add_argument("--data-dir", dest="data_dir", help="directory with the IDX files")
+    r.add_argument("--dataset", help="digits, fashion-mnist, mnist or vowels (default digits)")
+    r.add_argument("--data-dir", dest="data_dir", help="directory with the IDX files (or vowdata.dat)")
     r.add_argument("--epochs", type=int)
     r.add_argument("--directions", dest="num_directions", type=int,
                    help="directions P per device-knob estimate")
@@ -97,8 +122,19 @@ def _parser() -> argparse.ArgumentParser:
     pc.add_argument("--cost-level", dest="level", help="low, nominal or high (default: the run's)")
     pc.add_argument("--spec", help="TOML spec overrides: [mzi], [crossbar], [gpu.\"<preset>\"]")
     sub.add_parser("algorithms", help="list the algorithms: capability, device queries per step")
+    sub.add_parser("warmup", help="compile the numba kernels now (done once per checkout; runs "
+                                  "announce it when they have to)")
     pr = sub.add_parser("presets", help="list device presets, or print one as TOML")
     pr.add_argument("name", nargs="?")
+    rp = sub.add_parser("reproduce", help="reproduce a published in-situ training experiment")
+    rp.add_argument("name", nargs="?", help="a reproduction (see --list)")
+    rp.add_argument("--list", action="store_true", help="one line per reproduction")
+    rp.add_argument("--quick", action="store_true", help="seconds-long version of the protocol")
+    rp.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    rp.add_argument("--out", help="output directory (default results/reproduce/NAME[-quick])")
+    rp.add_argument("--data-dir", dest="data_dir", help="directory holding the data file(s)")
+    rp.add_argument("--overwrite", action="store_true", help="replace results in --out")
+    rp.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     return p
 
 
@@ -109,6 +145,7 @@ def _err(message: str) -> int:
 
 def resolve_cli_config(config: str | None, sets: list[str], flags: dict | None = None):
     """Config from a TOML file (or a results file's stored config), CLI flags, then ``--set``."""
+    from .config import ConfigError, load_toml, parse_set, resolve, set_dotted
     mapping: dict = {}
     if config is not None and not config.strip():
         raise ConfigError("--config ''; allowed: a TOML config file or a results .h5 file")
@@ -129,6 +166,7 @@ def resolve_cli_config(config: str | None, sets: list[str], flags: dict | None =
 
 def _config_from_results(path: str) -> dict:
     import tomllib
+    from .config import ConfigError
     from .outputs import is_results_file
     from .results import read_results
     p = Path(path)
@@ -191,9 +229,9 @@ def _progress(enabled: bool):
 
 def _cmd_run(args) -> int:
     from algorithms.training import Divergence, Interrupted
+    from .config import ConfigError
     from .data import DataError
     from .outputs import OutputError
-    from .report import accuracy_table, cost_section
     from .runner import prepare, run
     if args.data_dir is not None and not args.data_dir.strip():
         return _err("--data-dir ''; allowed: a directory holding the data set's IDX files")
@@ -209,7 +247,12 @@ def _cmd_run(args) -> int:
         out = prepare(cfg, overwrite=args.overwrite, resume=args.resume)
     except (ConfigError, OutputError) as e:
         return _err(str(e))
-    with _StopFlag() as stop:
+    from .warmup import compile_notice, kernels_cached, warm_kernels
+    if not kernels_cached():         # a fresh checkout: compile now, on one announced line
+        warm_kernels(announce=True)
+    with _StopFlag() as stop, compile_notice(on_first=lambda: print(
+            "forwardlab: compiling numba kernels (edited since cached; cached afterwards)",
+            file=sys.stderr, flush=True)) as compiled:
         try:
             rec = run(cfg, out, progress=_progress(not args.quiet and sys.stderr.isatty()),
                       stop=stop, resume=args.resume)
@@ -226,6 +269,10 @@ def _cmd_run(args) -> int:
             print("forwardlab: error: out of memory during training; lower "
                   "algorithm.settings.num_directions (--directions) or run.batch_size", file=sys.stderr)
             return 1
+    from .report import accuracy_table, cost_section   # pandas: not before the first line
+    if compiled.count:
+        print(f"forwardlab: compiled {compiled.count} numba kernels in {compiled.seconds:.1f} s of "
+              "CPU during the run", file=sys.stderr)
     print()
     print(accuracy_table(rec))
     print()
@@ -235,6 +282,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_config(args) -> int:
+    from .config import ConfigError, config_to_toml
     if args.config_command != "show":
         return _err("config needs a subcommand; allowed: show")
     try:
@@ -291,7 +339,7 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_price(args) -> int:
-    from .config import COST_LEVELS
+    from .config import COST_LEVELS, ConfigError, load_toml
     from .outputs import is_results_file
     from .price import plain_config, reprice
     from .report import cost_section
@@ -328,10 +376,15 @@ def _cmd_algorithms(args) -> int:
     return 0
 
 
+def _cmd_warmup(args) -> int:
+    from .warmup import warm_kernels
+    warm_kernels(announce=True, always=True)
+    return 0
+
+
 def _cmd_presets(args) -> int:
-    import dataclasses
     from hwsim.presets import DEVICE_PRESETS, device_config
-    from .config import DEVICES, config_to_mapping
+    from .config import config_to_mapping, mapping_to_toml, resolve
     if args.name is None:
         for name in DEVICE_PRESETS:
             phys = device_config(name)
@@ -347,6 +400,7 @@ def _cmd_presets(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
+    from .config import ConfigError
     from .outputs import OutputError
     from .sweep import SweepError, run_sweep
     if args.out is not None and not args.out.strip():
@@ -400,9 +454,35 @@ def _subparser(parser: argparse.ArgumentParser, path: list[str]) -> argparse.Arg
     return parser
 
 
+def _cmd_reproduce(args) -> int:
+    from .reproduce import REPRODUCTIONS, list_lines
+    from .reproduce.run import reproduce
+    if args.list:
+        print("\n".join(list_lines()))
+        return 0
+    if not args.name:
+        return _err(f"reproduce needs NAME or --list; allowed: {', '.join(REPRODUCTIONS)}")
+    import torch
+    torch.set_num_threads(1)
+    try:
+        reproduce(args.name, quick=args.quick, seeds=args.seeds, out=args.out,
+                  data_dir=args.data_dir, overwrite=args.overwrite, workers=args.workers)
+    except ValueError as exc:      # DataError included: one line, nothing half-written is kept
+        return _err(str(exc))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:        # the console command: listing commands answer from the cache
+        from .cli_cache import cached_answer
+        given = list(sys.argv[1:])
+        return cached_answer(given, lambda: _main(given))
+    return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     parser = _parser()
-    argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv), parser)
+    argv = _join_negative_values(list(argv), parser)
     args, extra = parser.parse_known_args(argv)
     if extra:
         path = [x for x in (getattr(args, "command", None), getattr(args, "config_command", None)) if x]
@@ -415,7 +495,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     return {"run": _cmd_run, "config": _cmd_config, "report": _cmd_report,
             "presets": _cmd_presets, "sweep": _cmd_sweep, "price": _cmd_price,
-            "algorithms": _cmd_algorithms}[args.command](args)
+            "algorithms": _cmd_algorithms, "warmup": _cmd_warmup,
+            "reproduce": _cmd_reproduce}[args.command](args)
 
 
 if __name__ == "__main__":   # pragma: no cover

@@ -34,38 +34,17 @@ import os
 import tempfile
 import urllib.request
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["DATASETS", "DataError", "Dataset", "load_dataset", "read_idx"]
+from .dataset import DataError, Dataset, cache_dir, stratified_indices
 
-DATASETS = ("digits", "fashion-mnist", "mnist")
+__all__ = ["DATASETS", "DataError", "Dataset", "load_dataset", "read_idx", "stratified_indices",
+           "cache_dir"]
 
-
-class DataError(ValueError):
-    """Missing or corrupt data; the message says what is wrong and where."""
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A classification data set with a train/test split.
-
-    x_train: (N, D) float32 in [0, 1]; y_train: (N,) int64;
-    x_test: (M, D) float32 in [0, 1]; y_test: (M,) int64;
-    shape: image shape with prod(shape) == D, e.g. (8, 8) or (28, 28).
-    """
-
-    name: str
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    n_classes: int
-    shape: tuple
-    citation: str
+DATASETS = ("digits", "fashion-mnist", "mnist", "vowels")
 
 
 # --------------------------------------------------------------------- digits
@@ -101,22 +80,6 @@ def _load_digits(seed: int) -> Dataset:
     mask = torch.from_numpy(is_test)
     return Dataset("digits", x[~mask], y[~mask], x[mask], y[mask], 10, (8, 8), DIGITS_CITATION)
 
-
-def stratified_indices(y: np.ndarray, n_test: int, seed: int) -> np.ndarray:
-    """Indices (n_test,) of a stratified held-out set (test or validation split), sorted.
-
-    Per-class quotas by largest remainder of ``n_test * count / N``; the
-    members of each class are drawn from one ``default_rng(seed)`` permutation
-    per class, classes in ascending order.
-    """
-    classes, counts = np.unique(y, return_counts=True)
-    exact = counts * n_test / len(y)
-    quota = np.floor(exact).astype(int)
-    extra = np.argsort(-(exact - quota), kind="stable")[: n_test - quota.sum()]
-    quota[extra] += 1
-    rng = np.random.default_rng(seed)
-    picks = [rng.permutation(np.flatnonzero(y == c))[:k] for c, k in zip(classes, quota)]
-    return np.sort(np.concatenate(picks))
 
 
 # ------------------------------------------------------------------------ IDX
@@ -211,10 +174,6 @@ CITATIONS = {
 }
 
 
-def cache_dir(name: str) -> Path:
-    """``$XDG_CACHE_HOME/forwardlab/<name>``, default ``~/.cache/forwardlab/<name>``."""
-    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root) / "forwardlab" / name
 
 
 def _candidates(name: str, data_dir) -> list[tuple[Path, bool]]:
@@ -364,12 +323,17 @@ def load_dataset(
     ``seed``; features / 16; ``data_dir`` and ``download`` are ignored.
     fashion-mnist, mnist: official 60000/10000 split, pixels / 255, D = 784;
     see the module docstring for the search order; ``seed`` is ignored.
+    vowels: ``vowdata.dat`` in ``data_dir`` (else the download cache, fetched from the author's
+    address and structurally checked); 6 features, stratified 540/294-fraction split by ``seed``.
     Raises ValueError for an unknown name, DataError for missing/corrupt data.
     """
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
     if name == "digits":
         return _load_digits(seed)
+    if name == "vowels":   # Hillenbrand vowdata.dat, FICONN's selection (experiments/vowels.py)
+        from .vowels import load_vowels
+        return load_vowels(data_dir, seed=seed, download=download)
     return _load_idx_dataset(name, data_dir, download)
 
 

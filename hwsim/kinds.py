@@ -73,6 +73,10 @@ class DeviceKind:
     hints: Mapping[str, float] = field(default_factory=dict)
     default_preset: str | None = None
     order: int = 100                 # listing order (presets, tables); new kinds after 100
+    #: a kind whose cost section lives in its own package: level → its spec (a frozen dataclass
+    #: with ``pricing_spec()`` returning the PhotonicCostSpec / CrossbarCostSpec whose law prices
+    #: it); None for the sections built into hwsim.cost.spec
+    cost_spec: Callable[[str], Any] | None = None
 
 
 _KINDS: dict[str, DeviceKind] = {}

@@ -27,8 +27,10 @@ __all__ = ["KnobSpec", "Programmed", "Oracle", "CapableOracle", "TracingOracle",
 #: Optional device capabilities (design.md "The oracle contract"). ``nominal``: the design-level
 #: differentiable map knobs → matrix, without hidden per-device errors or noise (for the MZI and
 #: crossbar devices: their ``digital_twin``, which ignores every effect); ``calibrate``: estimate
-#: hidden static errors from forward queries only (traced).
-CAPABILITIES = ("nominal", "calibrate")
+#: hidden static errors from forward queries only (traced); ``adjoint``: in-situ backpropagation
+#: by forward, adjoint and interference passes read by power monitors (meshes with monitors,
+#: ``hwsim.photonic.adjoint``; traced as device work).
+CAPABILITIES = ("nominal", "calibrate", "adjoint")
 
 
 class MissingCapability(ValueError):
@@ -123,6 +125,9 @@ class CapableOracle(Oracle, Protocol):
                     cotangent: torch.Tensor) -> dict[str, torch.Tensor]: ...
 
     def calibrate(self, *args, generator: torch.Generator | None = None, **kwargs) -> Any: ...
+
+    def adjoint(self, programmed: Programmed, x: torch.Tensor, output_cotangent,
+                generator: torch.Generator | None = None) -> Any: ...
 
     def hints(self) -> Mapping[str, float]: ...
 
@@ -371,6 +376,14 @@ class TracingOracle:
         """Forward-query calibration of hidden static errors, where the device declares it."""
         self.require("calibrate")
         return self._device.calibrate(self, *args, generator=generator, **kwargs)
+
+    def adjoint(self, programmed: Programmed, x: torch.Tensor, output_cotangent,
+                generator: torch.Generator | None = None):
+        """Measured ∂L/∂knobs from forward, adjoint and sum passes (3 passes per sample, traced),
+        where the device declares ``adjoint``; ``output_cotangent`` maps measured output powers to
+        (∂ℓ/∂P, ℓ) on the host."""
+        self.require("adjoint")
+        return self._device.adjoint(self, programmed, x, output_cotangent, generator=generator)
 
 
 # --------------------------------------------------------------------------- capabilities

@@ -19,3 +19,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _numba_kernels_compiled():
+    """Compile (or load from numba's cache) every kernel once, before the first test, with one
+    announced line when anything compiles — so that cost never lands, unannounced, on whichever
+    test happens to touch a kernel first."""
+    import sys
+
+    from experiments.warmup import warm_kernels
+    warm_kernels(announce=True, echo=lambda line: print(line, file=sys.__stderr__, flush=True))

@@ -27,6 +27,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from ..chunking import chunk_bounds, max_settings_of
+
 from .directions import DIRECTIONS, direction_scale, sample_directions
 
 __all__ = [
@@ -245,22 +247,81 @@ class DirectionalDerivative:
 
     def estimate(self, loss_fn: Callable[[Tensor], Tensor], theta: Tensor,
                  generator: torch.Generator) -> Estimate:
-        """One estimate with a single batched call ``loss_fn(settings)``.
+        """One estimate with a single batched call ``loss_fn(settings)`` — or, when ``loss_fn``
+        declares ``max_settings`` (:class:`algorithms.chunking.SettingsLoss`) below ``n_eval``, in
+        calls of at most that many settings (:meth:`estimate_chunked`).
 
         Args:
-            loss_fn: maps ``(n_eval, d)`` settings to ``(n_eval,)`` losses; called exactly once.
+            loss_fn: maps ``(n_eval, d)`` settings to ``(n_eval,)`` losses; called exactly once
+                (unchunked).
             theta: ``(d,)``.
             generator: the only source of randomness.
         """
+        limit = max_settings_of(loss_fn)
+        if limit and self.evaluations() > limit:
+            return self.estimate_chunked(loss_fn, theta, generator, limit)
         settings, u = self.perturbations(theta, generator)
-        losses = torch.as_tensor(loss_fn(settings)).detach()
-        n = self.evaluations()
-        if losses.shape != (n,):
-            raise ValueError(f"loss_fn must return shape ({n},) for {n} settings, "
-                             f"got {tuple(losses.shape)}")
+        losses = self._checked(loss_fn(settings), self.evaluations())
         grad = self.combine(losses, u)
         base = losses.mean() if self.difference == "central" else losses[0]
         return Estimate(grad=grad, losses=losses, base_loss=float(base))
+
+    @staticmethod
+    def _checked(losses, n: int) -> Tensor:
+        losses = torch.as_tensor(losses).detach()
+        if losses.shape != (n,):
+            raise ValueError(f"loss_fn must return shape ({n},) for {n} settings, "
+                             f"got {tuple(losses.shape)}")
+        return losses
+
+    def estimate_chunked(self, loss_fn: Callable[[Tensor], Tensor], theta: Tensor,
+                         generator: torch.Generator, max_settings: int) -> Estimate:
+        """:meth:`estimate` with at most ``max_settings`` settings per ``loss_fn`` call and
+        memory O(max_settings · d) instead of O(P · d).
+
+        The settings go to ``loss_fn`` in the documented layout and order (central: every
+        θ+εu_p, then every θ−εu_p), so a device that draws its noise setting by setting returns
+        bit-for-bit the losses of the single call. The directions are drawn chunk by chunk
+        (layout-preserving draws: the same u_p as one (P, d) draw); for the second half of a
+        central estimate the generator is rewound and they are drawn again, so no (P, d) tensor
+        is held, and the generator ends where the single call leaves it. ĝ is accumulated over
+        chunks in float64 and rounded once: it equals the single call's float32 contraction
+        within its rounding (a few float32 ulps of the largest term; tested).
+        """
+        _check_theta(theta)
+        P, eps, d = self.num_directions, self.epsilon, theta.shape[0]
+        central = self.difference == "central"
+        per_call = max(1, max_settings)
+        chunks = chunk_bounds(P, per_call)
+        grad = torch.zeros(d, dtype=torch.float64, device=theta.device)
+        losses = torch.empty(self.evaluations(), dtype=theta.dtype)
+        start_state = generator.get_state()
+
+        def draw(a: int, b: int) -> Tensor:
+            return sample_directions(self.directions, b - a, d, generator, dtype=theta.dtype,
+                                     device=theta.device)
+
+        def add(delta: Tensor, u: Tensor) -> None:
+            grad.add_(delta.to(torch.float64) @ u.to(torch.float64))
+
+        if central:
+            for a, b in chunks:                                   # θ + εu_p, in order
+                losses[a:b] = self._checked(loss_fn(torch.add(theta, draw(a, b), alpha=eps)), b - a)
+            generator.set_state(start_state)
+            for a, b in chunks:                                   # θ − εu_p, same u_p again
+                u = draw(a, b)
+                losses[P + a:P + b] = self._checked(loss_fn(torch.sub(theta, u, alpha=eps)), b - a)
+                add((losses[a:b] - losses[P + a:P + b]) / (2.0 * eps), u)
+            base = losses.mean()
+        else:
+            losses[:1] = self._checked(loss_fn(theta.unsqueeze(0)), 1)
+            for a, b in chunks:
+                u = draw(a, b)
+                losses[1 + a:1 + b] = self._checked(loss_fn(torch.add(theta, u, alpha=eps)), b - a)
+                add((losses[1 + a:1 + b] - losses[:1]) / eps, u)
+            base = losses[0]
+        s = direction_scale(self.directions, d)
+        return Estimate(grad=((s / P) * grad).to(theta.dtype), losses=losses, base_loss=float(base))
 
 
 def _check_theta(theta: Tensor) -> None:

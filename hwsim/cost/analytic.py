@@ -231,6 +231,11 @@ def _resolve_specs(spec_by_device: SpecArg) -> dict[str, Spec]:
     elif isinstance(spec_by_device, Mapping):
         out: dict[str, Spec] = {}
         for k, v in spec_by_device.items():
+            if callable(getattr(v, "pricing_spec", None)):   # a kind's own section (hwsim.kinds)
+                v = v.pricing_spec()
+                if isinstance(v, (PhotonicCostSpec, CrossbarCostSpec)):
+                    out[k] = v
+                    continue
             want = {"mzi": PhotonicCostSpec, "crossbar": CrossbarCostSpec}.get(k)
             if want is None or not isinstance(v, want):
                 raise ValueError(f"spec_by_device[{k!r}] = {type(v).__name__} is invalid; "

@@ -427,6 +427,12 @@ def gpu_preset(name: str) -> GpuSpec:
 _SECTIONS = {"mzi": photonic_spec, "crossbar": crossbar_spec}
 
 
+def _sections() -> dict:
+    """Built-in sections plus those kinds declare in their own packages (``DeviceKind.cost_spec``)."""
+    from ..kinds import KINDS
+    return {**_SECTIONS, **{k.cost_section: k.cost_spec for k in KINDS.values() if k.cost_spec}}
+
+
 def _apply(obj, overrides: Mapping[str, object], where: str):
     names = {f.name for f in fields(obj)}
     for k in overrides:
@@ -445,11 +451,13 @@ def spec_from_mapping(level: str = "nominal", overrides: Mapping[str, Mapping] |
     fields raise ValueError naming them.
     """
     overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - {"mzi", "crossbar", "gpu"})
+    sections = _sections()
+    unknown = sorted(set(overrides) - {*sections, "gpu"})
     if unknown:
-        raise ValueError(f"spec file section(s) {unknown} are unknown; allowed: mzi, crossbar, gpu")
+        raise ValueError(f"spec file section(s) {unknown} are unknown; allowed: "
+                         f"{', '.join(sections)}, gpu")
     out: dict[str, object] = {k: _apply(f(level), overrides.get(k, {}), k)
-                              for k, f in _SECTIONS.items()}
+                              for k, f in sections.items()}
     gpus = dict(GPU_PRESETS._d)  # type: ignore[attr-defined]
     for name, o in dict(overrides.get("gpu", {})).items():
         base = gpus.get(name)

@@ -125,17 +125,15 @@ def _normals(seeds: np.ndarray, n: int) -> torch.Tensor:
 
 class CrossbarLayer:
     """Oracle for one linear layer ``n_in → n_out`` on tiled memristive crossbars. A config with
-    a BitSlicing effect builds a :class:`~hwsim.crossbar.slicing.BitSlicedCrossbar` (slices on
-    one physical array of this class, recombined digitally)."""
-
-    def __new__(cls, n_in=None, n_out=None, config=None, **kwargs):
-        if cls is CrossbarLayer and config is not None and config.effect(BitSlicing) is not None:
-            from .slicing import BitSlicedCrossbar
-            return super().__new__(BitSlicedCrossbar)
-        return super().__new__(cls)
+    a BitSlicing effect is built by :func:`hwsim.crossbar.kind.build_crossbar` as a
+    :class:`~hwsim.crossbar.slicing.BitSlicedCrossbar` (slices on one physical array of this
+    class, recombined digitally)."""
 
     def __init__(self, n_in: int, n_out: int, config: CrossbarConfig | None = None, *,
                  seed: int = 0, name: str = "crossbar") -> None:
+        if config is not None and config.effect(BitSlicing) is not None:
+            raise ValueError("CrossbarLayer: a config with a BitSlicing effect spans several cell "
+                             "pairs per weight; build it with hwsim.crossbar.kind.build_crossbar")
         require_int("CrossbarLayer", "n_in", n_in, 1, math.inf)
         require_int("CrossbarLayer", "n_out", n_out, 1, math.inf)
         self.name, self.n_in, self.n_out = name, n_in, n_out

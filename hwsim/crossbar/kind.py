@@ -1,9 +1,11 @@
 """The memristive-crossbar kind (see :mod:`hwsim.kinds`)."""
 from __future__ import annotations
 
+from ..effects.bit_slicing import BitSlicing
 from ..kinds import DeviceKind, register
 from .device import CrossbarConfig, CrossbarLayer
 from .presets import CROSSBAR_PRESETS
+from .slicing import BitSlicedCrossbar
 
 #: Datasheet write (programming) noise per trained knob, in range units (what a user knows about
 #: the technology, not a hidden per-device value): σ_prog = 3.8 % of g_max = 0.95 µS at ĝ = 0.5
@@ -20,8 +22,17 @@ HINTS = {"write_noise_range_units": WRITE_NOISE_RANGE_UNITS,
          "zo_knob_lr_range_units": 1e-2,
          "hwa_knob_noise_range_units": WRITE_NOISE_RANGE_UNITS}
 
+def build_crossbar(n_in: int, n_out: int, config: CrossbarConfig | None = None, *, seed: int = 0,
+                   name: str = "crossbar") -> CrossbarLayer:
+    """One crossbar layer: a :class:`BitSlicedCrossbar` where the config slices each weight over
+    several cell pairs, else a plain :class:`CrossbarLayer`."""
+    if config is not None and config.effect(BitSlicing) is not None:
+        return BitSlicedCrossbar(n_in, n_out, config, seed=seed, name=name)
+    return CrossbarLayer(n_in, n_out, config, seed=seed, name=name)
+
+
 CROSSBAR = register(DeviceKind(
     name="crossbar", label="memristive crossbar", config_type=CrossbarConfig,
-    build=CrossbarLayer, presets=CROSSBAR_PRESETS, knob_names=("conductances", "tile_scale"),
+    build=build_crossbar, presets=CROSSBAR_PRESETS, knob_names=("conductances", "tile_scale"),
     cost_section="crossbar", capabilities=frozenset({"nominal"}), hints=HINTS,
     default_preset="crossbar-default", order=1))

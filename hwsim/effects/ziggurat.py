@@ -101,7 +101,10 @@ def sample(s0, s1, s2, s3, x, f):
         # rejected in the wedge: start over with a new layer
 
 
-@numba.njit(parallel=True, cache=True)
+# Serial (``parallel=False``): the fills compile ~2.7× faster than as parallel kernels and run
+# as fast at the one thread a run uses (fill_normal, 65 × 100 000 normals: 38.9 ms serial vs
+# 40.4 ms parallel; compile 1.0 s vs 2.7 s) — parallelism comes from sweep workers.
+@numba.njit(cache=True)
 def fill_normal(out, seeds, x, f):
     """Fill out (rows, n) float32 with N(0, 1); row r from seeds[r] (uint64)."""
     rows, n = out.shape
@@ -126,7 +129,7 @@ def seed_states(seeds):
     return out
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True)
 def fill_normal_from(out, states, x, f):
     """Fill out (rows, n) float32 with N(0, 1), row r continuing stream ``states[r]`` (rows, 4)
     uint64, which is advanced in place: consecutive calls continue the same streams, so
@@ -143,7 +146,7 @@ def fill_normal_from(out, states, x, f):
         states[r, 3] = s3
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True)
 def fill_truncated_from(out, states, bound, x, f):
     """Like :func:`fill_normal_from`, for N(0, 1) truncated to [−bound, bound]: each value is
     redrawn from the same stream until it lies inside (rejection; exact, and cheap for the

@@ -119,9 +119,9 @@ def test_shipped_digits_checksum_matches_readme():
 
 
 def test_unknown_name():
-    with pytest.raises(ValueError, match="'cifar'.*digits, fashion-mnist, mnist"):
+    with pytest.raises(ValueError, match="'cifar'.*digits, fashion-mnist, mnist, vowels"):
         load_dataset("cifar")
-    assert DATASETS == ("digits", "fashion-mnist", "mnist")
+    assert DATASETS == ("digits", "fashion-mnist", "mnist", "vowels")
 
 
 # ---------------------------------------------------------------------- IDX

@@ -143,6 +143,7 @@ def _wait_for(path: Path, timeout: float = 120.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow      # four CLI processes per signal; the default run has the in-process twin below
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_writes_partial_results_then_resume_matches_uninterrupted(tmp_path, sig, code):
     cfg = tmp_path / "tiny.toml"
@@ -173,6 +174,42 @@ def test_signal_writes_partial_results_then_resume_matches_uninterrupted(tmp_pat
     assert a.history == b.history and a.step_summaries == b.step_summaries
     assert reproducible_costs(a.costs) == reproducible_costs(b.costs)
     assert not part.with_name("part.h5.ckpt").exists()
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_in_process_partial_results_then_resume_match_uninterrupted(tmp_path, monkeypatch,
+                                                                         capsys, sig, code):
+    """The fast twin of the test above: the same command line, in this process, the signal sent
+    to this process once the first epoch is checkpointed (the CLI's handler turns it into a stop
+    at the next step boundary), then the refusal to clobber and the resume."""
+    import threading
+
+    from experiments.cli import main
+    monkeypatch.chdir(REPO)
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY)
+    full, part = tmp_path / "full.h5", tmp_path / "part.h5"
+    assert main(["run", "--config", str(cfg), "--out", str(full), "--quiet"]) == 0
+
+    def send_after_checkpoint():
+        _wait_for(part.with_name("part.h5.ckpt"))
+        os.kill(os.getpid(), sig)
+    sender = threading.Thread(target=send_after_checkpoint, daemon=True)
+    sender.start()
+    assert main(["run", "--config", str(cfg), "--out", str(part), "--quiet"]) == code
+    sender.join(timeout=60)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "--resume" in err
+    rec = read_results(part)
+    assert rec.status == "interrupted" and 1 <= len(rec.history["test_accuracy"]) < 3
+    assert main(["run", "--config", str(cfg), "--out", str(part), "--quiet"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["run", "--config", str(cfg), "--out", str(part), "--quiet", "--resume"]) == 0
+    a, b = read_results(full), read_results(part)
+    assert b.status == "ok" and a.history == b.history and a.step_summaries == b.step_summaries
+    assert reproducible_costs(a.costs) == reproducible_costs(b.costs)
+    assert not part.with_name("part.h5.ckpt").exists()
+    assert not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]
 
 
 def test_temporaries_of_a_killed_unreaped_writer_are_stale(tmp_path):

@@ -137,6 +137,7 @@ def test_unreachable_scheduler_is_one_line(tmp_path, capsys):
     assert code == 2 and len(err.splitlines()) == 1 and "cannot connect" in err
 
 
+@pytest.mark.slow      # ~60 s of processes; the default run has the twin below
 def test_kill_9_mid_sweep_then_resume_loses_nothing(tmp_path):
     """kill -9 the whole sweep (driver and workers), run it again, compare with a clean sweep."""
     axes = '[sweep.grid]\n"run.seed" = [0, 1]\n"algorithm.epsilon" = [0.005, 0.01]\n'
@@ -165,3 +166,30 @@ def test_kill_9_mid_sweep_then_resume_loses_nothing(tmp_path):
     clean = sweep_file(tmp_path, axes, epochs=3, name="clean.toml")
     run_sweep(clean, out=str(tmp_path / "clean"), workers=2, echo=lambda s: None)
     assert _histories(tmp_path / "out") == _histories(tmp_path / "clean")
+
+
+def test_sweep_after_a_kill_reruns_only_what_was_lost(tmp_path, monkeypatch):
+    """The fast twin of the kill -9 test: the state a kill -9 leaves — one run finished, one
+    killed mid-write (a stale temporary of a dead writer, no results file) — then the same
+    sweep again: the finished run is neither re-run nor rewritten, the lost one is run to the
+    results it had before, nothing stale is left. The runs execute in this process (the pool
+    itself is covered by the pool and Dask tests above)."""
+    import experiments.sweep as sweep_mod
+    monkeypatch.setattr(sweep_mod, "_pool_map", lambda fn, items, workers: (
+        (i, fn(*it)) for i, it in enumerate(items)))
+    path = sweep_file(tmp_path, '[sweep.grid]\n"run.seed" = [0, 1]\n', epochs=2)
+    rows = run_sweep(path, workers=1, echo=lambda s: None)
+    runs = tmp_path / "out" / "runs"
+    kept, lost = (runs / f"{r['run_id']}.h5" for r in rows)
+    before = _histories(tmp_path / "out")
+    kept_state = (kept.stat().st_mtime_ns, kept.read_bytes())
+    lost.unlink()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    (runs / f".{lost.name}.{dead}.abc123.tmp").write_bytes(b"half a file")
+    again = run_sweep(path, workers=1, echo=lambda s: None)
+    assert [r["status"] for r in again] == ["ok", "ok"]
+    assert {f"{r['run_id']}.h5" for r in again if r.get("cached")} == {kept.name}
+    assert (kept.stat().st_mtime_ns, kept.read_bytes()) == kept_state
+    assert not [p for p in runs.iterdir() if p.suffix in (".tmp", ".ckpt")]
+    assert _histories(tmp_path / "out") == before

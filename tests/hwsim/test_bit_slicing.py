@@ -6,6 +6,7 @@ import torch
 from experiments.config import resolve
 from hwsim.crossbar.device import CrossbarConfig, CrossbarLayer
 from hwsim.crossbar.slicing import BitSlicedCrossbar
+from hwsim.crossbar.kind import build_crossbar
 from hwsim.effects.bit_slicing import BitSlicing
 from hwsim.effects.noise import ProgrammingNoise
 from hwsim.effects.quantize import ConductanceLevels, OutputADC
@@ -15,7 +16,7 @@ PATHS = [True, False]
 
 
 def _dev(effects, n_in=32, n_out=24, fused=True, **cfg):
-    d = CrossbarLayer(n_in, n_out, CrossbarConfig(effects=tuple(effects), **cfg), seed=1, name="L")
+    d = build_crossbar(n_in, n_out, CrossbarConfig(effects=tuple(effects), **cfg), seed=1, name="L")
     d.fused = fused
     return d
 

@@ -1,7 +1,11 @@
 """One-pass crossbar programming (levels, programming noise, differential pair, layout) against
 the staged torch path, given the same streams; the noise law it uses; writes counted alike."""
+import numba
+import numpy as np
 import pytest
 import torch
+
+from hwsim.effects.ziggurat import sample, seed_state
 
 from hwsim.crossbar.device import CrossbarConfig, CrossbarLayer
 from hwsim.effects.noise import ProgrammingNoise, ReadNoise
@@ -70,3 +74,50 @@ def test_default_crossbar_query_is_the_same_with_either_program_path():
         prog = dev.program(knobs, torch.Generator().manual_seed(3))
         outs.append(dev.query(prog, x, torch.Generator().manual_seed(4)))
     assert float(((outs[0] - outs[1]).abs() > 1e-4).float().mean()) < 0.01
+
+
+@numba.njit(parallel=True)
+def column_by_column(g, levels, g_min, g_max, noisy, c2, c1, c0, seeds, x_tab, f_tab,
+                     w_t):  # pragma: no cover - jitted
+    """``program_weights`` as it was before the row-wise rewrite: each element written straight
+    into w_t[p, i, o], column by column (the reference the rewrite must equal bit for bit; the
+    "before" of bench/speed.py's kernel figures)."""
+    P, n_in, n_out = w_t.shape
+    span = g_max - g_min
+    dg = span / (levels - 1) if levels > 1 else 1.0
+    for p in numba.prange(P):
+        s0, s1, s2, s3 = seed_state(seeds[p])
+        q = np.int64(0) if g.shape[0] == 1 else np.int64(p)
+        z = np.zeros(n_in, np.float32)
+        for side in range(2):
+            for o in range(n_out):
+                if noisy:
+                    for i in range(n_in):
+                        z[i], s0, s1, s2, s3 = sample(s0, s1, s2, s3, x_tab, f_tab)
+                for i in range(n_in):
+                    v = g[q, side, o, i]
+                    if levels > 1:
+                        v = np.float32(min(max(np.rint((v - g_min) / dg), 0.0), levels - 1) * dg + g_min)
+                    if noisy:
+                        sd = max((np.float32(c2) * v + np.float32(c1)) * v + np.float32(c0), np.float32(0.0))
+                        v = max(v + z[i] * sd, np.float32(0.0))
+                    if side == 0:
+                        w_t[p, i, o] = v
+                    else:
+                        w_t[p, i, o] = (w_t[p, i, o] - v) / span
+
+
+@pytest.mark.parametrize("levels,noisy,shared", [(256, True, False), (16, False, False),
+                                                 (0, True, True), (0, False, False)])
+def test_row_wise_kernel_is_bit_for_bit_the_column_wise_one(levels, noisy, shared):
+    from hwsim.crossbar.kernels import program_weights
+    from hwsim.effects import ziggurat
+    rng = np.random.default_rng(1)
+    P, n_out, n_in = 3, 37, 45                      # not multiples of the 16 × 16 tiles
+    g = rng.uniform(0, 25, (1 if shared else P, 2, n_out, n_in)).astype(np.float32)
+    seeds = np.arange(P, dtype=np.uint64) + np.uint64(7)
+    args = (g, levels, 0.0, 25.0, noisy, -0.0469, 0.0786, 0.2635, seeds, *ziggurat.TABLES)
+    a, b = np.empty((P, n_in, n_out), np.float32), np.empty((P, n_in, n_out), np.float32)
+    program_weights(*args, a)
+    column_by_column(*args, b)
+    assert np.array_equal(a.view(np.uint32), b.view(np.uint32))

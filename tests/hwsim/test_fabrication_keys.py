@@ -14,6 +14,9 @@ from hwsim.effects.fabrication import fabrication_generator, fabrication_seed
 from hwsim.effects.noise import PhaseBias
 from hwsim.effects.phase_shifter import GammaSpread
 from hwsim.effects.stuck import Endurance, StuckCells
+from hwsim.microring.device import MRRBankLayer
+from hwsim.microring.effects import ResonanceSpread
+from hwsim.microring.presets import mrr_default
 from hwsim.photonic.device import MZIConfig, MZIMeshLayer
 
 
@@ -25,6 +28,10 @@ def _crossbar(effects):
     return CrossbarLayer(12, 10, CrossbarConfig(effects=tuple(effects)), seed=7)
 
 
+def _mrr(effects):
+    return MRRBankLayer(12, 10, dataclasses.replace(mrr_default(), effects=tuple(effects)), seed=7)
+
+
 # kind → (layer factory, fabricated effects, the layer's fabricated draws {type: tensors})
 KINDS = {
     "mzi": (_mzi, (PhaseBias(0.5), GammaSpread(0.004), BeamsplitterImbalance(0.02),
@@ -33,6 +40,7 @@ KINDS = {
     "crossbar": (_crossbar, (StuckCells(0.05, 0.05), Endurance(1e6, 0.5), Drift(nu_std=0.01),
                              CorrelatedConductance(sigma_within=0.02)),
                  lambda dev: dev._cell_state),
+    "mrr": (_mrr, (ResonanceSpread(0.01), GammaSpread(0.004)), lambda dev: dev._fab),
 }
 
 

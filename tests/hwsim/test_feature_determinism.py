@@ -5,14 +5,12 @@ import dataclasses
 
 import pytest
 
-from hwsim.crossbar.device import CrossbarLayer
 from hwsim.effects.adc import ADCNonideality
 from hwsim.effects.bit_slicing import BitSlicing
 from hwsim.effects.correlated import CorrelatedConductance, CorrelatedGamma, CorrelatedPhaseBias
 from hwsim.effects.measured import MeasuredPhaseResponse
 from hwsim.effects.phase_shifter import ThermoOpticDAC
-from hwsim.photonic.device import MZIMeshLayer
-from hwsim.presets import device_config
+from hwsim.presets import device_config, layer_from_config
 from tests.hwsim.test_contract import assert_batched_equals_separate, assert_same_seed_same_numbers
 
 
@@ -39,9 +37,7 @@ FEATURES = {
 
 
 def _make(name, seed=3):
-    cfg = FEATURES[name]()
-    cls = CrossbarLayer if name.startswith("crossbar") else MZIMeshLayer
-    return cls(20, 12, cfg, seed=seed, name="L")
+    return layer_from_config(FEATURES[name](), 20, 12, seed=seed, name="L")
 
 
 @pytest.mark.parametrize("name", sorted(FEATURES))
