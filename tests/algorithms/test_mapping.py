@@ -40,3 +40,35 @@ def test_mapping_needs_calibrate_and_names_bad_input():
         calibrated_mapping(o, dev.knobs_from_weight(torch.zeros(8, 8)), torch.zeros(8, 8))
     with pytest.raises(ValueError, match="iterations = 0"):
         calibrated_mapping(o, {}, torch.zeros(8, 8), iterations=0)
+
+
+def test_bp_deploy_maps_once_per_twin_update_and_says_so_in_its_label():
+    from algorithms import registry
+    from algorithms.model import model_from_config
+    from algorithms.seeds import device_seed
+    model = model_from_config((16,), hidden=[8])
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(32, 16, generator=g), torch.randint(0, 4, (32,), generator=g)
+    spent = {}
+    for mode in ("off", "auto"):
+        s = registry.settings_for("bp-deploy", {"deploy_calibration": mode,
+                                                "mapping_iterations": 2})
+        devs = [build_layer("mzi-l2ight", sl.n_in, sl.n_out, seed=device_seed(0, sl.stream),
+                            name=sl.name) for sl in registry.device_layout("bp-deploy", s, model)]
+        trace = Trace()
+        tr = registry.build("bp-deploy", s, model, devs, 4, seed=0, trace=trace)
+        assert ("calibrated mapping" in tr.label) == (mode == "auto")
+        tr.step(x, y)
+        counts = []
+        for _ in range(2):
+            trace.begin_step()
+            tr.predict(x)
+            counts.append(sum(v for k, v in trace.end_step().items()
+                              if k.endswith(".program.settings")))
+        spent[mode] = counts
+    # off: one clean program per prediction; auto: the mapping (2 rounds: 1 + 2·(272 + 1)
+    # settings per stage) once, then cached until the next twin update
+    assert spent["off"] == [1, 1]
+    assert spent["auto"][0] > 100 and spent["auto"][1] == 1
+    with pytest.raises(ValueError, match="deploy_calibration"):
+        registry.settings_for("bp-deploy", {"deploy_calibration": "maybe"})
