@@ -43,12 +43,21 @@ class MappingResult:
     settings: int                 # device settings programmed and read (calibrations + readouts)
 
 
+def _sylvester(n_in: int) -> Tensor:
+    """(N, n_in) ±1 probes from a Sylvester–Hadamard matrix of the next power of two N ≥ n_in
+    (XᵀX = N·I). A probe design the algorithm side builds itself: algorithms see only the
+    oracle, never the device packages."""
+    h = torch.ones(1, 1)
+    while h.shape[0] < n_in:
+        h = torch.cat([torch.cat([h, h], 1), torch.cat([h, -h], 1)], 0)
+    return h[:, :n_in].contiguous()
+
+
 def read_matrix(oracle: TracingOracle, knobs: Mapping[str, Tensor], *, probe_rows: int = 1024,
                 generator: torch.Generator | None = None) -> Tensor:
     """W (n_out, n_in) read by the device at ``knobs``: Hadamard probes X (N rows, XᵀX = N·I),
     W = (Xᵀ Y / N)ᵀ — one setting, ``probe_rows`` streamed vectors (traced)."""
-    from hwsim.photonic.calibrate import hadamard_probes   # a probe design, no device internals
-    x = hadamard_probes(oracle.n_in)
+    x = _sylvester(oracle.n_in)
     x = x.repeat(max(1, math.ceil(probe_rows / x.shape[0])), 1)
     prog = oracle.program(dict(knobs), generator=generator)
     y = oracle.query(prog, x, generator=generator)[0]                    # (N, n_out)
