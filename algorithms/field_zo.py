@@ -51,7 +51,7 @@ from .schedules import Constant, Exponential, Schedule
 from .seeds import generator
 from .trainer import _Common, _flops
 from . import updates
-from .updates import GradientTransformation, apply_updates
+from .updates import GradientTransformation
 
 __all__ = ["FLOPSRule", "MixedTrainRule", "FieldZOTrainer", "rad_per_range_unit",
            "PAIR_RAD_EQUIVALENT"]
@@ -237,13 +237,8 @@ class FieldZOTrainer(_Common):
                 a = h
 
     def step(self, x: Tensor, y: Tensor, train_stages=None) -> dict[str, float]:
-        s, net = self.state, self.net
-        last = len(net.stages) - 1
-        passes = self._clean_pass(x, last, s.streams.train_program, s.streams.train_query)
-        p, st, head = passes[last], net.stages[last], self.heads[last]
-        B = p["z"].shape[0]
-        loss, g_head, da = head.loss_and_grads(p["h"].reshape(B, -1), y, s.heads[last])
-        _, g_host = st.host_backward(p["ctxs"], da.reshape(B, *st.out_shape))
+        s, last = self.state, len(self.net.stages) - 1
+        passes, loss, g_head, g_host = self._last_head_pass(x, y)
         self._probes, self._queries = 0, last + 1
         if not self.train_knobs:
             pass                                  # frozen control: the head alone
@@ -255,13 +250,7 @@ class FieldZOTrainer(_Common):
             # host work of the search: per probe one loss comparison and one knob update
             _flops(self.trace, "host", 2 * self._probes + 1, role="estimator")
         self._last_queries = self._queries
-        params = self._digital_params(s.digital[last], s.heads[last])
-        upd, s.digital_opt[last] = self._digital_opt.update(
-            {"M": g_head["M"], **{f"host.{k}": v for k, v in g_host.items()}},
-            s.digital_opt[last], params)
-        newp = apply_updates(params, upd)
-        s.heads[last] = {**s.heads[last], "M": newp["M"]}
-        s.digital[last] = {k: newp[f"host.{k}"] for k in s.digital[last]}
+        self._update_last_head(g_head, g_host)
         s.step += 1
         out = {"loss.global": float(loss), "knob_lr_rad": float(self.lr)}
         if isinstance(self.rule, MixedTrainRule):

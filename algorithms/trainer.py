@@ -136,6 +136,29 @@ class _Common:
             streams=Streams.from_seed(seed), calibration=[None] * len(theta),
             calibrated_at=[-1] * len(theta))
 
+    def _last_head_pass(self, x: Tensor, y: Tensor):
+        """Clean pass of every stage, then the last head's loss and exact gradients (host):
+        (passes, loss, ∂L/∂M, ∂L/∂ last stage's host parameters)."""
+        s, net = self.state, self.net
+        last = len(net.stages) - 1
+        passes = self._clean_pass(x, last, s.streams.train_program, s.streams.train_query)
+        p, st, head = passes[last], net.stages[last], self.heads[last]
+        B = p["z"].shape[0]
+        loss, g_head, da = head.loss_and_grads(p["h"].reshape(B, -1), y, s.heads[last])
+        _, g_host = st.host_backward(p["ctxs"], da.reshape(B, *st.out_shape))
+        return passes, loss, g_head, g_host
+
+    def _update_last_head(self, g_head: Mapping[str, Tensor], g_host: Mapping[str, Tensor]) -> None:
+        """The last head and bias take one step of the digital rule (scaled by the schedule)."""
+        s, last = self.state, len(self.net.stages) - 1
+        params = self._digital_params(s.digital[last], s.heads[last])
+        upd, s.digital_opt[last] = self._digital_opt.update(
+            {"M": g_head["M"], **{f"host.{k}": v for k, v in g_host.items()}},
+            s.digital_opt[last], params)
+        newp = apply_updates(params, scale_updates(upd, self.head_lr_factor))
+        s.heads[last] = {**s.heads[last], "M": newp["M"]}
+        s.digital[last] = {k: newp[f"host.{k}"] for k in s.digital[last]}
+
     @staticmethod
     def _digital_params(digital: Mapping[str, Tensor], head: Mapping[str, Tensor]) -> dict:
         return {**{f"host.{k}": v for k, v in digital.items()}, "M": head["M"]}
@@ -454,12 +477,7 @@ class GlobalTrainer(_Common):
 
     def step(self, x: Tensor, y: Tensor, train_stages=None) -> dict[str, float]:
         s, net = self.state, self.net
-        last = len(net.stages) - 1
-        passes = self._clean_pass(x, last, s.streams.train_program, s.streams.train_query)
-        p, st, head = passes[last], net.stages[last], self.heads[last]
-        B = p["z"].shape[0]
-        loss, g_head, da = head.loss_and_grads(p["h"].reshape(B, -1), y, s.heads[last])
-        _, g_host = st.host_backward(p["ctxs"], da.reshape(B, *st.out_shape))
+        passes, loss, g_head, g_host = self._last_head_pass(x, y)
         theta = torch.cat(s.theta)
         # chunked by the widest stage; the chunks' draws follow each other layer by layer, so
         # they are not the one call's draws (the same distribution), unlike the local trainer's
@@ -472,13 +490,7 @@ class GlobalTrainer(_Common):
         upd, self._opt_state = self._knob_opt.update({"theta": g}, self._opt_state, {"theta": theta})
         new = apply_updates({"theta": theta}, scale_updates(upd, self.knob_lr_factor))["theta"]
         s.theta = [m.project(t) for m, t in zip(net.maps, torch.split(new, self._dims))]
-        params = self._digital_params(s.digital[last], s.heads[last])
-        upd, s.digital_opt[last] = self._digital_opt.update(
-            {"M": g_head["M"], **{f"host.{k}": v for k, v in g_host.items()}},
-            s.digital_opt[last], params)
-        newp = apply_updates(params, scale_updates(upd, self.head_lr_factor))
-        s.heads[last] = {**s.heads[last], "M": newp["M"]}
-        s.digital[last] = {k: newp[f"host.{k}"] for k in s.digital[last]}
+        self._update_last_head(g_head, g_host)
         s.step += 1
         return {"loss.global": float(loss)}
 
