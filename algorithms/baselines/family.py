@@ -65,6 +65,22 @@ class HWASettings(TwinSettings):
                     allow_none=True)
 
 
+@dataclass
+class DeployMapping:
+    """(stage, twin knobs) → knobs mapped onto that stage's device so its matrix approaches the
+    twin's (the target is the design-level matrix: the ``nominal`` capability); a plain class,
+    so trainers holding it checkpoint."""
+
+    oracles: list
+    iterations: int
+    generator: object
+
+    def __call__(self, i: int, knobs: dict) -> dict:
+        o = self.oracles[i]
+        return calibrated_mapping(o, knobs, o.nominal(knobs).detach(), iterations=self.iterations,
+                                  generator=self.generator).knobs
+
+
 def _build_twin(req: BuildRequest) -> TwinTrainer:
     s, name = req.settings, req.name
     net = OracleNetwork.build(req.model, req.oracles)
@@ -83,12 +99,8 @@ def _build_twin(req: BuildRequest) -> TwinTrainer:
     mapping = None
     if deploy is not None and s.deploy_calibration == "auto" \
             and all("calibrate" in o.capabilities for o in net.oracles):
-        gen = generator(req.seed, "deploy/calibration")
-
-        def mapping(i, knobs):       # the twin's matrix is the target (nominal capability)
-            o = net.oracles[i]
-            return calibrated_mapping(o, knobs, o.nominal(knobs).detach(),
-                                      iterations=s.mapping_iterations, generator=gen).knobs
+        mapping = DeployMapping(net.oracles, s.mapping_iterations,
+                                generator(req.seed, "deploy/calibration"))
     return TwinTrainer(req.model, twins, net.maps, req.initial_knobs, req.n_classes, mode=name,
                        knob_lr_range_units=s.knob_lr_range_units, head_lr=s.head_lr,
                        knob_noise_range_units=noise, deploy=deploy, projection_dims=proj,
@@ -121,13 +133,14 @@ def _deploy_label(base: str):
                              if s.deploy_calibration == "auto" else " (uncalibrated)")
 
 
+_BP_DEPLOY = _deploy_label(f"{TWIN_LABEL}, deployed on device")
+_HWA_DEPLOY = _deploy_label(f"{TWIN_LABEL} (noise injection), deployed on device")
 register(_twin("bp-deploy", "BP on the twin, weights mapped onto the device by calibration "
-               "where offered, then deployed", TwinSettings, f"{TWIN_LABEL}, deployed on device",
-               8, label_for=_deploy_label(f"{TWIN_LABEL}, deployed on device")))
+               "where offered, then deployed", TwinSettings, _BP_DEPLOY(TwinSettings()), 8,
+               label_for=_BP_DEPLOY))
 register(_twin("hwa-deploy", "noise-injection BP on the twin, then deployed (calibrated "
                "mapping where offered)", HWASettings,
-               f"{TWIN_LABEL} (noise injection), deployed on device", 9,
-               label_for=_deploy_label(f"{TWIN_LABEL} (noise injection), deployed on device")))
+               _HWA_DEPLOY(HWASettings()), 9, label_for=_HWA_DEPLOY))
 register(_twin("tt-autograd", "tensor-train network, autograd on the twin (tt-zo's reference)",
                TTZOSettings, TWIN_LABEL, 51, build=_build_tt_twin, layout=tt_layout,
                initial_weights=tt_initial_weights, check_task=tt_check_task,
