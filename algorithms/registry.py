@@ -93,7 +93,9 @@ class AlgorithmSpec:
     customary; ``check_task(settings, model, n_in, n_classes)``: a one-line ValueError where
     the settings cannot fit a classification task of that size; ``traced``: whether its
     trainer touches the device at all (twin baselines that never deploy do not);
-    ``cross_device_row``: a run prices the same step on every other kind's preset too."""
+    ``cross_device_row``: a run prices the same step on every other kind's preset too (every
+    algorithm whose devices are the model's blocks does, so that companion rows are priced for
+    every algorithm alike; a layout of other devices, e.g. tensor-train cores, opts out)."""
 
     name: str
     description: str
@@ -110,7 +112,7 @@ class AlgorithmSpec:
     order: int = 100                # display order (mfdd first; new families after 50)
     short: str = ""                 # short row name where one is customary ("MF+DD", "BP")
     traced: bool = True             # its trainer touches the device (a run traces its steps)
-    cross_device_row: bool = False  # a run also prices its step on every other device kind
+    cross_device_row: bool = True   # a run also prices its step on every other device kind
     #: the device queries of a step depend on what the step measures (sequential accept/reject
     #: searches): ``queries`` is then an expectation and ``device_queries_per_step()`` the
     #: exact count of the trainer's last step (what the trace holds)

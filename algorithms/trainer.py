@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 from torch import Tensor
 
-from hwsim.trace import DigitalEvent, Trace
+from hwsim.trace import DependencyEvent, DigitalEvent, Trace
 
 from .chunking import SettingsLoss, coalesced, settings_per_call
 from .estimators.base import JACOBIAN_NEEDS, Estimator
@@ -83,11 +83,16 @@ class TrainState:
     calibrated_at: list[int] = field(default_factory=list)    # per stage: step it was measured
 
 
-def _flops(trace: Trace | None, layer: str, flops: float, role: str = "host") -> None:
+FP32 = 4   # bytes per host value
+
+
+def _flops(trace: Trace | None, layer: str, flops: float, role: str = "host",
+           nbytes: float = 0) -> None:
     """Host work, tagged with what it was for (``role``: "loss", "estimator", "optimizer" or
-    plain "host"; the cost model prices each role)."""
+    plain "host"; the cost model prices each role), with the bytes it streams from memory
+    (``nbytes``: FP32 operands read and written once; 0 where not counted)."""
     if trace is not None and flops > 0:
-        trace.record(DigitalEvent(layer=layer, flops=int(flops), role=role))
+        trace.record(DigitalEvent(layer=layer, flops=int(flops), role=role, bytes=int(nbytes)))
 
 
 class _Common:
@@ -270,7 +275,8 @@ class LocalTrainer(_Common):
             prog = net.program(i, settings, s.fixed[i], s.streams.train_program)
             z = net.device_forward(i, prog, a_in, s.streams.train_query)
             h, _ = st.host_forward(z, dig)
-            _flops(self.trace, "host", settings.shape[0] * head.flops(a_in.shape[1]), "loss")
+            _flops(self.trace, "host", settings.shape[0] * head.flops(a_in.shape[1]), "loss",
+                   FP32 * h.numel())                    # every readout read once
             return head.loss(h.reshape(*h.shape[:2], -1), y, hp)
         return loss
 
@@ -381,7 +387,7 @@ class LocalTrainer(_Common):
             h = p["h"].reshape(B, -1)
             loss, g_head, da = head.loss_and_grads(h, y, s.heads[i])
             dz, g_host = st.host_backward(p["ctxs"], da.reshape(B, *st.out_shape))
-            _flops(self.trace, "host", head.flops(B), "loss")
+            _flops(self.trace, "host", head.flops(B), "loss", FP32 * h.numel())
             if self.head_mode == "exact":
                 g_dig = {"M": g_head["M"], **{f"host.{k}": v for k, v in g_host.items()}}
             else:
@@ -402,7 +408,15 @@ class LocalTrainer(_Common):
                                                self._settings_per_call(i, p["a_in"]), mark)
                     g_theta, s.estimator[i], info = est.estimate(
                         loss_fn, s.theta[i], s.estimator[i], s.streams.directions, **extras)
-                _flops(self.trace, "host", est.combine_flops(s.theta[i].numel()), "estimator")
+                # combining the directions (Σ_p δ_p u_p: 2 FLOPs per direction and knob) reads
+                # every direction once and writes the estimate once
+                combine = est.combine_flops(s.theta[i].numel())
+                _flops(self.trace, "host", combine, "estimator",
+                       FP32 * (combine / 2 + s.theta[i].numel()))
+                if self.trace is not None:
+                    # the estimate needs only this stage's clean readout (p["a_in"] and the
+                    # stage's own queries): priced concurrently with the other stages' estimates
+                    self.trace.record(DependencyEvent(layer=net.oracles[i].name, independent=True))
             new[i] = (g_theta, g_dig)
             metrics[f"loss.{net.oracles[i].name}"] = float(loss)
         # all gradients were taken at the pre-step values; apply the updates now
@@ -420,7 +434,8 @@ class LocalTrainer(_Common):
             # the update rule (~12 FLOPs per coordinate for Adam) on knobs and digital parameters
             d = (s.theta[i].numel() if g_theta is not None else 0) + sum(
                 v.numel() for v in params.values())
-            _flops(self.trace, "host", 12 * d, "optimizer")
+            # Adam reads θ, g, m, v and writes θ, m, v: 7 FP32 values per coordinate
+            _flops(self.trace, "host", 12 * d, "optimizer", 7 * FP32 * d)
         s.step += 1
         return metrics
 

@@ -6,8 +6,11 @@
                    [--out PATH] [--overwrite] [--resume] [--no-references] [--quiet]
     forwardlab config show [--config F] [--set ...]    print the resolved config as TOML
     forwardlab sweep SWEEP.toml [--workers N | --scheduler ADDRESS] [--out DIR]
-    forwardlab report PATH... [--out DIR]              tables; with --out plots, CSV, HTML
-    forwardlab price RUN.h5 [--cost-level L] [--spec FILE.toml]   re-price from stored traces
+    forwardlab report PATH... [--by KEY[,KEY]] [--out DIR]   tables; with --out figures, CSV,
+                                                       LaTeX and HTML along the sweep's axes
+    forwardlab price RUN.h5 [--cost-level L] [--spec FILE.toml] [--detail] [--sensitivity]
+                     [--project weights=N,layers=L]    re-price from stored traces (headline;
+                                                       --detail: the full ledger and the chip)
     forwardlab presets [NAME]                          list presets / print one as TOML
     forwardlab algorithms                              list algorithms, capability, queries/step
     forwardlab warmup                                  compile the numba kernels now
@@ -116,11 +119,22 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true")
     rep = sub.add_parser("report", help="tables of results files; with --out plots, CSV and HTML")
     rep.add_argument("paths", nargs="+", help="results files or sweep directories")
-    rep.add_argument("--out", help="directory for PNG plots, runs.csv and report.html")
+    rep.add_argument("--out", help="directory for the figures (PNG, PDF, SVG), runs.csv, "
+                                   "comparison.tex and report.html")
+    rep.add_argument("--by", help="the axes to compare along, comma-separated config keys (default: "
+                                  "the axes the sweep declared), e.g. algorithm.name,device.preset")
     pc = sub.add_parser("price", help="re-price a stored run from its traces alone")
     pc.add_argument("path", help="results file")
     pc.add_argument("--cost-level", dest="level", help="low, nominal or high (default: the run's)")
     pc.add_argument("--spec", help="TOML spec overrides: [mzi], [crossbar], [gpu.\"<preset>\"]")
+    pc.add_argument("--detail", action="store_true",
+                    help="the full ledger: every part of every row (default: the headline)")
+    pc.add_argument("--sensitivity", action="store_true",
+                    help="one-at-a-time tornado: top 5 movers of each device/GPU ratio and the "
+                         "break-even value of the top one")
+    pc.add_argument("--project", metavar="weights=N,layers=L",
+                    help="price the run's step re-shaped for L square layers holding N weights "
+                         "(no training: per-step figures only)")
     sub.add_parser("algorithms", help="list the algorithms: capability, device queries per step")
     sub.add_parser("warmup", help="compile the numba kernels now (done once per checkout; runs "
                                   "announce it when they have to)")
@@ -269,15 +283,13 @@ def _cmd_run(args) -> int:
             print("forwardlab: error: out of memory during training; lower "
                   "algorithm.settings.num_directions (--directions) or run.batch_size", file=sys.stderr)
             return 1
-    from .report import accuracy_table, cost_section   # pandas: not before the first line
+    from .report import accuracy_table   # pandas: not before the first line
+    from .terminal import run_summary
     if compiled.count:
         print(f"forwardlab: compiled {compiled.count} numba kernels in {compiled.seconds:.1f} s of "
               "CPU during the run", file=sys.stderr)
     print()
-    print(accuracy_table(rec))
-    print()
-    print(cost_section(rec))
-    print(f"\nresults written to {out}")
+    print(run_summary(rec, out, accuracy_table(rec)))
     return 0
 
 
@@ -315,10 +327,15 @@ def _cmd_report(args) -> int:
         else:
             return _err(f"report: {str(p)!r} does not exist; allowed: results .h5 files or a sweep "
                         "directory")
+    try:
+        from .axes import parse_by
+        by = parse_by(args.by)
+    except ValueError as e:
+        return _err(f"report: {e}")
     if args.out:
         try:
             from .report import write_report
-            written = write_report(files, args.out)
+            written = write_report(files, args.out, by=by)
         except ValueError as e:
             return _err(f"report: {e}")
         for w in written:
@@ -341,7 +358,7 @@ def _cmd_report(args) -> int:
 def _cmd_price(args) -> int:
     from .config import COST_LEVELS, ConfigError, load_toml
     from .outputs import is_results_file
-    from .price import plain_config, reprice
+    from .price import inventory_section, plain_config, reprice
     from .report import cost_section
     from .results import RunRecord, read_results
     path = Path(args.path)
@@ -355,14 +372,43 @@ def _cmd_price(args) -> int:
             load_toml(args.spec, what="cost spec file")
         except ConfigError as e:
             return _err(str(e))
+    projection = None
+    if args.project is not None:
+        from hwsim.cost.projection import parse_project
+        try:
+            projection = parse_project(args.project)
+        except ValueError as e:
+            return _err(f"price: {e}")
     try:
         reports = reprice(path, args.level, args.spec)
     except ValueError as e:
         return _err(f"price: {e}")
-    config = dict(read_results(path).config)
+    stored = read_results(path)
+    config = dict(stored.config)
     level = args.level or str(plain_config(config).get("cost_level", "nominal"))
     config["cost.level"] = level
-    print(cost_section(RunRecord(config=config, costs={n: r.to_dict() for n, r in reports.items()})))
+    priced = RunRecord(config=config, costs={n: r.to_dict() for n, r in reports.items()},
+                       meta=stored.meta)
+    if args.detail:
+        print(cost_section(priced))
+        print()
+        print(inventory_section(path, level, args.spec))   # the chip the priced step implies
+    else:
+        from .terminal import run_summary
+        print(run_summary(priced, path, f"re-priced at cost level {level}", written=False))
+    if args.sensitivity:
+        from hwsim.cost.sensitivity import format_tornado
+        from .price import sensitivity
+        movers, evens = sensitivity(path, args.spec)
+        print()
+        print(format_tornado(movers, break_evens=evens))
+    if projection is not None:
+        from .price import project
+        proj = project(path, projection["weights"], projection["layers"], level, args.spec)
+        print()
+        print(f"Projection (analytic, no training): {projection['layers']} layers holding "
+              f"{projection['weights']} weights in total, the run's per-layer step")
+        print(cost_section(RunRecord(config=config, costs={n: r.to_dict() for n, r in proj.items()})))
     return 0
 
 

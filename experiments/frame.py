@@ -16,13 +16,25 @@ Columns (every cell a scalar):
   (``cost.mzi-default MF+DD.energy_j.laser``), plus ``cost_device`` (the run's own device
   report: the first non-GPU report), ``energy_per_step_j`` (its total energy per training step)
   and ``train_energy_j`` (``energy_per_step_j`` × the run's training steps, when ``steps`` is
-  recorded);
+  recorded), ``latency_per_step_s`` and ``energy_to_target_j`` (nominal) of the same report;
 * ``versions.<package>``.
 
+* ``run_id``, ``algorithm_label`` and ``device_label`` — what was run, in words ("MF+DD",
+  "local-guess (calibrated model)"; "MZI mesh (mzi-default)");
+* the sweep axes (``df.attrs["axes"]``) as categorical columns (ordered: numbers by value), so a
+  comparison is one ``df.groupby(df.attrs["axes"], observed=True)``.
+
+A GPU row of an older results file named after MF+DD in a run of another algorithm
+(``"GPU H100 SXM5: MF+DD"`` in a local-guess run: that run's own traced work on the GPU) is
+renamed after the run's algorithm, so rows of different algorithms are never averaged together.
+A run present under two inputs (same ``run_id``: the id hashes the resolved config) is counted
+once.
+
 ``df.attrs`` holds ``units`` (column → unit: from ``units`` attributes on the file's datasets,
-and from key names, e.g. ``energy_j`` → J), ``config_columns`` (the config keys, in order) and
-``skipped`` (``[(path, reason)]`` of ``.h5`` files found in a directory that are not results
-files).
+and from key names, e.g. ``energy_j`` → J), ``config_columns`` (the config keys, in order),
+``axes`` (the sweep axes: declared by the sweep folders and runs, or chosen with ``by``),
+``duplicates`` (paths left out as copies of a run already read) and ``skipped``
+(``[(path, reason)]`` of ``.h5`` files found in a directory that are not results files).
 """
 from __future__ import annotations
 
@@ -35,12 +47,14 @@ from typing import Any, Iterable, Mapping, Sequence
 import h5py
 import pandas as pd
 
+from .axes import declared_axes, is_categorical, is_seed_key
 from .config import config_value, flatten_config
 from .results import RunRecord, priced_rows, read_results
 from .si import unit_of
 
 __all__ = ["load", "load_records", "find_results", "frame_from_records", "flatten_config",
-           "config_value", "is_gpu_report", "run_device_report"]
+           "config_value", "is_gpu_report", "run_device_report", "algorithm_words",
+           "device_words", "with_axes"]
 
 _KNOWN_FIELDS = {"config", "history", "references", "step_summaries", "costs", "versions"}
 
@@ -121,6 +135,55 @@ def run_device_report(costs: Mapping[str, Mapping[str, float]]) -> str | None:
     return next((n for n, d in costs.items() if not is_gpu_report(n, d)), None)
 
 
+_TWIN = "ideal digital twin, autograd"
+
+
+def algorithm_words(config: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> str:
+    """The run's algorithm in words: "MF+DD", "BP (ideal digital twin, autograd)",
+    "local-guess (calibrated model)" (the label the run resolved, ``meta.algorithm_label``)."""
+    from . import labels
+    name = str(config_value(config, "algorithm.name", "algorithm", default="mfdd"))
+    stored = (meta or {}).get("algorithm_label", "")
+    try:
+        if stored and labels.row_name(name) == name:    # no short name: the stored label says it
+            return f"{name} ({stored})" if stored != name else name
+        return labels.algorithm_label(name, _settings(config), str(config_value(
+            config, "device.kind", "device", default="")) or None)
+    except (KeyError, ValueError):   # an algorithm (or settings) this version does not know
+        return f"{name} ({stored})" if stored and stored != name else name
+
+
+def _settings(config: Mapping[str, Any]) -> dict:
+    return {k.split(".", 2)[2]: v for k, v in config.items() if k.startswith("algorithm.settings.")}
+
+
+def device_words(config: Mapping[str, Any]) -> str:
+    """The run's device in words: "MZI mesh (mzi-default)", "crossbar (crossbar-pcm)"; the
+    ideal digital twin for the autograd baselines, which run on no device."""
+    name = str(config_value(config, "algorithm.name", "algorithm", default="mfdd"))
+    if name in ("mf-ad", "bp"):
+        return "ideal digital twin"
+    kind = str(config_value(config, "device.kind", "device", default=""))
+    preset = str(config_value(config, "device.preset", "device_preset", default="?"))
+    from .labels import kind_words
+    words = kind_words(kind) if kind else ""
+    return f"{words} ({preset})" if words else preset
+
+
+def _algorithm_short(config: Mapping[str, Any]) -> str:
+    from .labels import row_name
+    return row_name(str(config_value(config, "algorithm.name", "algorithm", default="mfdd")))
+
+
+def _own_gpu_name(name: str, config: Mapping[str, Any]) -> str:
+    """``"GPU X: MF+DD"`` of a run of another algorithm → ``"GPU X: <its algorithm>"`` (older
+    files named the run's own GPU row after MF+DD whatever the algorithm)."""
+    short = _algorithm_short(config)
+    if name.startswith("GPU ") and name.endswith(": MF+DD") and short != "MF+DD":
+        return f"{name[:-len('MF+DD')]}{short}"
+    return name
+
+
 def _file_units(path: Path) -> dict[str, str]:
     """column → unit from ``units`` attributes on /history and /references datasets."""
     from .results import _name   # same name decoding as read_results
@@ -150,6 +213,9 @@ def record_row(path: Path | str, rec: RunRecord) -> tuple[dict[str, Any], dict[s
     row: dict[str, Any] = {"path": str(path)}
     config = {k: _cell(v) for k, v in flatten_config(rec.config).items()}
     row.update(config)
+    row["run_id"] = rec.run_id or row.get("run_id", "")
+    row["algorithm_label"] = algorithm_words(rec.config, rec.meta)
+    row["device_label"] = device_words(rec.config)
     fields = {f.name for f in dataclasses.fields(rec)}
     for name in sorted(fields - _KNOWN_FIELDS - {"units"}):   # status, message, ...
         v = getattr(rec, name)
@@ -166,7 +232,7 @@ def record_row(path: Path | str, rec: RunRecord) -> tuple[dict[str, Any], dict[s
     for algo, hist in rec.references.items():
         for metric, values in hist.items():
             row[f"ref.{algo}.{metric}"] = _last(values)
-    costs = priced_rows(rec.costs)
+    costs = {_own_gpu_name(n, rec.config): d for n, d in priced_rows(rec.costs).items()}
     for name, report in costs.items():
         for key, v in report.items():
             col = f"cost.{name}.{key}"
@@ -179,7 +245,11 @@ def record_row(path: Path | str, rec: RunRecord) -> tuple[dict[str, Any], dict[s
     row["energy_per_step_j"] = e_step
     steps = row.get(history_names.get("steps", "steps"), math.nan)
     row["train_energy_j"] = e_step * steps if isinstance(steps, float) else math.nan
-    units.update(energy_per_step_j="J", train_energy_j="J")
+    device_row = costs[device] if device else {}
+    row["latency_per_step_s"] = device_row.get("total_latency_s", math.nan)
+    row["energy_to_target_j"] = device_row.get("metric.energy_to_target_j_nominal", math.nan)
+    units.update(energy_per_step_j="J", train_energy_j="J", latency_per_step_s="s",
+                 energy_to_target_j="J")
     for pkg, v in rec.versions.items():
         row[f"versions.{pkg}"] = str(v)
     record_units = getattr(rec, "units", None)   # a RunRecord that reads units itself
@@ -193,10 +263,20 @@ def record_row(path: Path | str, rec: RunRecord) -> tuple[dict[str, Any], dict[s
     return row, units, list(config)
 
 
-def frame_from_records(records: Iterable[tuple[Path | str, RunRecord]]) -> pd.DataFrame:
-    """DataFrame of runs from ``(path, record)`` pairs (see the module docstring)."""
-    rows, units, config_cols = [], {}, []
+def frame_from_records(records: Iterable[tuple[Path | str, RunRecord]],
+                       axes: Sequence[str] | None = None) -> pd.DataFrame:
+    """DataFrame of runs from ``(path, record)`` pairs (see the module docstring).
+
+    ``axes``: the comparison's axes (default: those the runs declare in ``meta.sweep_axes``);
+    they become categorical columns and the rows are sorted by them.
+    """
+    rows, units, config_cols, seen, duplicates, metas = [], {}, [], set(), [], []
     for path, rec in records:
+        if rec.run_id and rec.run_id in seen:     # the same run reached through two inputs
+            duplicates.append(str(path))
+            continue
+        seen.add(rec.run_id)
+        metas.append(rec.meta)
         row, u, cols = record_row(path, rec)
         rows.append(row)
         units.update(u)
@@ -204,21 +284,74 @@ def frame_from_records(records: Iterable[tuple[Path | str, RunRecord]]) -> pd.Da
     df = pd.DataFrame(rows)
     df.attrs["units"] = {k: v for k, v in units.items() if k in df.columns}
     df.attrs["config_columns"] = config_cols
+    df.attrs["duplicates"] = duplicates
+    return with_axes(df, declared_axes([], metas) if axes is None else axes)
+
+
+def _column_of(key: str, columns) -> str:
+    """The runs-table column of a config key as a sweep may name it: an ``[algorithm]``
+    shorthand (``algorithm.epsilon``) is stored resolved (``algorithm.settings.epsilon_knob_range_units``)."""
+    if key in columns:
+        return key
+    from .config import SHORTHAND
+    head, _, leaf = key.partition(".")
+    if head == "algorithm" and leaf in SHORTHAND:
+        return f"algorithm.settings.{SHORTHAND[leaf]}"
+    return key
+
+
+def with_axes(df: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
+    """``df`` with ``axes`` as ordered categorical columns (numbers by value, names in order of
+    first appearance), rows sorted by them (then by seed), and ``df.attrs["axes"]`` set.
+
+    Seeds are never comparison axes (a seed is what the spread is over); keys not in the
+    runs table are refused.
+
+    Raises:
+        ValueError: an axis that is no column of the runs table.
+    """
+    attrs = dict(df.attrs)
+    axes = list(dict.fromkeys(_column_of(a, df.columns) for a in axes if not is_seed_key(a)))
+    missing = [a for a in axes if a not in df.columns]
+    if missing:
+        known = [c for c in attrs.get("config_columns", []) if c in df.columns]
+        raise ValueError(f"axis {missing[0]!r} is not a config key of these runs; allowed: one of "
+                         f"{', '.join(known[:40])}{' …' if len(known) > 40 else ''}")
+    df = df.copy()
+    for a in axes:
+        values = [v for v in dict.fromkeys(df[a].tolist())
+                  if not (isinstance(v, float) and math.isnan(v))]
+        if not is_categorical(a, values):
+            values = sorted(values, key=float)
+        df[a] = pd.Categorical(df[a], categories=values, ordered=True)
+    seeds = [c for c in attrs.get("config_columns", []) if is_seed_key(c) and c in df.columns]
+    order = [*axes, *seeds[:1]] if axes else []     # loose runs stay in path order
+    if order and len(df):
+        df = df.sort_values(order, kind="stable").reset_index(drop=True)
+    df.attrs.update(attrs)
+    df.attrs["axes"] = list(axes)
     return df
 
 
-def load(paths: "str | Path | Iterable[str | Path]") -> pd.DataFrame:
-    """DataFrame of runs, one row per results file under ``paths``.
+def load(paths: "str | Path | Iterable[str | Path]", by: Sequence[str] | None = None) -> pd.DataFrame:
+    """DataFrame of runs, one row per run under ``paths``.
 
     Args:
         paths: one results file, a list of them, or a directory (a sweep's output) searched
             recursively for ``*.h5``; non-results ``.h5`` files there are skipped and listed
             in ``df.attrs["skipped"]``.
+        by: the comparison's axes (config keys); default: the axes the sweep folders and runs
+            declare.
 
     Returns:
-        The runs sorted by path; columns as described in the module docstring.
+        The runs sorted by the axes (then seed, then path); columns as described in the module
+        docstring, the axes categorical.
     """
-    files, skipped = find_results(paths)
-    df = frame_from_records((f, read_results(f)) for f in files)
+    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    files, skipped = find_results(items)
+    records = [(f, read_results(f)) for f in files]
+    if by is None:
+        by = declared_axes(items, (r.meta for _, r in records))
+    df = frame_from_records(records, axes=by)
     df.attrs["skipped"] = skipped
     return df

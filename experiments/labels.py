@@ -81,3 +81,20 @@ def device_row(preset: str, name: str) -> str:
 def gpu_row(gpu: str, what: str) -> str:
     """``what``: :func:`row_name` of the run's algorithm, or ``BP_ROW``."""
     return f"GPU {gpu}: {what}"
+
+
+def kind_words(kind: str) -> str:
+    """A device kind in words ("MZI mesh", "crossbar", "MRR weight bank"): the label the kind
+    registers (hwsim.kinds); an unknown kind (a file from another version) keeps its name."""
+    from hwsim.kinds import kind_or_none
+    k = kind_or_none(kind)
+    return k.label if k is not None else kind
+
+
+def preset_kind_words(preset: str) -> str:
+    """The kind of a named device preset in words, or "" for a name no kind holds."""
+    from hwsim.kinds import kind_of_preset
+    try:
+        return kind_of_preset(preset).label
+    except (KeyError, ValueError):
+        return ""

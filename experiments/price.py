@@ -26,6 +26,7 @@ from typing import Callable, Mapping
 
 from hwsim.cost.analytic import CostReport, price
 from hwsim.cost.gpu import bp_step_work, gpu_band, measure_torch_step, summary_step_work
+from hwsim.cost.inference import inference_summary
 from hwsim.cost.report import format_cost_table, steps_to_target, with_headline
 from hwsim.cost.spec import LEVELS, load_spec_file, spec_from_mapping
 from hwsim.kinds import KINDS, kind_or_none
@@ -176,8 +177,8 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
         history: the device run's per-epoch metrics (``test_accuracy``, ``steps``).
         references: reference histories (``"bp"`` gives the BP rows' steps to target).
         last_summary: the device run's last step summary (cumulative writes per cell).
-        target_accuracy: default ``TARGET_FRACTION`` × the lowest best accuracy among the
-            device run and the BP reference (so that both can reach it).
+        target_accuracy: default ``TARGET_FRACTION`` × the higher best accuracy of the device
+            run and the BP reference (``hwsim.cost.bands.TARGET_RULE``).
     """
     config = plain_config(config)
     if cost is not None:
@@ -197,8 +198,10 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
     acc, steps = _history_steps(history, None)
     bp_acc, bp_steps = _history_steps(refs.get("bp"), None)
     if target_accuracy is None:
+        # hwsim.cost.bands.TARGET_RULE: a fraction of the HIGHER best (never the weaker side's
+        # own best, which every run reaches by construction)
         bests = [max(a) for a in (acc, bp_acc) if a]
-        target_accuracy = TARGET_FRACTION * min(bests) if bests else None
+        target_accuracy = TARGET_FRACTION * max(bests) if bests else None
     n_dev = steps_to_target(acc, steps, target_accuracy) if acc and steps and \
         target_accuracy is not None else None
     n_bp = steps_to_target(bp_acc, bp_steps, target_accuracy) if bp_acc and bp_steps and \
@@ -217,24 +220,55 @@ def price_summaries(config: Mapping, device_summaries: Mapping[str, Mapping[str,
                                         lv, spec_file) for lv, r in band.items()}
         reports[label] = with_headline(band, level, steps=n_dev, target_accuracy=target_accuracy)
 
+    # per sample: training (energy per step / batch) and inference of the trained model
+    batch = int(config.get("batch_size", 64))
+    for label in rows:
+        r = reports[label]
+        inf = {lv: price(inference_summary(device_summaries[label], batch),
+                         {k: v for k, v in _specs(lv, spec_file).items() if k != "gpus"})
+               for lv in LEVELS}
+        m = dict(r.metrics)
+        for lv in LEVELS:
+            m[f"energy_per_training_sample_j_{lv}"] = m[f"energy_per_step_j_{lv}"] / batch
+            m[f"energy_per_inference_j_{lv}"] = inf[lv].total_energy_j / batch
+            m[f"device_energy_per_inference_j_{lv}"] = inf[lv].device_energy_j / batch
+        reports[label] = _replace_metrics(r, m)
+
     work = summary_step_work(device_summaries[rows[0]])
+    traced_macs = reports[rows[0]].macs
     info_n_in = _first_n_in(device_summaries[rows[0]])
     hidden = [int(h) for h in config.get("hidden", [])]
     n_classes = N_CLASSES.get(str(config.get("dataset", "")), 10)
-    p_host = _host_static_w(specs)
     algo_row = labels.row_name(str(config.get("algorithm", "mfdd")))
+    # the host floor at each corner is that corner's (matched corners: never one level's host
+    # under another level's GPU)
+    lv_specs = {lv: _specs(lv, spec_file) for lv in LEVELS}
+
+    def band_of(name, w):
+        return {lv: gpu_band(w["flops"], w["bytes"], w["kernels"], lv_specs[lv]["gpus"][name],
+                             p_host_w=_host_static_w(lv_specs[lv]))[lv] for lv in LEVELS}
+
     for name in config.get("gpus", []):
-        gpu = specs["gpus"][name]
-        band = gpu_band(work["flops"], work["bytes"], work["kernels"], gpu, p_host_w=p_host)
+        specs["gpus"][name]      # unknown names fail here, with the allowed ones
+        band = band_of(name, work)
         reports[labels.gpu_row(name, algo_row)] = with_headline(
             band, level, steps=n_dev, target_accuracy=target_accuracy)
         if info_n_in and hidden and not config.get("architecture"):   # the MLP's BP step only
             bp = bp_step_work([info_n_in, *hidden], n_classes, int(config.get("batch_size", 64)),
                               BP_KERNELS)
-            band = gpu_band(bp["flops"], bp["bytes"], bp["kernels"], gpu, p_host_w=p_host)
+            band = band_of(name, bp)
             reports[labels.gpu_row(name, labels.BP_ROW)] = with_headline(band, level, steps=n_bp,
                                                        target_accuracy=target_accuracy)
+    # one pJ/MAC denominator for every row: the device run's traced MACs per step
+    for name, r in list(reports.items()):
+        if name.startswith("GPU ") and traced_macs:
+            reports[name] = CostReport(r.energy_j, r.latency_s, traced_macs, r.conversions,
+                                       r.weight_mode, {**r.metrics, "own_macs": r.macs})
     return reports
+
+
+def _replace_metrics(r: CostReport, metrics: Mapping[str, float]) -> CostReport:
+    return CostReport(r.energy_j, r.latency_s, r.macs, r.conversions, r.weight_mode, dict(metrics))
 
 
 def price_twin_run(config: Mapping, n_in: int, history: Mapping[str, list] | None = None,
@@ -257,9 +291,13 @@ def price_twin_run(config: Mapping, n_in: int, history: Mapping[str, list] | Non
     target = TARGET_FRACTION * max(acc) if acc else None
     n = steps_to_target(acc, steps, target) if acc and steps else None
     out = {}
+    lv_specs = {lv: _specs(lv, cost_overrides(cost) if cost is not None
+                           else config_overrides(config)) for lv in LEVELS}
     for name in config.get("gpus", []):
-        band = gpu_band(work["flops"], work["bytes"], work["kernels"], specs["gpus"][name],
-                        p_host_w=_host_static_w(specs))
+        specs["gpus"][name]      # unknown names fail here, with the allowed ones
+        band = {lv: gpu_band(work["flops"], work["bytes"], work["kernels"],
+                             lv_specs[lv]["gpus"][name],
+                             p_host_w=_host_static_w(lv_specs[lv]))[lv] for lv in LEVELS}
         out[labels.gpu_row(name, labels.BP_ROW)] = with_headline(band, level, steps=n,
                                                                  target_accuracy=target)
     return out
@@ -306,7 +344,9 @@ def _with_endurance(r: CostReport, last: Mapping[str, float], level: str, spec_f
             total = max(total, v)
             section = _section_of(last, layer)
             if section is not None and hasattr(s.get(section), "endurance_cycles"):
-                frac = max(frac, v / s[section].endurance_cycles)
+                # endurance counts program pulses (pulses per write × writes)
+                pulses = getattr(s[section], "pulses_per_write", 1.0)
+                frac = max(frac, v * pulses / s[section].endurance_cycles)
     m = dict(r.metrics, writes_per_cell_max_total=total, endurance_used_fraction=frac)
     return CostReport(r.energy_j, r.latency_s, r.macs, r.conversions, r.weight_mode, m)
 
@@ -316,7 +356,7 @@ def measured_rows(config: Mapping, n_in: int, *, directions: int | None = None,
     """The same step run with torch on this machine (CPU, or CUDA with CUDA events and NVML
     energy where available) for the configured network (``n_in`` inputs, ``config["hidden"]``,
     ``config["batch_size"]``, ``config["num_directions"]``): rows
-    ``"measured (<device>): MF+DD"`` and ``"measured (<device>): BP"``, with ``", time only"``
+    ``"measured (<device>): <algorithm>"`` and ``"measured (<device>): BP"``, with ``", time only"``
     after the device where no energy counter was read. The runner stores these rows in
     ``RunRecord.costs``; :func:`reprice` carries them over (a measurement cannot be re-priced)."""
     import torch
@@ -329,7 +369,8 @@ def measured_rows(config: Mapping, n_in: int, *, directions: int | None = None,
     d = directions or int(config.get("num_directions", 8))
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     out = {}
-    for kind, label in (("forward_only", "MF+DD"), ("bp", "BP")):
+    for kind, label in (("forward_only", labels.row_name(str(config.get("algorithm", "mfdd")))),
+                        ("bp", "BP")):
         r = measure_torch_step([int(n_in), *hidden], n_classes, batch, kind=kind, directions=d,
                                repeats=repeats, device=dev)
         where = dev if r.metrics["energy_measured"] else f"{dev}, time only"
@@ -412,3 +453,118 @@ def print_reprice(path: str | Path, level: str | None = None, spec_file: str | P
     reports = reprice(path, rec_level, spec_file)
     echo(format_reprice(reports, rec_level))
     return reports
+
+
+# ------------------------------------------------------------------------------ sensitivity
+def _run_context(path: str | Path, spec_file):
+    """(record, plain config, resolved cost section or None, merged spec overrides, device row
+    label, mean step summary) of a stored device run, resolved as :func:`reprice` does."""
+    rec = read_results(path)
+    rec.config = plain_config(rec.config)
+    if not rec.step_summaries:
+        raise ValueError(f"{str(path)!r} holds no trace steps; allowed: a device run")
+    cost = resolved_cost(rec)
+    config = rec.config
+    if cost is not None:
+        config = {**config, "cost_level": cost.level, "gpus": list(cost.gpus)}
+    file_overrides = load_spec_file(spec_file) if spec_file is not None else None
+    base = deep_merge(cost_overrides(cost) if cost is not None else config_overrides(config),
+                      file_overrides)
+    label = labels.device_row(str(config.get("device_preset", config.get("device", "device"))),
+                              str(config.get("algorithm", "mfdd")))
+    return rec, config, cost, base, label, mean_summary(rec.step_summaries)
+
+
+def _device_specs(specs: Mapping) -> dict:
+    return {k.cost_section: specs[k.cost_section] for k in KINDS.values()
+            if k.cost_section in specs}
+
+
+def ratio_evaluator(path: str | Path, spec_file: str | Path | None = None):
+    """``(evaluate, devices, gpus)`` for :func:`hwsim.cost.sensitivity.tornado` on a stored run:
+    ``evaluate(overrides)`` re-prices the run's device row (nominal level, the run's own spec
+    values plus ``overrides``) against every configured GPU's row of the same algorithm and
+    its BP row, and returns energy-per-step ratios and the per-result ratio (energy to the
+    target accuracy, steps from the histories, :data:`hwsim.cost.bands.TARGET_RULE`)."""
+    from hwsim.cost.analytic import _plan
+    rec, config, cost, base, label, summary = _run_context(path, spec_file)
+    reports = price_summaries(config, {label: summary}, level="nominal", spec_file=spec_file,
+                              history=rec.history, references=rec.references, cost=cost)
+    n_dev = reports[label].metrics.get("steps_to_target")
+    work = summary_step_work(summary)
+    n_in, hidden = _first_n_in(summary), [int(h) for h in config.get("hidden", [])]
+    bp = (bp_step_work([n_in, *hidden], N_CLASSES.get(str(config.get("dataset", "")), 10),
+                       int(config.get("batch_size", 64)), BP_KERNELS)
+          if n_in and hidden and not config.get("architecture") else None)
+    gpus = list(config.get("gpus", []))
+    algo_row = labels.row_name(str(config.get("algorithm", "mfdd")))
+    n_bp = {g: reports.get(labels.gpu_row(g, labels.BP_ROW), CostReport({}, {})).metrics.get(
+        "steps_to_target") for g in gpus}
+    dev_specs = _device_specs(_specs("nominal", base))
+    plan, _ = _plan(summary, dev_specs)
+    devices = sorted({section for section, sp in dev_specs.items()
+                      for _, spec, _ in plan if spec is sp})
+
+    def evaluate(overrides: Mapping) -> dict[str, float]:
+        specs = _specs("nominal", deep_merge(base, overrides))
+        e_dev = price(summary, _device_specs(specs)).total_energy_j
+        host = _host_static_w(specs)
+        out = {}
+        for g in gpus:
+            gpu = specs["gpus"][g]
+            e_mf = gpu_band(work["flops"], work["bytes"], work["kernels"], gpu,
+                            p_host_w=host)["nominal"].total_energy_j
+            out[f"{label} / {labels.gpu_row(g, algo_row)}, energy per step"] = e_dev / e_mf
+            if bp is not None:
+                e_bp = gpu_band(bp["flops"], bp["bytes"], bp["kernels"], gpu,
+                                p_host_w=host)["nominal"].total_energy_j
+                row = labels.gpu_row(g, labels.BP_ROW)
+                out[f"{label} / {row}, energy per step"] = e_dev / e_bp
+                if n_dev and n_bp.get(g):
+                    out[f"{label} / {row}, energy to target"] = e_dev * n_dev / (e_bp * n_bp[g])
+        return out
+
+    return evaluate, devices, gpus
+
+
+def sensitivity(path: str | Path, spec_file: str | Path | None = None, *, top: int = 5):
+    """Tornado of the run's device/GPU ratios with the break-even value of each ratio's top
+    mover: ``(movers per ratio, break-even per ratio)``."""
+    from hwsim.cost.sensitivity import break_even, default_params, tornado
+    evaluate, devices, gpus = ratio_evaluator(path, spec_file)
+    result = tornado(evaluate, default_params(devices, gpus))
+    evens = {name: break_even(evaluate, name, movers[0].param)
+             for name, movers in result.items() if movers}
+    return {k: v[:top] for k, v in result.items()}, evens
+
+
+def project(path: str | Path, weights: int, layers: int, level: str | None = None,
+            spec_file: str | Path | None = None) -> dict[str, CostReport]:
+    """Per-step cost of the run's step re-shaped to ``layers`` square layers holding
+    ``weights`` weights (:func:`hwsim.cost.projection.project_summary`), on the device and on
+    every configured GPU (the run's algorithm: the projected traced work; BP: the projected
+    MLP). No training happened: no figures to a target accuracy."""
+    from hwsim.cost.projection import project_summary
+    rec, config, cost, _base, label, summary = _run_context(path, spec_file)
+    proj = project_summary(summary, weights, layers)
+    n = int(proj["proj0.info.n_in"])
+    config = dict(config, hidden=[n] * layers)
+    return price_summaries(config, {f"{label}, projected {layers}×{n}²": proj}, level=level,
+                           spec_file=spec_file, cost=cost)
+
+
+def inventory_section(path: str | Path, level: str | None = None,
+                      spec_file: str | Path | None = None) -> str:
+    """The chip inventory of every device row of a stored run (its mean step, and the stored
+    cross-device steps), at ``level``."""
+    from hwsim.cost.inventory import chip_inventory, format_inventory
+    try:
+        rec, config, _cost, base, label, summary = _run_context(path, spec_file)
+    except ValueError:
+        return ""
+    lv = level or str(config.get("cost_level", "nominal"))
+    dev = _device_specs(_specs(lv, base))
+    summaries = {label: summary, **stored_summaries(rec)}
+    parts = [format_inventory(chip_inventory(s, dev), f"Chip inventory: {name} ({lv} specs)")
+             for name, s in summaries.items()]
+    return "\n\n".join(parts)

@@ -3,8 +3,9 @@
 * :func:`accuracy_table` and :func:`cost_section` — the terminal tables of one run (at most
   100 columns; device and GPU parts apart; SI prefixes; absent parts blank; the cost level
   the run was priced at in the header).
-* :func:`write_report` — ``forwardlab report PATH... --out DIR``: PNG plots, ``runs.csv`` (every
-  scalar per run) and a self-contained ``report.html``.
+* :func:`write_report` — ``forwardlab report PATH... [--by KEY,...] --out DIR``: figures (PNG,
+  PDF, SVG), ``runs.csv`` (every scalar per run), ``comparison.tex`` (booktabs) and a
+  self-contained ``report.html``; the comparison follows the sweep's declared axes.
 
 Cost reports are rendered generically from their flat keys (``CostReport.to_dict``): a key
 ``<group>_<unit>.<part>`` is one part of a group (``energy_j.laser``: part "laser" of energy,
@@ -25,6 +26,8 @@ from typing import Iterable, Mapping, Sequence
 from .frame import config_value, find_results, frame_from_records, is_gpu_report
 from .results import RunRecord, priced_rows, read_results
 from .si import format_si, unit_of
+from hwsim.cost.bands import format_ratio_bands
+from .config import COST_LEVELS
 
 __all__ = ["accuracy_table", "cost_section", "cost_table", "write_report", "TERMINAL_WIDTH"]
 
@@ -180,7 +183,10 @@ def _render(corner: str, col_groups: Sequence[str], col_names: Sequence[str],
                                + [_fit(col_names[j], col_w[j]).rjust(col_w[j]) for j in cols]).rstrip())
         lines.append("  ".join(["-" * label_w] + ["-" * col_w[j] for j in cols]))
         for label, cells in rows:
-            lines.append("  ".join([_fit(label, label_w).ljust(label_w)]
+            if len(label) > label_w:        # a name is never cut: it gets a line of its own
+                lines.append(label)
+                label = ""
+            lines.append("  ".join([label.ljust(label_w)]
                                    + [_fit(cells[j], col_w[j]).rjust(col_w[j]) for j in cols]).rstrip())
         blocks.append(lines)
         start = stop
@@ -224,10 +230,15 @@ def _cost_level(config: Mapping) -> str:
 _METRIC_PREFIX = "metric."
 
 
-def _headline_table(reports: Mapping[str, Mapping[str, float]], width: int) -> str:
-    """Energy per step with its low–high band, energy and time to the target accuracy, laser-on
-    time and endurance consumed, one row per report (blank where a report has none)."""
-    head = ["", "E/step", "E/step low–high", "E to target", "t to target", "laser on", "endurance"]
+def _headline_table(reports: Mapping[str, Mapping[str, float]], width: int,
+                    level: str = "nominal") -> str:
+    """Energy per step at ``level`` (system and device only) with its low–high band, energy
+    and time to the target accuracy and energy per inference at the same ``level`` (levels are
+    never mixed in a row), laser-on time and endurance consumed, one row per report (blank
+    where a report has none)."""
+    lv = level if level in COST_LEVELS else "nominal"
+    head = ["", "E/step", "device", "E/step low–high", "E to target", "t to target",
+            "E/infer.", "laser on", "endurance"]
     rows = []
     for name, d in reports.items():
         def m(key):
@@ -236,27 +247,45 @@ def _headline_table(reports: Mapping[str, Mapping[str, float]], width: int) -> s
         band = (f"{format_si(m('energy_per_step_j_low'), 'J')}–{format_si(m('energy_per_step_j_high'), 'J')}"
                 if m("energy_per_step_j_low") is not None else "")
         endurance = m("endurance_used_fraction")
-        energy = None if d.get("metric.energy_measured") == 0.0 else d.get("total_energy_j")
-        rows.append([name, format_si(energy, "J"), band,
-                     format_si(m("energy_to_target_j_nominal"), "J"),
-                     format_si(m("time_to_target_s_nominal"), "s"),
+        measured_only = d.get("metric.energy_measured") == 0.0
+        energy = None if measured_only else (m(f"energy_per_step_j_{lv}")
+                                             if m(f"energy_per_step_j_{lv}") is not None
+                                             else d.get("total_energy_j"))
+        rows.append([name, format_si(energy, "J"),
+                     format_si(m(f"device_energy_per_step_j_{lv}"), "J"), band,
+                     ("not reached" if m("target_reached") == 0.0 else
+                      format_si(m(f"energy_to_target_j_{lv}"), "J")),
+                     format_si(m(f"time_to_target_s_{lv}"), "s"),
+                     format_si(m(f"energy_per_inference_j_{lv}"), "J"),
                      format_si(m("laser_on_s") or None, "s"),
                      f"{100 * endurance:.3g} %" if endurance else ""])
     target = next((d.get("metric.target_accuracy") for d in reports.values()
                    if d.get("metric.target_accuracy") == d.get("metric.target_accuracy")
                    and d.get("metric.target_accuracy") is not None), None)
-    name_w = min(max(len(r[0]) for r in rows), width - sum(
-        max(len(r[i]) for r in [head] + rows) + 2 for i in range(1, len(head))))
-    widths = [max(name_w, 8)] + [max(len(r[i]) for r in [head] + rows) for i in range(1, len(head))]
+    figures_w = sum(max(len(r[i]) for r in [head] + rows) + 2 for i in range(1, len(head)))
+    name_w = min(max(len(r[0]) for r in rows), width - figures_w)
+    own_line = name_w < 24          # long names: each on its own line above its figures
+    widths = [2 if own_line else max(name_w, 8)] + [max(len(r[i]) for r in [head] + rows)
+                                                    for i in range(1, len(head))]
 
     def fmt(r):
-        cells = [_fit(r[0], widths[0]).ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
-        return "  ".join(cells).rstrip()
-    title = "Headline (nominal level; band low–high)" + (
-        f", target test accuracy {target:.4f} (0.95 × the lower best of this run and BP)"
+        name = r[0]
+        first = [name] if len(name) > widths[0] else []   # never cut a name: a line of its own
+        cells = [("" if first else name).ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
+        return "\n".join(first + ["  ".join(cells).rstrip()])
+    rows = [r for r in rows if any(r[1:])]                 # timed-only rows: no headline figures
+    title = (f"Headline ({lv} level throughout; device = accelerator only, E/step = system with "
+             "host; band low–high per step)") + (
+        f", target test accuracy {target:.4f} (0.95 × the higher best of this run and BP)"
         if target else "")
-    return "\n".join([_fit(title, width), fmt(head), "  ".join("-" * w for w in widths)]
-                     + [fmt(r) for r in rows])
+    body = []
+    for r in rows:
+        if own_line:
+            body += [_fit(r[0], width)] + ([_fit(fmt([""] + r[1:]), width)] if any(r[1:]) else [])
+        else:
+            body.append(fmt(r))
+    return "\n".join([_fit(title, width), _fit(fmt([""] + head[1:]), width),
+                      _fit("  ".join("-" * w for w in widths), width)] + body)
 
 
 def cost_section(rec: RunRecord, width: int = TERMINAL_WIDTH) -> str:
@@ -281,12 +310,21 @@ def cost_section(rec: RunRecord, width: int = TERMINAL_WIDTH) -> str:
         lines += ["", cost_table(device, "device (per step)", width)]
     if gpu:
         lines += ["", cost_table(gpu, "GPU baseline (per step)", width)]
+    level = _cost_level(rec.config)
     if any(k.startswith("metric.") for d in rows.values() for k in d):
-        lines += ["", _headline_table(rows, width)]
-    if device and gpu:
-        lines += ["", "Ratios device / GPU (energy, latency) per training step:"]
+        lines += ["", _headline_table(rows, width, level)]
+    priced_gpu = [g for g in gpu if any(k.startswith("metric.energy_per_step_j_") for k in rows[g])]
+    if device and priced_gpu:
+        text = format_ratio_bands(rows, list(device), priced_gpu, level)
+        if text:
+            lines += [""] + [_fit(t, width) if i < 2 else t
+                             for i, t in enumerate(text.splitlines())]
+    unbanded = [g for g in gpu if g not in priced_gpu]
+    if device and unbanded:   # rows stored without a band (older files, measured rows)
+        lines += ["", _fit(f"Ratios device / GPU (energy, latency) per training step, {level} "
+                           "level only (rows without a stored band):", width)]
         for d in device:
-            for g in gpu:
+            for g in unbanded:
                 e = _ratio(shown[d].get("total_energy_j"), shown[g].get("total_energy_j"))
                 t = _ratio(rows[d].get("total_latency_s"), rows[g].get("total_latency_s"))
                 parts = ([f"energy {e:.3g}x"] if e == e else []) + ([f"latency {t:.3g}x"] if t == t else [])
@@ -305,159 +343,185 @@ def _ratio(a: float | None, b: float | None) -> float:
 
 
 # ------------------------------------------------------------------------------ report files
-_FIGURE_CAPTIONS = {
-    "learning_curves": "Test accuracy per epoch of every run (solid: device runs, one colour per "
-                       "swept-axis setting; dashed/dotted: references on the ideal digital twin).",
-    "energy_breakdown": "Energy per training step by component, mean over the runs holding each "
-                        "report: device reports left of the dashed line, GPU baselines right. "
-                        "Top: stacked absolute energy (log scale); bottom: each part's share.",
-    "accuracy_vs_energy": "Final test accuracy against each run's device training energy "
-                          "(energy per step × steps); black: the Pareto front.",
-}
+FIGURE_FORMATS = ("png", "pdf", "svg")   # PNG for the page, vector PDF/SVG for papers
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_") or "axis"
 
 
-def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def _write_text(path: Path, text: str) -> Path:
+    from .outputs import atomic_write
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path
 
 
-def _summary_table(df, axes: Sequence[str], seeds: Sequence[str]) -> str:
-    cols = ["path", *axes, *seeds, "status"]
-    if "message" in df.columns and (df["message"].astype(str) != "").any():
-        cols.append("message")                       # why a run diverged or stopped
-    metric_cols = [c for c in df.columns if c == "test_accuracy"
-                   or (c.startswith("ref.") and c.endswith(".test_accuracy"))]
-    view = df[cols + metric_cols].copy()
-    view["path"] = [Path(p).name for p in view["path"]]
-    for c in ("energy_per_step_j", "train_energy_j"):
-        if c in df.columns:
-            view[c.replace("_j", " [J]")] = [format_si(v, "J") for v in df[c]]
-    for c in metric_cols:
-        view[c] = [f"{v:.4f}" if v == v else "" for v in view[c]]
-    return view.to_html(index=False, border=0, classes="runs")
+def _save(fig, stem: Path) -> list[Path]:
+    """``fig`` as ``stem.png``, ``stem.pdf`` and ``stem.svg`` (each written atomically)."""
+    import matplotlib.pyplot as plt
+    from .outputs import atomic_write
+    paths = []
+    try:
+        for fmt in FIGURE_FORMATS:
+            path = stem.with_suffix(f".{fmt}")
+            with atomic_write(path) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=130, metadata=None if fmt == "png" else
+                            {"Creator": "forwardlab"})
+            paths.append(path)
+    finally:
+        plt.close(fig)
+    return paths
 
 
-def _cost_html(df) -> str:
-    from .plots import energy_breakdown
-    names, comps, energy, gpu = energy_breakdown(df)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["report", "kind", "total", *comps,
-                                                          "latency per step"])
-    body = []
-    for i, n in enumerate(names):
-        lat = df.get(f"cost.{n}.total_latency_s")
-        lat_text = format_si(lat.mean(), "s") if lat is not None else ""
-        cells = [html.escape(n), "GPU" if gpu[i] else "device", format_si(energy[i].sum(), "J")]
-        cells += [format_si(v or None, "J") for v in energy[i]] + [lat_text]
-        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return f"<table class='cost'><tr>{head}</tr>{''.join(body)}</table>"
+_STYLE = ("body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1200px;padding:0 1em;"
+          "line-height:1.4;color:#222}p,figcaption{overflow-wrap:anywhere}"
+          "h1{font-size:1.6em}h2{margin-top:1.6em;border-bottom:1px solid #ccc}"
+          ".scroll{overflow-x:auto;max-width:100%}"
+          "table{border-collapse:collapse;font-size:13px;margin:0.6em 0}"
+          "th,td{border-bottom:1px solid #ddd;padding:3px 9px;white-space:nowrap}"
+          "th{background:#f3f3f3;text-align:center}td.num{text-align:right}td.txt{text-align:left}"
+          "img{max-width:100%;height:auto;display:block}figure{margin:1.2em 0}"
+          "figcaption{font-size:14px;color:#444;max-width:75ch}"
+          "code{font-size:0.95em}"
+          "@media (max-width:700px){body{margin:0.5em;padding:0 0.4em}table{font-size:12px}"
+          # on a phone a figure keeps a readable size and scrolls sideways in its own box
+          "figure .scroll img{max-width:none;width:680px}}")
 
 
-def write_report(paths: "str | Path | Iterable[str | Path]", out_dir: str | Path) -> list[Path]:
+def write_report(paths: "str | Path | Iterable[str | Path]", out_dir: str | Path,
+                 by: Sequence[str] | None = None) -> list[Path]:
     """Write the report of the runs under ``paths`` into ``out_dir``; returns the files written.
 
-    Files: ``learning_curves.png``; ``accuracy_vs_<axis>.png`` per swept axis (a config key
-    that varies across the runs, seeds excluded; mean and min–max over seeds);
-    ``energy_breakdown.png`` and ``accuracy_vs_energy.png`` when the runs were priced;
-    ``runs.csv`` (every scalar per run, the :func:`experiments.load` table) and ``report.html``
+    The comparison's axes are ``by``, else the axes the sweep folders and runs declare
+    (:mod:`experiments.axes`); a run reached through two inputs is counted once.
+
+    Files: ``learning_curves``; ``accuracy_vs_<axis>`` per axis; ``energy_breakdown`` and
+    ``accuracy_vs_energy`` when the runs were priced (the latter from three runs on with a
+    Pareto front) — each as PNG, PDF and SVG; ``runs.csv`` (every scalar per run, the
+    :func:`experiments.load` table, sorted by the axes); ``comparison.tex`` (booktabs: mean ±
+    sd over seeds per setting of the axes) and ``comparison.csv``; ``report.html``
     (self-contained: the plots as base64 PNG and the tables).
 
     Raises:
-        ValueError: ``out_dir`` exists and is not a directory, or no results file was found.
+        ValueError: ``out_dir`` exists and is not a directory, no results file was found, or an
+            axis of ``by`` is no config key of the runs.
     """
+    from .axes import declared_axes, is_seed_key
     from .plots import (ACCURACY, accuracy_vs_axis_figure, accuracy_vs_energy_figure,
-                        axis_summary, energy_breakdown_figure, is_seed_key,
-                        learning_curves_figure, run_labels, swept_axes)
+                        energy_breakdown_figure, learning_curves_figure)
+    from .tables import comparison_table, runs_table, to_frame, to_html, to_latex
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"out = {str(out)!r} is an existing file; allowed: a directory "
                          "(created if missing)")
-    files, skipped = find_results(paths)
+    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    files, skipped = find_results(items)
     records = [(f, read_results(f)) for f in files]
-    df = frame_from_records(records)
+    axes = list(by) if by is not None else declared_axes(items, (r.meta for _, r in records))
+    df = frame_from_records(records, axes=axes)
     df.attrs["skipped"] = skipped
+    axes = df.attrs["axes"]
+    by_path = {str(f): r for f, r in records}
+    ordered = [by_path[p] for p in df["path"]]
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ValueError(f"out = {str(out)!r} cannot be created ({e.strerror}); allowed: a writable "
                          "directory path") from None
 
-    axes = swept_axes(df)
     seeds = [c for c in df.attrs["config_columns"] if is_seed_key(c) and c in df.columns]
-    labels = run_labels(df, axes)
     figures: list[tuple[str, Path]] = []
     written: list[Path] = []
 
     def add(key: str, caption: str, fig) -> None:
-        path = _save(fig, out / f"{key}.png")
-        figures.append((caption, path))
-        written.append(path)
+        paths_ = _save(fig, out / key)
+        figures.append((caption, paths_[0]))
+        written.extend(paths_)
 
-    add("learning_curves", _FIGURE_CAPTIONS["learning_curves"],
-        learning_curves_figure([r for _, r in records], labels))
-    summaries = []
+    add("learning_curves", "Test accuracy per epoch. One colour per setting (algorithm, device "
+        "and the other axes; mean over its seeds, band min–max); in the same colour, dashed and "
+        "dotted: the MF-AD and BP references of those same runs on the ideal digital twin.",
+        learning_curves_figure(df, ordered, axes))
     has_acc = ACCURACY in df.columns and df[ACCURACY].notna().any()
     for axis in axes if has_acc else []:
         others = [a for a in axes if a != axis]
         add(f"accuracy_vs_{_slug(axis)}",
-            f"Final test accuracy against {axis}: mean over seeds, bars from min to max"
-            + (f"; one line per setting of {', '.join(others)}." if others else "."),
+            f"Final test accuracy by {axis} (every seed a point; mean and min–max over seeds)"
+            + (f"; one series per setting of {', '.join(others)}." if others else "."),
             accuracy_vs_axis_figure(df, axis, others))
-        summaries.append((axis, axis_summary(df, axis, ACCURACY, others)))
-    priced = any(c.startswith("cost.") for c in df.columns)
+    priced = any(c.startswith("cost.") and ".energy_j." in c for c in df.columns)
     if priced:
-        add("energy_breakdown", _FIGURE_CAPTIONS["energy_breakdown"], energy_breakdown_figure(df))
-        # training energy needs the step count; without it, energy per step ranks runs alike
+        add("energy_breakdown", "Energy per training step by part: device rows above the dashed "
+            "line, GPU baselines below it (hatched greys); left the total, right each part's share. "
+            "Rows marked * or † were priced from another device's operation counts (see the notes "
+            "under the plot).", energy_breakdown_figure(df))
         energy_col = next((c for c in ("train_energy_j", "energy_per_step_j")
                            if df[c].notna().any()), None)
         if has_acc and energy_col:
-            caption = _FIGURE_CAPTIONS["accuracy_vs_energy"]
-            if energy_col == "energy_per_step_j":
-                caption = caption.replace("training energy (energy per step × steps)",
-                                          "energy per training step (no step count recorded)")
-            add("accuracy_vs_energy", caption,
-                accuracy_vs_energy_figure(df, labels, energy_col=energy_col))
+            add("accuracy_vs_energy", "Final test accuracy against each run's device "
+                + ("training energy (energy per step × steps)" if energy_col == "train_energy_j"
+                   else "energy per training step (no step count recorded)")
+                + (f"; black: the Pareto front." if df[energy_col].notna().sum() >= 3 else
+                   "; no Pareto front for fewer than three runs."),
+                accuracy_vs_energy_figure(df, axes, energy_col=energy_col))
 
     csv_path = out / "runs.csv"
-    df.to_csv(csv_path, index=False)
+    _write_text(csv_path, df.to_csv(index=False))
     written.append(csv_path)
+    comparison = comparison_table(df, axes)
+    caption = (f"Mean ± sample standard deviation over seeds; {len(df)} runs"
+               + (f", compared along {', '.join(axes)}" if axes else ""))
+    written.append(_write_text(out / "comparison.tex", to_latex(comparison, caption)))
+    written.append(_write_text(out / "comparison.csv", to_frame(comparison).to_csv(index=False)))
 
-    parts = [f"<h1>forwardlab report</h1><p>{len(df)} run(s) from "
-             f"{html.escape(', '.join(map(str, [paths] if isinstance(paths, (str, Path)) else paths)))}"
-             f". Swept axes: {html.escape(', '.join(axes) or 'none')}; seed keys: "
-             f"{html.escape(', '.join(seeds) or 'none')}. Every scalar per run: "
-             f"<code>{csv_path.name}</code>.</p>",
-             "<h2>Runs</h2>", _summary_table(df, axes, seeds)]
+    source = ", ".join(map(str, items))
+    parts = [f"<h1>forwardlab report</h1><p>{len(df)} run(s) from {html.escape(source)}. "
+             f"Compared along: {html.escape(', '.join(axes) or 'no declared axis (choose with --by)')}"
+             f"; spread over: {html.escape(', '.join(seeds) or 'no seed key')}. Every scalar per "
+             f"run: <code>runs.csv</code>; this comparison as LaTeX: <code>comparison.tex</code>; "
+             f"every figure also as PDF and SVG.</p>"]
+    if df.attrs.get("duplicates"):
+        parts.append("<p>Counted once (the same run under two inputs): "
+                     + html.escape(", ".join(df.attrs["duplicates"])) + "</p>")
+    parts += ["<h2>Comparison (mean ± sd over seeds)</h2>", to_html(comparison, "comparison")]
+    parts += ["<h2>Runs</h2>", to_html(runs_table(df, axes), "runs")]
     if skipped:
         parts.append("<p>Skipped (not results files): "
                      + "; ".join(html.escape(f"{p}: {why}") for p, why in skipped) + "</p>")
-    parts.append("<h2>Plots</h2>")
+    parts.append("<h2>Figures</h2>")
     for caption, path in figures:
         data = base64.b64encode(path.read_bytes()).decode("ascii")
-        parts.append(f"<figure><img alt='{html.escape(path.stem)}' "
-                     f"src='data:image/png;base64,{data}'><figcaption>{html.escape(caption)}"
+        parts.append(f"<figure><div class='scroll'><img alt='{html.escape(path.stem.replace('_', ' '))}' "
+                     f"src='data:image/png;base64,{data}'></div><figcaption>{html.escape(caption)} "
+                     f"<code>{html.escape(path.stem)}.pdf</code>, <code>.svg</code>"
                      "</figcaption></figure>")
-    for axis, s in summaries:
-        parts += [f"<h3>Test accuracy by {html.escape(axis)} (over seeds)</h3>",
-                  s.to_html(index=False, border=0, float_format=lambda v: f"{v:.4f}")]
     if priced:
-        parts += ["<h2>Cost per training step (mean over runs)</h2>",
+        parts += ["<h2>Energy per training step by part</h2>",
                   "<p>Cost levels: " + html.escape(", ".join(sorted(
                       {_cost_level(r.config) for _, r in records}))) + "</p>", _cost_html(df)]
-    parts += ["<details><summary>All columns</summary>",
-              df.to_html(index=False, border=0, na_rep=""), "</details>"]
-    style = ("body{font-family:sans-serif;margin:2em;max-width:1200px}"
-             "table{border-collapse:collapse;font-size:12px;margin:1em 0}"
-             "td,th{border-bottom:1px solid #ddd;padding:2px 8px;text-align:right}"
-             "img{max-width:100%}figure{margin:1em 0}figcaption{font-size:13px;color:#444}")
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>forwardlab report</title>"
-            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
-    html_path = out / "report.html"
-    html_path.write_text(page, encoding="utf-8")
-    written.append(html_path)
+    parts += ["<details><summary>All columns</summary><div class='scroll'>",
+              df.to_html(index=False, border=0, na_rep=""), "</div></details>"]
+    page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>forwardlab report</title><style>{_STYLE}</style></head>"
+            f"<body>{''.join(parts)}</body></html>")
+    written.append(_write_text(out / "report.html", page))
     return written
+
+
+def _cost_html(df) -> str:
+    """The energy breakdown's rows as a table: the total and each part in one SI unit per
+    column (named in the header) and the runs each mean is over."""
+    from .plots import energy_breakdown, si_scale
+    from .tables import Column, to_html
+    rows, comps, energy, gpu, n_runs, marks = energy_breakdown(df)
+    totals = energy.sum(axis=1)
+    cols = [Column("row", [r + (f" {m}" if m else "") for r, m in zip(rows, marks)], False),
+            Column("kind", ["GPU" if g else "device" for g in gpu], False),
+            Column("runs", [str(n) for n in n_runs])]
+    for name, values in [("total", totals)] + [(c, energy[:, j]) for j, c in enumerate(comps)]:
+        factor, unit = si_scale(values, "J")
+        cols.append(Column(f"{name.replace('_', ' ')} ({unit})",
+                           [f"{v / factor:.3g}" if v else "" for v in values]))
+    return to_html(cols, "cost")

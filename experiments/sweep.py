@@ -19,7 +19,9 @@ A sweep file is a run config (tables run, model, algorithm, device, cost, data) 
 Runs (grid × zip) are written to ``<out>/runs/<run id>.h5``; the run id is a hash of the
 resolved config, so the same command again skips finished runs, resumes runs that stopped at a
 checkpoint and re-runs failed ones. ``<out>/index.csv`` lists every run with its axis values,
-status, message and final test accuracy; it is rewritten atomically as runs finish.
+status, message and final test accuracy; it is rewritten atomically as runs finish. The axes
+are declared in ``<out>/sweep.json`` and in every run (``meta.sweep_axes``): reports compare
+along them (see :mod:`experiments.axes`).
 
 Runs execute in a local process pool (``workers``) or on a Dask distributed cluster
 (``scheduler`` = its address; ``dask.distributed.Client(address).map``).
@@ -38,6 +40,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .config import ConfigError, deep_merge, load_toml, resolve, set_dotted
+from .axes import INDEX_FIELDS, META_KEY, SWEEP_FILE
 from .outputs import OutputError, atomic_write, clean_stale_temporaries, is_results_file
 
 __all__ = ["SweepError", "SweepPlan", "plan_sweep", "run_sweep", "run_point", "read_index"]
@@ -134,9 +137,10 @@ def _raw_id(mapping: dict) -> str:
     return "bad-" + hashlib.sha256(json.dumps(mapping, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def run_point(mapping: dict, runs_dir: str) -> dict[str, Any]:
+def run_point(mapping: dict, runs_dir: str, axes: tuple[str, ...] = ()) -> dict[str, Any]:
     """Run one sweep point in this process (a pool or Dask worker); never raises.
 
+    ``axes``: the sweep's axes, stored in the run's results (``meta.sweep_axes``).
     Returns {"run_id", "status", "message", "test_accuracy", "seconds"}. A finished run
     (status ok on disk) is not re-run; a checkpoint of the same run is resumed.
     """
@@ -160,6 +164,9 @@ def run_point(mapping: dict, runs_dir: str) -> dict[str, Any]:
             return done
         resume = checkpoint_path(out).is_file()
         rec = run(cfg, out, echo=lambda s: None, resume=resume, overwrite=True)
+        if axes:   # the run says what it was compared along, also when read without its sweep
+            rec.meta[META_KEY] = json.dumps(list(axes))
+            write_results(out, rec)
         result["test_accuracy"] = rec.history.get("test_accuracy", [math.nan])[-1]
     except Divergence as e:
         result.update(status="diverged", message=str(e))
@@ -202,7 +209,6 @@ def _finished(mapping: dict, runs: Path, cfg=None) -> dict | None:
             "seconds": 0.0, "test_accuracy": rec.history.get("test_accuracy", [math.nan])[-1]}
 
 
-INDEX_FIELDS = ("run_id", "status", "test_accuracy", "seconds", "path", "message")
 
 
 def _write_index(out: Path, axes: list[str], rows: list[dict]) -> None:
@@ -295,6 +301,8 @@ def run_sweep(path: str | Path, *, out: str | None = None, workers: int | None =
                           "allowed: a writable directory path") from None
     clean_stale_temporaries(runs)
     clean_stale_temporaries(plan.out)
+    with atomic_write(plan.out / SWEEP_FILE) as tmp:   # the declared axes drive every report
+        tmp.write_text(json.dumps({"axes": plan.axes, "sweep_file": str(path)}, indent=1) + "\n")
     rows: list[dict] = []
     for p in plan.points:
         rows.append({"run_id": "", "status": "pending", "message": "", "path": "", **p})
@@ -308,7 +316,7 @@ def run_sweep(path: str | Path, *, out: str | None = None, workers: int | None =
     where = f"Dask scheduler {scheduler}" if scheduler else f"{plan.workers} local worker(s)"
     echo(f"forwardlab sweep: {len(rows)} runs over {', '.join(plan.axes)} ({len(finished)} finished "
          f"earlier) on {where}; results in {plan.out}")
-    items = [(plan.mappings[i], str(runs)) for i, _ in todo]
+    items = [(plan.mappings[i], str(runs), tuple(plan.axes)) for i, _ in todo]
     if not items:
         results = iter(())
     elif client is not None:

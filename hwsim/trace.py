@@ -6,6 +6,11 @@ Devices describe themselves once with a :class:`LayerInfo` and then emit additiv
   pulses) and the number of sequential settle periods they cost.
 * :class:`MvmEvent` – one batched query: vectors streamed, MACs, input DAC and output ADC
   conversions, digital partial-sum additions.
+* :class:`DependencyEvent` – what a layer's work within the step waits for: by default (no
+  event) everything after the previous layer's (data dependence, layers one after another);
+  ``independent=True`` says the layer's settings after its first (the clean readout on the
+  forward chain) need only that readout, so they may run concurrently with other layers' work
+  on the layer's own tiles (local losses from clean readouts, Mono-Forward style).
 * :class:`DigitalEvent` – host/controller arithmetic (local heads, losses, estimator and update
   arithmetic) in FLOPs and bytes moved, tagged with a ``role`` (``"estimator"``, ``"loss"``,
   ``"optimizer"``, ``"transfer"`` for digital↔analog traffic, ``"host"`` when unsplit).
@@ -28,6 +33,7 @@ __all__ = [
     "ProgramEvent",
     "MvmEvent",
     "DigitalEvent",
+    "DependencyEvent",
     "Event",
     "Trace",
     "summarize",
@@ -161,7 +167,22 @@ class DigitalEvent:
     role: str = "host"
 
 
-Event = Union[ProgramEvent, MvmEvent, DigitalEvent]
+@dataclass(frozen=True)
+class DependencyEvent:
+    """How a layer's work in this step depends on the layers before it (read by pricing).
+
+    ``independent=True``: the layer's first setting (its clean readout) sits on the forward
+    chain (it needs the previous layer's clean output); every later setting of the step needs
+    only that readout, so it runs concurrently with the other layers' work on its own tiles.
+    Summaries carry ``"<layer>.dependency.independent"`` (max over the step: 1.0 or 0.0); traces
+    without the event price layers one after another (data dependence), as before."""
+
+    layer: str
+    independent: bool = True
+    kind: str = "dependency"
+
+
+Event = Union[ProgramEvent, MvmEvent, DigitalEvent, DependencyEvent]
 
 ROLES = ("host", "estimator", "loss", "optimizer", "transfer")
 _ADDITIVE = {
@@ -169,8 +190,10 @@ _ADDITIVE = {
     "mvm": ("settings", "vectors", "macs", "dac_conversions", "adc_conversions", "partial_sum_adds",
             "signal_fraction_sum"),
     "digital": ("flops", "bytes"),
+    "dependency": (),
 }
-_MAXIMAL = {"program": ("writes_per_cell_max", "writes_per_cell_max_total")}
+_MAXIMAL = {"program": ("writes_per_cell_max", "writes_per_cell_max_total"),
+            "dependency": ("independent",)}
 _STATIC = tuple(f.name for f in fields(LayerInfo) if f.name not in ("layer", "device"))
 
 

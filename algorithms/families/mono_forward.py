@@ -233,7 +233,7 @@ register(AlgorithmSpec(
     "forward-only", capability_for=lambda s: "nominal" if _span(s) else None,
     label_for=lambda s: ("forward-only, calibrated or nominal model" if _span(s)
                          else "forward-only"),
-    uses_jacobian=_span, order=0, short="MF+DD", cross_device_row=True))
+    uses_jacobian=_span, order=0, short="MF+DD"))
 register(AlgorithmSpec(
     "mfdd-thesis", "MF+DD as in the thesis: sphere x d, P=1, eps=1e-3, ZO head, SGD",
     MFDDThesisSettings, _build_thesis, lambda s, n: n * (1 + 2 * s.num_directions),

@@ -150,4 +150,4 @@ register(AlgorithmSpec(
     "tt-zo", "tensor-train layers, one device per core, ZO over the cores' knobs (queries: all "
     "core devices)", TTZOSettings, _build, _queries, "forward-only", layout=tt_layout,
     initial_weights=tt_initial_weights, check_task=tt_check_task, example=TT_DIGITS_EXAMPLE,
-    order=10))
+    order=10, cross_device_row=False))   # its devices are TT cores, not the model's blocks

@@ -17,7 +17,10 @@ the layer's array for programming (DAC load + settle / row writes) and streaming
 ADC bank for the conversions, then the host for its digital work. Jobs of a layer pipeline
 through these three resources (conversion and host work of job j overlap programming of job
 j+1, as the hardware allows); identical jobs give the flow-shop makespan
-a + b + c + (J − 1)·max(a, b, c). Layers run one after another (data dependence). Latency
+a + b + c + (J − 1)·max(a, b, c). Layers run one after another (data dependence) unless the
+trace marks a layer independent (``DependencyEvent``: local losses from clean readouts): then
+only its clean readout sits on the forward chain and its other jobs run concurrently with the
+other layers' on its own tiles (:func:`schedule`). Latency
 components are the critical path: each stage's single-job time, plus (J − 1) × the bottleneck
 stage's time on that stage, so they sum to the bound. The SimPy model (``des.py``) simulates the
 same pipeline with explicit shared resources and equals this bound when uncontended.
@@ -39,15 +42,20 @@ from .spec import (FJ, MW, NS, PJ, CrossbarCostSpec, PhotonicCostSpec, adc_energ
 __all__ = [
     "ENERGY_COMPONENTS", "LATENCY_COMPONENTS", "WEIGHT_MODES", "CostReport",
     "price", "price_layers", "laser_power_w", "held_weight_pj_per_mac", "layer_stage_times",
-    "pipeline_makespan", "shot_noise_laser_power_w",
+    "pipeline_makespan", "flow_shop_makespan", "shot_noise_laser_power_w", "schedule",
+    "StageTimes",
 ]
 
 ENERGY_COMPONENTS = ("laser", "modulators_dacs", "programming", "holding", "detection",
                      "adcs", "converters_idle", "peripherals", "digital", "host_static")
 LATENCY_COMPONENTS = ("programming", "streaming", "conversions", "digital")
 WEIGHT_MODES = ("held", "redriven", "digital")
+# Energy components of the host system, outside the accelerator (device-only energy leaves
+# them out; GPU rows book their host floor on "host_static" too).
+SYSTEM_ONLY_COMPONENTS = frozenset({"digital", "host_static"})
 # Metrics that combine by maximum when reports are added (the rest add up).
-_MAX_METRICS = ("writes_per_cell_max", "writes_per_cell_max_total", "endurance_used_fraction")
+_MAX_METRICS = ("writes_per_cell_max", "writes_per_cell_max_total", "pulses_per_cell_max_total",
+                "endurance_used_fraction")
 
 Spec = Union[PhotonicCostSpec, CrossbarCostSpec]
 SpecArg = Union[Spec, Mapping[str, Spec], Iterable[Spec]]
@@ -110,6 +118,13 @@ class CostReport:
         return math.fsum(self.latency_s.values())
 
     @property
+    def device_energy_j(self) -> float:
+        """Energy of the accelerator alone (J): every component except the host's digital
+        work and the host floor (``SYSTEM_ONLY_COMPONENTS``); the system figure is
+        :attr:`total_energy_j`."""
+        return math.fsum(v for k, v in self.energy_j.items() if k not in SYSTEM_ONLY_COMPONENTS)
+
+    @property
     def pj_per_mac(self) -> float:
         """Total energy per MAC in pJ (nan without MACs)."""
         return self.total_energy_j / PJ / self.macs if self.macs else math.nan
@@ -139,7 +154,8 @@ class CostReport:
         out = {f"energy_j.{k}": v for k, v in self.energy_j.items()}
         out.update({f"latency_s.{k}": v for k, v in self.latency_s.items()})
         out.update(macs=self.macs, conversions=self.conversions,
-                   total_energy_j=self.total_energy_j, total_latency_s=self.total_latency_s)
+                   total_energy_j=self.total_energy_j, total_latency_s=self.total_latency_s,
+                   device_energy_j=self.device_energy_j)
         out.update({f"weight_mode.{m}": float(m == self.weight_mode) for m in WEIGHT_MODES})
         out.update({f"metric.{k}": v for k, v in self.metrics.items()})
         return out
@@ -182,9 +198,16 @@ def laser_power_w(il_path_db: float, n_split: int, bits: int, s_pd_dbm: float,
 def pipeline_makespan(a: float, b: float, c: float, jobs: int) -> float:
     """Makespan (s) of ``jobs`` identical jobs through three resources in series with
     per-job times a, b, c: a + b + c + (jobs − 1)·max(a, b, c) (permutation flow shop)."""
-    if jobs < 1:
+    return flow_shop_makespan((a, b, c), jobs)
+
+
+def flow_shop_makespan(stages: Iterable[float], jobs: int) -> float:
+    """Makespan (s) of ``jobs`` identical jobs through resources in series with per-job
+    times ``stages``: Σ stages + (jobs − 1)·max(stages) (permutation flow shop)."""
+    stages = tuple(stages)
+    if jobs < 1 or not stages:
         return 0.0
-    return a + b + c + (jobs - 1) * max(a, b, c)
+    return math.fsum(stages) + (jobs - 1) * max(stages)
 
 
 H_PLANCK = 6.62607015e-34   # J·s (exact, SI 2019)
@@ -237,6 +260,9 @@ def _resolve_specs(spec_by_device: SpecArg) -> dict[str, Spec]:
                     out[k] = v
                     continue
             want = {"mzi": PhotonicCostSpec, "crossbar": CrossbarCostSpec}.get(k)
+            if want is None and isinstance(v, (PhotonicCostSpec, CrossbarCostSpec)):
+                out[k] = v                # another kind, already resolved to the law pricing it
+                continue
             if want is None or not isinstance(v, want):
                 raise ValueError(f"spec_by_device[{k!r}] = {type(v).__name__} is invalid; "
                                  "allowed: 'mzi' -> PhotonicCostSpec, "
@@ -286,7 +312,10 @@ class StageTimes:
 
     ``program_s`` and ``stream_s`` hold the array, ``convert_s`` the ADC bank, ``digital_s``
     the host (partial sums and the layer's digital events); ``dac_load_s`` is the part of
-    ``program_s`` spent loading knob values through the DAC banks (the rest is settling)."""
+    ``program_s`` spent loading knob values through the DAC banks (the rest is settling).
+    With ``load_overlapped`` the knob DACs load into holding registers while the previous
+    job still streams (double-buffered drivers): the load is a stage of its own, ahead of the
+    array, and hides under streaming when shorter than settle + stream."""
 
     program_s: float
     stream_s: float
@@ -294,34 +323,72 @@ class StageTimes:
     digital_s: float
     dac_load_s: float
     jobs: int
+    load_overlapped: bool = False
+    convert_busy_s: float | None = None   # whole ADC workload per channel (None: = convert_s)
+    vectors: float = 0.0                  # vectors streamed, all jobs
+
+    @property
+    def busy_s(self) -> float:
+        return self.convert_s if self.convert_busy_s is None else self.convert_busy_s
+
+    def stages(self, steady: bool = False) -> tuple[float, ...]:
+        """Per-job time of each pipeline stage, in order (s). The first job's conversion
+        stage is the tail left after its streaming; in the steady state (``steady``) a job
+        occupies the ADC bank for its whole workload (its early conversions cannot overlap
+        its own streaming while the bank still converts the previous job)."""
+        j = max(self.jobs, 1)
+        conv = max(self.busy_s, self.convert_s) / j if steady else self.convert_s / j
+        if self.load_overlapped:
+            return (self.dac_load_s / j, (self.program_s - self.dac_load_s + self.stream_s) / j,
+                    conv, self.digital_s / j)
+        return (self.program_s + self.stream_s) / j, conv, self.digital_s / j
 
     def per_job(self) -> tuple[float, float, float]:
+        """(array, conversion, digital) time per job (s); the array includes the knob load."""
         j = max(self.jobs, 1)
         return (self.program_s + self.stream_s) / j, self.convert_s / j, self.digital_s / j
+
+    def first(self, n: int) -> "StageTimes":
+        """The same layer's first ``n`` jobs alone (all stages scaled by n / jobs)."""
+        n = min(max(int(n), 0), self.jobs)
+        f = n / self.jobs if self.jobs else 0.0
+        return StageTimes(self.program_s * f, self.stream_s * f, self.convert_s * f,
+                          self.digital_s * f, self.dac_load_s * f, n, self.load_overlapped,
+                          None if self.convert_busy_s is None else self.convert_busy_s * f,
+                          self.vectors * f)
 
     def critical_path(self) -> dict[str, float]:
         """Latency components (s) of the pipeline bound; they sum to the makespan."""
         if self.jobs < 1:
             return dict.fromkeys(LATENCY_COMPONENTS, 0.0)
         j = self.jobs
-        a, b, c = self.per_job()
-        out = {"programming": self.program_s / j, "streaming": self.stream_s / j,
-               "conversions": b, "digital": c}
+        st = self.stages()
+        prog_share = ((self.program_s - self.dac_load_s) / j if self.load_overlapped
+                      else self.program_s / j)
+        out = {"programming": (self.program_s / j), "streaming": self.stream_s / j,
+               "conversions": self.convert_s / j, "digital": self.digital_s / j}
         extra = j - 1
         if extra:
-            if a >= b and a >= c:
-                out["programming"] += extra * self.program_s / j
+            st = self.stages(steady=True)
+            k = max(range(len(st)), key=lambda i: (st[i], -i))   # first bottleneck stage
+            names = (("programming",), ("programming", "streaming"), ("conversions",),
+                     ("digital",)) if self.load_overlapped else (
+                     ("programming", "streaming"), ("conversions",), ("digital",))
+            if names[k] == ("programming", "streaming"):
+                out["programming"] += extra * prog_share
                 out["streaming"] += extra * self.stream_s / j
-            elif b >= c:
-                out["conversions"] += extra * b
+            elif names[k] == ("programming",):
+                out["programming"] += extra * self.dac_load_s / j
             else:
-                out["digital"] += extra * c
+                out[names[k][0]] += extra * st[k]
         return out
 
     @property
     def makespan_s(self) -> float:
-        a, b, c = self.per_job()
-        return pipeline_makespan(a, b, c, self.jobs)
+        """First job's stages + (jobs − 1) × the steady-state bottleneck (s)."""
+        if self.jobs < 1:
+            return 0.0
+        return math.fsum(self.stages()) + (self.jobs - 1) * max(self.stages(steady=True))
 
 
 def _jobs(summary: Mapping[str, float], layer: str) -> int:
@@ -357,15 +424,17 @@ def layer_stage_times(summary: Mapping[str, float], layer: str, spec: Spec) -> S
             t_stream = vectors * g("info", "dac_bits") * spec.t_read_s
     conv = g("mvm", "adc_conversions")
     jobs = _jobs(summary, layer)
-    t_conv = 0.0
+    t_conv = t_busy = 0.0
     if conv:
         n_adcs = _n_adcs(summary, layer, spec)
         if n_adcs < 1:
             raise ValueError(f"layer {layer!r} has {conv:g} ADC conversions but no ADCs "
                              "(info.tiles or info.tile_cols is 0); allowed: tiles, tile_cols >= 1")
-        t_conv = _conversion_tail(conv / n_adcs * spec.t_adc_conv_s, t_stream, vectors, jobs)
+        t_busy = conv / n_adcs * spec.t_adc_conv_s
+        t_conv = _conversion_tail(t_busy, t_stream, vectors, jobs)
     t_dig = (g("mvm", "partial_sum_adds") + g("digital", "flops")) / (spec.f_digital_gflops * 1e9)
-    return StageTimes(t_prog, t_stream, t_conv, t_dig, dac_load, jobs)
+    overlapped = bool(getattr(spec, "knob_load_overlaps_stream", False)) and dac_load > 0
+    return StageTimes(t_prog, t_stream, t_conv, t_dig, dac_load, jobs, overlapped, t_busy, vectors)
 
 
 def _pulse_slots(bits: float) -> float:
@@ -456,7 +525,14 @@ def _photonic_energy(summary, layer, spec: PhotonicCostSpec, t: StageTimes, t_st
     e["detection"] = adc * e_rx_pj * PJ
     n_rx = tiles * cols
     t_rx = adc / (n_rx * f_hz) if n_rx else 0.0
-    e["detection"] += _idle(n_rx, e_rx_pj * PJ * f_hz, spec.receiver_idle_fraction, t_rx, t_step)
+    # Between samples the TIA stays biased (receiver_idle_fraction); a photodiode dissipates
+    # V_bias·(R·P_det + I_dark), i.e. it draws power only while light reaches it: its idle
+    # energy follows the laser's off-stream duty, not a bias that is always on (dark current,
+    # 25–60 nA × ~2 V ≈ 0.1 µW, is negligible). See tests/cost/test_receiver_physics.py.
+    e["detection"] += _idle(n_rx, spec.e_tia_pj * PJ * f_hz, spec.receiver_idle_fraction,
+                            t_rx, t_step)
+    e["detection"] += _idle(n_rx, n_pd * spec.e_pd_pj * PJ * f_hz, spec.laser_idle_on_fraction,
+                            t_rx, t_step)
     e_adc = adc_energy_pj(spec.e_adc_pj, adc_bits, spec.adc_ref_bits) * PJ
     e["adcs"] = adc * e_adc
     n_adcs = _n_adcs(summary, layer, spec)
@@ -511,7 +587,8 @@ def _crossbar_energy(summary, layer, spec: CrossbarCostSpec, t: StageTimes, t_st
     e["digital"] = _digital_energy(summary, layer, spec)
     w_step, w_total = g("program", "writes_per_cell_max"), g("program", "writes_per_cell_max_total")
     m = {"writes_per_cell_max": w_step, "writes_per_cell_max_total": w_total,
-         "endurance_used_fraction": w_total / spec.endurance_cycles}
+         "pulses_per_cell_max_total": w_total * spec.pulses_per_write,
+         "endurance_used_fraction": w_total * spec.pulses_per_write / spec.endurance_cycles}
     return e, m
 
 
@@ -588,12 +665,68 @@ def _assemble(summary, plan, dspec: Spec, latencies: Mapping[str, Mapping[str, f
     return reports
 
 
+def _independent(summary: Mapping[str, float], layer: str) -> bool:
+    return _get(summary, layer, "dependency", "independent") > 0
+
+
+def schedule(summary: Mapping[str, float], plan, makespan=None
+             ) -> tuple[dict[str, dict[str, float]], float, dict[str, float]]:
+    """When each entry of the step runs, as the trace's dependencies allow.
+
+    Described layers follow the forward chain in trace order. A dependent layer (the default)
+    starts after the previous layer's work and holds the chain for its whole pipeline; an
+    independent one (``"<layer>.dependency.independent"``, local losses from clean readouts)
+    holds the chain only for its first job (the clean readout the next layer needs) and runs
+    its remaining jobs on its own tiles while the chain moves on. The device part ends when the
+    chain and every layer have finished; host-only entries then run one after another.
+
+    Args:
+        plan: ``_plan`` output entries (name, spec or None, StageTimes).
+        makespan: optional ``f(name, StageTimes) -> s`` (the DES passes its own); default the
+            flow-shop bound.
+
+    Returns:
+        (latency components per entry — non-zero only on the critical path, so that they sum
+        to the step latency —, step latency in s, finish time in s per entry).
+    """
+    span = makespan or (lambda _name, t: t.makespan_s)
+    chain, finish, path = 0.0, {}, []
+    crit_end, crit_path = 0.0, []
+    for layer, spec, t in plan:
+        if spec is None:
+            continue
+        total = span(layer, t)
+        end = chain + total
+        if _independent(summary, layer) and t.jobs > 1:
+            clean = t.first(1)
+            if end > crit_end:
+                crit_end, crit_path = end, path + [(layer, t.critical_path())]
+            path.append((layer, clean.critical_path()))
+            chain += span(layer, clean)
+        else:
+            path.append((layer, t.critical_path()))
+            chain = end
+        finish[layer] = end
+    if chain >= crit_end:
+        crit_end, crit_path = chain, path
+    lat = {layer: dict.fromkeys(LATENCY_COMPONENTS, 0.0) for layer, _, _ in plan}
+    for layer, comp in crit_path:
+        lat[layer] = comp
+    t = crit_end
+    for layer, spec, st in plan:
+        if spec is None:
+            lat[layer] = st.critical_path()
+            t += span(layer, st)
+            finish[layer] = t
+    return lat, t, finish
+
+
 def price_layers(summary: Mapping[str, float], spec_by_device: SpecArg) -> dict[str, CostReport]:
     """Per-layer reports of one step (static terms use the whole step's latency); the host
-    floor is booked on ``"host"``."""
+    floor is booked on ``"host"``. Latency components are the step's critical path
+    (:func:`schedule`), booked on the entries that lie on it."""
     plan, dspec = _plan(summary, _resolve_specs(spec_by_device))
-    lat = {layer: t.critical_path() for layer, _, t in plan}
-    t_step = math.fsum(v for d in lat.values() for v in d.values())
+    lat, t_step, _ = schedule(summary, plan)
     return _assemble(summary, plan, dspec, lat, t_step)
 
 

@@ -26,10 +26,10 @@ from typing import Mapping
 
 import simpy
 
-from .analytic import (CostReport, SpecArg, _assemble, _get, _n_adcs, _plan, _resolve_specs,
-                       _sum_reports)
+from .analytic import (CostReport, SpecArg, _assemble, _get, _independent, _n_adcs, _plan,
+                       _resolve_specs, _sum_reports, schedule)
 
-__all__ = ["simulate_latency", "des_price", "simulate_layers"]
+__all__ = ["simulate_latency", "des_price", "simulate_layers", "simulate_step"]
 
 
 def _check_pool(name: str, v: int | None) -> None:
@@ -37,14 +37,15 @@ def _check_pool(name: str, v: int | None) -> None:
         raise ValueError(f"{name} = {v!r} is invalid; allowed: None or an integer >= 1")
 
 
-def simulate_layers(summary: Mapping[str, float], spec_by_device: SpecArg, *,
-                    dac_banks: int | None = None, lasers: int | None = None,
-                    adc_pool: int | None = None) -> dict[str, float]:
-    """Simulated makespan (s) per entry of the step, in trace order.
+def simulate_step(summary: Mapping[str, float], spec_by_device: SpecArg, *,
+                  dac_banks: int | None = None, lasers: int | None = None,
+                  adc_pool: int | None = None) -> tuple[float, dict[str, float]]:
+    """Simulated step: (makespan in s, time from its start to its end per entry in s).
 
     Args:
         dac_banks, lasers, adc_pool: None (each layer owns one DAC bank and one laser per
-            tile and its ADC channels: uncontended) or the size of one pool shared by all.
+            tile and its ADC channels: uncontended) or the size of one pool shared by all
+            layers (concurrent layers then compete for it).
     """
     for name, v in (("dac_banks", dac_banks), ("lasers", lasers), ("adc_pool", adc_pool)):
         _check_pool(name, v)
@@ -53,7 +54,7 @@ def simulate_layers(summary: Mapping[str, float], spec_by_device: SpecArg, *,
     host = simpy.Resource(env, capacity=1)
     shared = {k: simpy.Resource(env, capacity=v) for k, v in
               (("dac", dac_banks), ("laser", lasers), ("adc", adc_pool)) if v is not None}
-    out: dict[str, float] = {}
+    spans: dict[str, float] = {}
 
     def use(res: simpy.Resource, duration: float):
         with res.request() as req:
@@ -65,51 +66,103 @@ def simulate_layers(summary: Mapping[str, float], spec_by_device: SpecArg, *,
         if duration > 0 and n > 0:
             yield simpy.AllOf(env, [env.process(use(res, duration)) for _ in range(n)])
 
-    def job(array, banks, lights, adcs, tiles, n_adcs, load, settle, stream, conv, dig):
+    def convert(adcs, n_adcs, busy, per_vector_stream, vectors, streamed):
+        """A job's whole conversion workload (``busy`` s per channel): vector v converts once
+        it has streamed; the last vector's conversion waits for the end of streaming."""
+        if busy <= 0:
+            return
+        if vectors >= 1 and per_vector_stream > 0:
+            c = busy / vectors
+            yield env.timeout(per_vector_stream)              # the first vector has streamed
+            yield from parallel(adcs, n_adcs, busy - c)       # all but the last vector
+            yield streamed
+            yield from parallel(adcs, n_adcs, c)              # the last vector
+        else:
+            yield streamed
+            yield from parallel(adcs, n_adcs, busy)
+
+    def job(array, banks, lights, adcs, logic, tiles, n_adcs, load, settle, stream, busy,
+            vectors, dig, overlapped):
+        if overlapped:    # double-buffered drivers: load while the previous job streams
+            yield from parallel(banks, tiles, load)
+        streamed = env.event()
         with array.request() as req:
             yield req
-            yield from parallel(banks, tiles, load)
+            if not overlapped:
+                yield from parallel(banks, tiles, load)
             if settle > 0:
                 yield env.timeout(settle)
+            conv = env.process(convert(adcs, n_adcs, busy, stream / vectors if vectors else 0.0,
+                                       vectors, streamed))
             yield from parallel(lights, tiles, stream)
-        yield from parallel(adcs, n_adcs, conv)
+            streamed.succeed()
+        yield conv
         if dig > 0:
-            yield from use(host, dig)
+            yield from use(logic, dig)
+
+    def layer_jobs(layer, spec, t, first_done):
+        t0, j = env.now, t.jobs
+        tiles = max(int(_get(summary, layer, "info", "tiles")), 1)
+        n_adcs = _n_adcs(summary, layer, spec) if t.busy_s else 1
+        array = simpy.Resource(env, capacity=1)
+        logic = simpy.Resource(env, capacity=1)     # the layer's partial-sum logic
+        banks = shared.get("dac") or simpy.Resource(env, capacity=tiles)
+        lights = shared.get("laser") or simpy.Resource(env, capacity=tiles)
+        adcs = shared.get("adc") or simpy.Resource(env, capacity=n_adcs)
+        args = (array, banks, lights, adcs, logic, tiles, n_adcs, t.dac_load_s / j,
+                (t.program_s - t.dac_load_s) / j, t.stream_s / j, t.busy_s / j,
+                t.vectors / j, t.digital_s / j, t.load_overlapped)
+        procs = [env.process(job(*args)) for _ in range(j)]
+        yield procs[0]
+        first_done.succeed()
+        yield simpy.AllOf(env, procs)
+        spans[layer] = env.now - t0
 
     def step():
+        running = []
         for layer, spec, t in plan:
-            t0, j = env.now, t.jobs
-            if j < 1:
-                out[layer] = 0.0
+            if spec is None:
                 continue
-            tiles = max(int(_get(summary, layer, "info", "tiles")), 1) if spec else 1
-            n_adcs = _n_adcs(summary, layer, spec) if spec and t.convert_s else 1
-            array = simpy.Resource(env, capacity=1)
-            banks = shared.get("dac") or simpy.Resource(env, capacity=tiles)
-            lights = shared.get("laser") or simpy.Resource(env, capacity=tiles)
-            adcs = shared.get("adc") or simpy.Resource(env, capacity=n_adcs)
-            load = t.dac_load_s / j
-            settle = (t.program_s - t.dac_load_s) / j
-            jobs = [env.process(job(array, banks, lights, adcs, tiles, n_adcs, load, settle,
-                                    t.stream_s / j, t.convert_s / j, t.digital_s / j))
-                    for _ in range(j)]
-            yield simpy.AllOf(env, jobs)
-            out[layer] = env.now - t0
+            if t.jobs < 1:
+                spans[layer] = 0.0
+                continue
+            first_done = env.event()
+            p = env.process(layer_jobs(layer, spec, t, first_done))
+            running.append(p)
+            # an independent layer holds the forward chain for its clean readout only
+            yield first_done if _independent(summary, layer) and t.jobs > 1 else p
+        yield simpy.AllOf(env, running)
+        for layer, spec, t in plan:     # host-only entries, one after another
+            if spec is None:
+                t0 = env.now
+                if t.digital_s > 0:
+                    yield from use(host, t.digital_s)
+                spans[layer] = env.now - t0
 
     env.process(step())
     env.run()
-    return out
+    return env.now, spans
+
+
+def simulate_layers(summary: Mapping[str, float], spec_by_device: SpecArg, *,
+                    dac_banks: int | None = None, lasers: int | None = None,
+                    adc_pool: int | None = None) -> dict[str, float]:
+    """Simulated time (s) from each entry's start to its end (see :func:`simulate_step`)."""
+    return simulate_step(summary, spec_by_device, dac_banks=dac_banks, lasers=lasers,
+                         adc_pool=adc_pool)[1]
 
 
 def _latencies(summary, spec_by_device, **pools):
     plan, dspec = _plan(summary, _resolve_specs(spec_by_device))
-    sim = simulate_layers(summary, spec_by_device, **pools)
-    lat = {}
-    for layer, _spec, t in plan:
-        comp = t.critical_path()
-        comp["contention"] = max(sim[layer] - math.fsum(comp.values()), 0.0)
-        lat[layer] = comp
-    return plan, dspec, lat, math.fsum(sim.values())
+    lat, t_analytic, _ = schedule(summary, plan)
+    t_sim, _ = simulate_step(summary, spec_by_device, **pools)
+    for comp in lat.values():
+        comp["contention"] = 0.0
+    # time lost waiting for shared resources, booked on the first entry
+    first = next(iter(lat), None)
+    if first is not None:
+        lat[first]["contention"] = max(t_sim - t_analytic, 0.0)
+    return plan, dspec, lat, max(t_sim, t_analytic)
 
 
 def simulate_latency(summary: Mapping[str, float], spec_by_device: SpecArg, *,

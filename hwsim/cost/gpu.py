@@ -18,7 +18,8 @@ from .analytic import CostReport
 from .spec import PJ, GpuSpec
 
 __all__ = ["step_flop_multiplier", "gpu_step_cost", "mlp_forward_flops", "mlp_bytes", "gpu_band",
-           "summary_step_work", "bp_step_work", "measure_torch_step"]
+           "summary_step_work", "bp_step_work", "measure_torch_step", "nvml_step_energy",
+           "NVML_MIN_WINDOW_S"]
 
 _KINDS = ("bp", "forward_only")
 _FP32_BYTES = 4
@@ -132,15 +133,17 @@ def summary_step_work(summary) -> dict[str, float]:
 
 
 def _roofline(flops: float, nbytes: float, n_kernels: float, t_launch_s: float, gpu: GpuSpec,
-              p_host_w: float, label: float) -> CostReport:
+              p_host_w: float, label: float, p_idle_w: float | None = None) -> CostReport:
+    p_idle = gpu.p_idle_w if p_idle_w is None else p_idle_w
     t_roof = max(flops / (gpu.peak_fp32_tflops * 1e12), nbytes / (gpu.mem_bw_gbs * 1e9))
     t_launch = n_kernels * t_launch_s
     t = t_roof + t_launch
     energy = {"compute": flops * gpu.e_flop_pj * PJ, "memory": nbytes * gpu.e_byte_pj * PJ,
-              "idle": gpu.p_idle_w * t, "host_static": p_host_w * t}
+              "idle": p_idle * t, "host_static": p_host_w * t}
     return CostReport(energy, {"compute": t_roof, "launch": t_launch}, flops / 2.0, 0.0, "digital",
                       {"gpu_kernels": float(n_kernels), "gpu_band_position": label,
-                       "gpu_flops": float(flops)})
+                       "gpu_flops": float(flops), "gpu_idle_w": p_idle,
+                       "gpu_idle_is_assumption": float(not gpu.p_idle_measured)})
 
 
 def gpu_band(flops: float, nbytes: float, n_kernels: float, gpu: GpuSpec, *,
@@ -153,7 +156,9 @@ def gpu_band(flops: float, nbytes: float, n_kernels: float, gpu: GpuSpec, *,
     * ``"high"`` – eager at 20 µs per launch (cost.md §2.5 range 5–20 µs).
 
     Energy = P_idle·t + FLOPs·e_flop + bytes·e_byte (+ ``p_host_w``·t, the same host floor the
-    device rows pay). ``metrics["gpu_band_position"]`` is 0 / 1 / 2 for low / nominal / high.
+    device rows pay), P_idle at the GPU's idle band (``GpuSpec.p_idle_at``; an assumed idle
+    figure has its own band). ``metrics["gpu_band_position"]`` is 0 / 1 / 2 for low / nominal /
+    high; ``gpu_idle_is_assumption`` says whether the idle power is a measurement of this GPU.
     """
     for name, v in (("flops", flops), ("nbytes", nbytes), ("n_kernels", n_kernels),
                     ("p_host_w", p_host_w)):
@@ -161,9 +166,10 @@ def gpu_band(flops: float, nbytes: float, n_kernels: float, gpu: GpuSpec, *,
             raise ValueError(f"{name} = {v!r} is invalid; allowed: a finite number >= 0")
     if not isinstance(gpu, GpuSpec):
         raise ValueError(f"gpu = {gpu!r} is invalid; allowed: a GpuSpec (see GPU_PRESETS)")
-    return {"low": _roofline(flops, nbytes, 0, 0.0, gpu, p_host_w, 0.0),
+    return {"low": _roofline(flops, nbytes, 0, 0.0, gpu, p_host_w, 0.0, gpu.p_idle_at("low")),
             "nominal": _roofline(flops, nbytes, n_kernels, gpu.t_launch_s, gpu, p_host_w, 1.0),
-            "high": _roofline(flops, nbytes, n_kernels, T_LAUNCH_HIGH_US * 1e-6, gpu, p_host_w, 2.0)}
+            "high": _roofline(flops, nbytes, n_kernels, T_LAUNCH_HIGH_US * 1e-6, gpu, p_host_w, 2.0,
+                              gpu.p_idle_at("high"))}
 
 
 def bp_step_work(layer_sizes: Sequence[int], n_classes: int, batch: int,
@@ -184,7 +190,8 @@ def bp_step_work(layer_sizes: Sequence[int], n_classes: int, batch: int,
 # --------------------------------------------------------------------------- measured
 def measure_torch_step(layer_sizes: Sequence[int], n_classes: int, batch: int, *,
                        kind: str = "forward_only", directions: int = 8, repeats: int = 5,
-                       device: str | None = None, seed: int = 0) -> CostReport:
+                       device: str | None = None, seed: int = 0, nvml=None,
+                       min_window_s: float = 1.0, clock=None, sleep=None) -> CostReport:
     """Run the step with torch on this machine's device and time it.
 
     ``kind="forward_only"``: per layer, 2·``directions`` perturbed weight copies evaluated in
@@ -194,8 +201,11 @@ def measure_torch_step(layer_sizes: Sequence[int], n_classes: int, batch: int, *
 
     Time: CUDA events on a CUDA device, ``time.perf_counter`` otherwise (median of
     ``repeats`` after one warm-up). Energy: the NVML total-energy counter through ``pynvml``
-    when importable on a CUDA device (energy over the timed repeats / repeats); otherwise no
-    energy is claimed (``energy_j`` empty, ``metrics["energy_measured"] = 0``).
+    when importable on a CUDA device (or ``nvml`` = (module, handle) given), read over windows
+    of at least ``min_window_s`` ≥ 1 s with the idle power subtracted
+    (:func:`nvml_step_energy`): ``energy_j["measured"]`` is the dynamic energy per step and
+    ``energy_j["idle"]`` the measured idle power × step time; otherwise no energy is claimed
+    (``energy_j`` empty, ``metrics["energy_measured"] = 0``).
     """
     import time
 
@@ -244,8 +254,7 @@ def measure_torch_step(layer_sizes: Sequence[int], n_classes: int, batch: int, *
     with ctx:
         fn()                                                                    # warm-up
         times, energy_mj = [], None
-        nvml = _nvml_handle(dev)
-        e0 = nvml[0].nvmlDeviceGetTotalEnergyConsumption(nvml[1]) if nvml else None
+        nvml = _nvml_handle(dev) if nvml is None else nvml
         for _ in range(repeats):
             if dev.type == "cuda":
                 start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -258,14 +267,60 @@ def measure_torch_step(layer_sizes: Sequence[int], n_classes: int, batch: int, *
                 t0 = time.perf_counter()
                 fn()
                 times.append(time.perf_counter() - t0)
-        if nvml:
-            energy_mj = nvml[0].nvmlDeviceGetTotalEnergyConsumption(nvml[1]) - e0
     times.sort()
     t = times[len(times) // 2]
-    energy = {"measured": energy_mj * 1e-3 / repeats} if energy_mj is not None else {}
-    return CostReport(energy, {"measured": t}, 0.0, 0.0, "digital",
-                      {"energy_measured": float(energy_mj is not None),
-                       "measured_on_cuda": float(dev.type == "cuda")})
+    metrics = {"energy_measured": float(nvml is not None),
+               "measured_on_cuda": float(dev.type == "cuda")}
+    energy = {}
+    if nvml is not None:
+        sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
+        with ctx:
+            w = nvml_step_energy(nvml, fn, t, sync=sync, min_window_s=min_window_s,
+                                 clock=clock, sleep=sleep)
+        # dynamic energy per step (idle subtracted) and the idle power over the step, apart
+        energy = {"measured": w["dynamic_j"], "idle": w["idle_w"] * t}
+        metrics.update(nvml_window_s=w["window_s"], nvml_idle_window_s=w["idle_window_s"],
+                       nvml_steps=w["steps"], gpu_idle_w=w["idle_w"])
+    return CostReport(energy, {"measured": t}, 0.0, 0.0, "digital", metrics)
+
+
+#: NVML's energy counter and power sensor are too coarse for sub-second windows (A100/H100
+#: sample ~25 % of runtime; arXiv:2312.02741): every NVML window lasts at least this long (s).
+NVML_MIN_WINDOW_S = 1.0
+
+
+def nvml_step_energy(nvml, fn, t_step_s: float, *, sync=lambda: None,
+                     min_window_s: float = NVML_MIN_WINDOW_S, clock=None, sleep=None) -> dict:
+    """Energy of one step from NVML's total-energy counter (mJ) over windows of at least
+    ``min_window_s``: an idle window first (the GPU's idle power, context loaded), then
+    ⌈min_window_s / t_step_s⌉ back-to-back steps; the idle energy over the busy window is
+    subtracted. Returns ``dynamic_j`` (per step), ``idle_w``, ``window_s``, ``idle_window_s``
+    and ``steps``. ``nvml`` = (module, handle) with ``nvmlDeviceGetTotalEnergyConsumption``;
+    ``clock`` / ``sleep`` default to ``time.perf_counter`` / ``time.sleep`` (tests inject fakes)."""
+    import time
+    clock = clock or time.perf_counter
+    sleep = sleep or time.sleep
+    if not (min_window_s >= 1.0):
+        raise ValueError(f"min_window_s = {min_window_s!r} is invalid; allowed: >= 1 s (NVML "
+                         "cannot resolve shorter windows)")
+    mod, handle = nvml
+    read = lambda: mod.nvmlDeviceGetTotalEnergyConsumption(handle) * 1e-3   # noqa: E731  J
+    sync()
+    e0, t0 = read(), clock()
+    sleep(min_window_s)
+    e1, t1 = read(), clock()
+    idle_window = t1 - t0
+    idle_w = (e1 - e0) / idle_window
+    steps = max(1, math.ceil(min_window_s / max(t_step_s, 1e-9)))
+    e0, t0 = read(), clock()
+    for _ in range(steps):
+        fn()
+    sync()
+    e1, t1 = read(), clock()
+    window = t1 - t0
+    return {"dynamic_j": max(e1 - e0 - idle_w * window, 0.0) / steps, "idle_w": idle_w,
+            "window_s": window, "idle_window_s": idle_window,
+            "steps": float(steps)}
 
 
 class _null:

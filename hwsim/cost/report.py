@@ -92,8 +92,10 @@ def with_headline(band: Mapping[str, CostReport], level: str, *,
                   ) -> CostReport:
     """The report at ``level`` with the headline metrics of its low/nominal/high ``band``:
 
-    ``energy_per_step_j_<lv>``, ``latency_per_step_s_<lv>`` and, when ``steps`` (to the target
-    accuracy) is known, ``energy_to_target_j_<lv>`` = steps × energy per step and
+    ``energy_per_step_j_<lv>`` (system: device + host), ``device_energy_per_step_j_<lv>``
+    (device only, :attr:`CostReport.device_energy_j`), ``latency_per_step_s_<lv>`` and, when
+    ``steps`` (to the target accuracy) is known, ``energy_to_target_j_<lv>`` = steps × energy
+    per step (and its device-only part) and
     ``time_to_target_s_<lv>``, plus ``steps_to_target``, ``target_accuracy`` and
     ``target_reached`` (1/0). ``laser_on_s`` and ``endurance_used_fraction`` are always
     present (0 where the row has no laser or no wearing cells); ``cost_level_index`` says
@@ -109,6 +111,7 @@ def with_headline(band: Mapping[str, CostReport], level: str, *,
     m["cost_level_index"] = float(_LEVELS.index(level))
     for lv in _LEVELS:
         m[f"energy_per_step_j_{lv}"] = band[lv].total_energy_j
+        m[f"device_energy_per_step_j_{lv}"] = band[lv].device_energy_j
         m[f"latency_per_step_s_{lv}"] = band[lv].total_latency_s
     if target_accuracy is not None:
         m["target_accuracy"] = float(target_accuracy)
@@ -117,6 +120,7 @@ def with_headline(band: Mapping[str, CostReport], level: str, *,
         m["steps_to_target"] = float(steps)
         for lv in _LEVELS:
             m[f"energy_to_target_j_{lv}"] = steps * band[lv].total_energy_j
+            m[f"device_energy_to_target_j_{lv}"] = steps * band[lv].device_energy_j
             m[f"time_to_target_s_{lv}"] = steps * band[lv].total_latency_s
     return CostReport(base.energy_j, base.latency_s, base.macs, base.conversions,
                       base.weight_mode, m)

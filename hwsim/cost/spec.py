@@ -69,10 +69,13 @@ _ALLOWED = {
     "unit": "a number in [0, 1]",
     "finite": "a finite number",
     "int": "an integer >= 1",
+    "bool": "true or false",
 }
 
 
 def _ok(kind: str, v: object) -> bool:
+    if kind == "bool":
+        return isinstance(v, bool)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return False
     if kind == "int":
@@ -129,7 +132,11 @@ class PhotonicCostSpec(_SpecMixin):
     e_dac_pj: float = 3.57           # 8 b 14 GS/s 16 nm DAC (50 mW); SimPhony dac.yml, LT DAC.py
     dac_ref_bits: int = 8            # bits at which e_dac_pj / e_knob_write_pj are stated
     # Detection and conversion (cost.md §2.1, §2.2)
-    e_pd_pj: float = 0.22            # 1.1 mW PD at 5 GS/s (derived); LT default.yaml
+    # 1.1 mW PD at 5 GS/s (derived); LT default.yaml. Physics check: a reverse-biased PD
+    # dissipates V_bias·R·P_det; the thermal-noise link budget delivers P_det = S_PD·2^b =
+    # 0.81 mW at 8 b (cost.md §1.3), so 1.1 mW ≈ 0.81 mA × 1.36 V: a photocurrent power, drawn
+    # while light arrives (it follows the laser's duty), not an always-on bias.
+    e_pd_pj: float = 0.22
     # Receiver model of the link budget (cost.md §1.3): "thermal" P_det = S_PD·2^b (SimPhony/LT)
     # or "shot" P_det = 4^b·hν·f_s (the floor; large meshes need it, cost.md §4.4b).
     receiver_model: str = "thermal"
@@ -143,6 +150,10 @@ class PhotonicCostSpec(_SpecMixin):
     e_knob_write_pj: float = 3.57    # one 8 b phase-DAC sample per knob; SimPhony dac.yml
     t_knob_dac_ns: float = 0.0714    # one phase-DAC sample at 14 GS/s; SimPhony dac.yml
     knob_dacs_per_tile: int = 8      # phase DACs multiplexed over a tile's shifters (assumption)
+    # Double-buffered knob drivers: the next setting's values load into holding registers
+    # while the current one streams, so the DAC load hides under streaming (settling still
+    # holds the mesh). False = the DACs drive the heaters directly (load, then settle).
+    knob_load_overlaps_stream: bool = False
     p_pi_mw: float = 30.0            # thermo-optic P_pi; SimPhony phase_shifter.yml
     # Mean heater power / P_pi per phase shifter, used only when the trace carries no phase
     # values: phases uniform on [0, 2π) give mean φ/π = 1 (P_hold = P_pi·φ/π, cost.md §1.3).
@@ -171,6 +182,7 @@ class PhotonicCostSpec(_SpecMixin):
                          "laser_wpe": "frac", "heater_mean_fraction": "nonneg",
                          "dac_ref_bits": "int", "adc_ref_bits": "int", "cols_per_adc": "int",
                          "knob_dacs_per_tile": "int", "weight_mode": WEIGHT_MODES_PHOTONIC,
+                         "knob_load_overlaps_stream": "bool",
                          "receiver_model": RECEIVER_MODELS,
                          "laser_idle_on_fraction": "unit", "converter_idle_fraction": "unit",
                          "receiver_idle_fraction": "unit", "p_host_static_w": "nonneg"})
@@ -269,8 +281,13 @@ class CrossbarCostSpec(_SpecMixin):
     p_column_uw: float = 100.9
     converter_idle_fraction: float = 0.1  # ADC/DAC idle vs active power (assumption, unverified)
     p_host_static_w: float = 15.0    # host floor: Jetson AGX Orin 15 W mode; Orin brief
-    endurance_cycles: float = 1e6    # writes per cell before wear-out: lower end of PCM 1e6–1e9
-    #   and RRAM 1e6–1e12 (devices.md §6.11)
+    endurance_cycles: float = 1e6    # program pulses per cell before wear-out: lower end of PCM
+    #   1e6–1e9 and RRAM 1e6–1e12 cycles (devices.md §6.11; endurance is specified in cycles,
+    #   i.e. pulses, not in verified writes)
+    # Program-and-verify pulses per write of one cell: cost.md §2.3 "program-and-verify per analog
+    # cell 10–100 pulses" and §4.4 (1e5 steps × 3 programs × 10–100 pulses); low = 1 (one
+    # open-loop pulse, assumption). Endurance used = writes per cell × this / endurance_cycles.
+    pulses_per_write: float = 10.0
     # Integrating neurons (NeuRRAM style, Wan et al., Nature 608, 504 (2022)): energy per output
     # column for each input-bit pass (wordline toggle + sample onto the integrator) and for each
     # unit-pulse slot the integrator runs. 0 = columns read by a plain ADC (ISAAC, HERMES).
@@ -313,7 +330,36 @@ _CROSSBAR_RANGE: dict[str, tuple[float, float]] = {
     "converter_idle_fraction": (0.0, 1.0),  # perfect gating / always on
     "p_host_static_w": (0.0, 60.0),     # shared host / Orin 60 W mode (Orin brief)
     "endurance_cycles": (1e9, 1e5),     # PCM upper end (devices.md §6.11); flash/SONOS 1e4–1e5 (unverified)
+    "pulses_per_write": (1.0, 100.0),   # one open-loop pulse (assumption) / cost.md §2.3 upper end
 }
+
+
+# Spec parameters that matter most for the device/GPU ratios, per cost section, for the
+# one-at-a-time sensitivity (hwsim.cost.sensitivity): (label, unit, field, domain of the
+# break-even search, (low, high) or None for the section's own low / high range).
+SENSITIVITY_FIELDS: dict[str, tuple] = {
+    "mzi": (
+        ("P_π (thermo-optic)", "mW", "p_pi_mw", (0.0, 1e4), None),
+        ("settle time τ", "ns", "t_settle_ns", (0.0, 1e9), None),
+        ("laser wall-plug efficiency", "", "laser_wpe", (1e-4, 1.0), None),
+        ("ADC energy (mesh)", "pJ", "e_adc_pj", (0.0, 1e4), None),
+        ("laser duty off-stream", "", "laser_idle_on_fraction", (0.0, 1.0), None),
+        ("receiver bias duty (TIA)", "", "receiver_idle_fraction", (0.0, 1.0), None),
+        ("converter idle duty (mesh)", "", "converter_idle_fraction", (0.0, 1.0), None),
+        ("input DAC energy", "pJ", "e_dac_pj", (0.0, 1e4), None),
+    ),
+    "crossbar": (
+        ("ADC energy (crossbar)", "pJ", "e_adc_pj", (0.0, 1e4), None),
+        ("cell program energy", "pJ", "e_write_pj", (0.0, 1e6), None),
+        ("row write time", "ns", "t_write_ns", (0.0, 1e9), None),
+        ("cell read energy", "fJ", "e_cell_read_fj", (0.0, 1e6), None),
+        ("column readout power", "µW", "p_column_uw", (0.0, 1e6), None),
+        ("read pass time", "ns", "t_read_ns", (0.0, 1e6), None),
+        # mean input pulse duty: an assumed range around the assumed 0.25 (cost.md §4.4b)
+        ("input pulse duty (crossbar PWM)", "", "pwm_mean_duty", (1e-3, 1.0), (0.1, 0.5)),
+    ),
+}
+SPEC_RANGES: dict[str, dict] = {}     # section → its low / high ranges (filled below)
 
 
 def crossbar_spec(level: str = "nominal") -> CrossbarCostSpec:
@@ -335,14 +381,27 @@ class GpuSpec(_SpecMixin):
     t_launch_us: float
     e_flop_pj: float
     e_byte_pj: float
+    # Idle power band (W) for the low / high levels; 0 = p_idle_w at every level. An idle
+    # figure that is not a measurement of this GPU is an assumption and carries its own band.
+    p_idle_low_w: float = 0.0
+    p_idle_high_w: float = 0.0
+    p_idle_measured: bool = False    # True only for a cited measurement of this very GPU
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"GpuSpec.name = {self.name!r} is invalid; allowed: a non-empty string")
-        _validate(self, {"name": "str"})
-        if self.p_idle_w > self.tdp_w:
-            raise ValueError(f"GpuSpec.p_idle_w = {self.p_idle_w!r} is invalid; "
-                             f"allowed: <= tdp_w = {self.tdp_w!r}")
+        _validate(self, {"name": "str", "p_idle_low_w": "nonneg", "p_idle_high_w": "nonneg",
+                         "p_idle_measured": "bool"})
+        for f in ("p_idle_w", "p_idle_low_w", "p_idle_high_w"):
+            if getattr(self, f) > self.tdp_w:
+                raise ValueError(f"GpuSpec.{f} = {getattr(self, f)!r} is invalid; "
+                                 f"allowed: <= tdp_w = {self.tdp_w!r}")
+
+    def p_idle_at(self, level: str) -> float:
+        """Idle power (W) at ``level``: the band's end for low / high, else ``p_idle_w``."""
+        i = _level(level)
+        band = {0: self.p_idle_low_w, 2: self.p_idle_high_w}.get(i, 0.0)
+        return band or self.p_idle_w
 
     @property
     def t_launch_s(self) -> float:
@@ -359,10 +418,14 @@ _GPU_LIST = (
         peak_fp32_tflops=66.9,     # NVIDIA H100 datasheet (via glennklockwood.com)
         mem_bw_gbs=3350.0,         # same
         tdp_w=700.0,               # same
-        # No measured H100 idle figure is in cost.md: the A100's measured context-loaded idle
-        # (61 W, LT profile/power_results/power_usage.csv) is used as-is as a floor, not scaled
-        # by TDP (the old 107 W had no source); unverified for H100.
+        # ASSUMPTION (no measured H100 idle figure is in cost.md): the A100's measured
+        # context-loaded idle (61 W, LT profile/power_results/power_usage.csv) reused as the
+        # nominal. Its own band: low 40 W (assumption: a lower idle clock state, unverified),
+        # high 80.3 W (H200 SXM idle with a model loaded, a secondary benchmark page,
+        # api.serialalice.pt "GPU Energy Benchmark", unverified).
         p_idle_w=61.0,
+        p_idle_low_w=40.0,
+        p_idle_high_w=80.3,
         t_launch_us=_T_LAUNCH_US,
         e_flop_pj=(700.0 - 61.0) / 66.9,  # derived: (TDP − idle)/peak, pJ/FLOP
         e_byte_pj=3.5 * 8,         # HBM3 ≈3.5 pJ/bit (unverified); O'Connor MICRO'17 doi:10.1145/3123939.3124545
@@ -373,6 +436,7 @@ _GPU_LIST = (
         mem_bw_gbs=2039.0,         # same (80 GB)
         tdp_w=400.0,               # same
         p_idle_w=61.0,             # measured, context loaded; LT profile/power_results/power_usage.csv
+        p_idle_measured=True,
         t_launch_us=_T_LAUNCH_US,
         e_flop_pj=(400.0 - 61.0) / 19.5,  # derived: (TDP − idle)/peak, pJ/FLOP
         e_byte_pj=3.9 * 8,         # HBM2 3.9 pJ/bit; hwcomponents-cacti, O'Connor MICRO'17
@@ -383,6 +447,8 @@ _GPU_LIST = (
         mem_bw_gbs=204.8,          # same
         tdp_w=60.0,                # same (15–60 W power modes)
         p_idle_w=15.0,             # assumption: lowest power mode of the brief's 15–60 W; unverified
+        p_idle_low_w=5.0,          # assumption band: an idle module well below its 15 W mode
+        p_idle_high_w=30.0,        # assumption band: half of the 60 W mode (unverified)
         t_launch_us=_T_LAUNCH_US,
         e_flop_pj=(60.0 - 15.0) / 5.3,  # derived: (TDP − idle)/peak, pJ/FLOP
         e_byte_pj=8.0 * 8,         # LPDDR4 8 pJ/bit (nearest listed to Orin's LPDDR5); hwcomponents-cacti
@@ -425,6 +491,7 @@ def gpu_preset(name: str) -> GpuSpec:
 
 # --------------------------------------------------------------------------- overrides
 _SECTIONS = {"mzi": photonic_spec, "crossbar": crossbar_spec}
+SPEC_RANGES.update({"mzi": _PHOTONIC_RANGE, "crossbar": _CROSSBAR_RANGE})
 
 
 def _sections() -> dict:

@@ -32,7 +32,7 @@ def build_crossbar(n_in: int, n_out: int, config: CrossbarConfig | None = None, 
 
 
 CROSSBAR = register(DeviceKind(
-    name="crossbar", label="memristive crossbar", config_type=CrossbarConfig,
+    name="crossbar", label="crossbar", config_type=CrossbarConfig,
     build=build_crossbar, presets=CROSSBAR_PRESETS, knob_names=("conductances", "tile_scale"),
     cost_section="crossbar", capabilities=frozenset({"nominal"}), hints=HINTS,
     default_preset="crossbar-default", order=1))

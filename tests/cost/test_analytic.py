@@ -180,7 +180,8 @@ def test_device_traced_optical_power_and_balanced_receivers_are_priced():
     """A device that models its own optical budget (its detection noise comes from that laser
     power) is priced at the same power, W_el = W_opt / wall-plug; a balanced homodyne receiver
     pays two photodiodes per output."""
-    p = dataclasses.replace(photonic_spec(), converter_idle_fraction=0.0, receiver_idle_fraction=0.0)
+    p = dataclasses.replace(photonic_spec(), converter_idle_fraction=0.0, receiver_idle_fraction=0.0,
+                            laser_idle_on_fraction=0.0)   # no idle receiver or PD terms
     ev = [ProgramEvent("mzi1", 2, 2 * MZI.knobs, 2),
           MvmEvent("mzi1", 2, 5000, 5000 * 256, 5000 * 16, 5000 * 16, 0)]
     direct = price(summarize(ev, [MZI]), p)

@@ -68,11 +68,17 @@ def test_band_regimes_by_hand():
     assert band["low"].total_latency_s == pytest.approx(t_roof)              # CUDA graphs
     assert band["nominal"].total_latency_s == pytest.approx(t_roof + 40 * 5e-6)
     assert band["high"].total_latency_s == pytest.approx(t_roof + 40 * 20e-6)
-    for r in band.values():
+    # the H100 idle power is an assumption (the A100's measured 61 W) with its own band
+    for lv, p_idle in (("low", 40.0), ("nominal", 61.0), ("high", 80.3)):
+        r = band[lv]
         t = r.total_latency_s
-        assert r.energy_j["idle"] == pytest.approx(61.0 * t)
+        assert r.metrics["gpu_idle_is_assumption"] == 1.0
+        assert r.energy_j["idle"] == pytest.approx(p_idle * t)
         assert r.energy_j["host_static"] == pytest.approx(15.0 * t)
         assert r.energy_j["compute"] == pytest.approx(f * h100.e_flop_pj * 1e-12)
+    a100 = gpu_band(f, b, k, GPU_PRESETS["A100 SXM4 80GB"])     # measured idle: no band
+    assert {r.metrics["gpu_idle_w"] for r in a100.values()} == {61.0}
+    assert a100["nominal"].metrics["gpu_idle_is_assumption"] == 0.0
     # launch-bound eager: idle dominates (cost.md §4.3); throughput-bound: dynamic dominates
     assert band["nominal"].energy_j["idle"] > 10 * band["nominal"].energy_j["compute"]
     assert band["low"].energy_j["compute"] > band["low"].energy_j["idle"]
@@ -102,3 +108,60 @@ def test_measured_step_runs_here(kind):
         assert r.energy_j == {} and r.metrics["energy_measured"] == 0.0
     with pytest.raises(ValueError, match="kind"):
         measure_torch_step([32, 16], 10, 8, kind="zo")
+
+
+class _FakeGpu:
+    """A fake NVML device: a clock, a power draw (idle, or busy while a step runs) and the
+    total-energy counter (mJ) integrating it."""
+
+    def __init__(self, idle_w=61.0, busy_w=200.0, t_step=0.25e-3):
+        self.t, self.mj, self.idle_w, self.busy_w, self.t_step = 0.0, 0.0, idle_w, busy_w, t_step
+
+    def _advance(self, dt, p):
+        self.t += dt
+        self.mj += p * dt * 1e3
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle):
+        return int(self.mj)                    # NVML returns whole mJ
+
+    def clock(self):
+        return self.t
+
+    def sleep(self, s):
+        self._advance(s, self.idle_w)
+
+    def step(self):
+        self._advance(self.t_step, self.busy_w)
+
+
+def test_nvml_windows_of_a_second_with_idle_subtracted():
+    from hwsim.cost.gpu import NVML_MIN_WINDOW_S, nvml_step_energy
+    gpu = _FakeGpu()
+    w = nvml_step_energy((gpu, 0), gpu.step, 0.25e-3, clock=gpu.clock, sleep=gpu.sleep)
+    assert NVML_MIN_WINDOW_S == 1.0
+    assert w["steps"] == 4000 and w["window_s"] >= 1.0 and w["idle_window_s"] >= 1.0
+    assert w["idle_w"] == pytest.approx(61.0, rel=1e-3)
+    assert w["dynamic_j"] == pytest.approx((200.0 - 61.0) * 0.25e-3, rel=1e-3)
+    with pytest.raises(ValueError, match="min_window_s"):
+        nvml_step_energy((gpu, 0), gpu.step, 0.25e-3, min_window_s=0.01)
+
+
+def test_measured_row_reads_nvml_over_a_second():
+    """The measured row on a real (CPU) step with a fake NVML counter drawing a constant 61 W
+    in real time: one idle window and one busy window of ≥ 1 s each, nothing dynamic left."""
+    import time
+
+    from hwsim.cost import measure_torch_step
+
+    class ConstantPower:
+        t0 = time.perf_counter()
+
+        def nvmlDeviceGetTotalEnergyConsumption(self, handle):
+            return int(61.0 * (time.perf_counter() - self.t0) * 1e3)
+
+    r = measure_torch_step([16, 8], 10, 4, kind="bp", repeats=1, nvml=(ConstantPower(), 0))
+    assert r.metrics["energy_measured"] == 1.0
+    assert r.metrics["nvml_window_s"] >= 1.0 and r.metrics["nvml_idle_window_s"] >= 1.0
+    assert r.metrics["gpu_idle_w"] == pytest.approx(61.0, rel=0.01)
+    assert r.energy_j["measured"] == pytest.approx(0.0, abs=61.0 * 2e-3 / r.metrics["nvml_steps"])
+    assert r.energy_j["idle"] == pytest.approx(61.0 * r.total_latency_s, rel=0.01)

@@ -12,7 +12,7 @@ FACTORIES = {"photonic": photonic_spec, "crossbar": crossbar_spec}
 
 
 def _numeric(spec):
-    return {k: v for k, v in spec.items() if not isinstance(v, str)}
+    return {k: v for k, v in spec.items() if not isinstance(v, (str, bool))}
 
 
 @pytest.mark.parametrize("kind", FACTORIES)
@@ -86,7 +86,9 @@ def test_gpu_presets():
     h100 = GPU_PRESETS["H100 SXM5"]
     assert (h100.peak_fp32_tflops, h100.mem_bw_gbs, h100.tdp_w) == (66.9, 3350.0, 700.0)
     for g in GPU_PRESETS.values():
-        assert all(v > 0 for v in _numeric(g).values())
+        assert all(v > 0 for k, v in _numeric(g).items() if k not in ("p_idle_low_w", "p_idle_high_w"))
+        # an idle figure that is not a measurement of this GPU carries its own band
+        assert g.p_idle_measured or g.p_idle_at("low") < g.p_idle_w < g.p_idle_at("high")
         # dynamic energy at peak + idle = TDP
         assert g.p_idle_w + g.e_flop_pj * 1e-12 * g.peak_fp32_tflops * 1e12 == \
             pytest.approx(g.tdp_w)

@@ -96,7 +96,11 @@ def test_crossbar_writes_and_endurance():
     assert s["x.program.writes_per_cell_max_total"] == 1
     from hwsim.cost import crossbar_spec
     r = price(s, crossbar_spec())
-    assert r.metrics["endurance_used_fraction"] == pytest.approx(1 / 1e6)
+    # endurance is counted in program pulses: 1 write × 10 program-and-verify pulses / 1e6
+    assert r.metrics["pulses_per_cell_max_total"] == 10
+    assert r.metrics["endurance_used_fraction"] == pytest.approx(10 / 1e6)
+    assert price(s, crossbar_spec("high")).metrics["endurance_used_fraction"] == pytest.approx(
+        100 / 1e5)
     assert r.metrics["writes_per_cell_max"] == 1
 
 

@@ -7,7 +7,6 @@ tmp_path.
 
 import contextlib
 import io
-import math
 import os
 import re
 import shutil
@@ -25,6 +24,7 @@ from algorithms.trainer import LocalTrainer
 from experiments import data, labels
 from experiments.cli import main
 from experiments.results import RunRecord, read_results, write_results
+from hwsim.kinds import KINDS
 
 GPUS = ["H100 SXM5", "Jetson AGX Orin 64GB"]
 N_TRAIN = 1437                     # digits training split
@@ -52,6 +52,11 @@ def cli(argv) -> int:
         return main([str(a) for a in argv])
     except SystemExit as e:
         return e.code
+
+
+#: the default preset of every other device kind: a run on mzi-default prices its step there too
+COMPANION_PRESETS = [k.default_preset for k in KINDS.values()
+                     if k.default_preset not in (None, "mzi-default")]
 
 
 def run_args(tmp: Path, out: Path, *more) -> list:
@@ -101,15 +106,22 @@ def test_tiny_run_succeeds_and_prints_tables(main_run):
     for mode, label in (("mf-ad", "MF-AD"), ("bp", "BP")):
         row = next(l for l in lines if l.startswith(f"{label} ({TWIN}) "))
         assert row.split()[-1] == f"{ref_acc[mode]:.4f}"
-    # cost section with ratios for both device kinds against every GPU and both GPU algorithms
-    assert "Cost per training step" in out
-    assert "Ratios device / GPU (energy, latency) per training step:" in out
-    for dev in ("mzi-default MF+DD", "crossbar-default MF+DD"):
-        for gpu in GPUS:
-            for algo in ("BP", "MF+DD"):
-                assert any(l.startswith(f"  {dev} / GPU {gpu}: {algo}: energy ")
-                           and "x, latency " in l for l in lines), (dev, gpu, algo)
+    # one screen: accuracies, then the headline — the run's device next to every GPU (its own
+    # algorithm's traced work and BP), the ratio band — and where the full ledger is
+    tail = lines[next(i for i, l in enumerate(lines) if l.startswith("model ")):]
+    assert len(tail) <= 25, "\n".join(tail)
+    assert any(l.startswith("Cost per training step (nominal level") for l in tail)
+    names = ["MF+DD on MZI mesh (mzi-default)"] + [f"{a} on GPU {g}" for g in GPUS
+                                                   for a in ("MF+DD", "BP")]
+    for name in names:                          # whole names, never cut
+        assert any(l.startswith(name + " ") or l == name for l in tail), name
+    for gpu in GPUS:
+        assert any(l.startswith(f"  GPU {gpu}: energy ") and "× (band " in l
+                   and ", latency " in l for l in tail), gpu
+    assert max(len(l) for l in tail if str(path) not in l) <= 100         # paths apart
+    assert "…" not in "\n".join(tail)
     assert f"results written to {path}" in out
+    assert f"forwardlab price {path} --detail" in out and f"forwardlab report {path} --out" in out
 
 
 def test_tiny_run_results_file(main_run):
@@ -141,13 +153,14 @@ def test_tiny_run_results_file(main_run):
         assert np.all(np.isfinite(steps)) and steps.sum() > 0
         assert f["history/test_accuracy"].shape == (1,)
         # cost: both device kinds and every GPU (BP and MF+DD)
-        expected = {"mzi-default MF+DD", "crossbar-default MF+DD"}
+        companions = [f"{p} MF+DD" for p in COMPANION_PRESETS]
+        expected = {"mzi-default MF+DD", *companions}
         expected |= {f"GPU {g}: {a}" for g in GPUS for a in ("BP", "MF+DD")}
         # the same step timed with torch here, and the cross-device step summary kept for
         # re-pricing (forwardlab price)
         measured = {n for n in f["cost"] if n.startswith("measured (cpu")}
         assert len(measured) == 2
-        assert set(f["cost"]) == expected | measured | {"summary:crossbar-default MF+DD"}
+        assert set(f["cost"]) == expected | measured | {f"summary:{c}" for c in companions}
         for name in expected:   # every priced row (not the stored summary)
             attrs = f["cost"][name].attrs
             assert attrs["total_energy_j"] > 0 and attrs["total_latency_s"] > 0
@@ -163,7 +176,17 @@ def test_report_reprints_the_tables(main_run, capsys):
     assert code == 0
     assert cli(["report", path]) == 0
     report = capsys.readouterr().out
-    assert report.strip() and report.strip() in out
+    acc = [l for l in report.splitlines() if l.startswith(("MF+DD on", "MF-AD (", "BP ("))]
+    assert len(acc) == 3 and all(l in out.splitlines() for l in acc)   # the run's accuracies
+    assert "Ratios device / GPU at matched corners" in report        # the full ledger
+    lines = report.splitlines()
+    for dev in ("mzi-default MF+DD", *(f"{p} MF+DD" for p in COMPANION_PRESETS)):
+        for gpu in GPUS:
+            for algo in ("BP", "MF+DD"):
+                i = lines.index(f"{dev} / GPU {gpu}: {algo}")
+                assert lines[i + 1].startswith("  energy/step (system) "), (dev, gpu, algo)
+                assert lines[i + 1].count("×") == 3                       # three matched corners
+    assert "Chip inventory: mzi-default MF+DD" in report or "Chip inventory" not in report
 
 
 def _flat_copy(path: Path, dest: Path) -> Path:
@@ -190,31 +213,37 @@ def _cost_cells(text: str) -> dict:
 
 
 def test_report_works_from_the_file_alone(main_run, tmp_path, capsys):
-    """Report of a copy (flat metric names) of the run's file: the same numbers as the run."""
+    """Report of a copy (flat metric names) of the run's file: the same numbers as the run's."""
     code, out, err, path = main_run
     assert code == 0
+    assert cli(["report", path]) == 0
+    full = capsys.readouterr().out
     copy = _flat_copy(path, tmp_path / "copy.h5")
     assert cli(["report", copy]) == 0
     captured = capsys.readouterr()
     assert captured.err == ""
     report = captured.out
-    run_lines = out.splitlines()
     acc_rows = [l for l in report.splitlines() if l.startswith(("MF+DD on", "MF-AD (", "BP ("))]
     assert len(acc_rows) == 3
-    ratio_rows = [l for l in report.splitlines() if l.startswith("  ") and " / GPU " in l]
-    assert len(ratio_rows) == 2 * len(GPUS) * 2
-    for line in acc_rows + ratio_rows:          # same rows, same numbers as the run printed
-        assert line in run_lines, line
+    # ratio bands: one heading line per (device, GPU row) pair, matched corners beneath
+    ratio_rows = [l for l in report.splitlines() if not l.startswith((" ", "Ratios")) and " / GPU " in l]
+    assert len(ratio_rows) == (1 + len(COMPANION_PRESETS)) * len(GPUS) * 2
+    block = report.split("Ratios device / GPU at matched corners")[1].splitlines()[1:]
+    ratio_rows += [l for l in block if l.startswith("  ")]
+    for line in acc_rows + ratio_rows:          # same rows, same numbers as the run's report
+        assert line in full.splitlines(), line
     cells = _cost_cells(report)
-    assert len(cells) > 50 and cells == _cost_cells(out)
+    assert len(cells) > 50 and cells == _cost_cells(full)
 
 
 def test_report_keeps_row_and_column_order(main_run, tmp_path, capsys):
     code, out, err, path = main_run
     assert code == 0
+    assert cli(["report", path]) == 0
+    full = capsys.readouterr().out
     assert cli(["report", _flat_copy(path, tmp_path / "copy.h5")]) == 0
     report = capsys.readouterr().out
-    assert report.strip() in out
+    assert report.strip() == full.strip()
 
 
 # ------------------------------------------------------------ baselines
@@ -428,8 +457,12 @@ def test_same_seed_same_results_different_seed_differs(tmp_path, capsys):
 def test_price_reprices_every_row_from_the_file(main_run, capsys):
     code, out, err, path = main_run
     assert code == 0
+    assert cli(["price", path]) == 0              # the headline, one screen
+    text = capsys.readouterr().out
+    assert len(text.splitlines()) <= 25 and f"forwardlab price {path} --detail" in text
+    assert "MF+DD on MZI mesh (mzi-default)" in text and f"BP on GPU {GPUS[0]}" in text
     for level in ("low", "high"):
-        assert cli(["price", path, "--cost-level", level]) == 0
+        assert cli(["price", path, "--cost-level", level, "--detail"]) == 0   # the full ledger
         text = capsys.readouterr().out
         assert text.splitlines()[0] == f"Cost per training step (analytic model, cost level: {level}):"
         for row in ("mzi-default MF+DD", "crossbar-default MF+DD", f"GPU {GPUS[0]}: BP"):
@@ -477,6 +510,9 @@ def test_every_registry_algorithm_runs_through_the_cli(tmp_path, capsys, algo):
     if device_rows:     # every cost row names the algorithm whose step it prices
         assert device_rows == [labels.device_row("mzi-default", algo)]
         assert f"GPU {GPUS[0]}: {labels.row_name(algo)}" in rec.costs
+    if device_rows and REG[algo].cross_device_row:   # companion rows alike for every algorithm
+        for preset in COMPANION_PRESETS:
+            assert labels.device_row(preset, algo) in rec.costs, (algo, preset)
     queried = sum(v for st in rec.step_summaries for k, v in st.items() if k.endswith(".mvm.settings"))
     assert (queried > 0) == (not REG[algo].twin)   # training queries
 
@@ -628,3 +664,31 @@ def test_tt_zo_classification_runs_through_the_cli(tmp_path, capsys):
                 'algorithm.settings.layers=["tt:7x4x4x7:8x4x4x8:6", "tt:8x4x4x8:1x5x2x1:6"]'])
     err = capsys.readouterr().err
     assert code == 2 and "takes 784 inputs but receives 64" in err and len(err.splitlines()) == 1
+
+
+def test_tiny_run_traces_dependencies_and_host_bytes(main_run):
+    """The trainer records that each stage's estimate needs only its clean readout (priced
+    concurrently) and the bytes its host arithmetic streams (not 0)."""
+    from experiments.results import read_results
+    code, _, err, path = main_run
+    assert code == 0, err
+    rec = read_results(path)
+    s = rec.step_summaries[0]
+    layers = {k.rsplit(".", 2)[0] for k in s if k.endswith(".info.tiles")}
+    assert layers and all(s[f"{layer}.dependency.independent"] == 1.0 for layer in layers)
+    assert s["host.digital.bytes_optimizer"] > 0 and s["host.digital.bytes_estimator"] > 0
+    assert s["host.digital.bytes_loss"] > 0
+
+
+def test_price_sensitivity_projection_and_inventory(main_run, capsys):
+    code, _, err, path = main_run
+    assert code == 0, err
+    capsys.readouterr()
+    assert cli(["price", str(path), "--detail", "--sensitivity", "--project", "weights=4096,layers=2"]) == 0
+    out = capsys.readouterr().out
+    assert "Chip inventory: mzi-default MF+DD" in out and "shifters" in out
+    assert "Sensitivity (one at a time" in out and "P_π (thermo-optic)" in out
+    assert "break-even" in out
+    assert "Projection (analytic, no training): 2 layers holding 4096 weights" in out
+    assert cli(["price", str(path), "--project", "weights=10"]) == 2
+    assert "weights=N,layers=L" in capsys.readouterr().err

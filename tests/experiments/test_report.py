@@ -14,7 +14,7 @@ import experiments
 from experiments.frame import config_value, find_results, load
 from experiments.plots import (accuracy_vs_axis_figure, accuracy_vs_energy_figure, axis_summary,
                                energy_breakdown, is_seed_key, learning_curves_figure,
-                               pareto_front, swept_axes)
+                               pareto_front, si_scale)
 from experiments.report import accuracy_table, cost_section, cost_table, write_report
 from experiments.results import RunRecord, write_results
 from experiments.si import format_si, unit_of
@@ -111,7 +111,7 @@ def sweep(tmp_path_factory):
 def report(sweep, tmp_path_factory):
     root, _ = sweep
     out = tmp_path_factory.mktemp("rep") / "new" / "dir"             # created if missing
-    return out, write_report([root], out)
+    return out, write_report([root], out, by=["epsilon", "num_directions"])
 
 
 # ---------------------------------------------------------------------------------- SI units
@@ -257,14 +257,16 @@ def test_seed_keys():
     assert not any(map(is_seed_key, ["seeds_used", "epsilon", "seedling"]))
 
 
-def test_swept_axes(sweep):
-    df = load(sweep[0])
-    assert swept_axes(df) == ["epsilon", "num_directions"]           # seed and out excluded
-    df = df.copy()
-    df["device"] = np.where(df["epsilon"] == 0.01, "crossbar", "mzi")
-    df["device_preset"] = df["device"] + "-default"                   # relabels device: one axis
-    # device_preset relabels device, and so does epsilon here: the same partition is one axis
-    assert swept_axes(df) == ["device", "num_directions"]
+def test_axes_are_the_declared_ones_never_inferred(sweep):
+    df = load(sweep[0])                       # loose runs: no declared axis, none inferred
+    assert df.attrs["axes"] == []
+    df = load(sweep[0], by=["epsilon", "num_directions"])
+    assert df.attrs["axes"] == ["epsilon", "num_directions"]
+    assert isinstance(df["epsilon"].dtype, pd.CategoricalDtype)
+    assert list(df["epsilon"].cat.categories) == list(EPSILONS)     # numbers in value order
+    assert df.groupby("epsilon", observed=True).size().tolist() == [6, 6]
+    with pytest.raises(ValueError, match="axis 'nope.key' is not a config key"):
+        load(sweep[0], by=["nope.key"])
 
 
 def test_axis_summary_hand_case():
@@ -297,62 +299,70 @@ def test_pareto_front_hand_case():
 
 def test_energy_breakdown(sweep):
     df = load(sweep[0])
-    names, comps, energy, gpu = energy_breakdown(df)
-    assert names[:2] == ["mzi-default MF+DD", "crossbar-default MF+DD"]
-    assert names[2:] == list(GPU_NAMES) and gpu == [False, False] + [True] * 6
+    rows, comps, energy, gpu, n_runs, marks = energy_breakdown(df)
+    assert rows[:2] == ["MF+DD on MZI mesh (mzi-default)", "MF+DD on crossbar (crossbar-default)"]
+    assert marks[:2] == ["", "†"]                     # traced there, not trained there
+    assert gpu == [False, False] + [True] * 6 and n_runs == [12] * 8
+    assert all(m in ("", "*") for m in marks[2:])     # own-algorithm GPU rows: the run's counts
+    assert "MF+DD on GPU H100 SXM5" in rows and "BP step of the same network on GPU H100 SXM5" in rows
     assert comps[:7] == ["laser", "modulators_dacs", "programming", "holding", "detection",
                          "adcs", "digital"] and comps[7:] == ["compute", "memory", "idle"]
     mean_prog = np.mean([device_cost(p)["energy_j.programming"] for p in DIRECTIONS])
     assert energy[0, comps.index("programming")] == pytest.approx(mean_prog)   # mean over runs
     assert energy[1, comps.index("laser")] == 0.0                     # the crossbar has none
-    assert energy[2, comps.index("laser")] == 0.0
-    assert energy[2].sum() == pytest.approx(gpu_cost(0)["total_energy_j"])
+    bp = rows.index("BP step of the same network on GPU H100 SXM5")
+    assert energy[bp].sum() == pytest.approx(gpu_cost(0)["total_energy_j"])
 
 
 # ---------------------------------------------------------------------------------- figures
 
 def test_accuracy_vs_axis_plots_the_seed_mean_and_spread(sweep):
-    df = load(sweep[0])
+    df = load(sweep[0], by=["epsilon", "num_directions"])
     fig = accuracy_vs_axis_figure(df, "epsilon", ["num_directions"])
     ax = fig.axes[0]
-    lines = [l for l in ax.lines if l.get_linestyle() == "-"]        # not the error-bar caps
+    lines = [l for l in ax.lines if l.get_linestyle() == "-"]
     assert len(lines) == len(DIRECTIONS)                              # one line per other setting
     for line, p in zip(lines, DIRECTIONS):
         np.testing.assert_allclose(line.get_xdata(), EPSILONS)
         np.testing.assert_allclose(line.get_ydata(),
                                    [np.mean([accuracy(e, p, s) for s in SEEDS]) for e in EPSILONS])
-    # the error bars span min..max over the seeds
-    segments = [seg for coll in ax.collections for seg in coll.get_segments()]
-    spans = sorted((round(s[0][1], 9), round(s[1][1], 9)) for s in segments)
-    expected = sorted((round(accuracy(e, p, 0), 9), round(accuracy(e, p, 2), 9))
-                      for e in EPSILONS for p in DIRECTIONS)
-    assert spans == expected
-    assert "3 seed(s)" in ax.get_title()
+    # the bands span min..max over the seeds
+    bands = [c for c in ax.collections if c.__class__.__name__ in ("PolyCollection", "FillBetweenPolyCollection")]
+    assert len(bands) == len(DIRECTIONS)
+    for band, p in zip(bands, DIRECTIONS):
+        ys = band.get_paths()[0].vertices[:, 1]
+        assert ys.min() == pytest.approx(min(accuracy(e, p, 0) for e in EPSILONS))
+        assert ys.max() == pytest.approx(max(accuracy(e, p, 2) for e in EPSILONS))
+    assert "3 run(s) per point" in ax.get_title()
 
 
 def test_accuracy_vs_energy_draws_the_pareto_front(sweep):
-    df = load(sweep[0])
-    fig = accuracy_vs_energy_figure(df, ["run"] * len(df))
+    df = load(sweep[0], by=["epsilon", "num_directions"])
+    fig = accuracy_vs_energy_figure(df)
     ax = fig.axes[0]
-    front = [l for l in ax.lines if l.get_label() == "Pareto front"]
+    front = [l for l in ax.lines if l.get_gid() == "pareto front"]
     assert len(front) == 1
     # by hand: P = 8 is cheaper; the best P = 8 run is eps 0.01 seed 2; P = 32 runs only join
     # the front if more accurate, and eps 0.01, P = 32, seed 2 is the most accurate of all
     e8, e32 = (device_cost(p)["total_energy_j"] * STEPS for p in DIRECTIONS)
+    factor, unit = si_scale(df["train_energy_j"], "J")
     x, y = front[0].get_xdata(), front[0].get_ydata()
-    np.testing.assert_allclose(x, [e8, e32])
+    np.testing.assert_allclose(np.asarray(x) * factor, [e8, e32])
     np.testing.assert_allclose(y, [accuracy(0.01, 8, 2), accuracy(0.01, 32, 2)])
-    assert ax.get_xscale() == "log"
+    assert ax.get_xlabel() == f"device training energy ({unit})"
 
 
 def test_learning_curves_plot_every_epoch(sweep):
     from experiments.results import read_results
-    recs = [read_results(p) for p in sweep[1][:2]]
-    fig = learning_curves_figure(recs, ["a", "b"])
+    df = load(sweep[1][:2], by=["num_directions"])          # p8 seed 0 and seed 1: one series
+    recs = [read_results(p) for p in df["path"]]
+    fig = learning_curves_figure(df, recs)
     ys = [list(l.get_ydata()) for l in fig.axes[0].lines]
-    assert recs[0].history["test_accuracy"] in ys and recs[1].history["test_accuracy"] in ys
-    assert recs[0].references["bp"]["test_accuracy"] in ys
-    assert len(ys) == 2 * 3                                           # device + two references each
+    mean = np.mean([r.history["test_accuracy"] for r in recs], axis=0)
+    assert any(np.allclose(y, mean) for y in ys)              # the run: mean over seeds
+    bp = np.mean([r.references["bp"]["test_accuracy"] for r in recs], axis=0)
+    assert any(np.allclose(y, bp) for y in ys)                # its own BP reference
+    assert len(ys) == 3                                       # device + two references
 
 
 # ---------------------------------------------------------------------------------- report files
@@ -360,9 +370,10 @@ def test_learning_curves_plot_every_epoch(sweep):
 def test_report_files_exist_and_are_real_pngs(report):
     out, written = report
     names = [p.name for p in written]
-    assert names == ["learning_curves.png", "accuracy_vs_epsilon.png",
-                     "accuracy_vs_num_directions.png", "energy_breakdown.png",
-                     "accuracy_vs_energy.png", "runs.csv", "report.html"]
+    figures = ["learning_curves", "accuracy_vs_epsilon", "accuracy_vs_num_directions",
+               "energy_breakdown", "accuracy_vs_energy"]
+    assert names == [f"{f}.{x}" for f in figures for x in ("png", "pdf", "svg")] + [
+        "runs.csv", "comparison.tex", "comparison.csv", "report.html"]
     assert all(p.parent == out and p.is_file() for p in written)
     for p in written:
         if p.suffix == ".png":
@@ -371,15 +382,19 @@ def test_report_files_exist_and_are_real_pngs(report):
             img = matplotlib.image.imread(p)
             assert img.shape[0] >= 400 and img.shape[1] >= 600
             assert img[..., :3].std() > 0.05, p                      # not a blank canvas
+        elif p.suffix == ".pdf":
+            assert p.read_bytes()[:5] == b"%PDF-"
+        elif p.suffix == ".svg":
+            assert b"<svg" in p.read_bytes()[:2000]
 
 
 def test_csv_round_trip(report, sweep):
     out, _ = report
-    df = load(sweep[0])
+    df = load(sweep[0], by=["epsilon", "num_directions"])
     back = pd.read_csv(out / "runs.csv", keep_default_na=False, na_values=[""])
     assert list(back.columns) == list(df.columns)
     for col in df.columns:
-        if pd.api.types.is_numeric_dtype(df[col]):
+        if pd.api.types.is_numeric_dtype(df[col]) or isinstance(df[col].dtype, pd.CategoricalDtype):
             np.testing.assert_array_equal(back[col].to_numpy(float), df[col].to_numpy(float), col)
         else:
             assert list(back[col].astype(object).where(back[col].notna(), "")) == list(df[col]), col
@@ -394,12 +409,17 @@ def test_html_embeds_every_plot(report):
         assert base64.b64encode(p.read_bytes()).decode() in page
     assert "src='http" not in page and "src=\"http" not in page      # self-contained
     assert page.count("<figcaption>") == 5 and "<table" in page
-    runs = page[page.index("<h2>Runs</h2>"):page.index("<h2>Plots</h2>")]
-    assert runs.count("<tr>") == 12 and "p32_s2.h5" in runs   # one per run (header: <tr style>)
-    assert "Test accuracy by epsilon" in page and "Test accuracy by num_directions" in page
-    assert f"{np.mean([accuracy(0.01, 32, s) for s in SEEDS]):.4f}" in page   # a seed mean
+    runs = page[page.index("<h2>Runs</h2>"):page.index("<h2>Figures</h2>")]
+    assert runs.count("<tr>") == 12 + 1                                # one per run + header
+    comparison = page[page.index("<h2>Comparison"):page.index("<h2>Runs</h2>")]
+    assert comparison.count("<tr>") == 4 + 1                           # 2 eps × 2 P
+    mean = np.mean([accuracy(0.01, 32, s) for s in SEEDS])
+    sd = np.std([accuracy(0.01, 32, s) for s in SEEDS], ddof=1)
+    assert f"{mean:.4f} ± {sd:.4f}" in comparison                      # a seed mean ± sd
     assert "Cost levels: nominal" in page
-    assert format_si(np.mean([device_cost(p)["total_energy_j"] for p in DIRECTIONS]), "J") in page
+    e = np.mean([device_cost(p)["total_energy_j"] for p in DIRECTIONS])
+    factor, unit = si_scale([e], "J")
+    assert f"total ({unit})" in page and f"{e / factor:.3g}<" in page  # unit in the header only
 
 
 def test_report_out_dir_that_is_a_file(sweep, tmp_path):
@@ -419,12 +439,10 @@ def test_accuracy_vs_energy_per_step_without_a_step_count(tmp_path):
     assert "accuracy_vs_energy.png" in [p.name for p in written]
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "energy per training step (no step count recorded)" in page
-    fig = accuracy_vs_energy_figure(load(tmp_path / "runs"), ["a", "b"],
-                                    energy_col="energy_per_step_j")
-    front = next(l for l in fig.axes[0].lines if l.get_label() == "Pareto front")
-    np.testing.assert_allclose(front.get_xdata(), [device_cost(p)["total_energy_j"]
-                                                   for p in DIRECTIONS])
-    assert fig.axes[0].get_xlabel() == "device energy per training step"
+    assert "no Pareto front for fewer than three runs" in page
+    fig = accuracy_vs_energy_figure(load(tmp_path / "runs"), energy_col="energy_per_step_j")
+    assert not [l for l in fig.axes[0].lines if l.get_gid() == "pareto front"]   # two runs
+    assert fig.axes[0].get_xlabel().startswith("device energy per training step (")
 
 
 def test_report_of_runs_without_costs_or_axes(tmp_path):
@@ -432,7 +450,9 @@ def test_report_of_runs_without_costs_or_axes(tmp_path):
     rec.costs = {}
     path = write_results(tmp_path / "runs" / "a.h5", rec)
     written = write_report(path, tmp_path / "out")
-    assert [p.name for p in written] == ["learning_curves.png", "runs.csv", "report.html"]
+    assert [p.name for p in written] == ["learning_curves.png", "learning_curves.pdf",
+                                         "learning_curves.svg", "runs.csv", "comparison.tex",
+                                         "comparison.csv", "report.html"]
 
 
 # ---------------------------------------------------------------------------------- terminal
@@ -534,18 +554,19 @@ def test_report_with_a_diverged_run_and_a_categorical_axis(tmp_path):
     bad.history["test_accuracy"] = [math.nan]
     write_results(runs / "bad.h5", bad)
 
-    written = write_report(runs, tmp_path / "out")
-    assert [p.name for p in written] == ["learning_curves.png", "accuracy_vs_device_preset.png",
-                                         "energy_breakdown.png", "accuracy_vs_energy.png",
-                                         "runs.csv", "report.html"]
-    df = load(runs)
-    assert list(df["status"]) == ["ok", "ok", "ok", "diverged"]
+    written = write_report(runs, tmp_path / "out", by=["device_preset"])
+    assert [p.name for p in written if p.suffix == ".png"] == [
+        "learning_curves.png", "accuracy_vs_device_preset.png", "energy_breakdown.png",
+        "accuracy_vs_energy.png"]
+    df = load(runs, by=["device_preset"])
+    assert list(df["status"]) == ["ok", "ok", "ok", "diverged"]      # sorted by the axis, seed
     assert math.isnan(df["energy_per_step_j"][3]) and df["cost_device"][3] == ""
     fig = accuracy_vs_axis_figure(df, "device_preset")
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["crossbar-default", "mzi-default",
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["mzi-default", "crossbar-default",
                                                             "mzi-ideal"]
-    line = next(l for l in ax.lines if l.get_linestyle() == "-")
-    np.testing.assert_allclose(line.get_ydata(), [0.7, 0.6, 0.8])   # the diverged run left out
+    assert not [l for l in ax.lines if l.get_linestyle() == "-"]      # categorical: no lines
+    means = sorted(float(y) for l in ax.lines for y in l.get_ydata() if l.get_marker() not in ("_", "None", ""))
+    np.testing.assert_allclose(sorted(set(np.round(means, 9))), [0.6, 0.7, 0.8])  # diverged left out
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "diverged" in page and "loss is nan at step 3" in page

@@ -93,6 +93,15 @@ def test_local_pool_sweep_writes_one_file_per_run_and_an_index(pool_sweep):
     df = experiments.load(tmp / "out")
     assert len(df) == 4 and sorted(df["device.phase_noise.sigma_rad"].unique()) == [0.002, 0.02]
     assert set(df["run.seed"]) == {0, 1}
+    # the declared axes are stored in the sweep folder and in every run, and drive the report
+    import json as _json
+    axes = _json.loads((tmp / "out" / "sweep.json").read_text())["axes"]
+    assert sorted(axes) == ["device.phase_noise.sigma_rad", "run.seed"]
+    for r in index:
+        assert sorted(_json.loads(read_results(tmp / "out" / r["path"]).meta["sweep_axes"]
+                                  .replace("'", '"'))) == sorted(axes)
+    assert df.attrs["axes"] == ["device.phase_noise.sigma_rad"]        # the seed is the spread
+    assert isinstance(df["device.phase_noise.sigma_rad"].dtype, __import__("pandas").CategoricalDtype)
 
 
 def test_same_sweep_again_skips_finished_runs(pool_sweep):
