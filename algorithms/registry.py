@@ -118,6 +118,10 @@ class AlgorithmSpec:
     short: str = ""                 # short row name where one is customary ("MF+DD", "BP")
     traced: bool = True             # its trainer touches the device (a run traces its steps)
     cross_device_row: bool = True   # a run also prices its step on every other device kind
+    #: the device queries of a step depend on what the step measures (sequential accept/reject
+    #: searches): ``queries`` is then an expectation and ``device_queries_per_step()`` the
+    #: exact count of the trainer's last step (what the trace holds)
+    queries_vary: bool = False
     #: settings of a small instance on the shipped digits (64 features, 10 classes), for the
     #: contract tests and examples; empty: the defaults fit any network
     example: Mapping[str, Any] = field(default_factory=dict)
@@ -313,6 +317,16 @@ class Trainable:
 
     def device_queries_per_step(self, train_stages=None) -> int:
         return self.trainer.device_queries_per_step(train_stages)
+
+    def begin_epoch(self, epoch: int) -> None:
+        """A new epoch starts: a trainer with its own ``begin_epoch`` is told; otherwise the
+        settings' learning-rate schedule sets the trainer's knob and head rate multipliers."""
+        begin = getattr(self.trainer, "begin_epoch", None)
+        if callable(begin):
+            begin(epoch)
+        elif callable(getattr(self.settings, "lr_factors", None)):
+            self.trainer.knob_lr_factor, self.trainer.head_lr_factor = \
+                self.settings.lr_factors(epoch)
 
     @property
     def state(self):

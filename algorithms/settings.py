@@ -22,10 +22,11 @@ from typing import Any
 
 from . import updates
 from .checks import bad, choice, integer, nonnegative, positive
+from .schedules import SCHEDULE_KINDS, Schedule, schedule_from
 from .trainer import GUESS_MODELS, PREDICTIONS, SCHEDULES
 
 __all__ = ["setting", "explain", "bad", "positive", "nonnegative", "integer", "choice",
-           "CommonSettings", "GuessModelSettings", "OPTIMIZERS", "optimizer",
+           "LRScheduleSettings", "CommonSettings", "GuessModelSettings", "OPTIMIZERS", "optimizer",
            "knob_optimizer", "head_optimizer"]
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
@@ -46,10 +47,62 @@ def explain(settings_type: type) -> dict[str, str]:
     return out
 
 
+# --------------------------------------------------------------------------- rate schedules
+SCHEDULE_TARGETS = ("both", "knobs", "heads")
+
+
+@dataclass(frozen=True)
+class LRScheduleSettings:
+    """The learning-rate schedule keys (flat, as L2ight's ``scheduler`` table: name, lr_gamma,
+    lr_min); :meth:`lr_schedule_for` turns them into an :mod:`algorithms.schedules` object."""
+
+    lr_schedule: str = setting("constant", f"learning-rate schedule per epoch, one of "
+                               f"{SCHEDULE_KINDS}")
+    lr_gamma: float = setting(0.99, "decay factor: per epoch (exponential) or per "
+                              "lr_step_every epochs (step)", "1")
+    lr_min: float = setting(0.0, "floor of the exponential and cosine schedules, as a fraction "
+                            "of the base rate", "1")
+    lr_step_every: int = setting(10, "epochs between decays of the step schedule", "epochs")
+    lr_cosine_epochs: int = setting(50, "epochs of the cosine half-period", "epochs")
+    warmup_epochs: int = setting(0, "linear warm-up epochs before the schedule", "epochs")
+    lr_schedule_targets: str = setting("both", f"which rates follow the schedule, one of "
+                                       f"{SCHEDULE_TARGETS}")
+
+    def __post_init__(self) -> None:
+        o = type(self).__name__
+        choice(o, "lr_schedule", self.lr_schedule, SCHEDULE_KINDS)
+        choice(o, "lr_schedule_targets", self.lr_schedule_targets, SCHEDULE_TARGETS)
+        positive(o, "lr_gamma", self.lr_gamma)
+        if self.lr_gamma > 1:
+            raise bad(o, "lr_gamma", self.lr_gamma, "a number in (0, 1]")
+        nonnegative(o, "lr_min", self.lr_min)
+        if self.lr_min > 1:
+            raise bad(o, "lr_min", self.lr_min, "a fraction of the base rate in [0, 1]")
+        integer(o, "lr_step_every", self.lr_step_every, 1, 10 ** 6)
+        integer(o, "lr_cosine_epochs", self.lr_cosine_epochs, 1, 10 ** 6)
+        integer(o, "warmup_epochs", self.warmup_epochs, 0, 10 ** 6)
+
+    def lr_schedule_for(self, lr: float) -> Schedule:
+        """The schedule of base rate ``lr`` (floors scale with it: η_min = lr_min · lr)."""
+        spec = {"kind": self.lr_schedule, "warmup_epochs": self.warmup_epochs}
+        spec.update({"step": {"every": self.lr_step_every, "gamma": self.lr_gamma},
+                     "exponential": {"gamma": self.lr_gamma, "lr_min": self.lr_min * lr},
+                     "cosine": {"epochs": self.lr_cosine_epochs, "lr_min": self.lr_min * lr},
+                     "constant": {}}[self.lr_schedule])
+        return schedule_from(lr, spec, f"{type(self).__name__}.lr_schedule")
+
+    def lr_factors(self, epoch: int) -> tuple[float, float]:
+        """(knob, head) multipliers of the base rates in ``epoch``: the schedule of base 1
+        (floors are fractions of the base, so one schedule serves every rate)."""
+        f = self.lr_schedule_for(1.0)(epoch)
+        t = self.lr_schedule_targets
+        return (f if t in ("both", "knobs") else 1.0, f if t in ("both", "heads") else 1.0)
+
+
 # --------------------------------------------------------------------------- common settings
 @dataclass(frozen=True)
-class CommonSettings:
-    """Keys every device-trained algorithm has. Learning rates act on range-normalised knobs
+class CommonSettings(LRScheduleSettings):
+    """Keys every device-trained algorithm has (the rate-schedule keys first). Learning rates act on range-normalised knobs
     (θ = knob / range width, so one unit is the knob's whole range)."""
 
     knob_lr_range_units: float | None = setting(
@@ -76,6 +129,7 @@ class CommonSettings:
     _LR_BY_DEVICE = False
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         o = type(self).__name__
         positive(o, "knob_lr_range_units", self.knob_lr_range_units,
                  allow_none=self._LR_BY_DEVICE)

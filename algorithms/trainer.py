@@ -39,7 +39,7 @@ from .network import OracleNetwork
 from .objectives.heads import MonoForwardHead, example_losses
 from .seeds import INIT_HEADS, TRAINER_STREAMS, generator
 from .training import SCHEDULES
-from .updates import GradientTransformation, apply_updates
+from .updates import GradientTransformation, apply_updates, scale_updates
 
 __all__ = ["Streams", "TrainState", "LocalTrainer", "GlobalTrainer", "SCHEDULES", "PREDICTIONS",
            "HEAD_MODES", "GUESS_MODELS"]
@@ -114,6 +114,10 @@ class _Common:
     heads: list[MonoForwardHead]
     trace: Trace | None
     prediction: str
+    #: multipliers of the knob and head rates this epoch (learning-rate schedules; set by the
+    #: registry's Trainable at each epoch's start)
+    knob_lr_factor: float = 1.0
+    head_lr_factor: float = 1.0
 
     def _init_state(self, net, initial_knobs, heads, knob_optimizer, digital_optimizer,
                     estimators, seed) -> TrainState:
@@ -136,6 +140,29 @@ class _Common:
             estimator=[e.init(t) if e is not None else None for e, t in zip(estimators, theta)],
             streams=Streams.from_seed(seed), calibration=[None] * len(theta),
             calibrated_at=[-1] * len(theta))
+
+    def _last_head_pass(self, x: Tensor, y: Tensor):
+        """Clean pass of every stage, then the last head's loss and exact gradients (host):
+        (passes, loss, ∂L/∂M, ∂L/∂ last stage's host parameters)."""
+        s, net = self.state, self.net
+        last = len(net.stages) - 1
+        passes = self._clean_pass(x, last, s.streams.train_program, s.streams.train_query)
+        p, st, head = passes[last], net.stages[last], self.heads[last]
+        B = p["z"].shape[0]
+        loss, g_head, da = head.loss_and_grads(p["h"].reshape(B, -1), y, s.heads[last])
+        _, g_host = st.host_backward(p["ctxs"], da.reshape(B, *st.out_shape))
+        return passes, loss, g_head, g_host
+
+    def _update_last_head(self, g_head: Mapping[str, Tensor], g_host: Mapping[str, Tensor]) -> None:
+        """The last head and bias take one step of the digital rule (scaled by the schedule)."""
+        s, last = self.state, len(self.net.stages) - 1
+        params = self._digital_params(s.digital[last], s.heads[last])
+        upd, s.digital_opt[last] = self._digital_opt.update(
+            {"M": g_head["M"], **{f"host.{k}": v for k, v in g_host.items()}},
+            s.digital_opt[last], params)
+        newp = apply_updates(params, scale_updates(upd, self.head_lr_factor))
+        s.heads[last] = {**s.heads[last], "M": newp["M"]}
+        s.digital[last] = {k: newp[f"host.{k}"] for k in s.digital[last]}
 
     @staticmethod
     def _digital_params(digital: Mapping[str, Tensor], head: Mapping[str, Tensor]) -> dict:
@@ -397,10 +424,11 @@ class LocalTrainer(_Common):
             if g_theta is not None:
                 upd, s.knob_opt[i] = self._knob_opt.update({"theta": g_theta}, s.knob_opt[i],
                                                            {"theta": s.theta[i]})
+                upd = scale_updates(upd, self.knob_lr_factor)
                 s.theta[i] = net.maps[i].project(apply_updates({"theta": s.theta[i]}, upd)["theta"])
             params = self._digital_params(s.digital[i], s.heads[i])
             upd, s.digital_opt[i] = self._digital_opt.update(g_dig, s.digital_opt[i], params)
-            newp = apply_updates(params, upd)
+            newp = apply_updates(params, scale_updates(upd, self.head_lr_factor))
             s.heads[i] = {**s.heads[i], "M": newp["M"]}
             s.digital[i] = {k: newp[f"host.{k}"] for k in s.digital[i]}
             # the update rule (~12 FLOPs per coordinate for Adam) on knobs and digital parameters
@@ -464,12 +492,7 @@ class GlobalTrainer(_Common):
 
     def step(self, x: Tensor, y: Tensor, train_stages=None) -> dict[str, float]:
         s, net = self.state, self.net
-        last = len(net.stages) - 1
-        passes = self._clean_pass(x, last, s.streams.train_program, s.streams.train_query)
-        p, st, head = passes[last], net.stages[last], self.heads[last]
-        B = p["z"].shape[0]
-        loss, g_head, da = head.loss_and_grads(p["h"].reshape(B, -1), y, s.heads[last])
-        _, g_host = st.host_backward(p["ctxs"], da.reshape(B, *st.out_shape))
+        passes, loss, g_head, g_host = self._last_head_pass(x, y)
         theta = torch.cat(s.theta)
         # chunked by the widest stage; the chunks' draws follow each other layer by layer, so
         # they are not the one call's draws (the same distribution), unlike the local trainer's
@@ -480,15 +503,9 @@ class GlobalTrainer(_Common):
             g, self._est_state, _ = self.estimator.estimate(loss_fn, theta, self._est_state,
                                                             s.streams.directions)
         upd, self._opt_state = self._knob_opt.update({"theta": g}, self._opt_state, {"theta": theta})
-        new = apply_updates({"theta": theta}, upd)["theta"]
+        new = apply_updates({"theta": theta}, scale_updates(upd, self.knob_lr_factor))["theta"]
         s.theta = [m.project(t) for m, t in zip(net.maps, torch.split(new, self._dims))]
-        params = self._digital_params(s.digital[last], s.heads[last])
-        upd, s.digital_opt[last] = self._digital_opt.update(
-            {"M": g_head["M"], **{f"host.{k}": v for k, v in g_host.items()}},
-            s.digital_opt[last], params)
-        newp = apply_updates(params, upd)
-        s.heads[last] = {**s.heads[last], "M": newp["M"]}
-        s.digital[last] = {k: newp[f"host.{k}"] for k in s.digital[last]}
+        self._update_last_head(g_head, g_host)
         s.step += 1
         return {"loss.global": float(loss)}
 

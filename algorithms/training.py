@@ -157,8 +157,9 @@ def fit(model, x: Tensor | None = None, y: Tensor | None = None, *, epochs: int,
     ``n_stages``: device blocks of the greedy schedule (default ``model.n_stages``, else 1).
     The history records per epoch the task's :meth:`Task.epoch_metrics` and ``steps``.
 
-    Callbacks: ``on_step(steps_done, result)`` after every step (it must evaluate, if at all,
-    with the evaluation streams, i.e. ``predict``); ``on_epoch(epoch, metrics)`` and
+    A model with ``begin_epoch(epoch)`` is told each epoch's index before its first step (its
+    learning-rate schedules read it). Callbacks: ``on_step(steps_done, result)`` after every
+    step (it must evaluate, if at all, with the evaluation streams, i.e. ``predict``); ``on_epoch(epoch, metrics)`` and
     ``on_epoch_end(result)`` (checkpointing) after every epoch. ``stop()`` is polled after
     every step and raises :class:`Interrupted` when true; a non-finite step metric raises
     :class:`Divergence` (its history gets ``diverged_at_step``). ``result``: see the module
@@ -188,6 +189,9 @@ def fit(model, x: Tensor | None = None, y: Tensor | None = None, *, epochs: int,
         if epoch < result.epochs_done:
             continue
         losses: dict[str, list[float]] = {}
+        begin = getattr(model, "begin_epoch", None)   # per-epoch learning-rate schedules
+        if callable(begin):
+            begin(epoch)
         for xb, yb in task.batches(g):
             if trace is not None:
                 trace.begin_step()

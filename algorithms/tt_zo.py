@@ -33,7 +33,7 @@ from .estimators.hybrid import HybridZO
 from .objectives.heads import cross_entropy
 from .trainer import Streams
 from .tt_network import TTNetwork
-from .updates import GradientTransformation, apply_updates
+from .updates import GradientTransformation, apply_updates, scale_updates
 
 __all__ = ["TTZOTrainer", "TTState", "OutputCrossEntropy"]
 
@@ -76,6 +76,10 @@ class TTZOTrainer:
         estimator: a :class:`HybridZO` over ``net.dim`` coordinates.
         knob_optimizer: update rule on the core knobs; bias_optimizer: on all biases.
     """
+
+    #: multipliers of the knob and bias rates this epoch (learning-rate schedules)
+    knob_lr_factor: float = 1.0
+    head_lr_factor: float = 1.0
 
     #: one estimate (one update) over the whole network per step: a single stage
     n_stages = 1
@@ -130,10 +134,11 @@ class TTZOTrainer:
         g_out = obj.output_bias_grad(held["base"], x, y)
         kd = net.knob_dim
         upd, s.knob_opt = self._kopt.update({"knobs": g[:kd]}, s.knob_opt, {"knobs": s.theta[:kd]})
-        knobs = apply_updates({"knobs": s.theta[:kd]}, upd)["knobs"]
+        knobs = apply_updates({"knobs": s.theta[:kd]},
+                              scale_updates(upd, self.knob_lr_factor))["knobs"]
         bparams = {"hidden": s.theta[kd:], "out": s.out_bias}
         upd, s.bias_opt = self._bopt.update({"hidden": g[kd:], "out": g_out}, s.bias_opt, bparams)
-        newb = apply_updates(bparams, upd)
+        newb = apply_updates(bparams, scale_updates(upd, self.head_lr_factor))
         s.theta = self._project(torch.cat([knobs, newb["hidden"]]))
         s.out_bias = newb["out"]
         self._flops(12 * (s.theta.numel() + s.out_bias.numel()), "optimizer")

@@ -50,6 +50,7 @@ __all__ = [
     "scale",
     "chain",
     "apply_updates",
+    "scale_updates",
     "global_norm",
 ]
 
@@ -272,6 +273,14 @@ def clip_by_global_norm(max_norm: float) -> ClipByGlobalNorm:
 def chain(*transforms: GradientTransformation) -> Chain:
     """Apply ``transforms`` in order; state is the tuple of their states."""
     return Chain(transforms)
+
+
+def scale_updates(updates: Params, factor: float) -> Params:
+    """``factor`` × every update (a learning-rate schedule on any rule here: sgd, momentum and
+    adam updates are linear in η, so η·f is exactly the rule at rate f·η)."""
+    if factor == 1.0:
+        return updates
+    return {k: v * factor for k, v in updates.items()}
 
 
 def apply_updates(params: Params, updates: Params) -> Params:

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from .. import updates
 from ..families.tensor_train import (TT_DIGITS_EXAMPLE, TTZOSettings, tt_check_task, tt_initial_weights, tt_layout,
                                      tt_model)
+from ..mapping import calibrated_mapping
 from ..network import OracleNetwork, device_hint, projection_dims
+from ..seeds import generator
 from ..registry import TWIN_LABEL, AlgorithmSpec, BuildRequest, register
 from ..settings import choice, integer, nonnegative, positive, setting
 from ..trainer import PREDICTIONS, SCHEDULES, LocalTrainer
@@ -31,9 +33,17 @@ class TwinSettings:
     prediction: str = setting("last", f"how stages vote, one of {PREDICTIONS}")
     projection_dim: int | None = setting(None, "random projection k of every local head wider "
                                          "than k (None: none)", "features")
+    deploy_calibration: str = setting(
+        "auto", "deploy modes: auto = map the twin's weights onto each device by calibrated "
+        "mapping (measured Jacobian, forward queries) where it declares calibrate; off = "
+        "program the twin's knobs as they are")
+    mapping_iterations: int = setting(8, "Gauss–Newton rounds of the calibrated mapping",
+                                      "rounds")
 
     def __post_init__(self) -> None:
         o = type(self).__name__
+        choice(o, "deploy_calibration", self.deploy_calibration, ("auto", "off"))
+        integer(o, "mapping_iterations", self.mapping_iterations, 1, 1000)
         positive(o, "knob_lr_range_units", self.knob_lr_range_units)
         positive(o, "head_lr", self.head_lr)
         choice(o, "schedule", self.schedule, SCHEDULES)
@@ -55,6 +65,22 @@ class HWASettings(TwinSettings):
                     allow_none=True)
 
 
+@dataclass
+class DeployMapping:
+    """(stage, twin knobs) → knobs mapped onto that stage's device so its matrix approaches the
+    twin's (the target is the design-level matrix: the ``nominal`` capability); a plain class,
+    so trainers holding it checkpoint."""
+
+    oracles: list
+    iterations: int
+    generator: object
+
+    def __call__(self, i: int, knobs: dict) -> dict:
+        o = self.oracles[i]
+        return calibrated_mapping(o, knobs, o.nominal(knobs).detach(), iterations=self.iterations,
+                                  generator=self.generator).knobs
+
+
 def _build_twin(req: BuildRequest) -> TwinTrainer:
     s, name = req.settings, req.name
     net = OracleNetwork.build(req.model, req.oracles)
@@ -70,10 +96,15 @@ def _build_twin(req: BuildRequest) -> TwinTrainer:
         noise = [s.knob_noise_range_units if s.knob_noise_range_units is not None
                  else device_hint(o, "hwa_knob_noise_range_units", 0.0) for o in net.oracles]
     twins = [o.nominal for o in net.oracles]      # design-level map; no hidden errors
+    mapping = None
+    if deploy is not None and s.deploy_calibration == "auto" \
+            and all("calibrate" in o.capabilities for o in net.oracles):
+        mapping = DeployMapping(net.oracles, s.mapping_iterations,
+                                generator(req.seed, "deploy/calibration"))
     return TwinTrainer(req.model, twins, net.maps, req.initial_knobs, req.n_classes, mode=name,
                        knob_lr_range_units=s.knob_lr_range_units, head_lr=s.head_lr,
                        knob_noise_range_units=noise, deploy=deploy, projection_dims=proj,
-                       prediction=s.prediction, seed=req.seed)
+                       prediction=s.prediction, seed=req.seed, deploy_mapping=mapping)
 
 
 def _build_tt_twin(req: BuildRequest) -> TTTwinTrainer:
@@ -96,10 +127,20 @@ register(_twin("mf-ad", "Mono-Forward with autograd local gradients", TwinSettin
                short="MF-AD", traced=False))
 register(_twin("bp", "backpropagation end to end", TwinSettings, TWIN_LABEL, 7, short="BP",
                traced=False))
-register(_twin("bp-deploy", "BP on the twin, knobs deployed on the device", TwinSettings,
-               f"{TWIN_LABEL}, deployed on device", 8))
-register(_twin("hwa-deploy", "noise-injection BP on the twin, then deployed", HWASettings,
-               f"{TWIN_LABEL} (noise injection), deployed on device", 9))
+def _deploy_label(base: str):
+    """The deploy label says whether the weights were mapped by calibration where offered."""
+    return lambda s: base + (" (calibrated mapping where the device offers calibrate)"
+                             if s.deploy_calibration == "auto" else " (uncalibrated)")
+
+
+_BP_DEPLOY = _deploy_label(f"{TWIN_LABEL}, deployed on device")
+_HWA_DEPLOY = _deploy_label(f"{TWIN_LABEL} (noise injection), deployed on device")
+register(_twin("bp-deploy", "BP on the twin, weights mapped onto the device by calibration "
+               "where offered, then deployed", TwinSettings, _BP_DEPLOY(TwinSettings()), 8,
+               label_for=_BP_DEPLOY))
+register(_twin("hwa-deploy", "noise-injection BP on the twin, then deployed (calibrated "
+               "mapping where offered)", HWASettings,
+               _HWA_DEPLOY(HWASettings()), 9, label_for=_HWA_DEPLOY))
 register(_twin("tt-autograd", "tensor-train network, autograd on the twin (tt-zo's reference)",
                TTZOSettings, TWIN_LABEL, 51, build=_build_tt_twin, layout=tt_layout,
                initial_weights=tt_initial_weights, check_task=tt_check_task,

@@ -57,7 +57,7 @@ class TwinTrainer:
                  n_classes: int, *, mode: str, knob_lr_range_units: float, head_lr: float,
                  knob_noise_range_units: Sequence[float] | None = None, deploy=None,
                  projection_dims: Sequence[int | None] | None = None, prediction: str = "last",
-                 seed: int = 0) -> None:
+                 seed: int = 0, deploy_mapping: Callable[[int, dict], dict] | None = None) -> None:
         if mode not in TWIN_MODES:
             raise ValueError(f"twin baseline mode = {mode!r}; allowed: {TWIN_MODES}")
         if mode.endswith("deploy") and deploy is None:
@@ -66,6 +66,11 @@ class TwinTrainer:
         self.stages = model.stages()
         self.twins, self.maps = list(twins), list(maps)
         self.deploy = deploy
+        # deploy modes: (stage, knobs) → knobs that make the device's matrix approach the
+        # twin's (a calibrated mapping through the oracle; None: program the twin knobs as they
+        # are). Mapped once per twin update, cached until the next step.
+        self.deploy_mapping = deploy_mapping
+        self._mapped: list[Tensor] | None = None
         proj = list(projection_dims) if projection_dims is not None else [None] * len(self.stages)
         self.heads = [MonoForwardHead(n_classes, st.n_features, k) for st, k in zip(self.stages, proj)]
         g = generator(seed, "init/heads")      # same head init as the forward-only trainers
@@ -115,6 +120,7 @@ class TwinTrainer:
             losses = {"loss.bp": cross_entropy(scores[-1], y)}
         sum(losses.values()).backward()
         self.opt.step()
+        self._mapped = None
         with torch.no_grad():
             for t, m in zip(self.theta, self.maps):
                 t.copy_(m.project(t))
@@ -138,6 +144,11 @@ class TwinTrainer:
             return self.predict_twin(x)
         st = self.deploy.state
         st.theta = [t.detach().clone() for t in self.theta]
+        if self.deploy_mapping is not None:
+            if self._mapped is None:
+                self._mapped = [m.project(m.flatten(self.deploy_mapping(i, m.unflatten(t, f))))
+                                for i, (m, t, f) in enumerate(zip(self.maps, st.theta, self.fixed))]
+            st.theta = [t.clone() for t in self._mapped]
         st.digital = [{k: v.detach().clone() for k, v in d.items()} for d in self.digital]
         st.heads = [{k: v.detach().clone() for k, v in h.items()} for h in self.head_params]
         scores = self.deploy.stage_scores(x, streams="deploy")

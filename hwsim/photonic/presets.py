@@ -89,9 +89,26 @@ def _mzi_ficonn() -> MZIConfig:
     ))
 
 
+def _mzi_l2ight() -> MZIConfig:
+    """The noise model of the L2ight / FLOPS / MixedTrain on-chip training experiments (Gu et al.,
+    arXiv:2110.14807; ``JeremieMelo/L2ight`` ``config/mnist/cnn3/default.yml`` and
+    ``config/mnist/cnn3/flops/learn.yml``), and nothing else: no detector, ADC, input DAC, loss
+    or beamsplitter error (their configs leave ``input_bit`` at 32 and model none of those)."""
+    return MZIConfig(block=MZI_BLOCK, effects=(   # 8×8 blocks (L2ight uses 9: see MZI_BLOCK)
+        # ``quantize``: weight_bit 8 (flops/learn.yml), v_pi 4.36, v_max 10.8 (default.yml). The
+        # DAC spans [0, 10.8 V] as in L2ight, so only the codes below V_2π = 6.17 V (146 of 256)
+        # give distinct phases: one code is 10.8/255 V, ≈ 1.75× mzi-default's step.
+        ThermoOpticDAC(bits=8, v_pi_v=4.36, v_max_v=10.8),
+        GammaSpread(sigma_rad_per_v2=0.002, v_pi_v=4.36),   # noise.gamma_noise_std 0.002 (learn.yml)
+        ThermalCrosstalk(coupling=0.005),                    # noise.crosstalk_factor 0.005 (learn.yml)
+        PhaseBias(half_width_rad=1.0),   # noise.phase_bias 1: U(-1, 1) rad (``assign_random_phase_bias``)
+    ))
+
+
 PHOTONIC_PRESETS: dict[str, Callable[[], MZIConfig]] = {
     "mzi-ideal": lambda: MZIConfig(block=MZI_BLOCK, effects=()),
     "mzi-default": _mzi_default,
+    "mzi-l2ight": _mzi_l2ight,
     "mzi-ficonn": _mzi_ficonn,
 }
 

@@ -81,6 +81,11 @@ def test_device_queries_per_step_equal_the_trace(name, values, preset):
     tr.step(x[:16], y[:16])
     summary = trace.end_step()
     expected = registry.ALGORITHMS[name].queries_per_step(s, 2)
+    if registry.ALGORITHMS[name].queries_vary:
+        # a sequential search: the spec's count is an expectation, the trainer's the exact one
+        # of its last step; its program writes are checked in its own tests
+        assert mvm_settings(summary) == tr.device_queries_per_step() > expected
+        return
     assert tr.device_queries_per_step() == expected
     # a calibrated guess measures the device's Jacobian in its first step (2 settings per
     # shifter of a block, every stage), traced in that step
