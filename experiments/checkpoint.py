@@ -35,9 +35,9 @@ def path_for(out: Path) -> Path:
 def config_hash(cfg) -> str:
     """SHA-256 of everything that determines a run's results (the run id is its first 12 hex
     digits): a checkpoint is only resumed by the config that wrote it."""
-    from .config import _NOT_IN_RUN_ID
+    from .config import NOT_IN_RUN_ID
     m = cfg.to_mapping()
-    for k in _NOT_IN_RUN_ID:
+    for k in NOT_IN_RUN_ID:
         m["run"].pop(k, None)
     return hashlib.sha256(json.dumps(m, sort_keys=True, default=str).encode()).hexdigest()
 

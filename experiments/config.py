@@ -397,14 +397,14 @@ class Config:
     def run_id(self) -> str:
         """Stable id: a hash of everything that determines the results (not where they go)."""
         m = self.to_mapping()
-        for k in _NOT_IN_RUN_ID:
+        for k in NOT_IN_RUN_ID:
             m["run"].pop(k, None)
         blob = json.dumps(m, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
 # Keys that change where or how fast a run executes, never its results.
-_NOT_IN_RUN_ID = ("out", "threads", "checkpoint")
+NOT_IN_RUN_ID = ("out", "threads", "checkpoint")
 
 
 # --------------------------------------------------------------------------- generic mapping

@@ -186,7 +186,7 @@ def _own_gpu_name(name: str, config: Mapping[str, Any]) -> str:
 
 def _file_units(path: Path) -> dict[str, str]:
     """column → unit from ``units`` attributes on /history and /references datasets."""
-    from .results import _name   # same name decoding as read_results
+    from .results import decode_name   # same name decoding as read_results
 
     units: dict[str, str] = {}
 
@@ -196,11 +196,11 @@ def _file_units(path: Path) -> dict[str, str]:
     with h5py.File(path, "r") as f:
         for k, ds in f.get("history", {}).items():
             if "units" in ds.attrs:
-                units[_name(k)] = text(ds.attrs["units"])
+                units[decode_name(k)] = text(ds.attrs["units"])
         for algo, g in f.get("references", {}).items():
             for k, ds in g.items():
                 if "units" in ds.attrs:
-                    units[f"ref.{_name(algo)}.{_name(k)}"] = text(ds.attrs["units"])
+                    units[f"ref.{decode_name(algo)}.{decode_name(k)}"] = text(ds.attrs["units"])
     return units
 
 

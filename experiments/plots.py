@@ -146,14 +146,14 @@ def series(df: pd.DataFrame, shown: Sequence[str]) -> list[tuple[tuple, str, np.
 def si_scale(values: Sequence[float], unit: str) -> tuple[float, str]:
     """One SI prefix for a whole axis or table column: ``(factor, prefixed unit)`` with
     ``value / factor`` in [1, 1000) for the median magnitude (``[1e-3, 0.05]`` J → (1e-3, "mJ"))."""
-    from .si import _PREFIXES
+    from .si import SI_PREFIXES
     v = np.abs(np.asarray([x for x in values if x is not None and np.isfinite(x) and x != 0],
                           dtype=float))
     if not v.size:
         return 1.0, unit
-    exp3 = int(np.clip(math.floor(math.log10(float(np.median(v))) / 3), min(_PREFIXES),
-                       max(_PREFIXES)))
-    return 1000.0 ** exp3, f"{_PREFIXES[exp3]}{unit}"
+    exp3 = int(np.clip(math.floor(math.log10(float(np.median(v))) / 3), min(SI_PREFIXES),
+                       max(SI_PREFIXES)))
+    return 1000.0 ** exp3, f"{SI_PREFIXES[exp3]}{unit}"
 
 
 def _colour(i: int) -> str:

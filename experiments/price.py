@@ -486,7 +486,7 @@ def ratio_evaluator(path: str | Path, spec_file: str | Path | None = None):
     values plus ``overrides``) against every configured GPU's row of the same algorithm and
     its BP row, and returns energy-per-step ratios and the per-result ratio (energy to the
     target accuracy, steps from the histories, :data:`hwsim.cost.bands.TARGET_RULE`)."""
-    from hwsim.cost.analytic import _plan
+    from hwsim.cost.analytic import plan_layers
     rec, config, cost, base, label, summary = _run_context(path, spec_file)
     reports = price_summaries(config, {label: summary}, level="nominal", spec_file=spec_file,
                               history=rec.history, references=rec.references, cost=cost)
@@ -501,7 +501,7 @@ def ratio_evaluator(path: str | Path, spec_file: str | Path | None = None):
     n_bp = {g: reports.get(labels.gpu_row(g, labels.BP_ROW), CostReport({}, {})).metrics.get(
         "steps_to_target") for g in gpus}
     dev_specs = _device_specs(_specs("nominal", base))
-    plan, _ = _plan(summary, dev_specs)
+    plan, _ = plan_layers(summary, dev_specs)
     devices = sorted({section for section, sp in dev_specs.items()
                       for _, spec, _ in plan if spec is sp})
 

@@ -125,7 +125,7 @@ def _key(name: str) -> str:
     return name.replace("%", "%25").replace("/", "%2F")
 
 
-def _name(key: str) -> str:
+def decode_name(key: str) -> str:
     return key.replace("%2F", "/").replace("%25", "%")
 
 
@@ -227,9 +227,9 @@ def _read(path: str | Path) -> RunRecord:
     with h5py.File(path, "r") as f:
         config = {k[7:]: _from_attr(v) for k, v in f.attrs.items() if k.startswith("config.")}
         versions = {k[9:]: _from_attr(v) for k, v in f.attrs.items() if k.startswith("versions.")}
-        history = {_name(k): f["history"][k][()].astype(np.float64).ravel().tolist()
+        history = {decode_name(k): f["history"][k][()].astype(np.float64).ravel().tolist()
                    for k in f["history"]}
-        refs = {_name(a): {_name(k): f["references"][a][k][()].astype(np.float64).ravel().tolist()
+        refs = {decode_name(a): {decode_name(k): f["references"][a][k][()].astype(np.float64).ravel().tolist()
                            for k in f["references"][a]}
                 for a in f["references"]}
         keys = [k.decode() if isinstance(k, bytes) else k for k in f["trace/keys"][()]]
@@ -237,7 +237,7 @@ def _read(path: str | Path) -> RunRecord:
         if steps.ndim != 2 or steps.shape[1] != len(keys):
             raise ValueError(f"/trace/steps has shape {steps.shape}, not (steps, {len(keys)})")
         summaries = [dict(zip(keys, map(float, row))) for row in steps]
-        costs = {_name(n): {k: float(v) for k, v in f["cost"][n].attrs.items() if k != "units"}
+        costs = {decode_name(n): {k: float(v) for k, v in f["cost"][n].attrs.items() if k != "units"}
                  for n in f["cost"]}
         meta = {k[5:]: str(_from_attr(v)) for k, v in f.attrs.items() if k.startswith("meta.")}
         return RunRecord(config=config, status=str(_from_attr(f.attrs["status"])),

@@ -10,7 +10,7 @@ import math
 __all__ = ["format_si", "unit_of"]
 
 # prefix exponents (powers of 1000) from femto to tera
-_PREFIXES = {-5: "f", -4: "p", -3: "n", -2: "µ", -1: "m", 0: "", 1: "k", 2: "M", 3: "G", 4: "T"}
+SI_PREFIXES = {-5: "f", -4: "p", -3: "n", -2: "µ", -1: "m", 0: "", 1: "k", 2: "M", 3: "G", 4: "T"}
 # unit suffix of a key name -> unit symbol
 _UNITS = {"j": "J", "s": "s", "w": "W", "hz": "Hz", "m": "m", "rad": "rad", "k": "K",
           "bytes": "B", "b": "B", "v": "V", "a": "A", "ohm": "Ω", "dbm": "dBm", "db": "dB"}
@@ -36,15 +36,15 @@ def format_si(value: float | None, unit: str = "", digits: int = 3) -> str:
         return f"0{sep}{unit}"
     if unit in _NO_PREFIX:
         return f"{v:.{digits}g}{sep}{unit}"
-    exp3 = max(min(math.floor(math.log10(abs(v)) / 3), max(_PREFIXES)), min(_PREFIXES))
+    exp3 = max(min(math.floor(math.log10(abs(v)) / 3), max(SI_PREFIXES)), min(SI_PREFIXES))
     mant = v / 1000.0 ** exp3
     text = f"{mant:.{digits}g}"
-    if abs(float(text)) >= 1000 and exp3 < max(_PREFIXES):   # 999.95 m rounds up to 1 (next prefix)
+    if abs(float(text)) >= 1000 and exp3 < max(SI_PREFIXES):   # 999.95 m rounds up to 1 (next prefix)
         exp3 += 1
         text = f"{v / 1000.0 ** exp3:.{digits}g}"
     if "e" in text:   # beyond the prefix range: plain scientific notation in the base unit
         return f"{v:.{digits}g}{sep}{unit}"
-    prefix = _PREFIXES[exp3]
+    prefix = SI_PREFIXES[exp3]
     return f"{text}{' ' if unit or prefix else ''}{prefix}{unit}"
 
 

@@ -26,7 +26,7 @@ registration line::
 
 plus its cost-spec section in :mod:`hwsim.cost`: the spec dataclass and its section in
 ``hwsim/cost/spec.py`` (``_SECTIONS``, named by ``cost_section``) and the spec type the
-analytic model accepts for that section (``hwsim/cost/analytic.py``, ``_resolve_specs``). The
+analytic model accepts for that section (``hwsim/cost/analytic.py``, ``resolve_specs``). The
 trace carries each layer's kind (``info.kind_<name>``) and the cost model prices a layer with
 the spec of its kind's ``cost_section``; the config's ``[cost.<section>]`` table, the
 cross-device cost rows and the labels follow from the registration. Fields:

@@ -243,11 +243,11 @@ def _layers(summary: Mapping[str, float]) -> tuple[list[str], list[str]]:
     return info, [n for n in other if n not in info]
 
 
-def _get(summary: Mapping[str, float], layer: str, kind: str, name: str) -> float:
+def summary_value(summary: Mapping[str, float], layer: str, kind: str, name: str) -> float:
     return float(summary.get(f"{layer}.{kind}.{name}", 0.0))
 
 
-def _resolve_specs(spec_by_device: SpecArg) -> dict[str, Spec]:
+def resolve_specs(spec_by_device: SpecArg) -> dict[str, Spec]:
     """Normalize to {"mzi": ..., "crossbar": ...} (either may be missing)."""
     if isinstance(spec_by_device, (PhotonicCostSpec, CrossbarCostSpec)):
         specs: Iterable = [spec_by_device]
@@ -283,27 +283,27 @@ def _resolve_specs(spec_by_device: SpecArg) -> dict[str, Spec]:
     return out
 
 
-def _n_adcs(summary: Mapping[str, float], layer: str, spec: Spec) -> int:
-    tiles = _get(summary, layer, "info", "tiles")
-    cols = _get(summary, layer, "info", "tile_cols")
+def adc_count(summary: Mapping[str, float], layer: str, spec: Spec) -> int:
+    tiles = summary_value(summary, layer, "info", "tiles")
+    cols = summary_value(summary, layer, "info", "tile_cols")
     return int(tiles) * math.ceil(cols / spec.cols_per_adc)
 
 
-def _phase_shifters(summary: Mapping[str, float], layer: str) -> float:
+def count_phase_shifters(summary: Mapping[str, float], layer: str) -> float:
     """Phase shifters per tile; traces written before the field existed get the SVD count
     2·k² + k (two Clements meshes of k² shifters plus the Σ row)."""
-    n = _get(summary, layer, "info", "phase_shifters")
+    n = summary_value(summary, layer, "info", "phase_shifters")
     if n:
         return n
-    k = _get(summary, layer, "info", "tile_rows")
+    k = summary_value(summary, layer, "info", "tile_rows")
     return 2 * k * k + k
 
 
 def _knob_writes(summary: Mapping[str, float], layer: str) -> float:
     """Knob values actually driven: those that changed when the trace counts them."""
     if f"{layer}.program.knobs_changed" in summary:
-        return _get(summary, layer, "program", "knobs_changed")
-    return _get(summary, layer, "program", "knobs_written")
+        return summary_value(summary, layer, "program", "knobs_changed")
+    return summary_value(summary, layer, "program", "knobs_written")
 
 
 @dataclass(frozen=True)
@@ -392,17 +392,17 @@ class StageTimes:
 
 
 def _jobs(summary: Mapping[str, float], layer: str) -> int:
-    settings = max(_get(summary, layer, "program", "settings"), _get(summary, layer, "mvm", "settings"))
+    settings = max(summary_value(summary, layer, "program", "settings"), summary_value(summary, layer, "mvm", "settings"))
     if settings:
         return max(1, int(round(settings)))
-    busy = any(_get(summary, layer, k, n) for k, n in (("mvm", "vectors"), ("program", "settles"),
+    busy = any(summary_value(summary, layer, k, n) for k, n in (("mvm", "vectors"), ("program", "settles"),
                                                         ("digital", "flops")))
     return 1 if busy else 0
 
 
 def layer_stage_times(summary: Mapping[str, float], layer: str, spec: Spec) -> StageTimes:
     """Stage busy times of one described layer (see :class:`StageTimes`)."""
-    g = lambda kind, name: _get(summary, layer, kind, name)  # noqa: E731
+    g = lambda kind, name: summary_value(summary, layer, kind, name)  # noqa: E731
     settles, vectors, tiles = g("program", "settles"), g("mvm", "vectors"), g("info", "tiles")
     dac_load = 0.0
     if isinstance(spec, PhotonicCostSpec):
@@ -426,7 +426,7 @@ def layer_stage_times(summary: Mapping[str, float], layer: str, spec: Spec) -> S
     jobs = _jobs(summary, layer)
     t_conv = t_busy = 0.0
     if conv:
-        n_adcs = _n_adcs(summary, layer, spec)
+        n_adcs = adc_count(summary, layer, spec)
         if n_adcs < 1:
             raise ValueError(f"layer {layer!r} has {conv:g} ADC conversions but no ADCs "
                              "(info.tiles or info.tile_cols is 0); allowed: tiles, tile_cols >= 1")
@@ -464,14 +464,14 @@ def _idle(n: float, p_active_w: float, fraction: float, t_active_s: float, t_ste
 
 
 def _digital_energy(summary: Mapping[str, float], layer: str, spec: Spec) -> float:
-    g = lambda kind, name: _get(summary, layer, kind, name)  # noqa: E731
+    g = lambda kind, name: summary_value(summary, layer, kind, name)  # noqa: E731
     return (g("mvm", "partial_sum_adds") * spec.e_partial_sum_add_pj
             + g("digital", "flops") * spec.e_digital_pj_per_flop
             + g("digital", "bytes") * spec.e_digital_pj_per_byte) * PJ
 
 
 def _photonic_energy(summary, layer, spec: PhotonicCostSpec, t: StageTimes, t_step: float):
-    g = lambda kind, name: _get(summary, layer, kind, name)  # noqa: E731
+    g = lambda kind, name: summary_value(summary, layer, kind, name)  # noqa: E731
     e = dict.fromkeys(ENERGY_COMPONENTS, 0.0)
     m: dict[str, float] = {}
     tiles, rows, cols = g("info", "tiles"), g("info", "tile_rows"), g("info", "tile_cols")
@@ -503,7 +503,7 @@ def _photonic_energy(summary, layer, spec: PhotonicCostSpec, t: StageTimes, t_st
     e["converters_idle"] += _idle(n_in_ch, e_in_pj * PJ * f_hz, spec.converter_idle_fraction,
                                   t_in, t_step)
     # programming: knob DAC samples; "redriven" re-drives every shifter every clock
-    shifters = tiles * _phase_shifters(summary, layer)
+    shifters = tiles * count_phase_shifters(summary, layer)
     e_knob = dac_energy_pj(spec.e_knob_write_pj, int(g("info", "knob_bits")), spec.dac_ref_bits) * PJ
     e["programming"] = _knob_writes(summary, layer) * e_knob
     if spec.weight_mode == "redriven":   # one weight DAC per MZI per clock (LT photonic_MZI.py)
@@ -535,7 +535,7 @@ def _photonic_energy(summary, layer, spec: PhotonicCostSpec, t: StageTimes, t_st
                             t_rx, t_step)
     e_adc = adc_energy_pj(spec.e_adc_pj, adc_bits, spec.adc_ref_bits) * PJ
     e["adcs"] = adc * e_adc
-    n_adcs = _n_adcs(summary, layer, spec)
+    n_adcs = adc_count(summary, layer, spec)
     e["converters_idle"] += _idle(n_adcs, e_adc / spec.t_adc_conv_s, spec.converter_idle_fraction,
                                   adc / max(n_adcs, 1) * spec.t_adc_conv_s, t_step)
     e["digital"] = _digital_energy(summary, layer, spec)
@@ -546,7 +546,7 @@ def _photonic_energy(summary, layer, spec: PhotonicCostSpec, t: StageTimes, t_st
 
 
 def _crossbar_energy(summary, layer, spec: CrossbarCostSpec, t: StageTimes, t_step: float):
-    g = lambda kind, name: _get(summary, layer, kind, name)  # noqa: E731
+    g = lambda kind, name: summary_value(summary, layer, kind, name)  # noqa: E731
     e = dict.fromkeys(ENERGY_COMPONENTS, 0.0)
     tiles = g("info", "tiles")
     dac, adc, macs = g("mvm", "dac_conversions"), g("mvm", "adc_conversions"), g("mvm", "macs")
@@ -571,7 +571,7 @@ def _crossbar_energy(summary, layer, spec: CrossbarCostSpec, t: StageTimes, t_st
     e["programming"] = _knob_writes(summary, layer) * cells_per_knob * spec.e_write_pj * PJ
     e_adc = adc_energy_pj(spec.e_adc_pj, adc_bits, spec.adc_ref_bits) * PJ
     e["adcs"] = adc * e_adc
-    n_adcs = _n_adcs(summary, layer, spec)
+    n_adcs = adc_count(summary, layer, spec)
     e["converters_idle"] = _idle(n_adcs, e_adc / spec.t_adc_conv_s, spec.converter_idle_fraction,
                                  adc / max(n_adcs, 1) * spec.t_adc_conv_s, t_step)
     # column readout (current-to-voltage + bias) per column: on while reading, idle fraction else
@@ -603,7 +603,7 @@ def _section(kind: str) -> str:
     return k.cost_section if k is not None else kind
 
 
-def _plan(summary: Mapping[str, float], specs: Mapping[str, Spec]):
+def plan_layers(summary: Mapping[str, float], specs: Mapping[str, Spec]):
     """Per entry: (name, spec or None for host-only entries, StageTimes)."""
     if not specs:
         raise ValueError("spec_by_device is empty; allowed: a PhotonicCostSpec and/or "
@@ -629,20 +629,20 @@ def _plan(summary: Mapping[str, float], specs: Mapping[str, Spec]):
             if any(k.startswith(f"{layer}.{kind}.") for k in summary):
                 raise ValueError(f"layer {layer!r} has {kind} events but no info entry; "
                                  "allowed: only digital events for undescribed layers")
-        flops = _get(summary, layer, "digital", "flops")
+        flops = summary_value(summary, layer, "digital", "flops")
         t_dig = flops / (dspec.f_digital_gflops * 1e9)
         plan.append((layer, None, StageTimes(0.0, 0.0, 0.0, t_dig, 0.0, 1 if flops else 0)))
     return plan, dspec
 
 
-def _assemble(summary, plan, dspec: Spec, latencies: Mapping[str, Mapping[str, float]],
+def assemble_report(summary, plan, dspec: Spec, latencies: Mapping[str, Mapping[str, float]],
               t_step: float) -> dict[str, CostReport]:
     """Reports per entry, given each entry's latency components and the step latency."""
     reports = {}
     for layer, spec, t in plan:
         lat = dict(latencies[layer])
-        macs = _get(summary, layer, "mvm", "macs")
-        conv = _get(summary, layer, "mvm", "adc_conversions")
+        macs = summary_value(summary, layer, "mvm", "macs")
+        conv = summary_value(summary, layer, "mvm", "adc_conversions")
         if spec is None:
             e = dict.fromkeys(ENERGY_COMPONENTS, 0.0)
             e["digital"] = _digital_energy(summary, layer, dspec)
@@ -665,8 +665,8 @@ def _assemble(summary, plan, dspec: Spec, latencies: Mapping[str, Mapping[str, f
     return reports
 
 
-def _independent(summary: Mapping[str, float], layer: str) -> bool:
-    return _get(summary, layer, "dependency", "independent") > 0
+def independent_stages(summary: Mapping[str, float], layer: str) -> bool:
+    return summary_value(summary, layer, "dependency", "independent") > 0
 
 
 def schedule(summary: Mapping[str, float], plan, makespan=None
@@ -681,7 +681,7 @@ def schedule(summary: Mapping[str, float], plan, makespan=None
     chain and every layer have finished; host-only entries then run one after another.
 
     Args:
-        plan: ``_plan`` output entries (name, spec or None, StageTimes).
+        plan: ``plan_layers`` output entries (name, spec or None, StageTimes).
         makespan: optional ``f(name, StageTimes) -> s`` (the DES passes its own); default the
             flow-shop bound.
 
@@ -697,7 +697,7 @@ def schedule(summary: Mapping[str, float], plan, makespan=None
             continue
         total = span(layer, t)
         end = chain + total
-        if _independent(summary, layer) and t.jobs > 1:
+        if independent_stages(summary, layer) and t.jobs > 1:
             clean = t.first(1)
             if end > crit_end:
                 crit_end, crit_path = end, path + [(layer, t.critical_path())]
@@ -725,12 +725,12 @@ def price_layers(summary: Mapping[str, float], spec_by_device: SpecArg) -> dict[
     """Per-layer reports of one step (static terms use the whole step's latency); the host
     floor is booked on ``"host"``. Latency components are the step's critical path
     (:func:`schedule`), booked on the entries that lie on it."""
-    plan, dspec = _plan(summary, _resolve_specs(spec_by_device))
+    plan, dspec = plan_layers(summary, resolve_specs(spec_by_device))
     lat, t_step, _ = schedule(summary, plan)
-    return _assemble(summary, plan, dspec, lat, t_step)
+    return assemble_report(summary, plan, dspec, lat, t_step)
 
 
-def _sum_reports(reports: Iterable[CostReport]) -> CostReport:
+def sum_reports(reports: Iterable[CostReport]) -> CostReport:
     reports = list(reports)
     mode = next((r.weight_mode for r in reports if r.macs), reports[0].weight_mode if reports
                 else "held")
@@ -755,7 +755,7 @@ def price(summary: Mapping[str, float], spec_by_device: SpecArg) -> CostReport:
         CostReport with energy (J) per ``ENERGY_COMPONENTS``, latency (s) per
         ``LATENCY_COMPONENTS`` (the pipeline bound's critical path) and ``metrics``.
     """
-    return _sum_reports(price_layers(summary, spec_by_device).values())
+    return sum_reports(price_layers(summary, spec_by_device).values())
 
 
 def held_weight_pj_per_mac(n: int, il_mzi_db: float, bits: int,

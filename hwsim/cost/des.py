@@ -26,8 +26,8 @@ from typing import Mapping
 
 import simpy
 
-from .analytic import (CostReport, SpecArg, _assemble, _get, _independent, _n_adcs, _plan,
-                       _resolve_specs, _sum_reports, schedule)
+from .analytic import (CostReport, SpecArg, adc_count, assemble_report, independent_stages,
+                       plan_layers, resolve_specs, schedule, sum_reports, summary_value)
 
 __all__ = ["simulate_latency", "des_price", "simulate_layers", "simulate_step"]
 
@@ -49,7 +49,7 @@ def simulate_step(summary: Mapping[str, float], spec_by_device: SpecArg, *,
     """
     for name, v in (("dac_banks", dac_banks), ("lasers", lasers), ("adc_pool", adc_pool)):
         _check_pool(name, v)
-    plan, _ = _plan(summary, _resolve_specs(spec_by_device))
+    plan, _ = plan_layers(summary, resolve_specs(spec_by_device))
     env = simpy.Environment()
     host = simpy.Resource(env, capacity=1)
     shared = {k: simpy.Resource(env, capacity=v) for k, v in
@@ -102,8 +102,8 @@ def simulate_step(summary: Mapping[str, float], spec_by_device: SpecArg, *,
 
     def layer_jobs(layer, spec, t, first_done):
         t0, j = env.now, t.jobs
-        tiles = max(int(_get(summary, layer, "info", "tiles")), 1)
-        n_adcs = _n_adcs(summary, layer, spec) if t.busy_s else 1
+        tiles = max(int(summary_value(summary, layer, "info", "tiles")), 1)
+        n_adcs = adc_count(summary, layer, spec) if t.busy_s else 1
         array = simpy.Resource(env, capacity=1)
         logic = simpy.Resource(env, capacity=1)     # the layer's partial-sum logic
         banks = shared.get("dac") or simpy.Resource(env, capacity=tiles)
@@ -130,7 +130,7 @@ def simulate_step(summary: Mapping[str, float], spec_by_device: SpecArg, *,
             p = env.process(layer_jobs(layer, spec, t, first_done))
             running.append(p)
             # an independent layer holds the forward chain for its clean readout only
-            yield first_done if _independent(summary, layer) and t.jobs > 1 else p
+            yield first_done if independent_stages(summary, layer) and t.jobs > 1 else p
         yield simpy.AllOf(env, running)
         for layer, spec, t in plan:     # host-only entries, one after another
             if spec is None:
@@ -153,7 +153,7 @@ def simulate_layers(summary: Mapping[str, float], spec_by_device: SpecArg, *,
 
 
 def _latencies(summary, spec_by_device, **pools):
-    plan, dspec = _plan(summary, _resolve_specs(spec_by_device))
+    plan, dspec = plan_layers(summary, resolve_specs(spec_by_device))
     lat, t_analytic, _ = schedule(summary, plan)
     t_sim, _ = simulate_step(summary, spec_by_device, **pools)
     for comp in lat.values():
@@ -186,4 +186,4 @@ def des_price(summary: Mapping[str, float], spec_by_device: SpecArg, *,
     (laser, heaters, idle converters, peripherals, host) integrated over its makespan."""
     plan, dspec, lat, t_step = _latencies(summary, spec_by_device, dac_banks=dac_banks,
                                           lasers=lasers, adc_pool=adc_pool)
-    return _sum_reports(_assemble(summary, plan, dspec, lat, t_step).values())
+    return sum_reports(assemble_report(summary, plan, dspec, lat, t_step).values())

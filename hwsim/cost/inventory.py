@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
-from .analytic import SpecArg, _n_adcs, _phase_shifters, _plan, _resolve_specs, price_layers
+from .analytic import (SpecArg, adc_count, count_phase_shifters, plan_layers, price_layers,
+                       resolve_specs)
 from .spec import PhotonicCostSpec
 
 __all__ = ["INVENTORY_FIELDS", "chip_inventory", "format_inventory"]
@@ -23,8 +24,8 @@ INVENTORY_FIELDS = ("tiles", "mzis", "phase_shifters", "cells", "heater_w", "las
 def chip_inventory(summary: Mapping[str, float], spec_by_device: SpecArg
                    ) -> dict[str, dict[str, float]]:
     """Layer name → inventory (``INVENTORY_FIELDS``), plus ``"total"``."""
-    specs = _resolve_specs(spec_by_device)
-    plan, _ = _plan(summary, specs)
+    specs = resolve_specs(spec_by_device)
+    plan, _ = plan_layers(summary, specs)
     reports = price_layers(summary, specs)
     out: dict[str, dict[str, float]] = {}
     for layer, spec, _t in plan:
@@ -37,13 +38,13 @@ def chip_inventory(summary: Mapping[str, float], spec_by_device: SpecArg
         out[layer] = {
             "tiles": tiles,
             "mzis": tiles * g("mzis"),
-            "phase_shifters": tiles * _phase_shifters(summary, layer) if photonic else 0.0,
+            "phase_shifters": tiles * count_phase_shifters(summary, layer) if photonic else 0.0,
             "cells": tiles * g("cells"),
             "heater_w": m.get("heater_w", 0.0),
             "laser_w": m.get("laser_electrical_w", 0.0),
             "input_dacs": tiles * g("tile_rows") if photonic else 0.0,
             "knob_dacs": tiles * spec.knob_dacs_per_tile if photonic else 0.0,
-            "adcs": float(_n_adcs(summary, layer, spec)),
+            "adcs": float(adc_count(summary, layer, spec)),
             "photodiodes": tiles * g("tile_cols") * (g("photodiodes_per_output") or 1.0)
             if photonic else 0.0,
         }

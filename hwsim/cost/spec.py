@@ -86,7 +86,7 @@ def _ok(kind: str, v: object) -> bool:
             "finite": True}[kind]
 
 
-def _validate(obj: object, kinds: Mapping[str, object]) -> None:
+def validate_spec(obj: object, kinds: Mapping[str, object]) -> None:
     owner = type(obj).__name__
     for f in fields(obj):
         kind = kinds.get(f.name, "pos")
@@ -109,7 +109,7 @@ def _level(level: str) -> int:
     return LEVELS.index(level)
 
 
-class _SpecMixin:
+class SpecMixin:
     def items(self) -> Iterator[tuple[str, float]]:
         """(field name, value) pairs."""
         for f in fields(self):  # type: ignore[arg-type]
@@ -118,7 +118,7 @@ class _SpecMixin:
 
 # --------------------------------------------------------------------------- photonic
 @dataclass(frozen=True)
-class PhotonicCostSpec(_SpecMixin):
+class PhotonicCostSpec(SpecMixin):
     """Costs of a weight-stationary thermo-optic MZI mesh (defaults = nominal level)."""
 
     # Laser and link budget (cost.md §1.3, §2.1)
@@ -178,7 +178,7 @@ class PhotonicCostSpec(_SpecMixin):
     f_digital_gflops: float = 5300.0  # host = Jetson AGX Orin class, 5.3 FP32 TFLOPS; Orin brief
 
     def __post_init__(self) -> None:
-        _validate(self, {"s_pd_dbm": "finite", "il_mod_db": "nonneg", "il_coupling_db": "nonneg",
+        validate_spec(self, {"s_pd_dbm": "finite", "il_mod_db": "nonneg", "il_coupling_db": "nonneg",
                          "laser_wpe": "frac", "heater_mean_fraction": "nonneg",
                          "dac_ref_bits": "int", "adc_ref_bits": "int", "cols_per_adc": "int",
                          "knob_dacs_per_tile": "int", "weight_mode": WEIGHT_MODES_PHOTONIC,
@@ -244,7 +244,7 @@ def photonic_spec(level: str = "nominal") -> PhotonicCostSpec:
 
 # --------------------------------------------------------------------------- crossbar
 @dataclass(frozen=True)
-class CrossbarCostSpec(_SpecMixin):
+class CrossbarCostSpec(SpecMixin):
     """Costs of a memristive crossbar (PCM/RRAM), bit-serial 1-bit row drives (ISAAC style).
 
     Inputs of ``dac_bits`` bits are applied as ``dac_bits`` 1-bit read passes; each pass costs
@@ -295,7 +295,7 @@ class CrossbarCostSpec(_SpecMixin):
     e_integrate_step_pj: float = 0.0
 
     def __post_init__(self) -> None:
-        _validate(self, {"adc_ref_bits": "int", "cols_per_adc": "int", "input_mode": INPUT_MODES,
+        validate_spec(self, {"adc_ref_bits": "int", "cols_per_adc": "int", "input_mode": INPUT_MODES,
                          "pwm_mean_duty": "frac", "p_column_uw": "nonneg",
                          "e_pass_per_column_pj": "nonneg", "e_integrate_step_pj": "nonneg",
                          "e_row_drive_pj": "nonneg",
@@ -369,7 +369,7 @@ def crossbar_spec(level: str = "nominal") -> CrossbarCostSpec:
 
 # --------------------------------------------------------------------------- GPUs
 @dataclass(frozen=True)
-class GpuSpec(_SpecMixin):
+class GpuSpec(SpecMixin):
     """Roofline GPU model (cost.md §1.4, §2.5). FP32 dense peak; energies are dynamic terms
     on top of ``p_idle_w`` (E = P_idle·t + FLOPs·e_flop + bytes·e_byte)."""
 
@@ -390,7 +390,7 @@ class GpuSpec(_SpecMixin):
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"GpuSpec.name = {self.name!r} is invalid; allowed: a non-empty string")
-        _validate(self, {"name": "str", "p_idle_low_w": "nonneg", "p_idle_high_w": "nonneg",
+        validate_spec(self, {"name": "str", "p_idle_low_w": "nonneg", "p_idle_high_w": "nonneg",
                          "p_idle_measured": "bool"})
         for f in ("p_idle_w", "p_idle_low_w", "p_idle_high_w"):
             if getattr(self, f) > self.tdp_w:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Mapping
 
 from ..cost.analytic import CostReport, price
-from ..cost.spec import LEVELS, PhotonicCostSpec, _SpecMixin, _validate
+from ..cost.spec import LEVELS, PhotonicCostSpec, SpecMixin, validate_spec
 
 __all__ = ["MicroringCostSpec", "microring_spec", "price_microring", "SECTION"]
 
@@ -30,7 +30,7 @@ SECTION = "mrr"
 
 
 @dataclass(frozen=True)
-class MicroringCostSpec(_SpecMixin):
+class MicroringCostSpec(SpecMixin):
     """Costs of a thermally tuned microring weight bank (defaults = nominal level)."""
 
     # ring heaters (static) and their tuning
@@ -64,7 +64,7 @@ class MicroringCostSpec(_SpecMixin):
     f_digital_gflops: float = 5300.0
 
     def __post_init__(self) -> None:
-        _validate(self, {"laser_wpe": "frac", "dac_ref_bits": "int", "adc_ref_bits": "int",
+        validate_spec(self, {"laser_wpe": "frac", "dac_ref_bits": "int", "adc_ref_bits": "int",
                          "heater_dacs_per_tile": "int", "laser_idle_on_fraction": "unit",
                          "converter_idle_fraction": "unit", "receiver_idle_fraction": "unit",
                          "p_host_static_w": "nonneg"})

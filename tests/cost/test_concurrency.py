@@ -3,7 +3,7 @@ readouts) on disjoint tiles overlap; dependent ones run one after another."""
 import pytest
 
 from hwsim.cost import des_price, photonic_spec, price, simulate_latency
-from hwsim.cost.analytic import _plan, _resolve_specs, layer_stage_times
+from hwsim.cost.analytic import plan_layers, resolve_specs, layer_stage_times
 from hwsim.trace import DependencyEvent, LayerInfo, MvmEvent, ProgramEvent, summarize
 
 SPECS = {"mzi": photonic_spec()}
@@ -26,7 +26,7 @@ def _summary(independent, p1=17, p2=9):
 
 
 def _spans(s):
-    plan, _ = _plan(s, _resolve_specs(SPECS))
+    plan, _ = plan_layers(s, resolve_specs(SPECS))
     return {name: t.makespan_s for name, _, t in plan}, \
         {name: t.first(1).makespan_s for name, _, t in plan}
 
