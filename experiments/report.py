@@ -387,6 +387,51 @@ _STYLE = ("body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:120
           "figure .scroll img{max-width:none;width:680px}}")
 
 
+#: at most this many runs' curves in the cumulative-energy figure (a legible legend)
+MAX_ENERGY_CURVES = 8
+
+
+def _cumulative_energy_curves(df, ordered) -> dict:
+    """{run in words: accuracy against cumulative energy (cost_figures.accuracy_energy_curve)}
+    for the runs whose own device row carries the low/nominal/high band."""
+    from .cost_figures import accuracy_energy_curve
+    from .frame import algorithm_words, device_words, run_device_report
+    from .results import priced_rows
+    curves = {}
+    for rec in ordered:
+        costs = priced_rows(rec.costs)
+        row = run_device_report(costs)
+        if row is None or len(curves) >= MAX_ENERGY_CURVES:
+            continue
+        try:
+            curve = accuracy_energy_curve(rec.history, costs[row])
+        except ValueError:           # no step count or no band: nothing to draw for this run
+            continue
+        name = f"{algorithm_words(rec.config, rec.meta)} on {device_words(rec.config)}"
+        seed = rec.config.get("run.seed", rec.config.get("seed"))
+        curves[name + (f", seed {seed}" if seed is not None else "")] = curve
+    return curves
+
+
+def _tornado(df):
+    """(caption, figure) of the one-at-a-time sensitivity of the first run's first device/GPU
+    ratio (hwsim.cost.sensitivity), or None where the run cannot be re-priced."""
+    from .cost_figures import tornado_figure
+    from .price import sensitivity
+    for path in df["path"]:
+        try:
+            movers, evens = sensitivity(path)
+        except (ValueError, KeyError):
+            continue
+        for ratio, top in movers.items():
+            if top:
+                caption = (f"One-at-a-time sensitivity of {ratio} for {Path(path).name}: each bar "
+                           "spans the ratio from the parameter's low to its high sourced value, "
+                           "the others at nominal; dashed: nominal; dotted: break-even.")
+                return caption, tornado_figure(top, ratio, evens.get(ratio))
+    return None
+
+
 def write_report(paths: "str | Path | Iterable[str | Path]", out_dir: str | Path,
                  by: Sequence[str] | None = None) -> list[Path]:
     """Write the report of the runs under ``paths`` into ``out_dir``; returns the files written.
@@ -463,6 +508,17 @@ def write_report(paths: "str | Path | Iterable[str | Path]", out_dir: str | Path
             "under the plot).", energy_breakdown_figure(df))
         energy_col = next((c for c in ("train_energy_j", "energy_per_step_j")
                            if df[c].notna().any()), None)
+        curves = _cumulative_energy_curves(df, ordered)
+        if curves:
+            from .cost_figures import accuracy_energy_figure
+            add("accuracy_vs_cumulative_energy", "Test accuracy after each evaluation against "
+                "the run's cumulative device training energy (steps so far × energy per step): "
+                "line at the nominal cost level, band from the low to the high level"
+                + (f"; the first {len(curves)} runs." if len(curves) < len(ordered) else "."),
+                accuracy_energy_figure(curves))
+        tornado = _tornado(df)
+        if tornado is not None:
+            add("sensitivity_tornado", tornado[0], tornado[1])
         if has_acc and energy_col:
             add("accuracy_vs_energy", "Final test accuracy against each run's device "
                 + ("training energy (energy per step × steps)" if energy_col == "train_energy_j"
