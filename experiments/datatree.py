@@ -77,8 +77,7 @@ def _resolve(name: Any, what: str):
 # ------------------------------------------------------------------ writing
 
 class _Writer:
-    def __init__(self, rebuild: bool = False) -> None:
-        self.rebuild = rebuild
+    def __init__(self) -> None:
         self.memo: dict[int, int] = {}      # id(obj) → reference number
         self.keep: list[Any] = []           # keeps ids stable while writing
         self.storages: dict[int, int] = {}  # storage data_ptr/nbytes key → index
@@ -167,10 +166,6 @@ class _Writer:
             return {"__id__": n, "__method__": name,
                     "self": self.enc(obj.__self__, f"{where}.__self__")}
         if isinstance(obj, (type, types.FunctionType)):
-            if self.rebuild and "<" in getattr(obj, "__qualname__", "<"):
-                # a closure (e.g. an update rule's init/update): code, not data; the reader
-                # takes it from the same place of a tree rebuilt from the config
-                return {"__id__": n, "__rebuilt__": where}
             if not _allowed(obj.__module__) or "<" in obj.__qualname__:
                 raise TreeError(f"{where}: {obj!r} is not a module-level class or function of "
                                 f"{', '.join(ALLOWED_PACKAGES)}; it cannot be stored as data")
@@ -208,13 +203,9 @@ class _Writer:
                 "parameter": isinstance(t, torch.nn.Parameter)}
 
 
-def dumps(tree: Any, attrs: dict[str, str] | None = None, *, rebuild: bool = False) -> bytes:
-    """The HDF5 bytes of ``tree`` (and string ``attrs`` on the root, e.g. a run id).
-
-    ``rebuild``: closures are not stored but marked, and :func:`loads` takes each from the
-    same place of a ``template`` tree rebuilt from the config (code comes from the program,
-    never from the file)."""
-    w = _Writer(rebuild)
+def dumps(tree: Any, attrs: dict[str, str] | None = None) -> bytes:
+    """The HDF5 bytes of ``tree`` (and string ``attrs`` on the root, e.g. a run id)."""
+    w = _Writer()
     doc = json.dumps({"format": FORMAT, "tree": w.enc(tree, "state")}, allow_nan=False)
     buf = io.BytesIO()
     with h5py.File(buf, "w") as f:
@@ -238,23 +229,6 @@ _DTYPES = {name: getattr(torch, name) for name in (
     "int16", "int32", "int64", "bool")}
 
 
-_NONE = object()
-
-
-def _child(tmpl, key):
-    """The part of a template tree at ``key`` (a dict key, a list index or an attribute)."""
-    if tmpl is _NONE:
-        return _NONE
-    try:
-        if isinstance(tmpl, dict):
-            return tmpl.get(key, _NONE)
-        if isinstance(tmpl, (list, tuple)):
-            return tmpl[key] if isinstance(key, int) and 0 <= key < len(tmpl) else _NONE
-        return getattr(tmpl, key, _NONE) if isinstance(key, str) else _NONE
-    except Exception:
-        return _NONE
-
-
 class _Reader:
     def __init__(self, storages: list[bytes], arrays: list[np.ndarray]) -> None:
         self.memo: dict[int, Any] = {}
@@ -262,7 +236,7 @@ class _Reader:
         self.storages: dict[int, torch.UntypedStorage] = {}
         self.arrays = arrays
 
-    def dec(self, node, tmpl=_NONE):
+    def dec(self, node):
         if node is None or isinstance(node, (bool, int, float, str)):
             return node
         if isinstance(node, list):
@@ -326,17 +300,12 @@ class _Reader:
             rs = np.random.RandomState()
             rs.set_state(self.dec(node["__randomstate__"]))
             return self.keep(n, rs)
-        if "__rebuilt__" in node:
-            if tmpl is _NONE or not callable(tmpl):
-                raise TreeError(f"{node['__rebuilt__']} is code, rebuilt from the config, and the "
-                                "rebuilt tree has nothing callable there")
-            return self.keep(n, tmpl)
         if "__list__" in node:
             out: list = self.keep(n, [])
-            out.extend(self.dec(v, _child(tmpl, i)) for i, v in enumerate(node["__list__"]))
+            out.extend(self.dec(v) for i, v in enumerate(node["__list__"]))
             return out
         if "__tuple__" in node:
-            return self.keep(n, tuple(self.dec(v, _child(tmpl, i))
+            return self.keep(n, tuple(self.dec(v)
                                       for i, v in enumerate(node["__tuple__"])))
         if "__set__" in node:
             items = [self.dec(v) for v in node["__set__"]]
@@ -353,7 +322,7 @@ class _Reader:
             d: dict = self.keep(n, collections.OrderedDict() if node.get("ordered") else {})
             for k, v in node["__dict__"]:
                 key = self.dec(k)
-                d[key] = self.dec(v, _child(tmpl, key))
+                d[key] = self.dec(v)
             return d
         if "__name__" in node:
             return self.keep(n, _resolve(node["__name__"], "name"))
@@ -371,11 +340,11 @@ class _Reader:
             state = {str(k): v for k, v in node["state"]}
             if "__items__" in state:   # a NamedTuple: its items are its value
                 items = state["__items__"]["__list__"]
-                return self.keep(n, tuple.__new__(cls, [self.dec(v, _child(tmpl, i))
+                return self.keep(n, tuple.__new__(cls, [self.dec(v)
                                                         for i, v in enumerate(items)]))
             obj = self.keep(n, object.__new__(cls))   # no __init__, __new__ or __setstate__ runs
             for k, v in state.items():
-                object.__setattr__(obj, k, self.dec(v, _child(tmpl, k)))
+                object.__setattr__(obj, k, self.dec(v))
             return obj
         raise TreeError(f"unknown node with keys {sorted(node)[:4]}")
 
@@ -420,11 +389,10 @@ def read_attrs(blob: bytes) -> dict[str, str]:
     return attrs
 
 
-def loads(blob: bytes, template: Any = _NONE) -> tuple[Any, dict[str, str]]:
+def loads(blob: bytes) -> tuple[Any, dict[str, str]]:
     """The tree and root attributes of a file written by :func:`dumps`. Anything else — a pickle,
     a truncated or edited file, a name outside the allowed packages — raises
-    :class:`TreeError`; nothing stored in the file is executed. ``template``: a tree rebuilt
-    from the config, where the closures of a ``rebuild`` file are taken from."""
+    :class:`TreeError`; nothing stored in the file is executed."""
     if not blob.startswith(b"\x89HDF\r\n\x1a\n"):
         raise TreeError("not an HDF5 data file (a pickle or another format is never loaded)")
     try:
@@ -442,7 +410,7 @@ def loads(blob: bytes, template: Any = _NONE) -> tuple[Any, dict[str, str]]:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise TreeError("the tree document is not one of ours")
     try:
-        return _Reader(storages, arrays).dec(doc["tree"], template), attrs
+        return _Reader(storages, arrays).dec(doc["tree"]), attrs
     except TreeError:
         raise
     except Exception as e:
