@@ -104,6 +104,12 @@ def build_stage(cfg: Config, input_shape, n_classes: int, trace: Trace | None,
             check(settings, model, math.prod(input_shape), n_classes)
         except ValueError as e:
             raise ConfigError(str(e)) from None
+    check_epochs = registry.ALGORITHMS[name].check_epochs
+    if check_epochs is not None:                       # stages that need their epochs
+        try:
+            check_epochs(settings, cfg.run.epochs)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
     try:
         return registry.build(name, settings, model, devices, n_classes, seed=cfg.run.seed,
                               trace=trace or Trace(), objective=objective)

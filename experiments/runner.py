@@ -14,6 +14,7 @@ initial knobs, and trained by the one loop, :func:`algorithms.training.fit`.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -316,6 +317,8 @@ def _train_stages(cfg: Config, job: Job, rec: RunRecord, out: Path, saved: dict 
         resolved.setdefault(algo, first.label)
     if algo in resolved:
         rec.meta["algorithm_label"] = resolved[algo]
+    if STAGES_KEY in resolved:
+        rec.meta["stages"] = resolved[STAGES_KEY]
 
     def label_of(stage: str) -> str:
         return labels.run_label(stage, resolved.get(stage, registry.ALGORITHMS[stage].label),
@@ -368,6 +371,7 @@ def _train_stages(cfg: Config, job: Job, rec: RunRecord, out: Path, saved: dict 
             record(stage, result.history)
             if stage == algo:
                 rec.step_summaries = result.step_summaries
+                _record_stages(rec, model, resolved)
     except (Divergence, Interrupted) as e:
         record(current, e.history)
         if current == algo and result is not None:
@@ -381,6 +385,24 @@ def _train_stages(cfg: Config, job: Job, rec: RunRecord, out: Path, saved: dict 
     return done
 
 
+#: Where the checkpoint's label table keeps a finished pipeline's ``meta.stages``.
+STAGES_KEY = "meta.stages"
+
+
+def _record_stages(rec: RunRecord, model, resolved: dict) -> None:
+    """A pipeline's stages (e.g. the L2ight flow) into ``meta.stages`` (JSON): per stage its
+    label, steps, what it measured and its device work (settings, streamed vectors, energy J at
+    the nominal cost level, from the trace's events of that stage)."""
+    trainer = getattr(model, "trainer", None)
+    if not callable(getattr(trainer, "stage_report", None)):
+        return
+    from .price import device_work
+    work = trainer.stage_summaries()
+    rec.meta["stages"] = json.dumps([{**e, "device": device_work(work.get(e["stage"], {}))}
+                                     for e in trainer.stage_report()])
+    resolved[STAGES_KEY] = rec.meta["stages"]     # kept by the checkpoint for a resumed run
+
+
 def _price(cfg: Config, job: Job, rec: RunRecord, done: dict[str, FitResult]) -> dict:
     """Cost rows of the run: its traced steps on its device (and, where the algorithm asks, the
     same step on every other kind's preset), GPU bands, measured torch steps; runs that never
@@ -388,6 +410,9 @@ def _price(cfg: Config, job: Job, rec: RunRecord, done: dict[str, FitResult]) ->
     algo = cfg.algorithm.name
     spec = registry.ALGORITHMS[algo]
     summaries = done[algo].step_summaries
+    if spec.twin_steps:     # its twin steps are priced on the GPU rows of the BP step
+        from .price import touched_device
+        summaries = [s for s in summaries if touched_device(s)]
     if job.objective is None and (spec.twin or not summaries):
         from .price import price_twin_run
         return price_twin_run(rec.config, job.data.x_train.shape[1], rec.history, cost=cfg.cost)
