@@ -192,3 +192,18 @@ def test_cli_run_end_to_end_on_tiny_data(tmp_path, monkeypatch, capsys):
     work = sum(s["device"]["settings"] for s in stages[1:])
     assert mean_summary(device_steps) and _settings(mean_summary(device_steps)) * len(
         device_steps) == pytest.approx(work)
+
+
+def test_identity_reference_is_half_identity_per_block_and_nominal_knobs_invert_nominal():
+    from algorithms.families.l2ight_flow import identity_reference
+    from hwsim.oracle import TracingOracle
+    dev = build_layer("mzi-l2ight", 20, 12, seed=0, name="l")      # 8×8 blocks, cropped edges
+    o = TracingOracle(dev, Trace())
+    knobs, w = identity_reference(o)
+    k = 8
+    tiled = (torch.arange(12)[:, None] % k == torch.arange(20)[None, :] % k).float()
+    # closed form: U = V = I, σ = cos(π/3) = 0.5, gain 1 → 0.5·I in every block
+    torch.testing.assert_close(w, 0.5 * tiled, atol=1e-5, rtol=0)
+    target = torch.randn(12, 20, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(o.nominal(o.nominal_knobs(target)), target, atol=1e-4, rtol=0)
+    assert not o.trace.events                      # design knowledge: no device query
