@@ -394,13 +394,19 @@ class Config:
         return flatten_config(self.to_mapping())
 
     @property
-    def run_id(self) -> str:
-        """Stable id: a hash of everything that determines the results (not where they go)."""
+    def config_hash(self) -> str:
+        """SHA-256 (hex) of everything that determines the results, not where they go or how
+        fast they come (``NOT_IN_RUN_ID``): a checkpoint is only resumed by the config that
+        wrote it."""
         m = self.to_mapping()
         for k in NOT_IN_RUN_ID:
             m["run"].pop(k, None)
-        blob = json.dumps(m, sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:12]
+        return hashlib.sha256(json.dumps(m, sort_keys=True, default=str).encode()).hexdigest()
+
+    @property
+    def run_id(self) -> str:
+        """Stable id: the first 12 hex digits of :attr:`config_hash`."""
+        return self.config_hash[:12]
 
 
 # Keys that change where or how fast a run executes, never its results.
