@@ -47,19 +47,13 @@ from .price import mean_summary
 from .results import RunRecord, read_results, write_results
 
 __all__ = ["run", "prepare", "mean_summary", "price_run", "checkpoint_path", "set_threads",
-           "estimate_eval_bytes", "DEFAULT_DIR", "algo_label", "stage_settings",
-           "split_validation", "standardize_with", "CLASSIFICATION_REFERENCES"]
+           "estimate_eval_bytes", "DEFAULT_DIR", "split_validation", "standardize_with",
+           "CLASSIFICATION_REFERENCES"]
 
 #: The references of a classification run on a device: the same network with autograd on the
 #: ideal twin, Mono-Forward local losses and end-to-end backpropagation.
 CLASSIFICATION_REFERENCES = ("mf-ad", "bp")
 checkpoint_path = checkpoint.path_for
-
-
-def algo_label(name: str, settings: dict | None = None, device_kind: str | None = None) -> str:
-    """The run header's (and older results files') algorithm label: see
-    :func:`experiments.labels.algorithm_label`."""
-    return labels.algorithm_label(name, settings, device_kind)
 
 
 def _network_text(model_section: ModelSection, settings, model, n_in: int,
@@ -287,7 +281,7 @@ def _header(bp: Blueprint, job: Job, first, run_id: str) -> str:
     modified = " (modified)" if device.physics != device_config(device.preset) else ""
     return (f"forwardlab: {job.dataset} ({d.x_train.shape[0]} train / {d.x_test.shape[0]} "
             f"test), {net}, device {device.preset}{modified}, algorithm "
-            f"{algo_label(algo, bp.algorithm.settings, device.kind)}, run {run_id}")
+            f"{labels.algorithm_label(algo, bp.algorithm.settings, device.kind)}, run {run_id}")
 
 
 def _build(bp: Blueprint, job: Job, stage: str):
