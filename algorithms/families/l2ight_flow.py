@@ -71,9 +71,10 @@ REFERENCE_SIGMA_RAD = math.pi / 3
 def insitu_algorithms() -> list[str]:
     """Registered forward-only algorithms the in-situ stage can run: trained through the device
     (not on the twin), on the model's own blocks (the default layout; not a whole-network mesh
-    or tensor-train cores) — every such algorithm, as the registry holds them."""
+    or tensor-train cores), not itself a pipeline with twin steps — every such algorithm, as
+    the registry holds them."""
     return [n for n, s in registry.ALGORITHMS.items()
-            if not s.twin and s.traced and not s.whole_network and n != "l2ight-flow"
+            if not s.twin and s.traced and not s.whole_network and not s.twin_steps
             and s.layout is registry.DEFAULT_LAYOUT]
 
 

@@ -207,3 +207,17 @@ def test_identity_reference_is_half_identity_per_block_and_nominal_knobs_invert_
     target = torch.randn(12, 20, generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(o.nominal(o.nominal_knobs(target)), target, atol=1e-4, rtol=0)
     assert not o.trace.events                      # design knowledge: no device query
+
+
+def test_insitu_settings_round_trip_through_the_config_and_bad_ones_are_one_line():
+    import tomllib
+
+    from experiments.config import ConfigError, config_to_toml, resolve
+    cfg = resolve({"algorithm": {"name": FLOW, "settings": {
+        "insitu": "mfdd", "insitu_settings": {"num_directions": 4}}}})
+    again = resolve(tomllib.loads(config_to_toml(cfg)))
+    assert again.algorithm.settings["insitu_settings"] == {"num_directions": 4}
+    assert again.run_id == cfg.run_id
+    with pytest.raises(ConfigError) as e:
+        resolve({"algorithm": {"name": FLOW, "settings": {"insitu": "bp"}}})
+    assert "\n" not in str(e.value) and "L2ightFlowSettings.insitu = 'bp'; allowed" in str(e.value)
