@@ -214,6 +214,21 @@ NEURRAM_ONE_PHASE_TOPS_PER_W = {(3, 1): 43.07875866, (4, 2): 40.33412834, (5, 3)
                                 (6, 4): 15.95409517, (7, 5): 11.32999012, (8, 6): 9.12235241}
 
 
+# Input histogram over −7..7 ("looks like fig 7e", cimloop variables_iso.yaml INPUTS_HIST):
+# the mean fraction of rows pulsed in one input-bit pass is the mean density of 1-bits of
+# the 3-bit magnitudes, (52 + 48 + 44) / (3 · 96) = 0.5 (derived).
+NEURRAM_INPUTS_HIST = (5, 5, 6, 6, 7, 7, 8, 8, 8, 7, 7, 6, 6, 5, 5)
+
+
+def _mean_bit_density(hist: tuple[int, ...], bits: int = 3) -> float:
+    half = len(hist) // 2
+    ones = sum(c * bin(abs(v - half)).count("1") for v, c in enumerate(hist))
+    return ones / (bits * sum(hist))
+
+
+NEURRAM_BIT_DENSITY = _mean_bit_density(NEURRAM_INPUTS_HIST)
+
+
 def _magnitude_bits(signed_bits: int) -> int:
     return max(signed_bits - 1, 1)
 
@@ -234,7 +249,7 @@ def _neurram_report(in_bits: int = NEURRAM_IN_BITS, out_bits: int = NEURRAM_OUT_
     mean_mag = 324.0 / 96.0 / 7.0         # mean |x| / 7 of cimloop's INPUTS/WEIGHTS_HIST = 0.482
     g_mean_s = (2 * 1e-6 + mean_mag * (4e-6 - 1e-6)) / 2
     e_pulse_fj = 0.5 ** 2 * g_mean_s * 10e-9 / 1e-15        # V_read 0.5 V, 10 ns pulse (cimloop)
-    spec = replace(crossbar_spec(), input_mode="pulse_train", pwm_mean_duty=mean_mag,
+    spec = replace(crossbar_spec(), input_mode="pulse_train", pwm_mean_duty=NEURRAM_BIT_DENSITY,
                    e_cell_read_fj=e_pulse_fj, t_read_ns=10.0,
                    e_row_drive_pj=0.0,    # row-driver energy: not published separately (in "input pulses")
                    e_pass_per_column_pj=NEURRAM_E_WL_PJ + e_sample_pj,
@@ -264,8 +279,9 @@ def neurram() -> ChipCheck:
     """NeuRRAM (Wan et al., Nature 2022): 15.95 TOPS/W = 62.7 fJ/op at 4-bit inputs, 6-bit
     outputs (Fig. 12(c,d)), from its own circuit parameters (see the constants above): wordline
     capacitance and swing, neuron sample / integrate / ADC-step / shift-add energies, V_read,
-    pulse width and RRAM conductances; inputs as binary-weighted pulse trains (3 passes,
-    7 unit-pulse slots integrated by the neuron), one neuron per column.
+    pulse width and RRAM conductances; inputs bit-serial, one read pulse per magnitude bit on
+    the rows whose bit is 1 (mean bit density 0.5), bit k weighted 2^k by the neuron
+    integrating its sample 2^k times (3 passes, 7 integrator slots), one neuron per column.
 
     Independence caveat: the neuron energies are hwcomponents-library's NeuRRAM component values
     (130 nm, 1.8 V, citing Wan et al. 2022); the library does not say whether they were read

@@ -58,9 +58,10 @@ def test_neurram_at_every_published_one_phase_point():
     rows = V.neurram_points()
     assert len(rows) == len(V.NEURRAM_ONE_PHASE_TOPS_PER_W) == 6
     ratios = [r.ratio for r in rows]
-    # energy grows with bits in the model as in the paper; the 8-bit-output point is the miss
+    # energy grows with bits in the model as in the paper; every point within ±30 % once the
+    # array is read once per input bit (the neuron, not the array, weights bit k by 2^k)
     assert all(a <= b for a, b in zip([r.modelled for r in rows], [r.modelled for r in rows][1:]))
-    assert sum(0.7 <= x <= 1.3 for x in ratios) == 5 and ratios[-1] > 1.3
+    assert all(0.7 <= x <= 1.3 for x in ratios), ratios
     assert rows[3].modelled == pytest.approx(V.neurram().modelled)     # 4b in / 6b out
 
 
@@ -74,7 +75,7 @@ def test_validation_table_two_parts_and_silicon_count():
         assert name in part2 and name not in part1
     assert "circular" in part2 and "code against code" in part2 and "assumption-selected" in part2
     ok, n = V.silicon_within_30_percent()
-    assert n == 2 and ok == 0                   # FICONN 0.48×; NeuRRAM 1.50× at 6b in / 8b out
+    assert n == 2 and ok == 1                   # FICONN 0.48× misses; NeuRRAM 0.82–1.02×
     assert f"{ok} of {n} counted" in text
     assert all(not c.counted for c in V.consistency_checks())
 
@@ -97,12 +98,33 @@ def test_hermes_published_figures_are_consistent():
 
 
 def test_neurram_breakdown_matches_fig12b():
-    # every category of the paper's Fig. 12b within ±30 % (wordline switching, neuron
-    # operations and control, input pulses), not only the total
+    # the paper's Fig. 12b categories: wordline switching and neuron operations within ±30 %;
+    # input pulses are the cells alone (V_read²·G·t per pulse) because the row-driver energy
+    # is not published separately, so they sit below the published category, not above it
     got, pub = V.neurram_breakdown_fj_per_op(), V.NEURRAM_FJ_PER_OP
-    for k in pub:
+    for k in ("wl_switching", "neuron"):
         assert 0.7 <= got[k] / pub[k] <= 1.3, (k, got[k], pub[k])
+    assert 0.5 <= got["input_pulses"] / pub["input_pulses"] < 1.0
     assert sum(got.values()) == pytest.approx(V.neurram().modelled, rel=1e-9)
+
+
+def test_neurram_input_pulses_linear_in_input_bits_as_published():
+    # Fig. 12b (cimloop _tests.py, 1-phase = 2-phase up to 3 magnitude bits): input-pulse
+    # energy 3.96, 7.73, 11.51 fJ/op at 1, 2, 3 magnitude bits — equal steps, i.e. one array
+    # read per input bit, not 2^b − 1 unit pulses. The model's cell term steps equally too.
+    published = [3.955661604, 7.73153662, 11.50740478]
+    steps = [b - a for a, b in zip(published, published[1:])]
+    assert steps[0] == pytest.approx(steps[1], rel=0.01)
+    cells = []
+    for mb in (1, 2, 3):
+        r = V._neurram_report(mb, 6)
+        cells.append(r.energy_j["detection"] / 1e-15 / (2.0 * r.macs))
+    assert cells[1] - cells[0] == pytest.approx(cells[2] - cells[1], rel=1e-9)
+    assert cells[0] == pytest.approx(cells[1] / 2, rel=1e-9)
+    # per pulse: V_read² · mean G · 10 ns × bit density 0.5 (two devices per signed weight,
+    # two ops per MAC): 0.25 V² · 1.72 µS · 10 ns · 0.5 = 2.15 fJ/op per bit
+    g_mean = (2e-6 + 324 / 96 / 7 * 3e-6) / 2
+    assert cells[0] == pytest.approx(0.25 * g_mean * 10e-9 * 0.5 / 1e-15, rel=1e-9)
 
 
 def test_neurram_needs_integrating_neurons():
