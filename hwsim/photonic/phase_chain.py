@@ -13,7 +13,7 @@ each a full pass over the (P, p, q, 2, k²) phases plus a matrix product for the
 :func:`fused_chain` does all of it per mesh row of k² shifters in one pass, with the same
 float32 operations in the same order: the remainder as fmod then "+ 2π where the sign differs"
 (torch's CPU ``remainder``; fmod is exact, computed here as x − n·2π in float64, exact for
-|x| < 2^24·2π and checked against the true multiple), IEEE division and square root, rounding
+|x| < 2^24·2π, np.fmod beyond), IEEE division and square root, rounding
 half to even (``round_``), and the crosstalk sum over a heater's neighbours in ascending index
 order starting from 0 (the order of the float32 matrix product of the plain path; the test in
 tests/photonic/test_phase_chain_fused.py pins the result bit for bit on every preset).
@@ -104,11 +104,11 @@ def _dac_row(v, wrap, two_pi, two_pi64, inv_two_pi64, gamma, step, top):  # prag
 
 @numba.njit(parallel=True, cache=True)
 def _chain_kernel(x, out, wrap, has_dac, two_pi, two_pi64, inv_two_pi64, gamma, step, top,
-                  ratio, has_ratio, coupling, neighbours, bias,
+                  ratio, has_ratio, has_xt, coupling, neighbours, bias,
                   has_bias):  # pragma: no cover - jitted
     """x: (Px, R, L) float32 phases (Px ∈ {1, P}); out: (P, R, L) float32 applied phases;
-    ratio, bias: (R, L) float32 (read when has_ratio / has_bias); coupling 0: no crosstalk;
-    neighbours: (D, L) the d-th neighbour of each shifter of a row, padded with L (a zero
+    ratio, bias: (R, L) float32 (read when has_ratio / has_bias); has_xt: crosstalk of
+    ``coupling``; neighbours: (D, L) the d-th neighbour of each shifter of a row, padded with L (a zero
     slot). One row of L shifters (one mesh or Σ row) at a time, each stage a simple loop."""
     P, R, L = out.shape
     D = neighbours.shape[0]
@@ -127,7 +127,7 @@ def _chain_kernel(x, out, wrap, has_dac, two_pi, two_pi64, inv_two_pi64, gamma, 
                 rr = ratio[r]
                 for j in range(L):
                     buf[j] = np.float32(buf[j] * rr[j])
-            if coupling != 0:
+            if has_xt:
                 # (c φ) summed over a shifter's neighbours in ascending order from +0.0 (the
                 # float32 product c·φ @ Aᵀ of the plain path), then added to φ
                 for j in range(L):
@@ -170,7 +170,8 @@ def _run(x: torch.Tensor, settings: int, chain, fab: dict, part: str, adjacency:
     _chain_kernel(xs, out, wrap, dac is not None, two_pi, float(two_pi), 1.0 / float(two_pi),
                   f32(dac.gamma_rad_per_v2 if dac else 1.0), f32(dac.step_v if dac else 1.0),
                   f32(2 ** dac.bits - 1 if dac else 1.0), table(gam), gam is not None,
-                  f32(xt.coupling if xt else 0.0), neighbours, table(bia), bia is not None)
+                  xt is not None, f32(xt.coupling if xt else 0.0), neighbours, table(bia),
+                  bia is not None)
     return torch.from_numpy(out).reshape(settings, *shape)
 
 

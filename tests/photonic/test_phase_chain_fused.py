@@ -121,3 +121,13 @@ def test_fused_chain_wraps_huge_phases_like_torch():
     (fm, fs, _), (pm, ps, _) = _both(dev, knobs)
     _assert_bits_equal(fm, pm)
     _assert_bits_equal(fs, ps)
+
+
+def test_zero_coupling_crosstalk_still_adds_its_zero_sum():
+    # ThermalCrosstalk(0): the plain path still adds A·(0·φ) = +0.0, which turns −0.0 into +0.0
+    dev = MZIMeshLayer(8, 8, MZIConfig(block=4, effects=(ThermalCrosstalk(0.0),)), seed=1)
+    knobs = _knobs(dev, 2, False)
+    knobs["mesh_phases"].view(-1)[:3] = -0.0
+    (fm, fs, _), (pm, ps, _) = _both(dev, knobs)
+    _assert_bits_equal(fm, pm)
+    _assert_bits_equal(fs, ps)
