@@ -4,9 +4,9 @@ builders' docstrings) and summarised here.
 
 | chip | published | parameters (source) |
 |---|---|---|
-| FICONN | 9.8 pJ/OP | N = 6, 3 layers, 132 heaters at P_π 25 mW, 435 ps/inference, 10 dB loss (arXiv:2208.01623v1 Table I) |
+| FICONN | 9.8 pJ/OP | N = 6, 3 layers, 132 heaters at P_π 25 mW (phases traced on the mesh shifters of unitary weights), 435 ps/inference, 10 dB loss (arXiv:2208.01623v1 Table I) |
 | IBM HERMES | 9.76 TOPS/W | 256×256 cells × 4 PCM, PWM 8 b one pass at 1 ns/LSB (128 ns), ADC per column, 63.1 TOPS / 64 cores, 0.86 µJ per MVM on all cores incl. array + ADCs + PWMs (doi:10.1038/s41928-023-01010-1 Table I; doi:10.1109/JSSC.2022.3140414) |
-| NeuRRAM | 15.95 TOPS/W at 4 b in / 6 b out | 256×256 RRAM, 2 devices per weight, one integrating neuron per column, WL C = 2.1 fF × 256 + 48 fF at 1.8 V, sample 1.2 pJ, integrate 0.25 pJ/slot, ADC 0.3 pJ/step, V_read 0.5 V, 10 ns pulses, R_on/R_off 250 k/1 MΩ (doi:10.1038/s41586-022-04992-8 Fig. 12 via mit-emze/cimloop wan_nature_2022; hwcomponents-library neurram.py) |
+| NeuRRAM | 15.95 TOPS/W at 4 b in / 6 b out | 256×256 RRAM, 2 devices per weight, one integrating neuron per column, WL C = 2.1 fF × 256 + 48 fF at 1.8 V, sample 1.2 pJ, integrate 0.25 pJ/slot, ADC 0.3 pJ/step, V_read 0.5 V, one 10 ns read pulse per input bit at bit density 0.5, R_on/R_off 250 k/1 MΩ (doi:10.1038/s41586-022-04992-8 Fig. 12 via mit-emze/cimloop wan_nature_2022; hwcomponents-library neurram.py) |
 | Lightmatter 2025 | 1.6 W optical; 1.22 pJ/op | 65.5 T ops/s, 78 W electrical + 1.6 W optical (doi:10.1038/s41586-025-08854-x) |
 | LT MZI baseline | 30.8 pJ/MAC | N = 12, 8 b, 5 GHz, 0.99 dB/MZI, re-driven weights (arXiv:2305.19533, LT photonic_MZI.py) |
 """
