@@ -146,6 +146,7 @@ def main(argv=None) -> None:
     print("gain: paired difference (same seed: devices, initial knobs, batches) to the control; "
           "per 1k: gain / (algorithm's − control's settings or vectors) × 1000")
     print(f"ran {time.perf_counter() - t_start:.0f} s wall (one thread)")
+    return rows
 
 
 if __name__ == "__main__":
