@@ -18,6 +18,7 @@ Only :func:`run` and :func:`prepare` hold the whole config: each step gets the s
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -238,6 +239,8 @@ def resolve_job(bp: Blueprint, run: RunSection, data_section: DataSection,
     the cost values and memory before training."""
     algo = bp.algorithm.name
     twin = registry.ALGORITHMS[algo].twin
+    from .preflight import check_epochs
+    check_epochs(bp.algorithm, run.epochs)
     if bp.pde.problem:                    # a PDE task (experiments.pde), not classification
         from .pde import REFERENCE, pde_task
         task = pde_task(bp.pde, bp.seed)
@@ -320,6 +323,8 @@ def _train_stages(bp: Blueprint, job: Job, rec: RunRecord, out: Path, saved: dic
         resolved.setdefault(algo, first.label)
     if algo in resolved:
         rec.meta["algorithm_label"] = resolved[algo]
+    if STAGES_KEY in resolved:
+        rec.meta["stages"] = resolved[STAGES_KEY]
 
     def label_of(stage: str) -> str:
         return labels.run_label(stage, resolved.get(stage, registry.ALGORITHMS[stage].label),
@@ -372,6 +377,7 @@ def _train_stages(bp: Blueprint, job: Job, rec: RunRecord, out: Path, saved: dic
             record(stage, result.history)
             if stage == algo:
                 rec.step_summaries = result.step_summaries
+                _record_stages(rec, model, resolved)
     except (Divergence, Interrupted) as e:
         record(current, e.history)
         if current == algo and result is not None:
@@ -385,6 +391,24 @@ def _train_stages(bp: Blueprint, job: Job, rec: RunRecord, out: Path, saved: dic
     return done
 
 
+#: Where the checkpoint's label table keeps a finished pipeline's ``meta.stages``.
+STAGES_KEY = "meta.stages"
+
+
+def _record_stages(rec: RunRecord, model, resolved: dict) -> None:
+    """A pipeline's stages (e.g. the L2ight flow) into ``meta.stages`` (JSON): per stage its
+    label, steps, what it measured and its device work (settings, streamed vectors, energy J at
+    the nominal cost level, from the trace's events of that stage)."""
+    trainer = getattr(model, "trainer", None)
+    if not callable(getattr(trainer, "stage_report", None)):
+        return
+    from .price import device_work
+    work = trainer.stage_summaries()
+    rec.meta["stages"] = json.dumps([{**e, "device": device_work(work.get(e["stage"], {}))}
+                                     for e in trainer.stage_report()])
+    resolved[STAGES_KEY] = rec.meta["stages"]     # kept by the checkpoint for a resumed run
+
+
 def _price(bp: Blueprint, job: Job, rec: RunRecord, done: dict[str, FitResult], *,
            cost: CostSection, batch_size: int) -> dict:
     """Cost rows of the run, priced by the resolved ``[cost]`` section: its traced steps on its
@@ -394,6 +418,9 @@ def _price(bp: Blueprint, job: Job, rec: RunRecord, done: dict[str, FitResult], 
     algo = bp.algorithm.name
     spec = registry.ALGORITHMS[algo]
     summaries = done[algo].step_summaries
+    if spec.twin_steps:     # its twin steps are priced on the GPU rows of the BP step
+        from .price import touched_device
+        summaries = [s for s in summaries if touched_device(s)]
     if job.objective is None and (spec.twin or not summaries):
         from .price import price_twin_run
         return price_twin_run(rec.config, job.data.x_train.shape[1], rec.history, cost=cost)
