@@ -300,8 +300,8 @@ def _classification_job(bp: Blueprint, run: RunSection, data_section: DataSectio
     check_network(bp.algorithm, bp.model, data.shape)
     first = build.stage(bp, bp.algorithm.name, data.shape)
     check_device_memory(bp.device, _available_bytes() * MEMORY_SHARE)
-    _announce_large_build(bp, first)      # before the devices are built to size the memory
     _check_memory(bp, first, run.batch_size)
+    _announce_large_build(bp, first)      # only once every check has passed
     evaluations = ((("val_accuracy", *val),) if val else ()) + (
         ("test_accuracy", data.x_test, data.y_test),)
     task = Classification(data.x_train, data.y_train, run.batch_size, evaluations)
