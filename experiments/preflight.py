@@ -15,7 +15,6 @@ otherwise fail only after the model is built or training has begun. Each failure
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any, Sequence
 
@@ -102,10 +101,6 @@ def check_network(algorithm: AlgorithmSection, model: ModelSection,
         block_shapes(arch, (side, side), "algorithm.settings.architecture")
 
 
-def _spec_fields(spec) -> list[tuple[str, Any]]:
-    return [(f.name, getattr(spec, f.name)) for f in dataclasses.fields(spec)]
-
-
 def check_cost_bounds(cost: CostSection) -> None:
     """Every numeric cost-spec value at most ``SPEC_FACTOR`` × its sourced value at
     ``cost.level`` (``SPEC_ABSOLUTE`` where that is 0)."""
@@ -117,8 +112,8 @@ def check_cost_bounds(cost: CostSection) -> None:
     for where, spec, ref in pairs:
         if spec is None:
             continue
-        refs = dict(_spec_fields(ref)) if ref is not None else {}
-        for name, v in _spec_fields(spec):
+        refs = dict(ref.items()) if ref is not None else {}
+        for name, v in spec.items():
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 continue
             base = refs.get(name)
