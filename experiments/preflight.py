@@ -11,18 +11,23 @@ otherwise fail only after the model is built or training has begun. Each failure
 * the memory of the largest dense device structure per device kind and block size: an MZI
   mesh with thermal crosstalk builds the (k², k²) heater adjacency of a k-mode block and its
   pairwise (m, m) distance tables (m = k(k-1)/2 MZIs): 8.5 GB for one table at
-  ``device.block = 256``; the error gives the GiB needed and the largest block that fits.
+  ``device.block = 256``; the error gives the GiB needed and the largest block that fits;
+* the memory of the batched evaluation (all perturbed settings of a step at once) on the
+  devices of the configured stage; the error names the settings key to lower.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .config import (AlgorithmSection, ConfigError, CostSection, DataSection, DeviceSection,
                      ModelSection)
 
+if TYPE_CHECKING:
+    from .build import Blueprint, Stage
+
 __all__ = ["check_data", "check_network", "check_cost_bounds", "check_device_memory",
-           "block_shapes", "SPEC_FACTOR"]
+           "check_eval_memory", "estimate_eval_bytes", "block_shapes", "SPEC_FACTOR"]
 
 #: A cost-spec value may be at most this factor above its sourced value at the run's level (a
 #: device 10^6 times worse than any published one is a typing error, not a device), and at
@@ -137,3 +142,54 @@ def check_device_memory(device: DeviceSection, available: float) -> None:
         check(device.physics, available)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+
+
+def _evaluations(stage: Stage, configured: Mapping[str, Any]) -> tuple[int, str | None]:
+    """Settings one estimate evaluates in ONE batched device call (the device queries of a
+    step per block, less the clean readout), and the key of the configured
+    ``algorithm.settings`` that sets their number."""
+    from algorithms.registry import ALGORITHMS
+    per_block = ALGORITHMS[stage.name].queries_per_step(stage.settings, 1)
+    key = next((k for k in ("num_directions", "num_tangents") if k in configured), None)
+    return max(1, per_block - 1), key
+
+
+def estimate_eval_bytes(bp: Blueprint, stage: Stage, n_eval: int,
+                        batch_size: int) -> tuple[int, str]:
+    """Peak bytes of the largest layer's batched evaluation (all ``n_eval`` perturbed settings
+    at once, ``batch_size`` examples), and that layer's name, on the devices of the resolved
+    ``stage`` of blueprint ``bp``. Counts the expanded knob copies, the per-setting device
+    state (MZI unitaries, crossbar conductances), the per-block partial sums and the readout."""
+    from .build import stage_devices
+    B = batch_size
+    worst, name = 0, ""
+    for d in stage_devices(bp, stage):
+        knobs = sum(s.numel for s in d.knob_spec.values())
+        info = d.info()
+        tile_out = info.tile_rows
+        per_setting = (3 * knobs * 4                           # perturbed, projected, applied knobs
+                       + info.tiles * tile_out * info.tile_cols * 8 * 4   # device state (complex)
+                       + 4 * B * info.tiles * tile_out * 4     # partial sums and their copies
+                       + 2 * B * d.n_out * 4)                   # readout and loss inputs
+        need = n_eval * per_setting
+        if need > worst:
+            worst, name = need, d.name
+    return worst, name
+
+
+def check_eval_memory(bp: Blueprint, stage: Stage, batch_size: int, available: float) -> None:
+    """Refuse settings whose batched evaluation (:func:`estimate_eval_bytes`, on the devices
+    of the resolved ``stage`` of blueprint ``bp``) needs more than ``available`` bytes, naming
+    the settings key to lower and about how far."""
+    settings = bp.algorithm.settings
+    n_eval, key = _evaluations(stage, settings)
+    need, layer = estimate_eval_bytes(bp, stage, n_eval, batch_size)
+    if need > available:
+        what = (f"algorithm.settings.{key} = {settings[key]}" if key
+                else f"algorithm {stage.name!r}")
+        most = (f"at most about {max(1, int(settings[key] * available // need))}" if key
+                else "a smaller run.batch_size or model")
+        raise ConfigError(
+            f"{what} needs about {need / 2 ** 30:.1f} GiB for one batched evaluation of {layer} "
+            f"(batch {batch_size}); {available / 2 ** 30:.1f} GiB are available; allowed "
+            f"here: {most}")

@@ -23,7 +23,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import torch
 
@@ -47,7 +47,7 @@ from .price import mean_summary
 from .results import RunRecord, read_results, write_results
 
 __all__ = ["run", "prepare", "Plan", "Job", "mean_summary", "price_run", "checkpoint_path",
-           "set_threads", "estimate_eval_bytes", "DEFAULT_DIR", "CLASSIFICATION_REFERENCES"]
+           "set_threads", "DEFAULT_DIR", "CLASSIFICATION_REFERENCES"]
 
 #: The references of a classification run on a device: the same network with autograd on the
 #: ideal twin, Mono-Forward local losses and end-to-end backpropagation.
@@ -124,53 +124,6 @@ def _available_bytes() -> int:
     except OSError:   # pragma: no cover - not Linux
         pass
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-
-
-def _evaluations(stage: Stage, configured: Mapping[str, Any]) -> tuple[int, str | None]:
-    """Settings one estimate evaluates in ONE batched device call (the device queries of a
-    step per block, less the clean readout), and the key of the configured
-    ``algorithm.settings`` that sets their number."""
-    per_block = registry.ALGORITHMS[stage.name].queries_per_step(stage.settings, 1)
-    key = next((k for k in ("num_directions", "num_tangents") if k in configured), None)
-    return max(1, per_block - 1), key
-
-
-def estimate_eval_bytes(bp: Blueprint, stage: Stage, batch_size: int) -> tuple[int, str]:
-    """Peak bytes of the largest layer's batched evaluation (all perturbed settings at once,
-    ``batch_size`` examples), and that layer's name, on the devices of the resolved stage.
-    Counts the expanded knob copies, the per-setting device state (MZI unitaries, crossbar
-    conductances), the per-block partial sums and the readout."""
-    n_eval, _ = _evaluations(stage, bp.algorithm.settings)
-    B = batch_size
-    worst, name = 0, ""
-    for d in build.stage_devices(bp, stage):
-        knobs = sum(s.numel for s in d.knob_spec.values())
-        info = d.info()
-        tile_out = info.tile_rows
-        per_setting = (3 * knobs * 4                           # perturbed, projected, applied knobs
-                       + info.tiles * tile_out * info.tile_cols * 8 * 4   # device state (complex)
-                       + 4 * B * info.tiles * tile_out * 4     # partial sums and their copies
-                       + 2 * B * d.n_out * 4)                   # readout and loss inputs
-        need = n_eval * per_setting
-        if need > worst:
-            worst, name = need, d.name
-    return worst, name
-
-
-def _check_memory(bp: Blueprint, stage: Stage, batch_size: int) -> None:
-    need, layer = estimate_eval_bytes(bp, stage, batch_size)
-    have = _available_bytes() * MEMORY_SHARE
-    if need > have:
-        settings = bp.algorithm.settings
-        _, key = _evaluations(stage, settings)
-        what = (f"algorithm.settings.{key} = {settings[key]}" if key
-                else f"algorithm {stage.name!r}")
-        most = (f"at most about {max(1, int(settings[key] * have // need))}" if key
-                else "a smaller run.batch_size or model")
-        raise ConfigError(
-            f"{what} needs about {need / 2 ** 30:.1f} GiB for one batched evaluation of {layer} "
-            f"(batch {batch_size}); {have / 2 ** 30:.1f} GiB are available; allowed "
-            f"here: {most}")
 
 
 #: Above this many device weights, building and sizing the devices takes long enough (tens of
@@ -289,7 +242,8 @@ def resolve_job(bp: Blueprint, run: RunSection, data_section: DataSection,
 
 def _classification_job(bp: Blueprint, run: RunSection, data_section: DataSection,
                         cost: CostSection) -> Job:
-    from .preflight import check_cost_bounds, check_data, check_device_memory, check_network
+    from .preflight import (check_cost_bounds, check_data, check_device_memory, check_eval_memory,
+                            check_network)
     check_cost_bounds(cost)               # values only: refused before the data is read
     data = load_dataset(data_section.dataset, data_section.data_dir or None, seed=bp.seed)
     check_data(data_section, data.x_train.shape[0], data.x_train.shape[1])
@@ -299,8 +253,9 @@ def _classification_job(bp: Blueprint, run: RunSection, data_section: DataSectio
         data, val = standardize_with(data, val)
     check_network(bp.algorithm, bp.model, data.shape)
     first = build.stage(bp, bp.algorithm.name, data.shape)
-    check_device_memory(bp.device, _available_bytes() * MEMORY_SHARE)
-    _check_memory(bp, first, run.batch_size)
+    have = _available_bytes() * MEMORY_SHARE
+    check_device_memory(bp.device, have)
+    check_eval_memory(bp, first, run.batch_size, have)
     _announce_large_build(bp, first)      # only once every check has passed
     evaluations = ((("val_accuracy", *val),) if val else ()) + (
         ("test_accuracy", data.x_test, data.y_test),)
