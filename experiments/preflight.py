@@ -106,6 +106,19 @@ def check_network(algorithm: AlgorithmSection, model: ModelSection,
         block_shapes(arch, (side, side), "algorithm.settings.architecture")
 
 
+def check_epochs(algorithm: AlgorithmSection, epochs: int) -> None:
+    """An algorithm whose stages need epochs (e.g. a pipeline's pretraining, then the rest)
+    gets enough of them (its spec's ``check_epochs``; one line, before any work)."""
+    from algorithms.registry import ALGORITHMS, settings_for
+    check = ALGORITHMS[algorithm.name].check_epochs
+    if check is None:
+        return
+    try:
+        check(settings_for(algorithm.name, algorithm.settings), epochs)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
 def check_cost_bounds(cost: CostSection) -> None:
     """Every numeric cost-spec value at most ``SPEC_FACTOR`` × its sourced value at
     ``cost.level`` (``SPEC_ABSOLUTE`` where that is 0)."""

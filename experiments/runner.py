@@ -19,6 +19,7 @@ train, checkpoint, price, write) reads the plan and never goes back to the confi
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -234,7 +235,10 @@ class Plan:
 def resolve_job(bp: Blueprint, run: RunSection, data_section: DataSection,
                 cost: CostSection) -> Job:
     """Load the data (or set up the PDE) and resolve the configured stage, checking before
-    any training: the cost bounds, the data, the network, the devices' memory."""
+    any training: the epochs a pipeline needs, the cost bounds, the data, the network, the
+    devices' memory."""
+    from .preflight import check_epochs
+    check_epochs(bp.algorithm, run.epochs)   # before any work, whatever the task
     if not bp.pde.problem:
         return _classification_job(bp, run, data_section, cost)
     return _pde_job(bp, run)              # a PDE task (experiments.pde)
@@ -333,6 +337,8 @@ def _train_stages(plan: Plan, rec: RunRecord, saved: dict | None, *, echo, progr
         resolved.setdefault(algo, first.label)
     if algo in resolved:
         rec.meta["algorithm_label"] = resolved[algo]
+    if STAGES_KEY in resolved:
+        rec.meta["stages"] = resolved[STAGES_KEY]
 
     def label_of(stage: str) -> str:
         return labels.run_label(stage, resolved.get(stage, registry.ALGORITHMS[stage].label),
@@ -385,6 +391,7 @@ def _train_stages(plan: Plan, rec: RunRecord, saved: dict | None, *, echo, progr
             record(stage, result.history)
             if stage == algo:
                 rec.step_summaries = result.step_summaries
+                _record_stages(rec, model, resolved)
     except (Divergence, Interrupted) as e:
         record(current, e.history)
         if current == algo and result is not None:
@@ -398,6 +405,24 @@ def _train_stages(plan: Plan, rec: RunRecord, saved: dict | None, *, echo, progr
     return done
 
 
+#: Where the checkpoint's label table keeps a finished pipeline's ``meta.stages``.
+STAGES_KEY = "meta.stages"
+
+
+def _record_stages(rec: RunRecord, model, resolved: dict) -> None:
+    """A pipeline's stages (e.g. the L2ight flow) into ``meta.stages`` (JSON): per stage its
+    label, steps, what it measured and its device work (settings, streamed vectors, energy J at
+    the nominal cost level, from the trace's events of that stage)."""
+    trainer = getattr(model, "trainer", None)
+    if not callable(getattr(trainer, "stage_report", None)):
+        return
+    from .price import device_work
+    work = trainer.stage_summaries()
+    rec.meta["stages"] = json.dumps([{**e, "device": device_work(work.get(e["stage"], {}))}
+                                     for e in trainer.stage_report()])
+    resolved[STAGES_KEY] = rec.meta["stages"]     # kept by the checkpoint for a resumed run
+
+
 def _price(plan: Plan, rec: RunRecord, done: dict[str, FitResult]) -> dict:
     """Cost rows of the run, priced by the plan's resolved ``[cost]`` section: its traced
     steps on its device (and, where the algorithm asks, the same step of ``run.batch_size``
@@ -407,6 +432,9 @@ def _price(plan: Plan, rec: RunRecord, done: dict[str, FitResult]) -> dict:
     algo = job.first.name
     spec = registry.ALGORITHMS[algo]
     summaries = done[algo].step_summaries
+    if spec.twin_steps:     # its twin steps are priced on the GPU rows of the BP step
+        from .price import touched_device
+        summaries = [s for s in summaries if touched_device(s)]
     if job.objective is None and (spec.twin or not summaries):
         from .price import price_twin_run
         return price_twin_run(rec.config, job.data.x_train.shape[1], rec.history, cost=cost)
