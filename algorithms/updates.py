@@ -27,10 +27,13 @@ from __future__ import annotations
 import math
 from numbers import Real
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
-import torch
-from torch import Tensor
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
 
 __all__ = [
     "Params",
@@ -54,7 +57,7 @@ __all__ = [
     "global_norm",
 ]
 
-Params = dict[str, Tensor]
+Params = dict[str, "Tensor"]
 
 
 @runtime_checkable

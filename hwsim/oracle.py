@@ -16,10 +16,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Protocol, runtime_checkable
 
 import numpy as np
-import torch
 
 from .counting import count_changes, wrapped_sum
 from .trace import DigitalEvent, Event, LayerInfo, Trace
+
+from hwsim.lazy import torch
 
 __all__ = ["KnobSpec", "Programmed", "Oracle", "CapableOracle", "TracingOracle", "check_knobs",
            "check_input", "CAPABILITIES", "MissingCapability"]

@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
-import torch
 
 from ..effects import rng, ziggurat
 from ..effects.adc import ADCNonideality
@@ -61,6 +60,8 @@ from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
 from ..counting import count_changes
 from .kernels import program_weights, readout_tile
 from .mapping import TileGrid, conductances_to_weights, weights_to_conductances
+
+from hwsim.lazy import torch
 
 __all__ = ["CrossbarConfig", "CrossbarLayer"]
 

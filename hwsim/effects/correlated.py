@@ -28,10 +28,11 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
 
 from . import rng
 from .validate import require_nonnegative, require_positive
+
+from hwsim.lazy import torch
 
 __all__ = ["gaussian_field", "variation_field", "CorrelatedVariation", "CorrelatedConductance",
            "CorrelatedPhaseBias", "CorrelatedGamma", "LENGTH_UNITS"]

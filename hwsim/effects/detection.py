@@ -28,9 +28,10 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
 
 from .validate import require_nonnegative, require_positive, require_range
+
+from hwsim.lazy import torch
 
 __all__ = ["Detection", "Q_E", "K_B"]
 

@@ -31,10 +31,11 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
 
 from . import rng
 from .validate import require_nonnegative, require_positive
+
+from hwsim.lazy import torch
 
 __all__ = ["Drift", "OneOverFNoise", "drift_factor"]
 

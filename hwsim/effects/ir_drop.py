@@ -37,9 +37,10 @@ import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
 
 from .validate import require_nonnegative
+
+from hwsim.lazy import torch
 
 __all__ = ["IRDrop", "first_order_conductances", "nodal_conductances", "ladder_conductances",
            "MAX_NODAL_NODES", "FIRST_ORDER_LIMIT"]

@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-import torch
 
 from . import rng
 from .validate import require_bits, require_nonnegative
+
+from hwsim.lazy import torch
 
 __all__ = ["MeasuredPulseResponse", "MeasuredPhaseResponse", "load_curve_table"]
 

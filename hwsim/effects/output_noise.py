@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
 
 from .validate import require_nonnegative
+
+from hwsim.lazy import torch
 
 __all__ = ["OutputNoise"]
 

@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
-import torch
 
 from .calibrate import DEFAULT_PROBE_ROWS, DEFAULT_STEP_RAD, BlockJacobian, measure_block_jacobian
 from ..effects import rng, ziggurat
@@ -71,6 +70,8 @@ from .kernels import FUSED_MAX_BLOCK, build_blocks, readout
 from .mesh import coupler_angles, mesh_unitary, push_pull_transmission
 from .mzi import loss_amplitude
 from .topology import TOPOLOGIES, build_topology
+
+from hwsim.lazy import torch
 
 __all__ = ["MZIConfig", "MZIMeshLayer"]
 

@@ -18,10 +18,11 @@ import math
 
 import numba
 import numpy as np
-import torch
 
 from .mzi import complex_dtype_for, loss_amplitude, mzi_transfer
 from .topology import ClementsTopology, MeshTopology
+
+from hwsim.lazy import torch
 
 __all__ = ["clements_unitary", "clements_unitary_reference", "clements_unitary_dense",
            "mesh_column_matrices", "mesh_unitary", "imperfect_mzi_transfer", "push_pull_transmission",
