@@ -23,6 +23,7 @@ from typing import Any, Callable
 import torch
 
 from algorithms import registry
+from algorithms.chunking import settings_per_call
 from algorithms.families.tensor_train import TTModel
 from algorithms.seeds import VAL_SPLIT, derive_seed
 from algorithms.training import Classification, Divergence, FitResult, Interrupted, Task
@@ -42,7 +43,7 @@ from .price import mean_summary
 from .results import RunRecord, read_results, write_results
 
 __all__ = ["run", "prepare", "mean_summary", "price_run", "checkpoint_path", "set_threads",
-           "estimate_eval_bytes", "DEFAULT_DIR", "algo_label", "build_stage", "stage_settings",
+           "estimate_eval_bytes", "estimate_memory", "MemoryEstimate", "DEFAULT_DIR", "algo_label", "build_stage", "stage_settings",
            "split_validation", "standardize_with", "CLASSIFICATION_REFERENCES"]
 
 #: The references of a classification run on a device: the same network with autograd on the
@@ -141,42 +142,108 @@ def _evaluations(cfg: Config) -> tuple[int, str | None]:
     return max(1, per_block - 1), key
 
 
-def estimate_eval_bytes(cfg: Config, n_in: int, input_shape=None) -> tuple[int, str]:
-    """Peak bytes of the largest layer's batched evaluation (all perturbed settings at once),
-    and that layer's name, on the devices of the configured algorithm. Counts the expanded knob
-    copies, the per-setting device state (MZI unitaries, crossbar conductances), the per-block
-    partial sums and the readout."""
-    n_eval, _ = _evaluations(cfg)
-    _, _, devices = build.stage_devices(cfg, cfg.algorithm.name, input_shape or (n_in,))
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Peak bytes of a run's devices, from the config alone (no device is built).
+
+    ``resident``: every device's own arrays (:class:`hwsim.kinds.Footprint`); ``evaluation``:
+    the largest layer's batched evaluation (all perturbed settings at once), on layer
+    ``layer``; ``weights``: the model's device weights (Σ n_in·n_out)."""
+
+    resident: int
+    evaluation: int
+    layer: str
+    weights: int
+
+    @property
+    def total(self) -> int:
+        return self.resident + self.evaluation
+
+
+def estimate_memory(cfg: Config, n_in: int, input_shape=None, *,
+                    evaluations: int | None = None) -> MemoryEstimate:
+    """The :class:`MemoryEstimate` of the configured algorithm's devices, from each device
+    kind's declared memory formula (``DeviceKind.footprint``): the expanded knob copies of every
+    perturbed setting, and per setting of one device call (a chunk: algorithms.chunking) the
+    device state (MZI unitaries, crossbar conductances), the per-block partial sums and the
+    readout. ``evaluations``: settings per estimate (default: the configured algorithm's)."""
+    n_eval = evaluations or _evaluations(cfg)[0]
+    name = cfg.algorithm.name
+    settings = build.stage_settings(cfg, name)
+    model = build.model_for(cfg, settings, input_shape or (n_in,))
+    try:
+        slots = registry.device_layout(name, settings, model)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    footprint = KINDS[cfg.device.kind].footprint
     B = cfg.run.batch_size
-    worst, name = 0, ""
-    for d in devices:
-        knobs = sum(s.numel for s in d.knob_spec.values())
-        info = d.info()
-        tile_out = info.tile_rows
-        per_setting = (3 * knobs * 4                           # perturbed, projected, applied knobs
-                       + info.tiles * tile_out * info.tile_cols * 8 * 4   # device state (complex)
-                       + 4 * B * info.tiles * tile_out * 4     # partial sums and their copies
-                       + 2 * B * d.n_out * 4)                   # readout and loss inputs
-        need = n_eval * per_setting
+    resident, worst, layer = 0, 0, ""
+    for s in slots:
+        fp = footprint(cfg.device.physics, s.n_in, s.n_out)
+        # one device call holds a chunk of the settings (algorithms.chunking: the trainers'
+        # automatic chunk, or $FORWARDLAB_SETTINGS_PER_CALL); the settings rows exist for all
+        per_call = min(n_eval, settings_per_call(s.n_in, s.n_out, B, fp.knobs) or n_eval)
+        state = (fp.tiles * fp.tile_rows * fp.tile_cols * 8 * 4     # device state (complex)
+                 + 4 * B * fp.tiles * fp.tile_rows * 4               # partial sums and their copies
+                 + 2 * B * s.n_out * 4)                              # readout and loss inputs
+        need = per_call * state + n_eval * 3 * fp.knobs * 4         # perturbed, projected, applied knobs
+        resident += fp.resident_bytes + 4 * fp.knobs                # + the trained knobs
         if need > worst:
-            worst, name = need, d.name
-    return worst, name
+            worst, layer = need, s.name
+    return MemoryEstimate(resident, worst, layer, sum(s.n_in * s.n_out for s in slots))
+
+
+def estimate_eval_bytes(cfg: Config, n_in: int, input_shape=None) -> tuple[int, str]:
+    """Peak bytes of the devices and the largest layer's batched evaluation, and that layer's
+    name (:func:`estimate_memory`, from the config alone)."""
+    est = estimate_memory(cfg, n_in, input_shape)
+    return est.total, est.layer
 
 
 def _check_memory(cfg: Config, n_in: int, input_shape=None) -> None:
-    need, layer = estimate_eval_bytes(cfg, n_in, input_shape)
+    """Refuse, before any device is built, a run whose devices and largest batched evaluation
+    need more than the machine's available memory: one line with the GiB needed and the
+    largest value that fits (directions where fewer would do, else the model's weights)."""
+    est = estimate_memory(cfg, n_in, input_shape)
     have = _available_bytes() * MEMORY_SHARE
-    if need > have:
-        _, key = _evaluations(cfg)
-        what = (f"algorithm.settings.{key} = {cfg.algorithm.settings[key]}" if key
-                else f"algorithm {cfg.algorithm.name!r}")
-        most = (f"at most about {max(1, int(cfg.algorithm.settings[key] * have // need))}" if key
-                else "a smaller run.batch_size or model")
+    if est.total <= have:
+        return
+    _, key = _evaluations(cfg)
+    where = (f"one batched evaluation of {est.layer} (batch {cfg.run.batch_size}) and the "
+             f"devices ({est.resident / 2 ** 30:.1f} GiB)")
+    value = cfg.algorithm.settings[key] if key else 0
+    most = _largest_fitting(cfg, key, value, have, n_in, input_shape) if key else 0
+    if most >= 1:                          # fewer directions fit: name the most that do
         raise ConfigError(
-            f"{what} needs about {need / 2 ** 30:.1f} GiB for one batched evaluation of {layer} "
-            f"(batch {cfg.run.batch_size}); {have / 2 ** 30:.1f} GiB are available; allowed "
-            f"here: {most}")
+            f"algorithm.settings.{key} = {value} needs about {est.total / 2 ** 30:.1f} GiB for "
+            f"{where}; {have / 2 ** 30:.1f} GiB are available; allowed here: at most {most}")
+    most = max(1, int(est.weights * have // est.total))
+    raise ConfigError(
+        f"the model ({est.weights:,} device weights on {cfg.device.kind}) needs about "
+        f"{est.total / 2 ** 30:.1f} GiB for {where}; {have / 2 ** 30:.1f} GiB are available; "
+        f"allowed here: at most about {most:,} device weights (model.hidden or "
+        f"model.architecture)")
+
+
+def _largest_fitting(cfg: Config, key: str, value: int, have: float, n_in: int,
+                     input_shape) -> int:
+    """The largest ``algorithm.settings.<key>`` ≤ ``value`` whose estimate fits in ``have``
+    bytes (0: none does), by bisection on the config-only estimate."""
+    spec = registry.ALGORITHMS[cfg.algorithm.name]
+
+    def fits(v: int) -> bool:
+        settings = registry.settings_for(cfg.algorithm.name, {**cfg.algorithm.settings, key: v})
+        n_eval = max(1, spec.queries_per_step(settings, 1) - 1)
+        return estimate_memory(cfg, n_in, input_shape, evaluations=n_eval).total <= have
+
+    lo, hi = 0, int(value)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def _interrupted_or_failed(path: Path) -> bool:
