@@ -24,6 +24,7 @@ from ..knobmaps import KnobMap
 from ..model import ModelDescription
 from ..objectives.heads import MonoForwardHead
 from ..seeds import generator
+from .leaf_adam import LeafAdam
 
 from hwsim.lazy import no_grad, torch
 
@@ -89,8 +90,7 @@ class TwinTrainer:
         self._noise_gen = generator(seed, "hwa/knob-noise")
         digital_params = [p for d in self.digital for p in d.values()] + \
                          [h["M"] for h in self.head_params]
-        self.opt = torch.optim.Adam([{"params": self.theta, "lr": knob_lr_range_units},
-                                     {"params": digital_params, "lr": head_lr}])
+        self.opt = LeafAdam([(self.theta, knob_lr_range_units), (digital_params, head_lr)])
 
     def _weights(self, i: int, noisy: bool) -> Tensor:
         theta = self.theta[i]
@@ -113,7 +113,7 @@ class TwinTrainer:
     def step(self, x: Tensor, y: Tensor, train_stages=None) -> dict[str, float]:
         from ..objectives.heads import cross_entropy
 
-        self.opt.zero_grad(set_to_none=True)
+        self.opt.zero_grad()
         local = self.mode == "mf-ad"
         scores = self._forward(x, detach_between=local, noisy=True)
         if local:
