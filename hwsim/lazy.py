@@ -22,7 +22,7 @@ import sys
 from types import ModuleType
 from typing import Any
 
-__all__ = ["LazyModule", "torch", "nn_functional", "no_grad", "loaded"]
+__all__ = ["LazyModule", "torch", "nn_functional", "no_grad", "broadcast_shapes", "loaded"]
 
 
 class LazyModule:
@@ -63,6 +63,22 @@ def no_grad(fn):
         with torch.no_grad():
             return fn(*args, **kwargs)
     return wrapper
+
+
+def broadcast_shapes(*shapes) -> tuple[int, ...]:
+    """``torch.broadcast_shapes`` in plain Python (the same result, RuntimeError where shapes do
+    not broadcast): torch's imports its symbolic-shape machinery and sympy on its first call,
+    about 0.5 s of CPU in the first step of every run."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = [1] * ndim
+    for shape in shapes:
+        for i, n in enumerate(shape, start=ndim - len(shape)):
+            n = int(n)
+            if n != 1 and out[i] != 1 and n != out[i]:
+                raise RuntimeError(f"shapes {[tuple(s) for s in shapes]} are not broadcastable")
+            if n != 1 or out[i] == 1:
+                out[i] = n if out[i] == 1 else out[i]
+    return tuple(out)
 
 
 def loaded(name: str = "torch") -> bool:

@@ -61,7 +61,7 @@ from ..counting import count_changes
 from .kernels import program_weights, readout_tile
 from .mapping import TileGrid, conductances_to_weights, weights_to_conductances
 
-from hwsim.lazy import torch
+from hwsim.lazy import broadcast_shapes, torch
 
 __all__ = ["CrossbarConfig", "CrossbarLayer"]
 
@@ -456,7 +456,7 @@ class CrossbarLayer:
             ve = e.output_variance(xb, w_abs)
             if v is None:
                 v = ve
-            elif torch.broadcast_shapes(v.shape, ve.shape) == v.shape and v._base is None:
+            elif broadcast_shapes(v.shape, ve.shape) == v.shape and v._base is None:
                 v = v.add_(ve)
             else:
                 v = v + ve

@@ -74,3 +74,21 @@ def test_warmup_after_the_session_fixture_compiles_nothing(capsys):
     assert capsys.readouterr().err == ""
     assert main(["warmup"]) == 0
     assert "numba kernels ready" in capsys.readouterr().err
+
+
+def test_a_bp_run_does_not_import_the_torch_compiler(tmp_path):
+    """The autograd references step with LeafAdam (algorithms.updates, bit for bit torch.optim's
+    Adam), so no torch optimizer is built and torch._dynamo (~1 s of CPU) is never imported:
+    the bp and mf-ad stages of a run built and stepped in a fresh process."""
+    probe = ("import sys, torch\n"
+             "from experiments import build\nfrom experiments.config import resolve\n"
+             "cfg = resolve({'model': {'hidden': [8]}})\n"
+             "x, y = torch.randn(16, 64), torch.arange(16) % 10\n"
+             "for name in ('bp', 'mf-ad'):\n"
+             "    t = build.build_stage(cfg, (64,), 10, None, name=name)\n"
+             "    t.step(x, y); t.step(x, y)\n"
+             "print('DYNAMO', int('torch._dynamo' in sys.modules), file=sys.stderr)\n")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "DYNAMO 0" in r.stderr, r.stderr
