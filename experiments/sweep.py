@@ -32,7 +32,10 @@ dies (an out-of-memory kill) — is recorded as that run's failure in the index 
 starts (a broken local pool is replaced by a fresh one). A stop request (``stop()`` true, from
 the command line's SIGINT/SIGTERM handler) asks the running workers to stop at their next step
 boundary (they write partial results, status "interrupted", and keep their checkpoint), writes
-the index and raises :class:`SweepStopped`. Local workers die with the driver (a parent-death
+the index and raises :class:`SweepStopped`. Local workers are asked by SIGUSR1; Dask workers
+by a stop file that appears in the sweep folder (``.stop-<token>``, one name per invocation,
+removed at the end), which their runs look for at step boundaries; a Dask run that finds it
+before starting stays "pending". Local workers die with the driver (a parent-death
 signal), so a killed driver leaves no process behind.
 """
 from __future__ import annotations
