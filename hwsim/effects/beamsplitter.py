@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from . import rng
 from .validate import require_nonnegative
+from ..meaning import described
 
 from hwsim.lazy import torch
 
@@ -29,7 +30,7 @@ class BeamsplitterImbalance:
 
     stage: ClassVar[str] = "fabrication"
 
-    sigma_rad: float = 0.01
+    sigma_rad: float = described(0.01, "std of each coupler's splitting-angle error ε", "rad")
 
     def __post_init__(self) -> None:
         require_nonnegative("BeamsplitterImbalance", "sigma_rad", self.sigma_rad)

@@ -12,6 +12,7 @@ from typing import ClassVar
 
 
 from .validate import require_nonnegative
+from ..meaning import described
 
 from hwsim.lazy import torch
 
@@ -24,7 +25,8 @@ class OutputNoise:
 
     stage: ClassVar[str] = "query"
 
-    sigma: float = 0.04
+    sigma: float = described(
+        0.04, "std of the additive noise per tile partial sum", "normalized output units")
 
     def __post_init__(self) -> None:
         require_nonnegative("OutputNoise", "sigma", self.sigma)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from experiments import runner
+from experiments.build import Blueprint
 from experiments.config import ConfigError, resolve
 from hwsim.kinds import KINDS
 from hwsim.presets import DEVICE_PRESETS, device_config, layer_from_config
@@ -73,7 +74,7 @@ def test_a_huge_model_is_refused_before_anything_is_built(device, monkeypatch):
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss          # KiB on Linux
     t0 = time.process_time()
     with pytest.raises(ConfigError) as e:
-        runner._check_memory(cfg, 64, (64,))
+        runner._check_memory(Blueprint.of(cfg), cfg.run.batch_size, (64,))
     assert time.process_time() - t0 < 2.0
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss < 100 * 1024
     msg = str(e.value)
@@ -86,17 +87,18 @@ def test_too_many_directions_name_the_largest_count_that_fits(monkeypatch):
     cfg = resolve({"device": {"kind": "crossbar"}, "model": {"hidden": [20000]},
                    "algorithm": {"num_directions": 4096}})
     with pytest.raises(ConfigError, match=r"num_directions = 4096 needs about .* GiB.*at most (\d+)$") as e:
-        runner._check_memory(cfg, 64, (64,))
+        runner._check_memory(Blueprint.of(cfg), cfg.run.batch_size, (64,))
     most = int(str(e.value).rsplit(" ", 1)[-1])
     fits = resolve({"device": {"kind": "crossbar"}, "model": {"hidden": [20000]},
                     "algorithm": {"num_directions": most}})
-    runner._check_memory(fits, 64, (64,))                               # the named value fits
+    runner._check_memory(Blueprint.of(fits), fits.run.batch_size, (64,))    # the named value fits
     over = resolve({"device": {"kind": "crossbar"}, "model": {"hidden": [20000]},
                     "algorithm": {"num_directions": most + 1}})
     with pytest.raises(ConfigError):                                     # and one more does not
-        runner._check_memory(over, 64, (64,))
+        runner._check_memory(Blueprint.of(over), over.run.batch_size, (64,))
 
 
 def test_the_default_run_fits():
-    runner._check_memory(resolve({}), 64, (64,))
-    assert runner.estimate_memory(resolve({}), 64, (64,)).total < 2 ** 30
+    cfg = resolve({})
+    runner._check_memory(Blueprint.of(cfg), cfg.run.batch_size, (64,))
+    assert runner.estimate_memory(Blueprint.of(cfg), cfg.run.batch_size, (64,)).total < 2 ** 30
