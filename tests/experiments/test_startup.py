@@ -85,7 +85,7 @@ def test_a_bp_run_does_not_import_the_torch_compiler(tmp_path):
              "cfg = resolve({'model': {'hidden': [8]}})\n"
              "x, y = torch.randn(16, 64), torch.arange(16) % 10\n"
              "for name in ('bp', 'mf-ad'):\n"
-             "    t = build.build_stage(cfg, (64,), 10, None, name=name)\n"
+             "    t = build.build_stage(build.Blueprint.of(cfg), (64,), 10, None, name=name)\n"
              "    t.step(x, y); t.step(x, y)\n"
              "print('DYNAMO', int('torch._dynamo' in sys.modules), file=sys.stderr)\n")
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
