@@ -9,8 +9,8 @@ attribute read imports torch, and then rebinds the name ``torch`` to the real mo
 globals of the module whose code read it, so every later use there is a plain global look-up
 (no per-call indirection in the step loops). Module-level code must not read an attribute of
 it (a default value ``torch.float32``, a decorator ``@torch.no_grad()``, a module constant):
-that would import torch at import time again — ``tests/test_cold_start.py`` runs the listing
-commands and asserts that ``torch`` is not in ``sys.modules``.
+that would import torch at import time again (tests/experiments/test_startup.py runs the
+listing commands and asserts that ``torch`` is not in ``sys.modules``).
 
 Annotations are strings (``from __future__ import annotations``), so ``Tensor`` in a signature
 costs nothing; modules import it under ``typing.TYPE_CHECKING``.
