@@ -14,9 +14,11 @@ import math
 
 import numpy as np
 
-from .ziggurat import TABLES, fill_normal, fill_normal_from, fill_truncated_from, seed_states
 
-from hwsim.lazy import torch
+from hwsim.lazy import LazyModule, torch
+
+# numba kernels, compiled-code loading and numba itself on first use (cold start)
+ziggurat = LazyModule("hwsim.effects.ziggurat")
 
 __all__ = ["uniform", "row_seeds", "row_states", "normal_from_states", "truncated_from_states", "normal", "truncated_normal", "normal_from_uniform", "truncated_from_uniform",
            "truncated_from_normal"]
@@ -48,7 +50,7 @@ def row_seeds(rows: int, generator: torch.Generator | None) -> np.ndarray:
 def row_states(rows: int, generator: torch.Generator | None) -> np.ndarray:
     """(rows, 4) uint64 stream states, one stream per row seeded from ``generator`` (the same
     streams :func:`normal` uses); continue them with :func:`normal_from_states`."""
-    return seed_states(row_seeds(rows, generator))
+    return ziggurat.seed_states(row_seeds(rows, generator))
 
 
 def normal_from_states(states: np.ndarray, n: int, *, dtype: torch.dtype | None = None,
@@ -59,7 +61,7 @@ def normal_from_states(states: np.ndarray, n: int, *, dtype: torch.dtype | None 
     dtype = torch.float32 if dtype is None else dtype
     out = np.empty((states.shape[0], n), dtype=np.float32)
     if out.size:
-        fill_normal_from(out, states, *TABLES)
+        ziggurat.fill_normal_from(out, states, *ziggurat.TABLES)
     return torch.from_numpy(out).to(device=device, dtype=dtype)
 
 
@@ -74,7 +76,7 @@ def truncated_from_states(states: np.ndarray, n: int, bound: float, *,
         raise ValueError(f"truncation bound must be > 0, got {bound}")
     out = np.empty((states.shape[0], n), dtype=np.float32)
     if out.size:
-        fill_truncated_from(out, states, float(bound), *TABLES)
+        ziggurat.fill_truncated_from(out, states, float(bound), *ziggurat.TABLES)
     return torch.from_numpy(out).to(device=device, dtype=dtype)
 
 
@@ -83,7 +85,7 @@ def normal_from_seeds(seeds: np.ndarray, n: int) -> torch.Tensor:
     :func:`normal` draws once it has taken those seeds from its generator."""
     out = np.empty((len(seeds), n), dtype=np.float32)
     if out.size:
-        fill_normal(out, seeds, *TABLES)
+        ziggurat.fill_normal(out, seeds, *ziggurat.TABLES)
     return torch.from_numpy(out)
 
 
@@ -108,7 +110,7 @@ def normal(shape: tuple[int, ...], generator: torch.Generator | None, *,
         out = np.empty((lead, row), dtype=np.float32)
         seeds = row_seeds(lead, generator)
         if out.size:
-            fill_normal(out, seeds, *TABLES)
+            ziggurat.fill_normal(out, seeds, *ziggurat.TABLES)
         return torch.from_numpy(out).reshape(shape).to(device=device, dtype=dtype)
     padded = -(-max(row, 1) // 16) * 16
     z = torch.randn((lead, padded), generator=generator, dtype=dtype, device=device)
