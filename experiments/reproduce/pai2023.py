@@ -54,7 +54,7 @@ from algorithms.optical_readout import Readout
 from experiments.planar import circular_bias, load_planar
 
 from .base import Published, Reproduction, register
-from .common import run_algorithm
+from .common import LAYER_LOCAL, run_algorithm
 
 SOURCE = "Pai et al., Science 380, 398 (2023), abstract: > 94 % test accuracy, comparable to digital"
 
@@ -68,8 +68,15 @@ CONFIG = {
         "insitu-bp": {"lr": 0.1, "epochs": 150, "batch": 32, "decay": True},
         "ficonn-spsa": {"lr": 10.0, "delta": 0.1, "epochs": 2500, "batch": 400, "decay": True},
         "bp-twin": {"lr": 0.1, "epochs": 150, "batch": 32, "decay": True},
+        "mfdd": {"knob_lr_range_units": 0.01, "head_lr": 0.1, "epochs": 100, "batch": 32,
+                 "decay": True},
+        "frog": {"knob_lr_range_units": 0.01, "head_lr": 0.1, "epochs": 100, "batch": 32,
+                 "decay": True},
     },
     "target_accuracy": 0.94,
+    "init": "haar",
+    # the forward-only algorithm the target is checked on, chosen on the validation split
+    "forward_only_reference": "mfdd",
 }
 QUICK = {
     **CONFIG,
@@ -79,8 +86,14 @@ QUICK = {
         "insitu-bp": {"lr": 0.02, "epochs": 2, "batch": 10},
         "ficonn-spsa": {"lr": 10.0, "delta": 0.1, "epochs": 10, "batch": 80},
         "bp-twin": {"lr": 0.02, "epochs": 2, "batch": 10},
+        "mfdd": {"knob_lr_range_units": 0.01, "head_lr": 0.1, "epochs": 2, "batch": 20},
+        "frog": {"knob_lr_range_units": 0.01, "head_lr": 0.1, "epochs": 2, "batch": 20},
     },
 }
+
+#: the forward-only algorithms run on this device (FICONN's rule on the whole network; the
+#: Mono-Forward ones on its layers, experiments.reproduce.common.LayerLocal)
+FORWARD_ONLY = ("ficonn-spsa", *LAYER_LOCAL)
 
 
 def samples(config: dict, task: str) -> int:
@@ -92,27 +105,30 @@ def samples(config: dict, task: str) -> int:
 def run_seed(config: dict, seed: int, data_dir=None, part=None) -> dict:
     metrics, curves = {}, {}
     readout = Readout(**config["readout"])
+    reference = config["forward_only_reference"]
     for task in (config["tasks"] if part is None else [part]):
         xtr, ytr, xte, yte = load_planar(task, seed, n=samples(config, task))
         data = (circular_bias(xtr), ytr, circular_bias(xte), yte)
         accs = {}
         for alg, settings in config["algorithms"].items():
             curve = run_algorithm(alg, settings, config["preset"], readout, data, seed,
-                                  inference=config.get("inference", "device"))
+                                  inference=config.get("inference", "device"),
+                                  init=config.get("init", "uniform"))
             accs[alg] = curve.accuracy[-1]
             metrics[f"{task}/{alg}/test_acc"] = curve.accuracy[-1]
             if alg != "bp-twin":
                 metrics[f"{task}/{alg}/test_acc_device_inference"] = curve.device_accuracy
             curves[f"{task}/{alg}"] = curve.as_dict()
         metrics[f"{task}/insitu-bp-minus-digital"] = accs["insitu-bp"] - accs["bp-twin"]
-        metrics[f"{task}/forward-only-minus-digital"] = accs["ficonn-spsa"] - accs["bp-twin"]
+        metrics[f"{task}/forward-only-minus-digital"] = accs[reference] - accs["bp-twin"]
     return {"metrics": metrics, "curves": curves}
 
 
 PUBLISHED = tuple(
     [Published(f"{t}/insitu-bp/test_acc", 0.94, 0.0, SOURCE, "at-least") for t in ("moons", "ring")]
-    + [Published(f"{t}/ficonn-spsa/test_acc", 0.94, 0.0, SOURCE + " (target for the best "
-                 "forward-only algorithm on the same device)", "at-least") for t in ("moons", "ring")]
+    + [Published(f"{t}/{CONFIG['forward_only_reference']}/test_acc", 0.94, 0.0, SOURCE +
+                 " (target for the best forward-only algorithm on the same device, chosen on "
+                 "the validation split)", "at-least") for t in ("moons", "ring")]
     + [Published(f"{t}/insitu-bp-minus-digital", 0.0, 0.02, SOURCE + " ('comparable': ±2 points)")
        for t in ("moons", "ring")]
 )

@@ -1,5 +1,6 @@
 """``forwardlab reproduce``: --list, the quick version of every reproduction, bad input."""
 import json
+import math
 
 import pytest
 
@@ -32,6 +33,13 @@ def test_quick_reproduction_writes_table_results_and_report(tmp_path, capsys, na
     assert priced and all(c["energy_per_step_j"] > 0 for c in priced)
     if name == "ficonn2024":
         assert "SYNTHETIC" in res["label"]
+    if name == "pai2023":        # every forward-only algorithm ran on the device, priced
+        from experiments.reproduce.pai2023 import FORWARD_ONLY
+        runs = {c["run"]: c for c in res["cost"]}
+        for alg in FORWARD_ONLY:
+            assert f"moons/{alg}/test_acc" in keys
+            assert runs[f"moons/{alg}"]["optical_passes"] > 0
+            assert runs[f"moons/{alg}"]["energy_per_step_j"] > 0
     assert main(["reproduce", name, "--quick", "--seeds", "1", "--out", str(out)]) == 2
 
 
@@ -80,3 +88,31 @@ def test_unknown_inference_mode_is_one_line():
     from experiments.reproduce.common import run_algorithm
     with pytest.raises(ValueError, match="inference = 'noisy'; allowed: device, error-free"):
         run_algorithm("insitu-bp", {}, "pai-4port", Readout(), (None,) * 4, 0, inference="noisy")
+
+
+def test_layer_local_algorithms_train_through_the_chip_layers_only():
+    """mfdd on the Pai chip: one oracle per mesh layer of the same chip (no adjoint), the
+    same initial phases as insitu-bp at the seed, and its optical passes counted as layer
+    vectors ÷ L from its own trace."""
+    import torch
+
+    from experiments.planar import circular_bias, load_planar
+    from algorithms.optical_readout import Readout
+    from experiments.reproduce.common import ALGORITHM_BUILDERS, build_device, start_knobs
+    from hwsim.trace import MvmEvent
+    device = build_device("pai-4port", 2)
+    knobs = start_knobs(device, "haar", 2)
+    tr, trace = ALGORITHM_BUILDERS["mfdd"](device, Readout(), {"epochs": 1, "batch": 8,
+                                                               "num_directions": 4}, 2, knobs)
+    oracles = tr.trainable.trainer.net.oracles
+    assert len(oracles) == 3 and all("adjoint" not in o.capabilities for o in oracles)
+    for i, o in enumerate(oracles):
+        assert o.name == f"pai-4port/layer{i}"
+        theta = tr.trainable.trainer.state.theta[i]       # range units: phase / 2π
+        assert torch.allclose(theta * 2 * math.pi, knobs["phases"][i], atol=1e-5)
+    x, y, _, _ = load_planar("moons", 0, n=40)
+    trace.begin_step()
+    start = len(trace.events)
+    info = tr.step(circular_bias(x[:8]), y[:8])
+    vectors = sum(e.vectors for e in trace.events[start:] if isinstance(e, MvmEvent))
+    assert info["passes"] == vectors / 3 > 0
