@@ -28,6 +28,16 @@ def validation_split(task: str, seed: int, n: int):
     return (circular_bias(xtr[:cut]), ytr[:cut], circular_bias(xtr[cut:]), ytr[cut:])
 
 
+def _value(text: str):
+    """An override's value: int, float, true/false, or the string itself."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tasks", nargs="+", default=["ring", "moons"])
@@ -42,8 +52,7 @@ def main() -> None:
     for item in args.override:
         key, value = item.split("=")
         alg, field = key.split(".")
-        over.setdefault(alg, {})[field] = type(CONFIG["algorithms"][alg][field])(value) \
-            if field in CONFIG["algorithms"][alg] else float(value)
+        over.setdefault(alg, {})[field] = _value(value)
     summary: dict = {}
     for task in args.tasks:
         for alg in args.algorithms:
