@@ -26,15 +26,34 @@ classification (moons; ring) "performs comparably to digital simulations (> 94 %
   authors' 64-port MNIST simulation sweep (``sim_data.nc``: batch 600, 100 epochs, MNIST
   train/eval error), not from a measurement of the 4-port chip: the chip's own noise figures
   are in the paper's supplement, which was not reachable, and the stored in-situ run files
-  (``moon_experiment_fig3_*.p``, ``circle_experiment_fig3.p``) are not in the public copy;
+  (``moon_experiment_fig3_*.p``, ``circle_experiment_fig3.p``, ``exp.ipynb``) are listed in the
+  repository but their contents were not retrievable;
 * readout: two logits = powers of ports (0, 1) and (2, 3), softmax cross-entropy
   (``optical_softmax`` in onn.py);
-* algorithms: ``insitu-bp`` (3 optical passes per sample), the forward-only ``ficonn-spsa``
-  (FICONN's rule) on the same device, and ``bp-twin``, autograd on the ideal twin of the same
-  network (the digital model).
+* algorithms: ``insitu-bp`` (3 optical passes per sample); the forward-only ``ficonn-spsa``
+  (FICONN's rule on the whole network) and ``mfdd`` / ``frog`` (Mono-Forward: every mesh layer
+  of the same chip is a device of its own, ``MeshNetwork.layer_device``, read as output powers;
+  the host takes √P between layers as the chip's measured |y| nonlinearity does, and every
+  stage has a digital local head; :class:`experiments.reproduce.common.LayerLocal`; their
+  optical passes are layer vectors ÷ 3); and ``bp-twin``, autograd on the ideal twin of the
+  same network (the digital model). ``local-guess`` is not run: its guess maps the local
+  head's ∂L/∂z to knobs through ∂L/∂W = ∂L/∂zᵀ·a of a linear block z = W a, and a mesh layer
+  read as powers, z = |U a|², is not linear in a (the guess would need the complex output
+  fields, which a power readout does not give).
 
-Choices where the sources are silent, made on a VALIDATION split (the first 20 % of seed 0's
-training points held out; test points never used), error-free inference as above:
+Initial phases. The authors start every layer from simphox ``triangular(4)``: a Haar-random
+unitary (``scipy.stats.unitary_group.rvs``) decomposed onto the triangular mesh, γ screen set to
+0 (``phox/apps/onn.py`` ``Tri``; ``init: haar`` here, :func:`algorithms.meshnet_common.haar_knobs`).
+Uniform phases on [0, 2π) are the alternative (``init: uniform``). Chosen on the validation split
+with the digital model (bp-twin, lr 0.1, 150 epochs, batch 32), ring, seeds 0 / 1 / 2:
+uniform 0.913 / 0.975 / 1.000 (mean 0.963), haar 0.750 / 0.962 / 0.762 (mean 0.825); at lr 0.3
+(seed 0) haar 0.900, uniform 0.637. The minimum reached depends strongly on the starting point
+at either lr, and uniform at lr 0.1 validates best: ``init: uniform``, the same initial phases
+for every algorithm of a seed (``bench/results/pai2023_validation.txt``).
+
+VALIDATION split (``bench/pai2023_validation.py``): the last 20 % of each seed's training
+points are held out and the rest trains; test points are never used; error-free inference as
+above. Earlier choices (first 20 % of seed 0's training points held out):
 insitu-bp Adam lr 0.1, mini-batches of 32, 150 epochs, step decayed to 0 on a cosine over
 the run. Ring validation accuracy (80 points): lr 0.03 / 0.1 / 0.3 with batch 32 →
 0.60 / 0.887 / 0.825, full batch (1500 steps) → 0.762 / 0.812 / 0.85; moons (40 points):
@@ -42,11 +61,13 @@ the run. Ring validation accuracy (80 points): lr 0.03 / 0.1 / 0.3 with batch 32
 takes the same settings and batches. ficonn-spsa: δ = 0.1 rad and η = 10 for 2500 full-batch
 iterations with the cosine decay (the quoted δ = 0.05, η = 0.002 does not move the loss within
 the budget under the ‖Δ‖-normalised rule; η = 20 diverged; chosen on seed 0's training data
-in the first pass). Uniform random initial phases (the authors start from simphox's
-triangular initialiser). The data are drawn with numpy's generator, not scikit-learn's
-streams: same distributions, different points.
-Not run on this device: mfdd, frog and local-guess — their Mono-Forward local heads need a
-per-layer real linear oracle with digital heads, which this fixed optical readout does not have.
+in the first pass). mfdd and frog (registry defaults otherwise: mfdd P = 32 Rademacher
+directions, frog 8 tangents, per-knob step 0.01 range units = 0.063 rad, Adam): knob step
+0.01 range units, head lr 0.1, 100 epochs of batches of 32, both rates on a cosine to 0 over
+the run; ring validation (haar start, seeds 0 / 1): mfdd 0.675 / 0.712, frog 0.750 / 0.750,
+so ``frog`` is the forward-only algorithm the target rows check (``forward_only_reference``);
+every forward-only algorithm has its own row. The data are drawn with numpy's generator, not
+scikit-learn's streams: same distributions, different points.
 """
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ Output directory (``--out``, default ``results/reproduce/<name>[-quick]``):
   report.md      the table, the cost rows, the protocol notes and the plots below
   curves.png     test accuracy against optical passes (mean over seeds, one line per algorithm)
   energy.png     test accuracy against device energy (J)
+  partial/       seed<S>[-<part>].json: each (seed, part) job's metrics and curves as it finishes
+                 (one worker), so an interrupted run keeps what it completed
 Nothing is overwritten silently: an existing results.json needs ``overwrite=True``.
 """
 from __future__ import annotations
@@ -141,6 +143,15 @@ def _job(args):
     return seed, REPRODUCTIONS[name].run_seed(config, seed, data_dir, part)
 
 
+def _keep_partial(out: Path, job, result: dict) -> None:
+    """``partial/seed<S>[-<part>].json``: one finished (seed, part) job's metrics and curves."""
+    _, _, seed, _, part = job
+    folder = out / "partial"
+    folder.mkdir(exist_ok=True)
+    stem = f"seed{seed}" + ("" if part is None else f"-{part}")
+    (folder / f"{stem}.json").write_text(json.dumps(result, default=str))
+
+
 def reproduce(name: str, *, quick: bool = False, seeds: int = 3, out: str | Path | None = None,
               data_dir: str | Path | None = None, overwrite: bool = False, workers: int = 1,
               echo=print) -> dict:
@@ -165,7 +176,10 @@ def reproduce(name: str, *, quick: bool = False, seeds: int = 3, out: str | Path
     out.mkdir(parents=True, exist_ok=True)     # fail on an unusable path before any training
     try:
         if workers == 1:
-            done = [_job(j) for j in jobs]
+            done = []
+            for j in jobs:              # each finished job kept at once: a long run interrupted
+                done.append(_job(j))    # still leaves the seeds and parts it completed
+                _keep_partial(out, j, done[-1][1])
         else:
             import multiprocessing as mp
             with mp.get_context("spawn").Pool(workers) as pool:

@@ -28,6 +28,11 @@ def test_quick_reproduction_writes_table_results_and_report(tmp_path, capsys, na
     assert {p.key for p in REPRODUCTIONS[name].published} <= keys
     for f in ("table.csv", "cost.csv", "report.md", "curves.png", "energy.png"):
         assert (out / f).stat().st_size > 0
+    parts = REPRODUCTIONS[name].parts(REPRODUCTIONS[name].quick)
+    for part in parts:                  # every finished job kept on its own as it ends
+        stem = "seed0" + ("" if part is None else f"-{part}")
+        kept = json.loads((out / "partial" / f"{stem}.json").read_text())
+        assert kept["metrics"] and set(kept["metrics"]) <= set(res["per_seed"][0]["metrics"])
     # every in-situ run was priced and counted its optical passes
     priced = [c for c in res["cost"] if c["optical_passes"] > 0]
     assert priced and all(c["energy_per_step_j"] > 0 for c in priced)
