@@ -8,11 +8,7 @@ import torch
 
 from hwsim.oracle import KnobSpec
 
-__all__ = ["initial_knobs", "haar_knobs", "cosine_factor", "INITIALISERS"]
-
-#: initial phase distributions of the whole-network trainers: ``uniform`` (every phase uniform on
-#: [0, 2π)) and ``haar`` (every layer a Haar-random unitary, the authors' start: see haar_knobs)
-INITIALISERS = ("uniform", "haar")
+__all__ = ["initial_knobs", "cosine_factor"]
 
 
 def initial_knobs(spec: Mapping[str, KnobSpec], generator: torch.Generator) -> dict[str, torch.Tensor]:
@@ -29,35 +25,6 @@ def initial_knobs(spec: Mapping[str, KnobSpec], generator: torch.Generator) -> d
             out[name] = torch.rand(ks.shape, generator=generator) * (ks.high - ks.low) + ks.low
         else:
             out[name] = torch.rand(ks.shape, generator=generator) * (ks.high - ks.low) + ks.low
-    return out
-
-
-def haar_knobs(spec: Mapping[str, KnobSpec], mesh: str, generator: torch.Generator
-               ) -> dict[str, torch.Tensor]:
-    """The initial knobs of :func:`initial_knobs` with every layer's phases set to a Haar-random
-    unitary decomposed onto the mesh ``mesh`` (its topology is part of the design, like the knob
-    spec), output screen γ = 0.
-
-    This is the authors' start for the Pai et al. network: ``solgaardlab/phox``
-    ``phox/apps/onn.py`` ``Tri`` takes its initial θ, φ from simphox ``triangular(4)``, which
-    decomposes ``scipy.stats.unitary_group.rvs(4)`` (a Haar-random unitary, simphox
-    ``simphox/circuit/matrix.py`` ``triangular``) onto the triangular mesh, and sets the γ
-    screen to zero ("useful hack for this demo": the |·| after every layer discards output
-    phases). Uniform phases instead over-weight MZIs near the bar/cross ends of a triangular
-    mesh's deep MZIs compared with the Haar measure (Russell et al., New J. Phys. 19, 033007
-    (2017); Pai et al., Phys. Rev. Applied 11, 064044 (2019)). Shapes: "phases" (L, N²)."""
-    from hwsim.photonic.decompose import decompose, haar_unitary
-    from hwsim.photonic.topology import build_topology
-
-    out = initial_knobs(spec, generator)
-    layers, n2 = spec["phases"].shape
-    n = int(round(n2 ** 0.5))
-    topology = build_topology(mesh, n)
-    rows = []
-    for _ in range(layers):
-        theta, phi, _gamma = decompose(haar_unitary(n, generator), topology)
-        rows.append(torch.cat([theta, phi, torch.zeros(n, dtype=theta.dtype)]))
-    out["phases"] = torch.stack(rows).float()
     return out
 
 

@@ -3,6 +3,7 @@ the algorithms by name, and the per-inference latency priced from one traced que
 from __future__ import annotations
 
 import dataclasses
+from typing import Mapping
 
 import torch
 
@@ -10,21 +11,24 @@ from algorithms import registry
 from algorithms.baselines.meshnet_twin import TwinBP, TwinBPSettings
 from algorithms.ficonn_spsa import FICONNSPSA, FICONNSPSASettings
 from algorithms.insitu_bp import InSituBP, InSituBPSettings
-from algorithms.meshnet_common import INITIALISERS, haar_knobs, initial_knobs
+from algorithms.meshnet_common import initial_knobs
 from algorithms.seeds import generator
 from algorithms.model import Amplitude, Dense, ModelDescription
 from algorithms.optical_readout import Readout
 from hwsim.cost.analytic import price
 from hwsim.cost.spec import photonic_spec
 from hwsim.oracle import TracingOracle
+from hwsim.oracle import KnobSpec
+from hwsim.photonic.decompose import decompose, haar_unitary
 from hwsim.photonic.meshnet import MeshNetwork
 from hwsim.photonic.network_presets import NETWORK_PRESETS
+from hwsim.photonic.topology import build_topology
 from hwsim.trace import MvmEvent, Trace
 
 from .base import Curve, train_curve
 
 __all__ = ["ALGORITHM_BUILDERS", "run_algorithm", "inference_latency_s", "build_device",
-           "LAYER_LOCAL", "LayerLocal", "layer_model", "start_knobs"]
+           "LAYER_LOCAL", "LayerLocal", "layer_model", "start_knobs", "haar_knobs", "INITIALISERS"]
 
 #: Mono-Forward algorithms of the registry run on the chip's layers (:class:`LayerLocal`)
 LAYER_LOCAL = ("mfdd", "frog")
@@ -41,6 +45,37 @@ def _total_steps(s: dict) -> int | None:
     if not s.get("decay"):
         return None
     return s["epochs"] * -(-s["n_train"] // s["batch"])
+
+
+def haar_knobs(spec: Mapping[str, KnobSpec], mesh: str, generator: torch.Generator
+               ) -> dict[str, torch.Tensor]:
+    """The initial knobs of :func:`initial_knobs` with every layer's phases set to a Haar-random
+    unitary decomposed onto the mesh ``mesh`` (its topology is part of the design, like the knob
+    spec), output screen γ = 0.
+
+    This is the authors' start for the Pai et al. network: ``solgaardlab/phox``
+    ``phox/apps/onn.py`` ``Tri`` takes its initial θ, φ from simphox ``triangular(4)``, which
+    decomposes ``scipy.stats.unitary_group.rvs(4)`` (a Haar-random unitary, simphox
+    ``simphox/circuit/matrix.py`` ``triangular``) onto the triangular mesh, and sets the γ
+    screen to zero ("useful hack for this demo": the |·| after every layer discards output
+    phases). Uniform phases instead over-weight MZIs near the bar/cross ends of a triangular
+    mesh's deep MZIs compared with the Haar measure (Russell et al., New J. Phys. 19, 033007
+    (2017); Pai et al., Phys. Rev. Applied 11, 064044 (2019)). Shapes: "phases" (L, N²)."""
+    out = initial_knobs(spec, generator)
+    layers, n2 = spec["phases"].shape
+    n = int(round(n2 ** 0.5))
+    topology = build_topology(mesh, n)
+    rows = []
+    for _ in range(layers):
+        theta, phi, _gamma = decompose(haar_unitary(n, generator), topology)
+        rows.append(torch.cat([theta, phi, torch.zeros(n, dtype=theta.dtype)]))
+    out["phases"] = torch.stack(rows).float()
+    return out
+
+
+#: initial phase distributions of the whole-network runs: ``uniform`` (every phase uniform on
+#: [0, 2π)) and ``haar`` (every layer a Haar-random unitary, the authors' start: haar_knobs)
+INITIALISERS = ("uniform", "haar")
 
 
 def start_knobs(device: MeshNetwork, init: str, seed: int) -> dict:

@@ -43,7 +43,7 @@ classification (moons; ring) "performs comparably to digital simulations (> 94 %
 
 Initial phases. The authors start every layer from simphox ``triangular(4)``: a Haar-random
 unitary (``scipy.stats.unitary_group.rvs``) decomposed onto the triangular mesh, γ screen set to
-0 (``phox/apps/onn.py`` ``Tri``; ``init: haar`` here, :func:`algorithms.meshnet_common.haar_knobs`).
+0 (``phox/apps/onn.py`` ``Tri``; ``init: haar`` here, :func:`.common.haar_knobs`).
 Uniform phases on [0, 2π) are the alternative (``init: uniform``). Chosen on the validation split
 with the digital model (bp-twin, lr 0.1, 150 epochs, batch 32), ring, seeds 0 / 1 / 2:
 uniform 0.913 / 0.975 / 1.000 (mean 0.963), haar 0.750 / 0.962 / 0.762 (mean 0.825); at lr 0.3

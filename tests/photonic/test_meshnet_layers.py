@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from algorithms.meshnet_common import haar_knobs
 from algorithms.model import Amplitude
+from experiments.reproduce.common import haar_knobs
 from hwsim.oracle import KnobSpec
 from hwsim.photonic.decompose import haar_unitary
 from hwsim.photonic.meshnet import MeshNetwork, MeshNetworkConfig, layer_maps
