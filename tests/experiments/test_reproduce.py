@@ -121,3 +121,42 @@ def test_layer_local_algorithms_train_through_the_chip_layers_only():
     info = tr.step(circular_bias(x[:8]), y[:8])
     vectors = sum(e.vectors for e in trace.events[start:] if isinstance(e, MvmEvent))
     assert info["passes"] == vectors / 3 > 0
+
+
+def _toy_reproduction(calls):
+    """A registered-looking reproduction whose seeds cost nothing (the run machinery alone)."""
+    from experiments.reproduce.base import Published, Reproduction
+
+    def run_seed(config, seed, data_dir=None, part=None):
+        calls.append((seed, part))
+        acc = 0.5 + 0.1 * seed + (0.01 if part == "b" else 0.0)
+        curve = {"passes": [0, 10], "energy_j": [0.0, 1e-6], "latency_s": [0.0, 1e-9],
+                 "accuracy": [0.5, acc], "steps": 2, "step_energy_j": 5e-7, "step_latency_s": 5e-10}
+        return {"metrics": {f"{part}/alg/test_acc": acc}, "curves": {f"{part}/alg": curve}}
+
+    return Reproduction(name="toy", paper="toy", headline="toy", config={"tasks": ["a", "b"]},
+                        quick={"tasks": ["a", "b"]},
+                        published=(Published("a/alg/test_acc", 0.6, 0.1, "toy"),),
+                        chip=(), run_seed=run_seed, parts=lambda c: list(c["tasks"]))
+
+
+def test_resume_runs_only_the_jobs_an_interrupted_run_did_not_finish(tmp_path, monkeypatch):
+    from experiments.reproduce import run as run_mod
+    calls = []
+    monkeypatch.setitem(run_mod.REPRODUCTIONS, "toy", _toy_reproduction(calls))
+    out = tmp_path / "toy"
+    full = run_mod.reproduce("toy", seeds=2, out=out, echo=lambda *a: None)
+    assert len(calls) == 4 and (out / "partial" / "seed1-b.json").exists()
+    (out / "results.json").unlink()                       # as if interrupted after 3 jobs
+    (out / "partial" / "seed1-b.json").unlink()
+    calls.clear()
+    again = run_mod.reproduce("toy", seeds=2, out=out, resume=True, echo=lambda *a: None)
+    assert calls == [(1, "b")]
+    assert again["per_seed"] == full["per_seed"] and again["table"] == full["table"]
+    # partial results of another protocol are refused in one line, before any job runs
+    (out / "results.json").unlink()
+    (out / "partial" / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="made with another config; allowed"):
+        run_mod.reproduce("toy", seeds=2, out=out, resume=True, echo=lambda *a: None)
+    with pytest.raises(ValueError, match="partial/config.json not found; allowed"):
+        run_mod.reproduce("toy", seeds=1, out=tmp_path / "new", resume=True, echo=lambda *a: None)
