@@ -160,3 +160,15 @@ def test_resume_runs_only_the_jobs_an_interrupted_run_did_not_finish(tmp_path, m
         run_mod.reproduce("toy", seeds=2, out=out, resume=True, echo=lambda *a: None)
     with pytest.raises(ValueError, match="partial/config.json not found; allowed"):
         run_mod.reproduce("toy", seeds=1, out=tmp_path / "new", resume=True, echo=lambda *a: None)
+
+
+def test_a_mean_equal_to_the_bound_up_to_float32_rounding_is_inside():
+    import torch
+
+    from experiments.reproduce.base import Published
+    from experiments.reproduce.run import _inside
+    acc = float(torch.tensor(0.94, dtype=torch.float32))          # 0.9399999976…
+    assert acc < 0.94 and _inside(Published("k", 0.94, 0.0, "s", "at-least"), acc)
+    assert not _inside(Published("k", 0.94, 0.0, "s", "at-least"), 0.93)
+    assert _inside(Published("k", 0.0, 0.02, "s"), 0.02 + 1e-9)
+    assert not _inside(Published("k", 0.0, 0.02, "s"), 0.03)
