@@ -32,7 +32,7 @@ import pkgutil
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping, Sequence
 
-from hwsim.oracle import MissingCapability, TracingOracle
+from hwsim.oracle import MissingCapability, TracingOracle, device_capabilities
 from hwsim.trace import Trace
 
 from .model import ModelDescription
@@ -41,7 +41,8 @@ from .training import FitResult, fit
 
 __all__ = ["ALGORITHMS", "AlgorithmSpec", "BuildRequest", "DeviceSlot", "register",
            "settings_for", "build", "train", "describe", "check_capability", "results_label",
-           "device_layout", "initial_knobs", "Trainable", "capabilities", "TWIN_LABEL"]
+           "device_layout", "initial_knobs", "Trainable", "capabilities", "TWIN_LABEL",
+           "DEFAULT_LAYOUT"]
 
 #: How results label a baseline trained with autograd on the design-level map.
 TWIN_LABEL = "ideal digital twin, autograd"
@@ -76,6 +77,10 @@ class BuildRequest:
 def _default_layout(settings, model: ModelDescription) -> list[DeviceSlot]:
     return [DeviceSlot(a, b, f"layer{i}", f"device/{i}")
             for i, (a, b) in enumerate(model.device_shapes())]
+
+
+#: The layout of algorithms whose devices are the model's blocks, one per block.
+DEFAULT_LAYOUT = _default_layout
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,13 @@ class AlgorithmSpec:
     example: Mapping[str, Any] = field(default_factory=dict)
     check_task: Callable[[Any, Any, int, int], None] | None = None
     network_knobs: Callable[[Sequence, int], list[dict]] | None = None
+    #: some of its steps train on the digital twin and touch no device (a pipeline whose first
+    #: stage is autograd on the twin): the device row averages only the steps that touched the
+    #: device; the twin steps are priced on the GPU rows of the BP step
+    twin_steps: bool = False
+    #: ``check_epochs(settings, epochs)``: a one-line ValueError where the run's epochs cannot
+    #: hold the algorithm's stages (checked before any work)
+    check_epochs: Callable[[Any, int], None] | None = None
 
     @property
     def whole_network(self) -> bool:
@@ -226,13 +238,11 @@ def describe() -> list[str]:
 
 
 def capabilities(device) -> frozenset[str]:
-    """Capabilities a device or oracle declares (``nominal`` wherever a design map exists)."""
+    """Capabilities a device or oracle declares (``nominal`` wherever a design map exists,
+    ``calibrate`` wherever the device calibrates)."""
     if isinstance(device, TracingOracle):
         return device.capabilities
-    caps = set(getattr(device, "capabilities", ()) or ())
-    if callable(getattr(device, "digital_twin", None)):
-        caps.add("nominal")
-    return frozenset(caps)
+    return device_capabilities(device)
 
 
 def check_capability(name: str, devices: Sequence, settings=None) -> None:

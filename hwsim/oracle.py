@@ -22,7 +22,7 @@ from .counting import count_changes, wrapped_sum
 from .trace import DigitalEvent, Event, LayerInfo, Trace
 
 __all__ = ["KnobSpec", "Programmed", "Oracle", "CapableOracle", "TracingOracle", "check_knobs",
-           "check_input", "CAPABILITIES", "MissingCapability"]
+           "check_input", "CAPABILITIES", "MissingCapability", "device_capabilities"]
 
 #: Optional device capabilities (design.md "The oracle contract"). ``nominal``: the design-level
 #: differentiable map knobs → matrix, without hidden per-device errors or noise (for the MZI and
@@ -326,7 +326,7 @@ class TracingOracle:
     @property
     def capabilities(self) -> frozenset[str]:
         """Optional capabilities the wrapped device declares (a subset of ``CAPABILITIES``)."""
-        return _device_capabilities(self._device)
+        return device_capabilities(self._device)
 
     def require(self, capability: str) -> None:
         if capability not in self.capabilities:
@@ -353,6 +353,17 @@ class TracingOracle:
         """
         self.require("nominal")
         return self._device.digital_twin(dict(knobs))
+
+    def nominal_knobs(self, weight: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Design-level knobs that encode ``weight`` (n_out, n_in): the inverse of
+        :meth:`nominal` (for a mesh: block SVD + Clements decomposition), what the designer
+        programs to ask for a matrix; no hidden errors are read (the ``nominal`` capability)."""
+        self.require("nominal")
+        inverse = getattr(self._device, "knobs_from_weight", None)
+        if not callable(inverse):
+            raise MissingCapability(f"device {self.name!r} has no design-level weight → knob "
+                                    "map; allowed: a device with knobs_from_weight")
+        return inverse(weight)
 
     def nominal_vjp(self, knobs: Mapping[str, torch.Tensor], cotangent: torch.Tensor
                     ) -> dict[str, torch.Tensor]:
@@ -387,7 +398,9 @@ class TracingOracle:
 
 
 # --------------------------------------------------------------------------- capabilities
-def _device_capabilities(device: Any) -> frozenset[str]:
+def device_capabilities(device: Any) -> frozenset[str]:
+    """Capabilities a bare device offers: its declared ones, ``nominal`` where it has a
+    ``digital_twin``, ``calibrate`` where it has a ``calibrate`` method."""
     caps = set(getattr(device, "capabilities", ()) or ())
     if callable(getattr(device, "digital_twin", None)):
         caps.add("nominal")   # digital_twin ignores every effect: exactly the design-level map
