@@ -14,7 +14,7 @@
     forwardlab presets [NAME]                          list presets / print one as TOML
     forwardlab algorithms                              list algorithms, capability, queries/step
     forwardlab warmup                                  compile the numba kernels now
-    forwardlab reproduce NAME [--quick] [--seeds N] [--out DIR] [--data-dir DIR] | --list
+    forwardlab reproduce NAME [--quick] [--seeds N] [--out DIR] [--data-dir DIR] [--resume] | --list
                                                        re-run a published training experiment
     forwardlab --version
 
@@ -157,6 +157,8 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--data-dir", dest="data_dir", help="directory holding the data file(s)")
     rp.add_argument("--overwrite", action="store_true", help="replace results in --out")
     rp.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    rp.add_argument("--resume", action="store_true",
+                    help="take the jobs an interrupted run in --out finished; run the rest")
     return p
 
 
@@ -555,7 +557,8 @@ def _cmd_reproduce(args) -> int:
     torch.set_num_threads(1)
     try:
         reproduce(args.name, quick=args.quick, seeds=args.seeds, out=args.out,
-                  data_dir=args.data_dir, overwrite=args.overwrite, workers=args.workers)
+                  data_dir=args.data_dir, overwrite=args.overwrite, workers=args.workers,
+                  resume=args.resume)
     except ValueError as exc:      # DataError included: one line, nothing half-written is kept
         return _err(str(exc))
     return 0

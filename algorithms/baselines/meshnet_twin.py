@@ -30,9 +30,10 @@ class TwinBPSettings:
 class TwinBP:
     label = LABEL
 
-    def __init__(self, device, settings: TwinBPSettings, *, seed: int) -> None:
+    def __init__(self, device, settings: TwinBPSettings, *, seed: int,
+                 knobs: dict | None = None) -> None:
         self.device, self.settings = device, settings
-        knobs = initial_knobs(device.knob_spec, generator(seed, "init/knobs"))
+        knobs = knobs or initial_knobs(device.knob_spec, generator(seed, "init/knobs"))
         self.params = {n: t.clone().double().requires_grad_(True) for n, t in knobs.items()}
         self.opt = LeafAdam([(list(self.params.values()), settings.lr)])
         self.passes = 0
