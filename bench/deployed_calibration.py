@@ -44,7 +44,7 @@ from algorithms import registry  # noqa: E402
 from algorithms.model import model_from_config  # noqa: E402
 from algorithms.seeds import device_seed  # noqa: E402
 from experiments.data import load_dataset  # noqa: E402
-from experiments.runner import split_validation  # noqa: E402
+from experiments.data import split_validation  # noqa: E402
 from hwsim.presets import build_layer  # noqa: E402
 from hwsim.trace import Trace  # noqa: E402
 
