@@ -129,8 +129,17 @@ class MFDDSettings(GuessModelSettings):
 
 
 @dataclass(frozen=True)
-class ActivitySettings(CommonSettings):
-    """activity: per-example output perturbation on the host (arXiv:2210.03310)."""
+class ActivitySettings(GuessModelSettings):
+    """activity: per-example output perturbation on the host (arXiv:2210.03310); the
+    weight-space estimate reaches the knobs through the Jacobian model of ``guess_model``
+    (calibrated where every device declares ``calibrate``: on mzi-default the nominal map's
+    Jᵀc has cosine ≈ 0.04 with the device's, hwsim.photonic.calibrate). Calibration keys as
+    local-guess's defaults (16 knob indices per block every 10 steps)."""
+
+    recalibrate_every: int = setting(10, "re-measure the calibrated Jacobian every N steps",
+                                     "steps")
+    calibrate_subset: int | None = setting(16, "knob indices per block per calibration "
+                                           "(None: all)", "knobs")
 
     num_directions: int = setting(4, "activity directions per example", "count")
     epsilon_activity: float = setting(1e-2, "activity perturbation", "readout units")
@@ -164,8 +173,7 @@ def local_trainer(req: BuildRequest,
     guess = {}
     if isinstance(s, GuessModelSettings):
         guess = {"guess_model": guess_model_for(req.name, s, req.oracles),
-                 "recalibrate_every": s.recalibrate_every,
-                 "calibrate_subset": s.calibrate_subset}
+                 **s.calibration_keys()}
     return LocalTrainer(net, req.initial_knobs, req.n_classes, ests,
                         knob_optimizer(s, knob_lr(s, req.oracles)), head_optimizer(s),
                         projection_dims=projection_dims(s.projection_dim, net), head=head,
@@ -223,6 +231,13 @@ def _span(s) -> bool:
     return getattr(s, "directions", "") in SPAN_DIRECTIONS
 
 
+def jacobian_capability(s: GuessModelSettings) -> str:
+    """The capability a Jacobian model needs: ``calibrate`` where the settings ask for the
+    calibrated model, else ``nominal`` (``auto`` works with the nominal map alone and uses
+    ``calibrate`` where every device declares it)."""
+    return "calibrate" if s.guess_model == "calibrated" else "nominal"
+
+
 # --------------------------------------------------------------------------- registration
 register(AlgorithmSpec(
     "mfdd", "Mono-Forward + directional derivatives (Rademacher ±ε/knob, or random directions "
@@ -230,7 +245,7 @@ register(AlgorithmSpec(
     lambda req: local_trainer(req, _mfdd_estimators),
     lambda s, n: n * (1 + (2 * s.num_directions if s.difference == "central"
                            else s.num_directions + 1)),
-    "forward-only", capability_for=lambda s: "nominal" if _span(s) else None,
+    "forward-only", capability_for=lambda s: jacobian_capability(s) if _span(s) else None,
     label_for=lambda s: ("forward-only, calibrated or nominal model" if _span(s)
                          else "forward-only"),
     uses_jacobian=_span, order=0, short="MF+DD"))
@@ -250,14 +265,14 @@ register(AlgorithmSpec(
     lambda req: local_trainer(req, lambda s, net, steps: [LocalGuess(s.variant, e, s.mix_weight)
                                                           for e in steps]),
     lambda s, n: 3 * n, "forward-only, calibrated or nominal model",
-    capability_for=lambda s: "nominal", uses_jacobian=lambda s: True, order=3))
+    capability_for=jacobian_capability, uses_jacobian=lambda s: True, order=3))
 register(AlgorithmSpec(
-    "activity", "activity perturbation of block outputs (host), nominal W->knob map",
-    ActivitySettings,
+    "activity", "activity perturbation of block outputs (host), W->knob map through the "
+    "calibrated (else nominal) Jacobian", ActivitySettings,
     lambda req: local_trainer(req, lambda s, net, steps: [Activity(
         s.num_directions, s.epsilon_activity)] * len(steps)),
-    lambda s, n: n, "forward-only, nominal model", capability_for=lambda s: "nominal",
-    order=4))
+    lambda s, n: n, "forward-only, calibrated or nominal model",
+    capability_for=jacobian_capability, uses_jacobian=lambda s: True, order=4))
 register(AlgorithmSpec(
     "frozen", "control: device knobs never updated, exact digital heads", FrozenSettings,
     lambda req: local_trainer(req, lambda s, net, steps: [None] * len(steps)),

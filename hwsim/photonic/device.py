@@ -262,13 +262,14 @@ class MZIMeshLayer:
     def calibrate(self, oracle, knobs: dict[str, torch.Tensor], *,
                   generator: torch.Generator | None = None, step_rad: float = DEFAULT_STEP_RAD,
                   probe_rows: int = DEFAULT_PROBE_ROWS, indices=None,
-                  subset: int | None = None) -> BlockJacobian:
+                  subset: int | None = None, probes=None) -> BlockJacobian:
         """Measure every block's ∂W/∂knob at ``knobs`` through ``oracle`` (forward queries only,
         traced there; :mod:`hwsim.photonic.calibrate`); ``indices``: the block's knob indices to
-        measure (None: all ``calibration_knobs``). Reads no hidden error."""
+        measure (None: all ``calibration_knobs``); ``probes``: (N, n_in) inputs to read W with
+        (None: Hadamard probes, ``probe_rows`` of them). Reads no hidden error."""
         return measure_block_jacobian(oracle, knobs, block=self.k, step_rad=step_rad,
                                       probe_rows=probe_rows, indices=indices, subset=subset,
-                                      generator=generator)
+                                      generator=generator, probes=probes)
 
     @property
     def calibration_knobs(self) -> int:
