@@ -329,6 +329,7 @@ def _train_stages(cfg: Config, job: Job, rec: RunRecord, out: Path, saved: dict 
 
     for stage, r in done.items():
         record(stage, r.history)
+        rec.meta[f"cpu_s.{stage}"] = f"{getattr(r, 'cpu_s', 0.0):.6g}"
     if algo in done:
         rec.step_summaries = done[algo].step_summaries
     current, result = algo, None
@@ -366,6 +367,7 @@ def _train_stages(cfg: Config, job: Job, rec: RunRecord, out: Path, saved: dict 
                            on_epoch=on_epoch, on_epoch_end=on_epoch_end, result=result, stop=stop)
             done[stage] = result
             record(stage, result.history)
+            rec.meta[f"cpu_s.{stage}"] = f"{getattr(result, 'cpu_s', 0.0):.6g}"
             if stage == algo:
                 rec.step_summaries = result.step_summaries
     except (Divergence, Interrupted) as e:

@@ -22,7 +22,7 @@ from .counting import count_changes, wrapped_sum
 from .trace import DigitalEvent, Event, LayerInfo, Trace
 
 __all__ = ["KnobSpec", "Programmed", "Oracle", "CapableOracle", "TracingOracle", "check_knobs",
-           "check_input", "CAPABILITIES", "MissingCapability"]
+           "check_input", "CAPABILITIES", "MissingCapability", "device_capabilities"]
 
 #: Optional device capabilities (design.md "The oracle contract"). ``nominal``: the design-level
 #: differentiable map knobs → matrix, without hidden per-device errors or noise (for the MZI and
@@ -326,7 +326,7 @@ class TracingOracle:
     @property
     def capabilities(self) -> frozenset[str]:
         """Optional capabilities the wrapped device declares (a subset of ``CAPABILITIES``)."""
-        return _device_capabilities(self._device)
+        return device_capabilities(self._device)
 
     def require(self, capability: str) -> None:
         if capability not in self.capabilities:
@@ -387,7 +387,9 @@ class TracingOracle:
 
 
 # --------------------------------------------------------------------------- capabilities
-def _device_capabilities(device: Any) -> frozenset[str]:
+def device_capabilities(device: Any) -> frozenset[str]:
+    """Capabilities a bare device declares: its ``capabilities`` attribute, ``nominal`` where it
+    has a ``digital_twin``, ``calibrate`` where it has a ``calibrate`` method."""
     caps = set(getattr(device, "capabilities", ()) or ())
     if callable(getattr(device, "digital_twin", None)):
         caps.add("nominal")   # digital_twin ignores every effect: exactly the design-level map

@@ -248,7 +248,8 @@ register(AlgorithmSpec(
     "forward-only", capability_for=lambda s: jacobian_capability(s) if _span(s) else None,
     label_for=lambda s: ("forward-only, calibrated or nominal model" if _span(s)
                          else "forward-only"),
-    uses_jacobian=_span, order=0, short="MF+DD"))
+    uses_jacobian=_span, order=0, short="MF+DD",
+    capability_cases=tuple({"directions": d} for d in SPAN_DIRECTIONS)))
 register(AlgorithmSpec(
     "mfdd-thesis", "MF+DD as in the thesis: sphere x d, P=1, eps=1e-3, ZO head, SGD",
     MFDDThesisSettings, _build_thesis, lambda s, n: n * (1 + 2 * s.num_directions),
@@ -265,14 +266,16 @@ register(AlgorithmSpec(
     lambda req: local_trainer(req, lambda s, net, steps: [LocalGuess(s.variant, e, s.mix_weight)
                                                           for e in steps]),
     lambda s, n: 3 * n, "forward-only, calibrated or nominal model",
-    capability_for=jacobian_capability, uses_jacobian=lambda s: True, order=3))
+    capability_for=jacobian_capability, uses_jacobian=lambda s: True, order=3,
+    capability_cases=({"guess_model": "calibrated"},)))
 register(AlgorithmSpec(
     "activity", "activity perturbation of block outputs (host), W->knob map through the "
     "calibrated (else nominal) Jacobian", ActivitySettings,
     lambda req: local_trainer(req, lambda s, net, steps: [Activity(
         s.num_directions, s.epsilon_activity)] * len(steps)),
     lambda s, n: n, "forward-only, calibrated or nominal model",
-    capability_for=jacobian_capability, uses_jacobian=lambda s: True, order=4))
+    capability_for=jacobian_capability, uses_jacobian=lambda s: True, order=4,
+    capability_cases=({"guess_model": "calibrated"},)))
 register(AlgorithmSpec(
     "frozen", "control: device knobs never updated, exact digital heads", FrozenSettings,
     lambda req: local_trainer(req, lambda s, net, steps: [None] * len(steps)),

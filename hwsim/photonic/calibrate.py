@@ -48,7 +48,8 @@ from torch import Tensor
 
 from ..effects.validate import require_positive
 
-__all__ = ["BlockJacobian", "measure_block_jacobian", "hadamard_probes", "DEFAULT_STEP_RAD",
+__all__ = ["BlockJacobian", "measure_block_jacobian", "hadamard_probes", "probe_count",
+           "DEFAULT_STEP_RAD",
            "DEFAULT_PROBE_ROWS"]
 
 DEFAULT_STEP_RAD = 0.5
@@ -96,6 +97,13 @@ class BlockJacobian:
         return {"mesh_phases": g[..., :n_mesh].reshape(*lead, *self.mesh_shape),
                 "sigma_phases": g[..., n_mesh:].reshape(*lead, *self.sigma_shape),
                 "gain": torch.zeros(*lead, p, q, dtype=g.dtype)}
+
+
+def probe_count(n_in: int, probe_rows: int = DEFAULT_PROBE_ROWS) -> int:
+    """Hadamard probe vectors a calibration setting streams: the Hadamard size (the next power
+    of two ≥ n_in) repeated to at least ``probe_rows``."""
+    h = 1 << max(0, math.ceil(math.log2(max(n_in, 1))))
+    return h * max(1, math.ceil(probe_rows / h))
 
 
 def hadamard_probes(n_in: int) -> Tensor:
@@ -147,7 +155,7 @@ def measure_block_jacobian(oracle, knobs: Mapping[str, Tensor], *, block: int,
     flat = torch.cat([mesh.reshape(p, q, n_mesh), sig.reshape(p, q, k)], dim=-1)   # (p, q, nk)
     if probes is None:
         probes = hadamard_probes(n_in)
-        probes = probes.repeat(max(1, math.ceil(probe_rows / probes.shape[0])), 1)   # XᵀX = N·I
+        probes = probes.repeat(probe_count(n_in, probe_rows) // probes.shape[0], 1)   # XᵀX = N·I
         readback = probes.T / probes.shape[0]                # X⁺ = Xᵀ/N for Hadamard probes
     else:
         probes = torch.as_tensor(probes).detach().float()

@@ -47,7 +47,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from .calibrate import DEFAULT_PROBE_ROWS, DEFAULT_STEP_RAD, BlockJacobian, measure_block_jacobian
+from .calibrate import (DEFAULT_PROBE_ROWS, DEFAULT_STEP_RAD, BlockJacobian, measure_block_jacobian,
+                        probe_count)
 from ..effects import rng, ziggurat
 from ..effects.adc import ADCNonideality
 from ..effects.beamsplitter import BeamsplitterImbalance
@@ -275,6 +276,16 @@ class MZIMeshLayer:
     def calibration_knobs(self) -> int:
         """Knob indices per block a calibration can measure (mesh shifters, then Σ shifters)."""
         return math.prod(self.layout.mesh_shape[2:]) + self.k
+
+    def calibration_cost(self, *, subset: int | None = None,
+                         probe_rows: int = DEFAULT_PROBE_ROWS,
+                         probe_vectors: int | None = None) -> tuple[int, int]:
+        """(settings, streamed vectors) of one :meth:`calibrate`: 2 settings per measured knob
+        index (every block at once), each reading ``probe_vectors`` inputs (None: the Hadamard
+        probes of ``probe_rows``, :func:`~hwsim.photonic.calibrate.probe_count`)."""
+        n = subset or self.calibration_knobs
+        rows = probe_vectors if probe_vectors is not None else probe_count(self.n_in, probe_rows)
+        return 2 * n, 2 * n * rows
 
     # ----------------------------------------------------------------- oracle calls
     def program(self, knobs, generator: torch.Generator | None = None) -> Programmed:

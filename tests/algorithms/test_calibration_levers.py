@@ -213,3 +213,45 @@ def test_activity_asks_the_oracles_calibrate_where_declared_else_nominal(calibra
     else:
         assert "calibrate" not in calls and "nominal" in calls
         assert "nominal model" in tr.label
+
+
+# ------------------------------------------------------------------ static per-step counts
+@pytest.mark.parametrize("values", [
+    {"recalibrate_every": 2, "calibrate_subset": 4},
+    {"recalibrate_every": 2, "calibrate_subset": 4, "calibrate_probes": "minibatch"},
+    {"recalibrate_every": 2, "calibrate_subset": 4, "calibrate_probe_rows": 1}])
+def test_step_costs_equal_the_trace_over_a_calibration_period(values):
+    model = model_from_config((16,), hidden=[8])
+    devs = _devices(model, "mzi-default")
+    s = registry.settings_for("local-guess", values)
+    c = registry.step_costs("local-guess", s, model, devs, 16)
+    assert c["calibration_settings"] > 0 and c["calibration_vectors"] > 0
+    tr, sums = _step_summaries(values, steps=2)
+    from hwsim.trace import device_totals
+    got = device_totals(sums)
+    assert got["settings"] == pytest.approx(2 * c["settings"])
+    assert got["vectors"] == pytest.approx(2 * c["vectors"])
+
+
+def test_fit_history_carries_cumulative_settings_and_vectors_and_the_result_cpu_time():
+    from hwsim.trace import device_totals
+    model = model_from_config((16,), hidden=[8])
+    trace = Trace()
+    tr = registry.build("local-guess", registry.settings_for("local-guess", {
+        "calibrate_subset": 4}), model, _devices(model, "mzi-default"), 4, seed=0, trace=trace)
+    x, y = _toy()
+    r = registry.train(tr, x, y, epochs=2, batch_size=16, seed=0, trace=trace)
+    tot = device_totals(r.step_summaries)
+    first = device_totals(r.step_summaries[:2])
+    assert r.history["device_settings"] == [first["settings"], tot["settings"]]
+    assert r.history["streamed_vectors"] == [first["vectors"], tot["vectors"]]
+    assert r.cpu_s > 0 and "cpu_s" not in r.history         # the history stays reproducible
+
+
+def test_listing_prints_the_capability_a_configuration_needs():
+    line = next(ln for ln in registry.describe() if ln.startswith("mfdd "))
+    assert "nominal with directions=input-span" in line
+    assert registry.capability_text("local-guess") == "nominal; calibrate with guess_model=calibrated"
+    span = registry.settings_for("mfdd", {"directions": "head-span", "guess_model": "calibrated"})
+    assert registry.ALGORITHMS["mfdd"].capability_for(span) == "calibrate"
+    assert registry.ALGORITHMS["mfdd"].capability_for(registry.settings_for("mfdd")) is None
