@@ -25,7 +25,7 @@ from .checks import bad, choice, integer, nonnegative, positive
 from .schedules import SCHEDULE_KINDS, Schedule, schedule_from
 from .trainer import CALIBRATION_PROBES, GUESS_MODELS, PREDICTIONS, SCHEDULES
 
-__all__ = ["setting", "explain", "bad", "positive", "nonnegative", "integer", "choice",
+__all__ = ["setting", "bad", "positive", "nonnegative", "integer", "choice",
            "LRScheduleSettings", "CommonSettings", "GuessModelSettings", "OPTIMIZERS", "optimizer",
            "knob_optimizer", "head_optimizer"]
 
@@ -34,17 +34,10 @@ OPTIMIZERS = ("adam", "sgd", "momentum")
 
 def setting(default: Any, meaning: str, unit: str = "") -> Any:
     """A settings field with its meaning and unit in ``metadata`` (mutable defaults are not
-    allowed in frozen settings: use tuples)."""
+    allowed in frozen settings: use tuples). The metadata keys are those of
+    ``hwsim.meaning.described``, which device fields use and ``config show --explain`` reads;
+    algorithms may import only hwsim's oracle and trace vocabulary, hence this twin."""
     return dataclasses.field(default=default, metadata={"meaning": meaning, "unit": unit})
-
-
-def explain(settings_type: type) -> dict[str, str]:
-    """Field name → "meaning [unit]" of a settings class (fields without metadata: "")."""
-    out = {}
-    for f in dataclasses.fields(settings_type):
-        meaning, unit = f.metadata.get("meaning", ""), f.metadata.get("unit", "")
-        out[f.name] = f"{meaning} [{unit}]" if unit else meaning
-    return out
 
 
 # --------------------------------------------------------------------------- rate schedules

@@ -27,7 +27,7 @@ import torch  # noqa: E402
 
 from algorithms.baselines.tt_twin import LABEL  # noqa: E402
 from algorithms.training import fit  # noqa: E402
-from experiments.build import build_stage  # noqa: E402
+from experiments.build import Blueprint, build_stage  # noqa: E402
 from experiments.config import load_toml, resolve, set_dotted  # noqa: E402
 from experiments.pde import pde_task, relative_error  # noqa: E402
 from experiments.price import mean_summary, price_summaries  # noqa: E402
@@ -50,11 +50,12 @@ def main() -> None:
         m = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
         set_dotted(m, "device.preset", args.presets[0] if preset == "twin" else preset)
         cfg = resolve(m)
-        task = pde_task(cfg)
+        task = pde_task(cfg.pde, cfg.run.seed)
         obj = task.objective
         trace = Trace() if preset != "twin" else None
         algo = "tt-autograd" if preset == "twin" else "tt-zo"
-        trainable = build_stage(cfg, (task.problem.dim,), 0, trace, name=algo, objective=obj)
+        trainable = build_stage(Blueprint.of(cfg), (task.problem.dim,), 0, trace, name=algo,
+                                objective=obj)
         model, label = trainable.trainer, f"tt-zo on {preset}"
         if preset == "twin":
             label = f"tt-fo ({LABEL})"

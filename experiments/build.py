@@ -1,11 +1,16 @@
 """Config → the objects a run trains: the stage's settings, its network, its devices (one per
 slot of the algorithm's device layout, each fabricated from its own stream of the run seed) and
 its trainable (built by :mod:`algorithms.registry` from the same initial knobs for every
-algorithm of a seed)."""
+algorithm of a seed).
+
+Everything here reads a :class:`Blueprint`: the config sections that decide what is built
+(algorithm, model, device, PDE network) and the run seed, taken once from the resolved config;
+the run's output, data, cost and schedule sections never reach the builders."""
 from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 
 from algorithms import registry
 from algorithms.families.tensor_train import TTModel
@@ -13,10 +18,10 @@ from algorithms.seeds import device_seed
 from hwsim.presets import device_config, layer_from_config
 from hwsim.trace import Trace
 
-from .config import Config, ConfigError
+from .config import AlgorithmSection, Config, ConfigError, DeviceSection, ModelSection, PDESection
 
-__all__ = ["stage_settings", "model_for", "build_devices", "build_stage", "layer_from_physics",
-           "SHARED_WITH_REFERENCES"]
+__all__ = ["Blueprint", "stage_settings", "model_for", "build_devices", "stage_devices",
+           "build_stage", "layer_from_physics", "SHARED_WITH_REFERENCES"]
 
 #: Settings a reference stage (mf-ad, bp, …) takes from the run's algorithm: like-for-like.
 SHARED_WITH_REFERENCES = ("schedule", "prediction", "projection_dim")
@@ -30,17 +35,35 @@ def layer_from_physics(physics, n_in: int, n_out: int, *, seed: int, name: str):
         raise TypeError(str(e)) from None
 
 
-def stage_settings(cfg: Config, name: str):
+@dataclass(frozen=True)
+class Blueprint:
+    """What a run's stages are built from: the resolved ``[algorithm]``, ``[model]``,
+    ``[device]`` and ``[pde]`` sections and the run seed (devices are fabricated, and initial
+    knobs drawn, from streams of it)."""
+
+    algorithm: AlgorithmSection
+    model: ModelSection
+    device: DeviceSection
+    pde: PDESection
+    seed: int
+
+    @classmethod
+    def of(cls, cfg: Config) -> "Blueprint":
+        """The blueprint of a resolved config."""
+        return cls(cfg.algorithm, cfg.model, cfg.device, cfg.pde, cfg.run.seed)
+
+
+def stage_settings(algorithm: AlgorithmSection, name: str):
     """Settings of a run stage: the configured algorithm's resolved ``algorithm.settings``; a
     reference stage gets its registry defaults with ``SHARED_WITH_REFERENCES`` from the run
     (a reference of the same settings class, e.g. tt-autograd of tt-zo, takes them all)."""
-    if name == cfg.algorithm.name:
-        return registry.settings_for(name, cfg.algorithm.settings)
-    spec, own = registry.ALGORITHMS[name], registry.ALGORITHMS[cfg.algorithm.name]
+    if name == algorithm.name:
+        return registry.settings_for(name, algorithm.settings)
+    spec, own = registry.ALGORITHMS[name], registry.ALGORITHMS[algorithm.name]
     if spec.settings_type is own.settings_type:
-        return registry.settings_for(name, cfg.algorithm.settings)
+        return registry.settings_for(name, algorithm.settings)
     allowed = {f.name for f in dataclasses.fields(spec.settings_type)}
-    shared = {k: v for k, v in cfg.algorithm.settings.items()
+    shared = {k: v for k, v in algorithm.settings.items()
               if k in SHARED_WITH_REFERENCES and k in allowed}
     return registry.settings_for(name, shared)
 
@@ -54,19 +77,19 @@ def _square_image(n_in: int) -> tuple[int, int]:
     return side, side
 
 
-def model_for(cfg: Config, settings, input_shape):
+def model_for(bp: Blueprint, settings, input_shape):
     """The network a stage trains: a PDE task's tensor-train network (``[pde]``), the CNN of
     the settings' ``architecture``, else the run's ``model.architecture`` or ``hidden`` MLP."""
     from algorithms.model import model_from_config
-    if cfg.pde.problem:
+    if bp.pde.problem:
         from .pde import pde_shapes
-        return TTModel(tuple(pde_shapes(cfg)), cfg.pde.activation)
+        return TTModel(tuple(pde_shapes(bp.pde)), bp.pde.activation)
     n_in = math.prod(input_shape)
     if getattr(settings, "architecture", None):
         return model_from_config(_square_image(n_in), architecture=list(settings.architecture))
-    if cfg.model.architecture:
-        return model_from_config(tuple(input_shape), architecture=list(cfg.model.architecture))
-    return model_from_config((n_in,), hidden=list(cfg.model.hidden))
+    if bp.model.architecture:
+        return model_from_config(tuple(input_shape), architecture=list(bp.model.architecture))
+    return model_from_config((n_in,), hidden=list(bp.model.hidden))
 
 
 def build_devices(physics, slots, seed: int) -> list:
@@ -75,29 +98,29 @@ def build_devices(physics, slots, seed: int) -> list:
                                name=s.name) for s in slots]
 
 
-def stage_devices(cfg: Config, name: str, input_shape, preset: str | None = None):
+def stage_devices(bp: Blueprint, name: str, input_shape, preset: str | None = None):
     """(settings, model, devices) of stage ``name`` (``preset``: on another device preset)."""
-    settings = stage_settings(cfg, name)
-    model = model_for(cfg, settings, input_shape)
+    settings = stage_settings(bp.algorithm, name)
+    model = model_for(bp, settings, input_shape)
     try:
         slots = registry.device_layout(name, settings, model)
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    physics = device_config(preset) if preset else cfg.device.physics
-    return settings, model, build_devices(physics, slots, cfg.run.seed)
+    physics = device_config(preset) if preset else bp.device.physics
+    return settings, model, build_devices(physics, slots, bp.seed)
 
 
-def build_stage(cfg: Config, input_shape, n_classes: int, trace: Trace | None,
+def build_stage(bp: Blueprint, input_shape, n_classes: int, trace: Trace | None,
                 name: str | None = None, preset: str | None = None, objective=None):
     """The registry trainable of stage ``name`` (default: the configured algorithm) on its
     network and devices (``preset``: the same network on another device preset), from the
     initial knobs every stage of the run shares."""
-    name = name or cfg.algorithm.name
+    name = name or bp.algorithm.name
     if registry.ALGORITHMS[name].whole_network:
         raise ConfigError(f"algorithm.name = {name!r} trains a whole-network photonic device "
                           "(one oracle for the whole mesh network), not a per-layer model; "
                           "allowed: run it with `forwardlab reproduce pai2023` or `ficonn2024`")
-    settings, model, devices = stage_devices(cfg, name, input_shape, preset)
+    settings, model, devices = stage_devices(bp, name, input_shape, preset)
     check = registry.ALGORITHMS[name].check_task
     if check is not None and objective is None:        # a classification task
         try:
@@ -105,7 +128,7 @@ def build_stage(cfg: Config, input_shape, n_classes: int, trace: Trace | None,
         except ValueError as e:
             raise ConfigError(str(e)) from None
     try:
-        return registry.build(name, settings, model, devices, n_classes, seed=cfg.run.seed,
+        return registry.build(name, settings, model, devices, n_classes, seed=bp.seed,
                               trace=trace or Trace(), objective=objective)
     except ValueError as e:   # e.g. a capability the device does not declare
-        raise ConfigError(f"algorithm.name = {cfg.algorithm.name!r}: {e}") from None
+        raise ConfigError(f"algorithm.name = {bp.algorithm.name!r}: {e}") from None

@@ -7,19 +7,17 @@ current stage's result (its minibatch-stream state included) and its live traina
 update-rule state, random streams, devices) and trace, stored as data only
 (:mod:`experiments.datatree`: HDF5 holding JSON and raw tensor storages, shared references kept;
 reading it never executes anything stored in it — a planted pickle or a name outside the
-project is refused). The file names its run id and config hash; a checkpoint of another run or
+project is refused). The file names its run id and config hash (``Config.config_hash``); a checkpoint of another run or
 config, or one that cannot be read, is refused in one line that says what to do. Only
 :func:`save`, :func:`load`, :func:`check_path` and :func:`path_for` know the format.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 from .outputs import OutputError, write_bytes
 
-__all__ = ["path_for", "save", "load", "check_path", "config_hash", "REQUIRED_KEYS", "KIND"]
+__all__ = ["path_for", "save", "load", "check_path", "REQUIRED_KEYS", "KIND"]
 
 REQUIRED_KEYS = frozenset({"run_id", "stage", "done", "result"})
 #: The ``kind`` attribute of a checkpoint file.
@@ -30,16 +28,6 @@ def path_for(out: Path) -> Path:
     """The checkpoint of results file ``out``."""
     out = Path(out)
     return out.with_name(out.name + ".ckpt")
-
-
-def config_hash(cfg) -> str:
-    """SHA-256 of everything that determines a run's results (the run id is its first 12 hex
-    digits): a checkpoint is only resumed by the config that wrote it."""
-    from .config import NOT_IN_RUN_ID
-    m = cfg.to_mapping()
-    for k in NOT_IN_RUN_ID:
-        m["run"].pop(k, None)
-    return hashlib.sha256(json.dumps(m, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _is_checkpoint(path: Path) -> bool:

@@ -35,6 +35,7 @@ from algorithms.trainer import PREDICTIONS
 from algorithms.training import SCHEDULES
 from hwsim.cost.spec import GPU_PRESETS, LEVELS, spec_from_mapping
 from hwsim.kinds import KINDS
+from hwsim.meaning import described, meanings
 from hwsim.presets import DEVICE_PRESETS, device_config, device_kind
 
 from .config_text import (ConfigError, config_value, deep_merge, flatten_config,
@@ -258,8 +259,9 @@ class AlgorithmSection:
 class DeviceSection:
     """Device kind, the preset it started from and the fully resolved physics."""
 
-    kind: str = field(default_factory=lambda: device_kind(DEFAULT_PRESET))
-    preset: str = DEFAULT_PRESET
+    kind: str = described(factory=lambda: device_kind(DEFAULT_PRESET),
+                          meaning="device kind, one of the registered kinds (forwardlab presets)")
+    preset: str = described(DEFAULT_PRESET, "named device preset the physics starts from")
     physics: Any = None                # the kind's config class (resolved; see resolve())
 
 
@@ -394,13 +396,19 @@ class Config:
         return flatten_config(self.to_mapping())
 
     @property
-    def run_id(self) -> str:
-        """Stable id: a hash of everything that determines the results (not where they go)."""
+    def config_hash(self) -> str:
+        """SHA-256 (hex) of everything that determines the results, not where they go or how
+        fast they come (``NOT_IN_RUN_ID``): a checkpoint is only resumed by the config that
+        wrote it."""
         m = self.to_mapping()
         for k in NOT_IN_RUN_ID:
             m["run"].pop(k, None)
-        blob = json.dumps(m, sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:12]
+        return hashlib.sha256(json.dumps(m, sort_keys=True, default=str).encode()).hexdigest()
+
+    @property
+    def run_id(self) -> str:
+        """Stable id: the first 12 hex digits of :attr:`config_hash`."""
+        return self.config_hash[:12]
 
 
 # Keys that change where or how fast a run executes, never its results.
@@ -662,17 +670,21 @@ def _plain_items(obj):
 # --------------------------------------------------------------------------- TOML out
 def explanations(cfg: Config) -> dict[str, str]:
     """Dotted key → "meaning [unit]" of every resolved key whose field declares them
-    (``field(metadata={"meaning", "unit"})``, e.g. the algorithm's settings)."""
+    (``field(metadata={"meaning", "unit"})``): the run, model, data and PDE sections, the
+    algorithm's settings, and the device — its kind's config fields and every field of every
+    effect the kind accepts (``[device.<effect>]``, enabled or not)."""
     from algorithms.registry import ALGORITHMS as REG
-    from algorithms.settings import explain
     out = {f"algorithm.settings.{k}": v
-           for k, v in explain(REG[cfg.algorithm.name].settings_type).items() if v}
-    for name in ("run", "model", "data", "pde"):
-        for f in _fields(getattr(cfg, name)):
-            if f.metadata.get("meaning"):
-                unit = f.metadata.get("unit", "")
-                out[f"{name}.{f.name}"] = f.metadata["meaning"] + (f" [{unit}]" if unit else "")
-    return out
+           for k, v in meanings(REG[cfg.algorithm.name].settings_type).items()}
+    for name in ("run", "model", "data", "pde", "device"):
+        out.update({f"{name}.{k}": v for k, v in meanings(type(getattr(cfg, name))).items()})
+    physics = type(cfg.device.physics)
+    out.update({f"device.{k}": v for k, v in meanings(physics).items() if k != "effects"})
+    for effect in physics.EFFECT_TYPES:
+        table = f"device.{effect_name(effect)}"
+        out[f"{table}.enabled"] = "whether this effect is modelled"
+        out.update({f"{table}.{k}": v for k, v in meanings(effect).items()})
+    return {k: v for k, v in out.items() if v}
 
 
 def config_to_toml(cfg: Config, *, explain: bool = False) -> str:

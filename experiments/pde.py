@@ -27,7 +27,7 @@ from algorithms.seeds import PDE_COLLOCATION, PDE_TEST, generator
 from algorithms.stein import sparse_grid_rule
 from algorithms.tt import parse_tt_layer
 
-from .config import Config
+from .config import PDESection
 
 __all__ = ["PDETask", "pde_task", "pde_shapes", "REFERENCE", "relative_error"]
 
@@ -35,8 +35,9 @@ __all__ = ["PDETask", "pde_task", "pde_shapes", "REFERENCE", "relative_error"]
 REFERENCE = "tt-autograd"
 
 
-def pde_shapes(cfg: Config):
-    return [parse_tt_layer(a, f"pde.architecture[{i}]") for i, a in enumerate(cfg.pde.architecture)]
+def pde_shapes(pde: PDESection):
+    """The TT / dense layer shapes of ``pde.architecture``."""
+    return [parse_tt_layer(a, f"pde.architecture[{i}]") for i, a in enumerate(pde.architecture)]
 
 
 def relative_error(model, objective: PDEObjective, x_test: Tensor, u_exact: Tensor) -> float:
@@ -77,12 +78,12 @@ class PDETask:
                 f"{metrics['test_error']:.4f}")
 
 
-def pde_task(cfg: Config) -> PDETask:
-    """The PDE task of ``cfg`` (problem, residual objective, fixed test points)."""
-    p = cfg.pde
+def pde_task(p: PDESection, seed: int) -> PDETask:
+    """The PDE task of the ``[pde]`` section (problem, residual objective, fixed test points
+    drawn from stream ``PDE_TEST`` of the run seed)."""
     problem = problem_by_name(p.problem)
     objective = PDEObjective(problem, sparse_grid_rule(problem.dim, p.sparse_grid_level),
                              p.sigma, p.boundary_weight)
-    x_test = problem.sample_interior(p.test_points, generator(cfg.run.seed, PDE_TEST))
+    x_test = problem.sample_interior(p.test_points, generator(seed, PDE_TEST))
     return PDETask(problem, objective, p.interior_points, p.boundary_points, p.steps_per_epoch,
                    x_test, problem.exact(x_test))

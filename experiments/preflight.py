@@ -19,7 +19,8 @@ import dataclasses
 import math
 from typing import Any, Sequence
 
-from .config import Config, ConfigError
+from .config import (AlgorithmSection, ConfigError, CostSection, DataSection, DeviceSection,
+                     ModelSection)
 
 __all__ = ["check_data", "check_network", "check_cost_bounds", "check_device_memory",
            "block_shapes", "SPEC_FACTOR"]
@@ -31,20 +32,20 @@ SPEC_FACTOR = 1e6
 SPEC_ABSOLUTE = 1e12
 
 
-def check_data(cfg: Config, n_train: int, n_features: int) -> None:
+def check_data(data: DataSection, n_train: int, n_features: int) -> None:
     """The training set can be split (``data.val_split``) and standardised."""
-    f = cfg.data.val_split
+    f = data.val_split
     n_val = round(f * n_train) if f > 0 else 0
     if f > 0 and n_val < 1:
         raise ConfigError(f"data.val_split = {f!r} holds out 0 of the {n_train} training examples; "
                           f"allowed: 0 (no validation split) or at least {1 / n_train:.3g}")
     if n_train - n_val < 2:
         what = (f"data.val_split = {f!r} leaves {n_train - n_val} of {n_train} training examples"
-                if f > 0 else f"data set {cfg.data.dataset!r} has {n_train} training example(s)")
-        raise ConfigError(f"{what}; training{' and standardising' if cfg.data.standardize else ''} "
+                if f > 0 else f"data set {data.dataset!r} has {n_train} training example(s)")
+        raise ConfigError(f"{what}; training{' and standardising' if data.standardize else ''} "
                           "need at least 2; allowed: a smaller data.val_split or a larger data set")
     if n_features < 1:
-        raise ConfigError(f"data set {cfg.data.dataset!r} has no features; allowed: a data set of "
+        raise ConfigError(f"data set {data.dataset!r} has no features; allowed: a data set of "
                           "images or feature vectors")
 
 
@@ -81,14 +82,15 @@ def block_shapes(items: Sequence[Any], input_shape: Sequence[int], where: str
     return out
 
 
-def check_network(cfg: Config, input_shape: Sequence[int], n_classes: int) -> None:
+def check_network(algorithm: AlgorithmSection, model: ModelSection,
+                  input_shape: Sequence[int]) -> None:
     """Every block of the run's network fits the data shape (the MLP widths always do)."""
     from algorithms.registry import settings_for
-    if cfg.algorithm.name == "tt-zo":
+    if algorithm.name == "tt-zo":
         return   # its layouts are checked against the data by the tensor-train builder
-    if cfg.model.architecture:
-        block_shapes(cfg.model.architecture, input_shape, "model.architecture")
-    settings = settings_for(cfg.algorithm.name, cfg.algorithm.settings)
+    if model.architecture:
+        block_shapes(model.architecture, input_shape, "model.architecture")
+    settings = settings_for(algorithm.name, algorithm.settings)
     arch = getattr(settings, "architecture", None)
     if arch:
         n = math.prod(input_shape)
@@ -104,14 +106,14 @@ def _spec_fields(spec) -> list[tuple[str, Any]]:
     return [(f.name, getattr(spec, f.name)) for f in dataclasses.fields(spec)]
 
 
-def check_cost_bounds(cfg: Config) -> None:
+def check_cost_bounds(cost: CostSection) -> None:
     """Every numeric cost-spec value at most ``SPEC_FACTOR`` × its sourced value at
     ``cost.level`` (``SPEC_ABSOLUTE`` where that is 0)."""
     from hwsim.cost.spec import GPU_PRESETS, spec_from_mapping
-    sourced = spec_from_mapping(cfg.cost.level)          # every kind's section at this level
-    pairs = [(f"cost.{k}", spec, sourced.get(k)) for k, spec in (cfg.cost.devices or {}).items()]
+    sourced = spec_from_mapping(cost.level)          # every kind's section at this level
+    pairs = [(f"cost.{k}", spec, sourced.get(k)) for k, spec in (cost.devices or {}).items()]
     pairs += [(f'cost.gpu."{name}"', spec, GPU_PRESETS.get(name))
-              for name, spec in (cfg.cost.gpu or {}).items()]
+              for name, spec in (cost.gpu or {}).items()]
     for where, spec, ref in pairs:
         if spec is None:
             continue
@@ -128,15 +130,15 @@ def check_cost_bounds(cfg: Config) -> None:
                                   f"allowed: at most {limit:g}")
 
 
-def check_device_memory(cfg: Config, available: float) -> None:
+def check_device_memory(device: DeviceSection, available: float) -> None:
     """Refuse a device whose largest dense per-block structure cannot fit in ``available``
     bytes, as its kind declares it (``DeviceKind.memory_check``; e.g. the MZI mesh's
     thermal-crosstalk heater layout)."""
     from hwsim.kinds import kind
-    check = kind(cfg.device.kind).memory_check
+    check = kind(device.kind).memory_check
     if check is None:
         return
     try:
-        check(cfg.device.physics, available)
+        check(device.physics, available)
     except ValueError as e:
         raise ConfigError(str(e)) from None

@@ -34,7 +34,8 @@ cross-device cost rows and the labels follow from the registration. Fields:
 * ``name``: the kind as the trace carries it (``LayerInfo.device``) and ``[device] kind``;
 * ``label``: a human name for tables ("MZI mesh");
 * ``config_type`` / ``build``: the resolved physics class and ``build(n_in, n_out, config, *,
-  seed, name)``, the device (an :class:`~hwsim.oracle.Oracle`);
+  seed, name)``, the device (an :class:`~hwsim.oracle.Oracle`); every field of the config class
+  and of its ``EFFECT_TYPES`` says what it means (:func:`hwsim.meaning.described`, a test);
 * ``presets``: preset name → config factory (``forwardlab presets``);
 * ``knob_names``: the names of its knob tensors;
 * ``cost_section``: the cost spec section pricing it;

@@ -34,7 +34,7 @@ the queried state was programmed (default ``read_time_s``); per-cell write count
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -61,6 +61,7 @@ from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
 from ..counting import count_changes
 from .kernels import program_weights, readout_tile
 from .mapping import TileGrid, conductances_to_weights, weights_to_conductances
+from ..meaning import described, effects_field
 
 __all__ = ["CrossbarConfig", "CrossbarLayer"]
 
@@ -79,13 +80,15 @@ class CrossbarConfig:
 
     EFFECT_TYPES: ClassVar[tuple[type, ...]] = _EFFECT_TYPES
 
-    g_min_us: float = 0.0
-    g_max_us: float = 25.0
-    tile_rows: int = 512
-    tile_cols: int = 512
-    effects: tuple = field(default_factory=tuple)
-    scale_per_column: bool = False
-    read_time_s: float = 0.0
+    g_min_us: float = described(0.0, "lowest programmable conductance", "µS")
+    g_max_us: float = described(25.0, "highest programmable conductance", "µS")
+    tile_rows: int = described(512, "inputs (rows) per crossbar tile", "rows")
+    tile_cols: int = described(512, "outputs (columns) per crossbar tile", "columns")
+    effects: tuple = effects_field()
+    scale_per_column: bool = described(
+        False, "one digital output scale per column and input tile (false: per tile)", "")
+    read_time_s: float = described(
+        0.0, "time since programming of a query that carries no time_s", "s")
 
     def __post_init__(self) -> None:
         require_nonnegative("CrossbarConfig", "g_min_us", self.g_min_us)

@@ -29,6 +29,7 @@ import torch
 
 from . import rng
 from .validate import require_nonnegative, require_range
+from ..meaning import described
 
 __all__ = ["ADCNonideality"]
 
@@ -39,12 +40,14 @@ class ADCNonideality:
 
     stage: ClassVar[str] = "query"
 
-    offset_lsb: float = 0.0
-    offset_sigma_lsb: float = 0.0
-    gain_error: float = 0.0
-    gain_sigma: float = 0.0
-    inl_bow_lsb: float = 0.0
-    inl_table: tuple = ()
+    offset_lsb: float = described(0.0, "mean offset of every ADC", "LSB")
+    offset_sigma_lsb: float = described(0.0, "std of each ADC's offset, drawn once", "LSB")
+    gain_error: float = described(0.0, "mean relative gain error of every ADC", "1")
+    gain_sigma: float = described(0.0, "std of each ADC's relative gain error, drawn once", "1")
+    inl_bow_lsb: float = described(
+        0.0, "integral non-linearity bow at mid-scale (zero at both ends of the range)", "LSB")
+    inl_table: tuple = described(
+        (), "measured INL per code −n … n, 2n + 1 values (empty: the bow)", "LSB")
 
     def __post_init__(self) -> None:
         require_range("ADCNonideality", "offset_lsb", self.offset_lsb, -1e6, 1e6)

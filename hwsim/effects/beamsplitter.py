@@ -18,6 +18,7 @@ import torch
 
 from . import rng
 from .validate import require_nonnegative
+from ..meaning import described
 
 __all__ = ["BeamsplitterImbalance"]
 
@@ -28,7 +29,7 @@ class BeamsplitterImbalance:
 
     stage: ClassVar[str] = "fabrication"
 
-    sigma_rad: float = 0.01
+    sigma_rad: float = described(0.01, "std of each coupler's splitting-angle error ε", "rad")
 
     def __post_init__(self) -> None:
         require_nonnegative("BeamsplitterImbalance", "sigma_rad", self.sigma_rad)

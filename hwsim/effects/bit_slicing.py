@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .validate import require_int
+from ..meaning import described
 
 __all__ = ["BitSlicing"]
 
@@ -34,8 +35,9 @@ class BitSlicing:
 
     stage: ClassVar[str] = "program"      # a mapping of each written weight onto cells
 
-    slices: int = 1
-    bits_per_slice: int = 2
+    slices: int = described(1, "cell pairs per weight", "cell pairs")
+    bits_per_slice: int = described(
+        2, "bits per slice (slice i has significance 2^(bits_per_slice·i))", "bits")
 
     def __post_init__(self) -> None:
         require_int("BitSlicing", "slices", self.slices, 1, 16)

@@ -32,6 +32,7 @@ import torch
 
 from . import rng
 from .validate import require_nonnegative, require_positive
+from ..meaning import described
 
 __all__ = ["gaussian_field", "variation_field", "CorrelatedVariation", "CorrelatedConductance",
            "CorrelatedPhaseBias", "CorrelatedGamma", "LENGTH_UNITS"]
@@ -78,11 +79,16 @@ class CorrelatedVariation:
 
     stage: ClassVar[str] = "fabrication"
 
-    sigma_die: float = 0.0
-    sigma_within: float = 0.0
-    correlation_length: float = 4.0
-    length_unit: str = "cells"
-    pitch_um: float = 1.0
+    sigma_die: float = described(
+        0.0, "std of the die-to-die offset δ, one draw per chip (relative)", "1")
+    sigma_within: float = described(
+        0.0, "std of the within-die correlated field of δ (relative)", "1")
+    correlation_length: float = described(
+        4.0, "correlation length ℓ of the within-die field (0: independent devices)",
+        "length_unit")
+    length_unit: str = described(
+        "cells", "unit of correlation_length: 'cells' or 'um' (with pitch_um)", "")
+    pitch_um: float = described(1.0, "device pitch: µm per grid cell (length_unit = 'um')", "µm")
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -136,6 +142,10 @@ class CorrelatedPhaseBias(CorrelatedVariation):
     last in the phase chain, like PhaseBias; devices.md §5.1)."""
 
     chain_rank: ClassVar[int] = 3
+
+    sigma_die: float = described(0.0, "std of the die-to-die phase offset δ, one draw per chip",
+                                 "rad")
+    sigma_within: float = described(0.0, "std of the within-die correlated phase field", "rad")
 
     def fabricate(self, layout, generator: torch.Generator) -> dict[str, torch.Tensor]:
         return _layout_field(self, layout, generator)

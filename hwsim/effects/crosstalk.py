@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .validate import require_range
+from ..meaning import described
 
 __all__ = ["ThermalCrosstalk"]
 
@@ -22,7 +23,8 @@ class ThermalCrosstalk:
     stage: ClassVar[str] = "program"
     chain_rank: ClassVar[int] = 2          # after the DAC and γ: it acts on heater phases
 
-    coupling: float = 0.005
+    coupling: float = described(
+        0.005, "fraction of each heater's phase added to every neighbouring shifter", "1")
 
     def __post_init__(self) -> None:
         require_range("ThermalCrosstalk", "coupling", self.coupling, 0.0, 0.5)

@@ -31,6 +31,7 @@ from typing import ClassVar
 import torch
 
 from .validate import require_nonnegative, require_positive, require_range
+from ..meaning import described
 
 __all__ = ["Detection", "Q_E", "K_B"]
 
@@ -45,15 +46,28 @@ class Detection:
 
     stage: ClassVar[str] = "query"
 
-    mode: str = "homodyne"
-    laser_power_w: float = 0.01             # 10 mW on-chip laser (toolkit value; cost.md §1.3 budget)
-    lo_fraction: float = 0.5                # half the laser to the LOs (toolkit value)
-    responsivity_a_per_w: float = 1.0       # photontorch ``photodetector.py``
-    bandwidth_hz: float = 20e9              # photontorch; cost.md PD bandwidth 20 GHz
-    temperature_k: float = 300.0            # photontorch
-    load_ohm: float = 166.0                 # photontorch R_L
-    dark_current_a: float = 1e-10           # photontorch I_dark
-    modulator_power_w: float | None = None  # laser sized to the array: W per input modulator
+    mode: str = described(
+        "homodyne", "'homodyne' (balanced, signed field) or 'intensity' (|y|², sign lost)", "")
+    # 10 mW on-chip laser (toolkit value; cost.md §1.3 budget)
+    laser_power_w: float = described(0.01, "on-chip laser power of the layer", "W")
+    # half the laser to the LOs (toolkit value)
+    lo_fraction: float = described(
+        0.5, "fraction of the laser sent to the local oscillators (homodyne)", "1")
+    # photontorch ``photodetector.py``
+    responsivity_a_per_w: float = described(1.0, "photodiode responsivity", "A/W")
+    # photontorch; cost.md PD bandwidth 20 GHz
+    bandwidth_hz: float = described(
+        20e9, "detector bandwidth B (shot and thermal noise power ∝ B)", "Hz")
+    # photontorch
+    temperature_k: float = described(
+        300.0, "temperature of the load's thermal (Johnson) noise", "K")
+    # photontorch R_L
+    load_ohm: float = described(166.0, "load resistance R_L of the thermal noise", "Ω")
+    # photontorch I_dark
+    dark_current_a: float = described(1e-10, "photodiode dark current", "A")
+    modulator_power_w: float | None = described(
+        None,
+        "laser sized to the array: power per input modulator (None: laser_power_w per layer)", "W")
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -35,6 +35,7 @@ import torch
 
 from . import rng
 from .validate import require_nonnegative, require_positive
+from ..meaning import described
 
 __all__ = ["Drift", "OneOverFNoise", "drift_factor"]
 
@@ -56,11 +57,16 @@ class Drift:
 
     stage: ClassVar[str] = "query"
 
-    nu_mean: float = 0.05
-    nu_std: float = 0.0
-    t0_s: float = 20.0
-    law: str = "constant"
-    compensation: str = "global"
+    nu_mean: float = described(
+        0.05, "mean drift exponent μ_ν (law 'constant'): g(t) = g·((t + t₀)/t₀)^−ν", "1")
+    nu_std: float = described(0.0, "std of the per-cell drift exponent σ_ν (law 'constant')", "1")
+    t0_s: float = described(20.0, "time origin t₀ of the drift power law", "s")
+    law: str = described(
+        "constant",
+        "drift exponent law: 'constant' (nu_mean, nu_std) or 'pcm' (the conductance-dependent PCM fit)",
+        "")
+    compensation: str = described(
+        "global", "drift compensation by a probe read: 'none' or 'global'", "")
 
     def __post_init__(self) -> None:
         require_nonnegative("Drift", "nu_mean", self.nu_mean)
@@ -95,11 +101,13 @@ class OneOverFNoise:
 
     stage: ClassVar[str] = "query"
 
-    q_s: float = 0.0088
-    q_s_max: float = 0.2
-    g_exponent: float = 0.65
-    t_read_s: float = 250e-9
-    t0_s: float = 20.0          # time origin: AIHWKIT ``PCMLikeNoiseModel.t_0`` = 20 s (pcm.py)
+    q_s: float = described(
+        0.0088, "1/f noise coefficient at ĝ = 1: Q_s = min(q_s/ĝ^g_exponent, q_s_max)", "1")
+    q_s_max: float = described(0.2, "cap on Q_s", "1")
+    g_exponent: float = described(0.65, "exponent of ĝ in Q_s", "1")
+    t_read_s: float = described(250e-9, "read duration t_read of the 1/f noise integral", "s")
+    # time origin: AIHWKIT ``PCMLikeNoiseModel.t_0`` = 20 s (pcm.py)
+    t0_s: float = described(20.0, "time origin t₀ added to the time since programming", "s")
 
     def __post_init__(self) -> None:
         require_nonnegative("OneOverFNoise", "q_s", self.q_s)

@@ -40,6 +40,7 @@ from typing import ClassVar
 import torch
 
 from .validate import require_nonnegative
+from ..meaning import described
 
 __all__ = ["IRDrop", "first_order_conductances", "nodal_conductances", "ladder_conductances",
            "MAX_NODAL_NODES", "FIRST_ORDER_LIMIT"]
@@ -162,9 +163,11 @@ class IRDrop:
 
     stage: ClassVar[str] = "array"
 
-    level: str = "first_order"
-    r_col_ohm: float = 0.35
-    r_row_ohm: float = 0.0
+    level: str = described(
+        "first_order",
+        "'first_order' (closed form) or 'nodal' (Kirchhoff's law solved at every node)", "")
+    r_col_ohm: float = described(0.35, "wire resistance per cell segment along a column", "Ω")
+    r_row_ohm: float = described(0.0, "wire resistance per cell segment along a row", "Ω")
 
     def __post_init__(self) -> None:
         if self.level not in IR_LEVELS:

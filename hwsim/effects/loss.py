@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .validate import require_nonnegative
+from ..meaning import described
 
 __all__ = ["InsertionLoss"]
 
@@ -21,7 +22,7 @@ class InsertionLoss:
 
     stage: ClassVar[str] = "array"
 
-    db_per_mzi: float = 0.1
+    db_per_mzi: float = described(0.1, "balanced insertion loss on both arms of every MZI", "dB")
 
     def __post_init__(self) -> None:
         require_nonnegative("InsertionLoss", "db_per_mzi", self.db_per_mzi)

@@ -32,6 +32,7 @@ import torch
 
 from . import rng
 from .validate import require_bits, require_nonnegative
+from ..meaning import described
 
 __all__ = ["MeasuredPulseResponse", "MeasuredPhaseResponse", "load_curve_table"]
 
@@ -132,9 +133,13 @@ class MeasuredPulseResponse:
 
     stage: ClassVar[str] = "program"
 
-    table: str = "examples/devices/pcm-like-pulse-curve.toml"
-    device_to_device_rel: float | None = None
-    cycle_to_cycle_rel: float | None = None
+    table: str = described(
+        "examples/devices/pcm-like-pulse-curve.toml",
+        "file of the measured conductance-vs-pulse curves", "")
+    device_to_device_rel: float | None = described(
+        None, "relative spread of each cell's step (None: the table's [spread] value)", "1")
+    cycle_to_cycle_rel: float | None = described(
+        None, "relative noise of each pulse's step (None: the table's [spread] value)", "1")
 
     def __post_init__(self) -> None:
         self._d2d, self._c2c          # loads and checks the table and the spreads now
@@ -209,9 +214,13 @@ class MeasuredPhaseResponse:
     stage: ClassVar[str] = "program"
     chain_rank: ClassVar[int] = 0          # the DAC end of the phase chain (devices.md §5.1)
 
-    table: str = "examples/devices/thermo-optic-phase-curve.csv"
-    bits: int = 8
-    device_to_device_rel: float | None = None
+    table: str = described(
+        "examples/devices/thermo-optic-phase-curve.csv",
+        "file of the measured phase-vs-voltage curve", "")
+    bits: int = described(8, "resolution of the voltage DAC over the curve's voltage range", "bits")
+    device_to_device_rel: float | None = described(
+        None, "relative spread of each shifter's efficiency (None: the table's [spread] value)",
+        "1")
 
     def __post_init__(self) -> None:
         require_bits("MeasuredPhaseResponse", "bits", self.bits)

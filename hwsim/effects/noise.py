@@ -23,6 +23,7 @@ import torch
 
 from . import rng
 from .validate import require_nonnegative, require_positive
+from ..meaning import described
 
 __all__ = ["PhaseBias", "PhaseNoise", "DetectorNoise", "ProgrammingNoise", "ReadNoise"]
 
@@ -35,7 +36,8 @@ class PhaseBias:
     stage: ClassVar[str] = "fabrication"
     chain_rank: ClassVar[int] = 3
 
-    half_width_rad: float = 1.0
+    half_width_rad: float = described(
+        1.0, "static phase bias per shifter, uniform in ±half_width_rad", "rad")
 
     def __post_init__(self) -> None:
         require_positive("PhaseBias", "half_width_rad", self.half_width_rad)
@@ -57,8 +59,8 @@ class PhaseNoise:
 
     stage: ClassVar[str] = "query"
 
-    sigma_rad: float = 0.002
-    bound_sigmas: float = 2.0
+    sigma_rad: float = described(0.002, "std of the phase noise redrawn at every query", "rad")
+    bound_sigmas: float = described(2.0, "the Gaussian is truncated at ±bound_sigmas·σ", "σ")
 
     def __post_init__(self) -> None:
         require_nonnegative("PhaseNoise", "sigma_rad", self.sigma_rad)
@@ -95,7 +97,8 @@ class DetectorNoise:
 
     stage: ClassVar[str] = "query"
 
-    sigma_norm: float = 0.01
+    sigma_norm: float = described(
+        0.01, "std of a fixed additive detector noise floor", "normalized output units")
 
     def __post_init__(self) -> None:
         require_nonnegative("DetectorNoise", "sigma_norm", self.sigma_norm)
@@ -129,10 +132,12 @@ class ProgrammingNoise:
 
     stage: ClassVar[str] = "program"
 
-    c0_us: float = 0.26348
-    c1_us: float = 1.9650
-    c2_us: float = -1.1731
-    g_ref_us: float = 25.0
+    c0_us: float = described(
+        0.26348, "constant term of the write-noise std σ(ĝ) = c0 + c1·ĝ + c2·ĝ²", "µS")
+    c1_us: float = described(1.9650, "linear term of the write-noise std (× ĝ = g/g_max)", "µS")
+    c2_us: float = described(-1.1731, "quadratic term of the write-noise std (× ĝ²)", "µS")
+    g_ref_us: float = described(
+        25.0, "g_max the coefficients were fitted at (σ scales by g_max/g_ref_us)", "µS")
 
     def __post_init__(self) -> None:
         for name in ("c0_us", "c1_us", "c2_us"):
@@ -200,8 +205,10 @@ class ReadNoise:
 
     stage: ClassVar[str] = "query"
 
-    sigma: float = 0.0175
-    model: str = "pcm_read"
+    sigma: float = described(
+        0.0175, "read-noise std σ_w per MVM, relative to the weight range", "1")
+    model: str = described(
+        "pcm_read", "'pcm_read' (σ·sqrt(Σ|w|x²)) or 'additive_constant' (σ·‖x‖₂)", "")
     #: Precision of the pcm_read product Σ_j |w_ij| x_j². "auto": bfloat16 operands (float32
     #: accumulation, bf16 result) where the device multiplies bf16 natively, else float32. Why: the
     #: product only scales the noise. bf16 rounds |w|, x² and the sum each to a relative 2⁻⁹, so the
@@ -210,7 +217,10 @@ class ReadNoise:
     #: would otherwise double a query's time (measured: crossbar query 2.67× → 1.66× a matmul).
     #: The signal product stays float32: bf16 would round it to an ADC step. "float32": the
     #: product in the inputs' own precision (float32 or float64) everywhere.
-    variance_precision: str = "auto"
+    variance_precision: str = described(
+        "auto",
+        "precision of the pcm_read variance product: 'auto' (bfloat16 where native) or 'float32'",
+        "")
 
     def __post_init__(self) -> None:
         require_nonnegative("ReadNoise", "sigma", self.sigma)

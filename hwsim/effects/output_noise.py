@@ -13,6 +13,7 @@ from typing import ClassVar
 import torch
 
 from .validate import require_nonnegative
+from ..meaning import described
 
 __all__ = ["OutputNoise"]
 
@@ -23,7 +24,8 @@ class OutputNoise:
 
     stage: ClassVar[str] = "query"
 
-    sigma: float = 0.04
+    sigma: float = described(
+        0.04, "std of the additive noise per tile partial sum", "normalized output units")
 
     def __post_init__(self) -> None:
         require_nonnegative("OutputNoise", "sigma", self.sigma)

@@ -17,6 +17,7 @@ import torch
 
 from . import rng
 from .validate import require_nonnegative
+from ..meaning import described
 
 __all__ = ["PhaseDrift"]
 
@@ -27,7 +28,8 @@ class PhaseDrift:
 
     stage: ClassVar[str] = "query"
 
-    sigma_rad_per_sqrt_s: float = 0.002
+    sigma_rad_per_sqrt_s: float = described(
+        0.002, "random-walk diffusion of each shifter's phase since programming", "rad/√s")
 
     def __post_init__(self) -> None:
         require_nonnegative("PhaseDrift", "sigma_rad_per_sqrt_s", self.sigma_rad_per_sqrt_s)

@@ -19,6 +19,7 @@ import torch
 
 from . import rng
 from .validate import require_bits, require_nonnegative, require_positive
+from ..meaning import described
 
 __all__ = ["ThermoOpticDAC", "GammaSpread", "gamma_rad_per_v2"]
 
@@ -37,9 +38,11 @@ class ThermoOpticDAC:
     stage: ClassVar[str] = "program"
     chain_rank: ClassVar[int] = 0          # first in the phase chain (devices.md §5.1)
 
-    bits: int = 8
-    v_pi_v: float = 4.36     # V_π = 4.36 V: torchonn ``mzi_linear.py`` default_cfgs
-    v_max_v: float = 10.8    # V_max = 10.8 V: torchonn ``mzi_linear.py`` default_cfgs
+    bits: int = described(8, "resolution of the heater voltage DAC over [0, v_max_v]", "bits")
+    # V_π = 4.36 V: torchonn ``mzi_linear.py`` default_cfgs
+    v_pi_v: float = described(4.36, "heater voltage of a π phase shift (φ = γV², γ = π/V_π²)", "V")
+    # V_max = 10.8 V: torchonn ``mzi_linear.py`` default_cfgs
+    v_max_v: float = described(10.8, "full-scale voltage of the heater DAC", "V")
 
     def __post_init__(self) -> None:
         require_bits("ThermoOpticDAC", "bits", self.bits)
@@ -82,8 +85,11 @@ class GammaSpread:
     stage: ClassVar[str] = "fabrication"
     chain_rank: ClassVar[int] = 1          # scales the heater phase the DAC set
 
-    sigma_rad_per_v2: float = 0.002   # L2ight ``config/mnist/cnn3/flops/learn.yml`` (devices.md §5.3)
-    v_pi_v: float = 4.36              # torchonn ``mzi_linear.py`` default_cfgs
+    # L2ight ``config/mnist/cnn3/flops/learn.yml`` (devices.md §5.3)
+    sigma_rad_per_v2: float = described(
+        0.002, "std of each heater's efficiency γ around π/V_π², truncated at ±2σ", "rad/V²")
+    # torchonn ``mzi_linear.py`` default_cfgs
+    v_pi_v: float = described(4.36, "heater voltage of a π phase shift (nominal γ = π/V_π²)", "V")
 
     def __post_init__(self) -> None:
         require_nonnegative("GammaSpread", "sigma_rad_per_v2", self.sigma_rad_per_v2)

@@ -20,6 +20,7 @@ import torch
 
 from . import rng
 from .validate import require_nonnegative, require_positive, require_range
+from ..meaning import described
 
 __all__ = ["PulsedUpdate"]
 
@@ -30,10 +31,11 @@ class PulsedUpdate:
 
     stage: ClassVar[str] = "program"
 
-    dg_min_us: float = 0.04
-    up_down: float = 0.0
-    c2c_rel: float = 0.0
-    soft_bounds: bool = True
+    dg_min_us: float = described(0.04, "conductance step of one pulse", "µS")
+    up_down: float = described(0.0, "up/down asymmetry: steps dg_min·(1 ± up_down)", "1")
+    c2c_rel: float = described(0.0, "cycle-to-cycle noise of each step, relative", "1")
+    soft_bounds: bool = described(
+        True, "steps shrink towards the bounds (false: a constant step)", "")
 
     def __post_init__(self) -> None:
         require_positive("PulsedUpdate", "dg_min_us", self.dg_min_us)

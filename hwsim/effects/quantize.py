@@ -20,6 +20,7 @@ from typing import ClassVar
 import torch
 
 from .validate import require_bits, require_positive
+from ..meaning import described
 
 __all__ = ["symmetric_quantize", "encode_inputs", "InputDAC", "OutputADC", "PhaseDAC", "ConductanceLevels"]
 
@@ -48,8 +49,10 @@ class InputDAC:
 
     stage: ClassVar[str] = "query"
 
-    bits: int = 8
-    full_scale: float | None = None
+    bits: int = described(8, "resolution of the input DAC", "bits")
+    full_scale: float | None = described(
+        None, "input range ±full_scale, clipped outside (None: each vector scaled by its max |x|)",
+        "input units")
 
     def __post_init__(self) -> None:
         require_bits("InputDAC", "bits", self.bits)
@@ -68,8 +71,9 @@ class OutputADC:
 
     stage: ClassVar[str] = "query"
 
-    bits: int = 8
-    full_scale: float = 10.0
+    bits: int = described(8, "resolution of the output ADC", "bits")
+    full_scale: float = described(
+        10.0, "ADC range ±full_scale; values outside are clipped", "normalized output units")
 
     def __post_init__(self) -> None:
         require_bits("OutputADC", "bits", self.bits)
@@ -105,7 +109,8 @@ class PhaseDAC:
     stage: ClassVar[str] = "program"
     chain_rank: ClassVar[int] = 0
 
-    bits: int = 8
+    bits: int = described(
+        8, "resolution of the phase DAC that quantizes each programmed phase", "bits")
 
     def __post_init__(self) -> None:
         require_bits("PhaseDAC", "bits", self.bits)
@@ -131,7 +136,7 @@ class ConductanceLevels:
 
     stage: ClassVar[str] = "program"
 
-    bits: int = 8
+    bits: int = described(8, "2^bits conductance levels spaced evenly in [g_min, g_max]", "bits")
 
     def __post_init__(self) -> None:
         require_bits("ConductanceLevels", "bits", self.bits, max_bits=16)

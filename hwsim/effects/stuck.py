@@ -20,6 +20,7 @@ import torch
 
 from . import rng
 from .validate import require_nonnegative, require_positive, require_range
+from ..meaning import described
 
 __all__ = ["StuckCells", "Endurance"]
 
@@ -30,8 +31,8 @@ class StuckCells:
 
     stage: ClassVar[str] = "fabrication"
 
-    p_set: float = 0.0
-    p_reset: float = 0.0
+    p_set: float = described(0.0, "fraction of cells stuck at SET (g_max)", "1")
+    p_reset: float = described(0.0, "fraction of cells stuck at RESET (g_min)", "1")
 
     def __post_init__(self) -> None:
         require_range("StuckCells", "p_set", self.p_set, 0.0, 1.0)
@@ -63,8 +64,8 @@ class Endurance:
 
     stage: ClassVar[str] = "fabrication"
 
-    cycles_median: float = 1e9
-    cycles_log_std: float = 0.0
+    cycles_median: float = described(1e9, "median writes a cell survives (log-normal)", "writes")
+    cycles_log_std: float = described(0.0, "std of ln(writes to failure)", "1")
 
     def __post_init__(self) -> None:
         require_positive("Endurance", "cycles_median", self.cycles_median)

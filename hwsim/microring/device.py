@@ -43,7 +43,7 @@ Knobs (one setting; a leading P programs P settings at once):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import ClassVar
 
@@ -61,6 +61,7 @@ from ..oracle import KnobSpec, Programmed, check_input, check_knobs
 from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
 from .effects import InterChannelCrosstalk, ResonanceSpread, balanced_noise_law, bank_response
 from .ring import RingLine
+from ..meaning import described, effects_field
 
 __all__ = ["MRRConfig", "MRRBankLayer", "BankLayout", "GAIN_RANGE", "DEVICE"]
 
@@ -87,16 +88,20 @@ class MRRConfig:
 
     EFFECT_TYPES: ClassVar[tuple[type, ...]] = _EFFECT_TYPES
 
-    channels: int = 8
-    bank_rows: int = 8
-    wavelength_nm: float = 1550.0
-    q_loaded: float = 5000.0
-    fsr_nm: float = 32.5
-    extinction_ratio_db: float = 30.0
-    drop_peak: float = 1.0
-    channel_spacing_nm: float = 1.6
-    cold_detuning_nm: float = 1.0
-    effects: tuple = field(default_factory=tuple)
+    channels: int = described(8, "rings per bank: WDM channels (inputs) per tile", "rings")
+    bank_rows: int = described(8, "banks per tile: outputs sharing one broadcast bus", "banks")
+    wavelength_nm: float = described(1550.0, "centre wavelength λ₀ of the channel grid", "nm")
+    q_loaded: float = described(
+        5000.0, "loaded quality factor Q (Lorentzian linewidth Δλ = λ₀/Q)", "1")
+    fsr_nm: float = described(32.5, "free spectral range of a ring", "nm")
+    extinction_ratio_db: float = described(
+        30.0, "through-port extinction on resonance (floor T_min = 10^(−ER/10))", "dB")
+    drop_peak: float = described(1.0, "drop-port transmission on resonance", "1")
+    channel_spacing_nm: float = described(
+        1.6, "WDM channel spacing (channels × spacing ≤ FSR)", "nm")
+    cold_detuning_nm: float = described(
+        1.0, "designed offset of a cold ring blue of its channel (≥ spacing/2, < FSR)", "nm")
+    effects: tuple = effects_field()
 
     def __post_init__(self) -> None:
         require_int("MRRConfig", "channels", self.channels, 1, 1024)

@@ -26,6 +26,7 @@ from ..effects import rng
 from ..effects.detection import Q_E, Detection
 from ..effects.validate import require_int, require_nonnegative
 from .ring import RingLine
+from ..meaning import described
 
 __all__ = ["ResonanceSpread", "InterChannelCrosstalk", "bank_response", "balanced_noise_law"]
 
@@ -41,7 +42,7 @@ class ResonanceSpread:
     stage: ClassVar[str] = "fabrication"
     chain_rank: ClassVar[int] = 3
 
-    sigma_nm: float = 0.03
+    sigma_nm: float = described(0.03, "std of each ring's static resonance offset", "nm")
 
     def __post_init__(self) -> None:
         require_nonnegative("ResonanceSpread", "sigma_nm", self.sigma_nm)
@@ -69,7 +70,8 @@ class InterChannelCrosstalk:
 
     stage: ClassVar[str] = "array"
 
-    neighbours: int = 2
+    neighbours: int = described(
+        2, "nearest rings on each side whose Lorentzian tails also filter a channel", "rings")
 
     def __post_init__(self) -> None:
         require_int("InterChannelCrosstalk", "neighbours", self.neighbours, 1, 64)

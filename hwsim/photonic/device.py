@@ -41,7 +41,7 @@ Knobs (one setting; a leading P dimension programs P settings at once):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -72,6 +72,7 @@ from .kernels import FUSED_MAX_BLOCK, build_blocks, readout
 from .mesh import coupler_angles, mesh_unitary, push_pull_transmission
 from .mzi import loss_amplitude
 from .topology import TOPOLOGIES, build_topology
+from ..meaning import described, effects_field
 
 __all__ = ["MZIConfig", "MZIMeshLayer"]
 
@@ -91,9 +92,10 @@ class MZIConfig:
 
     EFFECT_TYPES: ClassVar[tuple[type, ...]] = _EFFECT_TYPES
 
-    block: int = 8
-    effects: tuple = field(default_factory=tuple)
-    mesh: str = "clements"
+    block: int = described(
+        8, "modes k of each mesh block: a layer is tiled into k×k unitary blocks", "modes")
+    effects: tuple = effects_field()
+    mesh: str = described("clements", "mesh topology of each block: 'clements' or 'reck'", "")
 
     def __post_init__(self) -> None:
         require_int("MZIConfig", "block", self.block, 2, 256)

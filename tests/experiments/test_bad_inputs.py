@@ -1347,8 +1347,8 @@ def test_crosstalk_layout_memory_names_the_largest_block_that_fits():
     # k = 256: two (32640, 32640) int64 tables are 8.5 GB each (the allocation that failed)
     assert 2 * 8 * (256 * 255 // 2) ** 2 == 2 * 8522956800
     with pytest.raises(ConfigError, match=r"device.block = 256 needs about 32.9 GiB.*at most 1\d\d"):
-        check_device_memory(resolve({"device": {"block": 256}}), 8 * 2 ** 30)
-    check_device_memory(resolve({"device": {"block": 64}}), 8 * 2 ** 30)       # fits
-    check_device_memory(resolve({"device": {"block": 256, "thermal_crosstalk": {"enabled": False}}}),
-                        8 * 2 ** 30)
+        check_device_memory(resolve({"device": {"block": 256}}).device, 8 * 2 ** 30)
+    check_device_memory(resolve({"device": {"block": 64}}).device, 8 * 2 ** 30)       # fits
+    check_device_memory(resolve({"device": {"block": 256, "thermal_crosstalk": {"enabled": False}}}
+                                ).device, 8 * 2 ** 30)
     assert crosstalk_layout_bytes(64) < 2 ** 30

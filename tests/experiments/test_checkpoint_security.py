@@ -78,7 +78,7 @@ def test_a_crafted_data_checkpoint_naming_os_system_runs_nothing(tmp_path, tiny,
     cfg = resolve({"model": {"hidden": [8]}, "algorithm": {"num_directions": 2},
                    "run": {"epochs": 1, "batch_size": 512, "references": False},
                    "cost": {"gpus": ["H100 SXM5"]}})
-    from experiments.checkpoint import KIND as CHECKPOINT_KIND, config_hash
+    from experiments.checkpoint import KIND as CHECKPOINT_KIND
     marker = tmp_path / "pwned"
     tree = {"__id__": 0, "__dict__": [
         ["run_id", cfg.run_id], ["stage", "mfdd"], ["done", {"__id__": 1, "__dict__": []}],
@@ -86,7 +86,7 @@ def test_a_crafted_data_checkpoint_naming_os_system_runs_nothing(tmp_path, tiny,
     buf = io.BytesIO()
     with h5py.File(buf, "w") as f:
         for k, v in {"format": datatree.FORMAT, "kind": CHECKPOINT_KIND, "run_id": cfg.run_id,
-                     "stage": "mfdd", "config_hash": config_hash(cfg)}.items():
+                     "stage": "mfdd", "config_hash": cfg.config_hash}.items():
             f.attrs[k] = v
         doc = json.dumps({"format": datatree.FORMAT, "tree": tree}).encode()
         f.create_dataset("tree", data=np.frombuffer(doc, dtype=np.uint8))
@@ -131,7 +131,6 @@ def test_checkpoints_are_data_files_and_resume_exactly(tmp_path, tiny):
     """The checkpoint a run leaves is an HDF5 data file naming its run and config hash."""
     import h5py
     from algorithms.training import Interrupted
-    from experiments.checkpoint import config_hash
     from experiments.runner import run
     cfg = resolve({"model": {"hidden": [8]}, "algorithm": {"num_directions": 2},
                    "run": {"epochs": 2, "batch_size": 512, "references": False,
@@ -141,5 +140,5 @@ def test_checkpoints_are_data_files_and_resume_exactly(tmp_path, tiny):
     ckpt = tmp_path / "run.h5.ckpt"
     assert ckpt.read_bytes()[:8] == b"\x89HDF\r\n\x1a\n"
     with h5py.File(ckpt, "r") as f:
-        assert f.attrs["run_id"] == cfg.run_id and f.attrs["config_hash"] == config_hash(cfg)
+        assert f.attrs["run_id"] == cfg.run_id and f.attrs["config_hash"] == cfg.config_hash
         assert f.attrs["kind"] == "forwardlab checkpoint"

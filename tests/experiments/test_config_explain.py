@@ -1,20 +1,20 @@
-"""`forwardlab config show --explain`: every settings field declares its meaning and unit
-(field metadata), printed as TOML comments; the text stays valid TOML that resolves to the
-same run. One deep merge serves config, pricing and sweeps."""
+"""`forwardlab config show --explain`: every settings field and every device field declares
+its meaning and unit (field metadata), printed as TOML comments; the text stays valid TOML that
+resolves to the same run. One deep merge serves config, pricing and sweeps."""
 import tomllib
 
 import pytest
 
 from algorithms import registry
-from algorithms.settings import explain
 from experiments.cli import main as cli
 from experiments.config import config_to_toml, deep_merge, resolve
+from hwsim.meaning import meanings
 
 
 @pytest.mark.parametrize("name", list(registry.ALGORITHMS))
 def test_every_settings_field_says_what_it_means(name):
-    meanings = explain(registry.ALGORITHMS[name].settings_type)
-    missing = [k for k, v in meanings.items() if not v]
+    said = meanings(registry.ALGORITHMS[name].settings_type)
+    missing = [k for k, v in said.items() if not v]
     assert not missing, f"{name}: fields without meaning {missing}"
 
 
@@ -27,6 +27,26 @@ def test_explained_config_is_commented_valid_toml_of_the_same_run(capsys):
     cfg = resolve({"algorithm": {"name": "local-guess"}})
     assert resolve(tomllib.loads(text)).run_id == cfg.run_id
     assert tomllib.loads(config_to_toml(cfg)) == tomllib.loads(text)
+
+
+@pytest.mark.parametrize("preset", ["mzi-default", "crossbar-default", "mrr-default"])
+def test_explained_device_fields_carry_meaning_and_unit(capsys, preset):
+    """Every device key of the resolved config is explained: the kind's own fields and each
+    enabled effect's fields, with the unit in brackets."""
+    assert cli(["config", "show", "--explain", "--set", f"device.preset={preset}"]) == 0
+    text = capsys.readouterr().out
+    device = text[text.index("[device]"):text.index("[cost")]
+    keys = [ln for ln in device.splitlines() if " = " in ln]
+    assert keys and all("  # " in ln for ln in keys), [ln for ln in keys if "  # " not in ln]
+    assert tomllib.loads(text) == tomllib.loads(config_to_toml(resolve(
+        {"device": {"preset": preset}})))
+
+
+def test_explain_shows_an_effect_field_with_its_unit(capsys):
+    assert cli(["config", "show", "--explain", "--set", "device.phase_noise.sigma_rad=0.02"]) == 0
+    text = capsys.readouterr().out
+    assert "sigma_rad = 0.02  # std of the phase noise redrawn at every query [rad]" in text
+    assert "bits = 8  # resolution of the output ADC [bits]" in text
 
 
 def test_deep_merge_merges_tables_and_shares_nothing():
