@@ -266,7 +266,7 @@ class LocalTrainer(_Common):
             default); ``calibrate_probes``: one of :data:`CALIBRATION_PROBES`;
             ``broyden``: weight w ∈ [0, 1] of a rank-one secant (Broyden) update of the
             calibrated Jacobian from each step's own ±s·u readouts of the minibatch (0: off;
-            no extra setting or vector — see :func:`broyden_update`).
+            no extra setting or vector — see :func:`broyden_update`; dense stages only).
         seed: root of every random stream.
         trace: receives the host FLOPs (device events come through the oracles' own trace).
     """
@@ -315,9 +315,10 @@ class LocalTrainer(_Common):
         self.calibrate_subset = calibrate_subset
         self.calibrate_probe_rows, self.calibrate_probes = calibrate_probe_rows, calibrate_probes
         self.broyden = float(broyden) if guess_model == "calibrated" else 0.0
-        if self.broyden and any(len(st.device_out_shape) != 1 for st in net.stages):
-            raise ValueError("broyden > 0 needs dense device stages (a readout per input row); "
-                             "allowed: broyden = 0 with convolutional stages")
+        # the secant needs one readout per input row: dense stages (an im2col stage's
+        # readout is laid out per image) keep the measured Jacobian until recalibrated
+        self._secant_stages = {i for i, st in enumerate(net.stages)
+                               if len(st.device_out_shape) == 1}
         self._readouts: dict[int, list] = {}     # stage → [(settings, readout)] of this step
         self._knob_opt, self._digital_opt = knob_optimizer, digital_optimizer
         self.state = self._init_state(net, initial_knobs, self.heads, knob_optimizer,
@@ -492,7 +493,8 @@ class LocalTrainer(_Common):
                     extras["directions"] = self._span_directions(i, p, est)
                 if "activity" in est.needs:
                     loss_fn, extras = self._activity_extras(i, p, y)
-                secant = self.broyden > 0 and s.calibration[i] is not None
+                secant = (self.broyden > 0 and s.calibration[i] is not None
+                          and i in self._secant_stages)
                 if secant:
                     self._readouts[i] = []
                 with coalesced(self.trace) as mark:     # chunk calls trace as one call

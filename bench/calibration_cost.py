@@ -1,10 +1,14 @@
 """Calibration that pays for itself: local-guess against mfdd in streamed vectors and energy.
 
-    python bench/calibration_cost.py --data digits --seeds 0 1 2 --epochs 10 --batch 64 \\
-        --hidden 32 32 --out bench/results/calibration_cost_digits
-    python bench/calibration_cost.py --data fashion-mnist --pool 2 --n-train 3000 \\
-        --n-test 1000 --seeds 0 1 2 --epochs 1 --batch 128 --hidden 64 64 \\
+    python bench/calibration_cost.py --data digits --seeds 0 1 2 --epochs 4 --batch 64 \
+        --hidden 32 32 --candidates minibatch hadamard-min+broyden/20 minibatch+broyden/20 \
+        minibatch+broyden/40 --out bench/results/calibration_cost_digits
+    python bench/calibration_cost.py --data fashion-mnist --pool 4 --n-train 2500 \
+        --n-test 1000 --seeds 0 1 2 --epochs 1 --batch 64 --hidden 32 32 --candidates \
+        minibatch hadamard-min+broyden/20 minibatch+broyden/20 minibatch+broyden/40 \
         --out bench/results/calibration_cost_fashion
+    python bench/calibration_cost.py ... --only hadamard-min/20 hadamard-min \
+        --out bench/results/calibration_cost_fashion_ablation      # without the Broyden update
 
 Through ``--preset`` (default mzi-default). Every seed: the same devices (fabrication seeds from
 ``algorithms.seeds``), initial knobs (``registry.initial_knobs``), minibatch order (the task
@@ -59,6 +63,7 @@ CANDIDATES = {k: {**PREVIOUS, **v} for k, v in {
     "hadamard-min": {"calibrate_probe_rows": 1},
     "minibatch": {"calibrate_probes": "minibatch"},
     "hadamard-min+broyden/10": {"calibrate_probe_rows": 1, "broyden": 1.0},
+    "hadamard-min/20": {"calibrate_probe_rows": 1, "recalibrate_every": 20},
     "hadamard-min+broyden/20": {"calibrate_probe_rows": 1, "broyden": 1.0,
                                 "recalibrate_every": 20},
     "minibatch+broyden/20": {"calibrate_probes": "minibatch", "broyden": 1.0,
@@ -144,7 +149,12 @@ def main(argv=None) -> None:
     ap.add_argument("--choose-seeds", type=int, nargs="+", default=None)
     ap.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
     ap.add_argument("--out", required=True, help="path prefix of the .txt/.json/.png written")
+    ap.add_argument("--only", nargs="+", default=None, metavar="CANDIDATE",
+                    help="an ablation: only these candidates on every seed (test accuracy, "
+                         "vectors, energy), no choice, no other rows")
     a = ap.parse_args(argv)
+    if a.only:
+        return ablation(a)
     choose = a.choose_seeds or a.seeds[:1]
     t0 = time.time()
     cache: dict = {}
@@ -216,6 +226,29 @@ def main(argv=None) -> None:
          "rows": {k: [{x: v for x, v in r.items()} for r in rs] for k, rs in res.items()}},
         indent=1, default=float))
     plot(res, out.with_suffix(".png"), lines[0])
+
+
+def ablation(a) -> None:
+    """Each of ``a.only`` on every seed: one line per candidate (seed means ± sd)."""
+    lines = [f"ablation on {a.data} (pool {a.pool}, {a.n_train or 'all'} train before the "
+             f"validation split, {a.n_test or 'all'} test), MLP hidden {a.hidden}, {a.preset}, "
+             f"{a.epochs} epoch(s), batch {a.batch}, seeds {a.seeds}",
+             f"{'candidate':<28} {'val':>15} {'test':>15} {'settings':>9} {'vectors':>9} "
+             f"{'energy (J)':>10}"]
+    for c in a.only:
+        rs = []
+        for seed in a.seeds:
+            rs.append(run("local-guess", CANDIDATES[c], a, load(a, seed), seed))
+            print(f"  {c} seed {seed}: val {rs[-1]['val']:.4f} test {rs[-1]['test']:.4f}",
+                  flush=True)
+        v, t = ms([r["val"] for r in rs]), ms([r["test"] for r in rs])
+        lines.append(f"{c:<28} {v[0]:.4f} ± {v[1]:.4f} {t[0]:.4f} ± {t[1]:.4f} "
+                     f"{ms([r['settings'] for r in rs])[0]:>9,.0f} "
+                     f"{ms([r['vectors'] for r in rs])[0]:>9,.0f} "
+                     f"{ms([r['energy'] for r in rs])[0]:>10.4g}")
+    text = "\n".join(lines)
+    print(text)
+    Path(a.out).with_suffix(".txt").write_text(text + "\n")
 
 
 def plot(res, path, title) -> None:

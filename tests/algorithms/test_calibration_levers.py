@@ -146,7 +146,7 @@ def _step_summaries(values, preset="mzi-default", steps=3, batch=16):
 
 def test_broyden_in_training_streams_no_extra_vector_and_changes_the_model():
     base = {"recalibrate_every": 100, "calibrate_subset": 4}
-    tr0, off = _step_summaries(base)
+    tr0, off = _step_summaries({**base, "broyden": 0.0})
     tr1, on = _step_summaries({**base, "broyden": 1.0})
     # every step streams exactly the same vectors and settings with or without the update
     assert [_vectors(s) for s in off] == [_vectors(s) for s in on]
@@ -157,12 +157,20 @@ def test_broyden_in_training_streams_no_extra_vector_and_changes_the_model():
 
 
 def test_minibatch_calibration_streams_the_batch_not_the_hadamard_probes():
-    _, had = _step_summaries({"calibrate_subset": 4}, steps=1)
+    _, had = _step_summaries({"calibrate_subset": 4, "calibrate_probe_rows": 1024}, steps=1)
     tr, mb = _step_summaries({"calibrate_subset": 4, "calibrate_probes": "minibatch"}, steps=1)
     cal = sum(c.queries for c in tr.trainer.state.calibration)
     train = registry.ALGORITHMS["local-guess"].queries_per_step(tr.settings, 1)
     assert _vectors(mb[0]) == (train + cal) * 16                     # B = 16 per setting
-    assert _vectors(had[0]) == train * 16 + cal * 1024              # default probe rows
+    assert _vectors(had[0]) == train * 16 + cal * 1024              # the device's default
+
+
+def test_local_guess_defaults_stream_the_fewest_hadamard_rows_and_update_between():
+    s = registry.settings_for("local-guess")
+    assert (s.calibrate_probe_rows, s.broyden, s.recalibrate_every) == (1, 1.0, 20)
+    _, sums = _step_summaries({"calibrate_subset": 4}, steps=1)
+    train = registry.ALGORITHMS["local-guess"].queries_per_step(s, 1)
+    assert _vectors(sums[0]) == train * 16 + 8 * 16             # 16 inputs: 16 Hadamard rows
 
 
 def test_calibration_settings_are_checked_in_one_line():
