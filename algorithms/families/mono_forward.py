@@ -92,7 +92,9 @@ class LocalGuessSettings(GuessModelSettings):
     step's own ±s·u readouts, and 16 indices every 20 steps had the best validation accuracy
     of the cheap candidates on both (digits 0.840 vs 0.833 with minibatch probes every 10,
     0.815 / 0.812 with minibatch probes and Broyden every 20 / 40; mfdd 0.847) at 15× fewer
-    streamed vectors and 12× less device energy than mfdd."""
+    streamed vectors and 12× less device energy than mfdd. The Broyden update is free in device
+    work but did not measurably help on pooled Fashion (3 seeds: validation 0.566 with it,
+    0.565 without, bench/results/calibration_cost_fashion_ablation.txt)."""
 
     recalibrate_every: int = setting(20, "re-measure the calibrated Jacobian every N steps",
                                      "steps")
