@@ -13,16 +13,7 @@ from hwsim.oracle import TracingOracle
 from hwsim.presets import build_layer
 from hwsim.trace import Trace
 
-
-def _devices(model, preset):
-    return [build_layer(preset, a, b, seed=i, name=f"layer{i}")
-            for i, (a, b) in enumerate(model.device_shapes())]
-
-
-def _toy(n=32, d=16, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, d, generator=g)
-    return x, (x[:, 0] > 0).long() + 2 * (x[:, 1] > 0).long()
+from .test_trainer import devices as _devices, toy as _toy
 
 
 def _vectors(summary, kind="mvm"):
@@ -135,7 +126,7 @@ def _step_summaries(values, preset="mzi-default", steps=3, batch=16):
     trace = Trace()
     s = registry.settings_for("local-guess", values)
     tr = registry.build("local-guess", s, model, _devices(model, preset), 4, seed=0, trace=trace)
-    x, y = _toy()
+    x, y = _toy(32)
     out = []
     for i in range(steps):
         trace.begin_step()
@@ -212,7 +203,7 @@ def test_activity_asks_the_oracles_calibrate_where_declared_else_nominal(calibra
     spies = [_Spy(d, calibrates) for d in _devices(model, "mzi-default")]
     s = registry.settings_for("activity", {"calibrate_subset": 4})
     tr = registry.build("activity", s, model, spies, 4, seed=0, trace=Trace())
-    x, y = _toy()
+    x, y = _toy(32)
     tr.step(x[:16], y[:16])
     calls = [c for sp in spies for c in sp.calls]
     if calibrates:
@@ -247,7 +238,7 @@ def test_fit_history_carries_cumulative_settings_and_vectors_and_the_result_cpu_
     trace = Trace()
     tr = registry.build("local-guess", registry.settings_for("local-guess", {
         "calibrate_subset": 4}), model, _devices(model, "mzi-default"), 4, seed=0, trace=trace)
-    x, y = _toy()
+    x, y = _toy(32)
     r = registry.train(tr, x, y, epochs=2, batch_size=16, seed=0, trace=trace)
     tot = device_totals(r.step_summaries)
     first = device_totals(r.step_summaries[:2])
