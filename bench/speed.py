@@ -38,6 +38,9 @@ Figures (ratios are on process CPU time unless the key ends in ``_wall``):
 * ``program_weights_new_over_before``, ``crossbar_step_new_over_before_kernel``: the crossbar
   programming kernel against the column-wise one it replaced (bit for bit the same output),
   alone and inside the Fashion crossbar step, interleaved.
+* ``mzi_program_fused_over_torch_chain``, ``mzi_step_fused_over_torch_chain``: the MZI phase
+  chain in one numba pass against the effect-by-effect torch chain (bit for bit the same
+  phases), ``program`` of the step's 65 settings alone and inside the Fashion MZI step.
 * ``peak_step_mib`` (``--memory-repeats`` fresh processes per point, median and min–max, plus
   the allocator settings): chunked and one call at P = 32 and 256.
 * ``device``: what was measured ("cpu" here, else the CUDA device name).
@@ -72,7 +75,7 @@ from hwsim.photonic.mesh import clements_unitary  # noqa: E402
 from hwsim.presets import build_layer  # noqa: E402
 
 P_QUERY, B_QUERY = 64, 128
-PARTS = ("crossbar", "mzi", "fashion", "digits", "mesh", "memory", "pscaling", "kernels")
+PARTS = ("crossbar", "mzi", "fashion", "digits", "mesh", "memory", "pscaling", "kernels", "chain")
 P_SCALING = (8, 32, 128, 256)
 
 
@@ -329,6 +332,38 @@ def program_kernel(rounds: int) -> dict:
             "crossbar_step": ratio(times, "step_new", "step_before")}
 
 
+def phase_chain(rounds: int) -> dict:
+    """The MZI phase-programming chain (DAC → voltage → phase, γ spread, crosstalk, bias) in one
+    numba pass (``hwsim.photonic.phase_chain``) against the effect-by-effect torch chain it
+    replaces (bit for bit the same phases, checked here): ``program`` alone on the step's 65
+    settings of the 784→64 mzi-default layer, and the whole Fashion-MNIST MZI step (P = 32,
+    B = 128) with the chain fused or not, interleaved."""
+    gen = torch.Generator().manual_seed(0)
+    dev = build_layer("mzi-default", 784, 64, name="L")
+    knobs = _perturbed_knobs(dev, 65, gen)
+
+    def program_with(fuse):
+        def run():
+            dev.fuse_chain = fuse
+            return dev.program(knobs)
+        return run
+    a, b = program_with(True)().state, program_with(False)().state
+    assert torch.equal(a["mesh"], b["mesh"]) and torch.equal(a["sigma"], b["sigma"]), \
+        "fused phase chain differs from the torch chain"
+    step, devs, _ = _step_setup("fashion-mnist", "mzi-default", [64], 128, 32)
+
+    def step_with(fuse):
+        def run():
+            for d in devs:
+                d.fuse_chain = fuse
+            step()
+        return run
+    times = interleaved({"program_fused": program_with(True), "program_torch": program_with(False),
+                         "step_fused": step_with(True), "step_torch": step_with(False)}, rounds)
+    return {"program": ratio(times, "program_fused", "program_torch"),
+            "mzi_step": ratio(times, "step_fused", "step_torch")}
+
+
 def p_scaling(rounds: int, Ps=P_SCALING) -> dict:
     """Fashion-MNIST MF+DD step time (784-64, B = 128) against P for both presets, automatic
     chunks against one call, all in interleaved rounds. ``p_scaling`` = t(P=256) / (8·t(P=32)):
@@ -416,6 +451,13 @@ def main() -> None:
         res["program_weights_new_over_before"] = k["program"]["cpu"]["median"]
         res["crossbar_step_new_over_before_kernel"] = k["crossbar_step"]["cpu"]["median"]
         res["kernels_detail"] = k
+    if "chain" in want:
+        c = phase_chain(args.rounds)
+        _print_ratio("MZI program, fused / torch chain", c["program"])
+        _print_ratio("Fashion MZI step, fused / torch chain", c["mzi_step"])
+        res["mzi_program_fused_over_torch_chain"] = c["program"]["cpu"]["median"]
+        res["mzi_step_fused_over_torch_chain"] = c["mzi_step"]["cpu"]["median"]
+        res["phase_chain_detail"] = c
     if "pscaling" in want:
         ps = p_scaling(max(2, args.rounds // 3))
         res["p_scaling_detail"] = ps

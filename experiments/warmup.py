@@ -24,7 +24,7 @@ __all__ = ["compile_notice", "warm_kernels", "kernels_cached", "KERNEL_MODULES"]
 
 #: Modules whose numba kernels are cached on disk (``cache=True``).
 KERNEL_MODULES = ("hwsim.effects.ziggurat", "hwsim.counting", "hwsim.crossbar.kernels",
-                  "hwsim.photonic.kernels", "hwsim.photonic.mesh")
+                  "hwsim.photonic.kernels", "hwsim.photonic.mesh", "hwsim.photonic.phase_chain")
 
 
 def kernels_cached() -> bool:

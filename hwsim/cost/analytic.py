@@ -558,9 +558,19 @@ def _crossbar_energy(summary, layer, spec: CrossbarCostSpec, t: StageTimes, t_st
         e["modulators_dacs"] = dac * spec.e_row_drive_pj * PJ
         e["detection"] = (macs * reads_per_mac * spec.e_cell_read_fj * FJ * spec.pwm_mean_duty
                           * spec.t_pwm_ns / spec.t_read_ns)
-    elif spec.input_mode == "pulse_train":   # unit pulses actually sent: duty × (2^b − 1)
+    elif spec.input_mode == "pulse_train":
+        # one read pulse per input-bit pass on the rows whose bit is 1 (duty = mean bit
+        # density); the binary weight 2^k of bit k is applied by the column neuron, which
+        # integrates that bit's sample 2^k times (the 2^b − 1 slots priced below), not by
+        # sending 2^k pulses through the array. NeuRRAM's published input-pulse energy grows
+        # linearly in input bits — 3.96, 7.73, 11.51 fJ/op at 1, 2, 3 magnitude bits (Wan et
+        # al., Nature 608, 504 (2022), Fig. 12b as transcribed in mit-emze/cimloop
+        # wan_nature_2022/_tests.py), not as 2^b − 1 — and cimloop's reproduction charges row
+        # drivers and cells once per input bit (arch.yaml: cim_unit / row_drivers per
+        # ENCODED_INPUT_BITS) and the 2^n − 1 steps to the integrator only
+        # (helper_functions.py bits2integration_steps).
         passes = dac_bits
-        pulses = spec.pwm_mean_duty * _pulse_slots(dac_bits)
+        pulses = spec.pwm_mean_duty * dac_bits
         e["modulators_dacs"] = dac * pulses * spec.e_row_drive_pj * PJ
         e["detection"] = macs * reads_per_mac * pulses * spec.e_cell_read_fj * FJ
     else:                          # dac_bits 1-bit passes

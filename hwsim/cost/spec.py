@@ -267,10 +267,10 @@ class CrossbarCostSpec(SpecMixin):
     f_digital_gflops: float = 5300.0     # host = Jetson AGX Orin class; NVIDIA Orin brief
     # Input encoding: "bit_serial" = dac_bits 1-bit passes of t_read_ns (ISAAC); "pwm" = one
     # pulse-width-modulated pass of t_pwm_ns, cell energy × pwm_mean_duty (HERMES, Le Gallo
-    # et al., Nat. Electron. 6, 680 (2023)); "pulse_train" = dac_bits passes, bit k applied as
-    # 2^k unit pulses of t_read_ns integrated in the column neuron (2^b − 1 slots per vector;
-    # NeuRRAM, Wan et al. 2022): row drives and cell reads per pulse actually sent, i.e.
-    # × pwm_mean_duty (mean input / full scale) × (2^b − 1).
+    # et al., Nat. Electron. 6, 680 (2023)); "pulse_train" = dac_bits passes of one read pulse
+    # of t_read_ns on the rows whose bit is 1, bit k weighted 2^k by the column neuron
+    # integrating its sample 2^k times (2^b − 1 integrator slots per vector; NeuRRAM, Wan et
+    # al. 2022): row drives and cell reads × pwm_mean_duty (mean input bit density) × dac_bits.
     input_mode: str = "bit_serial"
     t_pwm_ns: float = 130.0          # full-scale 8 b PWM window: HERMES 63.1 TOPS / 64 cores /
     #   (2·256²) ops = 133 ns per MVM (derived, Le Gallo 2023)

@@ -59,10 +59,17 @@ def _no_idle_photonic(**kw):
 
 
 def ficonn_traced_phase_fraction(seeds: int = 3) -> float:
-    """Mean heater phase per shifter / π of the ``mzi-ficonn`` preset, as its trace records it:
-    a 6×6 layer per seed programmed with the preset's mapping of a random weight (N(0, 1/n),
-    the initialisation scale), Σ(φ mod 2π) over its thermo-optic shifters from the tracing
-    oracle, divided by the shifters and π (heater power P_π·φ/π, cost.md §1.3)."""
+    """Mean heater phase per mesh shifter / π of the ``mzi-ficonn`` preset, as its trace records
+    it: a 6×6 layer per seed programmed with the preset's mapping of a random orthogonal weight
+    (Haar, QR of a Gaussian), Σ(φ mod 2π) from the tracing oracle over the mesh shifters, divided
+    by their number and π (heater power P_π·φ/π, cost.md §1.3).
+
+    Why unitary weights and mesh shifters only: a FICONN CMXU programs a unitary (its fidelity
+    is |Tr(U†_prog U_meas)|/6, devices.md §5 from arXiv:2208.01623v1) on one 6-mode Clements
+    mesh — 15 MZIs × 2 + 6 output phases = 36 shifters, and 3 CMXUs × 36 + 12 NOFUs × 2 = 132,
+    the published parameter count (algorithms.md) — so the chip's heaters are mesh phases. The
+    preset's SVD layer adds a row of Σ attenuators the CMXU does not have; for a unitary weight
+    they sit at 0 rad and are left out of the mean (counted, they lowered it to 0.60π)."""
     import torch
 
     from ..oracle import TracingOracle
@@ -73,12 +80,15 @@ def ficonn_traced_phase_fraction(seeds: int = 3) -> float:
         trace = Trace()
         layer = build_layer("mzi-ficonn", 6, 6, seed=seed, name="f")
         oracle = TracingOracle(layer, trace)
-        w = torch.randn(6, 6, generator=torch.Generator().manual_seed(seed)) / math.sqrt(6)
+        g = torch.randn(6, 6, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        q, r = torch.linalg.qr(g)
+        q = q * torch.sign(torch.diagonal(r))          # Haar-distributed orthogonal matrix
         trace.begin_step()
-        oracle.program(layer.knobs_from_weight(w))
-        s = trace.end_step()
+        knobs = layer.knobs_from_weight(q.float())
+        oracle.program(knobs)
+        s = trace.end_step()     # Σ of a unitary weight at 0 rad: the sum is the mesh's
         total += s["f.program.phase_rad_sum"]
-        shifters += trace.layers["f"].phase_shifters
+        shifters += knobs["mesh_phases"].numel()
     return total / shifters / math.pi
 
 
@@ -88,8 +98,8 @@ def ficonn() -> ChipCheck:
     Published: N = 6 modes, 3 layers cascaded optically from one laser; 132 thermo-optic phase
     shifters (cost.md §4.4b) at P_π ≈ 25 mW; 435 ps per inference (one vector per 435 ps);
     10 dB end-to-end optical loss of which 2.5 dB fibre/grating coupling (cost.md §1.3).
-    Heater term: the phases the ``mzi-ficonn`` preset's trace records
-    (:func:`ficonn_traced_phase_fraction`), not an assumed mean. Assumed: 8-bit modulation
+    Heater term: the phases the ``mzi-ficonn`` preset's trace records for unitary weights on
+    its mesh shifters (:func:`ficonn_traced_phase_fraction`), not an assumed mean. Assumed: 8-bit modulation
     and readout; toolkit nominal converter energies; modulator loss inside the 10 dB.
     """
     n, layers, shifters = 6, 3, 132
@@ -103,7 +113,8 @@ def ficonn() -> ChipCheck:
     r = price(summarize(ev, [info]), spec)
     return ChipCheck("FICONN N=6, thermal shifters (traced phases)", "pJ/OP", 9.8,
                      r.total_energy_j / PJ / (2.0 * r.macs), "arXiv:2208.01623v1 Table I",
-                     note=f"heaters at the preset's traced mean phase {frac:.2f}π")
+                     note=f"heaters at the preset's traced mean phase {frac:.2f}π (mesh "
+                          "shifters, unitary weights)")
 
 
 # IBM HERMES, published (Le Gallo et al., Nat. Electron. 6, 680 (2023), arXiv:2212.02872, Table I
@@ -214,6 +225,21 @@ NEURRAM_ONE_PHASE_TOPS_PER_W = {(3, 1): 43.07875866, (4, 2): 40.33412834, (5, 3)
                                 (6, 4): 15.95409517, (7, 5): 11.32999012, (8, 6): 9.12235241}
 
 
+# Input histogram over −7..7 ("looks like fig 7e", cimloop variables_iso.yaml INPUTS_HIST):
+# the mean fraction of rows pulsed in one input-bit pass is the mean density of 1-bits of
+# the 3-bit magnitudes, (52 + 48 + 44) / (3 · 96) = 0.5 (derived).
+NEURRAM_INPUTS_HIST = (5, 5, 6, 6, 7, 7, 8, 8, 8, 7, 7, 6, 6, 5, 5)
+
+
+def _mean_bit_density(hist: tuple[int, ...], bits: int = 3) -> float:
+    half = len(hist) // 2
+    ones = sum(c * bin(abs(v - half)).count("1") for v, c in enumerate(hist))
+    return ones / (bits * sum(hist))
+
+
+NEURRAM_BIT_DENSITY = _mean_bit_density(NEURRAM_INPUTS_HIST)
+
+
 def _magnitude_bits(signed_bits: int) -> int:
     return max(signed_bits - 1, 1)
 
@@ -234,7 +260,7 @@ def _neurram_report(in_bits: int = NEURRAM_IN_BITS, out_bits: int = NEURRAM_OUT_
     mean_mag = 324.0 / 96.0 / 7.0         # mean |x| / 7 of cimloop's INPUTS/WEIGHTS_HIST = 0.482
     g_mean_s = (2 * 1e-6 + mean_mag * (4e-6 - 1e-6)) / 2
     e_pulse_fj = 0.5 ** 2 * g_mean_s * 10e-9 / 1e-15        # V_read 0.5 V, 10 ns pulse (cimloop)
-    spec = replace(crossbar_spec(), input_mode="pulse_train", pwm_mean_duty=mean_mag,
+    spec = replace(crossbar_spec(), input_mode="pulse_train", pwm_mean_duty=NEURRAM_BIT_DENSITY,
                    e_cell_read_fj=e_pulse_fj, t_read_ns=10.0,
                    e_row_drive_pj=0.0,    # row-driver energy: not published separately (in "input pulses")
                    e_pass_per_column_pj=NEURRAM_E_WL_PJ + e_sample_pj,
@@ -256,7 +282,7 @@ def neurram_points() -> list[ChipCheck]:
                              1e3 / tops_w, r.total_energy_j / 1e-15 / (2.0 * r.macs),
                              "doi:10.1038/s41586-022-04992-8 Fig. 12(c,d)",
                              note="neuron energies from hwcomponents-library (source table not "
-                                  "cited there)"))
+                                  "cited there); input pulses: cells only (row drivers unpublished)"))
     return out
 
 
@@ -264,8 +290,9 @@ def neurram() -> ChipCheck:
     """NeuRRAM (Wan et al., Nature 2022): 15.95 TOPS/W = 62.7 fJ/op at 4-bit inputs, 6-bit
     outputs (Fig. 12(c,d)), from its own circuit parameters (see the constants above): wordline
     capacitance and swing, neuron sample / integrate / ADC-step / shift-add energies, V_read,
-    pulse width and RRAM conductances; inputs as binary-weighted pulse trains (3 passes,
-    7 unit-pulse slots integrated by the neuron), one neuron per column.
+    pulse width and RRAM conductances; inputs bit-serial, one read pulse per magnitude bit on
+    the rows whose bit is 1 (mean bit density 0.5), bit k weighted 2^k by the neuron
+    integrating its sample 2^k times (3 passes, 7 integrator slots), one neuron per column.
 
     Independence caveat: the neuron energies are hwcomponents-library's NeuRRAM component values
     (130 nm, 1.8 V, citing Wan et al. 2022); the library does not say whether they were read

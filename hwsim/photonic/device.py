@@ -68,6 +68,7 @@ from ..oracle import KnobSpec, Programmed, check_input, check_knobs
 from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
 from .decompose import decompose
 from .layout import MeshLayout
+from .phase_chain import fusable_chain, fused_chain
 from .kernels import FUSED_MAX_BLOCK, build_blocks, readout
 from .mesh import coupler_angles, mesh_unitary, push_pull_transmission
 from .mzi import loss_amplitude
@@ -148,6 +149,9 @@ class MZIMeshLayer:
         self._det_noise = next((e for e in query if isinstance(e, DetectorNoise)), None)
         # fused numba kernels for small blocks on the CPU; False forces the plain torch path
         self.fused = True
+        # the program chain in one numba pass (hwsim.photonic.phase_chain), bit for bit the
+        # effect-by-effect torch chain; False keeps the torch chain alone (benchmarks, tests)
+        self.fuse_chain = True
         self._fab_cache: dict = {}
         self._coupler_cache: np.ndarray | None = None
         self._spec = {
@@ -300,9 +304,13 @@ class MZIMeshLayer:
             mesh = knobs["mesh_phases"].detach().float().reshape(-1, *self.layout.mesh_shape)
             sig = knobs["sigma_phases"].detach().float().reshape(-1, *self.layout.sigma_shape)
             gain = knobs["gain"].detach().float().reshape(-1, self.p, self.q)
-            mesh, sig, gain = (t.expand(settings, *t.shape[1:]) for t in (mesh, sig, gain))
-            for e in self._chain:
-                mesh, sig = e.program_phases(mesh, sig, self.layout, fab.get(type(e)))
+            if self._fused_chain and mesh.device.type == "cpu":   # one numba pass, same bits
+                mesh, sig = fused_chain(self._chain, mesh, sig, settings, self.layout, fab)
+                gain = gain.expand(settings, *gain.shape[1:])
+            else:
+                mesh, sig, gain = (t.expand(settings, *t.shape[1:]) for t in (mesh, sig, gain))
+                for e in self._chain:
+                    mesh, sig = e.program_phases(mesh, sig, self.layout, fab.get(type(e)))
             state = {"mesh": mesh, "sigma": sig, "gain": gain, "time_s": 0.0}
             if self._drift is not None:
                 state["drift_seeds"] = self._drift.program_draw(settings, self.layout, generator)
@@ -322,6 +330,12 @@ class MZIMeshLayer:
         """The same programmed state, queried ``time_s`` seconds after programming (device clock)."""
         require_nonnegative(self.name, "time_s", time_s)
         return Programmed(settings=programmed.settings, state={**programmed.state, "time_s": float(time_s)})
+
+    @property
+    def _fused_chain(self) -> bool:
+        """The program chain takes the one-pass kernel (:mod:`hwsim.photonic.phase_chain`) when
+        ``fused`` and every program effect is one it implements (on CPU tensors)."""
+        return self.fused and self.fuse_chain and fusable_chain(self._chain)
 
     def _fab_on(self, device: torch.device) -> dict:
         """The fabrication draws (made on the CPU from the device seed) on ``device``."""

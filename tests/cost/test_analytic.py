@@ -203,14 +203,15 @@ def _xbar_summary(rows, cols, vectors, dac_bits=4, adc_bits=8):
 
 
 def test_pulse_train_closed_form():
-    # b-bit inputs as binary-weighted pulse trains: 2^b − 1 slots of t_read, cells and row
-    # drivers pay duty × (2^b − 1) pulses, each column neuron pays b passes and 2^b − 1 slots
+    # b-bit inputs as binary-weighted pulse trains: 2^b − 1 integrator slots of t_read; cells
+    # and row drivers pay one pulse per bit pass × bit density (duty × b pulses), each column
+    # neuron pays b passes and 2^b − 1 slots (the neuron applies the 2^k weights)
     rows, cols, v, b = 16, 8, 10, 4
     spec = dataclasses.replace(crossbar_spec(), input_mode="pulse_train", pwm_mean_duty=0.4,
                                e_pass_per_column_pj=2.0, e_integrate_step_pj=0.5,
                                p_column_uw=0.0, converter_idle_fraction=0.0, p_host_static_w=0.0)
     r = price(_xbar_summary(rows, cols, v, dac_bits=b), spec)
-    pulses = 0.4 * (2 ** b - 1)
+    pulses = 0.4 * b
     assert r.energy_j["detection"] == pytest.approx(v * rows * cols * 2 * pulses
                                                     * spec.e_cell_read_fj * 1e-15)
     assert r.energy_j["modulators_dacs"] == pytest.approx(v * rows * pulses * spec.e_row_drive_pj * 1e-12)
