@@ -12,7 +12,7 @@
                      [--project weights=N,layers=L]    re-price from stored traces (headline;
                                                        --detail: the full ledger and the chip)
     forwardlab presets [NAME]                          list presets / print one as TOML
-    forwardlab algorithms                              list algorithms, capability, queries/step
+    forwardlab algorithms [--config F] [--set K=V]     capability, settings and vectors per step
     forwardlab warmup                                  compile the numba kernels now
     forwardlab reproduce NAME [--quick] [--seeds N] [--out DIR] [--data-dir DIR] | --list
                                                        re-run a published training experiment
