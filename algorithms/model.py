@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import MISSING, dataclass, fields
-from typing import Any, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, Union
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor
+from hwsim.lazy import torch, nn_functional as F
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
 
 __all__ = ["Dense", "Conv2d", "Bias", "ReLU", "MaxPool2d", "AvgPool2d", "Flatten", "Block",
            "Stage", "ModelDescription", "parse_architecture", "mlp", "model_from_config",

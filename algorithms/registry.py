@@ -44,7 +44,7 @@ from .training import FitResult, fit
 __all__ = ["ALGORITHMS", "AlgorithmSpec", "BuildRequest", "DeviceSlot", "register",
            "settings_for", "build", "train", "describe", "check_capability", "results_label",
            "device_layout", "initial_knobs", "Trainable", "capabilities", "TWIN_LABEL",
-           "capability_text", "step_costs"]
+           "DEFAULT_LAYOUT", "capability_text", "step_costs"]
 
 #: How results label a baseline trained with autograd on the design-level map.
 TWIN_LABEL = "ideal digital twin, autograd"
@@ -79,6 +79,10 @@ class BuildRequest:
 def _default_layout(settings, model: ModelDescription) -> list[DeviceSlot]:
     return [DeviceSlot(a, b, f"layer{i}", f"device/{i}")
             for i, (a, b) in enumerate(model.device_shapes())]
+
+
+#: The layout of algorithms whose devices are the model's blocks, one per block.
+DEFAULT_LAYOUT = _default_layout
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,13 @@ class AlgorithmSpec:
     example: Mapping[str, Any] = field(default_factory=dict)
     check_task: Callable[[Any, Any, int, int], None] | None = None
     network_knobs: Callable[[Sequence, int], list[dict]] | None = None
+    #: some of its steps train on the digital twin and touch no device (a pipeline whose first
+    #: stage is autograd on the twin): the device row averages only the steps that touched the
+    #: device; the twin steps are priced on the GPU rows of the BP step
+    twin_steps: bool = False
+    #: ``check_epochs(settings, epochs)``: a one-line ValueError where the run's epochs cannot
+    #: hold the algorithm's stages (checked before any work)
+    check_epochs: Callable[[Any, int], None] | None = None
     #: settings overrides whose needed capability ``forwardlab algorithms`` prints next to the
     #: defaults' (``capability_for`` decides it; e.g. mfdd with span directions)
     capability_cases: tuple[Mapping[str, Any], ...] = ()
@@ -289,10 +300,11 @@ def describe(network=None) -> list[str]:
 
 
 def capabilities(device) -> frozenset[str]:
-    """Capabilities a device or oracle declares (``nominal`` wherever a design map exists)."""
+    """Capabilities a device or oracle declares (``nominal`` wherever a design map exists,
+    ``calibrate`` wherever the device calibrates)."""
     if isinstance(device, TracingOracle):
         return device.capabilities
-    return device_capabilities(device)    # the oracle's rule: a bare device declares the same
+    return device_capabilities(device)
 
 
 def check_capability(name: str, devices: Sequence, settings=None) -> None:

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-import torch
-from torch import Tensor
 
 from hwsim.trace import DependencyEvent, DigitalEvent, Trace
 
@@ -40,6 +38,11 @@ from .objectives.heads import MonoForwardHead, example_losses
 from .seeds import INIT_HEADS, TRAINER_STREAMS, generator
 from .training import SCHEDULES
 from .updates import GradientTransformation, apply_updates, scale_updates
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["Streams", "TrainState", "LocalTrainer", "GlobalTrainer", "SCHEDULES", "PREDICTIONS",
            "HEAD_MODES", "GUESS_MODELS", "CALIBRATION_PROBES", "broyden_update"]

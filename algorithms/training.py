@@ -20,14 +20,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol
 
-import torch
-from torch import Tensor
 
 from hwsim.trace import Trace, device_totals
 
 from .seeds import BATCHES, generator
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["Divergence", "Interrupted", "FitResult", "fit", "accuracy", "minibatches",
            "phases", "SCHEDULES", "Task", "Classification"]

@@ -27,7 +27,7 @@ import torch  # noqa: E402
 
 from algorithms.baselines.tt_twin import LABEL  # noqa: E402
 from algorithms.training import fit  # noqa: E402
-from experiments.build import Blueprint, build_stage  # noqa: E402
+from experiments.build import Blueprint, build_stage, stage  # noqa: E402
 from experiments.config import load_toml, resolve, set_dotted  # noqa: E402
 from experiments.pde import pde_task, relative_error  # noqa: E402
 from experiments.price import mean_summary, price_summaries  # noqa: E402
@@ -54,7 +54,8 @@ def main() -> None:
         obj = task.objective
         trace = Trace() if preset != "twin" else None
         algo = "tt-autograd" if preset == "twin" else "tt-zo"
-        trainable = build_stage(Blueprint.of(cfg), (task.problem.dim,), 0, trace, name=algo,
+        bp = Blueprint.of(cfg)
+        trainable = build_stage(bp, stage(bp, algo, (task.problem.dim,)), 0, trace,
                                 objective=obj)
         model, label = trainable.trainer, f"tt-zo on {preset}"
         if preset == "twin":

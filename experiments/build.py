@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from algorithms import registry
 from algorithms.families.tensor_train import TTModel
@@ -20,8 +21,8 @@ from hwsim.trace import Trace
 
 from .config import AlgorithmSection, Config, ConfigError, DeviceSection, ModelSection, PDESection
 
-__all__ = ["Blueprint", "stage_settings", "model_for", "build_devices", "stage_devices",
-           "build_stage", "layer_from_physics", "SHARED_WITH_REFERENCES"]
+__all__ = ["Blueprint", "Stage", "stage", "stage_settings", "model_for", "build_devices",
+           "stage_devices", "build_stage", "layer_from_physics", "SHARED_WITH_REFERENCES"]
 
 #: Settings a reference stage (mf-ad, bp, …) takes from the run's algorithm: like-for-like.
 SHARED_WITH_REFERENCES = ("schedule", "prediction", "projection_dim")
@@ -51,6 +52,20 @@ class Blueprint:
     def of(cls, cfg: Config) -> "Blueprint":
         """The blueprint of a resolved config."""
         return cls(cfg.algorithm, cfg.model, cfg.device, cfg.pde, cfg.run.seed)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a run resolved: the algorithm's registry name, its settings object, the
+    network it trains (``algorithms.model.ModelDescription`` or ``TTModel``), the shape of one
+    input and the device slots of its layout (``registry.device_layout``). Resolved once by
+    :func:`stage`; its devices and trainable are built from it."""
+
+    name: str
+    settings: Any
+    model: Any
+    input_shape: tuple
+    slots: tuple
 
 
 def stage_settings(algorithm: AlgorithmSection, name: str):
@@ -98,37 +113,44 @@ def build_devices(physics, slots, seed: int) -> list:
                                name=s.name) for s in slots]
 
 
-def stage_devices(bp: Blueprint, name: str, input_shape, preset: str | None = None):
-    """(settings, model, devices) of stage ``name`` (``preset``: on another device preset)."""
+def stage(bp: Blueprint, name: str, input_shape) -> Stage:
+    """Stage ``name`` resolved once: its settings, the network it trains on inputs of
+    ``input_shape`` and its device layout; its devices and trainable are built from this."""
     settings = stage_settings(bp.algorithm, name)
     model = model_for(bp, settings, input_shape)
     try:
         slots = registry.device_layout(name, settings, model)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+    return Stage(name, settings, model, tuple(input_shape), tuple(slots))
+
+
+def stage_devices(bp: Blueprint, st: Stage, preset: str | None = None) -> list:
+    """The devices of a resolved stage, one per slot of its layout (``preset``: on another
+    device preset), each fabricated from its own stream of the run seed."""
     physics = device_config(preset) if preset else bp.device.physics
-    return settings, model, build_devices(physics, slots, bp.seed)
+    return build_devices(physics, st.slots, bp.seed)
 
 
-def build_stage(bp: Blueprint, input_shape, n_classes: int, trace: Trace | None,
-                name: str | None = None, preset: str | None = None, objective=None):
-    """The registry trainable of stage ``name`` (default: the configured algorithm) on its
-    network and devices (``preset``: the same network on another device preset), from the
-    initial knobs every stage of the run shares."""
-    name = name or bp.algorithm.name
+def build_stage(bp: Blueprint, st: Stage, n_classes: int, trace: Trace | None,
+                preset: str | None = None, objective=None):
+    """The registry trainable of a resolved stage on its network and devices (``preset``: the
+    same network on another device preset), from the initial knobs every stage of the run
+    shares."""
+    name = st.name
     if registry.ALGORITHMS[name].whole_network:
         raise ConfigError(f"algorithm.name = {name!r} trains a whole-network photonic device "
                           "(one oracle for the whole mesh network), not a per-layer model; "
                           "allowed: run it with `forwardlab reproduce pai2023` or `ficonn2024`")
-    settings, model, devices = stage_devices(bp, name, input_shape, preset)
+    devices = stage_devices(bp, st, preset)
     check = registry.ALGORITHMS[name].check_task
     if check is not None and objective is None:        # a classification task
         try:
-            check(settings, model, math.prod(input_shape), n_classes)
+            check(st.settings, st.model, math.prod(st.input_shape), n_classes)
         except ValueError as e:
             raise ConfigError(str(e)) from None
     try:
-        return registry.build(name, settings, model, devices, n_classes, seed=bp.seed,
+        return registry.build(name, st.settings, st.model, devices, n_classes, seed=bp.seed,
                               trace=trace or Trace(), objective=objective)
     except ValueError as e:   # e.g. a capability the device does not declare
         raise ConfigError(f"algorithm.name = {bp.algorithm.name!r}: {e}") from None

@@ -34,7 +34,8 @@ from pathlib import Path
 
 # Nothing here imports torch, numba or the device models at module level: ``--help``,
 # ``--version`` and the listing commands must start in well under a second (each command
-# imports what it needs; ``experiments.cli_cache`` answers repeated listing commands).
+# imports what it needs; the config dataclasses, presets and registries import torch only
+# when something is built — see ``hwsim.lazy``).
 
 __all__ = ["main", "resolve_cli_config"]
 
@@ -587,11 +588,7 @@ def _cmd_reproduce(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if argv is None:        # the console command: listing commands answer from the cache
-        from .cli_cache import cached_answer
-        given = list(sys.argv[1:])
-        return cached_answer(given, lambda: _main(given))
-    return _main(argv)
+    return _main(list(sys.argv[1:]) if argv is None else list(argv))
 
 
 def _main(argv: list[str]) -> int:

@@ -37,12 +37,15 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import torch
+
+from algorithms.seeds import VAL_SPLIT, derive_seed
 
 from .dataset import DataError, Dataset, cache_dir, stratified_indices
 
+from hwsim.lazy import torch
+
 __all__ = ["DATASETS", "DataError", "Dataset", "load_dataset", "read_idx", "stratified_indices",
-           "cache_dir"]
+           "cache_dir", "standardize", "split_validation", "standardize_with"]
 
 DATASETS = ("digits", "fashion-mnist", "mnist", "vowels")
 
@@ -79,7 +82,6 @@ def _load_digits(seed: int) -> Dataset:
     y = torch.from_numpy(y)
     mask = torch.from_numpy(is_test)
     return Dataset("digits", x[~mask], y[~mask], x[mask], y[mask], 10, (8, 8), DIGITS_CITATION)
-
 
 
 # ------------------------------------------------------------------------ IDX
@@ -172,8 +174,6 @@ CITATIONS = {
         "MNIST database: http://yann.lecun.com/exdb/mnist/ (CC BY-SA 3.0)"
     ),
 }
-
-
 
 
 def _candidates(name: str, data_dir) -> list[tuple[Path, bool]]:
@@ -343,3 +343,25 @@ def standardize(ds: Dataset, eps: float = 0.1) -> Dataset:
     mean = ds.x_train.mean(0)
     std = ds.x_train.std(0) + eps
     return dataclasses.replace(ds, x_train=(ds.x_train - mean) / std, x_test=(ds.x_test - mean) / std)
+
+
+def split_validation(data: Dataset, fraction: float, seed: int):
+    """Hold out ``fraction`` of the training set (stratified by class, stream ``VAL_SPLIT`` of
+    the seed) for choosing settings; the test split is never used for that."""
+    if fraction <= 0:
+        return data, None
+    y = data.y_train
+    val_idx = torch.from_numpy(stratified_indices(y.numpy(), round(fraction * y.numel()),
+                                                  derive_seed(seed, VAL_SPLIT) % 2 ** 32))
+    keep = torch.ones(y.numel(), dtype=torch.bool)
+    keep[val_idx] = False
+    val = (data.x_train[val_idx], y[val_idx])
+    return dataclasses.replace(data, x_train=data.x_train[keep], y_train=y[keep]), val
+
+
+def standardize_with(data: Dataset, val):
+    """Standardise with training statistics; the validation split uses the same statistics."""
+    if val is None:
+        return standardize(data), None
+    val_x = standardize(dataclasses.replace(data, x_test=val[0])).x_test
+    return standardize(data), (val_x, val[1])

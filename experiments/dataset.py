@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
+
+from hwsim.lazy import torch
 
 __all__ = ["DataError", "Dataset", "stratified_indices", "cache_dir"]
 
@@ -36,8 +37,6 @@ class Dataset:
     citation: str
 
 
-
-
 def stratified_indices(y: np.ndarray, n_test: int, seed: int) -> np.ndarray:
     """Indices (n_test,) of a stratified held-out set (test or validation split), sorted.
 
@@ -53,7 +52,6 @@ def stratified_indices(y: np.ndarray, n_test: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     picks = [rng.permutation(np.flatnonzero(y == c))[:k] for c, k in zip(classes, quota)]
     return np.sort(np.concatenate(picks))
-
 
 
 def cache_dir(name: str) -> Path:

@@ -67,6 +67,23 @@ def mean_summary(summaries: list[Mapping[str, float]]) -> dict[str, float]:
     return {k: sum(s.get(k, 0.0) for s in summaries) / n for k in keys}
 
 
+def device_work(summary: Mapping[str, float], level: str = "nominal") -> dict[str, float]:
+    """What a trace summary asked of the devices: settings programmed (Σ ``*.program.settings``),
+    streamed vectors (Σ ``*.mvm.vectors``) and energy in J priced by the cost model at ``level``
+    with every device kind's section (no GPU)."""
+    specs = spec_from_mapping(level, None)
+    sec = {k.cost_section: specs[k.cost_section] for k in KINDS.values() if k.cost_section in specs}
+    return {"settings": sum(v for k, v in summary.items() if k.endswith(".program.settings")),
+            "vectors": sum(v for k, v in summary.items() if k.endswith(".mvm.vectors")),
+            "energy_j": float(sum(price(summary, sec).energy_j.values()))}
+
+
+def touched_device(summary: Mapping[str, float]) -> bool:
+    """The step programmed or queried a device (not only host work)."""
+    return any(v > 0 for k, v in summary.items()
+               if k.endswith(".program.settings") or k.endswith(".mvm.vectors"))
+
+
 def _specs(level: str, spec_file: "str | Path | Mapping | None") -> dict:
     """Specs at ``level`` with overrides: a spec file's path or its parsed sections."""
     if spec_file is None or isinstance(spec_file, Mapping):

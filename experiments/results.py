@@ -239,7 +239,9 @@ def _read(path: str | Path) -> RunRecord:
         summaries = [dict(zip(keys, map(float, row))) for row in steps]
         costs = {decode_name(n): {k: float(v) for k, v in f["cost"][n].attrs.items() if k != "units"}
                  for n in f["cost"]}
-        meta = {k[5:]: str(_from_attr(v)) for k, v in f.attrs.items() if k.startswith("meta.")}
+        # meta values are strings as written (a JSON document stays its text)
+        meta = {k[5:]: v.decode() if isinstance(v, bytes) else str(v)
+                for k, v in f.attrs.items() if k.startswith("meta.")}
         return RunRecord(config=config, status=str(_from_attr(f.attrs["status"])),
                          message=str(_from_attr(f.attrs["message"])), history=history,
                          references=refs, step_summaries=summaries, costs=costs, versions=versions,

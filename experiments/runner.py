@@ -11,13 +11,15 @@ Every stage — the configured algorithm and, for device runs, the MF-AD and BP 
 ideal twin of the same devices — is built by :mod:`algorithms.registry` on the same model and
 initial knobs, and trained by the one loop, :func:`algorithms.training.fit`.
 
-Only :func:`run` and :func:`prepare` hold the whole config: each step gets the sections it reads
-(``[run]``, ``[data]``, ``[cost]``), the :class:`~experiments.build.Blueprint` of what is built
-(algorithm, model, device, PDE network, seed) and the config hash, all taken once.
+Only :func:`run` and :func:`prepare` hold the whole config. :func:`run` resolves it once, in
+the order of the layers it reaches — the output and checkpoint paths and the flat config stored
+with the results; the data and its checks; the configured stage's settings and network; the
+cost bounds and the devices' memory — into a frozen :class:`Plan`. Every later step (build,
+train, checkpoint, price, write) reads the plan and never goes back to the config.
 """
 from __future__ import annotations
 
-import dataclasses
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -28,7 +30,6 @@ import torch
 
 from algorithms import registry
 from algorithms.families.tensor_train import TTModel
-from algorithms.seeds import VAL_SPLIT, derive_seed
 from algorithms.training import Classification, Divergence, FitResult, Interrupted, Task
 from algorithms.training import fit as train
 from hwsim.cost.analytic import CostReport
@@ -37,18 +38,17 @@ from hwsim.presets import device_config
 from hwsim.trace import Trace
 
 from . import build, checkpoint, labels, provenance
-from .build import Blueprint, stage_settings
-from .config import (AlgorithmSection, Config, ConfigError, CostSection, DataSection,
-                     ModelSection, RunSection, config_to_toml)
-from .data import Dataset, load_dataset, standardize, stratified_indices
+from .build import Blueprint, Stage
+from .config import (Config, ConfigError, CostSection, DataSection, ModelSection, RunSection,
+                     config_to_toml)
+from .data import Dataset, load_dataset, split_validation, standardize_with
 from .outputs import (OutputError, check_output, clean_stale_temporaries, resolve_target,
                       unique_path)
 from .price import mean_summary
 from .results import RunRecord, read_results, write_results
 
-__all__ = ["run", "prepare", "mean_summary", "price_run", "checkpoint_path", "set_threads",
-           "estimate_eval_bytes", "DEFAULT_DIR", "split_validation", "standardize_with",
-           "CLASSIFICATION_REFERENCES"]
+__all__ = ["run", "prepare", "Plan", "Job", "mean_summary", "price_run", "checkpoint_path",
+           "set_threads", "DEFAULT_DIR", "CLASSIFICATION_REFERENCES"]
 
 #: The references of a classification run on a device: the same network with autograd on the
 #: ideal twin, Mono-Forward local losses and end-to-end backpropagation.
@@ -56,9 +56,9 @@ CLASSIFICATION_REFERENCES = ("mf-ad", "bp")
 checkpoint_path = checkpoint.path_for
 
 
-def _network_text(model_section: ModelSection, settings, model, n_in: int,
-                  n_classes: int) -> str:
+def _network_text(model_section: ModelSection, stage: Stage, n_in: int, n_classes: int) -> str:
     from algorithms.families.tensor_train import tt_model
+    settings, model = stage.settings, stage.model
     if isinstance(model, TTModel) or getattr(settings, "layers", None):
         return "TT network " + " | ".join(s.describe() for s in tt_model(settings, model).shapes)
     if model_section.architecture:
@@ -104,15 +104,14 @@ def price_run(cost: CostSection, n_in: int, rec: RunRecord, device_summaries: di
     return reports
 
 
-def _one_step_summary(bp: Blueprint, batch_size: int, preset: str,
-                      data: Dataset) -> dict[str, float]:
-    """Trace of one training step of the run's algorithm on another device preset (same model,
-    batch and settings)."""
-    trace = Trace()
-    model = build.build_stage(bp, data.shape, data.n_classes, trace, preset=preset)
-    idx = torch.arange(min(batch_size, data.x_train.shape[0]))
+def _one_step_summary(plan: Plan, preset: str) -> dict[str, float]:
+    """Trace of one training step of the run's algorithm on another device preset (same
+    network, settings and ``run.batch_size`` examples)."""
+    job, trace = plan.job, Trace()
+    model = build.build_stage(plan.blueprint, job.first, job.n_classes, trace, preset=preset)
+    idx = torch.arange(min(plan.run.batch_size, job.data.x_train.shape[0]))
     trace.begin_step()
-    model.step(data.x_train[idx], data.y_train[idx])
+    model.step(job.data.x_train[idx], job.data.y_train[idx])
     return trace.end_step()
 
 
@@ -128,52 +127,23 @@ def _available_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
-def _evaluations(algorithm: AlgorithmSection) -> tuple[int, str | None]:
-    """Settings one estimate evaluates in ONE batched device call (the device queries of a
-    step per block, less the clean readout), and the settings key that sets their number."""
-    spec = registry.ALGORITHMS[algorithm.name]
-    per_block = spec.queries_per_step(algorithm.settings_object(), 1)
-    key = next((k for k in ("num_directions", "num_tangents") if k in algorithm.settings), None)
-    return max(1, per_block - 1), key
+#: Above this many device weights, building and sizing the devices takes long enough (tens of
+#: seconds to minutes) that the run says what it is doing first.
+LARGE_BUILD_WEIGHTS = 1_000_000
 
 
-def estimate_eval_bytes(bp: Blueprint, batch_size: int, input_shape) -> tuple[int, str]:
-    """Peak bytes of the largest layer's batched evaluation (all perturbed settings at once,
-    ``batch_size`` examples), and that layer's name, on the devices of the configured
-    algorithm. Counts the expanded knob copies, the per-setting device state (MZI unitaries,
-    crossbar conductances), the per-block partial sums and the readout."""
-    n_eval, _ = _evaluations(bp.algorithm)
-    _, _, devices = build.stage_devices(bp, bp.algorithm.name, tuple(input_shape))
-    B = batch_size
-    worst, name = 0, ""
-    for d in devices:
-        knobs = sum(s.numel for s in d.knob_spec.values())
-        info = d.info()
-        tile_out = info.tile_rows
-        per_setting = (3 * knobs * 4                           # perturbed, projected, applied knobs
-                       + info.tiles * tile_out * info.tile_cols * 8 * 4   # device state (complex)
-                       + 4 * B * info.tiles * tile_out * 4     # partial sums and their copies
-                       + 2 * B * d.n_out * 4)                   # readout and loss inputs
-        need = n_eval * per_setting
-        if need > worst:
-            worst, name = need, d.name
-    return worst, name
-
-
-def _check_memory(bp: Blueprint, batch_size: int, input_shape) -> None:
-    need, layer = estimate_eval_bytes(bp, batch_size, input_shape)
-    have = _available_bytes() * MEMORY_SHARE
-    if need > have:
-        algorithm = bp.algorithm
-        _, key = _evaluations(algorithm)
-        what = (f"algorithm.settings.{key} = {algorithm.settings[key]}" if key
-                else f"algorithm {algorithm.name!r}")
-        most = (f"at most about {max(1, int(algorithm.settings[key] * have // need))}" if key
-                else "a smaller run.batch_size or model")
-        raise ConfigError(
-            f"{what} needs about {need / 2 ** 30:.1f} GiB for one batched evaluation of {layer} "
-            f"(batch {batch_size}); {have / 2 ** 30:.1f} GiB are available; allowed "
-            f"here: {most}")
+def _announce_large_build(bp: Blueprint, stage: Stage, echo=print) -> None:
+    """No silent start: a large network says it is being built before the minutes it takes."""
+    if stage.name == "tt-zo":
+        return
+    try:
+        shapes = stage.model.device_shapes()
+    except (ValueError, ConfigError):   # pragma: no cover - check_network has named the block already
+        return
+    n = sum(a * b for a, b in shapes)
+    if n > LARGE_BUILD_WEIGHTS:
+        echo(f"forwardlab: building and sizing {len(shapes)} device block(s) with {n:,} weights "
+             f"on {bp.device.preset}; a network this large takes a while before the first step")
 
 
 def _interrupted_or_failed(path: Path) -> bool:
@@ -214,38 +184,71 @@ def prepare(cfg: Config, *, overwrite: bool = False, resume: bool = False) -> Pa
     return target
 
 
-# ------------------------------------------------------------------ the run
-@dataclass
+# ------------------------------------------------------------------ the plan
+@dataclass(frozen=True)
 class Job:
-    """What a resolved config trains on: the task (classification or PDE), the shape of one
-    input, the classes, the task objective (None: classification), the stages in order (the
-    configured algorithm, then its references), the provenance, the data (classification) and
-    its name as configured (``data.dataset``)."""
+    """What a resolved config trains on: the task (classification or PDE), the configured
+    algorithm's stage (settings and network, resolved once), the classes, the task objective
+    (None: classification), the stages in order (the configured algorithm, then its
+    references), the provenance, the data (classification) and its name as configured
+    (``data.dataset``)."""
 
     task: Task
-    input_shape: tuple
+    first: Stage
     n_classes: int
     objective: Any
-    stages: list[str]
+    stages: tuple[str, ...]
     meta: dict
     data: Dataset | None = None
     dataset: str = ""
 
+    @property
+    def input_shape(self) -> tuple:
+        """The shape of one input."""
+        return self.first.input_shape
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A run resolved once from its config, read by every later step: the results file
+    (``out``), the run id and config hash that name it and its checkpoint, the flat config and
+    its TOML stored with the results, the ``[run]`` schedule (epochs, batch size,
+    checkpointing), the resolved ``[cost]`` section that prices the run as it is, the blueprint
+    its stages are built from and the job they train on."""
+
+    out: Path
+    run_id: str
+    config_hash: str
+    config: dict
+    config_toml: str
+    run: RunSection
+    cost: CostSection
+    blueprint: Blueprint
+    job: Job
+
+    @property
+    def ckpt(self) -> Path:
+        """The run's checkpoint, beside its results file."""
+        return checkpoint.path_for(self.out)
+
 
 def resolve_job(bp: Blueprint, run: RunSection, data_section: DataSection,
                 cost: CostSection) -> Job:
-    """Load the data (or set up the PDE) and decide the stages; checks the data, the network,
-    the cost values and memory before training."""
-    algo = bp.algorithm.name
-    twin = registry.ALGORITHMS[algo].twin
-    if bp.pde.problem:                    # a PDE task (experiments.pde), not classification
-        from .pde import REFERENCE, pde_task
-        task = pde_task(bp.pde, bp.seed)
-        meta = provenance.meta(f"pde:{bp.pde.problem}")
-        refs = [REFERENCE] if run.references else []
-        return Job(task, (task.problem.dim,), 0, task.objective, [algo, *refs], meta)
-    from .preflight import check_cost_bounds, check_data, check_device_memory, check_network
-    check_cost_bounds(cost)
+    """Load the data (or set up the PDE) and resolve the configured stage, checking before
+    any training: the epochs a pipeline needs, the cost bounds, the data, the network, the
+    devices' memory."""
+    from .preflight import check_epochs
+    check_epochs(bp.algorithm, run.epochs)   # before any work, whatever the task
+    if not bp.pde.problem:
+        return _classification_job(bp, run, data_section, cost)
+    return _pde_job(bp, run)              # a PDE task (experiments.pde)
+
+
+def _classification_job(bp: Blueprint, run: RunSection, data_section: DataSection,
+                        cost: CostSection) -> Job:
+    from .preflight import (check_cost_bounds, check_data, check_device_memory, check_eval_memory,
+                            check_network)
+    check_cost_bounds(cost)               # values only: refused before the data is read
     data = load_dataset(data_section.dataset, data_section.data_dir or None, seed=bp.seed)
     check_data(data_section, data.x_train.shape[0], data.x_train.shape[1])
     meta = provenance.meta(data.name, data)
@@ -253,20 +256,34 @@ def resolve_job(bp: Blueprint, run: RunSection, data_section: DataSection,
     if data_section.standardize:
         data, val = standardize_with(data, val)
     check_network(bp.algorithm, bp.model, data.shape)
-    check_device_memory(bp.device, _available_bytes() * MEMORY_SHARE)
-    _check_memory(bp, run.batch_size, data.shape)
-    _announce_large_build(bp, data.shape)
+    first = build.stage(bp, bp.algorithm.name, data.shape)
+    have = _available_bytes() * MEMORY_SHARE
+    check_device_memory(bp.device, have)
+    check_eval_memory(bp, first, run.batch_size, have)
+    _announce_large_build(bp, first)      # only once every check has passed
     evaluations = ((("val_accuracy", *val),) if val else ()) + (
         ("test_accuracy", data.x_test, data.y_test),)
     task = Classification(data.x_train, data.y_train, run.batch_size, evaluations)
-    refs = list(CLASSIFICATION_REFERENCES) if run.references and not twin else []
-    return Job(task, tuple(data.shape), data.n_classes, None, [algo, *refs], meta, data,
+    twin = registry.ALGORITHMS[first.name].twin
+    refs = CLASSIFICATION_REFERENCES if run.references and not twin else ()
+    return Job(task, first, data.n_classes, None, (first.name, *refs), meta, data,
                data_section.dataset)
 
 
-def _header(bp: Blueprint, job: Job, first, run_id: str) -> str:
-    """The run's first line: data or PDE, network, device, algorithm, run id."""
-    algo, device = bp.algorithm.name, bp.device
+def _pde_job(bp: Blueprint, run: RunSection) -> Job:
+    from .pde import REFERENCE, pde_task
+    task = pde_task(bp.pde, bp.seed)
+    first = build.stage(bp, bp.algorithm.name, (task.problem.dim,))
+    refs = (REFERENCE,) if run.references else ()
+    return Job(task, first, 0, task.objective, (first.name, *refs),
+               provenance.meta(f"pde:{bp.pde.problem}"))
+
+
+def _header(plan: Plan, first) -> str:
+    """The run's first line: data or PDE, network, device, algorithm, run id (``first``: the
+    configured stage's trainable, which names a PDE run's network)."""
+    bp, job, run_id = plan.blueprint, plan.job, plan.run_id
+    algo, device = job.first.name, bp.device
     if job.objective is not None:
         rule = job.objective.rule
         return (f"forwardlab: PDE {job.task.problem.name} (D = {job.task.problem.dim}), PINN "
@@ -275,30 +292,30 @@ def _header(bp: Blueprint, job: Job, first, run_id: str) -> str:
                 f"({first.label}), {first.device_queries_per_step()} device queries/step, "
                 f"run {run_id}")
     d = job.data
-    settings = build.stage_settings(bp.algorithm, algo)
-    net = _network_text(bp.model, settings, build.model_for(bp, settings, job.input_shape),
-                        d.x_train.shape[1], job.n_classes)
+    net = _network_text(bp.model, job.first, d.x_train.shape[1], job.n_classes)
     modified = " (modified)" if device.physics != device_config(device.preset) else ""
     return (f"forwardlab: {job.dataset} ({d.x_train.shape[0]} train / {d.x_test.shape[0]} "
             f"test), {net}, device {device.preset}{modified}, algorithm "
             f"{labels.algorithm_label(algo, bp.algorithm.settings, device.kind)}, run {run_id}")
 
 
-def _build(bp: Blueprint, job: Job, stage: str):
-    """(trainable, trace) of a fresh stage; stages that never touch the device get no trace."""
-    trace = Trace() if registry.ALGORITHMS[stage].traced else None
-    return build.build_stage(bp, job.input_shape, job.n_classes, trace, name=stage,
-                             objective=job.objective), trace
+def _build(plan: Plan, name: str):
+    """(trainable, trace) of a fresh stage (the configured one as resolved in the plan, a
+    reference resolved here); stages that never touch the device get no trace."""
+    bp, job = plan.blueprint, plan.job
+    stage = job.first if name == job.first.name else build.stage(bp, name, job.input_shape)
+    trace = Trace() if registry.ALGORITHMS[name].traced else None
+    return build.build_stage(bp, stage, job.n_classes, trace, objective=job.objective), trace
 
 
-def _train_stages(bp: Blueprint, job: Job, rec: RunRecord, out: Path, saved: dict | None, *,
-                  run: RunSection, config_hash: str, echo, progress,
+def _train_stages(plan: Plan, rec: RunRecord, saved: dict | None, *, echo, progress,
                   stop) -> dict[str, FitResult]:
-    """Build and train every stage in order (``run``: epochs, checkpointing), checkpointing at
-    every epoch boundary (the finished stages, the current one's trainable, trace and result,
-    under ``rec.run_id`` and ``config_hash``); on divergence or stop the partial results are
-    written and the exception propagates."""
-    algo, ckpt = bp.algorithm.name, checkpoint.path_for(out)
+    """Build and train every stage of the plan in order (``plan.run``: epochs,
+    checkpointing), checkpointing at every epoch boundary (the finished stages, the current
+    one's trainable, trace and result, under the run id and config hash); on divergence or stop
+    the partial results are written and the exception propagates."""
+    job, run, ckpt = plan.job, plan.run, plan.ckpt
+    algo = job.first.name
     done: dict[str, FitResult] = dict(saved["done"]) if saved else {}
     # the labels the built trainables resolved (e.g. "calibrated model" where the devices
     # declare calibrate); stored in the results (meta.algorithm_label) and the checkpoint
@@ -307,12 +324,12 @@ def _train_stages(bp: Blueprint, job: Job, rec: RunRecord, out: Path, saved: dic
     if saved is not None and saved["stage"] not in done:
         live[saved["stage"]] = (saved["model"], saved["trace"], saved["result"])
     if algo not in live and algo not in done:
-        model, trace = _build(bp, job, algo)
+        model, trace = _build(plan, algo)
         live[algo] = (model, trace, FitResult())
     first = live[algo][0] if algo in live else None
     if first is None and job.objective is not None:      # the PDE header names its network
-        first = _build(bp, job, algo)[0]
-    echo(_header(bp, job, first, rec.run_id))
+        first = _build(plan, algo)[0]
+    echo(_header(plan, first))
     if saved is not None:
         echo(f"  resuming from {ckpt} (stage {saved['stage']}, "
              f"{saved['result'].epochs_done} epoch(s) done)")
@@ -320,10 +337,12 @@ def _train_stages(bp: Blueprint, job: Job, rec: RunRecord, out: Path, saved: dic
         resolved.setdefault(algo, first.label)
     if algo in resolved:
         rec.meta["algorithm_label"] = resolved[algo]
+    if STAGES_KEY in resolved:
+        rec.meta["stages"] = resolved[STAGES_KEY]
 
     def label_of(stage: str) -> str:
         return labels.run_label(stage, resolved.get(stage, registry.ALGORITHMS[stage].label),
-                                bp.device.preset)
+                                plan.blueprint.device.preset)
 
     def record(stage: str, history: dict) -> None:
         if stage == algo:
@@ -342,7 +361,7 @@ def _train_stages(bp: Blueprint, job: Job, rec: RunRecord, out: Path, saved: dic
             current = stage
             if stage in done:
                 continue
-            model, trace, result = live.pop(stage) if stage in live else (*_build(bp, job, stage),
+            model, trace, result = live.pop(stage) if stage in live else (*_build(plan, stage),
                                                                           FitResult())
             resolved[stage] = getattr(model, "label", "")
             label = label_of(stage)
@@ -361,11 +380,11 @@ def _train_stages(bp: Blueprint, job: Job, rec: RunRecord, out: Path, saved: dic
                 if run.checkpoint:
                     checkpoint.save(ckpt, {"run_id": rec.run_id, "stage": stage, "done": done,
                                            "model": model, "result": r, "trace": trace,
-                                           "labels": resolved}, config_hash)
+                                           "labels": resolved}, plan.config_hash)
 
             # every stage draws its step inputs from the task's stream of the run seed: the
             # same minibatch order for every algorithm (a resumed result restores its state)
-            result = train(model, epochs=run.epochs, seed=bp.seed, task=job.task,
+            result = train(model, epochs=run.epochs, seed=plan.blueprint.seed, task=job.task,
                            schedule=schedule, n_stages=n_stages, trace=trace,
                            on_step=(lambda n, _r, cb=cb: cb(n)) if cb else None,
                            on_epoch=on_epoch, on_epoch_end=on_epoch_end, result=result, stop=stop)
@@ -374,28 +393,50 @@ def _train_stages(bp: Blueprint, job: Job, rec: RunRecord, out: Path, saved: dic
             rec.meta[f"cpu_s.{stage}"] = f"{getattr(result, 'cpu_s', 0.0):.6g}"
             if stage == algo:
                 rec.step_summaries = result.step_summaries
+                _record_stages(rec, model, resolved)
     except (Divergence, Interrupted) as e:
         record(current, e.history)
         if current == algo and result is not None:
             rec.step_summaries = result.step_summaries   # filled in place up to the stop
         rec.status = "diverged" if isinstance(e, Divergence) else "interrupted"
         rec.message = f"{label_of(current)}: {e}"
-        write_results(out, rec)
+        write_results(plan.out, rec)
         if isinstance(e, Divergence):
             ckpt.unlink(missing_ok=True)
         raise type(e)(rec.message, e.history) from None
     return done
 
 
-def _price(bp: Blueprint, job: Job, rec: RunRecord, done: dict[str, FitResult], *,
-           cost: CostSection, batch_size: int) -> dict:
-    """Cost rows of the run, priced by the resolved ``[cost]`` section: its traced steps on its
-    device (and, where the algorithm asks, the same step of ``batch_size`` examples on every
-    other kind's preset), GPU bands, measured torch steps; runs that never touched a device
-    get the GPU rows of their BP step."""
-    algo = bp.algorithm.name
+#: Where the checkpoint's label table keeps a finished pipeline's ``meta.stages``.
+STAGES_KEY = "meta.stages"
+
+
+def _record_stages(rec: RunRecord, model, resolved: dict) -> None:
+    """A pipeline's stages (e.g. the L2ight flow) into ``meta.stages`` (JSON): per stage its
+    label, steps, what it measured and its device work (settings, streamed vectors, energy J at
+    the nominal cost level, from the trace's events of that stage)."""
+    trainer = getattr(model, "trainer", None)
+    if not callable(getattr(trainer, "stage_report", None)):
+        return
+    from .price import device_work
+    work = trainer.stage_summaries()
+    rec.meta["stages"] = json.dumps([{**e, "device": device_work(work.get(e["stage"], {}))}
+                                     for e in trainer.stage_report()])
+    resolved[STAGES_KEY] = rec.meta["stages"]     # kept by the checkpoint for a resumed run
+
+
+def _price(plan: Plan, rec: RunRecord, done: dict[str, FitResult]) -> dict:
+    """Cost rows of the run, priced by the plan's resolved ``[cost]`` section: its traced
+    steps on its device (and, where the algorithm asks, the same step of ``run.batch_size``
+    examples on every other kind's preset), GPU bands, measured torch steps; runs that never
+    touched a device get the GPU rows of their BP step."""
+    bp, job, cost = plan.blueprint, plan.job, plan.cost
+    algo = job.first.name
     spec = registry.ALGORITHMS[algo]
     summaries = done[algo].step_summaries
+    if spec.twin_steps:     # its twin steps are priced on the GPU rows of the BP step
+        from .price import touched_device
+        summaries = [s for s in summaries if touched_device(s)]
     if job.objective is None and (spec.twin or not summaries):
         from .price import price_twin_run
         return price_twin_run(rec.config, job.data.x_train.shape[1], rec.history, cost=cost)
@@ -406,7 +447,7 @@ def _price(bp: Blueprint, job: Job, rec: RunRecord, done: dict[str, FitResult], 
         for kind in KINDS.values():
             if kind.name != bp.device.kind and kind.default_preset:
                 rows[labels.device_row(kind.default_preset, algo)] = _one_step_summary(
-                    bp, batch_size, kind.default_preset, job.data)
+                    plan, kind.default_preset)
     if job.objective is not None:     # a PDE network: no MLP for the BP / measured rows
         config = {k: v for k, v in rec.config.items() if k != "model.hidden"}
         return price_run(cost, 0, rec, rows, summaries[-1], measure=False, config=config)
@@ -426,61 +467,18 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     and ``Interrupted`` propagates (the checkpoint is kept for ``resume``).
     """
     set_threads(cfg.run.threads)
-    out = resolve_target(Path(out) if out is not None
-                         else prepare(cfg, overwrite=overwrite, resume=resume))
-    bp, config_hash = Blueprint.of(cfg), cfg.config_hash
-    saved = (checkpoint.load(checkpoint.path_for(out), cfg.run_id, config_hash)
+    out = (prepare(cfg, overwrite=overwrite, resume=resume) if out is None
+           else resolve_target(out))       # prepare returns the real target already
+    saved = (checkpoint.load(checkpoint.path_for(out), cfg.run_id, cfg.config_hash)
              if resume else None)
-    job = resolve_job(bp, cfg.run, cfg.data, cfg.cost)
-    rec = RunRecord(config=cfg.flat(), versions=provenance.versions(),
-                    config_toml=config_to_toml(cfg), run_id=cfg.run_id, meta=job.meta)
-    done = _train_stages(bp, job, rec, out, saved, run=cfg.run, config_hash=config_hash,
-                         echo=echo, progress=progress, stop=stop)
-    priced = _price(bp, job, rec, done, cost=cfg.cost, batch_size=cfg.run.batch_size)
-    rec.costs.update({name: r.to_dict() for name, r in priced.items()})
-    write_results(out, rec)
-    checkpoint.path_for(out).unlink(missing_ok=True)
+    bp = Blueprint.of(cfg)
+    plan = Plan(out=out, run_id=cfg.run_id, config_hash=cfg.config_hash, config=cfg.flat(),
+                config_toml=config_to_toml(cfg), run=cfg.run, cost=cfg.cost, blueprint=bp,
+                job=resolve_job(bp, cfg.run, cfg.data, cfg.cost))
+    rec = RunRecord(config=plan.config, versions=provenance.versions(),
+                    config_toml=plan.config_toml, run_id=plan.run_id, meta=dict(plan.job.meta))
+    done = _train_stages(plan, rec, saved, echo=echo, progress=progress, stop=stop)
+    rec.costs.update({name: r.to_dict() for name, r in _price(plan, rec, done).items()})
+    write_results(plan.out, rec)
+    plan.ckpt.unlink(missing_ok=True)
     return rec
-
-
-def split_validation(data: Dataset, fraction: float, seed: int):
-    """Hold out ``fraction`` of the training set (stratified by class, stream ``VAL_SPLIT`` of
-    the seed) for choosing settings; the test split is never used for that."""
-    if fraction <= 0:
-        return data, None
-    y = data.y_train
-    val_idx = torch.from_numpy(stratified_indices(y.numpy(), round(fraction * y.numel()),
-                                                  derive_seed(seed, VAL_SPLIT) % 2 ** 32))
-    keep = torch.ones(y.numel(), dtype=torch.bool)
-    keep[val_idx] = False
-    val = (data.x_train[val_idx], y[val_idx])
-    return dataclasses.replace(data, x_train=data.x_train[keep], y_train=y[keep]), val
-
-
-def standardize_with(data: Dataset, val):
-    """Standardise with training statistics; the validation split uses the same statistics."""
-    if val is None:
-        return standardize(data), None
-    val_x = standardize(dataclasses.replace(data, x_test=val[0])).x_test
-    return standardize(data), (val_x, val[1])
-
-
-#: Above this many device weights, building and sizing the devices takes long enough (tens of
-#: seconds to minutes) that the run says what it is doing first.
-LARGE_BUILD_WEIGHTS = 1_000_000
-
-
-def _announce_large_build(bp: Blueprint, input_shape, echo=print) -> None:
-    """No silent start: a large network says it is being built before the minutes it takes."""
-    if bp.algorithm.name == "tt-zo":
-        return
-    try:
-        from .build import model_for
-        shapes = model_for(bp, stage_settings(bp.algorithm, bp.algorithm.name),
-                           input_shape).device_shapes()
-    except (ValueError, ConfigError):   # pragma: no cover - check_network has named the block already
-        return
-    n = sum(a * b for a, b in shapes)
-    if n > LARGE_BUILD_WEIGHTS:
-        echo(f"forwardlab: building and sizing {len(shapes)} device block(s) with {n:,} weights "
-             f"on {bp.device.preset}; a network this large takes a while before the first step")

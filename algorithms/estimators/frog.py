@@ -14,15 +14,20 @@ trainer's rule), and δ_j = [L(θ + s v_j) − L(θ − s v_j)]/(2s). 2k device 
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor
 
 from .base import check_losses
 from .directions import sample_directions
 from ..checks import count as _count, positive_float as _positive
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["FROG", "SCALES", "project_on_rows"]
 

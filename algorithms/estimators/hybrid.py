@@ -41,13 +41,18 @@ Row 0 is the clean setting (its outputs serve the step's exact host gradients an
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor
 
 from .base import check_losses
 from .directions import sample_directions
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["HybridZO", "HYBRID_DIFFERENCES"]
 

@@ -20,15 +20,20 @@ trainer's rule.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor
 
 from .base import check_losses, unit
 from .directions import sample_directions
 from ..checks import positive_float as _positive
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["LocalGuess", "VARIANTS"]
 

@@ -11,7 +11,6 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-import torch
 
 from ..estimators.hybrid import HYBRID_DIFFERENCES, HybridZO
 from ..network import knob_steps
@@ -22,6 +21,8 @@ from ..settings import (CommonSettings, bad, choice, head_optimizer, integer, kn
 from ..tt import core_to_matrix, parse_tt_layer
 from ..tt_network import ACTIVATIONS, TTNetwork, check_chain, tt_init_cores
 from ..tt_zo import OutputCrossEntropy, TTZOTrainer
+
+from hwsim.lazy import torch
 
 __all__ = ["TTZOSettings", "TTModel", "TT_DIGITS_EXAMPLE", "TT_GRADIENTS", "tt_shapes", "tt_model", "tt_layout",
            "tt_initial_weights", "tt_check_task"]

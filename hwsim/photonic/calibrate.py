@@ -41,16 +41,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-import torch
-from torch import Tensor
 
 from ..effects.validate import require_positive
 
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
 __all__ = ["BlockJacobian", "measure_block_jacobian", "hadamard_probes", "probe_count",
-           "DEFAULT_STEP_RAD",
-           "DEFAULT_PROBE_ROWS"]
+           "DEFAULT_STEP_RAD", "DEFAULT_PROBE_ROWS"]
 
 DEFAULT_STEP_RAD = 0.5
 DEFAULT_PROBE_ROWS = 1024

@@ -18,7 +18,8 @@ from hwsim.trace import Trace
 #: (whole-network algorithms, ``spec.whole_network``, train one oracle for a whole photonic network
 #: and are covered there and by tests/experiments/test_reproduce.py)
 FORWARD_ONLY = [n for n, s in registry.ALGORITHMS.items()
-                if not s.twin and s.check_task is None and not s.whole_network]
+                if not s.twin and s.check_task is None and not s.whole_network
+                and not s.twin_steps]       # a pipeline's first steps are on the twin
 
 
 def devices(model, preset):
