@@ -447,14 +447,16 @@ def _cmd_price(args) -> int:
 
 def _cmd_algorithms(args) -> int:
     from algorithms import registry
-    from .build import Blueprint, stage_devices
+    from .build import Blueprint, stage, stage_devices
     from .config import ConfigError
     from .data import DataError, load_dataset
     try:
         cfg = resolve_cli_config(getattr(args, "config", None), getattr(args, "sets", []))
         data = load_dataset(cfg.data.dataset, cfg.data.data_dir or None, seed=cfg.run.seed)
         name = cfg.algorithm.name
-        settings, model, devices = stage_devices(Blueprint.of(cfg), name, data.shape)
+        bp = Blueprint.of(cfg)
+        st = stage(bp, name, data.shape)
+        settings, model, devices = st.settings, st.model, stage_devices(bp, st)
     except (ConfigError, DataError) as e:
         return _err(str(e))
     batch = cfg.run.batch_size
