@@ -15,7 +15,8 @@ Entry points (what ``experiments`` calls)::
                                                     # .predict(x) -> (B,) classes
                                                     # .device_queries_per_step() -> int
     train(trainable, x, y, *, epochs, batch_size, seed, trace=None, **loop) -> FitResult
-    describe() -> list[str]                         # one line per algorithm
+    describe(network=None) -> list[str]             # one line per algorithm
+    step_costs(name, settings, model, devices, batch) -> dict   # static per-step device work
     check_capability(name, devices, settings=None)  # one-line MissingCapability if lacking
     results_label(name, settings=None, calibrates=None) -> str
 
@@ -28,6 +29,7 @@ Entry points (what ``experiments`` calls)::
 from __future__ import annotations
 
 import importlib
+import math
 import pkgutil
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping, Sequence
@@ -42,7 +44,7 @@ from .training import FitResult, fit
 __all__ = ["ALGORITHMS", "AlgorithmSpec", "BuildRequest", "DeviceSlot", "register",
            "settings_for", "build", "train", "describe", "check_capability", "results_label",
            "device_layout", "initial_knobs", "Trainable", "capabilities", "TWIN_LABEL",
-           "DEFAULT_LAYOUT"]
+           "DEFAULT_LAYOUT", "capability_text", "step_costs"]
 
 #: How results label a baseline trained with autograd on the design-level map.
 TWIN_LABEL = "ideal digital twin, autograd"
@@ -139,6 +141,14 @@ class AlgorithmSpec:
     #: ``check_epochs(settings, epochs)``: a one-line ValueError where the run's epochs cannot
     #: hold the algorithm's stages (checked before any work)
     check_epochs: Callable[[Any, int], None] | None = None
+    #: settings overrides whose needed capability ``forwardlab algorithms`` prints next to the
+    #: defaults' (``capability_for`` decides it; e.g. mfdd with span directions)
+    capability_cases: tuple[Mapping[str, Any], ...] = ()
+    #: ``step_work(settings, n_blocks, batch)`` → (settings programmed, vectors streamed) of a
+    #: step where that is not one setting per query and ``batch`` vectors per setting (e.g.
+    #: local-guess's global target streams both candidates of a block through each later
+    #: block's clean setting, already programmed); None: (queries, queries × batch)
+    step_work: Callable[[Any, int, int], tuple[int, int]] | None = None
 
     @property
     def whole_network(self) -> bool:
@@ -227,13 +237,71 @@ def settings_for(name: str, values: Mapping[str, Any] | None = None):
     return spec.settings_type(**values)
 
 
-def describe() -> list[str]:
-    """One line per algorithm: name, capability, queries per step (per device block), text."""
+def capability_text(name: str) -> str:
+    """What algorithm ``name`` needs of the device with its default settings and, where the
+    family declares settings that change it (``capability_cases``), with those:
+    ``"-; nominal with directions=input-span"``."""
+    spec = _spec(name)
+    text = spec.capability or "-"
+    cases = []
+    for case in spec.capability_cases:
+        cap = spec.capability_for(spec.settings_type(**case)) or "-"
+        if cap != (spec.capability or "-"):
+            cases.append(f"{cap} with " + ", ".join(f"{k}={v}" for k, v in case.items()))
+    return "; ".join([text, *cases])
+
+
+def step_costs(name: str, settings, model, devices: Sequence, batch: int) -> dict[str, float]:
+    """Static per-step device work of ``name`` on ``devices`` (one per slot) at minibatch
+    ``batch``: ``settings`` (programmed per step: the estimate's queries, plus the calibration
+    of a calibrated Jacobian model amortised over ``recalibrate_every`` steps) and ``vectors``
+    (streamed per step: ``batch`` per training setting — dense stages —, and each calibration
+    setting's probe vectors), with the ``calibration_*`` parts apart. ``vectors`` is NaN where
+    a step's vectors are not settings × batch (layouts other than the model's blocks)."""
+    spec = _spec(name)
+    s = settings if settings is not None else spec.settings_type()
+    train = spec.queries_per_step(s, len(devices))
+    train, vec = (spec.step_work(s, len(devices), batch) if spec.step_work is not None
+                  else (train, train * batch))
+    vec = float(vec) if spec.cross_device_row and not spec.whole_network else float("nan")
+    cal_set = cal_vec = 0.0
+    if spec.uses_jacobian(s) and guess_model_for(name, s, devices) == "calibrated":
+        every = getattr(s, "recalibrate_every", 1)
+        for d in devices:
+            dev = d._device if isinstance(d, TracingOracle) else d
+            a, b = dev.calibration_cost(
+                subset=getattr(s, "calibrate_subset", None),
+                **({"probe_rows": s.calibrate_probe_rows}
+                   if getattr(s, "calibrate_probe_rows", None) else {}),
+                probe_vectors=batch if getattr(s, "calibrate_probes", "") == "minibatch" else None)
+            cal_set += a / every
+            cal_vec += b / every
+    return {"settings": train + cal_set, "vectors": vec + cal_vec,
+            "calibration_settings": cal_set, "calibration_vectors": cal_vec}
+
+
+def describe(network=None) -> list[str]:
+    """One line per algorithm: name, the capability it needs (defaults, and the settings that
+    change it), device queries per step per block, and — for ``network`` = (model, devices,
+    batch) — settings and streamed vectors per step on that network (calibration amortised;
+    energy and CPU time depend on the run: ``forwardlab run`` prints them), then its text."""
     out = []
     for s in ALGORITHMS.values():
         q = s.queries_per_step(None, 1)
-        out.append(f"{s.name:<12} needs {s.capability or '-':<8} {q:>3} queries/step/block  "
-                   f"{s.description} [{s.label}]")
+        per = ""
+        if network is not None:
+            model, devices, batch = network
+            try:
+                slots = s.layout(s.settings_type(), model)
+                c = (step_costs(s.name, None, model, devices, batch)
+                     if len(slots) == len(devices) and s.traced and not s.twin
+                     and not s.whole_network else None)
+            except (ValueError, AttributeError, TypeError):
+                c = None
+            per = (f"{c['settings']:>7,.1f} {c['vectors']:>10,.0f}  " if c is not None
+                   and math.isfinite(c["vectors"]) else f"{'':>7} {'':>10}  ")
+        out.append(f"{s.name:<12} needs {capability_text(s.name):<8} {q:>3} queries/step/block "
+                   f"{per} {s.description} [{s.label}]")
     return out
 
 

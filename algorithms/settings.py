@@ -23,7 +23,7 @@ from typing import Any
 from . import updates
 from .checks import bad, choice, integer, nonnegative, positive
 from .schedules import SCHEDULE_KINDS, Schedule, schedule_from
-from .trainer import GUESS_MODELS, PREDICTIONS, SCHEDULES
+from .trainer import CALIBRATION_PROBES, GUESS_MODELS, PREDICTIONS, SCHEDULES
 
 __all__ = ["setting", "bad", "positive", "nonnegative", "integer", "choice",
            "LRScheduleSettings", "CommonSettings", "GuessModelSettings", "OPTIMIZERS", "optimizer",
@@ -153,6 +153,14 @@ class GuessModelSettings(CommonSettings):
                                      "steps")
     calibrate_subset: int | None = setting(None, "knob indices per block per calibration "
                                            "(None: all)", "knobs")
+    calibrate_probe_rows: int | None = setting(
+        None, "probe vectors per calibration setting, rounded up to the Hadamard size >= the "
+        "layer's inputs (None: the device's default, 1024 on MZI meshes)", "vectors")
+    calibrate_probes: str = setting("hadamard", f"probe inputs of a calibration setting, one of "
+                                    f"{CALIBRATION_PROBES} (minibatch: the step's own inputs, W "
+                                    "by least squares on their span)")
+    broyden: float = setting(0.0, "weight of the rank-one secant (Broyden) update of the "
+                             "calibrated Jacobian from each step's own readouts (0: off)", "1")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -160,6 +168,19 @@ class GuessModelSettings(CommonSettings):
         choice(o, "guess_model", self.guess_model, ("auto", *GUESS_MODELS))
         integer(o, "recalibrate_every", self.recalibrate_every, 1, 10 ** 9)
         integer(o, "calibrate_subset", self.calibrate_subset, 1, 10 ** 6, allow_none=True)
+        integer(o, "calibrate_probe_rows", self.calibrate_probe_rows, 1, 10 ** 6,
+                allow_none=True)
+        choice(o, "calibrate_probes", self.calibrate_probes, CALIBRATION_PROBES)
+        nonnegative(o, "broyden", self.broyden)
+        if self.broyden > 1:
+            raise bad(o, "broyden", self.broyden, "a weight in [0, 1] (0: off)")
+
+    def calibration_keys(self) -> dict:
+        """The trainer keys of the calibrated Jacobian model (:class:`LocalTrainer`)."""
+        return {"recalibrate_every": self.recalibrate_every,
+                "calibrate_subset": self.calibrate_subset,
+                "calibrate_probe_rows": self.calibrate_probe_rows,
+                "calibrate_probes": self.calibrate_probes, "broyden": self.broyden}
 
 
 # --------------------------------------------------------------------------- update rules

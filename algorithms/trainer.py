@@ -45,13 +45,17 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 __all__ = ["Streams", "TrainState", "LocalTrainer", "GlobalTrainer", "SCHEDULES", "PREDICTIONS",
-           "HEAD_MODES", "GUESS_MODELS", "TARGETS"]
+           "HEAD_MODES", "GUESS_MODELS", "TARGETS", "CALIBRATION_PROBES", "broyden_update"]
 GUESS_MODELS = ("nominal", "calibrated")
 #: What a stage's knob estimate differentiates: "local" — the stage's own head loss on its clean
 #: input (Mono-Forward); "global" — the network's end-to-end loss (the last head's loss after
 #: every later stage, each at its clean setting of the step, queried on the device), the
 #: "global target" of Fournier et al. (arXiv:2306.06968).
 TARGETS = ("local", "global")
+#: probe inputs of a calibration setting: "hadamard" (±1 Hadamard rows, ``calibrate_probe_rows``
+#: of them, ≥ the layer's inputs) or "minibatch" (the step's own B inputs; W by least squares,
+#: restricted to their span — where the step's guess lives)
+CALIBRATION_PROBES = ("hadamard", "minibatch")
 PREDICTIONS = ("last", "sum")
 HEAD_MODES = ("exact", "zo")
 
@@ -211,6 +215,42 @@ class _Common:
             return torch.stack(scores).sum(0).argmax(-1)
 
 
+def broyden_update(cal, delta_knobs: Mapping[str, Tensor], probes: Tensor, dz: Tensor,
+                   weight: float = 1.0):
+    """Broyden's rank-one secant update of a measured block Jacobian (Broyden 1965, "good"
+    update; per block, since a knob moves only its own block).
+
+    ``cal``: a :class:`~hwsim.photonic.calibrate.BlockJacobian` (jac (p, q, nk, k, k));
+    ``delta_knobs``: the knob difference Δ between two settings (``mesh_phases``,
+    ``sigma_phases``, rad; only the measured indices are used); ``probes`` X (N, n_in): the
+    inputs both settings were read with; ``dz`` (N, n_out): the difference of their readouts.
+    The residual R = dz − X (J Δ)ᵀ is lifted to the weight by least squares,
+    R_W = (X⁺ R)ᵀ, and every block gets J_pqj += w · R_W,pq Δ_pqj / ‖Δ_pq‖², so that with w = 1
+    the new model reproduces the observed readout change (the secant condition
+    X (J' Δ)ᵀ = dz, for N ≤ n_in and X of full row rank). Host only.
+    """
+    import dataclasses
+
+    p, q, nk, k, _ = cal.jac.shape
+    n_mesh = math.prod(cal.mesh_shape[2:])
+    d = torch.cat([delta_knobs["mesh_phases"].reshape(p, q, n_mesh),
+                   delta_knobs["sigma_phases"].reshape(p, q, k)], dim=-1).to(cal.jac.dtype)
+    keep = torch.zeros(nk, dtype=torch.bool)
+    keep[cal.indices] = True
+    d = d * keep                                                  # measured knobs only
+    jd = torch.einsum("pqjab,pqj->pqab", cal.jac, d)              # (p, q, k, k)
+    full = jd.transpose(1, 2).reshape(p * k, q * k)[: cal.n_out, : cal.n_in]
+    x = probes.to(cal.jac.dtype).reshape(-1, cal.n_in)
+    resid = dz.to(cal.jac.dtype).reshape(x.shape[0], cal.n_out) - x @ full.T
+    lift = (torch.linalg.pinv(x.double()).to(cal.jac.dtype) @ resid).T      # (n_out, n_in)
+    lift = torch.nn.functional.pad(lift, (0, q * k - cal.n_in, 0, p * k - cal.n_out))
+    blocks = lift.reshape(p, k, q, k).transpose(1, 2)             # (p, q, k, k)
+    norm2 = (d * d).sum(-1)                                       # (p, q)
+    scale = torch.where(norm2 > 0, weight / norm2.clamp_min(1e-30), torch.zeros_like(norm2))
+    jac = cal.jac + torch.einsum("pqab,pqj->pqjab", blocks * scale[..., None, None], d)
+    return dataclasses.replace(cal, jac=jac)
+
+
 class LocalTrainer(_Common):
     """Mono-Forward local training through the device (see module docstring).
 
@@ -229,7 +269,12 @@ class LocalTrainer(_Common):
             :mod:`hwsim.photonic.calibrate`), re-measured every ``recalibrate_every`` steps at the
             current knobs (its queries are traced in the step that makes them);
             ``calibrate_subset``: knob indices per block measured each time (None: all) — the
-            guess then moves only those knobs until the next calibration.
+            guess then moves only those knobs until the next calibration;
+            ``calibrate_probe_rows``: probe vectors per calibration setting (None: the device's
+            default); ``calibrate_probes``: one of :data:`CALIBRATION_PROBES`;
+            ``broyden``: weight w ∈ [0, 1] of a rank-one secant (Broyden) update of the
+            calibrated Jacobian from each step's own ±s·u readouts of the minibatch (0: off;
+            no extra setting or vector — see :func:`broyden_update`; dense stages only).
         target: what each stage's knob estimate differentiates (:data:`TARGETS`): "local" — its
             own head loss; "global" — the network's end-to-end loss: the stage's perturbed
             readouts go on through the later stages (each programmed once per step at its clean
@@ -245,8 +290,9 @@ class LocalTrainer(_Common):
                  *, projection_dims: Sequence[int | None] | None = None, head: str = "exact",
                  head_estimator: Directional | None = None, prediction: str = "last",
                  guess_model: str = "nominal", recalibrate_every: int = 20,
-                 calibrate_subset: int | None = None, target: str = "local", seed: int = 0,
-                 trace: Trace | None = None, heads: Sequence | None = None) -> None:
+                 calibrate_subset: int | None = None, calibrate_probe_rows: int | None = None,
+                 calibrate_probes: str = "hadamard", broyden: float = 0.0, target: str = "local",
+                 seed: int = 0, trace: Trace | None = None, heads: Sequence | None = None) -> None:
         if target not in TARGETS:
             raise ValueError(f"target = {target!r}; allowed: {TARGETS}")
         if guess_model not in GUESS_MODELS:
@@ -255,6 +301,11 @@ class LocalTrainer(_Common):
             raise ValueError(f"recalibrate_every = {recalibrate_every!r}; allowed: an integer >= 1")
         if head not in HEAD_MODES:
             raise ValueError(f"head = {head!r}; allowed: {HEAD_MODES}")
+        if calibrate_probes not in CALIBRATION_PROBES:
+            raise ValueError(f"calibrate_probes = {calibrate_probes!r}; allowed: "
+                             f"{CALIBRATION_PROBES}")
+        if not 0.0 <= float(broyden) <= 1.0:
+            raise ValueError(f"broyden = {broyden!r}; allowed: a weight in [0, 1] (0: off)")
         if head == "zo" and head_estimator is None:
             raise ValueError("head = 'zo' needs a head_estimator")
         if prediction not in PREDICTIONS:
@@ -278,6 +329,13 @@ class LocalTrainer(_Common):
                 net.oracles[i].require("nominal" if guess_model == "nominal" else "calibrate")
         self.guess_model, self.recalibrate_every = guess_model, recalibrate_every
         self.calibrate_subset = calibrate_subset
+        self.calibrate_probe_rows, self.calibrate_probes = calibrate_probe_rows, calibrate_probes
+        self.broyden = float(broyden) if guess_model == "calibrated" else 0.0
+        # the secant needs one readout per input row: dense stages (an im2col stage's
+        # readout is laid out per image) keep the measured Jacobian until recalibrated
+        self._secant_stages = {i for i, st in enumerate(net.stages)
+                               if len(st.device_out_shape) == 1}
+        self._readouts: dict[int, list] = {}     # stage → [(settings, readout)] of this step
         self._knob_opt, self._digital_opt = knob_optimizer, digital_optimizer
         self.state = self._init_state(net, initial_knobs, self.heads, knob_optimizer,
                                       digital_optimizer, self.estimators, seed)
@@ -290,6 +348,8 @@ class LocalTrainer(_Common):
         def loss(settings: Tensor) -> Tensor:           # (n, d) → (n,), ONE batched device call
             prog = net.program(i, settings, s.fixed[i], s.streams.train_program)
             z = net.device_forward(i, prog, a_in, s.streams.train_query)
+            if i in self._readouts:                     # kept for the secant update
+                self._readouts[i].append((settings.detach(), z.detach()))
             h, _ = st.host_forward(z, dig)
             _flops(self.trace, "host", settings.shape[0] * head.flops(a_in.shape[1]), "loss",
                    FP32 * h.numel())                    # every readout read once
@@ -309,6 +369,8 @@ class LocalTrainer(_Common):
         def loss(settings: Tensor) -> Tensor:
             prog = net.program(i, settings, s.fixed[i], s.streams.train_program)
             z = net.device_forward(i, prog, passes[i]["a_in"], s.streams.train_query)
+            if i in self._readouts:                     # kept for the secant update
+                self._readouts[i].append((settings.detach(), z.detach()))
             a, _ = st.host_forward(z, s.digital[i])                       # (n, B, *out_shape)
             n, B = a.shape[:2]
             for j in range(i + 1, last + 1):
@@ -321,11 +383,37 @@ class LocalTrainer(_Common):
             return head.loss(a.reshape(n, B, -1), y, s.heads[last])
         return loss
 
-    def _knob_pullback(self, i: int) -> Callable[[Tensor], Tensor]:
+    def _secant(self, i: int, readouts: list, a_in: Tensor) -> None:
+        """Rank-one secant update of stage i's calibrated Jacobian from the step's own pair of
+        settings θ ± s·u (an estimate of exactly two settings, e.g. local-guess) and their
+        readouts of the minibatch: no extra device query (see :func:`broyden_update`)."""
+        if not readouts:
+            return
+        settings = torch.cat([r[0] for r in readouts])
+        z = torch.cat([r[1] for r in readouts])
+        if settings.shape[0] != 2:       # only a ± pair is a secant along one direction
+            return
+        m, s, st = self.net.maps[i], self.state, self.net.stages[i]
+        k = m.unflatten(settings, s.fixed[i])
+        delta = {"mesh_phases": torch.remainder(k["mesh_phases"][0] - k["mesh_phases"][1]
+                                                + math.pi, 2 * math.pi) - math.pi,
+                 "sigma_phases": k["sigma_phases"][0] - k["sigma_phases"][1]}
+        rows = st.device_inputs(a_in)[0]                                   # (B, n_in)
+        dz = (z[0] - z[1]).reshape(rows.shape[0], -1)                      # (B, n_out)
+        s.calibration[i] = broyden_update(s.calibration[i], delta, rows, dz, self.broyden)
+        n_out, n_in = st.device_shape
+        # host work: J·Δ (2 per Jacobian entry), the readout prediction and the least-squares
+        # lift (2·B·n_out·n_in each), the rank-one update (2 per Jacobian entry)
+        _flops(self.trace, "host", 4 * s.calibration[i].jac.numel() + 4 * rows.shape[0]
+               * n_out * n_in, "estimator", FP32 * 2 * s.calibration[i].jac.numel())
+
+    def _knob_pullback(self, i: int, a_in: Tensor | None = None) -> Callable[[Tensor], Tensor]:
         """Jᵀ of stage i's knob model: a weight cotangent (n_out, n_in) → θ (d,), host only.
 
         The model is the device's nominal Jacobian, or the calibrated one (measured by forward
-        queries, traced; re-measured here when ``recalibrate_every`` steps have passed)."""
+        queries, traced; re-measured here when ``recalibrate_every`` steps have passed, with the
+        step's input ``a_in`` (1, B, *in_shape) as probes where ``calibrate_probes`` is
+        "minibatch")."""
         o, m, s = self.net.oracles[i], self.net.maps[i], self.state
         theta = s.theta[i]
         if self.guess_model == "nominal":
@@ -333,16 +421,21 @@ class LocalTrainer(_Common):
             return lambda w: m.pullback(theta, o.nominal_vjp(knobs, w))
         if s.calibration[i] is None or s.step - s.calibrated_at[i] >= self.recalibrate_every:
             knobs = m.unflatten(theta, s.fixed[i])
-            s.calibration[i] = o.calibrate(knobs, generator=s.streams.calibrate,
-                                           **({"subset": self.calibrate_subset}
-                                              if self.calibrate_subset else {}))
+            kw = {"subset": self.calibrate_subset} if self.calibrate_subset else {}
+            if self.calibrate_probe_rows is not None:
+                kw["probe_rows"] = self.calibrate_probe_rows
+            if self.calibrate_probes == "minibatch":
+                if a_in is None:
+                    raise ValueError("calibrate_probes = 'minibatch' needs the step's inputs")
+                kw["probes"] = self.net.stages[i].device_inputs(a_in)[0]      # (B·L, n_in)
+            s.calibration[i] = o.calibrate(knobs, generator=s.streams.calibrate, **kw)
             s.calibrated_at[i] = s.step
         cal = s.calibration[i]
         return lambda w: m.pullback(theta, cal.vjp(w))
 
     def _guess(self, i: int, dz: Tensor, a_in: Tensor) -> Tensor:
         """Exact digital ∂L/∂z → ∂L/∂W → knob space through the Jacobian model (host only)."""
-        return self._knob_pullback(i)(self.net.stages[i].weight_cotangent(dz, a_in))
+        return self._knob_pullback(i, a_in)(self.net.stages[i].weight_cotangent(dz, a_in))
 
     def _span_directions(self, i: int, p: dict, est: SpanProjection) -> Tensor:
         """P random knob directions in the span of stage i's local gradients (see
@@ -362,7 +455,7 @@ class LocalTrainer(_Common):
                                         + 2 * s.theta[i].numel() * (P + 2)), "estimator")
         # every map below keeps the leading P: one batched pass, no loop over directions
         dz, _ = st.host_backward(p["ctxs"], dh.reshape(P, B, *st.out_shape))
-        return self._knob_pullback(i)(st.weight_cotangent(dz, p["a_in"]))
+        return self._knob_pullback(i, p["a_in"])(st.weight_cotangent(dz, p["a_in"]))
 
     def _activity_extras(self, i: int, p: dict, y: Tensor) -> tuple[Callable, dict]:
         st, s = self.net.stages[i], self.state
@@ -445,6 +538,10 @@ class LocalTrainer(_Common):
                     extras["directions"] = self._span_directions(i, p, est)
                 if "activity" in est.needs:
                     loss_fn, extras = self._activity_extras(i, p, y)
+                secant = (self.broyden > 0 and s.calibration[i] is not None
+                          and i in self._secant_stages)
+                if secant:
+                    self._readouts[i] = []
                 with coalesced(self.trace) as mark:     # chunk calls trace as one call
                     if loss_fn is None and self.target == "global":
                         # one call (no chunks): each later stage is queried once per estimate
@@ -454,6 +551,8 @@ class LocalTrainer(_Common):
                                                self._settings_per_call(i, p["a_in"]), mark)
                     g_theta, s.estimator[i], info = est.estimate(
                         loss_fn, s.theta[i], s.estimator[i], s.streams.directions, **extras)
+                if secant:
+                    self._secant(i, self._readouts.pop(i), p["a_in"])
                 # combining the directions (Σ_p δ_p u_p: 2 FLOPs per direction and knob) reads
                 # every direction once and writes the estimate once
                 combine = est.combine_flops(s.theta[i].numel())

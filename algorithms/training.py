@@ -18,11 +18,12 @@ ends in the same state as one uninterrupted call.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Protocol
 
 
-from hwsim.trace import Trace
+from hwsim.trace import Trace, device_totals
 
 from .seeds import BATCHES, generator
 
@@ -58,6 +59,7 @@ class FitResult:
     history: dict[str, list[float]] = field(default_factory=dict)   # per-epoch metrics
     step_losses: list[dict[str, float]] = field(default_factory=list)
     step_summaries: list[dict[str, float]] = field(default_factory=list)
+    cpu_s: float = 0.0          # process CPU seconds of the training steps so far
     epochs_done: int = 0          # phases finished; fit(..., result=r) continues after them
     steps_done: int = 0
     batch_state: Tensor | None = None   # minibatch generator state after ``epochs_done`` phases
@@ -140,6 +142,12 @@ class Classification:
         return f"{key.replace('_', ' ')} {metrics[key]:.4f}" if key else f"steps {metrics['steps']:.0f}"
 
 
+def _last(history: dict, key: str) -> float:
+    """The last recorded value of a cumulative history entry (0 before the first epoch)."""
+    values = history.get(key)
+    return float(values[-1]) if values else 0.0
+
+
 def fit(model, x: Tensor | None = None, y: Tensor | None = None, *, epochs: int,
         batch_size: int | None = None, seed: int | None = None,
         gen: torch.Generator | None = None, schedule: str = "simultaneous",
@@ -158,7 +166,11 @@ def fit(model, x: Tensor | None = None, y: Tensor | None = None, *, epochs: int,
 
     Step inputs come from ``gen``, or from the task's stream of ``seed`` (one of the two).
     ``n_stages``: device blocks of the greedy schedule (default ``model.n_stages``, else 1).
-    The history records per epoch the task's :meth:`Task.epoch_metrics` and ``steps``.
+    The history records per epoch the task's :meth:`Task.epoch_metrics`, ``steps`` and, where a
+    trace is given, cumulative over the epochs so far, ``device_settings`` (settings
+    programmed) and ``streamed_vectors`` (input vectors streamed, calibration probes
+    included); ``result.cpu_s`` adds up the process CPU seconds of the training steps
+    (evaluation excluded; not in the history, which is reproducible).
 
     A model with ``begin_epoch(epoch)`` is told each epoch's index before its first step (its
     learning-rate schedules read it). Callbacks: ``on_step(steps_done, result)`` after every
@@ -192,6 +204,7 @@ def fit(model, x: Tensor | None = None, y: Tensor | None = None, *, epochs: int,
         if epoch < result.epochs_done:
             continue
         losses: dict[str, list[float]] = {}
+        first_summary, cpu0 = len(result.step_summaries), time.process_time()
         begin = getattr(model, "begin_epoch", None)   # per-epoch learning-rate schedules
         if callable(begin):
             begin(epoch)
@@ -214,8 +227,16 @@ def fit(model, x: Tensor | None = None, y: Tensor | None = None, *, epochs: int,
                                  f"non-finite {', '.join(bad)}", result.history)
             if stop is not None and stop():
                 raise Interrupted(f"interrupted at step {step} (epoch {epoch + 1})", result.history)
+        cpu = time.process_time() - cpu0             # the epoch's training steps only
         em = task.epoch_metrics(model, {k: sum(v) / len(v) for k, v in losses.items()}, stages)
         em["steps"] = float(step)
+        # cumulative costs in what the device did: every table can put them next to accuracy
+        # (the CPU time is kept apart: it is not reproducible, the history is)
+        result.cpu_s += cpu
+        if trace is not None:
+            done = device_totals(result.step_summaries[first_summary:])
+            em["device_settings"] = _last(result.history, "device_settings") + done["settings"]
+            em["streamed_vectors"] = _last(result.history, "streamed_vectors") + done["vectors"]
         for k, v in em.items():
             result.history.setdefault(k, []).append(v)
         result.epochs_done, result.steps_done, result.batch_state = epoch + 1, step, g.get_state()

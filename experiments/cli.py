@@ -12,7 +12,7 @@
                      [--project weights=N,layers=L]    re-price from stored traces (headline;
                                                        --detail: the full ledger and the chip)
     forwardlab presets [NAME]                          list presets / print one as TOML
-    forwardlab algorithms                              list algorithms, capability, queries/step
+    forwardlab algorithms [--config F] [--set K=V]     capability, settings and vectors per step
     forwardlab warmup                                  compile the numba kernels now
     forwardlab reproduce NAME [--quick] [--seeds N] [--out DIR] [--data-dir DIR] [--resume] | --list
                                                        re-run a published training experiment
@@ -143,7 +143,10 @@ def _parser() -> argparse.ArgumentParser:
     pc.add_argument("--project", metavar="weights=N,layers=L",
                     help="price the run's step re-shaped for L square layers holding N weights "
                          "(no training: per-step figures only)")
-    sub.add_parser("algorithms", help="list the algorithms: capability, device queries per step")
+    al = sub.add_parser("algorithms", help="list the algorithms: the capability each needs, device "
+                                           "settings and streamed vectors per step on the "
+                                           "configured network")
+    _add_config_options(al)
     sub.add_parser("warmup", help="compile the numba kernels now (done once per checkout; runs "
                                   "announce it when they have to)")
     pr = sub.add_parser("presets", help="list device presets, or print one as TOML")
@@ -445,12 +448,48 @@ def _cmd_price(args) -> int:
 
 
 def _cmd_algorithms(args) -> int:
-    from algorithms.registry import describe
-    print("name         capability  device queries per step per block, what it is [label]")
+    from algorithms import registry
+    if not getattr(args, "config", None) and not getattr(args, "sets", []):
+        # the plain listing names things only: no device is built, so no torch is imported
+        print("name         needs (defaults; settings that change it)  device queries per step "
+              "per block; what it is [label]")
+        for line in registry.describe():
+            print(line)
+        print("(settings, streamed vectors and the capability of a configured network, "
+              "calibration amortised: `forwardlab algorithms --config FILE` or `--set KEY=VALUE`, "
+              "which builds its devices; energy and CPU time: `forwardlab run` prints them next "
+              "to accuracy)")
+        return 0
+    from .build import Blueprint, stage, stage_devices
+    from .config import ConfigError
+    from .data import DataError, load_dataset
+    try:
+        cfg = resolve_cli_config(getattr(args, "config", None), getattr(args, "sets", []))
+        data = load_dataset(cfg.data.dataset, cfg.data.data_dir or None, seed=cfg.run.seed)
+        name = cfg.algorithm.name
+        bp = Blueprint.of(cfg)
+        st = stage(bp, name, data.shape)
+        settings, model, devices = st.settings, st.model, stage_devices(bp, st)
+    except (ConfigError, DataError) as e:
+        return _err(str(e))
+    batch = cfg.run.batch_size
+    net = (f"{cfg.data.dataset}, {model.describe() if hasattr(model, 'describe') else 'MLP'} "
+           f"{list(cfg.model.hidden)}, {cfg.device.preset}, batch {batch}")
+    print("name         needs (defaults; settings that change it)  device queries per step per "
+          f"block; per step on {net}: settings, streamed vectors (calibration amortised); "
+          "what it is [label]")
     print("(settings: the [algorithm.settings] table; the [algorithm] shorthands num_directions, "
-          "epsilon, lr, ... set the same fields)")
-    for line in describe():
+          "epsilon, lr, ... set the same fields; energy and CPU time depend on the run: "
+          "`forwardlab run` prints them next to accuracy)")
+    for line in registry.describe((model, devices, batch)):
         print(line)
+    spec = registry.ALGORITHMS[name]
+    if not spec.twin and not spec.whole_network:
+        c = registry.step_costs(name, settings, model, devices, batch)
+        print(f"\nconfigured: {name} needs {spec.capability_for(settings) or 'no capability'}; "
+              f"per step on this network {c['settings']:,.1f} settings "
+              f"({c['calibration_settings']:,.1f} calibration) and {c['vectors']:,.0f} streamed "
+              f"vectors ({c['calibration_vectors']:,.0f} calibration)")
     return 0
 
 

@@ -204,6 +204,16 @@ def _file_units(path: Path) -> dict[str, str]:
     return units
 
 
+def cpu_seconds(rec, stage: str) -> float | None:
+    """Training CPU seconds of ``stage`` (the run's algorithm or a reference) as the run
+    recorded them (``meta.cpu_s.<stage>``); None in files without them."""
+    v = (getattr(rec, "meta", None) or {}).get(f"cpu_s.{stage}")
+    try:
+        return float(v) if v is not None else None
+    except ValueError:
+        return None
+
+
 def _last(values: Sequence[float]) -> float:
     return float(values[-1]) if len(values) else math.nan
 
@@ -232,6 +242,13 @@ def record_row(path: Path | str, rec: RunRecord) -> tuple[dict[str, Any], dict[s
     for algo, hist in rec.references.items():
         for metric, values in hist.items():
             row[f"ref.{algo}.{metric}"] = _last(values)
+    # training CPU seconds per stage (meta: not reproducible, so not in the history)
+    algo = str(config_value(rec.config, "algorithm.name", "algorithm", default="mfdd"))
+    for stage in [algo, *rec.references]:
+        cpu = cpu_seconds(rec, stage)
+        if cpu is not None:
+            row["cpu_s" if stage == algo else f"ref.{stage}.cpu_s"] = cpu
+            units["cpu_s" if stage == algo else f"ref.{stage}.cpu_s"] = "s"
     costs = {_own_gpu_name(n, rec.config): d for n, d in priced_rows(rec.costs).items()}
     for name, report in costs.items():
         for key, v in report.items():

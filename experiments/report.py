@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from .frame import config_value, find_results, frame_from_records, is_gpu_report
+from .frame import (config_value, cpu_seconds, find_results, frame_from_records,
+                    is_gpu_report)
 from .results import RunRecord, priced_rows, read_results
 from .si import format_si, unit_of
 from hwsim.cost.bands import format_ratio_bands
@@ -55,19 +56,66 @@ def _run_label(algo: str, preset, config=None, stored: str = "") -> str:
 
 
 def accuracy_table(rec: RunRecord) -> str:
-    """Final test accuracy of the device run and of each reference, one row each."""
+    """Final test accuracy of the device run and of each reference, one row each, with what
+    training cost where the run recorded it: device settings, streamed vectors, device
+    training energy (energy per step × steps) and training CPU time ("-" where a row has none,
+    e.g. the twin references' device columns)."""
     algo = config_value(rec.config, "algorithm", "algorithm.name", default="mfdd")
     preset = config_value(rec.config, "device_preset", "device.preset", default="?")
     label = _run_label(str(algo), preset, rec.config, rec.meta.get("algorithm_label", ""))
     if "test_error" in rec.history:      # a PDE run: relative L2 error in place of accuracy
         return _error_table(rec, label)
-    rows = [(label, rec.history.get("test_accuracy", [math.nan])[-1])]
+    rows = [(label, rec.history.get("test_accuracy", [math.nan])[-1],
+             _cost_cells(rec.history, _training_energy(rec), cpu_seconds(rec, str(algo))))]
     for mode, hist in rec.references.items():
-        rows.append((_run_label(mode, preset), hist.get("test_accuracy", [math.nan])[-1]))
+        rows.append((_run_label(mode, preset), hist.get("test_accuracy", [math.nan])[-1],
+                     _cost_cells(hist, None, cpu_seconds(rec, mode))))
     width = max(len(r[0]) for r in rows)
-    lines = [f"{'model':<{width}}  test accuracy", f"{'-' * width}  -------------"]
-    lines += [f"{name:<{width}}  {acc:.4f}" for name, acc in rows]
+    if not any(any(c != "-" for c in r[2]) for r in rows):      # files without the counts
+        lines = [f"{'model':<{width}}  test accuracy", f"{'-' * width}  -------------"]
+        lines += [f"{name:<{width}}  {acc:.4f}" for name, acc, _ in rows]
+        return "\n".join(lines)
+    # cost in what the device did, next to accuracy (cumulative over training)
+    head = ["test accuracy", *_COST_HEADS]
+    cells = [[f"{acc:.4f}", *c] for _, acc, c in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
+    width = min(width, TERMINAL_WIDTH - sum(w + 2 for w in widths))
+    lines = [f"{'model':<{width}}  " + "  ".join(h.rjust(w) for h, w in zip(head, widths)),
+             f"{'-' * width}  " + "  ".join("-" * w for w in widths)]
+    for (name, _, _), c in zip(rows, cells):
+        if len(name) > width:           # never cut a name: it gets a line of its own
+            lines.append(name)
+            name = ""
+        lines.append(f"{name:<{width}}  " + "  ".join(x.rjust(w) for x, w in zip(c, widths)))
     return "\n".join(lines)
+
+
+#: the cost columns of the accuracy table: device settings programmed, input vectors streamed
+#: (calibration probes included), device training energy and the host's training CPU time
+_COST_HEADS = ("settings", "vectors", "energy", "CPU time")
+
+
+def _count(v) -> str:
+    return f"{v:,.0f}" if v is not None and math.isfinite(v) else "-"
+
+
+def _cost_cells(hist: Mapping, energy_j: float | None, cpu_s: float | None) -> list[str]:
+    last = {k: (hist.get(k) or [None])[-1] for k in ("device_settings", "streamed_vectors")}
+    return [_count(last["device_settings"]), _count(last["streamed_vectors"]),
+            format_si(energy_j, "J") if energy_j is not None else "-",
+            format_si(cpu_s, "s") if cpu_s is not None else "-"]
+
+
+def _training_energy(rec: RunRecord) -> float | None:
+    """Device energy of the run's training: its device report's energy per step (the mean
+    traced step, analytic model) × its training steps; None where not priced."""
+    from .frame import run_device_report
+    costs = priced_rows(rec.costs)
+    device = run_device_report(costs)
+    steps = (rec.history.get("steps") or [None])[-1]
+    if device is None or steps is None or "total_energy_j" not in costs[device]:
+        return None
+    return float(costs[device]["total_energy_j"]) * float(steps)
 
 
 def _error_table(rec: RunRecord, label: str) -> str:

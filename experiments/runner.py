@@ -352,6 +352,7 @@ def _train_stages(plan: Plan, rec: RunRecord, saved: dict | None, *, echo, progr
 
     for stage, r in done.items():
         record(stage, r.history)
+        rec.meta[f"cpu_s.{stage}"] = f"{getattr(r, 'cpu_s', 0.0):.6g}"
     if algo in done:
         rec.step_summaries = done[algo].step_summaries
     current, result = algo, None
@@ -389,6 +390,7 @@ def _train_stages(plan: Plan, rec: RunRecord, saved: dict | None, *, echo, progr
                            on_epoch=on_epoch, on_epoch_end=on_epoch_end, result=result, stop=stop)
             done[stage] = result
             record(stage, result.history)
+            rec.meta[f"cpu_s.{stage}"] = f"{getattr(result, 'cpu_s', 0.0):.6g}"
             if stage == algo:
                 rec.step_summaries = result.step_summaries
                 _record_stages(rec, model, resolved)

@@ -1,8 +1,9 @@
 """Tables of a comparison for papers and the report page.
 
 * :func:`comparison_table` — one row per setting of the axes (algorithm and device in words,
-  then each other axis), the seed mean ± sample standard deviation of accuracy, energy and
-  latency; each quantity column in one SI-prefixed unit, named in its header;
+  then each other axis), the seed mean ± sample standard deviation of accuracy, device settings,
+  streamed vectors, energy, latency and training CPU time; each quantity column in one
+  SI-prefixed unit (counts whole), named in its header;
 * :func:`to_latex` — that table as a booktabs ``tabular`` (``\\toprule``/``\\midrule``/
   ``\\bottomrule``, units in the headers);
 * :func:`to_html` — any such table as HTML, values never wrapped (``class="nowrap"``).
@@ -20,16 +21,24 @@ import pandas as pd
 from .axes import axis_name, is_categorical
 from .plots import series, si_scale, value_text
 
-__all__ = ["Column", "comparison_table", "runs_table", "to_latex", "to_html", "QUANTITIES"]
+__all__ = ["Column", "comparison_table", "runs_table", "to_latex", "to_html", "QUANTITIES",
+           "COUNT"]
 
-# (column, header, unit) of the quantities compared; a column absent from the runs is left out
+#: unit of a quantity that is a count (printed whole, no SI prefix)
+COUNT = "count"
+# (column, header, unit) of the quantities compared; a column absent from the runs is left out.
+# Cost in what the device does stands next to accuracy: settings programmed, vectors streamed
+# (calibration probes included), device energy, and the host's CPU time of training.
 QUANTITIES = (("test_accuracy", "test accuracy", ""),
               ("ref.mf-ad.test_accuracy", "MF-AD test accuracy (twin)", ""),
               ("ref.bp.test_accuracy", "BP test accuracy (twin)", ""),
+              ("device_settings", "device settings", COUNT),
+              ("streamed_vectors", "streamed vectors", COUNT),
               ("energy_per_step_j", "device energy per step", "J"),
               ("latency_per_step_s", "device latency per step", "s"),
               ("train_energy_j", "device training energy", "J"),
-              ("energy_to_target_j", "device energy to target", "J"))
+              ("energy_to_target_j", "device energy to target", "J"),
+              ("cpu_s", "training CPU time", "s"))
 
 
 @dataclass(frozen=True)
@@ -66,8 +75,8 @@ def _quantity_columns(df: pd.DataFrame, groups) -> list[Column]:
         if col not in df.columns or not df[col].notna().any():
             continue
         values = df[col].to_numpy(float)
-        factor, shown = si_scale(values, unit) if unit else (1.0, "")
-        digits = _digits(values, factor) if unit else 4
+        factor, shown = si_scale(values, unit) if unit not in ("", COUNT) else (1.0, "")
+        digits = 0 if unit == COUNT else _digits(values, factor) if unit else 4
         cells = [_mean_sd(values[rows], factor, digits) for _, _, rows in groups]
         cols.append(Column(f"{header} ({shown})" if shown else header, cells))
     return cols

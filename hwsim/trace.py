@@ -41,6 +41,7 @@ __all__ = [
     "is_kind_field",
     "KIND_PREFIX",
     "ROLES",
+    "device_totals",
 ]
 
 
@@ -306,3 +307,18 @@ class Trace:
     def as_records(self) -> list[dict]:
         """Events as plain dicts (for determinism checks and storage)."""
         return [asdict(e) for e in self.events]
+
+
+def device_totals(summaries: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    """What the devices did over many step summaries: ``settings`` (device settings programmed,
+    Σ ``*.program.settings``) and ``vectors`` (input vectors streamed through a programmed
+    setting, Σ ``*.mvm.vectors``: a calibration setting streams its probe rows, a training
+    setting its minibatch)."""
+    settings = vectors = 0.0
+    for s in summaries:
+        for k, v in s.items():
+            if k.endswith(".program.settings"):
+                settings += v
+            elif k.endswith(".mvm.vectors"):
+                vectors += v
+    return {"settings": settings, "vectors": vectors}

@@ -115,16 +115,31 @@ class LocalGuessSettings(GuessModelSettings):
     reference's ``avg-weight`` estimator, ``trainer/estimators.py``). The last block's target
     is its own head loss under both (it is the network's loss).
 
-    Calibration defaults chosen on the Fashion-MNIST validation split (mzi-default, 784-128-128,
-    full data, lr 2e-3; bench/results/fashion_full_data_3seeds.txt as of commit 3775c63,
-    since removed): 16 knob indices per block
-    re-measured every 10 steps gave val 0.8535 against 0.8458 (8 / 10), 0.8463 (32 / 10),
-    0.8488 (8 / 5), and 0.8318 with every knob every 20 steps (at lr 1e-3, 3.7× the queries)."""
+    Calibration defaults chosen on validation splits. Which knobs, how often: on the
+    Fashion-MNIST validation split (mzi-default, 784-128-128, full data, lr 2e-3;
+    bench/results/fashion_full_data_3seeds.txt as of commit 3775c63, since removed) 16 knob
+    indices per block re-measured every 10 steps gave val 0.8535 against 0.8458 (8 / 10), 0.8463
+    (32 / 10), 0.8488 (8 / 5), and 0.8318 with every knob every 20 steps. What a calibration
+    streams (bench/calibration_cost.py, bench/results/calibration_cost_*.txt; mzi-default, digits
+    64-32-32 and pooled Fashion-MNIST 49-32-32, seed 0): the fewest Hadamard probe rows (the
+    layer's input count rounded up to a power of two, instead of 1,024), a rank-one Broyden
+    update from every step's own ±s·u readouts, and 16 indices every 20 steps had the best
+    validation accuracy of the cheap candidates on both (digits 0.840 vs 0.833 with minibatch
+    probes every 10, 0.815 / 0.812 with minibatch probes and Broyden every 20 / 40; mfdd 0.847)
+    at 15× fewer streamed vectors and 12× less device energy than mfdd. The Broyden update is
+    free in device work but did not measurably help on pooled Fashion (3 seeds: validation 0.566
+    with it, 0.565 without, bench/results/calibration_cost_fashion_ablation.txt)."""
 
-    recalibrate_every: int = setting(10, "re-measure the calibrated Jacobian every N steps",
+    recalibrate_every: int = setting(20, "re-measure the calibrated Jacobian every N steps",
                                      "steps")
     calibrate_subset: int | None = setting(16, "knob indices per block per calibration "
                                            "(None: all)", "knobs")
+    calibrate_probe_rows: int | None = setting(
+        1, "probe vectors per calibration setting, rounded up to the Hadamard size >= the "
+        "layer's inputs (1: that size; None: the device's default, 1024 on MZI meshes)",
+        "vectors")
+    broyden: float = setting(1.0, "weight of the rank-one secant (Broyden) update of the "
+                             "calibrated Jacobian from each step's own readouts (0: off)", "1")
     variant: str = setting("local", f"guess direction, one of {VARIANTS}")
     mix_weight: float = setting(1.0, "weight of the random part (variant 'mixed')", "1")
     target: str = setting("global", f"what the measured step differentiates, one of {TARGETS}: "
@@ -168,8 +183,17 @@ class MFDDSettings(GuessModelSettings):
 
 
 @dataclass(frozen=True)
-class ActivitySettings(CommonSettings):
-    """activity: per-example output perturbation on the host (arXiv:2210.03310)."""
+class ActivitySettings(GuessModelSettings):
+    """activity: per-example output perturbation on the host (arXiv:2210.03310); the
+    weight-space estimate reaches the knobs through the Jacobian model of ``guess_model``
+    (calibrated where every device declares ``calibrate``: on mzi-default the nominal map's
+    Jᵀc has cosine ≈ 0.04 with the device's, hwsim.photonic.calibrate). Calibration keys as
+    local-guess's defaults (16 knob indices per block every 10 steps)."""
+
+    recalibrate_every: int = setting(10, "re-measure the calibrated Jacobian every N steps",
+                                     "steps")
+    calibrate_subset: int | None = setting(16, "knob indices per block per calibration "
+                                           "(None: all)", "knobs")
 
     num_directions: int = setting(4, "activity directions per example", "count")
     epsilon_activity: float = setting(1e-2, "activity perturbation", "readout units")
@@ -203,8 +227,7 @@ def local_trainer(req: BuildRequest,
     guess = {}
     if isinstance(s, GuessModelSettings):
         guess = {"guess_model": guess_model_for(req.name, s, req.oracles),
-                 "recalibrate_every": s.recalibrate_every,
-                 "calibrate_subset": s.calibrate_subset}
+                 **s.calibration_keys()}
     return LocalTrainer(net, req.initial_knobs, req.n_classes, ests,
                         knob_optimizer(s, knob_lr(s, req.oracles)), head_optimizer(s),
                         projection_dims=projection_dims(s.projection_dim, net), head=head,
@@ -278,6 +301,13 @@ def _span(s) -> bool:
     return getattr(s, "directions", "") in SPAN_DIRECTIONS
 
 
+def jacobian_capability(s: GuessModelSettings) -> str:
+    """The capability a Jacobian model needs: ``calibrate`` where the settings ask for the
+    calibrated model, else ``nominal`` (``auto`` works with the nominal map alone and uses
+    ``calibrate`` where every device declares it)."""
+    return "calibrate" if s.guess_model == "calibrated" else "nominal"
+
+
 # --------------------------------------------------------------------------- registration
 register(AlgorithmSpec(
     "mfdd", "Mono-Forward + directional derivatives (Rademacher ±ε/knob, or random directions "
@@ -285,10 +315,11 @@ register(AlgorithmSpec(
     lambda req: local_trainer(req, _mfdd_estimators),
     lambda s, n: n * (1 + (2 * s.num_directions if s.difference == "central"
                            else s.num_directions + 1)),
-    "forward-only", capability_for=lambda s: "nominal" if _span(s) else None,
+    "forward-only", capability_for=lambda s: jacobian_capability(s) if _span(s) else None,
     label_for=lambda s: ("forward-only, calibrated or nominal model" if _span(s)
                          else "forward-only"),
-    uses_jacobian=_span, order=0, short="MF+DD"))
+    uses_jacobian=_span, order=0, short="MF+DD",
+    capability_cases=tuple({"directions": d} for d in SPAN_DIRECTIONS)))
 register(AlgorithmSpec(
     "mfdd-thesis", "MF+DD as in the thesis's code: greedy layer by layer, sphere x d, P=1, "
     "eps=1e-3 norm raised to >= 1 DAC step per knob (rms) of the declared resolution, ZO head, "
@@ -319,23 +350,32 @@ def _guess_queries(s: LocalGuessSettings, n: int) -> int:
     return 3 * n + (n * (n - 1) // 2 if s.target == "global" else 0)
 
 
+def _guess_work(s: LocalGuessSettings, n: int, batch: int) -> tuple[int, int]:
+    """(settings, vectors) of a step: a clean readout and a ± pair per block, B vectors each;
+    the global target streams both candidates (2B vectors) through every later block's clean
+    setting, which is already programmed (no new setting)."""
+    return 3 * n, batch * (3 * n + (n * (n - 1) if s.target == "global" else 0))
+
+
 register(AlgorithmSpec(
     "local-guess", "local-head guess via the calibrated (else nominal) Jacobian, step measured "
     "on device against the network's loss through the later blocks (target = 'global', "
     "arXiv:2306.06968) or the block's own head loss (target = 'local') (calibrated: + 2 x "
-    "calibrate_subset queries every recalibrate_every steps)",
+    "calibrate_subset queries every recalibrate_every steps, Broyden updates between)",
     LocalGuessSettings,
     lambda req: local_trainer(req, lambda s, net, steps: [LocalGuess(s.variant, e, s.mix_weight)
                                                           for e in steps]),
     _guess_queries, _guess_label(LocalGuessSettings()), label_for=_guess_label,
-    capability_for=lambda s: "nominal", uses_jacobian=lambda s: True, order=3))
+    capability_for=jacobian_capability, uses_jacobian=lambda s: True, order=3,
+    capability_cases=({"guess_model": "calibrated"},), step_work=_guess_work))
 register(AlgorithmSpec(
-    "activity", "activity perturbation of block outputs (host), nominal W->knob map",
-    ActivitySettings,
+    "activity", "activity perturbation of block outputs (host), W->knob map through the "
+    "calibrated (else nominal) Jacobian", ActivitySettings,
     lambda req: local_trainer(req, lambda s, net, steps: [Activity(
         s.num_directions, s.epsilon_activity)] * len(steps)),
-    lambda s, n: n, "forward-only, nominal model", capability_for=lambda s: "nominal",
-    order=4))
+    lambda s, n: n, "forward-only, calibrated or nominal model",
+    capability_for=jacobian_capability, uses_jacobian=lambda s: True, order=4,
+    capability_cases=({"guess_model": "calibrated"},)))
 register(AlgorithmSpec(
     "frozen", "control: device knobs never updated, exact digital heads", FrozenSettings,
     lambda req: local_trainer(req, lambda s, net, steps: [None] * len(steps)),

@@ -30,6 +30,12 @@ with it δ = 0.1 / 0.25 / 0.5 rad give 0.45 / 0.80 / 0.93 at N = 32 probes. So �
 central difference then errs by O(δ²/6) ≈ 4 %; an 8-bit heater DAC step, ≤ 0.06 rad near π,
 devices.md §5.2, is ≤ 6 % of 2δ) and the Hadamard probes are repeated to at least
 ``probe_rows`` = 1024 rows (noise ∝ 1/√rows).
+
+Any other probe matrix X (N, n_in) works too (``probes=``): W is then the least-squares
+(minimum-norm) solution Wᵀ = X⁺ Y. With N < n_in (e.g. a training minibatch of B inputs) it
+is W restricted to the row span of X — exactly what a gradient guess built from those same
+inputs needs, since the weight cotangent Σ_b δz_b x_bᵀ lies in that span — at no probe vector
+beyond the ones the caller streams anyway.
 """
 from __future__ import annotations
 
@@ -45,8 +51,8 @@ from hwsim.lazy import torch
 if TYPE_CHECKING:
     from torch import Tensor
 
-__all__ = ["BlockJacobian", "measure_block_jacobian", "hadamard_probes", "DEFAULT_STEP_RAD",
-           "DEFAULT_PROBE_ROWS"]
+__all__ = ["BlockJacobian", "measure_block_jacobian", "hadamard_probes", "probe_count",
+           "DEFAULT_STEP_RAD", "DEFAULT_PROBE_ROWS"]
 
 DEFAULT_STEP_RAD = 0.5
 DEFAULT_PROBE_ROWS = 1024
@@ -95,6 +101,13 @@ class BlockJacobian:
                 "gain": torch.zeros(*lead, p, q, dtype=g.dtype)}
 
 
+def probe_count(n_in: int, probe_rows: int = DEFAULT_PROBE_ROWS) -> int:
+    """Hadamard probe vectors a calibration setting streams: the Hadamard size (the next power
+    of two ≥ n_in) repeated to at least ``probe_rows``."""
+    h = 1 << max(0, math.ceil(math.log2(max(n_in, 1))))
+    return h * max(1, math.ceil(probe_rows / h))
+
+
 def hadamard_probes(n_in: int) -> Tensor:
     """(N, n_in) ±1 probes, N = the next power of two ≥ n_in: columns of a Sylvester–Hadamard
     matrix, so XᵀX = N·I."""
@@ -115,7 +128,8 @@ def measure_block_jacobian(oracle, knobs: Mapping[str, Tensor], *, block: int,
                            step_rad: float = DEFAULT_STEP_RAD,
                            probe_rows: int = DEFAULT_PROBE_ROWS,
                            indices=None, subset: int | None = None,
-                           generator: torch.Generator | None = None) -> BlockJacobian:
+                           generator: torch.Generator | None = None,
+                           probes: Tensor | None = None) -> BlockJacobian:
     """Measure ∂W/∂knob of every block of an MZI mesh layer by central differences.
 
     oracle: the layer's (tracing) oracle — the only way the device is touched. knobs: one setting
@@ -124,7 +138,8 @@ def measure_block_jacobian(oracle, knobs: Mapping[str, Tensor], *, block: int,
     block) to measure; None = all; or ``subset``: that many indices drawn without replacement
     from ``generator`` (a different part of the knobs each calibration). Settings 2·len(indices), each read out with the N Hadamard
     probes, so a partial calibration costs proportionally less (the readout of a large layer
-    dominates: 784→128 at N = 1024 is ~1 s of CPU per setting).
+    dominates: 784→128 at N = 1024 is ~1 s of CPU per setting). probes: (N, n_in) inputs to
+    read W with (None: the Hadamard probes repeated to ``probe_rows``), W by least squares.
     """
     require_positive("calibrate", "step_rad", step_rad)
     if not isinstance(probe_rows, int) or probe_rows < 1:
@@ -140,8 +155,17 @@ def measure_block_jacobian(oracle, knobs: Mapping[str, Tensor], *, block: int,
     info = oracle.info()
     n_in, n_out = info.n_in, info.n_out
     flat = torch.cat([mesh.reshape(p, q, n_mesh), sig.reshape(p, q, k)], dim=-1)   # (p, q, nk)
-    probes = hadamard_probes(n_in)
-    probes = probes.repeat(max(1, math.ceil(probe_rows / probes.shape[0])), 1)   # XᵀX = N·I still
+    if probes is None:
+        probes = hadamard_probes(n_in)
+        probes = probes.repeat(probe_count(n_in, probe_rows) // probes.shape[0], 1)   # XᵀX = N·I
+        readback = probes.T / probes.shape[0]                # X⁺ = Xᵀ/N for Hadamard probes
+    else:
+        probes = torch.as_tensor(probes).detach().float()
+        if probes.dim() != 2 or probes.shape[1] != n_in or probes.shape[0] < 1 \
+                or not torch.isfinite(probes).all():
+            raise ValueError(f"calibrate.probes has shape {tuple(probes.shape)}; allowed: "
+                             f"finite (N, {n_in}) with N >= 1")
+        readback = torch.linalg.pinv(probes.double()).float()     # (n_in, N): least squares
     n_probe = probes.shape[0]
     if subset is not None:
         if indices is not None or not isinstance(subset, int) or not 1 <= subset <= nk:
@@ -171,7 +195,7 @@ def measure_block_jacobian(oracle, knobs: Mapping[str, Tensor], *, block: int,
         prog = oracle.program({"mesh_phases": m, "sigma_phases": sg,
                                "gain": gain.expand(2 * n, *gain.shape)}, generator=generator)
         y = oracle.query(prog, probes, generator=generator)               # (2n, N, n_out)
-        w_meas = torch.einsum("Nj,CNi->Cij", probes, y) / n_probe           # (2n, n_out, n_in)
+        w_meas = torch.einsum("jN,CNi->Cij", readback, y)                   # (2n, n_out, n_in)
         blk = _blocks(w_meas, p, q, k)                                      # (2n, p, q, k, k)
         diff = (blk[0::2] - blk[1::2]).permute(1, 2, 0, 3, 4)               # (p, q, n, k, k)
         jac[:, :, part] = diff / span[:, :, part].clamp_min(1e-12)[..., None, None]

@@ -46,7 +46,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from .calibrate import DEFAULT_PROBE_ROWS, DEFAULT_STEP_RAD, BlockJacobian, measure_block_jacobian
+from .calibrate import (DEFAULT_PROBE_ROWS, DEFAULT_STEP_RAD, BlockJacobian, measure_block_jacobian,
+                        probe_count)
 from ..effects import rng
 from ..effects.adc import ADCNonideality
 from ..effects.beamsplitter import BeamsplitterImbalance
@@ -272,18 +273,29 @@ class MZIMeshLayer:
     def calibrate(self, oracle, knobs: dict[str, torch.Tensor], *,
                   generator: torch.Generator | None = None, step_rad: float = DEFAULT_STEP_RAD,
                   probe_rows: int = DEFAULT_PROBE_ROWS, indices=None,
-                  subset: int | None = None) -> BlockJacobian:
+                  subset: int | None = None, probes=None) -> BlockJacobian:
         """Measure every block's ∂W/∂knob at ``knobs`` through ``oracle`` (forward queries only,
         traced there; :mod:`hwsim.photonic.calibrate`); ``indices``: the block's knob indices to
-        measure (None: all ``calibration_knobs``). Reads no hidden error."""
+        measure (None: all ``calibration_knobs``); ``probes``: (N, n_in) inputs to read W with
+        (None: Hadamard probes, ``probe_rows`` of them). Reads no hidden error."""
         return measure_block_jacobian(oracle, knobs, block=self.k, step_rad=step_rad,
                                       probe_rows=probe_rows, indices=indices, subset=subset,
-                                      generator=generator)
+                                      generator=generator, probes=probes)
 
     @property
     def calibration_knobs(self) -> int:
         """Knob indices per block a calibration can measure (mesh shifters, then Σ shifters)."""
         return math.prod(self.layout.mesh_shape[2:]) + self.k
+
+    def calibration_cost(self, *, subset: int | None = None,
+                         probe_rows: int = DEFAULT_PROBE_ROWS,
+                         probe_vectors: int | None = None) -> tuple[int, int]:
+        """(settings, streamed vectors) of one :meth:`calibrate`: 2 settings per measured knob
+        index (every block at once), each reading ``probe_vectors`` inputs (None: the Hadamard
+        probes of ``probe_rows``, :func:`~hwsim.photonic.calibrate.probe_count`)."""
+        n = subset or self.calibration_knobs
+        rows = probe_vectors if probe_vectors is not None else probe_count(self.n_in, probe_rows)
+        return 2 * n, 2 * n * rows
 
     # ----------------------------------------------------------------- oracle calls
     def program(self, knobs, generator: torch.Generator | None = None) -> Programmed:

@@ -102,11 +102,15 @@ def test_tiny_run_succeeds_and_prints_tables(main_run):
     with h5py.File(path, "r") as f:
         acc = f["history/test_accuracy"][-1]
         ref_acc = {m: f[f"references/{m}/test_accuracy"][-1] for m in ("mf-ad", "bp")}
+    def cells(row: str) -> list[str]:      # accuracy first, then settings, vectors, energy, CPU
+        return [c.strip() for c in row.split("  ") if c.strip()][1:]
     row = next(l for l in lines if l.startswith("MF+DD on mzi-default "))
-    assert row.split()[-1] == f"{acc:.4f}"
+    with h5py.File(path, "r") as f:
+        vectors = f["history/streamed_vectors"][-1]
+    assert cells(row)[0] == f"{acc:.4f}" and cells(row)[2] == f"{vectors:,.0f}"
     for mode, label in (("mf-ad", "MF-AD"), ("bp", "BP")):
         row = next(l for l in lines if l.startswith(f"{label} ({TWIN}) "))
-        assert row.split()[-1] == f"{ref_acc[mode]:.4f}"
+        assert cells(row)[0] == f"{ref_acc[mode]:.4f}" and cells(row)[1:4] == ["-", "-", "-"]
     # one screen: accuracies, then the headline — the run's device next to every GPU (its own
     # algorithm's traced work and BP), the ratio band — and where the full ledger is
     tail = lines[next(i for i, l in enumerate(lines) if l.startswith("model ")):]
@@ -191,16 +195,19 @@ def test_report_reprints_the_tables(main_run, capsys):
 
 
 def _flat_copy(path: Path, dest: Path) -> Path:
-    """A results file with the run's config, costs and accuracies (flat metric names only)."""
+    """A results file with the run's config, costs, accuracies and device counts (flat metric
+    names only)."""
     with h5py.File(path, "r") as f:
         config = {k[7:]: v for k, v in f.attrs.items() if k.startswith("config.")}
         rec = RunRecord(
             config={k: (v.item() if isinstance(v, np.generic) else v) for k, v in config.items()},
-            history={"test_accuracy": f["history/test_accuracy"][()].tolist()},
+            history={k: f[f"history/{k}"][()].tolist() for k in (
+                "test_accuracy", "steps", "device_settings", "streamed_vectors")},
             references={m: {"test_accuracy": f[f"references/{m}/test_accuracy"][()].tolist()}
                         for m in ("mf-ad", "bp")},
             costs={n: {k: float(v) for k, v in f["cost"][n].attrs.items() if k != "units"}
-                   for n in f["cost"]})
+                   for n in f["cost"]},
+            meta=read_results(path).meta)      # the stages' training CPU time
     return write_results(dest, rec)
 
 
@@ -257,7 +264,8 @@ def test_baseline_algorithms(tmp_path, capsys, algo, label):
     table = captured.out
     assert f"{label} ({TWIN})" in table
     row = next(l for l in table.splitlines() if l.startswith(f"{label} ({TWIN}) "))
-    assert 0.0 <= float(row.split()[-1]) <= 1.0
+    acc = row[len(f"{label} ({TWIN})"):].split()[0]       # then the cost columns
+    assert 0.0 <= float(acc) <= 1.0
     assert "MF+DD on" not in table
     assert "Cost per training step" in table and "Ratios device / GPU" not in table
     with h5py.File(out, "r") as f:

@@ -24,9 +24,10 @@ def _cfg(tmp_path, name: str):
 
 def whole(path) -> dict:
     """Everything a results file stores, except when and where it was written (timestamp,
-    host, command) and the rows timed on this machine."""
+    host, command) and what was timed on this machine (cost rows, training CPU seconds)."""
     rec = read_results(path)
-    meta = {k: v for k, v in rec.meta.items() if k not in ("timestamp", "host", "command")}
+    meta = {k: v for k, v in rec.meta.items() if k not in ("timestamp", "host", "command")
+            and not k.startswith("cpu_s.")}
     config = {k: v for k, v in rec.config.items() if k != "run.out"}      # the file's own name
     toml = [line for line in rec.config_toml.splitlines() if not line.startswith("out = ")]
     return {"config": config, "config_toml": toml, "status": rec.status,
