@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from .config import (AlgorithmSection, ConfigError, CostSection, DataSection, DeviceSection,
+from .config import (ConfigError, CostSection, DataSection, DeviceSection,
                      ModelSection)
 
 if TYPE_CHECKING:
@@ -86,15 +86,14 @@ def block_shapes(items: Sequence[Any], input_shape: Sequence[int], where: str
     return out
 
 
-def check_network(algorithm: AlgorithmSection, model: ModelSection,
+def check_network(name: str, settings: Any, model: ModelSection,
                   input_shape: Sequence[int]) -> None:
-    """Every block of the run's network fits the data shape (the MLP widths always do)."""
-    from algorithms.registry import settings_for
-    if algorithm.name == "tt-zo":
+    """Every block of the run's network fits the data shape (the MLP widths always do), for
+    the configured algorithm ``name`` with its resolved ``settings``."""
+    if name == "tt-zo":
         return   # its layouts are checked against the data by the tensor-train builder
     if model.architecture:
         block_shapes(model.architecture, input_shape, "model.architecture")
-    settings = settings_for(algorithm.name, algorithm.settings)
     arch = getattr(settings, "architecture", None)
     if arch:
         n = math.prod(input_shape)
@@ -106,15 +105,16 @@ def check_network(algorithm: AlgorithmSection, model: ModelSection,
         block_shapes(arch, (side, side), "algorithm.settings.architecture")
 
 
-def check_epochs(algorithm: AlgorithmSection, epochs: int) -> None:
+def check_epochs(name: str, settings: Any, epochs: int) -> None:
     """An algorithm whose stages need epochs (e.g. a pipeline's pretraining, then the rest)
-    gets enough of them (its spec's ``check_epochs``; one line, before any work)."""
-    from algorithms.registry import ALGORITHMS, settings_for
-    check = ALGORITHMS[algorithm.name].check_epochs
+    gets enough of them (its spec's ``check_epochs`` on its resolved ``settings``; one line,
+    before any work)."""
+    from algorithms.registry import ALGORITHMS
+    check = ALGORITHMS[name].check_epochs
     if check is None:
         return
     try:
-        check(settings_for(algorithm.name, algorithm.settings), epochs)
+        check(settings, epochs)
     except ValueError as e:
         raise ConfigError(str(e)) from None
 

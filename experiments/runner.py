@@ -234,17 +234,19 @@ class Plan:
 
 def resolve_job(bp: Blueprint, run: RunSection, data_section: DataSection,
                 cost: CostSection) -> Job:
-    """Load the data (or set up the PDE) and resolve the configured stage, checking before
-    any training: the epochs a pipeline needs, the cost bounds, the data, the network, the
-    devices' memory."""
+    """Resolve the configured algorithm's settings once, then load the data (or set up the
+    PDE) and resolve its stage on them, checking before any training: the epochs a pipeline
+    needs, the cost bounds, the data, the network, the devices' memory."""
     from .preflight import check_epochs
-    check_epochs(bp.algorithm, run.epochs)   # before any work, whatever the task
+    name = bp.algorithm.name
+    settings = build.stage_settings(bp.algorithm, name)     # the one lookup of the settings
+    check_epochs(name, settings, run.epochs)   # before any work, whatever the task
     if not bp.pde.problem:
-        return _classification_job(bp, run, data_section, cost)
-    return _pde_job(bp, run)              # a PDE task (experiments.pde)
+        return _classification_job(bp, settings, run, data_section, cost)
+    return _pde_job(bp, settings, run)     # a PDE task (experiments.pde)
 
 
-def _classification_job(bp: Blueprint, run: RunSection, data_section: DataSection,
+def _classification_job(bp: Blueprint, settings, run: RunSection, data_section: DataSection,
                         cost: CostSection) -> Job:
     from .preflight import (check_cost_bounds, check_data, check_device_memory, check_eval_memory,
                             check_network)
@@ -255,8 +257,8 @@ def _classification_job(bp: Blueprint, run: RunSection, data_section: DataSectio
     data, val = split_validation(data, data_section.val_split, bp.seed)
     if data_section.standardize:
         data, val = standardize_with(data, val)
-    check_network(bp.algorithm, bp.model, data.shape)
-    first = build.stage(bp, bp.algorithm.name, data.shape)
+    check_network(bp.algorithm.name, settings, bp.model, data.shape)
+    first = build.stage(bp, bp.algorithm.name, data.shape, settings)
     have = _available_bytes() * MEMORY_SHARE
     check_device_memory(bp.device, have)
     check_eval_memory(bp, first, run.batch_size, have)
@@ -270,10 +272,10 @@ def _classification_job(bp: Blueprint, run: RunSection, data_section: DataSectio
                data_section.dataset)
 
 
-def _pde_job(bp: Blueprint, run: RunSection) -> Job:
+def _pde_job(bp: Blueprint, settings, run: RunSection) -> Job:
     from .pde import REFERENCE, pde_task
     task = pde_task(bp.pde, bp.seed)
-    first = build.stage(bp, bp.algorithm.name, (task.problem.dim,))
+    first = build.stage(bp, bp.algorithm.name, (task.problem.dim,), settings)
     refs = (REFERENCE,) if run.references else ()
     return Job(task, first, 0, task.objective, (first.name, *refs),
                provenance.meta(f"pde:{bp.pde.problem}"))
@@ -465,10 +467,10 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     and ``Interrupted`` propagates (the checkpoint is kept for ``resume``).
     """
     set_threads(cfg.run.threads)
-    out = (prepare(cfg, overwrite=overwrite, resume=resume) if out is None
-           else resolve_target(out))       # prepare returns the real target already
-    saved = (checkpoint.load(checkpoint.path_for(out), cfg.run_id, cfg.config_hash)
-             if resume else None)
+    out = (resolve_target(out) if out is not None    # prepare returns the real target already
+           else prepare(cfg, overwrite=overwrite, resume=resume))
+    ckpt = checkpoint.path_for(out)
+    saved = checkpoint.load(ckpt, cfg.run_id, cfg.config_hash) if resume else None
     bp = Blueprint.of(cfg)
     plan = Plan(out=out, run_id=cfg.run_id, config_hash=cfg.config_hash, config=cfg.flat(),
                 config_toml=config_to_toml(cfg), run=cfg.run, cost=cfg.cost, blueprint=bp,
