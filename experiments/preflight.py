@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .build import Blueprint, Stage
 
 __all__ = ["check_data", "check_network", "check_cost_bounds", "check_device_memory",
-           "check_eval_memory", "estimate_eval_bytes", "block_shapes", "SPEC_FACTOR"]
+           "check_eval_memory", "check_memory", "estimate_eval_bytes", "block_shapes", "SPEC_FACTOR"]
 
 #: A cost-spec value may be at most this factor above its sourced value at the run's level (a
 #: device 10^6 times worse than any published one is a typing error, not a device), and at
@@ -188,6 +188,14 @@ def estimate_eval_bytes(bp: Blueprint, stage: Stage, n_eval: int,
         if need > worst:
             worst, name = need, d.name
     return worst, name
+
+
+def check_memory(bp: Blueprint, stage: Stage, batch_size: int, available: float) -> None:
+    """The devices of blueprint ``bp`` (:func:`check_device_memory`) and the batched
+    evaluation of its resolved ``stage`` (:func:`check_eval_memory`) fit in ``available``
+    bytes."""
+    check_device_memory(bp.device, available)
+    check_eval_memory(bp, stage, batch_size, available)
 
 
 def check_eval_memory(bp: Blueprint, stage: Stage, batch_size: int, available: float) -> None:

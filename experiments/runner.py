@@ -232,24 +232,51 @@ class Plan:
         return checkpoint.path_for(self.out)
 
 
+@dataclass(frozen=True)
+class _Source:
+    """What a run trains on before its stage is resolved: the task, the shape of one input,
+    the classes (0: PDE), the task objective (None: classification), the references trained
+    after the configured stage, the provenance and the data (classification) with its name
+    as configured."""
+
+    task: Task
+    input_shape: tuple
+    n_classes: int
+    objective: Any
+    refs: tuple[str, ...]
+    meta: dict
+    data: Dataset | None = None
+    dataset: str = ""
+
+
 def resolve_job(bp: Blueprint, run: RunSection, data_section: DataSection,
                 cost: CostSection) -> Job:
-    """Resolve the configured algorithm's settings once, then load the data (or set up the
-    PDE) and resolve its stage on them, checking before any training: the epochs a pipeline
-    needs, the cost bounds, the data, the network, the devices' memory."""
-    from .preflight import check_epochs
+    """Resolve the configured algorithm's settings once; load the data (or set up the PDE);
+    resolve its stage on them — one path for both tasks — checking before any training: the
+    epochs a pipeline needs, the cost bounds, the data, the network, the devices' memory."""
+    from .pde import REFERENCE as PDE_REFERENCE, pde_task
+    from .preflight import check_epochs, check_memory
     name = bp.algorithm.name
     settings = build.stage_settings(bp.algorithm, name)     # the one lookup of the settings
     check_epochs(name, settings, run.epochs)   # before any work, whatever the task
-    if not bp.pde.problem:
-        return _classification_job(bp, settings, run, data_section, cost)
-    return _pde_job(bp, settings, run)     # a PDE task (experiments.pde)
+    if bp.pde.problem:                     # a PDE task (experiments.pde)
+        task = pde_task(bp.pde, bp.seed)
+        src = _Source(task, (task.problem.dim,), 0, task.objective,
+                      (PDE_REFERENCE,) if run.references else (),
+                      provenance.meta(f"pde:{bp.pde.problem}"))
+    else:
+        src = _classification_source(bp, settings, run, data_section, cost)
+    first = build.stage(bp, name, src.input_shape, settings)
+    if src.objective is None:
+        check_memory(bp, first, run.batch_size, _available_bytes() * MEMORY_SHARE)
+        _announce_large_build(bp, first)      # only once every check has passed
+    return Job(src.task, first, src.n_classes, src.objective, (name, *src.refs), src.meta,
+               src.data, src.dataset)
 
 
-def _classification_job(bp: Blueprint, settings, run: RunSection, data_section: DataSection,
-                        cost: CostSection) -> Job:
-    from .preflight import (check_cost_bounds, check_data, check_device_memory, check_eval_memory,
-                            check_network)
+def _classification_source(bp: Blueprint, settings, run: RunSection, data_section: DataSection,
+                           cost: CostSection) -> _Source:
+    from .preflight import check_cost_bounds, check_data, check_network
     check_cost_bounds(cost)               # values only: refused before the data is read
     data = load_dataset(data_section.dataset, data_section.data_dir or None, seed=bp.seed)
     check_data(data_section, data.x_train.shape[0], data.x_train.shape[1])
@@ -258,27 +285,13 @@ def _classification_job(bp: Blueprint, settings, run: RunSection, data_section: 
     if data_section.standardize:
         data, val = standardize_with(data, val)
     check_network(bp.algorithm.name, settings, bp.model, data.shape)
-    first = build.stage(bp, bp.algorithm.name, data.shape, settings)
-    have = _available_bytes() * MEMORY_SHARE
-    check_device_memory(bp.device, have)
-    check_eval_memory(bp, first, run.batch_size, have)
-    _announce_large_build(bp, first)      # only once every check has passed
     evaluations = ((("val_accuracy", *val),) if val else ()) + (
         ("test_accuracy", data.x_test, data.y_test),)
     task = Classification(data.x_train, data.y_train, run.batch_size, evaluations)
-    twin = registry.ALGORITHMS[first.name].twin
+    twin = registry.ALGORITHMS[bp.algorithm.name].twin   # a twin run is its own reference
     refs = CLASSIFICATION_REFERENCES if run.references and not twin else ()
-    return Job(task, first, data.n_classes, None, (first.name, *refs), meta, data,
-               data_section.dataset)
-
-
-def _pde_job(bp: Blueprint, settings, run: RunSection) -> Job:
-    from .pde import REFERENCE, pde_task
-    task = pde_task(bp.pde, bp.seed)
-    first = build.stage(bp, bp.algorithm.name, (task.problem.dim,), settings)
-    refs = (REFERENCE,) if run.references else ()
-    return Job(task, first, 0, task.objective, (first.name, *refs),
-               provenance.meta(f"pde:{bp.pde.problem}"))
+    return _Source(task, tuple(data.shape), data.n_classes, None, refs, meta, data,
+                   data_section.dataset)
 
 
 def _header(plan: Plan, first) -> str:
