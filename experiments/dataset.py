@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["DataError", "Dataset", "stratified_indices", "cache_dir"]
+__all__ = ["DataError", "Dataset", "stratified_indices"]
 
 
 class DataError(ValueError):
@@ -53,10 +53,3 @@ def stratified_indices(y: np.ndarray, n_test: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     picks = [rng.permutation(np.flatnonzero(y == c))[:k] for c, k in zip(classes, quota)]
     return np.sort(np.concatenate(picks))
-
-
-
-def cache_dir(name: str) -> Path:
-    """``$XDG_CACHE_HOME/forwardlab/<name>``, default ``~/.cache/forwardlab/<name>``."""
-    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root) / "forwardlab" / name
