@@ -480,8 +480,8 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     and ``Interrupted`` propagates (the checkpoint is kept for ``resume``).
     """
     set_threads(cfg.run.threads)
-    out = (resolve_target(out) if out is not None    # prepare returns the real target already
-           else prepare(cfg, overwrite=overwrite, resume=resume))
+    out = (prepare(cfg, overwrite=overwrite, resume=resume) if out is None
+           else resolve_target(out))       # prepare returns the real target already
     ckpt = checkpoint.path_for(out)
     saved = checkpoint.load(ckpt, cfg.run_id, cfg.config_hash) if resume else None
     bp = Blueprint.of(cfg)
