@@ -11,11 +11,13 @@ Every stage — the configured algorithm and, for device runs, the MF-AD and BP 
 ideal twin of the same devices — is built by :mod:`algorithms.registry` on the same model and
 initial knobs, and trained by the one loop, :func:`algorithms.training.fit`.
 
-Only :func:`run` and :func:`prepare` hold the whole config. :func:`run` resolves it once, in
-the order of the layers it reaches — the output and checkpoint paths and the flat config stored
-with the results; the data and its checks; the configured stage's settings and network; the
-cost bounds and the devices' memory — into a frozen :class:`Plan`. Every later step (build,
-train, checkpoint, price, write) reads the plan and never goes back to the config.
+Only :func:`run` and :func:`prepare` hold the whole config. :func:`run` resolves it once into a
+frozen :class:`Plan`: the output and checkpoint paths and the flat config stored with the
+results; the configured algorithm's settings (looked up once, and read by every check and by
+the stage) with the epochs it needs; the task's source (the PDE, or the cost bounds, the data
+and its checks and the network); the configured stage, one path for both tasks; the devices'
+memory. Every later step (build, train, checkpoint, price, write) reads the plan and never goes
+back to the config.
 """
 from __future__ import annotations
 
