@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 
 from hwsim.oracle import TracingOracle
 from hwsim.trace import DigitalEvent
@@ -27,6 +26,8 @@ from .meshnet_common import cosine_factor, initial_knobs
 from .optical_readout import Readout
 from .seeds import generator
 from .settings import integer, setting
+
+from hwsim.lazy import torch
 
 __all__ = ["FICONNSPSASettings", "FICONNSPSA", "build_ficonn_spsa", "LABEL"]
 

@@ -37,10 +37,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-import torch
-from torch import Tensor
 
 from hwsim.trace import Trace
 
@@ -52,6 +50,11 @@ from .seeds import generator
 from .trainer import _Common, _flops
 from . import updates
 from .updates import GradientTransformation
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["FLOPSRule", "MixedTrainRule", "FieldZOTrainer", "rad_per_range_unit",
            "PAIR_RAD_EQUIVALENT"]

@@ -18,10 +18,8 @@ first see a normalised input (:func:`algorithms.normalized.normalize_between_blo
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-import torch
-from torch import Tensor
 
 from .estimators.base import Estimator
 from .model import Conv2d, Flatten
@@ -30,6 +28,11 @@ from .objectives.goodness import ClassGoodnessHead, ThresholdGoodness
 from .seeds import FF_NEGATIVES, generator
 from .trainer import LocalTrainer
 from .updates import GradientTransformation
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["class_goodness_heads", "threshold_objectives", "local_trainer_with_objectives",
            "ForwardForward", "embed_label"]

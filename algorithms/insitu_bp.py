@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 
 from hwsim.oracle import TracingOracle
 
@@ -23,6 +22,8 @@ from .meshnet_common import cosine_factor, initial_knobs
 from .optical_readout import Readout
 from .seeds import generator
 from .settings import integer, setting
+
+from hwsim.lazy import torch
 
 __all__ = ["InSituBPSettings", "InSituBP", "build_insitu_bp", "LABEL"]
 

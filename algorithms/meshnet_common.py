@@ -4,9 +4,10 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
-import torch
 
 from hwsim.oracle import KnobSpec
+
+from hwsim.lazy import torch
 
 __all__ = ["initial_knobs", "cosine_factor"]
 

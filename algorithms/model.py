@@ -26,13 +26,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import MISSING, dataclass, fields
-from typing import Any, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, Union
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor
+from hwsim.lazy import torch, nn_functional as F
 
-__all__ = ["Dense", "Conv2d", "Bias", "ReLU", "MaxPool2d", "AvgPool2d", "Flatten", "Block",
+if TYPE_CHECKING:
+    from torch import Tensor
+
+
+__all__ = ["Dense", "Conv2d", "Bias", "ReLU", "Amplitude", "MaxPool2d", "AvgPool2d", "Flatten", "Block",
            "Stage", "ModelDescription", "parse_architecture", "mlp", "model_from_config",
            "BLOCK_TYPES"]
 
@@ -150,6 +152,25 @@ class ReLU:
         return dy * ctx, None
 
 
+@dataclass(frozen=True)
+class Amplitude:
+    """Field amplitude from a measured power: a = √max(P, 0) (the measured |y| nonlinearity of
+    Pai et al., Science 380, 398 (2023), re-injected into the next mesh). Pullback
+    ∂a/∂P = 1/(2a), with a floored at ``floor`` (readout units) where the power vanishes."""
+
+    floor: float = 1e-6
+
+    def out_shape(self, in_shape):
+        return in_shape
+
+    def forward(self, x, params, in_shape):
+        a = torch.sqrt(x.clamp_min(0.0))
+        return a, a
+
+    def pullback(self, ctx, dy, in_shape):
+        return dy * 0.5 / ctx.clamp_min(self.floor), None
+
+
 def _pool_check(kind: str, size: int, in_shape) -> tuple[int, ...]:
     _positive_int(kind, "size", size)
     if len(in_shape) != 3 or in_shape[1] < size or in_shape[2] < size:
@@ -219,9 +240,10 @@ class Flatten:
 
 
 DeviceBlock = Union[Dense, Conv2d]
-HostTransform = Union[Bias, ReLU, MaxPool2d, AvgPool2d, Flatten]
+HostTransform = Union[Bias, ReLU, Amplitude, MaxPool2d, AvgPool2d, Flatten]
 Block = Union[DeviceBlock, HostTransform]
 BLOCK_TYPES: dict[str, type] = {"dense": Dense, "conv2d": Conv2d, "bias": Bias, "relu": ReLU,
+                                "amplitude": Amplitude,
                                 "maxpool": MaxPool2d, "avgpool": AvgPool2d, "flatten": Flatten}
 
 

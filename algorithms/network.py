@@ -7,15 +7,18 @@ optional ``nominal`` capability where an algorithm declares it needs it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-import torch
-from torch import Tensor
 
 from hwsim.oracle import Oracle, Programmed
 
 from .knobmaps import KnobMap, knob_map_for
 from .model import ModelDescription, Stage
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["OracleNetwork", "perturbation_step", "knob_steps", "projection_dims", "device_hint", "LSB_MULTIPLE",
            "NOISE_MULTIPLE"]

@@ -18,12 +18,17 @@ sees the normalised inputs the device sees.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor
 
 from .model import Conv2d, Dense, ModelDescription
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["NormalizedDense", "NormalizedConv2d", "rms_normalize", "normalize_between_blocks",
            "RMS_EPS"]

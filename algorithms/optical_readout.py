@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
+from hwsim.lazy import torch, nn_functional as F
+
 
 __all__ = ["Readout", "READOUTS"]
 

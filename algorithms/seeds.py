@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import math
 
-import torch
+from hwsim.lazy import torch
+
 
 __all__ = ["derive_seed", "generator", "device_seed", "device_stream", "initial_weights",
            "kaiming_uniform", "BATCHES", "INIT_WEIGHTS", "INIT_TT_CORES", "INIT_HEADS",

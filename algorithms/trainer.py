@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-import torch
-from torch import Tensor
 
 from hwsim.trace import DependencyEvent, DigitalEvent, Trace
 
@@ -41,9 +39,19 @@ from .seeds import INIT_HEADS, TRAINER_STREAMS, generator
 from .training import SCHEDULES
 from .updates import GradientTransformation, apply_updates, scale_updates
 
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
 __all__ = ["Streams", "TrainState", "LocalTrainer", "GlobalTrainer", "SCHEDULES", "PREDICTIONS",
-           "HEAD_MODES", "GUESS_MODELS"]
+           "HEAD_MODES", "GUESS_MODELS", "TARGETS"]
 GUESS_MODELS = ("nominal", "calibrated")
+#: What a stage's knob estimate differentiates: "local" — the stage's own head loss on its clean
+#: input (Mono-Forward); "global" — the network's end-to-end loss (the last head's loss after
+#: every later stage, each at its clean setting of the step, queried on the device), the
+#: "global target" of Fournier et al. (arXiv:2306.06968).
+TARGETS = ("local", "global")
 PREDICTIONS = ("last", "sum")
 HEAD_MODES = ("exact", "zo")
 
@@ -222,6 +230,11 @@ class LocalTrainer(_Common):
             current knobs (its queries are traced in the step that makes them);
             ``calibrate_subset``: knob indices per block measured each time (None: all) — the
             guess then moves only those knobs until the next calibration.
+        target: what each stage's knob estimate differentiates (:data:`TARGETS`): "local" — its
+            own head loss; "global" — the network's end-to-end loss: the stage's perturbed
+            readouts go on through the later stages (each programmed once per step at its clean
+            knobs; the candidates stream as more vectors of that one setting) to the last head.
+            The heads still train on their own local losses.
         seed: root of every random stream.
         trace: receives the host FLOPs (device events come through the oracles' own trace).
     """
@@ -232,8 +245,10 @@ class LocalTrainer(_Common):
                  *, projection_dims: Sequence[int | None] | None = None, head: str = "exact",
                  head_estimator: Directional | None = None, prediction: str = "last",
                  guess_model: str = "nominal", recalibrate_every: int = 20,
-                 calibrate_subset: int | None = None, seed: int = 0, trace: Trace | None = None,
-                 heads: Sequence | None = None) -> None:
+                 calibrate_subset: int | None = None, target: str = "local", seed: int = 0,
+                 trace: Trace | None = None, heads: Sequence | None = None) -> None:
+        if target not in TARGETS:
+            raise ValueError(f"target = {target!r}; allowed: {TARGETS}")
         if guess_model not in GUESS_MODELS:
             raise ValueError(f"guess_model = {guess_model!r}; allowed: {GUESS_MODELS}")
         if not isinstance(recalibrate_every, int) or recalibrate_every < 1:
@@ -248,6 +263,7 @@ class LocalTrainer(_Common):
             raise ValueError(f"estimators has {len(estimators)} entries; allowed one per stage "
                              f"({len(net.stages)})")
         self.net, self.trace, self.prediction = net, trace, prediction
+        self.target = target
         self.head_mode, self.head_estimator = head, head_estimator
         self.estimators = list(estimators)
         proj = list(projection_dims) if projection_dims is not None else [None] * len(net.stages)
@@ -278,6 +294,31 @@ class LocalTrainer(_Common):
             _flops(self.trace, "host", settings.shape[0] * head.flops(a_in.shape[1]), "loss",
                    FP32 * h.numel())                    # every readout read once
             return head.loss(h.reshape(*h.shape[:2], -1), y, hp)
+        return loss
+
+    def _global_loss_fn(self, i: int, passes: list[dict], y: Tensor) -> Callable[[Tensor], Tensor]:
+        """Settings (n, d) of stage i → the network's end-to-end loss (n,): stage i programmed
+        with the n settings, its n readouts through the host transforms and then through every
+        later stage j at the clean state programmed for this step (``passes[j]["prog"]``,
+        queried once with the n·B vectors), to the last head's loss. Forward only: every
+        stage's answer comes from its device."""
+        s, net = self.state, self.net
+        last = len(net.stages) - 1
+        st = net.stages[i]
+
+        def loss(settings: Tensor) -> Tensor:
+            prog = net.program(i, settings, s.fixed[i], s.streams.train_program)
+            z = net.device_forward(i, prog, passes[i]["a_in"], s.streams.train_query)
+            a, _ = st.host_forward(z, s.digital[i])                       # (n, B, *out_shape)
+            n, B = a.shape[:2]
+            for j in range(i + 1, last + 1):
+                sj = net.stages[j]
+                zj = net.device_forward(j, passes[j]["prog"], a.reshape(1, n * B, *a.shape[2:]),
+                                        s.streams.train_query)
+                a, _ = sj.host_forward(zj.reshape(n, B, *sj.device_out_shape), s.digital[j])
+            head = self.heads[last]
+            _flops(self.trace, "host", n * head.flops(B), "loss", FP32 * a.numel())
+            return head.loss(a.reshape(n, B, -1), y, s.heads[last])
         return loss
 
     def _knob_pullback(self, i: int) -> Callable[[Tensor], Tensor]:
@@ -379,7 +420,9 @@ class LocalTrainer(_Common):
         train = list(range(n)) if train_stages is None else sorted(set(train_stages))
         if not train or min(train) < 0 or max(train) >= n:
             raise ValueError(f"train_stages = {train_stages!r}; allowed: indices 0..{n - 1}")
-        passes = self._clean_pass(x, max(train), s.streams.train_program, s.streams.train_query)
+        # the global target needs every later stage's clean state: all stages are programmed
+        upto = n - 1 if self.target == "global" else max(train)
+        passes = self._clean_pass(x, upto, s.streams.train_program, s.streams.train_query)
         metrics, new = {}, {}
         for i in train:
             st, p, head = net.stages[i], passes[i], self.heads[i]
@@ -403,7 +446,10 @@ class LocalTrainer(_Common):
                 if "activity" in est.needs:
                     loss_fn, extras = self._activity_extras(i, p, y)
                 with coalesced(self.trace) as mark:     # chunk calls trace as one call
-                    if loss_fn is None:
+                    if loss_fn is None and self.target == "global":
+                        # one call (no chunks): each later stage is queried once per estimate
+                        loss_fn = SettingsLoss(self._global_loss_fn(i, passes, y), None, mark)
+                    elif loss_fn is None:
                         loss_fn = SettingsLoss(self._stage_loss_fn(i, p["a_in"], y),
                                                self._settings_per_call(i, p["a_in"]), mark)
                     g_theta, s.estimator[i], info = est.estimate(
@@ -440,12 +486,15 @@ class LocalTrainer(_Common):
         return metrics
 
     def device_queries_per_step(self, train_stages: Sequence[int] | None = None) -> int:
-        """Settings queried per step: one clean readout per stage up to the last trained one,
-        plus each trained stage's estimate."""
+        """Settings queried per step: one clean readout per stage up to the last trained one
+        (global target: every stage), plus each trained stage's estimate (global target: and
+        one query of each later stage's clean setting per estimate)."""
         n = len(self.net.stages)
         train = list(range(n)) if train_stages is None else list(train_stages)
-        return (max(train) + 1) + sum(self.estimators[i].device_queries() for i in train
-                                      if self.estimators[i] is not None)
+        est = [i for i in train if self.estimators[i] is not None]
+        if self.target == "global":
+            return n + sum(self.estimators[i].device_queries() + (n - 1 - i) for i in est)
+        return (max(train) + 1) + sum(self.estimators[i].device_queries() for i in est)
 
 
 class GlobalTrainer(_Common):

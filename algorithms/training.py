@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol
 
-import torch
-from torch import Tensor
 
 from hwsim.trace import Trace
 
 from .seeds import BATCHES, generator
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["Divergence", "Interrupted", "FitResult", "fit", "accuracy", "minibatches",
            "phases", "SCHEDULES", "Task", "Classification"]

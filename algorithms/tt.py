@@ -40,10 +40,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
-import torch
-from torch import Tensor
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
 
 __all__ = ["TTShape", "tt_reconstruct", "tt_contract", "core_to_matrix", "matrix_to_core",
            "parse_tt_layer", "tt_dense_matvec"]

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-import torch
-from torch import Tensor
 
 from hwsim.oracle import Oracle
 
 from .knobmaps import KnobMap, knob_map_for
 from .tt import TTShape, core_to_matrix, tt_contract
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["TTNetwork", "ACTIVATIONS", "activation", "tt_init_cores", "check_chain"]
 

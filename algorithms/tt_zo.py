@@ -22,10 +22,8 @@ from evaluation noise).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-import torch
-from torch import Tensor
 
 from hwsim.trace import DigitalEvent, Trace
 
@@ -34,6 +32,11 @@ from .objectives.heads import cross_entropy
 from .trainer import Streams
 from .tt_network import TTNetwork
 from .updates import GradientTransformation, apply_updates, scale_updates
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["TTZOTrainer", "TTState", "OutputCrossEntropy"]
 

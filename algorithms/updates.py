@@ -27,10 +27,13 @@ from __future__ import annotations
 import math
 from numbers import Real
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
-import torch
-from torch import Tensor
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
 
 __all__ = [
     "Params",
@@ -38,6 +41,7 @@ __all__ = [
     "Scale",
     "Momentum",
     "Adam",
+    "ADAM_FORMS",
     "ClipByGlobalNorm",
     "Chain",
     "EmptyState",
@@ -54,7 +58,7 @@ __all__ = [
     "global_norm",
 ]
 
-Params = dict[str, Tensor]
+Params = dict[str, "Tensor"]
 
 
 @runtime_checkable
@@ -155,14 +159,25 @@ class Momentum:
         return updates, MomentumState(trace=trace)
 
 
+#: How :class:`Adam` orders its floating-point operations: ``"paper"`` as written in Kingma &
+#: Ba; ``"torch"`` as torch.optim.Adam's single-tensor CPU path (m.lerp_(g, 1 − β1),
+#: v.mul_(β2).addcmul_(g, g, 1 − β2), denominator √v / √(1 − β2^t) + eps, and the step
+#: (−η/(1 − β1^t))·m / denominator), so that p + update equals torch's in-place
+#: ``addcdiv_`` bit for bit (tests/algorithms/test_updates.py) without constructing a torch
+#: optimizer (whose first ``add_param_group`` imports torch's compiler, about 1 s of CPU).
+ADAM_FORMS = ("paper", "torch")
+
+
 @dataclass(frozen=True)
 class Adam:
-    """Adam with bias correction (arXiv:1412.6980), eps outside the square root."""
+    """Adam with bias correction (arXiv:1412.6980), eps outside the square root; ``form``
+    (:data:`ADAM_FORMS`) orders the floating-point operations."""
 
     lr: float
     b1: float = 0.9
     b2: float = 0.999
     eps: float = 1e-8
+    form: str = "paper"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lr", _positive("lr", self.lr))
@@ -172,6 +187,8 @@ class Adam:
         if eps < 0:
             raise ValueError(f"eps={eps!r} is not allowed; expected a finite number >= 0")
         object.__setattr__(self, "eps", eps)
+        if self.form not in ADAM_FORMS:
+            raise ValueError(f"Adam form={self.form!r} is not allowed; allowed: {ADAM_FORMS}")
 
     def init(self, params: Params) -> AdamState:
         return AdamState(count=0, mu=_zeros_like(params), nu=_zeros_like(params))
@@ -180,6 +197,14 @@ class Adam:
         _check_keys(grads, state.mu, "state")
         b1, b2, lr, eps = self.b1, self.b2, self.lr, self.eps
         t = state.count + 1
+        if self.form == "torch":
+            mu = {k: torch.lerp(state.mu[k], g, 1.0 - b1) for k, g in grads.items()}
+            nu = {k: torch.addcmul(state.nu[k] * b2, g, g, value=1.0 - b2)
+                  for k, g in grads.items()}
+            c2_sqrt = (1.0 - b2 ** t) ** 0.5
+            step = -(lr / (1.0 - b1 ** t))
+            updates = {k: (mu[k] * step) / (nu[k].sqrt() / c2_sqrt).add_(eps) for k in grads}
+            return updates, AdamState(count=t, mu=mu, nu=nu)
         mu = {k: b1 * state.mu[k] + (1.0 - b1) * g for k, g in grads.items()}
         nu = {k: b2 * state.nu[k] + (1.0 - b2) * (g * g) for k, g in grads.items()}
         c1 = 1.0 - b1 ** t
@@ -260,9 +285,10 @@ def momentum(lr: float, beta: float = 0.9, nesterov: bool = False) -> Momentum:
     return Momentum(lr, beta, nesterov)
 
 
-def adam(lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Adam:
+def adam(lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
+         form: str = "paper") -> Adam:
     """Adam with bias correction (arXiv:1412.6980), eps outside the square root."""
-    return Adam(lr, b1, b2, eps)
+    return Adam(lr, b1, b2, eps, form)
 
 
 def clip_by_global_norm(max_norm: float) -> ClipByGlobalNorm:

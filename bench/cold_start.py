@@ -5,10 +5,10 @@ Each command runs as a fresh process (``python -m experiments.cli ...``), CPU ti
 process tree from ``RUSAGE_CHILDREN`` (for ``run``: the child's own utime + stime from
 ``/proc/<pid>/stat`` when its first line arrives, then it is stopped). ``--before PATH`` runs
 the same commands from another checkout of the project in interleaved rounds (before, after,
-before, ...), so the two columns come from one run. The listing commands are answered from
-``experiments.cli_cache`` after the first call in a checkout: the table shows the first call
-("cold") and the median of the later ones; the numba cache is warm (run ``forwardlab warmup``
-first). Whether torch was imported is read from the process itself.
+before, ...), so the two columns come from one run. The table shows the first call in a fresh
+cache folder ("cold"; a checkout that caches listing answers computes them then) and the median
+of the later ones; the numba cache is warm (run ``forwardlab warmup`` first). Whether torch was
+imported is read from the process itself.
 
 Run: python bench/cold_start.py [--before /path/to/other/checkout] [--rounds 3] [--json PATH]
 """

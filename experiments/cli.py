@@ -14,7 +14,7 @@
     forwardlab presets [NAME]                          list presets / print one as TOML
     forwardlab algorithms                              list algorithms, capability, queries/step
     forwardlab warmup                                  compile the numba kernels now
-    forwardlab reproduce NAME [--quick] [--seeds N] [--out DIR] [--data-dir DIR] | --list
+    forwardlab reproduce NAME [--quick] [--seeds N] [--out DIR] [--data-dir DIR] [--resume] | --list
                                                        re-run a published training experiment
     forwardlab --version
 
@@ -34,7 +34,8 @@ from pathlib import Path
 
 # Nothing here imports torch, numba or the device models at module level: ``--help``,
 # ``--version`` and the listing commands must start in well under a second (each command
-# imports what it needs; ``experiments.cli_cache`` answers repeated listing commands).
+# imports what it needs; the config dataclasses, presets and registries import torch only
+# when something is built — see ``hwsim.lazy``).
 
 __all__ = ["main", "resolve_cli_config"]
 
@@ -156,6 +157,8 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--data-dir", dest="data_dir", help="directory holding the data file(s)")
     rp.add_argument("--overwrite", action="store_true", help="replace results in --out")
     rp.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    rp.add_argument("--resume", action="store_true",
+                    help="take the jobs an interrupted run in --out finished; run the rest")
     return p
 
 
@@ -554,18 +557,15 @@ def _cmd_reproduce(args) -> int:
     torch.set_num_threads(1)
     try:
         reproduce(args.name, quick=args.quick, seeds=args.seeds, out=args.out,
-                  data_dir=args.data_dir, overwrite=args.overwrite, workers=args.workers)
+                  data_dir=args.data_dir, overwrite=args.overwrite, workers=args.workers,
+                  resume=args.resume)
     except ValueError as exc:      # DataError included: one line, nothing half-written is kept
         return _err(str(exc))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    if argv is None:        # the console command: listing commands answer from the cache
-        from .cli_cache import cached_answer
-        given = list(sys.argv[1:])
-        return cached_answer(given, lambda: _main(given))
-    return _main(argv)
+    return _main(list(sys.argv[1:]) if argv is None else list(argv))
 
 
 def _main(argv: list[str]) -> int:

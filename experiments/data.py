@@ -37,11 +37,12 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from algorithms.seeds import VAL_SPLIT, derive_seed
 
 from .dataset import DataError, Dataset, stratified_indices
+
+from hwsim.lazy import torch
 
 __all__ = ["DATASETS", "DataError", "Dataset", "load_dataset", "read_idx", "stratified_indices",
            "cache_dir", "standardize", "split_validation", "standardize_with"]
@@ -81,7 +82,6 @@ def _load_digits(seed: int) -> Dataset:
     y = torch.from_numpy(y)
     mask = torch.from_numpy(is_test)
     return Dataset("digits", x[~mask], y[~mask], x[mask], y[mask], 10, (8, 8), DIGITS_CITATION)
-
 
 
 # ------------------------------------------------------------------------ IDX
@@ -174,8 +174,6 @@ CITATIONS = {
         "MNIST database: http://yann.lecun.com/exdb/mnist/ (CC BY-SA 3.0)"
     ),
 }
-
-
 
 
 def cache_dir(name: str) -> Path:

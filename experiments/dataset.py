@@ -1,14 +1,15 @@
-"""The data-set types every loader shares: :class:`Dataset`, :class:`DataError`, the stratified
-split and the download cache directory (kept apart from the loaders so that loaders in their own
-modules, e.g. :mod:`experiments.vowels`, and :mod:`experiments.data` import them without a circle)."""
+"""The data-set types every loader shares: :class:`Dataset`, :class:`DataError` and the
+stratified split (kept apart from the loaders so that loaders in their own modules, e.g.
+:mod:`experiments.vowels`, and :mod:`experiments.data` import them without a circle; where the
+data lives, the download cache included, is decided by :func:`experiments.data.load_dataset`)."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
+
+from hwsim.lazy import torch
 
 __all__ = ["DataError", "Dataset", "stratified_indices"]
 
@@ -34,8 +35,6 @@ class Dataset:
     n_classes: int
     shape: tuple
     citation: str
-
-
 
 
 def stratified_indices(y: np.ndarray, n_test: int, seed: int) -> np.ndarray:

@@ -12,12 +12,15 @@ otherwise fail only after the model is built or training has begun. Each failure
   mesh with thermal crosstalk builds the (k², k²) heater adjacency of a k-mode block and its
   pairwise (m, m) distance tables (m = k(k-1)/2 MZIs): 8.5 GB for one table at
   ``device.block = 256``; the error gives the GiB needed and the largest block that fits;
-* the memory of the batched evaluation (all perturbed settings of a step at once) on the
-  devices of the configured stage; the error names the settings key to lower.
+* the memory of the configured stage's devices and of its batched evaluation (all perturbed
+  settings of a step), from each device kind's declared footprint alone — nothing is built, so
+  a 20000×20000 layer is refused without allocating it; the error names the GiB needed and the
+  largest number of directions (or device weights) that fits.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .config import (ConfigError, CostSection, DataSection, DeviceSection,
@@ -27,7 +30,8 @@ if TYPE_CHECKING:
     from .build import Blueprint, Stage
 
 __all__ = ["check_data", "check_network", "check_cost_bounds", "check_device_memory",
-           "check_eval_memory", "check_memory", "estimate_eval_bytes", "block_shapes", "SPEC_FACTOR"]
+           "check_eval_memory", "check_memory", "estimate_memory", "MemoryEstimate", "block_shapes",
+           "SPEC_FACTOR"]
 
 #: A cost-spec value may be at most this factor above its sourced value at the run's level (a
 #: device 10^6 times worse than any published one is a typing error, not a device), and at
@@ -167,27 +171,51 @@ def _evaluations(stage: Stage, configured: Mapping[str, Any]) -> tuple[int, str 
     return max(1, per_block - 1), key
 
 
-def estimate_eval_bytes(bp: Blueprint, stage: Stage, n_eval: int,
-                        batch_size: int) -> tuple[int, str]:
-    """Peak bytes of the largest layer's batched evaluation (all ``n_eval`` perturbed settings
-    at once, ``batch_size`` examples), and that layer's name, on the devices of the resolved
-    ``stage`` of blueprint ``bp``. Counts the expanded knob copies, the per-setting device
-    state (MZI unitaries, crossbar conductances), the per-block partial sums and the readout."""
-    from .build import stage_devices
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Peak bytes of a stage's devices, from the config alone (no device is built).
+
+    ``resident``: every device's own arrays (:class:`hwsim.kinds.Footprint`); ``evaluation``:
+    the largest layer's batched evaluation (all perturbed settings of one step), on layer
+    ``layer``; ``weights``: the model's device weights (Σ n_in·n_out)."""
+
+    resident: int
+    evaluation: int
+    layer: str
+    weights: int
+
+    @property
+    def total(self) -> int:
+        return self.resident + self.evaluation
+
+
+def estimate_memory(bp: Blueprint, stage: Stage, batch_size: int, *,
+                    evaluations: int | None = None) -> MemoryEstimate:
+    """The :class:`MemoryEstimate` of the resolved ``stage``'s devices, from each device kind's
+    declared memory formula (``DeviceKind.footprint``): the expanded knob copies of every
+    perturbed setting and, per setting of one device call (a chunk: ``algorithms.chunking``),
+    the device state (MZI unitaries, crossbar conductances), the per-block partial sums and the
+    readout, for ``batch_size`` examples. ``evaluations``: settings per estimate (default: the
+    stage's own)."""
+    from algorithms.chunking import settings_per_call
+    from hwsim.kinds import kind
+    n_eval = evaluations or _evaluations(stage, bp.algorithm.settings)[0]
+    footprint = kind(bp.device.kind).footprint
     B = batch_size
-    worst, name = 0, ""
-    for d in stage_devices(bp, stage):
-        knobs = sum(s.numel for s in d.knob_spec.values())
-        info = d.info()
-        tile_out = info.tile_rows
-        per_setting = (3 * knobs * 4                           # perturbed, projected, applied knobs
-                       + info.tiles * tile_out * info.tile_cols * 8 * 4   # device state (complex)
-                       + 4 * B * info.tiles * tile_out * 4     # partial sums and their copies
-                       + 2 * B * d.n_out * 4)                   # readout and loss inputs
-        need = n_eval * per_setting
+    resident, worst, layer = 0, 0, ""
+    for s in stage.slots:
+        fp = footprint(bp.device.physics, s.n_in, s.n_out)
+        # one device call holds a chunk of the settings (the trainers' automatic chunk, or
+        # $FORWARDLAB_SETTINGS_PER_CALL); the knob rows exist for all settings at once
+        per_call = min(n_eval, settings_per_call(s.n_in, s.n_out, B, fp.knobs) or n_eval)
+        state = (fp.tiles * fp.tile_rows * fp.tile_cols * 8 * 4     # device state (complex)
+                 + 4 * B * fp.tiles * fp.tile_rows * 4               # partial sums and their copies
+                 + 2 * B * s.n_out * 4)                              # readout and loss inputs
+        need = per_call * state + n_eval * 3 * fp.knobs * 4         # perturbed, projected, applied knobs
+        resident += fp.resident_bytes + 4 * fp.knobs                # + the trained knobs
         if need > worst:
-            worst, name = need, d.name
-    return worst, name
+            worst, layer = need, s.name
+    return MemoryEstimate(resident, worst, layer, sum(s.n_in * s.n_out for s in stage.slots))
 
 
 def check_memory(bp: Blueprint, stage: Stage, batch_size: int, available: float) -> None:
@@ -199,18 +227,47 @@ def check_memory(bp: Blueprint, stage: Stage, batch_size: int, available: float)
 
 
 def check_eval_memory(bp: Blueprint, stage: Stage, batch_size: int, available: float) -> None:
-    """Refuse settings whose batched evaluation (:func:`estimate_eval_bytes`, on the devices
-    of the resolved ``stage`` of blueprint ``bp``) needs more than ``available`` bytes, naming
-    the settings key to lower and about how far."""
+    """Refuse, before any device is built, a stage whose devices and largest batched evaluation
+    (:func:`estimate_memory`) need more than ``available`` bytes: one line with the GiB needed
+    and the largest value that fits (directions where fewer would do, else device weights)."""
+    est = estimate_memory(bp, stage, batch_size)
+    if est.total <= available:
+        return
     settings = bp.algorithm.settings
-    n_eval, key = _evaluations(stage, settings)
-    need, layer = estimate_eval_bytes(bp, stage, n_eval, batch_size)
-    if need > available:
-        what = (f"algorithm.settings.{key} = {settings[key]}" if key
-                else f"algorithm {stage.name!r}")
-        most = (f"at most about {max(1, int(settings[key] * available // need))}" if key
-                else "a smaller run.batch_size or model")
+    _, key = _evaluations(stage, settings)
+    where = (f"one batched evaluation of {est.layer} (batch {batch_size}) and the "
+             f"devices ({est.resident / 2 ** 30:.1f} GiB)")
+    most = _largest_fitting(bp, stage, key, settings[key], available, batch_size) if key else 0
+    if most >= 1:                          # fewer directions fit: name the most that do
         raise ConfigError(
-            f"{what} needs about {need / 2 ** 30:.1f} GiB for one batched evaluation of {layer} "
-            f"(batch {batch_size}); {available / 2 ** 30:.1f} GiB are available; allowed "
-            f"here: {most}")
+            f"algorithm.settings.{key} = {settings[key]} needs about {est.total / 2 ** 30:.1f} GiB "
+            f"for {where}; {available / 2 ** 30:.1f} GiB are available; allowed here: at most "
+            f"{most}")
+    most = max(1, int(est.weights * available // est.total))
+    raise ConfigError(
+        f"the model ({est.weights:,} device weights on {bp.device.kind}) needs about "
+        f"{est.total / 2 ** 30:.1f} GiB for {where}; {available / 2 ** 30:.1f} GiB are available; "
+        f"allowed here: at most about {most:,} device weights (model.hidden or "
+        f"model.architecture)")
+
+
+def _largest_fitting(bp: Blueprint, stage: Stage, key: str, value: int, available: float,
+                     batch_size: int) -> int:
+    """The largest ``algorithm.settings.<key>`` ≤ ``value`` whose estimate fits in
+    ``available`` bytes (0: none does), by bisection on the config-only estimate."""
+    from algorithms.registry import ALGORITHMS, settings_for
+    spec = ALGORITHMS[stage.name]
+
+    def fits(v: int) -> bool:
+        settings = settings_for(stage.name, {**bp.algorithm.settings, key: v})
+        n_eval = max(1, spec.queries_per_step(settings, 1) - 1)
+        return estimate_memory(bp, stage, batch_size, evaluations=n_eval).total <= available
+
+    lo, hi = 0, int(value)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo

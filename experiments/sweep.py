@@ -32,7 +32,10 @@ dies (an out-of-memory kill) — is recorded as that run's failure in the index 
 starts (a broken local pool is replaced by a fresh one). A stop request (``stop()`` true, from
 the command line's SIGINT/SIGTERM handler) asks the running workers to stop at their next step
 boundary (they write partial results, status "interrupted", and keep their checkpoint), writes
-the index and raises :class:`SweepStopped`. Local workers die with the driver (a parent-death
+the index and raises :class:`SweepStopped`. Local workers are asked by SIGUSR1; Dask workers
+by a stop file that appears in the sweep folder (``.stop-<token>``, one name per invocation,
+removed at the end), which their runs look for at step boundaries; a Dask run that finds it
+before starting stays "pending". Local workers die with the driver (a parent-death
 signal), so a killed driver leaves no process behind.
 """
 from __future__ import annotations
@@ -46,6 +49,7 @@ import math
 import os
 import signal
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -172,10 +176,14 @@ def _raw_id(mapping: dict) -> str:
     return "bad-" + hashlib.sha256(json.dumps(mapping, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def run_point(mapping: dict, runs_dir: str, axes: tuple[str, ...] = ()) -> dict[str, Any]:
+def run_point(mapping: dict, runs_dir: str, axes: tuple[str, ...] = (),
+              stop_file: str | None = None) -> dict[str, Any]:
     """Run one sweep point in this process (a pool or Dask worker); never raises.
 
     ``axes``: the sweep's axes, stored in the run's results (``meta.sweep_axes``).
+    ``stop_file``: a path in the sweep folder whose appearance asks the run to stop at its next
+    step boundary (Dask workers, which the driver cannot signal; a local pool worker gets
+    SIGUSR1); a run that finds it before starting is left "pending".
     Returns {"run_id", "status", "message", "test_accuracy", "seconds"}. A finished run
     (status ok on disk) is not re-run; a checkpoint of the same run is resumed. Any exception,
     a full disk included, is that run's failure ("failed", the message names it).
@@ -191,6 +199,9 @@ def run_point(mapping: dict, runs_dir: str, axes: tuple[str, ...] = ()) -> dict[
         return {"run_id": _raw_id(mapping), "status": "failed",
                 "message": f"{type(e).__name__}: {e}", "test_accuracy": math.nan, "seconds": 0.0}
     result = {"run_id": cfg.run_id, "status": "ok", "message": "", "test_accuracy": math.nan}
+    if stop_file is not None and os.path.exists(stop_file):
+        return {**result, "status": "pending", "message": "the sweep was stopped before this run "
+                "started", "seconds": 0.0}
     out = runs / f"{cfg.run_id}.h5"
     try:
         from algorithms.training import Divergence, Interrupted
@@ -205,7 +216,7 @@ def run_point(mapping: dict, runs_dir: str, axes: tuple[str, ...] = ()) -> dict[
         refuse_link(checkpoint_path(out), "sweep checkpoint")
         resume = checkpoint_path(out).is_file()
         rec = run(cfg, out, echo=lambda s: None, resume=resume, overwrite=True,
-                  stop=_worker_stop_requested)
+                  stop=_stop_requested(stop_file))
         if axes:   # the run says what it was compared along, also when read without its sweep
             rec.meta[META_KEY] = json.dumps(list(axes))
             write_results(out, rec)
@@ -242,6 +253,29 @@ _STOP = {"requested": False}
 
 def _worker_stop_requested() -> bool:
     return _STOP["requested"]
+
+
+#: Seconds between two looks for a Dask stop file (a stat per step would be cheap too, but a
+#: shared file system may not be).
+STOP_FILE_POLL_S = 0.2
+
+
+def _stop_requested(stop_file: str | None) -> Callable[[], bool]:
+    """The run's ``stop()``: SIGUSR1 received (pool workers), or ``stop_file`` present (Dask
+    workers), looked for at most every :data:`STOP_FILE_POLL_S` seconds."""
+    if stop_file is None:
+        return _worker_stop_requested
+    last = {"t": -math.inf, "seen": False}
+
+    def stop() -> bool:
+        if _STOP["requested"] or last["seen"]:
+            return True
+        now = time.monotonic()
+        if now - last["t"] >= STOP_FILE_POLL_S:
+            last["t"] = now
+            last["seen"] = os.path.exists(stop_file)
+        return last["seen"]
+    return stop
 
 
 def _finished(mapping: dict, runs: Path, cfg=None) -> dict | None:
@@ -461,19 +495,26 @@ def _connect(address: str):
                          "tcp://127.0.0.1:8786") from None
 
 
-def _dask_map(fn, items: list, client, stop: Callable[[], Any] | None = None
-              ) -> Iterable[tuple[int, dict]]:
+def _dask_map(fn, items: list, client, stop: Callable[[], Any] | None = None,
+              request_stop: Callable[[], None] | None = None) -> Iterable[tuple[int, dict]]:
     """Runs on a Dask cluster; a task lost with its worker (KilledWorker) or any other error
-    is that run's failure. A stop cancels what has not finished (left "interrupted")."""
+    is that run's failure. A stop calls ``request_stop`` (which makes the runs' stop file
+    appear): running tasks checkpoint and return "interrupted" at their next step boundary,
+    tasks not yet started return "pending" at once; without ``request_stop`` (or on a second
+    signal, which leaves through an exception) what has not finished is cancelled."""
     from dask.distributed import as_completed
     try:
         futs = client.map(fn, *zip(*items), pure=False)
         index = {f.key: i for i, f in enumerate(futs)}
         pending = as_completed(futs)
+        asked = False
         while not pending.is_empty():
-            if stop is not None and stop():
-                client.cancel(futs)
-                return
+            if stop is not None and stop() and not asked:
+                if request_stop is None:
+                    client.cancel(futs)
+                    return
+                request_stop()
+                asked = True
             for f in pending.next_batch(block=False) or ():
                 try:
                     yield index[f.key], f.result()
@@ -548,10 +589,15 @@ def run_sweep(path: str | Path, *, out: str | None = None, workers: int | None =
     echo(f"forwardlab sweep: {len(rows)} runs over {', '.join(plan.axes)} ({len(finished)} finished "
          f"earlier) on {where}; results in {plan.out}")
     items = [(plan.mappings[i], str(runs), tuple(plan.axes)) for i, _ in todo]
+    # Dask workers cannot be signalled: a stop makes this file appear in the sweep folder (the
+    # runs' folder is shared by design), named for this invocation so a stale one stops nothing
+    stop_name = f".stop-{uuid.uuid4().hex[:12]}"
     if not items:
         results = iter(())
     elif client is not None:
-        results = _dask_map(run_point, items, client, stop)
+        items = [(*item, str(plan.out / stop_name)) for item in items]
+        results = _dask_map(run_point, items, client, stop,
+                            lambda: folder.write_text(stop_name, "stop at the next step\n"))
     else:
         results = _Pool(min(plan.workers, len(items)), stop).run(run_point, items)
     results = itertools.chain(finished, ((todo[j][0], r) for j, r in results))
@@ -573,6 +619,8 @@ def run_sweep(path: str | Path, *, out: str | None = None, workers: int | None =
     except BaseException:   # a second signal, an error in the driver: the index stays true
         _close_index(folder, plan.axes, rows)
         raise
+    finally:
+        (plan.out / stop_name).unlink(missing_ok=True)
     signum = stop() if stop is not None else None
     if signum:
         _close_index(folder, plan.axes, rows)

@@ -45,6 +45,10 @@ cross-device cost rows and the labels follow from the registration. Fields:
   per-device values): ``write_noise_range_units`` (datasheet write noise per knob, range units),
   ``zo_knob_lr_range_units`` (a ZO knob step size chosen on validation splits),
   ``hwa_knob_noise_range_units`` (noise injected by hardware-aware training);
+* ``footprint``: ``(config, n_in, n_out) → Footprint``, the kind's memory formula: what one
+  device of that shape holds and the tile sizes its batched evaluation scales with, computed
+  from the config alone, so that a run too large for the machine is refused before any device
+  is built (``experiments.runner.estimate_eval_bytes``);
 * ``default_preset``: the preset a kind starts from (``[device] kind`` alone), and the one a
   run on another kind is also priced on (cross-device cost rows).
 """
@@ -55,8 +59,30 @@ import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-__all__ = ["DeviceKind", "register", "KINDS", "kind", "kind_or_none", "kind_of_config",
+__all__ = ["DeviceKind", "Footprint", "fabricated_bytes", "register", "KINDS", "kind", "kind_or_none", "kind_of_config",
            "kind_of_preset", "all_presets"]
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """One device of ``n_in → n_out`` as its config determines it, before it is built.
+
+    ``knobs``: its knob count (Σ of its KnobSpec sizes); ``tiles`` of ``tile_rows`` ×
+    ``tile_cols`` (its LayerInfo values); ``resident_bytes``: the arrays the built device holds
+    (fabricated errors, write counters, cached layouts), an estimate that
+    tests/hwsim/test_kinds.py holds within a factor 2 of the built device's arrays."""
+
+    knobs: int
+    tiles: int
+    tile_rows: int
+    tile_cols: int
+    resident_bytes: int
+
+
+def fabricated_bytes(effects, elements: int, itemsize: int = 4) -> int:
+    """Bytes of the fabrication draws of ``effects``: one ``itemsize`` value per element (knob
+    or cell) for every effect that fabricates (``fabricate`` method; hwsim.effects.fabrication)."""
+    return itemsize * elements * sum(1 for e in effects if hasattr(e, "fabricate"))
 
 
 @dataclass(frozen=True)
@@ -81,6 +107,9 @@ class DeviceKind:
     #: (config, available bytes) → None, or a one-line ValueError naming the config value whose
     #: largest dense structure cannot fit (checked before anything is built); None: no check
     memory_check: Callable[[Any, float], None] | None = None
+    #: (config, n_in, n_out) → :class:`Footprint` from the config alone (see the module
+    #: docstring); every registered kind declares one (tests/hwsim/test_kinds.py)
+    footprint: Callable[[Any, int, int], Footprint] | None = None
 
 
 _KINDS: dict[str, DeviceKind] = {}

@@ -16,10 +16,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Protocol, runtime_checkable
 
 import numpy as np
-import torch
 
-from .counting import count_changes, wrapped_sum
 from .trace import DigitalEvent, Event, LayerInfo, Trace
+
+from hwsim.lazy import LazyModule, torch
+
+# numba kernels, compiled-code loading and numba itself on first use (cold start)
+counting = LazyModule("hwsim.counting")
 
 __all__ = ["KnobSpec", "Programmed", "Oracle", "CapableOracle", "TracingOracle", "check_knobs",
            "check_input", "CAPABILITIES", "MissingCapability", "device_capabilities"]
@@ -263,14 +266,14 @@ class TracingOracle:
             t = knobs[name].detach().reshape(-1, ks.numel)              # (1 or P, K)
             fast = t.device.type == "cpu" and t.dtype == torch.float32   # one-pass kernels
             if name in self._rad:   # heaters only add phase: power ∝ φ mod 2π
-                wrapped = (wrapped_sum(np.ascontiguousarray(t.numpy()), 2 * math.pi) if fast else
+                wrapped = (counting.wrapped_sum(np.ascontiguousarray(t.numpy()), 2 * math.pi) if fast else
                            float(torch.remainder(t, 2 * math.pi).sum(dtype=torch.float64)))
                 phase += wrapped * (settings // t.shape[0])
             prev = self._last.get(name)
             first = torch.ones(ks.numel, dtype=torch.bool) if prev is None else torch.ne(t[0], prev)
             per_cell = first.to(torch.int32)
             if t.shape[0] > 1 and fast:
-                count_changes(np.ascontiguousarray(t.numpy()), per_cell.numpy())
+                counting.count_changes(np.ascontiguousarray(t.numpy()), per_cell.numpy())
             elif t.shape[0] > 1:
                 per_cell += torch.ne(t[1:], t[:-1]).sum(dim=0, dtype=torch.int32)
             self._last[name] = t[-1].clone()

@@ -13,6 +13,7 @@ import torch
 from ..meshnet_common import cosine_factor, initial_knobs
 from ..optical_readout import Readout
 from ..seeds import generator
+from .leaf_adam import LeafAdam
 
 __all__ = ["TwinBPSettings", "TwinBP", "LABEL"]
 
@@ -29,22 +30,22 @@ class TwinBPSettings:
 class TwinBP:
     label = LABEL
 
-    def __init__(self, device, settings: TwinBPSettings, *, seed: int) -> None:
+    def __init__(self, device, settings: TwinBPSettings, *, seed: int,
+                 knobs: dict | None = None) -> None:
         self.device, self.settings = device, settings
-        knobs = initial_knobs(device.knob_spec, generator(seed, "init/knobs"))
+        knobs = knobs or initial_knobs(device.knob_spec, generator(seed, "init/knobs"))
         self.params = {n: t.clone().double().requires_grad_(True) for n, t in knobs.items()}
-        self.opt = torch.optim.Adam(self.params.values(), lr=settings.lr)
+        self.opt = LeafAdam([(list(self.params.values()), settings.lr)])
         self.passes = 0
         self.steps = 0
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> dict:
-        for group in self.opt.param_groups:
-            group["lr"] = self.settings.lr * cosine_factor(self.steps, self.settings.decay_steps)
+        lr = self.settings.lr * cosine_factor(self.steps, self.settings.decay_steps)
         self.steps += 1
         self.opt.zero_grad()
         loss = self.settings.readout.losses(self.device.twin_forward(self.params, x), y).mean()
         loss.backward()
-        self.opt.step()
+        self.opt.step([lr])
         with torch.no_grad():
             if "nofu_beta" in self.params:
                 self.params["nofu_beta"].clamp_(0.0, 1.0)

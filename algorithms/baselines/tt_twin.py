@@ -8,14 +8,17 @@ isolates the zeroth-order estimate and the device from everything else.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-import torch
-from torch import Tensor
 
 from ..tt_network import TTNetwork
 from ..updates import adam, apply_updates
 from .twin_model import LABEL
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["TTTwinTrainer", "LABEL"]
 

@@ -17,15 +17,19 @@ step of 1e-3 is 0.05 µS of G⁺ − G⁻, not 1e-3 µS).
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
-import torch
-from torch import Tensor
 
 from ..knobmaps import KnobMap
 from ..model import ModelDescription
 from ..objectives.heads import MonoForwardHead
 from ..seeds import generator
+from .leaf_adam import LeafAdam
+
+from hwsim.lazy import no_grad, torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["TwinTrainer", "TWIN_MODES", "LABEL"]
 
@@ -86,8 +90,7 @@ class TwinTrainer:
         self._noise_gen = generator(seed, "hwa/knob-noise")
         digital_params = [p for d in self.digital for p in d.values()] + \
                          [h["M"] for h in self.head_params]
-        self.opt = torch.optim.Adam([{"params": self.theta, "lr": knob_lr_range_units},
-                                     {"params": digital_params, "lr": head_lr}])
+        self.opt = LeafAdam([(self.theta, knob_lr_range_units), (digital_params, head_lr)])
 
     def _weights(self, i: int, noisy: bool) -> Tensor:
         theta = self.theta[i]
@@ -110,7 +113,7 @@ class TwinTrainer:
     def step(self, x: Tensor, y: Tensor, train_stages=None) -> dict[str, float]:
         from ..objectives.heads import cross_entropy
 
-        self.opt.zero_grad(set_to_none=True)
+        self.opt.zero_grad()
         local = self.mode == "mf-ad"
         scores = self._forward(x, detach_between=local, noisy=True)
         if local:
@@ -129,7 +132,7 @@ class TwinTrainer:
     def device_queries_per_step(self, train_stages=None) -> int:
         return 0
 
-    @torch.no_grad()
+    @no_grad
     def predict_twin(self, x: Tensor) -> Tensor:
         """Prediction on the ideal twin (no device)."""
         scores = self._forward(x, detach_between=True, noisy=False)
@@ -137,7 +140,7 @@ class TwinTrainer:
             return torch.stack(scores).sum(0).argmax(-1)
         return scores[-1].argmax(-1)
 
-    @torch.no_grad()
+    @no_grad
     def predict(self, x: Tensor) -> Tensor:
         """Twin prediction (bp, mf-ad) or deployed prediction through the device (deploy modes)."""
         if self.deploy is None:

@@ -17,13 +17,18 @@ extras ``activity`` = z (B, m), ``mask`` (B, m) bool (optional), ``pullback`` (B
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor
 
 from .directions import sample_directions
 from ..checks import count as _count, positive_float as _positive
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["Activity"]
 

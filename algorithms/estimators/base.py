@@ -24,10 +24,13 @@ An estimator declares what the trainer must hand it and what it costs on the hos
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-import torch
-from torch import Tensor
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
 
 __all__ = ["Estimator", "NEEDS", "JACOBIAN_NEEDS", "check_losses", "unit"]
 

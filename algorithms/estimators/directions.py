@@ -24,8 +24,13 @@ draw equals P consecutive ``(1, d)`` draws from the same generator.
 """
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
 
 __all__ = ["DIRECTIONS", "sample_directions", "direction_scale"]
 
@@ -69,7 +74,7 @@ def _rademacher(num: int, dim: int, generator: torch.Generator, dtype: torch.dty
 
 
 def sample_directions(kind: str, num: int, dim: int, generator: torch.Generator,
-                      dtype: torch.dtype = torch.float32,
+                      dtype: torch.dtype | None = None,
                       device: torch.device | str = "cpu") -> Tensor:
     """Draw ``num`` i.i.d. directions in ℝ^dim.
 
@@ -84,6 +89,7 @@ def sample_directions(kind: str, num: int, dim: int, generator: torch.Generator,
         Tensor of shape ``(num, dim)``. ``sphere`` rows have unit norm; ``gaussian`` rows are
         N(0, I_d); ``rademacher`` entries are exactly ±1.
     """
+    dtype = torch.float32 if dtype is None else dtype
     _check_kind(kind)
     _check_positive_int("num", num)
     _check_positive_int("dim", dim)

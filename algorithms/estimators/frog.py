@@ -3,9 +3,9 @@ arXiv:2410.17764, ``Helmholtz-AI-Energy/frog`` ``aggregation.py``; algorithms.md
 
 k tangents V (d, k) drawn Gaussian and QR-orthonormalised; the directional derivatives
 δ_j = v_jᵀ g are measured on the device by central differences; the projection aggregator
-ĝ = V (VᵀV)⁻¹ δ = V δ (orthonormal V) is the best approximation of g in span(V). For isotropic V,
-E[V Vᵀ] = (k/d) I, so ``scale="unbiased"`` multiplies by d/k; ``"projection"`` keeps FROG's
-unscaled projection. E[cos²(ĝ, g)] = k/d (tested).
+ĝ = V (VᵀV)⁻¹ δ = V δ (orthonormal V) is the best approximation of g in span(V). ``"projection"``
+(default) keeps FROG's unscaled projection, as the paper's code aggregates; for isotropic V,
+E[V Vᵀ] = (k/d) I, so ``scale="unbiased"`` multiplies by d/k. E[cos²(ĝ, g)] = k/d (tested).
 
 Frame rescaling: an orthonormal tangent has per-knob entries ~1/√d, so a perturbation ε·v_j
 would put each knob far below the DAC step (algorithms.md §1, §14.5). The device is driven along
@@ -14,15 +14,20 @@ trainer's rule), and δ_j = [L(θ + s v_j) − L(θ − s v_j)]/(2s). 2k device 
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor
 
 from .base import check_losses
 from .directions import sample_directions
 from ..checks import count as _count, positive_float as _positive
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["FROG", "SCALES", "project_on_rows"]
 
@@ -44,7 +49,7 @@ def project_on_rows(loss_fn, params: Tensor, rows: Tensor, epsilon: float) -> tu
 class FROG:
     num_tangents: int = 8
     epsilon: float = 0.02          # per-knob rms step, range units
-    scale: str = "unbiased"
+    scale: str = "projection"
 
     def __post_init__(self) -> None:
         _count("FROG", "num_tangents", self.num_tangents)

@@ -34,20 +34,36 @@ device; activation perturbation is not implemented. Forward differences as in th
 ``difference="central"`` uses ±. E[u u_jᵀ] = I makes ĝ_R unbiased to O(ε) (forward) or O(ε²)
 (central); CGE is deterministic.
 
+Layer-wise perturbation (``groups``): the reference config perturbs one layer at a time
+(``tt.yml`` ``en_layerwise_perturbation: True``; ``ZO_Estim_MC.get_param_ZO_gradient`` loops over
+the perturbed parameters, each with its own N samples against the shared clean loss). With
+``groups`` (D,) (a group id per coordinate), the P directions are drawn per group, each row
+Rademacher on its group's coordinates and zero elsewhere, so each group's estimate is the RGE
+of that group alone — P rows per group, all in the same one batched call (no loop over
+directions or groups). (The reference divides its running sum by N inside its sample loop; the
+mean 1/N of the RGE formula above is used here.) Without ``groups`` every RGE coordinate is
+perturbed in every row (all at once).
+
 Layout of the settings (rows of the one batched call):
-    forward: [θ, θ + ε⊙u_1 … θ + ε⊙u_P, θ + ε_i e_i (i ∈ C)]                    1 + P + |C|
-    central: [θ, θ + ε⊙u_1 … , θ − ε⊙u_1 …, θ + ε_i e_i …, θ − ε_i e_i …]      1 + 2P + 2|C|
+    forward: [θ, θ + ε⊙u_1 … θ + ε⊙u_R, θ + ε_i e_i (i ∈ C)]                    1 + R + |C|
+    central: [θ, θ + ε⊙u_1 … , θ − ε⊙u_1 …, θ + ε_i e_i …, θ − ε_i e_i …]      1 + 2R + 2|C|
+with R = P (all at once) or P × (groups with RGE coordinates), group by group.
 Row 0 is the clean setting (its outputs serve the step's exact host gradients and metrics).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor
 
 from .base import check_losses
 from .directions import sample_directions
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["HybridZO", "HYBRID_DIFFERENCES"]
 
@@ -56,12 +72,15 @@ HYBRID_DIFFERENCES = ("forward", "central")
 
 @dataclass(frozen=True, eq=False)
 class HybridZO:
-    """``epsilon``: (D,) per-coordinate step; ``cge``: (D,) bool mask of the CGE coordinates."""
+    """``epsilon``: (D,) per-coordinate step; ``cge``: (D,) bool mask of the CGE coordinates;
+    ``groups``: (D,) integer group of every coordinate (layer-wise perturbation: P directions
+    per group), or None (every RGE coordinate in every direction)."""
 
     epsilon: Tensor
     cge: Tensor
     num_directions: int = 10
     difference: str = "forward"
+    groups: Tensor | None = None
 
     def __post_init__(self) -> None:
         p = self.num_directions
@@ -80,32 +99,54 @@ class HybridZO:
                              "allowed: >= 1 unless every coordinate is CGE")
         object.__setattr__(self, "epsilon", eps)
         object.__setattr__(self, "cge", cge)
+        if self.groups is not None:
+            grp = torch.as_tensor(self.groups)
+            if grp.shape != eps.shape or grp.is_floating_point() or grp.is_complex():
+                raise ValueError(f"HybridZO.groups has shape {tuple(grp.shape)}; allowed: None or "
+                                 f"a ({eps.shape[0]},) integer tensor")
+            object.__setattr__(self, "groups", grp.long())
 
     @property
     def n_cge(self) -> int:
         return int(self.cge.sum())
 
+    @property
+    def rge_groups(self) -> Tensor:
+        """Ids of the groups that hold RGE coordinates (one: all at once)."""
+        if self.groups is None:
+            return torch.zeros(1, dtype=torch.long)
+        return torch.unique(self.groups[~self.cge])
+
+    @property
+    def n_rge_rows(self) -> int:
+        """Randomized directions per estimate: P, or P per group (layer-wise)."""
+        return self.num_directions * int(self.rge_groups.numel())
+
     needs = frozenset()
 
     def combine_flops(self, d: int) -> float:
-        return 2.0 * self.num_directions * d
+        return 2.0 * self.n_rge_rows * d
 
     def init(self, params: Tensor) -> tuple:
         return ()
 
     def device_queries(self) -> int:
         """Settings per estimate, the clean row included."""
-        k = self.num_directions + self.n_cge
+        k = self.n_rge_rows + self.n_cge
         return 1 + (k if self.difference == "forward" else 2 * k)
 
     def settings(self, params: Tensor, key: torch.Generator) -> tuple[Tensor, Tensor]:
-        """All settings (n, D) and the Rademacher directions (P, D) (zero on CGE coordinates)."""
+        """All settings (n, D) and the Rademacher directions (R, D) (zero on CGE coordinates;
+        layer-wise: row r perturbs group ``rge_groups[r // P]`` only)."""
         D = params.shape[0]
         if self.epsilon.shape != (D,):
             raise ValueError(f"HybridZO: params have {D} coordinates; epsilon has {self.epsilon.shape[0]}")
-        u = sample_directions("rademacher", self.num_directions, D, key) if self.num_directions \
-            else torch.zeros(0, D)
+        R = self.n_rge_rows
+        u = sample_directions("rademacher", R, D, key) if R else torch.zeros(0, D)
         u = u.to(params.dtype) * (~self.cge).to(params.dtype)
+        if self.groups is not None and R:
+            row_group = self.rge_groups.repeat_interleave(self.num_directions)      # (R,)
+            u = u * (self.groups.unsqueeze(0) == row_group.unsqueeze(1)).to(params.dtype)
         eps = self.epsilon.to(params.dtype)
         idx = torch.nonzero(self.cge).reshape(-1)
         e = torch.zeros(idx.numel(), D, dtype=params.dtype)
@@ -117,6 +158,8 @@ class HybridZO:
         return torch.cat([params.unsqueeze(0), plus, minus]), u
 
     def combine(self, losses: Tensor, u: Tensor) -> Tensor:
+        # each coordinate lies in the rows of its own group only: Σ_rows Δ u / (P ε) is every
+        # group's own P-direction mean
         P, C = u.shape[0], self.n_cge
         eps = self.epsilon.to(u.dtype)
         base = losses[0]
@@ -128,7 +171,7 @@ class HybridZO:
         delta = delta.to(u.dtype)
         g = torch.zeros(u.shape[1], dtype=u.dtype)
         if P:
-            g = (delta[:P] @ u) / P / eps
+            g = (delta[:P] @ u) / self.num_directions / eps
         if C:
             idx = torch.nonzero(self.cge).reshape(-1)
             g[idx] = delta[P:] / eps[idx]

@@ -1,7 +1,9 @@
 """Local-guess projection (Fournier, Rivaud, Belilovsky, Eickenberg, Oyallon, arXiv:2306.06968;
 ``streethagore/ForwardLocalGradient`` ``compute_projection``; algorithms.md §6).
 
-The update is the projection of the target gradient onto a guess direction ĝ:
+The update is the projection of the target gradient onto a guess direction ĝ (the target is
+whatever ``loss_fn`` measures: the trainer's ``target`` — the network's end-to-end loss through
+the later blocks, the paper's global target, or the block's own head loss):
 
     g = ⟨g_target, ĝ⟩ ĝ / ‖ĝ‖²,   ⟨g_target, û⟩ ≈ [L(θ + s û) − L(θ − s û)] / (2s),  û = ĝ/‖ĝ‖
 
@@ -20,15 +22,20 @@ trainer's rule.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor
 
 from .base import check_losses, unit
 from .directions import sample_directions
 from ..checks import positive_float as _positive
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["LocalGuess", "VARIANTS"]
 

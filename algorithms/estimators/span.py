@@ -35,13 +35,18 @@ set by the trainer's rule against DAC step and write noise.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor
 
 from .frog import project_on_rows
 from ..checks import count as _count, positive_float as _positive
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["SpanProjection", "SPACES"]
 

@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import torch
-from torch import Tensor
 
 from ..checks import count as _count, positive_float as _positive
 from .base import check_losses
 from .directions import sample_directions
 from .zeroth_order import DirectionalDerivative
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["Directional", "LowRank", "SeedReplay"]
 

@@ -22,14 +22,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from numbers import Real
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import torch
-from torch import Tensor
 
 from ..chunking import chunk_bounds, max_settings_of
 
 from .directions import DIRECTIONS, direction_scale, sample_directions
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = [
     "DIFFERENCES",
@@ -325,6 +328,6 @@ class DirectionalDerivative:
 
 
 def _check_theta(theta: Tensor) -> None:
-    if not isinstance(theta, Tensor) or theta.ndim != 1 or not theta.is_floating_point():
+    if not isinstance(theta, torch.Tensor) or theta.ndim != 1 or not theta.is_floating_point():
         raise ValueError("theta must be a 1-D floating-point tensor of shape (d,), got "
                          f"{getattr(theta, 'shape', type(theta))}")

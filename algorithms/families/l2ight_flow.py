@@ -38,10 +38,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import torch
-from torch import Tensor
-
+from hwsim.lazy import torch
 from hwsim.trace import summarize
 
 from .. import registry
@@ -49,6 +48,9 @@ from ..mapping import calibrated_mapping
 from ..registry import TWIN_LABEL, AlgorithmSpec, BuildRequest, register
 from ..seeds import generator
 from ..settings import bad, choice, integer, positive, setting
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["L2ightFlowSettings", "L2ightFlowTrainer", "insitu_algorithms", "FLOW_STAGES"]
 

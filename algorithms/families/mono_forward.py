@@ -21,8 +21,8 @@ from ..estimators.zeroth_order import DIFFERENCES
 from ..network import OracleNetwork, device_hint, knob_steps, projection_dims
 from ..registry import AlgorithmSpec, BuildRequest, guess_model_for, register
 from ..settings import (CommonSettings, GuessModelSettings, bad, choice, head_optimizer, integer,
-                        knob_optimizer, positive, setting)
-from ..trainer import GlobalTrainer, LocalTrainer
+                        knob_optimizer, nonnegative, positive, setting)
+from ..trainer import TARGETS, GlobalTrainer, LocalTrainer
 
 __all__ = ["MFDDSettings", "MFDDThesisSettings", "FROGSettings", "LocalGuessSettings",
            "ActivitySettings", "FrozenSettings", "MFDD_DIRECTIONS", "SPAN_DIRECTIONS",
@@ -43,14 +43,30 @@ class FrozenSettings(CommonSettings):
 
 @dataclass(frozen=True)
 class MFDDThesisSettings(CommonSettings):
-    """mfdd-thesis: FFzero DD as the thesis uses it (arXiv:2603.24790 defaults, algorithms.md §3):
-    sphere × d, central, P = 1, ε = 1e-3 (perturbation norm), ZO head, SGD lr 1e-3."""
+    """mfdd-thesis: FFzero DD as the thesis uses it (arXiv:2603.24790 defaults, algorithms.md §3;
+    ``mmc-group/FFzero-local-learning`` ``core/solver.py``): sphere × d, central, P = 1,
+    ε = 1e-3 (perturbation norm), ZO head, SGD lr 1e-3, trained greedily layer by layer
+    (``schedule = "greedy"``: layer 1 for every epoch, then layer 2, … as the reference code;
+    "simultaneous" is the labelled deviation).
+
+    On a quantized device a norm of 1e-3 over d knobs moves each knob by ~1e-3/√d, far below one
+    write step, so the DAC rounds the perturbation away (algorithms.md §1). The per-knob rms
+    perturbation ε/√d is therefore raised to at least ``epsilon_min_dac_steps`` write steps of
+    the device's *declared* knob resolution (``info().knob_bits`` through the knob map's
+    ``lsb_range_units``; nothing hidden): ε_i = max(epsilon_norm, steps · LSB_i · √d_i) per
+    block. ``epsilon_min_dac_steps = 0`` keeps the thesis's plain norm (the labelled option)."""
 
     knob_lr_range_units: float = setting(1e-3, "SGD step on θ", "knob range units")
     head_lr: float = setting(1e-3, "SGD step of the ZO-trained heads", "1")
     optimizer: str = setting("sgd", "update rule of heads and knobs")
+    schedule: str = setting("greedy", "stage schedule: greedy layer-wise (the thesis's code) or "
+                            "simultaneous")
     num_directions: int = setting(1, "sphere directions per estimate", "count")
-    epsilon_norm: float = setting(1e-3, "perturbation norm ‖εu‖", "knob range units")
+    epsilon_norm: float = setting(1e-3, "perturbation norm ‖εu‖ (raised per block to the DAC "
+                                  "floor, see epsilon_min_dac_steps)", "knob range units")
+    epsilon_min_dac_steps: float = setting(1.0, "floor of the per-knob rms perturbation, in write "
+                                           "steps of the device's declared knob resolution "
+                                           "(0: the plain thesis norm)", "DAC steps")
     head_num_directions: int = setting(1, "sphere directions of the head's estimate", "count")
     head_epsilon: float = setting(1e-3, "perturbation norm of the head's estimate", "1")
 
@@ -59,16 +75,22 @@ class MFDDThesisSettings(CommonSettings):
         o = type(self).__name__
         integer(o, "num_directions", self.num_directions, 1, 4096)
         positive(o, "epsilon_norm", self.epsilon_norm)
+        nonnegative(o, "epsilon_min_dac_steps", self.epsilon_min_dac_steps)
         integer(o, "head_num_directions", self.head_num_directions, 1, 4096)
         positive(o, "head_epsilon", self.head_epsilon)
 
 
 @dataclass(frozen=True)
 class FROGSettings(CommonSettings):
-    """frog: k orthonormal tangents, projection aggregator (arXiv:2410.17764)."""
+    """frog: k orthonormal tangents, projection aggregator (arXiv:2410.17764). ``scale``:
+    "projection" (default) — the plain orthogonal projection V(VᵀV)⁻¹δ as the paper's code
+    aggregates (``Helmholtz-AI-Energy/frog`` ``forward_gradient/aggregation.py``: no rescaling
+    unless asked); "unbiased" — × d/k, which makes the projection of isotropic tangents
+    unbiased (E[VVᵀ] = (k/d) I; algorithms.md §4), the labelled deviation."""
 
     num_tangents: int = setting(8, "orthonormal tangents per estimate", "count")
-    scale: str = setting("unbiased", f"scaling of the projection, one of {SCALES}")
+    scale: str = setting("projection", f"scaling of the projection, one of {SCALES}: plain "
+                         "(the paper's code) or d/k (unbiased)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -81,6 +103,18 @@ class LocalGuessSettings(GuessModelSettings):
     """local-guess: the local head's exact ∂L/∂z mapped into knob space, the step along it
     measured on the device (arXiv:2306.06968), through the Jacobian model of ``guess_model``.
 
+    ``target``: what the measured step differentiates. "global" (default, the paper's best
+    variant ``fg-tgt-e2e-guess-localgrad``: "Gradient Target" = the end-to-end gradient,
+    ``streethagore/ForwardLocalGradient`` ``trainer/forward_gradient.py`` ``target='global'``):
+    the block's knobs are perturbed along the guess and the change of the *network's* loss is
+    measured through the later blocks, which are queried on the device at their clean setting,
+    so the update is the projection ⟨∇_θ L_global, ĝ⟩ ĝ of the global gradient onto the unit
+    guess. "local": the block's own head loss instead (the projection of the local gradient
+    onto itself: a measured step length along the guess). The paper projects per sample; the
+    device measures the minibatch loss, which is the batch form of the same projection (the
+    reference's ``avg-weight`` estimator, ``trainer/estimators.py``). The last block's target
+    is its own head loss under both (it is the network's loss).
+
     Calibration defaults chosen on the Fashion-MNIST validation split (mzi-default, 784-128-128,
     full data, lr 2e-3; bench/results/fashion_full_data_3seeds.txt): 16 knob indices per block
     re-measured every 10 steps gave val 0.8535 against 0.8458 (8 / 10), 0.8463 (32 / 10),
@@ -92,10 +126,14 @@ class LocalGuessSettings(GuessModelSettings):
                                            "(None: all)", "knobs")
     variant: str = setting("local", f"guess direction, one of {VARIANTS}")
     mix_weight: float = setting(1.0, "weight of the random part (variant 'mixed')", "1")
+    target: str = setting("global", f"what the measured step differentiates, one of {TARGETS}: "
+                          "the network's end-to-end loss through the later blocks (global, the "
+                          "paper's) or the block's own head loss (local)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         choice(type(self).__name__, "variant", self.variant, VARIANTS)
+        choice(type(self).__name__, "target", self.target, TARGETS)
         positive(type(self).__name__, "mix_weight", self.mix_weight)
 
 
@@ -169,8 +207,9 @@ def local_trainer(req: BuildRequest,
     return LocalTrainer(net, req.initial_knobs, req.n_classes, ests,
                         knob_optimizer(s, knob_lr(s, req.oracles)), head_optimizer(s),
                         projection_dims=projection_dims(s.projection_dim, net), head=head,
-                        head_estimator=head_estimator, prediction=s.prediction, seed=req.seed,
-                        trace=req.trace, **guess)
+                        head_estimator=head_estimator, prediction=s.prediction,
+                        target=getattr(s, "target", "local"), seed=req.seed, trace=req.trace,
+                        **guess)
 
 
 def _mfdd_estimators(s: MFDDSettings, net: OracleNetwork, steps: list[float]) -> list:
@@ -191,11 +230,26 @@ def _thesis_directional(P: int, eps: float) -> Directional:
     return Directional(DirectionalDerivative("sphere", P, eps, "central"))
 
 
+def thesis_epsilons(s: MFDDThesisSettings, net: OracleNetwork) -> list[float]:
+    """Per block, the sphere perturbation norm: the thesis's ``epsilon_norm`` raised so that the
+    per-knob rms step (norm/√d) is at least ``epsilon_min_dac_steps`` write steps of the
+    device's declared resolution (the knob map's ``lsb_range_units``, from ``info()``)."""
+    return [max(s.epsilon_norm, s.epsilon_min_dac_steps * m.lsb_range_units * math.sqrt(m.dim))
+            for m in net.maps]
+
+
 def _build_thesis(req: BuildRequest) -> LocalTrainer:
     s = req.settings
-    return local_trainer(req, lambda s, net, steps: [_thesis_directional(
-        s.num_directions, s.epsilon_norm)] * len(steps), head="zo",
+    return local_trainer(req, lambda s, net, steps: [
+        _thesis_directional(s.num_directions, e) for e in thesis_epsilons(s, net)], head="zo",
         head_estimator=_thesis_directional(s.head_num_directions, s.head_epsilon))
+
+
+def _thesis_label(s: MFDDThesisSettings) -> str:
+    order = "greedy layer-wise" if s.schedule == "greedy" else "simultaneous layers"
+    eps = (f"eps >= {s.epsilon_min_dac_steps:g} DAC step per knob" if s.epsilon_min_dac_steps
+           else "eps = plain thesis norm")
+    return f"forward-only, {order}, {eps}"
 
 
 def build_global(settings: "FROGSettings | MFDDSettings", model, devices, n_classes: int, *,
@@ -235,21 +289,44 @@ register(AlgorithmSpec(
                          else "forward-only"),
     uses_jacobian=_span, order=0, short="MF+DD"))
 register(AlgorithmSpec(
-    "mfdd-thesis", "MF+DD as in the thesis: sphere x d, P=1, eps=1e-3, ZO head, SGD",
-    MFDDThesisSettings, _build_thesis, lambda s, n: n * (1 + 2 * s.num_directions),
-    "forward-only", order=1))
+    "mfdd-thesis", "MF+DD as in the thesis's code: greedy layer by layer, sphere x d, P=1, "
+    "eps=1e-3 norm raised to >= 1 DAC step per knob (rms) of the declared resolution, ZO head, "
+    "SGD", MFDDThesisSettings, _build_thesis, lambda s, n: n * (1 + 2 * s.num_directions),
+    _thesis_label(MFDDThesisSettings()), label_for=_thesis_label, order=1))
+def _frog_label(s: FROGSettings) -> str:
+    return ("forward-only, plain projection" if s.scale == "projection"
+            else "forward-only, projection x d/k")
+
+
 register(AlgorithmSpec(
-    "frog", "multi-tangent forward gradient, orthogonal projection (FROG)", FROGSettings,
+    "frog", "multi-tangent forward gradient, orthogonal projection (FROG; scale = 'projection' "
+    "as the paper's code, 'unbiased': x d/k)", FROGSettings,
     lambda req: local_trainer(req, lambda s, net, steps: [FROG(s.num_tangents, e, s.scale)
                                                           for e in steps]),
-    lambda s, n: n * (1 + 2 * s.num_tangents), "forward-only", order=2))
+    lambda s, n: n * (1 + 2 * s.num_tangents), _frog_label(FROGSettings()),
+    label_for=_frog_label, order=2))
+def _guess_label(s: LocalGuessSettings) -> str:
+    """Which target the measured step differentiates, then the Jacobian model (resolved per
+    device by ``registry.results_label``)."""
+    target = "global target" if s.target == "global" else "block-local target"
+    return f"forward-only, {target}, calibrated or nominal model"
+
+
+def _guess_queries(s: LocalGuessSettings, n: int) -> int:
+    """n clean readouts + 2 settings per block; the global target adds one query of every
+    later block's clean setting per block's estimate (n(n − 1)/2 in all)."""
+    return 3 * n + (n * (n - 1) // 2 if s.target == "global" else 0)
+
+
 register(AlgorithmSpec(
     "local-guess", "local-head guess via the calibrated (else nominal) Jacobian, step measured "
-    "on device (calibrated: + 2 x calibrate_subset queries every recalibrate_every steps)",
+    "on device against the network's loss through the later blocks (target = 'global', "
+    "arXiv:2306.06968) or the block's own head loss (target = 'local') (calibrated: + 2 x "
+    "calibrate_subset queries every recalibrate_every steps)",
     LocalGuessSettings,
     lambda req: local_trainer(req, lambda s, net, steps: [LocalGuess(s.variant, e, s.mix_weight)
                                                           for e in steps]),
-    lambda s, n: 3 * n, "forward-only, calibrated or nominal model",
+    _guess_queries, _guess_label(LocalGuessSettings()), label_for=_guess_label,
     capability_for=lambda s: "nominal", uses_jacobian=lambda s: True, order=3))
 register(AlgorithmSpec(
     "activity", "activity perturbation of block outputs (host), nominal W->knob map",

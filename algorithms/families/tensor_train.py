@@ -1,5 +1,6 @@
-"""Tensor-train family: tt-zo (Zhao et al., arXiv:2308.09858), one device per TT core, one ZO
-estimate over every core's knobs — for classification (``layers`` of the settings, output
+"""Tensor-train family: tt-zo (Zhao et al., arXiv:2308.09858), one device per TT core, ZO
+estimates of every core's knobs, one layer's cores perturbed at a time as the reference code
+does (``perturbation = "all"``: every core at once, the labelled option) — for classification (``layers`` of the settings, output
 cross-entropy) and for PDE tasks (a :class:`TTModel` and a PDE objective passed to ``build``).
 
 The ``model`` a tensor-train algorithm takes is a :class:`TTModel` (layer shapes and hidden
@@ -11,25 +12,33 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-import torch
 
 from ..estimators.hybrid import HYBRID_DIFFERENCES, HybridZO
 from ..network import knob_steps
 from ..registry import AlgorithmSpec, BuildRequest, DeviceSlot, register
 from ..seeds import INIT_TT_CORES, device_stream, generator
-from ..settings import (CommonSettings, bad, choice, head_optimizer, integer, knob_optimizer,
-                        positive, setting)
+from .. import updates
+from ..settings import CommonSettings, bad, choice, integer, optimizer, positive, setting
 from ..tt import core_to_matrix, parse_tt_layer
 from ..tt_network import ACTIVATIONS, TTNetwork, check_chain, tt_init_cores
 from ..tt_zo import OutputCrossEntropy, TTZOTrainer
 
-__all__ = ["TTZOSettings", "TTModel", "TT_DIGITS_EXAMPLE", "TT_GRADIENTS", "tt_shapes", "tt_model", "tt_layout",
-           "tt_initial_weights", "tt_check_task"]
+from hwsim.lazy import torch
+
+__all__ = ["TTZOSettings", "TTModel", "TT_DIGITS_EXAMPLE", "TT_GRADIENTS", "TT_PERTURBATIONS",
+           "tt_shapes", "tt_model", "tt_layout", "tt_initial_weights", "tt_check_task",
+           "layer_groups"]
 
 #: tt-zo gradient evaluation: "rge" (Rademacher over every coordinate, the reference code's
 #: MNIST setting) or "hybrid" (coordinate-wise on groups of at most ``cge_max_group``
 #: coordinates, Rademacher on the rest; see algorithms.estimators.hybrid).
 TT_GRADIENTS = ("rge", "hybrid")
+
+
+#: tt-zo perturbation: "layer" — each query group perturbs one layer's cores (and that layer's
+#: hidden bias), N directions per layer (the reference's ``en_layerwise_perturbation: True``);
+#: "all" — every core of every layer in every direction.
+TT_PERTURBATIONS = ("layer", "all")
 
 
 #: a small tensor-train classifier of the shipped digits (64 = 4·4·4 features, 10 classes)
@@ -51,13 +60,16 @@ class TTModel:
 
 @dataclass(frozen=True)
 class TTZOSettings(CommonSettings):
-    """tt-zo: tensor-train layers, one device per core, one ZO estimate over all cores' knobs
+    """tt-zo: tensor-train layers, one device per core, ZO estimates of the cores' knobs
     (Zhao et al., arXiv:2308.09858). Defaults from the reference code
     (``olokevin/scalable_bpfree_onn_training`` ``MNIST/configs/tt.yml``): 784-1024-10 with both
     layers in TT format, modes [[7,4,4,7],[8,4,4,8]] and [[8,4,4,8],[1,5,2,1]], rank 6, N = 10
     Rademacher samples, forward differences, σ = 0.01 (here: 1 % of each knob's range, raised by
-    the device's perturbation rule), Adam lr 1e-3. ``layers``: 'tt:IN:OUT:RANK' or
-    'dense:N_IN:N_OUT' strings (a PDE run takes its network from [pde] instead)."""
+    the device's perturbation rule), one layer perturbed at a time
+    (``en_layerwise_perturbation: True``), Adam lr 1e-3 with betas (0.9, 0.5) (``optimizer:
+    betas: [0.9,0.5]``). ``perturbation = "all"`` (every core at once) and ``adam_b2 = 0.999``
+    are the labelled deviations. ``layers``: 'tt:IN:OUT:RANK' or 'dense:N_IN:N_OUT' strings (a
+    PDE run takes its network from [pde] instead)."""
 
     knob_lr_range_units: float = setting(1e-3, "Adam step on the cores' knobs",
                                          "knob range units")
@@ -71,6 +83,11 @@ class TTZOSettings(CommonSettings):
     cge_max_group: int = setting(64, "largest coordinate group estimated coordinate-wise "
                                  "(gradient = 'hybrid')", "coordinates")
     bias_epsilon: float = setting(0.01, "ZO step of the hidden biases", "readout units")
+    perturbation: str = setting("layer", f"what one query group perturbs, one of "
+                                f"{TT_PERTURBATIONS}: one layer's cores (the reference's) or all")
+    adam_b1: float = setting(0.9, "Adam first-moment decay (the reference's 0.9)", "1")
+    adam_b2: float = setting(0.5, "Adam second-moment decay (the reference's 0.5; Adam's usual "
+                             "0.999 is the deviation)", "1")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -91,6 +108,11 @@ class TTZOSettings(CommonSettings):
         choice(o, "gradient", self.gradient, TT_GRADIENTS)
         integer(o, "cge_max_group", self.cge_max_group, 0, 100_000)
         positive(o, "bias_epsilon", self.bias_epsilon)
+        choice(o, "perturbation", self.perturbation, TT_PERTURBATIONS)
+        for name in ("adam_b1", "adam_b2"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+                raise bad(o, name, v, "a number in [0, 1)")
 
 
 def tt_model(settings, model) -> TTModel:
@@ -152,10 +174,29 @@ def tt_check_task(settings, model, n_in: int, n_classes: int) -> None:
 
 
 def _queries(s: TTZOSettings, n: int) -> int:
-    """Settings per step (1 clean + P, or 1 + 2P central) × core devices; CGE adds its
-    coordinates (hybrid: counted when the network is built)."""
-    cores = sum(sh.cores for sh in tt_shapes(s.layers))
-    return cores * (1 + (s.num_directions if s.difference == "forward" else 2 * s.num_directions))
+    """Settings per step (1 clean + R, or 1 + 2R central, R = P per layer perturbed apart or P
+    for all at once) × core devices; CGE adds its coordinates (hybrid: counted when the network
+    is built)."""
+    shapes = tt_shapes(s.layers)
+    cores = sum(sh.cores for sh in shapes)
+    rows = s.num_directions * (len(shapes) if s.perturbation == "layer" else 1)
+    return cores * (1 + (rows if s.difference == "forward" else 2 * rows))
+
+
+def layer_groups(net: TTNetwork) -> torch.Tensor:
+    """(dim,) layer index of every coordinate of θ: each core's knobs and each hidden bias
+    belong to their layer (``net.groups()`` names them ``layer<l>.…``)."""
+    return torch.cat([torch.full((size,), int(name.split(".")[0][len("layer"):]))
+                      for name, size in net.groups()])
+
+
+def _rule(s: TTZOSettings, name: str, lr: float):
+    """Update rule ``name`` at ``lr``: Adam with the settings' betas (the reference's
+    (0.9, 0.5)), else the common rule of that name."""
+    if name != "adam":
+        return optimizer(name, lr, s.clip_norm)
+    base = updates.adam(lr, s.adam_b1, s.adam_b2)
+    return updates.chain(updates.clip_by_global_norm(s.clip_norm), base) if s.clip_norm else base
 
 
 def _build(req: BuildRequest) -> TTZOTrainer:
@@ -170,13 +211,25 @@ def _build(req: BuildRequest) -> TTZOTrainer:
     eps += [torch.full((size,), s.bias_epsilon) for _, size in groups[len(net.maps):]]
     cge = [torch.full((size,), s.gradient == "hybrid" and size <= s.cge_max_group)
            for _, size in groups]
-    est = HybridZO(torch.cat(eps), torch.cat(cge), s.num_directions, s.difference)
+    est = HybridZO(torch.cat(eps), torch.cat(cge), s.num_directions, s.difference,
+                   layer_groups(net) if s.perturbation == "layer" else None)
     return TTZOTrainer(net, req.initial_knobs, req.objective or OutputCrossEntropy(), est,
-                       knob_optimizer(s), head_optimizer(s), seed=req.seed, trace=req.trace)
+                       _rule(s, s.knob_optimizer or s.optimizer, s.knob_lr_range_units),
+                       _rule(s, s.optimizer, s.head_lr), seed=req.seed,
+                       trace=req.trace)
+
+
+def _tt_label(s: TTZOSettings) -> str:
+    what = "one layer per query group" if s.perturbation == "layer" else "all layers at once"
+    rule = (f"Adam betas ({s.adam_b1:g}, {s.adam_b2:g})" if s.optimizer == "adam"
+            else s.optimizer)
+    return f"forward-only, {what}, {rule}"
 
 
 register(AlgorithmSpec(
-    "tt-zo", "tensor-train layers, one device per core, ZO over the cores' knobs (queries: all "
-    "core devices)", TTZOSettings, _build, _queries, "forward-only", layout=tt_layout,
+    "tt-zo", "tensor-train layers, one device per core, ZO over the cores' knobs, one layer "
+    "perturbed at a time (perturbation = 'all': every core at once) (queries: all core devices)",
+    TTZOSettings, _build, _queries, _tt_label(TTZOSettings()), label_for=_tt_label,
+    layout=tt_layout,
     initial_weights=tt_initial_weights, check_task=tt_check_task, example=TT_DIGITS_EXAMPLE,
     order=10, cross_device_row=False))   # its devices are TT cores, not the model's blocks

@@ -13,15 +13,20 @@ Device queries per step and block: 1 clean + 2P. Host FLOPs of an estimate: Σ_p
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass, field
 
-import torch
-from torch import Tensor
 
 from ..estimators import DirectionalDerivative
 from ..registry import AlgorithmSpec, register
 from ..settings import CommonSettings, integer, setting
 from .mono_forward import local_trainer
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["SignDirectional", "ZOSignSettings"]
 

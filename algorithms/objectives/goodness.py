@@ -40,14 +40,18 @@ trains with its exact gradient through the host transforms.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor
-from torch.nn import functional as F
 
 from .heads import cross_entropy
+
+from hwsim.lazy import torch, nn_functional as F
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["ClassGoodnessHead", "ThresholdGoodness", "average_goodness_vote"]
 

@@ -14,11 +14,16 @@ Closed forms: with S = softmax(G), ∂L/∂G = (S − onehot(y))/B; ∂L/∂M = 
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
 
 __all__ = ["MonoForwardHead", "GlobalCrossEntropy", "cross_entropy", "example_losses"]
 

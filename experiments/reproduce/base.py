@@ -124,7 +124,10 @@ def train_curve(trainable, x_train: torch.Tensor, y_train: torch.Tensor, x_test:
 
     evaluate()
     step = 0
-    for _ in range(epochs):
+    begin_epoch = getattr(trainable, "begin_epoch", None)
+    for epoch in range(epochs):
+        if callable(begin_epoch):           # the trainer's own learning-rate schedule
+            begin_epoch(epoch)
         order = torch.randperm(n, generator=gen)
         for i in range(0, n, batch):
             idx = order[i:i + batch]

@@ -26,15 +26,37 @@ classification (moons; ring) "performs comparably to digital simulations (> 94 %
   authors' 64-port MNIST simulation sweep (``sim_data.nc``: batch 600, 100 epochs, MNIST
   train/eval error), not from a measurement of the 4-port chip: the chip's own noise figures
   are in the paper's supplement, which was not reachable, and the stored in-situ run files
-  (``moon_experiment_fig3_*.p``, ``circle_experiment_fig3.p``) are not in the public copy;
+  (``moon_experiment_fig3_*.p``, ``circle_experiment_fig3.p``, ``exp.ipynb``) are listed in the
+  repository but their contents were not retrievable;
 * readout: two logits = powers of ports (0, 1) and (2, 3), softmax cross-entropy
   (``optical_softmax`` in onn.py);
-* algorithms: ``insitu-bp`` (3 optical passes per sample), the forward-only ``ficonn-spsa``
-  (FICONN's rule) on the same device, and ``bp-twin``, autograd on the ideal twin of the same
-  network (the digital model).
+* algorithms: ``insitu-bp`` (3 optical passes per sample); the forward-only ``ficonn-spsa``
+  (FICONN's rule on the whole network) and ``mfdd`` / ``frog`` (Mono-Forward: every mesh layer
+  of the same chip is a device of its own, ``MeshNetwork.layer_device``, read as output powers;
+  the host takes √P between layers as the chip's measured |y| nonlinearity does, and every
+  stage has a digital local head; :class:`experiments.reproduce.common.LayerLocal`; their
+  optical passes are layer vectors ÷ 3); and ``bp-twin``, autograd on the ideal twin of the
+  same network (the digital model). ``local-guess`` is not run: its guess maps the local
+  head's ∂L/∂z to knobs through ∂L/∂W = ∂L/∂zᵀ·a of a linear block z = W a, and a mesh layer
+  read as powers, z = |U a|², is not linear in a (the guess would need the complex output
+  fields, which a power readout does not give).
 
-Choices where the sources are silent, made on a VALIDATION split (the first 20 % of seed 0's
-training points held out; test points never used), error-free inference as above:
+Initial phases. The authors start every layer from simphox ``triangular(4)``: a Haar-random
+unitary (``scipy.stats.unitary_group.rvs``) decomposed onto the triangular mesh, γ screen set to
+0 (``phox/apps/onn.py`` ``Tri``; ``init: haar`` here, :func:`.common.haar_knobs`).
+Uniform phases on [0, 2π) are the alternative (``init: uniform``). Chosen on the validation split
+with the digital model (bp-twin, lr 0.1, 150 epochs, batch 32), ring, seeds 0 / 1 / 2:
+uniform 0.913 / 0.975 / 1.000 (mean 0.963; seed 3: 0.725), haar 0.750 / 0.962 / 0.762 (mean
+0.825); at lr 0.3 (seed 0) haar 0.900, uniform 0.637. The minimum reached depends strongly on
+the starting point at either lr (the digital model itself stalls near 0.73–0.76 on some seeds),
+and uniform at lr 0.1 validates best: ``init: uniform``, the same initial phases for every
+algorithm of a seed (``bench/results/pai2023_validation.txt``). Restarts selected on the
+validation split would address the stalls but multiply every run's cost; not part of this
+protocol.
+
+VALIDATION split (``bench/pai2023_validation.py``): the last 20 % of each seed's training
+points are held out and the rest trains; test points are never used; error-free inference as
+above. Earlier choices (first 20 % of seed 0's training points held out):
 insitu-bp Adam lr 0.1, mini-batches of 32, 150 epochs, step decayed to 0 on a cosine over
 the run. Ring validation accuracy (80 points): lr 0.03 / 0.1 / 0.3 with batch 32 →
 0.60 / 0.887 / 0.825, full batch (1500 steps) → 0.762 / 0.812 / 0.85; moons (40 points):
@@ -42,11 +64,16 @@ the run. Ring validation accuracy (80 points): lr 0.03 / 0.1 / 0.3 with batch 32
 takes the same settings and batches. ficonn-spsa: δ = 0.1 rad and η = 10 for 2500 full-batch
 iterations with the cosine decay (the quoted δ = 0.05, η = 0.002 does not move the loss within
 the budget under the ‖Δ‖-normalised rule; η = 20 diverged; chosen on seed 0's training data
-in the first pass). Uniform random initial phases (the authors start from simphox's
-triangular initialiser). The data are drawn with numpy's generator, not scikit-learn's
-streams: same distributions, different points.
-Not run on this device: mfdd, frog and local-guess — their Mono-Forward local heads need a
-per-layer real linear oracle with digital heads, which this fixed optical readout does not have.
+in the first pass). mfdd and frog (registry defaults otherwise: mfdd P = 32 Rademacher
+directions, frog 8 tangents, per-knob step 0.01 range units = 0.063 rad, Adam): knob step
+0.01 range units, head lr 0.1, 100 epochs of batches of 32, both rates on a cosine to 0 over
+the run; ring validation (haar start, seeds 0 / 1): mfdd 0.675 / 0.712, frog 0.750 / 0.750
+(mfdd seed 0 with knob step 0.03: 0.675; with 0.03 and the last head alone predicting,
+uniform start: 0.675); moons (uniform start, seed 0): mfdd 0.950, frog 0.950; so ``frog`` is the forward-only algorithm the target rows check (``forward_only_reference``);
+every forward-only algorithm has its own row. Reading the ring rows: a third of the points
+are class 1 (the middle shell), so the constant classifier scores about 0.67 (0.63–0.70 on a
+seed's 100 test points); a ring accuracy there means nothing was learned. The data are drawn with numpy's generator, not
+scikit-learn's streams: same distributions, different points.
 """
 from __future__ import annotations
 
@@ -54,7 +81,7 @@ from algorithms.optical_readout import Readout
 from experiments.planar import circular_bias, load_planar
 
 from .base import Published, Reproduction, register
-from .common import run_algorithm
+from .common import LAYER_LOCAL, run_algorithm
 
 SOURCE = "Pai et al., Science 380, 398 (2023), abstract: > 94 % test accuracy, comparable to digital"
 
@@ -68,8 +95,15 @@ CONFIG = {
         "insitu-bp": {"lr": 0.1, "epochs": 150, "batch": 32, "decay": True},
         "ficonn-spsa": {"lr": 10.0, "delta": 0.1, "epochs": 2500, "batch": 400, "decay": True},
         "bp-twin": {"lr": 0.1, "epochs": 150, "batch": 32, "decay": True},
+        "mfdd": {"knob_lr_range_units": 0.01, "head_lr": 0.1, "epochs": 100, "batch": 32,
+                 "decay": True},
+        "frog": {"knob_lr_range_units": 0.01, "head_lr": 0.1, "epochs": 100, "batch": 32,
+                 "decay": True},
     },
     "target_accuracy": 0.94,
+    "init": "uniform",
+    # the forward-only algorithm the target is checked on, chosen on the validation split
+    "forward_only_reference": "frog",
 }
 QUICK = {
     **CONFIG,
@@ -79,8 +113,14 @@ QUICK = {
         "insitu-bp": {"lr": 0.02, "epochs": 2, "batch": 10},
         "ficonn-spsa": {"lr": 10.0, "delta": 0.1, "epochs": 10, "batch": 80},
         "bp-twin": {"lr": 0.02, "epochs": 2, "batch": 10},
+        "mfdd": {"knob_lr_range_units": 0.01, "head_lr": 0.1, "epochs": 2, "batch": 20},
+        "frog": {"knob_lr_range_units": 0.01, "head_lr": 0.1, "epochs": 2, "batch": 20},
     },
 }
+
+#: the forward-only algorithms run on this device (FICONN's rule on the whole network; the
+#: Mono-Forward ones on its layers, experiments.reproduce.common.LayerLocal)
+FORWARD_ONLY = ("ficonn-spsa", *LAYER_LOCAL)
 
 
 def samples(config: dict, task: str) -> int:
@@ -92,28 +132,34 @@ def samples(config: dict, task: str) -> int:
 def run_seed(config: dict, seed: int, data_dir=None, part=None) -> dict:
     metrics, curves = {}, {}
     readout = Readout(**config["readout"])
+    reference = config["forward_only_reference"]
     for task in (config["tasks"] if part is None else [part]):
         xtr, ytr, xte, yte = load_planar(task, seed, n=samples(config, task))
         data = (circular_bias(xtr), ytr, circular_bias(xte), yte)
         accs = {}
         for alg, settings in config["algorithms"].items():
             curve = run_algorithm(alg, settings, config["preset"], readout, data, seed,
-                                  inference=config.get("inference", "device"))
+                                  inference=config.get("inference", "device"),
+                                  init=config.get("init", "uniform"))
             accs[alg] = curve.accuracy[-1]
             metrics[f"{task}/{alg}/test_acc"] = curve.accuracy[-1]
             if alg != "bp-twin":
                 metrics[f"{task}/{alg}/test_acc_device_inference"] = curve.device_accuracy
             curves[f"{task}/{alg}"] = curve.as_dict()
         metrics[f"{task}/insitu-bp-minus-digital"] = accs["insitu-bp"] - accs["bp-twin"]
-        metrics[f"{task}/forward-only-minus-digital"] = accs["ficonn-spsa"] - accs["bp-twin"]
+        metrics[f"{task}/forward-only-minus-digital"] = accs[reference] - accs["bp-twin"]
     return {"metrics": metrics, "curves": curves}
 
 
 PUBLISHED = tuple(
     [Published(f"{t}/insitu-bp/test_acc", 0.94, 0.0, SOURCE, "at-least") for t in ("moons", "ring")]
-    + [Published(f"{t}/ficonn-spsa/test_acc", 0.94, 0.0, SOURCE + " (target for the best "
-                 "forward-only algorithm on the same device)", "at-least") for t in ("moons", "ring")]
+    + [Published(f"{t}/{CONFIG['forward_only_reference']}/test_acc", 0.94, 0.0, SOURCE +
+                 " (target for the best forward-only algorithm on the same device, chosen on "
+                 "the validation split)", "at-least") for t in ("moons", "ring")]
     + [Published(f"{t}/insitu-bp-minus-digital", 0.0, 0.02, SOURCE + " ('comparable': ±2 points)")
+       for t in ("moons", "ring")]
+    + [Published(f"{t}/forward-only-minus-digital", 0.0, 0.02, SOURCE + " (target: the best "
+                 "forward-only algorithm within 2 points of the digital model)")
        for t in ("moons", "ring")]
 )
 

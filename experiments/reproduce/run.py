@@ -9,6 +9,9 @@ Output directory (``--out``, default ``results/reproduce/<name>[-quick]``):
   report.md      the table, the cost rows, the protocol notes and the plots below
   curves.png     test accuracy against optical passes (mean over seeds, one line per algorithm)
   energy.png     test accuracy against device energy (J)
+  partial/       seed<S>[-<part>].json: each (seed, part) job's metrics and curves as it finishes
+                 (one worker), so an interrupted run keeps what it completed; config.json: the
+                 protocol they were made with (``resume=True`` takes them and runs the rest)
 Nothing is overwritten silently: an existing results.json needs ``overwrite=True``.
 """
 from __future__ import annotations
@@ -31,12 +34,17 @@ def _mean_sd(values):
     return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0)
 
 
+#: slack of the tolerance tests: accuracies are float32 means (0.94 is stored as 0.9399999976),
+#: so a mean that equals a bound up to float32 rounding counts as equal
+ROUNDING = 1e-6
+
+
 def _inside(p, mean) -> bool:
     if not math.isfinite(mean):
         return False
     if p.bound == "at-least":
-        return mean >= p.value - p.tolerance
-    return abs(mean - p.value) <= p.tolerance + 1e-12
+        return mean >= p.value - p.tolerance - ROUNDING
+    return abs(mean - p.value) <= p.tolerance + ROUNDING
 
 
 def _table(rep, per_seed):
@@ -141,12 +149,51 @@ def _job(args):
     return seed, REPRODUCTIONS[name].run_seed(config, seed, data_dir, part)
 
 
+def _partial_path(out: Path, job) -> Path:
+    _, _, seed, _, part = job
+    return out / "partial" / (f"seed{seed}" + ("" if part is None else f"-{part}") + ".json")
+
+
+def _config_text(config) -> str:
+    return json.dumps(config, default=str, sort_keys=True)
+
+
+def _keep_partial(out: Path, job, result: dict) -> None:
+    """``partial/seed<S>[-<part>].json``: one finished (seed, part) job's metrics and curves."""
+    path = _partial_path(out, job)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(result, default=str))
+
+
+def _resumed(out: Path, config, jobs) -> dict:
+    """Finished jobs of an interrupted run in ``out`` (``--resume``), by job index; refuses
+    partial results made with another protocol (``partial/config.json`` differs)."""
+    stored = out / "partial" / "config.json"
+    if not stored.exists():
+        raise ValueError(f"--resume: {stored} not found; allowed: an --out directory of an "
+                         "interrupted run of the same reproduction")
+    if stored.read_text() != _config_text(config):
+        raise ValueError(f"--resume: the partial results in {out} were made with another "
+                         "config; allowed: the same reproduction and --quick setting, or a new --out")
+    done = {}
+    for i, j in enumerate(jobs):
+        path = _partial_path(out, j)
+        if path.exists():
+            data = json.loads(path.read_text())     # plain data: numbers and lists, no code
+            if not isinstance(data, dict) or set(data) != {"metrics", "curves"}:
+                raise ValueError(f"--resume: {path} is not a finished job's result; allowed: "
+                                 "a file written by an earlier run (keys metrics, curves)")
+            done[i] = (j[2], data)
+    return done
+
+
 def reproduce(name: str, *, quick: bool = False, seeds: int = 3, out: str | Path | None = None,
               data_dir: str | Path | None = None, overwrite: bool = False, workers: int = 1,
-              echo=print) -> dict:
+              resume: bool = False, echo=print) -> dict:
     """Run reproduction ``name``; returns the results dict (also written to ``out``).
     ``workers`` > 1 runs the (seed, part) jobs in that many processes (same numbers: every job
-    draws from its own seeded streams)."""
+    draws from its own seeded streams). ``resume``: take the jobs an interrupted run in ``out``
+    finished (``partial/``, same config) and run only the others."""
     if name not in REPRODUCTIONS:
         raise ValueError(f"reproduction = {name!r}; allowed: {', '.join(REPRODUCTIONS)}")
     if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= 100:
@@ -162,17 +209,30 @@ def reproduce(name: str, *, quick: bool = False, seeds: int = 3, out: str | Path
     echo(f"[{name}] {len(jobs)} job(s) ({seeds} seed(s) × {len(rep.parts(config))} part(s)), "
          f"{workers} worker(s)")
     created = not out.exists()
+    kept = _resumed(out, config, jobs) if resume else {}
+    if kept:
+        echo(f"[{name}] --resume: {len(kept)} finished job(s) taken from {out / 'partial'}")
     out.mkdir(parents=True, exist_ok=True)     # fail on an unusable path before any training
+    (out / "partial").mkdir(exist_ok=True)
+    (out / "partial" / "config.json").write_text(_config_text(config))
+    todo = [j for i, j in enumerate(jobs) if i not in kept]
     try:
         if workers == 1:
-            done = [_job(j) for j in jobs]
+            ran = []
+            for j in todo:              # each finished job kept at once: a long run interrupted
+                ran.append(_job(j))     # still leaves the seeds and parts it completed
+                _keep_partial(out, j, ran[-1][1])
         else:
             import multiprocessing as mp
             with mp.get_context("spawn").Pool(workers) as pool:
-                done = pool.map(_job, jobs)
+                ran = pool.map(_job, todo)
+            for j, r in zip(todo, ran):
+                _keep_partial(out, j, r[1])
+        done = list(kept.values()) + ran
     except BaseException:
-        if created and not any(out.iterdir()):
-            out.rmdir()                            # a failed run leaves no directory behind
+        if created and not any(p for p in (out / "partial").iterdir() if p.name != "config.json"):
+            import shutil
+            shutil.rmtree(out)                     # a run that finished nothing leaves nothing
         raise
     per_seed = [{"metrics": {}, "curves": {}} for _ in range(seeds)]
     for seed, r in done:

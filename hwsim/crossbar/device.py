@@ -38,9 +38,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import torch
 
-from ..effects import rng, ziggurat
+from ..effects import rng
 from ..effects.adc import ADCNonideality
 from ..effects.bit_slicing import BitSlicing
 from ..effects.correlated import CorrelatedConductance
@@ -58,10 +57,15 @@ from ..effects.validate import (check_adc_nonideality, check_effects, find_effec
                                 require_positive)
 from ..oracle import KnobSpec, Programmed, check_input, check_knobs
 from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
-from ..counting import count_changes
-from .kernels import program_weights, readout_tile
 from .mapping import TileGrid, conductances_to_weights, weights_to_conductances
 from ..meaning import described, effects_field
+
+from hwsim.lazy import LazyModule, broadcast_shapes, torch
+
+# numba kernels, compiled-code loading and numba itself on first use (cold start)
+counting = LazyModule("hwsim.counting")
+kernels = LazyModule("hwsim.crossbar.kernels")
+ziggurat = LazyModule("hwsim.effects.ziggurat")
 
 __all__ = ["CrossbarConfig", "CrossbarLayer"]
 
@@ -240,7 +244,7 @@ class CrossbarLayer:
         if g.shape[0] > 1 and g.stride(0) != 0:      # a broadcast setting changes nothing
             if g.device.type == "cpu":
                 flat = g.reshape(g.shape[0], -1)
-                count_changes(np.ascontiguousarray(flat.numpy()), per_cell.view(-1).numpy())
+                counting.count_changes(np.ascontiguousarray(flat.numpy()), per_cell.view(-1).numpy())
             else:
                 per_cell += torch.ne(g[1:], g[:-1]).sum(dim=0, dtype=torch.int64).cpu()
         self._writes += per_cell
@@ -265,7 +269,7 @@ class CrossbarLayer:
         seeds = rng.row_seeds(settings, generator) if noise is not None else np.zeros(settings, np.uint64)
         src = g[:1] if g.shape[0] == 1 or g.stride(0) == 0 else g   # one shared setting: read once
         w_t = torch.empty(settings, self.n_in, self.n_out)
-        program_weights(np.ascontiguousarray(src.numpy()), levels, float(c.g_min_us), float(c.g_max_us),
+        kernels.program_weights(np.ascontiguousarray(src.numpy()), levels, float(c.g_min_us), float(c.g_max_us),
                         noise is not None, float(a2), float(a1), float(a0), seeds, *ziggurat.TABLES,
                         w_t.numpy())
         return w_t
@@ -458,7 +462,7 @@ class CrossbarLayer:
             ve = e.output_variance(xb, w_abs)
             if v is None:
                 v = ve
-            elif torch.broadcast_shapes(v.shape, ve.shape) == v.shape and v._base is None:
+            elif broadcast_shapes(v.shape, ve.shape) == v.shape and v._base is None:
                 v = v.add_(ve)
             else:
                 v = v + ve
@@ -478,7 +482,7 @@ class CrossbarLayer:
         for b, xb in enumerate(parts):
             torch.bmm(xb.expand(P, B, -1), self._tile_weights(w_t, b), out=y)
             var = self._tile_variance(xb, self._abs_weights(st, w_t, b)) if noisy else none
-            readout_tile(y.numpy(), np.ascontiguousarray(var.numpy()), states, noisy, delta, n_codes,
+            kernels.readout_tile(y.numpy(), np.ascontiguousarray(var.numpy()), states, noisy, delta, n_codes,
                          np.ascontiguousarray(factor[b].numpy()), np.ascontiguousarray(alpha[b].numpy()),
                          b == 0, *ziggurat.TABLES, out.numpy())
         return out

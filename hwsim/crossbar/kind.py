@@ -1,8 +1,10 @@
 """The memristive-crossbar kind (see :mod:`hwsim.kinds`)."""
 from __future__ import annotations
 
+import math
+
 from ..effects.bit_slicing import BitSlicing
-from ..kinds import DeviceKind, register
+from ..kinds import DeviceKind, Footprint, fabricated_bytes, register
 from .device import CrossbarConfig, CrossbarLayer
 from .presets import CROSSBAR_PRESETS
 from .slicing import BitSlicedCrossbar
@@ -31,8 +33,24 @@ def build_crossbar(n_in: int, n_out: int, config: CrossbarConfig | None = None, 
     return CrossbarLayer(n_in, n_out, config, seed=seed, name=name)
 
 
+def footprint(config: CrossbarConfig, n_in: int, n_out: int) -> Footprint:
+    """Tiles of min(tile_rows, n_in) × min(tile_cols, n_out′) over n_out′ = n_out × slices
+    physical columns; knobs: the (2, n_out′, n_in) pair conductances and one scale per tile (or
+    per column) and input tile (CrossbarLayer.knob_spec); resident: the int64 write counter of
+    every cell plus one float32 draw per cell of every fabricated effect."""
+    slicing = config.effect(BitSlicing)
+    cols_out = n_out * (slicing.slices if slicing is not None else 1)
+    rows, cols = min(config.tile_rows, n_in), min(config.tile_cols, cols_out)
+    tiles_in, tiles_out = math.ceil(n_in / rows), math.ceil(cols_out / cols)
+    cells = 2 * cols_out * n_in
+    scales = (cols_out if config.scale_per_column else tiles_out) * tiles_in
+    return Footprint(knobs=cells + scales, tiles=tiles_in * tiles_out, tile_rows=rows,
+                     tile_cols=cols,
+                     resident_bytes=8 * cells + fabricated_bytes(config.effects, cells))
+
+
 CROSSBAR = register(DeviceKind(
     name="crossbar", label="crossbar", config_type=CrossbarConfig,
     build=build_crossbar, presets=CROSSBAR_PRESETS, knob_names=("conductances", "tile_scale"),
     cost_section="crossbar", capabilities=frozenset({"nominal"}), hints=HINTS,
-    default_preset="crossbar-default", order=1))
+    default_preset="crossbar-default", order=1, footprint=footprint))

@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
+from hwsim.lazy import torch
+
 
 __all__ = ["TileGrid", "weights_to_conductances", "conductances_to_weights"]
 

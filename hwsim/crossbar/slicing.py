@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 
-import torch
 
 from ..effects.bit_slicing import BitSlicing
 from ..trace import Event, LayerInfo, MvmEvent
 from .device import CrossbarLayer
 from .mapping import weights_to_conductances
+
+from hwsim.lazy import torch
 
 __all__ = ["BitSlicedCrossbar"]
 

@@ -25,11 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
 
 from . import rng
 from .validate import require_nonnegative, require_range
 from ..meaning import described
+
+from hwsim.lazy import torch
 
 __all__ = ["ADCNonideality"]
 

@@ -28,11 +28,12 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
 
 from . import rng
 from .validate import require_nonnegative, require_positive
 from ..meaning import described
+
+from hwsim.lazy import torch
 
 __all__ = ["gaussian_field", "variation_field", "CorrelatedVariation", "CorrelatedConductance",
            "CorrelatedPhaseBias", "CorrelatedGamma", "LENGTH_UNITS"]

@@ -28,10 +28,11 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
 
 from .validate import require_nonnegative, require_positive, require_range
 from ..meaning import described
+
+from hwsim.lazy import torch
 
 __all__ = ["Detection", "Q_E", "K_B"]
 

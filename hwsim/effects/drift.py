@@ -31,11 +31,12 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
 
 from . import rng
 from .validate import require_nonnegative, require_positive
 from ..meaning import described
+
+from hwsim.lazy import torch
 
 __all__ = ["Drift", "OneOverFNoise", "drift_factor"]
 

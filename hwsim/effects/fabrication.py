@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import zlib
 
-import torch
+from hwsim.lazy import torch
+
 
 __all__ = ["fabrication_seed", "fabrication_generator", "fabricate_all"]
 

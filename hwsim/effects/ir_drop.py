@@ -37,10 +37,11 @@ import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
 
 from .validate import require_nonnegative
 from ..meaning import described
+
+from hwsim.lazy import torch
 
 __all__ = ["IRDrop", "first_order_conductances", "nodal_conductances", "ladder_conductances",
            "MAX_NODAL_NODES", "FIRST_ORDER_LIMIT"]

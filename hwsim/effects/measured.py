@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-import torch
 
 from . import rng
 from .validate import require_bits, require_nonnegative
 from ..meaning import described
+
+from hwsim.lazy import torch
 
 __all__ = ["MeasuredPulseResponse", "MeasuredPhaseResponse", "load_curve_table"]
 

@@ -19,11 +19,12 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
 
 from . import rng
 from .validate import require_nonnegative, require_positive
 from ..meaning import described
+
+from hwsim.lazy import torch
 
 __all__ = ["PhaseBias", "PhaseNoise", "DetectorNoise", "ProgrammingNoise", "ReadNoise"]
 
@@ -230,9 +231,10 @@ class ReadNoise:
             raise ValueError(f"ReadNoise.variance_precision = {self.variance_precision!r}; allowed: "
                              f"{', '.join(VARIANCE_PRECISIONS)}")
 
-    def weight_dtype(self, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.dtype:
+    def weight_dtype(self, device: torch.device, dtype: torch.dtype | None = None) -> torch.dtype:
         """dtype of the |w|ᵀ operand of the pcm_read product on ``device`` for inputs of ``dtype``
         (callers cache |w|ᵀ in it): bfloat16 under "auto" where native, else ``dtype``."""
+        dtype = torch.float32 if dtype is None else dtype
         if self.model == "pcm_read" and self.variance_precision == "auto" and _native_bf16(device.type):
             return torch.bfloat16
         return dtype

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
 
 from .validate import require_nonnegative
 from ..meaning import described
+
+from hwsim.lazy import torch
 
 __all__ = ["OutputNoise"]
 

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import torch
 
 from . import rng
 from .validate import require_nonnegative
 from ..meaning import described
+
+from hwsim.lazy import torch
 
 __all__ = ["PhaseDrift"]
 

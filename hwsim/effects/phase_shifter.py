@@ -15,11 +15,12 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
 
 from . import rng
 from .validate import require_bits, require_nonnegative, require_positive
 from ..meaning import described
+
+from hwsim.lazy import torch
 
 __all__ = ["ThermoOpticDAC", "GammaSpread", "gamma_rad_per_v2"]
 

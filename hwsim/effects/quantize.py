@@ -17,10 +17,11 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
 
 from .validate import require_bits, require_positive
 from ..meaning import described
+
+from hwsim.lazy import torch
 
 __all__ = ["symmetric_quantize", "encode_inputs", "InputDAC", "OutputADC", "PhaseDAC", "ConductanceLevels"]
 

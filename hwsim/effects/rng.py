@@ -13,9 +13,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
-from .ziggurat import TABLES, fill_normal, fill_normal_from, fill_truncated_from, seed_states
+
+from hwsim.lazy import LazyModule, torch
+
+# numba kernels, compiled-code loading and numba itself on first use (cold start)
+ziggurat = LazyModule("hwsim.effects.ziggurat")
 
 __all__ = ["uniform", "row_seeds", "row_states", "normal_from_states", "truncated_from_states", "normal", "truncated_normal", "normal_from_uniform", "truncated_from_uniform",
            "truncated_from_normal"]
@@ -24,8 +27,9 @@ _TINY = 1e-12
 
 
 def uniform(shape: tuple[int, ...], generator: torch.Generator | None, *,
-            dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
+            dtype: torch.dtype | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
     """U[0, 1) samples of ``shape``, drawn on the generator's device, returned on ``device``."""
+    dtype = torch.float32 if dtype is None else dtype
     return torch.rand(shape, generator=generator, dtype=torch.float64,
                       device=_draw_device(generator)).to(device=device, dtype=dtype)
 
@@ -46,31 +50,33 @@ def row_seeds(rows: int, generator: torch.Generator | None) -> np.ndarray:
 def row_states(rows: int, generator: torch.Generator | None) -> np.ndarray:
     """(rows, 4) uint64 stream states, one stream per row seeded from ``generator`` (the same
     streams :func:`normal` uses); continue them with :func:`normal_from_states`."""
-    return seed_states(row_seeds(rows, generator))
+    return ziggurat.seed_states(row_seeds(rows, generator))
 
 
-def normal_from_states(states: np.ndarray, n: int, *, dtype: torch.dtype = torch.float32,
+def normal_from_states(states: np.ndarray, n: int, *, dtype: torch.dtype | None = None,
                        device: torch.device | str = "cpu") -> torch.Tensor:
     """(rows, n) standard normals, row r continuing stream ``states[r]`` (advanced in place), so
     consecutive draws split one :func:`normal` draw of the rows into column blocks. Drawn on the
     CPU (numba ziggurat) and moved to ``device``: every device sees the same numbers."""
+    dtype = torch.float32 if dtype is None else dtype
     out = np.empty((states.shape[0], n), dtype=np.float32)
     if out.size:
-        fill_normal_from(out, states, *TABLES)
+        ziggurat.fill_normal_from(out, states, *ziggurat.TABLES)
     return torch.from_numpy(out).to(device=device, dtype=dtype)
 
 
 def truncated_from_states(states: np.ndarray, n: int, bound: float, *,
-                          dtype: torch.dtype = torch.float32,
+                          dtype: torch.dtype | None = None,
                           device: torch.device | str = "cpu") -> torch.Tensor:
     """(rows, n) standard normals truncated to [−bound, bound], by rejection inside each row's
     stream ``states[r]`` (advanced in place; the following draws continue after the accepted
     values). Exact truncated normals, and no ndtr/ndtri pass. CPU draw, moved to ``device``."""
+    dtype = torch.float32 if dtype is None else dtype
     if not bound > 0:
         raise ValueError(f"truncation bound must be > 0, got {bound}")
     out = np.empty((states.shape[0], n), dtype=np.float32)
     if out.size:
-        fill_truncated_from(out, states, float(bound), *TABLES)
+        ziggurat.fill_truncated_from(out, states, float(bound), *ziggurat.TABLES)
     return torch.from_numpy(out).to(device=device, dtype=dtype)
 
 
@@ -79,12 +85,12 @@ def normal_from_seeds(seeds: np.ndarray, n: int) -> torch.Tensor:
     :func:`normal` draws once it has taken those seeds from its generator."""
     out = np.empty((len(seeds), n), dtype=np.float32)
     if out.size:
-        fill_normal(out, seeds, *TABLES)
+        ziggurat.fill_normal(out, seeds, *ziggurat.TABLES)
     return torch.from_numpy(out)
 
 
 def normal(shape: tuple[int, ...], generator: torch.Generator | None, *,
-           dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
+           dtype: torch.dtype | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
     """Standard normal samples; every row along the first axis is its own stream.
 
     On CPU each row gets one 63-bit seed drawn from ``generator`` (``torch.randint`` is
@@ -94,6 +100,7 @@ def normal(shape: tuple[int, ...], generator: torch.Generator | None, *,
     ``torch.randn`` fills rows padded to a multiple of 16 (its Box–Muller block size) so that
     rows stay aligned across calls.
     """
+    dtype = torch.float32 if dtype is None else dtype
     if len(shape) == 0:
         return normal((1,), generator, dtype=dtype, device=device)[0]
     lead, row = shape[0], math.prod(shape[1:])
@@ -103,20 +110,22 @@ def normal(shape: tuple[int, ...], generator: torch.Generator | None, *,
         out = np.empty((lead, row), dtype=np.float32)
         seeds = row_seeds(lead, generator)
         if out.size:
-            fill_normal(out, seeds, *TABLES)
+            ziggurat.fill_normal(out, seeds, *ziggurat.TABLES)
         return torch.from_numpy(out).reshape(shape).to(device=device, dtype=dtype)
     padded = -(-max(row, 1) // 16) * 16
     z = torch.randn((lead, padded), generator=generator, dtype=dtype, device=device)
     return z[:, :row].reshape(shape)
 
 
-def normal_from_uniform(u: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def normal_from_uniform(u: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
     """Standard normal values from U[0, 1) values (inverse CDF, float64 internally)."""
+    dtype = torch.float32 if dtype is None else dtype
     return torch.special.ndtri(u.double().clamp(_TINY, 1.0 - _TINY)).to(dtype)
 
 
-def truncated_from_uniform(u: torch.Tensor, bound: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def truncated_from_uniform(u: torch.Tensor, bound: float, dtype: torch.dtype | None = None) -> torch.Tensor:
     """Standard normal truncated to [-bound, bound] from U[0, 1) values (inverse CDF)."""
+    dtype = torch.float32 if dtype is None else dtype
     if not bound > 0:
         raise ValueError(f"truncation bound must be > 0, got {bound}")
     lo = 0.5 * math.erfc(bound / math.sqrt(2.0))
@@ -134,8 +143,9 @@ def truncated_from_normal(z: torch.Tensor, bound: float) -> torch.Tensor:
 
 
 def truncated_normal(shape: tuple[int, ...], generator: torch.Generator | None, bound: float, *,
-                     dtype: torch.dtype = torch.float32,
+                     dtype: torch.dtype | None = None,
                      device: torch.device | str = "cpu") -> torch.Tensor:
     """Standard normal truncated to ``[-bound, bound]`` (inverse-CDF sampling)."""
+    dtype = torch.float32 if dtype is None else dtype
     u = torch.rand(shape, generator=generator, dtype=torch.float64, device=_draw_device(generator))
     return truncated_from_uniform(u.to(device), bound, dtype)

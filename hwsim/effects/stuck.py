@@ -16,11 +16,12 @@ from typing import ClassVar
 
 import math
 
-import torch
 
 from . import rng
 from .validate import require_nonnegative, require_positive, require_range
 from ..meaning import described
+
+from hwsim.lazy import torch
 
 __all__ = ["StuckCells", "Endurance"]
 

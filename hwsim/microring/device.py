@@ -47,7 +47,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import ClassVar
 
-import torch
 
 from ..effects import rng
 from ..effects.crosstalk import ThermalCrosstalk
@@ -62,6 +61,8 @@ from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
 from .effects import InterChannelCrosstalk, ResonanceSpread, balanced_noise_law, bank_response
 from .ring import RingLine
 from ..meaning import described, effects_field
+
+from hwsim.lazy import torch
 
 __all__ = ["MRRConfig", "MRRBankLayer", "BankLayout", "GAIN_RANGE", "DEVICE"]
 
@@ -154,8 +155,7 @@ class MRRConfig:
     def weight_range(self) -> tuple[float, float]:
         """(w_lo, w_hi): weights at the branch ends δ = −spacing/2 and δ = 0."""
         line = self.line
-        d = torch.tensor(0.5 * self.channel_spacing_nm, dtype=torch.float64)
-        return float(line.weight(d)), line.span - 1.0
+        return line.weight_at(0.5 * self.channel_spacing_nm), line.span - 1.0
 
     @property
     def weight_limit(self) -> float:

@@ -20,13 +20,14 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
 
 from ..effects import rng
 from ..effects.detection import Q_E, Detection
 from ..effects.validate import require_int, require_nonnegative
 from .ring import RingLine
 from ..meaning import described
+
+from hwsim.lazy import torch
 
 __all__ = ["ResonanceSpread", "InterChannelCrosstalk", "bank_response", "balanced_noise_law"]
 

@@ -10,7 +10,9 @@ Algorithm-facing defaults (Oracle.hints):
 """
 from __future__ import annotations
 
-from ..kinds import DeviceKind, register
+import math
+
+from ..kinds import DeviceKind, Footprint, fabricated_bytes, register
 from .cost import SECTION, microring_spec
 from .device import DEVICE, MRRBankLayer, MRRConfig
 from .presets import MRR_PRESETS
@@ -18,8 +20,19 @@ from .presets import MRR_PRESETS
 HINTS = {"write_noise_range_units": 0.0, "zo_knob_lr_range_units": 2e-3,
          "hwa_knob_noise_range_units": 7.5e-4}
 
+def footprint(config: MRRConfig, n_in: int, n_out: int) -> Footprint:
+    """p × q tiles of k banks × n rings (p = ⌈n_out/k⌉, q = ⌈n_in/n⌉), each with k·n ring
+    phases and one gain (MRRBankLayer.knob_spec); resident: two float32 arrays per ring of every
+    fabricated effect (a ring draw is kept in nm and as round-trip phase: ResonanceSpread's
+    ``offset_nm`` and ``mesh``)."""
+    k, n = config.bank_rows, config.channels
+    tiles = math.ceil(n_out / k) * math.ceil(n_in / n)
+    return Footprint(knobs=tiles * (k * n + 1), tiles=tiles, tile_rows=n, tile_cols=k,
+                     resident_bytes=2 * fabricated_bytes(config.effects, tiles * k * n))
+
+
 MRR = register(DeviceKind(
     name=DEVICE, label="MRR weight bank", config_type=MRRConfig, build=MRRBankLayer,
     presets=MRR_PRESETS, knob_names=("ring_phases", "gain"), cost_section=SECTION,
     capabilities=frozenset({"nominal"}), hints=HINTS, default_preset="mrr-default",
-    order=200, cost_spec=microring_spec))
+    order=200, cost_spec=microring_spec, footprint=footprint))

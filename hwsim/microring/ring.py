@@ -28,7 +28,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
+from hwsim.lazy import torch
+
 
 __all__ = ["RingLine", "lorentzian", "wrap_detuning", "ring_from_coupling"]
 
@@ -78,6 +79,15 @@ class RingLine:
     def weight(self, detuning_nm: torch.Tensor) -> torch.Tensor:
         """w(δ) = D − T = A·L(δ) − 1 (balanced drop-minus-through detection)."""
         return self.span * self.shape(detuning_nm) - 1.0
+
+    def weight_at(self, detuning_nm: float) -> float:
+        """w(δ) of one detuning (nm) in Python floats: the same float64 operations as
+        :meth:`weight` (torch's floating remainder is C's fmod moved to the divisor's sign, as is
+        Python's ``%``), so that a config can be checked without torch."""
+        shifted = detuning_nm + 0.5 * self.fsr_nm
+        wrapped = shifted % self.fsr_nm - 0.5 * self.fsr_nm
+        u = wrapped * (2.0 / self.fwhm_nm)
+        return self.span * (1.0 / (u * u + 1.0)) - 1.0
 
     def detuning_from_weight(self, weight: torch.Tensor) -> torch.Tensor:
         """|δ| (nm, ≥ 0) with w(|δ|) = weight, for weight in (−1, A − 1]: the closed-form

@@ -35,12 +35,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-import torch
-from torch import Tensor
 
 from ..effects.validate import require_positive
+
+from hwsim.lazy import torch
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["BlockJacobian", "measure_block_jacobian", "hadamard_probes", "DEFAULT_STEP_RAD",
            "DEFAULT_PROBE_ROWS"]

@@ -18,11 +18,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 from hwsim.effects.rng import normal
 
 from .topology import ClementsTopology, MeshTopology, ReckTopology
+
+from hwsim.lazy import torch
 
 __all__ = ["clements_decompose", "reck_decompose", "decompose", "haar_unitary"]
 

@@ -45,10 +45,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import torch
 
 from .calibrate import DEFAULT_PROBE_ROWS, DEFAULT_STEP_RAD, BlockJacobian, measure_block_jacobian
-from ..effects import rng, ziggurat
+from ..effects import rng
 from ..effects.adc import ADCNonideality
 from ..effects.beamsplitter import BeamsplitterImbalance
 from ..effects.correlated import CorrelatedGamma, CorrelatedPhaseBias
@@ -67,12 +66,17 @@ from ..oracle import KnobSpec, Programmed, check_input, check_knobs
 from ..trace import Event, LayerInfo, MvmEvent, ProgramEvent
 from .decompose import decompose
 from .layout import MeshLayout
-from .phase_chain import fusable_chain, fused_chain
-from .kernels import FUSED_MAX_BLOCK, build_blocks, readout
-from .mesh import coupler_angles, mesh_unitary, push_pull_transmission
 from .mzi import loss_amplitude
 from .topology import TOPOLOGIES, build_topology
 from ..meaning import described, effects_field
+
+from hwsim.lazy import LazyModule, torch
+
+# numba kernels, compiled-code loading and numba itself on first use (cold start)
+kernels = LazyModule("hwsim.photonic.kernels")
+_mesh = LazyModule("hwsim.photonic.mesh")   # (parameters named mesh are phases)
+phase_chain = LazyModule("hwsim.photonic.phase_chain")
+ziggurat = LazyModule("hwsim.effects.ziggurat")
 
 __all__ = ["MZIConfig", "MZIMeshLayer"]
 
@@ -217,7 +221,7 @@ class MZIMeshLayer:
                         sigma_eps: torch.Tensor | None = None) -> torch.Tensor:
         """Block fields U diag(Σ) V† (..., p, q, k, k) from applied phases (normalised, |σ| ≤ 1)."""
         th, ph, de = self._split(mesh)
-        u = mesh_unitary(th, ph, de, self.topology, loss_db, coupler_eps)   # (..., p, q, 2, k, k)
+        u = _mesh.mesh_unitary(th, ph, de, self.topology, loss_db, coupler_eps)   # (..., p, q, 2, k, k)
         vdag, uu = u[..., 0, :, :], u[..., 1, :, :]
         s = self._sigma_transmission(sig, loss_db, sigma_eps).to(u.dtype)
         return (uu * s.unsqueeze(-2)) @ vdag
@@ -226,7 +230,7 @@ class MZIMeshLayer:
     def _sigma_transmission(sig: torch.Tensor, loss_db: float, sigma_eps: torch.Tensor | None) -> torch.Tensor:
         """Field transmission of the Σ MZIs (..., k): push-pull drive, coupler errors, loss."""
         amp = 10.0 ** (-loss_db / 20.0)                           # Σ attenuator is one MZI too
-        return push_pull_transmission(sig, sigma_eps) * amp      # Σ MZIs, push-pull drive
+        return _mesh.push_pull_transmission(sig, sigma_eps) * amp      # Σ MZIs, push-pull drive
 
     def _assemble(self, blocks: torch.Tensor) -> torch.Tensor:
         """(..., p, q, k, k) → (..., n_out, n_in) dense matrix."""
@@ -293,7 +297,7 @@ class MZIMeshLayer:
             sig = knobs["sigma_phases"].detach().float().reshape(-1, *self.layout.sigma_shape)
             gain = knobs["gain"].detach().float().reshape(-1, self.p, self.q)
             if self._fused_chain and mesh.device.type == "cpu":   # one numba pass, same bits
-                mesh, sig = fused_chain(self._chain, mesh, sig, settings, self.layout, fab)
+                mesh, sig = phase_chain.fused_chain(self._chain, mesh, sig, settings, self.layout, fab)
                 gain = gain.expand(settings, *gain.shape[1:])
             else:
                 mesh, sig, gain = (t.expand(settings, *t.shape[1:]) for t in (mesh, sig, gain))
@@ -323,7 +327,7 @@ class MZIMeshLayer:
     def _fused_chain(self) -> bool:
         """The program chain takes the one-pass kernel (:mod:`hwsim.photonic.phase_chain`) when
         ``fused`` and every program effect is one it implements (on CPU tensors)."""
-        return self.fused and self.fuse_chain and fusable_chain(self._chain)
+        return self.fused and self.fuse_chain and phase_chain.fusable_chain(self._chain)
 
     def _fab_on(self, device: torch.device) -> dict:
         """The fabrication draws (made on the CPU from the device seed) on ``device``."""
@@ -344,7 +348,7 @@ class MZIMeshLayer:
 
     def _fusable(self, t: torch.Tensor) -> bool:
         """Small blocks on the CPU take the fused kernels (unless ``fused`` is switched off)."""
-        return (self.fused and t.device.type == "cpu" and self.k <= FUSED_MAX_BLOCK
+        return (self.fused and t.device.type == "cpu" and self.k <= kernels.FUSED_MAX_BLOCK
                 and self._adc_nonideal is None)      # the fused readout has the ideal ADC only
 
     def _blocks(self, mesh: torch.Tensor, sig: torch.Tensor):
@@ -363,7 +367,7 @@ class MZIMeshLayer:
             m = self.n_mzi
             e = torch.zeros(1, 2, m, 2, dtype=torch.float64) if eps is None else \
                 eps.detach().cpu().double().reshape(-1, 2, m, 2)
-            a1, a2 = coupler_angles(e[..., 0], e[..., 1])
+            a1, a2 = _mesh.coupler_angles(e[..., 0], e[..., 1])
             tab = torch.stack([torch.cos(a1), torch.sin(a1), torch.cos(a2), torch.sin(a2)], dim=-1)
             self._coupler_cache = np.ascontiguousarray(tab.numpy())
         return self._coupler_cache
@@ -388,7 +392,7 @@ class MZIMeshLayer:
         out_re = np.empty((n, k, k), np.float32)
         out_im = np.empty((n, k, k) if self._needs_field else (1, 1, 1), np.float32)
         if n:
-            build_blocks(ct, st, cp, sp, cd, sd, self._coupler_table(terms.get("coupler_eps")),
+            kernels.build_blocks(ct, st, cp, sp, cd, sd, self._coupler_table(terms.get("coupler_eps")),
                          self.topology.upper_mode.numpy().astype(np.int64), float(loss_amplitude(loss_db)),
                          s_re, s_im, out_re, out_im, self._needs_field)
         shape = (P, p, q, k, k)
@@ -486,7 +490,7 @@ class MZIMeshLayer:
             states = np.zeros((P, 4), np.uint64)
         out = np.empty((P, xb.shape[1], p * k), np.float32)
         wi = w_im if w_im is not None else torch.zeros(1, 1, 1, 1, 1)
-        readout(w_re.numpy(), wi.numpy(), np.ascontiguousarray(xb.permute(0, 2, 3, 1).numpy()), mode, float(c0), float(c1),
+        kernels.readout(w_re.numpy(), wi.numpy(), np.ascontiguousarray(xb.permute(0, 2, 3, 1).numpy()), mode, float(c0), float(c1),
                 float(floor), float(delta), int(n_codes),
                 np.ascontiguousarray(gain.reshape(P, p, self.q).numpy()), 2 if self.intensity else 1,
                 states, *ziggurat.TABLES, out)

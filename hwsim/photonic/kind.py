@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from ..kinds import DeviceKind, register
+from ..kinds import DeviceKind, Footprint, fabricated_bytes, register
 from .device import MZIConfig, MZIMeshLayer
 from .presets import PHOTONIC_PRESETS
 
@@ -51,8 +51,22 @@ def memory_check(config: MZIConfig, available: float) -> None:
                      f"at most {best}, or device.thermal_crosstalk.enabled = false")
 
 
+def footprint(config: MZIConfig, n_in: int, n_out: int) -> Footprint:
+    """p × q blocks of k modes (p = ⌈n_out/k⌉, q = ⌈n_in/k⌉), each with two meshes of k²
+    phases, k Σ phases and one gain (MZIMeshLayer.knob_spec); resident: one float32 draw per
+    knob of every fabricated effect, plus the heater layout of thermal crosstalk."""
+    k = config.block
+    blocks = math.ceil(n_out / k) * math.ceil(n_in / k)
+    knobs = blocks * (2 * k * k + k + 1)
+    layout = crosstalk_layout_bytes(k) if any(type(e).__name__ == "ThermalCrosstalk"
+                                              for e in config.effects) else 0
+    return Footprint(knobs=knobs, tiles=blocks, tile_rows=k, tile_cols=k,
+                     resident_bytes=fabricated_bytes(config.effects, knobs) + layout)
+
+
 MZI = register(DeviceKind(
     name="mzi", label="MZI mesh", config_type=MZIConfig, build=MZIMeshLayer,
     presets=PHOTONIC_PRESETS, knob_names=("mesh_phases", "sigma_phases", "gain"),
     cost_section="mzi", capabilities=frozenset({"nominal", "calibrate"}), hints=HINTS,
-    default_preset="mzi-default", order=0, memory_check=memory_check))
+    default_preset="mzi-default", order=0, memory_check=memory_check,
+    footprint=footprint))

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-import torch
 
 from .topology import MeshTopology
+
+from hwsim.lazy import torch
 
 __all__ = ["MeshLayout"]
 

@@ -18,10 +18,11 @@ import math
 
 import numba
 import numpy as np
-import torch
 
 from .mzi import complex_dtype_for, loss_amplitude, mzi_transfer
 from .topology import ClementsTopology, MeshTopology
+
+from hwsim.lazy import broadcast_shapes, torch
 
 __all__ = ["clements_unitary", "clements_unitary_reference", "clements_unitary_dense",
            "mesh_column_matrices", "mesh_unitary", "imperfect_mzi_transfer", "push_pull_transmission",
@@ -51,7 +52,7 @@ def _prepare(theta, phi, delta, loss_db):
             raise ValueError(f"{name}.shape[-1] must be n(n-1)/2 = {m} for n = {n} modes "
                              f"(from delta.shape[-1]), got shape {tuple(t[name].shape)}")
     try:
-        batch = torch.broadcast_shapes(*(x.shape[:-1] for x in t.values()))
+        batch = broadcast_shapes(*(x.shape[:-1] for x in t.values()))
     except RuntimeError:
         raise ValueError("batch (leading) dims of theta, phi, delta must be broadcastable, got "
                          + ", ".join(f"{k}{tuple(v.shape)}" for k, v in t.items())) from None
@@ -354,7 +355,7 @@ def mesh_unitary(theta, phi, delta, topology: MeshTopology, loss_db: float = 0.0
         return clements_unitary(theta, phi, delta, loss_db)
     amp = loss_amplitude(loss_db)
     th, ph, de = torch.as_tensor(theta), torch.as_tensor(phi), torch.as_tensor(delta)
-    batch = torch.broadcast_shapes(th.shape[:-1], ph.shape[:-1], de.shape[:-1],
+    batch = broadcast_shapes(th.shape[:-1], ph.shape[:-1], de.shape[:-1],
                                    *(() if coupler_eps is None else (coupler_eps.shape[:-2],)))
     m, n = topology.n_mzis, topology.n
     if th.shape[-1] != m or ph.shape[-1] != m or de.shape[-1] != n:

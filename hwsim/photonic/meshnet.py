@@ -196,6 +196,29 @@ class MeshNetwork:
         self._amplitude = 10.0 ** (-loss_db / 20.0)
         self.capabilities = ("adjoint",) if (c.monitors and c.nonlinearity == "abs-measured") else ()
 
+    def layer_device(self, index: int) -> "MeshNetwork":
+        """Layer ``index`` of this chip as a device of its own: one mesh of the same fabricated
+        chip (its static phase errors and shifter losses, not a fresh draw) with the same
+        per-query errors, queried alone. Its readout is the layer's output powers |y|² (B, N);
+        on the measured-abs network the host takes √ of them and re-injects the result into
+        the next layer's device, exactly what :meth:`query` does between layers. This is the
+        view of the chip that layer-local (Mono-Forward) algorithms train through; it has no
+        monitors (it offers no ``adjoint``). Knobs: "phases" (1, N²)."""
+        c = self.config
+        if c.nonlinearity != "abs-measured":
+            raise ValueError(f"layer_device: nonlinearity = {c.nonlinearity!r}; allowed: "
+                             "'abs-measured' (a NOFU network has no electronic readout between "
+                             "layers)")
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < c.layers:
+            raise ValueError(f"layer_device: index = {index!r}; allowed: an integer in "
+                             f"[0, {c.layers - 1}]")
+        from dataclasses import replace
+        layer = MeshNetwork(replace(c, layers=1, monitors=False), seed=0,
+                            name=f"{self.name}/layer{index}")
+        layer._phase_error = self._phase_error[index:index + 1].clone()
+        layer._amplitude = self._amplitude[index:index + 1].clone()
+        return layer
+
     # ------------------------------------------------------------------ contract
     @property
     def knob_spec(self) -> Mapping[str, KnobSpec]:

@@ -22,15 +22,20 @@ the physical one and drop the global phase); map them to this form, do not mix.
 """
 from __future__ import annotations
 
+import functools
 import math
 
-import torch
+from hwsim.lazy import torch
 
-__all__ = ["COUPLER", "coupler", "phase_screen", "mzi_transfer", "complex_dtype_for",
+
+__all__ = ["coupler", "phase_screen", "mzi_transfer", "complex_dtype_for",
            "loss_amplitude"]
 
-#: 50:50 directional coupler B = (1/√2)[[1, i], [i, 1]] (complex128, indexed [out, in]).
-COUPLER = torch.tensor([[1.0, 1.0j], [1.0j, 1.0]], dtype=torch.complex128) / math.sqrt(2.0)
+@functools.lru_cache(maxsize=1)
+def _coupler128():
+    """50:50 directional coupler B = (1/√2)[[1, i], [i, 1]] (complex128, indexed [out, in]);
+    built on first use, so that importing this module needs no torch."""
+    return torch.tensor([[1.0, 1.0j], [1.0j, 1.0]], dtype=torch.complex128) / math.sqrt(2.0)
 
 
 def complex_dtype_for(dtype: torch.dtype) -> torch.dtype:
@@ -38,9 +43,10 @@ def complex_dtype_for(dtype: torch.dtype) -> torch.dtype:
     return torch.complex128 if dtype == torch.float64 else torch.complex64
 
 
-def coupler(dtype: torch.dtype = torch.complex64, device: torch.device | str = "cpu") -> torch.Tensor:
+def coupler(dtype: torch.dtype | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
     """The 50:50 coupler matrix B, shape (2, 2)."""
-    return COUPLER.to(dtype=dtype, device=device)
+    dtype = torch.complex64 if dtype is None else dtype
+    return _coupler128().to(dtype=dtype, device=device)
 
 
 def phase_screen(x: torch.Tensor) -> torch.Tensor:

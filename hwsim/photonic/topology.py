@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import torch
+from hwsim.lazy import torch
+
 
 __all__ = ["ClementsTopology", "ReckTopology", "MeshTopology", "build_topology", "TOPOLOGIES"]
 

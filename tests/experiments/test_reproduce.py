@@ -1,5 +1,6 @@
 """``forwardlab reproduce``: --list, the quick version of every reproduction, bad input."""
 import json
+import math
 
 import pytest
 
@@ -27,11 +28,23 @@ def test_quick_reproduction_writes_table_results_and_report(tmp_path, capsys, na
     assert {p.key for p in REPRODUCTIONS[name].published} <= keys
     for f in ("table.csv", "cost.csv", "report.md", "curves.png", "energy.png"):
         assert (out / f).stat().st_size > 0
+    parts = REPRODUCTIONS[name].parts(REPRODUCTIONS[name].quick)
+    for part in parts:                  # every finished job kept on its own as it ends
+        stem = "seed0" + ("" if part is None else f"-{part}")
+        kept = json.loads((out / "partial" / f"{stem}.json").read_text())
+        assert kept["metrics"] and set(kept["metrics"]) <= set(res["per_seed"][0]["metrics"])
     # every in-situ run was priced and counted its optical passes
     priced = [c for c in res["cost"] if c["optical_passes"] > 0]
     assert priced and all(c["energy_per_step_j"] > 0 for c in priced)
     if name == "ficonn2024":
         assert "SYNTHETIC" in res["label"]
+    if name == "pai2023":        # every forward-only algorithm ran on the device, priced
+        from experiments.reproduce.pai2023 import FORWARD_ONLY
+        runs = {c["run"]: c for c in res["cost"]}
+        for alg in FORWARD_ONLY:
+            assert f"moons/{alg}/test_acc" in keys
+            assert runs[f"moons/{alg}"]["optical_passes"] > 0
+            assert runs[f"moons/{alg}"]["energy_per_step_j"] > 0
     assert main(["reproduce", name, "--quick", "--seeds", "1", "--out", str(out)]) == 2
 
 
@@ -80,3 +93,82 @@ def test_unknown_inference_mode_is_one_line():
     from experiments.reproduce.common import run_algorithm
     with pytest.raises(ValueError, match="inference = 'noisy'; allowed: device, error-free"):
         run_algorithm("insitu-bp", {}, "pai-4port", Readout(), (None,) * 4, 0, inference="noisy")
+
+
+def test_layer_local_algorithms_train_through_the_chip_layers_only():
+    """mfdd on the Pai chip: one oracle per mesh layer of the same chip (no adjoint), the
+    same initial phases as insitu-bp at the seed, and its optical passes counted as layer
+    vectors ÷ L from its own trace."""
+    import torch
+
+    from experiments.planar import circular_bias, load_planar
+    from algorithms.optical_readout import Readout
+    from experiments.reproduce.common import ALGORITHM_BUILDERS, build_device, start_knobs
+    from hwsim.trace import MvmEvent
+    device = build_device("pai-4port", 2)
+    knobs = start_knobs(device, "haar", 2)
+    tr, trace = ALGORITHM_BUILDERS["mfdd"](device, Readout(), {"epochs": 1, "batch": 8,
+                                                               "num_directions": 4}, 2, knobs)
+    oracles = tr.trainable.trainer.net.oracles
+    assert len(oracles) == 3 and all("adjoint" not in o.capabilities for o in oracles)
+    for i, o in enumerate(oracles):
+        assert o.name == f"pai-4port/layer{i}"
+        theta = tr.trainable.trainer.state.theta[i]       # range units: phase / 2π
+        assert torch.allclose(theta * 2 * math.pi, knobs["phases"][i], atol=1e-5)
+    x, y, _, _ = load_planar("moons", 0, n=40)
+    trace.begin_step()
+    start = len(trace.events)
+    info = tr.step(circular_bias(x[:8]), y[:8])
+    vectors = sum(e.vectors for e in trace.events[start:] if isinstance(e, MvmEvent))
+    assert info["passes"] == vectors / 3 > 0
+
+
+def _toy_reproduction(calls):
+    """A registered-looking reproduction whose seeds cost nothing (the run machinery alone)."""
+    from experiments.reproduce.base import Published, Reproduction
+
+    def run_seed(config, seed, data_dir=None, part=None):
+        calls.append((seed, part))
+        acc = 0.5 + 0.1 * seed + (0.01 if part == "b" else 0.0)
+        curve = {"passes": [0, 10], "energy_j": [0.0, 1e-6], "latency_s": [0.0, 1e-9],
+                 "accuracy": [0.5, acc], "steps": 2, "step_energy_j": 5e-7, "step_latency_s": 5e-10}
+        return {"metrics": {f"{part}/alg/test_acc": acc}, "curves": {f"{part}/alg": curve}}
+
+    return Reproduction(name="toy", paper="toy", headline="toy", config={"tasks": ["a", "b"]},
+                        quick={"tasks": ["a", "b"]},
+                        published=(Published("a/alg/test_acc", 0.6, 0.1, "toy"),),
+                        chip=(), run_seed=run_seed, parts=lambda c: list(c["tasks"]))
+
+
+def test_resume_runs_only_the_jobs_an_interrupted_run_did_not_finish(tmp_path, monkeypatch):
+    from experiments.reproduce import run as run_mod
+    calls = []
+    monkeypatch.setitem(run_mod.REPRODUCTIONS, "toy", _toy_reproduction(calls))
+    out = tmp_path / "toy"
+    full = run_mod.reproduce("toy", seeds=2, out=out, echo=lambda *a: None)
+    assert len(calls) == 4 and (out / "partial" / "seed1-b.json").exists()
+    (out / "results.json").unlink()                       # as if interrupted after 3 jobs
+    (out / "partial" / "seed1-b.json").unlink()
+    calls.clear()
+    again = run_mod.reproduce("toy", seeds=2, out=out, resume=True, echo=lambda *a: None)
+    assert calls == [(1, "b")]
+    assert again["per_seed"] == full["per_seed"] and again["table"] == full["table"]
+    # partial results of another protocol are refused in one line, before any job runs
+    (out / "results.json").unlink()
+    (out / "partial" / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="made with another config; allowed"):
+        run_mod.reproduce("toy", seeds=2, out=out, resume=True, echo=lambda *a: None)
+    with pytest.raises(ValueError, match="partial/config.json not found; allowed"):
+        run_mod.reproduce("toy", seeds=1, out=tmp_path / "new", resume=True, echo=lambda *a: None)
+
+
+def test_a_mean_equal_to_the_bound_up_to_float32_rounding_is_inside():
+    import torch
+
+    from experiments.reproduce.base import Published
+    from experiments.reproduce.run import _inside
+    acc = float(torch.tensor(0.94, dtype=torch.float32))          # 0.9399999976…
+    assert acc < 0.94 and _inside(Published("k", 0.94, 0.0, "s", "at-least"), acc)
+    assert not _inside(Published("k", 0.94, 0.0, "s", "at-least"), 0.93)
+    assert _inside(Published("k", 0.0, 0.02, "s"), 0.02 + 1e-9)
+    assert not _inside(Published("k", 0.0, 0.02, "s"), 0.03)

@@ -1,5 +1,5 @@
-"""Start-up: listing commands import no torch (answered from the cache after the first call),
-``--help``/``--version`` never do; numba compiles are announced; ``forwardlab warmup``."""
+"""Start-up: listing commands and ``--help``/``--version`` import no torch; numba compiles are
+announced; ``forwardlab warmup``."""
 import os
 import subprocess
 import sys
@@ -20,8 +20,7 @@ PROBE = ("import sys; sys.argv = ['forwardlab'] + sys.argv[1:]; from experiments
 
 
 def _cli(tmp_path, *args):
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    env.pop("FORWARDLAB_NO_CLI_CACHE", None)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     r = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True,
                        env=env, cwd=tmp_path, timeout=120)
     heavy = [line for line in r.stderr.splitlines() if line.startswith("HEAVY ")][-1][6:]
@@ -35,30 +34,27 @@ def test_help_and_version_import_no_torch(tmp_path):
     assert _cli(tmp_path, "--version")[0].stdout.startswith("forwardlab ")
 
 
-def test_listing_commands_answer_from_the_cache_without_torch(tmp_path, monkeypatch, capsys):
-    from experiments.cli import _main
-    from experiments.cli_cache import cache_dir, cached_answer
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.delenv("FORWARDLAB_NO_CLI_CACHE", raising=False)
-    monkeypatch.chdir(tmp_path)
-    for argv in (["presets", "mzi-default"], ["presets", "nope"]):   # computed and stored here
-        cached_answer(argv, lambda: _main(argv))
-    first = capsys.readouterr()
-    assert len(list(cache_dir().glob("*.json"))) == 2                 # one answer per argv
-    again, heavy = _cli(tmp_path, "presets", "mzi-default")
-    assert again.returncode == 0 and heavy == "-" and again.stdout in first.out
-    bad, heavy = _cli(tmp_path, "presets", "nope")                     # errors are answers too
+LISTINGS = (["algorithms"], ["presets"], ["presets", "mzi-default"], ["presets", "crossbar-default"],
+            ["presets", "mrr-default"], ["config", "show"], ["config", "show", "--explain"],
+            ["config", "show", "--set", "device.kind=crossbar"],
+            ["config", "show", "--set", "device.kind=mrr", "--set", "algorithm.name=zo-sign"])
+
+
+def test_listing_commands_import_no_torch(tmp_path):
+    """Every listing command, computed from scratch in a fresh process, imports neither torch
+    nor numba (the config dataclasses, presets and registries defer them to the first build:
+    hwsim.lazy)."""
+    for args in LISTINGS:
+        r, heavy = _cli(tmp_path, *args)
+        assert r.returncode == 0 and r.stdout and heavy == "-", (args, heavy, r.stderr)
+    bad, heavy = _cli(tmp_path, "presets", "nope")                     # an error, the same
     assert bad.returncode == 2 and "unknown preset 'nope'" in bad.stderr and heavy == "-"
-    monkeypatch.setenv("FORWARDLAB_DATA", str(tmp_path))              # another key: computed
-    cached_answer(["presets", "nope"], lambda: _main(["presets", "nope"]))
-    assert len(list(cache_dir().glob("*.json"))) == 3
 
 
-def test_in_process_calls_always_compute(capsys, monkeypatch, tmp_path):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+def test_in_process_listing_matches_the_subprocess(tmp_path, capsys):
+    r, _ = _cli(tmp_path, "algorithms")
     assert main(["algorithms"]) == 0
-    assert "mfdd" in capsys.readouterr().out
-    assert not (tmp_path / "forwardlab" / "cli").exists()
+    assert capsys.readouterr().out == r.stdout and "mfdd" in r.stdout
 
 
 def test_a_compile_is_counted_and_timed():
@@ -79,3 +75,22 @@ def test_warmup_after_the_session_fixture_compiles_nothing(capsys):
     assert capsys.readouterr().err == ""
     assert main(["warmup"]) == 0
     assert "numba kernels ready" in capsys.readouterr().err
+
+
+def test_a_bp_run_does_not_import_the_torch_compiler(tmp_path):
+    """The autograd references step with LeafAdam (algorithms.updates, bit for bit torch.optim's
+    Adam), so no torch optimizer is built and torch._dynamo (~1 s of CPU) is never imported:
+    the bp and mf-ad stages of a run built and stepped in a fresh process."""
+    probe = ("import sys, torch\n"
+             "from experiments import build\nfrom experiments.config import resolve\n"
+             "cfg = resolve({'model': {'hidden': [8]}})\n"
+             "x, y = torch.randn(16, 64), torch.arange(16) % 10\n"
+             "bp = build.Blueprint.of(cfg)\n"
+             "for name in ('bp', 'mf-ad'):\n"
+             "    t = build.build_stage(bp, build.stage(bp, name, (64,)), 10, None)\n"
+             "    t.step(x, y); t.step(x, y)\n"
+             "print('DYNAMO', int('torch._dynamo' in sys.modules), file=sys.stderr)\n")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "DYNAMO 0" in r.stderr, r.stderr

@@ -463,3 +463,61 @@ def test_signal_stops_the_sweep_cleanly_and_the_rerun_matches_a_clean_sweep(tmp_
     clean = sweep_file(tmp_path, axes, epochs=4, name="clean.toml")
     run_sweep(clean, out=str(tmp_path / "clean"), workers=2, echo=lambda s: None)
     assert _histories(tmp_path / "out") == _histories(tmp_path / "clean")
+
+
+@pytest.mark.slow      # ~60 s at load; the default run has the twin below
+def test_a_stop_reaches_running_dask_tasks_which_checkpoint_and_resume(tmp_path):
+    """A stop during a Dask sweep (LocalCluster on 127.0.0.1, one threaded worker): the running
+    run checkpoints at its next step and is recorded "interrupted" (its results file too), the
+    runs not yet started stay "pending", the stop file is gone; the same sweep again finishes
+    every run, identical to a sweep that was never stopped."""
+    from dask.distributed import LocalCluster
+
+    from experiments.sweep import SweepStopped
+    axes = '[sweep.grid]\n"run.seed" = [0, 1]\n'
+    path = sweep_file(tmp_path, axes, epochs=3)
+    runs = tmp_path / "out" / "runs"
+    seen: list[float] = []
+
+    def stop():                      # true once the first run has checkpointed an epoch
+        if not seen and list(runs.glob("*.ckpt")):
+            seen.append(time.monotonic())
+        return signal.SIGINT if seen else None
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://",
+                      host="127.0.0.1", dashboard_address=None, silence_logs=50) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        with pytest.raises(SweepStopped):
+            run_sweep(path, scheduler=cluster.scheduler_address, echo=lambda s: None, stop=stop)
+        index = read_index(tmp_path / "out")
+        assert sorted(r["status"] for r in index) == ["interrupted", "pending"], index
+        r = next(r for r in index if r["status"] == "interrupted")
+        assert read_results(tmp_path / "out" / r["path"]).status == "interrupted"
+        assert not list((tmp_path / "out").glob(".stop-*"))
+        rows = run_sweep(path, scheduler=cluster.scheduler_address, echo=lambda s: None)
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    clean = sweep_file(tmp_path, axes, epochs=3, name="clean.toml")
+    run_sweep(clean, out=str(tmp_path / "clean"), workers=1, echo=lambda s: None)
+    assert _histories(tmp_path / "out") == _histories(tmp_path / "clean")
+
+
+def test_dask_stop_file_twin(tmp_path, monkeypatch):
+    """Fast twin of the test above: a Dask run's stop() turns true once the sweep's stop file
+    appears (looked for at most every STOP_FILE_POLL_S), and a run that finds the file before
+    it starts is left "pending" without writing anything."""
+    from experiments import sweep
+    from experiments.config import load_toml
+    monkeypatch.setattr(sweep, "STOP_FILE_POLL_S", 0.0)
+    flag = tmp_path / ".stop-abc"
+    stop = sweep._stop_requested(str(flag))
+    assert not stop()
+    flag.write_text("stop\n")
+    assert stop() and stop()
+    assert sweep._stop_requested(None) is sweep._worker_stop_requested
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    mapping = load_toml(sweep_file(tmp_path, '[sweep.grid]\n"run.seed" = [0]\n'))
+    mapping.pop("sweep")
+    r = sweep.run_point(mapping, str(runs), (), str(flag))
+    assert r["status"] == "pending" and "stopped before" in r["message"]
+    assert list(runs.iterdir()) == []

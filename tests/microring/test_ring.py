@@ -87,3 +87,15 @@ def test_bad_ring_parameters_name_the_field(field, value):
     kw[field] = value
     with pytest.raises(ValueError, match=field):
         ring_from_coupling(**kw)
+
+
+def test_weight_at_a_float_equals_the_tensor_path_bit_for_bit():
+    """RingLine.weight_at (Python floats, used to check a config without torch) performs the same
+    float64 operations as RingLine.weight on a tensor, wrap-around included."""
+    import random
+    rnd = random.Random(0)
+    for _ in range(2000):
+        line = RingLine(fwhm_nm=rnd.uniform(0.01, 2.0), fsr_nm=rnd.uniform(1.0, 40.0),
+                        through_min=rnd.uniform(0.0, 0.5), drop_peak=rnd.uniform(0.3, 1.0))
+        d = rnd.uniform(-100.0, 100.0)
+        assert line.weight_at(d) == float(line.weight(torch.tensor(d, dtype=torch.float64)))
