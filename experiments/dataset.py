@@ -5,7 +5,6 @@ data lives, the download cache included, is decided by :func:`experiments.data.l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
