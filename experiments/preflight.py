@@ -230,11 +230,11 @@ def check_eval_memory(bp: Blueprint, stage: Stage, batch_size: int, available: f
     """Refuse, before any device is built, a stage whose devices and largest batched evaluation
     (:func:`estimate_memory`) need more than ``available`` bytes: one line with the GiB needed
     and the largest value that fits (directions where fewer would do, else device weights)."""
-    est = estimate_memory(bp, stage, batch_size)
+    settings = bp.algorithm.settings
+    n_eval, key = _evaluations(stage, settings)
+    est = estimate_memory(bp, stage, batch_size, evaluations=n_eval)
     if est.total <= available:
         return
-    settings = bp.algorithm.settings
-    _, key = _evaluations(stage, settings)
     where = (f"one batched evaluation of {est.layer} (batch {batch_size}) and the "
              f"devices ({est.resident / 2 ** 30:.1f} GiB)")
     most = _largest_fitting(bp, stage, key, settings[key], available, batch_size) if key else 0
