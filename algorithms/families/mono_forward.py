@@ -116,7 +116,8 @@ class LocalGuessSettings(GuessModelSettings):
     is its own head loss under both (it is the network's loss).
 
     Calibration defaults chosen on the Fashion-MNIST validation split (mzi-default, 784-128-128,
-    full data, lr 2e-3; bench/results/fashion_full_data_3seeds.txt): 16 knob indices per block
+    full data, lr 2e-3; bench/results/fashion_full_data_3seeds.txt as of commit 3775c63,
+    since removed): 16 knob indices per block
     re-measured every 10 steps gave val 0.8535 against 0.8458 (8 / 10), 0.8463 (32 / 10),
     0.8488 (8 / 5), and 0.8318 with every knob every 20 steps (at lr 1e-3, 3.7× the queries)."""
 
