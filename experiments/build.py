@@ -113,10 +113,12 @@ def build_devices(physics, slots, seed: int) -> list:
                                name=s.name) for s in slots]
 
 
-def stage(bp: Blueprint, name: str, input_shape) -> Stage:
-    """Stage ``name`` resolved once: its settings, the network it trains on inputs of
-    ``input_shape`` and its device layout; its devices and trainable are built from this."""
-    settings = stage_settings(bp.algorithm, name)
+def stage(bp: Blueprint, name: str, input_shape, settings=None) -> Stage:
+    """Stage ``name`` resolved once: its settings (``settings``: already resolved by
+    :func:`stage_settings`), the network it trains on inputs of ``input_shape`` and its device
+    layout; its devices and trainable are built from this."""
+    if settings is None:
+        settings = stage_settings(bp.algorithm, name)
     model = model_for(bp, settings, input_shape)
     try:
         slots = registry.device_layout(name, settings, model)

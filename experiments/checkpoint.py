@@ -13,6 +13,7 @@ config, or one that cannot be read, is refused in one line that says what to do.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from .outputs import OutputError, write_bytes
@@ -57,20 +58,28 @@ def _refused(path: Path, why: str) -> OutputError:
                        "without --resume to start the run over")
 
 
+@contextmanager
+def _reading(path: Path):
+    """Reading the checkpoint at ``path``: a file that cannot be read, or is not a forwardlab
+    checkpoint, is refused in one line (:func:`_refused`)."""
+    from .datatree import TreeError
+    try:
+        yield
+    except TreeError as e:
+        raise _refused(path, str(e)) from None
+    except OSError as e:
+        raise _refused(path, e.strerror or type(e).__name__) from None
+
+
 def _header(path: Path, run_id: str, chash: str) -> bytes:
     from .datatree import TreeError, read_attrs
     if path.is_symlink():
         raise _refused(path, "it is a symbolic link")
-    try:
+    with _reading(path):
         blob = path.read_bytes()
-    except OSError as e:
-        raise _refused(path, e.strerror or type(e).__name__) from None
-    try:
         attrs = read_attrs(blob)
-    except TreeError as e:
-        raise _refused(path, str(e)) from None
-    if attrs.get("kind") != KIND:
-        raise _refused(path, "not a forwardlab checkpoint")
+        if attrs.get("kind") != KIND:
+            raise TreeError("not a forwardlab checkpoint")
     if attrs.get("run_id") != run_id or (chash and attrs.get("config_hash", chash) != chash):
         raise OutputError(f"--resume: checkpoint {str(path)!r} belongs to run "
                           f"{attrs.get('run_id')} (config hash {attrs.get('config_hash', '')[:12]}), "
@@ -82,15 +91,14 @@ def _header(path: Path, run_id: str, chash: str) -> bytes:
 def load(path: Path, run_id: str, chash: str = "") -> dict:
     """The checkpoint at ``path`` of run ``run_id`` (and config hash ``chash``); one-line
     :class:`OutputError` when it cannot be read or belongs to another run. Nothing stored in the
-    file is executed."""
+    file is executed: its header is checked first, the data decoded last."""
     from .datatree import TreeError, loads
-    blob = _header(Path(path), run_id, chash)
-    try:
+    path = Path(path)
+    blob = _header(path, run_id, chash)
+    with _reading(path):
         state, _ = loads(blob)
-    except TreeError as e:
-        raise _refused(path, str(e)) from None
-    if not isinstance(state, dict) or not REQUIRED_KEYS <= set(state):
-        raise _refused(path, "not a forwardlab checkpoint")
+        if not isinstance(state, dict) or not REQUIRED_KEYS <= set(state):
+            raise TreeError("not a forwardlab checkpoint")
     return state
 
 

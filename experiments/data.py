@@ -40,7 +40,7 @@ import numpy as np
 
 from algorithms.seeds import VAL_SPLIT, derive_seed
 
-from .dataset import DataError, Dataset, cache_dir, stratified_indices
+from .dataset import DataError, Dataset, stratified_indices
 
 from hwsim.lazy import torch
 
@@ -176,7 +176,13 @@ CITATIONS = {
 }
 
 
-def _candidates(name: str, data_dir) -> list[tuple[Path, bool]]:
+def cache_dir(name: str) -> Path:
+    """``$XDG_CACHE_HOME/forwardlab/<name>``, default ``~/.cache/forwardlab/<name>``."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "forwardlab" / name
+
+
+def _candidates(name: str, data_dir, cache: Path) -> list[tuple[Path, bool]]:
     """Directories to search, in order, each with a flag 'check official MD5'."""
     dirs = []
     if data_dir is not None:
@@ -194,7 +200,7 @@ def _candidates(name: str, data_dir) -> list[tuple[Path, bool]]:
     if env:
         dirs += [(Path(env) / name, False), (Path(env), False)]
     dirs += [(d, True) for d in SYSTEM_DIRS.get(name, [])]
-    dirs.append((cache_dir(name), True))
+    dirs.append((cache, True))
     return dirs
 
 
@@ -247,9 +253,8 @@ def _download(name: str, stems, target: Path) -> None:
                 os.unlink(tmp)
 
 
-def _load_idx_dataset(name: str, data_dir, download: bool) -> Dataset:
-    candidates = _candidates(name, data_dir)
-    cache = cache_dir(name)
+def _load_idx_dataset(name: str, data_dir, download: bool, cache: Path) -> Dataset:
+    candidates = _candidates(name, data_dir, cache)
     searched = []
     chosen = None
     for directory, official in candidates:
@@ -331,10 +336,12 @@ def load_dataset(
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
     if name == "digits":
         return _load_digits(seed)
-    if name == "vowels":   # Hillenbrand vowdata.dat, FICONN's selection (experiments/vowels.py)
-        from .vowels import load_vowels
-        return load_vowels(data_dir, seed=seed, download=download)
-    return _load_idx_dataset(name, data_dir, download)
+    cache = cache_dir(name)      # the download cache, searched after the local places
+    if name != "vowels":
+        return _load_idx_dataset(name, data_dir, download, cache)
+    # Hillenbrand vowdata.dat, FICONN's selection (experiments/vowels.py)
+    from .vowels import load_vowels
+    return load_vowels(data_dir, seed=seed, download=download, cache=cache)
 
 
 def standardize(ds: Dataset, eps: float = 0.1) -> Dataset:

@@ -1,17 +1,16 @@
-"""The data-set types every loader shares: :class:`Dataset`, :class:`DataError`, the stratified
-split and the download cache directory (kept apart from the loaders so that loaders in their own
-modules, e.g. :mod:`experiments.vowels`, and :mod:`experiments.data` import them without a circle)."""
+"""The data-set types every loader shares: :class:`Dataset`, :class:`DataError` and the
+stratified split (kept apart from the loaders so that loaders in their own modules, e.g.
+:mod:`experiments.vowels`, and :mod:`experiments.data` import them without a circle; where the
+data lives, the download cache included, is decided by :func:`experiments.data.load_dataset`)."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from hwsim.lazy import torch
 
-__all__ = ["DataError", "Dataset", "stratified_indices", "cache_dir"]
+__all__ = ["DataError", "Dataset", "stratified_indices"]
 
 
 class DataError(ValueError):
@@ -52,9 +51,3 @@ def stratified_indices(y: np.ndarray, n_test: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     picks = [rng.permutation(np.flatnonzero(y == c))[:k] for c, k in zip(classes, quota)]
     return np.sort(np.concatenate(picks))
-
-
-def cache_dir(name: str) -> Path:
-    """``$XDG_CACHE_HOME/forwardlab/<name>``, default ``~/.cache/forwardlab/<name>``."""
-    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root) / "forwardlab" / name

@@ -23,14 +23,15 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from .config import (AlgorithmSection, ConfigError, CostSection, DataSection, DeviceSection,
+from .config import (ConfigError, CostSection, DataSection, DeviceSection,
                      ModelSection)
 
 if TYPE_CHECKING:
     from .build import Blueprint, Stage
 
 __all__ = ["check_data", "check_network", "check_cost_bounds", "check_device_memory",
-           "check_eval_memory", "estimate_memory", "MemoryEstimate", "block_shapes", "SPEC_FACTOR"]
+           "check_eval_memory", "check_memory", "estimate_memory", "MemoryEstimate", "block_shapes",
+           "SPEC_FACTOR"]
 
 #: A cost-spec value may be at most this factor above its sourced value at the run's level (a
 #: device 10^6 times worse than any published one is a typing error, not a device), and at
@@ -89,15 +90,14 @@ def block_shapes(items: Sequence[Any], input_shape: Sequence[int], where: str
     return out
 
 
-def check_network(algorithm: AlgorithmSection, model: ModelSection,
+def check_network(name: str, settings: Any, model: ModelSection,
                   input_shape: Sequence[int]) -> None:
-    """Every block of the run's network fits the data shape (the MLP widths always do)."""
-    from algorithms.registry import settings_for
-    if algorithm.name == "tt-zo":
+    """Every block of the run's network fits the data shape (the MLP widths always do), for
+    the configured algorithm ``name`` with its resolved ``settings``."""
+    if name == "tt-zo":
         return   # its layouts are checked against the data by the tensor-train builder
     if model.architecture:
         block_shapes(model.architecture, input_shape, "model.architecture")
-    settings = settings_for(algorithm.name, algorithm.settings)
     arch = getattr(settings, "architecture", None)
     if arch:
         n = math.prod(input_shape)
@@ -109,15 +109,16 @@ def check_network(algorithm: AlgorithmSection, model: ModelSection,
         block_shapes(arch, (side, side), "algorithm.settings.architecture")
 
 
-def check_epochs(algorithm: AlgorithmSection, epochs: int) -> None:
+def check_epochs(name: str, settings: Any, epochs: int) -> None:
     """An algorithm whose stages need epochs (e.g. a pipeline's pretraining, then the rest)
-    gets enough of them (its spec's ``check_epochs``; one line, before any work)."""
-    from algorithms.registry import ALGORITHMS, settings_for
-    check = ALGORITHMS[algorithm.name].check_epochs
+    gets enough of them (its spec's ``check_epochs`` on its resolved ``settings``; one line,
+    before any work)."""
+    from algorithms.registry import ALGORITHMS
+    check = ALGORITHMS[name].check_epochs
     if check is None:
         return
     try:
-        check(settings_for(algorithm.name, algorithm.settings), epochs)
+        check(settings, epochs)
     except ValueError as e:
         raise ConfigError(str(e)) from None
 
@@ -217,15 +218,23 @@ def estimate_memory(bp: Blueprint, stage: Stage, batch_size: int, *,
     return MemoryEstimate(resident, worst, layer, sum(s.n_in * s.n_out for s in stage.slots))
 
 
+def check_memory(bp: Blueprint, stage: Stage, batch_size: int, available: float) -> None:
+    """The devices of blueprint ``bp`` (:func:`check_device_memory`) and the batched
+    evaluation of its resolved ``stage`` (:func:`check_eval_memory`) fit in ``available``
+    bytes."""
+    check_device_memory(bp.device, available)
+    check_eval_memory(bp, stage, batch_size, available)
+
+
 def check_eval_memory(bp: Blueprint, stage: Stage, batch_size: int, available: float) -> None:
     """Refuse, before any device is built, a stage whose devices and largest batched evaluation
     (:func:`estimate_memory`) need more than ``available`` bytes: one line with the GiB needed
     and the largest value that fits (directions where fewer would do, else device weights)."""
-    est = estimate_memory(bp, stage, batch_size)
+    settings = bp.algorithm.settings
+    n_eval, key = _evaluations(stage, settings)
+    est = estimate_memory(bp, stage, batch_size, evaluations=n_eval)
     if est.total <= available:
         return
-    settings = bp.algorithm.settings
-    _, key = _evaluations(stage, settings)
     where = (f"one batched evaluation of {est.layer} (batch {batch_size}) and the "
              f"devices ({est.resident / 2 ** 30:.1f} GiB)")
     most = _largest_fitting(bp, stage, key, settings[key], available, batch_size) if key else 0

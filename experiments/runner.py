@@ -11,11 +11,13 @@ Every stage — the configured algorithm and, for device runs, the MF-AD and BP 
 ideal twin of the same devices — is built by :mod:`algorithms.registry` on the same model and
 initial knobs, and trained by the one loop, :func:`algorithms.training.fit`.
 
-Only :func:`run` and :func:`prepare` hold the whole config. :func:`run` resolves it once, in
-the order of the layers it reaches — the output and checkpoint paths and the flat config stored
-with the results; the data and its checks; the configured stage's settings and network; the
-cost bounds and the devices' memory — into a frozen :class:`Plan`. Every later step (build,
-train, checkpoint, price, write) reads the plan and never goes back to the config.
+Only :func:`run` and :func:`prepare` hold the whole config. :func:`run` resolves it once into a
+frozen :class:`Plan`: the output and checkpoint paths and the flat config stored with the
+results; the configured algorithm's settings (looked up once, and read by every check and by
+the stage) with the epochs it needs; the task's source (the PDE, or the cost bounds, the data
+and its checks and the network); the configured stage, one path for both tasks; the devices'
+memory. Every later step (build, train, checkpoint, price, write) reads the plan and never goes
+back to the config.
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ from .outputs import (OutputError, check_output, clean_stale_temporaries, resolv
 from .price import mean_summary
 from .results import RunRecord, read_results, write_results
 
-__all__ = ["run", "prepare", "Plan", "Job", "mean_summary", "price_run", "checkpoint_path",
+__all__ = ["run", "prepare", "Plan", "Job", "Source", "mean_summary", "price_run", "checkpoint_path",
            "set_threads", "DEFAULT_DIR", "CLASSIFICATION_REFERENCES"]
 
 #: The references of a classification run on a device: the same network with autograd on the
@@ -108,10 +110,10 @@ def _one_step_summary(plan: Plan, preset: str) -> dict[str, float]:
     """Trace of one training step of the run's algorithm on another device preset (same
     network, settings and ``run.batch_size`` examples)."""
     job, trace = plan.job, Trace()
-    model = build.build_stage(plan.blueprint, job.first, job.n_classes, trace, preset=preset)
-    idx = torch.arange(min(plan.run.batch_size, job.data.x_train.shape[0]))
+    model = build.build_stage(plan.blueprint, job.first, job.source.n_classes, trace, preset=preset)
+    idx = torch.arange(min(plan.run.batch_size, job.source.data.x_train.shape[0]))
     trace.begin_step()
-    model.step(job.data.x_train[idx], job.data.y_train[idx])
+    model.step(job.source.data.x_train[idx], job.source.data.y_train[idx])
     return trace.end_step()
 
 
@@ -186,21 +188,30 @@ def prepare(cfg: Config, *, overwrite: bool = False, resume: bool = False) -> Pa
 
 # ------------------------------------------------------------------ the plan
 @dataclass(frozen=True)
-class Job:
-    """What a resolved config trains on: the task (classification or PDE), the configured
-    algorithm's stage (settings and network, resolved once), the classes, the task objective
-    (None: classification), the stages in order (the configured algorithm, then its
-    references), the provenance, the data (classification) and its name as configured
-    (``data.dataset``)."""
+class Source:
+    """What a run trains on, before its stage is resolved: the task (classification or PDE),
+    the shape of one input, the classes (0: PDE), the task objective (None: classification),
+    the references trained after the configured stage, the provenance and the data
+    (classification) with its name as configured (``data.dataset``)."""
 
     task: Task
-    first: Stage
+    input_shape: tuple
     n_classes: int
     objective: Any
-    stages: tuple[str, ...]
+    refs: tuple[str, ...]
     meta: dict
     data: Dataset | None = None
     dataset: str = ""
+
+
+@dataclass(frozen=True)
+class Job:
+    """A run's :class:`Source` with the configured algorithm's stage (settings and network,
+    resolved once) and the stages in order (the configured algorithm, then its references)."""
+
+    source: Source
+    first: Stage
+    stages: tuple[str, ...]
 
     @property
     def input_shape(self) -> tuple:
@@ -234,20 +245,31 @@ class Plan:
 
 def resolve_job(bp: Blueprint, run: RunSection, data_section: DataSection,
                 cost: CostSection) -> Job:
-    """Load the data (or set up the PDE) and resolve the configured stage, checking before
-    any training: the epochs a pipeline needs, the cost bounds, the data, the network, the
-    devices' memory."""
-    from .preflight import check_epochs
-    check_epochs(bp.algorithm, run.epochs)   # before any work, whatever the task
-    if not bp.pde.problem:
-        return _classification_job(bp, run, data_section, cost)
-    return _pde_job(bp, run)              # a PDE task (experiments.pde)
+    """Resolve the configured algorithm's settings once; load the data (or set up the PDE);
+    resolve its stage on them — one path for both tasks — checking before any training: the
+    epochs a pipeline needs, the cost bounds, the data, the network, the devices' memory."""
+    from .pde import REFERENCE as PDE_REFERENCE, pde_task
+    from .preflight import check_epochs, check_memory
+    name = bp.algorithm.name
+    settings = build.stage_settings(bp.algorithm, name)     # the one lookup of the settings
+    check_epochs(name, settings, run.epochs)   # before any work, whatever the task
+    if bp.pde.problem:                     # a PDE task (experiments.pde)
+        task = pde_task(bp.pde, bp.seed)
+        src = Source(task, (task.problem.dim,), 0, task.objective,
+                     (PDE_REFERENCE,) if run.references else (),
+                     provenance.meta(f"pde:{bp.pde.problem}"))
+    else:
+        src = _classification_source(bp, settings, run, data_section, cost)
+    first = build.stage(bp, name, src.input_shape, settings)
+    if src.objective is None:
+        check_memory(bp, first, run.batch_size, _available_bytes() * MEMORY_SHARE)
+        _announce_large_build(bp, first)      # only once every check has passed
+    return Job(src, first, (name, *src.refs))
 
 
-def _classification_job(bp: Blueprint, run: RunSection, data_section: DataSection,
-                        cost: CostSection) -> Job:
-    from .preflight import (check_cost_bounds, check_data, check_device_memory, check_eval_memory,
-                            check_network)
+def _classification_source(bp: Blueprint, settings, run: RunSection, data_section: DataSection,
+                           cost: CostSection) -> Source:
+    from .preflight import check_cost_bounds, check_data, check_network
     check_cost_bounds(cost)               # values only: refused before the data is read
     data = load_dataset(data_section.dataset, data_section.data_dir or None, seed=bp.seed)
     check_data(data_section, data.x_train.shape[0], data.x_train.shape[1])
@@ -255,28 +277,14 @@ def _classification_job(bp: Blueprint, run: RunSection, data_section: DataSectio
     data, val = split_validation(data, data_section.val_split, bp.seed)
     if data_section.standardize:
         data, val = standardize_with(data, val)
-    check_network(bp.algorithm, bp.model, data.shape)
-    first = build.stage(bp, bp.algorithm.name, data.shape)
-    have = _available_bytes() * MEMORY_SHARE
-    check_device_memory(bp.device, have)
-    check_eval_memory(bp, first, run.batch_size, have)
-    _announce_large_build(bp, first)      # only once every check has passed
+    check_network(bp.algorithm.name, settings, bp.model, data.shape)
     evaluations = ((("val_accuracy", *val),) if val else ()) + (
         ("test_accuracy", data.x_test, data.y_test),)
     task = Classification(data.x_train, data.y_train, run.batch_size, evaluations)
-    twin = registry.ALGORITHMS[first.name].twin
+    twin = registry.ALGORITHMS[bp.algorithm.name].twin   # a twin run is its own reference
     refs = CLASSIFICATION_REFERENCES if run.references and not twin else ()
-    return Job(task, first, data.n_classes, None, (first.name, *refs), meta, data,
-               data_section.dataset)
-
-
-def _pde_job(bp: Blueprint, run: RunSection) -> Job:
-    from .pde import REFERENCE, pde_task
-    task = pde_task(bp.pde, bp.seed)
-    first = build.stage(bp, bp.algorithm.name, (task.problem.dim,))
-    refs = (REFERENCE,) if run.references else ()
-    return Job(task, first, 0, task.objective, (first.name, *refs),
-               provenance.meta(f"pde:{bp.pde.problem}"))
+    return Source(task, tuple(data.shape), data.n_classes, None, refs, meta, data,
+                  data_section.dataset)
 
 
 def _header(plan: Plan, first) -> str:
@@ -284,17 +292,17 @@ def _header(plan: Plan, first) -> str:
     configured stage's trainable, which names a PDE run's network)."""
     bp, job, run_id = plan.blueprint, plan.job, plan.run_id
     algo, device = job.first.name, bp.device
-    if job.objective is not None:
-        rule = job.objective.rule
-        return (f"forwardlab: PDE {job.task.problem.name} (D = {job.task.problem.dim}), PINN "
+    if job.source.objective is not None:
+        rule = job.source.objective.rule
+        return (f"forwardlab: PDE {job.source.task.problem.name} (D = {job.source.task.problem.dim}), PINN "
                 f"{first.trainer.net.describe()}, {rule.name} ({rule.evaluations} evaluations per "
                 f"point, sigma {bp.pde.sigma}), device {device.preset}, algorithm {algo} "
                 f"({first.label}), {first.device_queries_per_step()} device queries/step, "
                 f"run {run_id}")
-    d = job.data
-    net = _network_text(bp.model, job.first, d.x_train.shape[1], job.n_classes)
+    d = job.source.data
+    net = _network_text(bp.model, job.first, d.x_train.shape[1], job.source.n_classes)
     modified = " (modified)" if device.physics != device_config(device.preset) else ""
-    return (f"forwardlab: {job.dataset} ({d.x_train.shape[0]} train / {d.x_test.shape[0]} "
+    return (f"forwardlab: {job.source.dataset} ({d.x_train.shape[0]} train / {d.x_test.shape[0]} "
             f"test), {net}, device {device.preset}{modified}, algorithm "
             f"{labels.algorithm_label(algo, bp.algorithm.settings, device.kind)}, run {run_id}")
 
@@ -305,7 +313,7 @@ def _build(plan: Plan, name: str):
     bp, job = plan.blueprint, plan.job
     stage = job.first if name == job.first.name else build.stage(bp, name, job.input_shape)
     trace = Trace() if registry.ALGORITHMS[name].traced else None
-    return build.build_stage(bp, stage, job.n_classes, trace, objective=job.objective), trace
+    return build.build_stage(bp, stage, job.source.n_classes, trace, objective=job.source.objective), trace
 
 
 def _train_stages(plan: Plan, rec: RunRecord, saved: dict | None, *, echo, progress,
@@ -327,7 +335,7 @@ def _train_stages(plan: Plan, rec: RunRecord, saved: dict | None, *, echo, progr
         model, trace = _build(plan, algo)
         live[algo] = (model, trace, FitResult())
     first = live[algo][0] if algo in live else None
-    if first is None and job.objective is not None:      # the PDE header names its network
+    if first is None and job.source.objective is not None:      # the PDE header names its network
         first = _build(plan, algo)[0]
     echo(_header(plan, first))
     if saved is not None:
@@ -368,12 +376,12 @@ def _train_stages(plan: Plan, rec: RunRecord, saved: dict | None, *, echo, progr
             schedule = getattr(model, "schedule", "simultaneous")
             n_stages = getattr(model, "n_stages", 1)
             total = (run.epochs * (n_stages if schedule == "greedy" else 1)
-                     * job.task.steps_per_epoch)
+                     * job.source.task.steps_per_epoch)
             cb = progress(total, label) if progress else None
             t0 = time.perf_counter()
 
             def on_epoch(e: int, m: dict, label=label, t0=t0) -> None:
-                echo(f"  [{label}] epoch {e + 1}: {job.task.summary(m)}"
+                echo(f"  [{label}] epoch {e + 1}: {job.source.task.summary(m)}"
                      f"  ({time.perf_counter() - t0:.1f} s)")
 
             def on_epoch_end(r: FitResult, stage=stage, model=model, trace=trace) -> None:
@@ -384,7 +392,7 @@ def _train_stages(plan: Plan, rec: RunRecord, saved: dict | None, *, echo, progr
 
             # every stage draws its step inputs from the task's stream of the run seed: the
             # same minibatch order for every algorithm (a resumed result restores its state)
-            result = train(model, epochs=run.epochs, seed=plan.blueprint.seed, task=job.task,
+            result = train(model, epochs=run.epochs, seed=plan.blueprint.seed, task=job.source.task,
                            schedule=schedule, n_stages=n_stages, trace=trace,
                            on_step=(lambda n, _r, cb=cb: cb(n)) if cb else None,
                            on_epoch=on_epoch, on_epoch_end=on_epoch_end, result=result, stop=stop)
@@ -437,21 +445,21 @@ def _price(plan: Plan, rec: RunRecord, done: dict[str, FitResult]) -> dict:
     if spec.twin_steps:     # its twin steps are priced on the GPU rows of the BP step
         from .price import touched_device
         summaries = [s for s in summaries if touched_device(s)]
-    if job.objective is None and (spec.twin or not summaries):
+    if job.source.objective is None and (spec.twin or not summaries):
         from .price import price_twin_run
-        return price_twin_run(rec.config, job.data.x_train.shape[1], rec.history, cost=cost)
+        return price_twin_run(rec.config, job.source.data.x_train.shape[1], rec.history, cost=cost)
     if not summaries:
         return {}
     rows = {labels.device_row(bp.device.preset, algo): mean_summary(summaries)}
-    if spec.cross_device_row and job.objective is None and not bp.model.architecture:
+    if spec.cross_device_row and job.source.objective is None and not bp.model.architecture:
         for kind in KINDS.values():
             if kind.name != bp.device.kind and kind.default_preset:
                 rows[labels.device_row(kind.default_preset, algo)] = _one_step_summary(
                     plan, kind.default_preset)
-    if job.objective is not None:     # a PDE network: no MLP for the BP / measured rows
+    if job.source.objective is not None:     # a PDE network: no MLP for the BP / measured rows
         config = {k: v for k, v in rec.config.items() if k != "model.hidden"}
         return price_run(cost, 0, rec, rows, summaries[-1], measure=False, config=config)
-    return price_run(cost, job.data.x_train.shape[1], rec, rows, summaries[-1])
+    return price_run(cost, job.source.data.x_train.shape[1], rec, rows, summaries[-1])
 
 
 def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], None] = print,
@@ -469,14 +477,14 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     set_threads(cfg.run.threads)
     out = (prepare(cfg, overwrite=overwrite, resume=resume) if out is None
            else resolve_target(out))       # prepare returns the real target already
-    saved = (checkpoint.load(checkpoint.path_for(out), cfg.run_id, cfg.config_hash)
-             if resume else None)
+    ckpt = checkpoint.path_for(out)
+    saved = checkpoint.load(ckpt, cfg.run_id, cfg.config_hash) if resume else None
     bp = Blueprint.of(cfg)
     plan = Plan(out=out, run_id=cfg.run_id, config_hash=cfg.config_hash, config=cfg.flat(),
                 config_toml=config_to_toml(cfg), run=cfg.run, cost=cfg.cost, blueprint=bp,
                 job=resolve_job(bp, cfg.run, cfg.data, cfg.cost))
     rec = RunRecord(config=plan.config, versions=provenance.versions(),
-                    config_toml=plan.config_toml, run_id=plan.run_id, meta=dict(plan.job.meta))
+                    config_toml=plan.config_toml, run_id=plan.run_id, meta=dict(plan.job.source.meta))
     done = _train_stages(plan, rec, saved, echo=echo, progress=progress, stop=stop)
     rec.costs.update({name: r.to_dict() for name, r in _price(plan, rec, done).items()})
     write_results(plan.out, rec)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .dataset import DataError, Dataset, cache_dir, stratified_indices
+from .dataset import DataError, Dataset, stratified_indices
 
 __all__ = ["VOWELS", "VOWEL_URL", "VOWEL_FILE", "parse_vowdata", "load_vowels", "download_vowdata",
            "check_published_structure", "VOWEL_CITATION"]
@@ -124,19 +124,24 @@ def _select(names: list[str], values: np.ndarray):
     return x / x.max(1, keepdims=True), y           # each sample scaled by its maximum
 
 
-def load_vowels(data_dir: str | Path | None = None, *, seed: int = 0, download: bool = True) -> Dataset:
+def load_vowels(data_dir: str | Path | None = None, *, seed: int = 0, download: bool = True,
+                cache: Path | None = None) -> Dataset:
     """The FICONN vowel task as a :class:`~experiments.data.Dataset` (6 features in (0, 1]).
 
     Reads ``<data_dir>/vowdata.dat`` when ``data_dir`` is given (only there), else the download
-    cache, downloading into it when allowed. Split: stratified, test fraction 294/834, ``seed``.
+    cache ``cache`` (given by :func:`experiments.data.load_dataset`, which decides where data
+    lives), downloading into it when allowed. Split: stratified, test fraction 294/834, ``seed``.
     """
     if data_dir is not None:
         path = Path(data_dir) / VOWEL_FILE
         if not path.is_file():
             raise DataError(f"vowels: {path} not found; allowed: a directory holding {VOWEL_FILE} "
                             f"(the author's file, {VOWEL_URL})")
+    elif cache is None:
+        raise DataError("vowels: no data directory and no download cache given; allowed: a "
+                        f"directory holding {VOWEL_FILE}, or experiments.data.load_dataset('vowels')")
     else:
-        path = cache_dir("vowels") / VOWEL_FILE
+        path = Path(cache) / VOWEL_FILE
         if not path.is_file():
             if not download:
                 raise DataError(f"vowels: {path} not found and downloading is off; pass --data-dir")

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from algorithms.optical_readout import Readout
-from experiments.vowels import load_vowels
+from experiments.data import load_dataset
 
 from .base import ChipFigure, Published, Reproduction, register
 from .common import inference_latency_s, run_algorithm
@@ -86,7 +86,7 @@ def run_seed(config: dict, seed: int, data_dir=None, part=None) -> dict:
     if config["dataset"] == "synthetic-vowels":
         data = synthetic_vowels(seed, per_class=config.get("stand_in_per_class", 20))
     else:
-        ds = load_vowels(data_dir, seed=seed)
+        ds = load_dataset("vowels", data_dir, seed=seed)
         data = (ds.x_train, ds.y_train, ds.x_test, ds.y_test)
     readout = Readout(**config["readout"])
     metrics, curves = {"dataset": config["dataset"]}, {}
