@@ -54,6 +54,8 @@ def priced_rows(costs: dict) -> dict:
 # Units by metric or key name (SI; "1" = dimensionless, counts included).
 _UNITS = {"test_accuracy": "1", "val_accuracy": "1", "train_accuracy": "1", "steps": "1",
           "train_layers": "1", "diverged_at_step": "1", "epoch_time_s": "s",
+          # cumulative device work per epoch (algorithms.training): counts
+          "device_settings": "1", "streamed_vectors": "1",
           # a PDE run's mean squared residual of the non-dimensional equation, and the relative
           # L2 error of its solution (experiments.pde): no nats, no physical unit
           "loss.pde": "1", "test_error": "1"}

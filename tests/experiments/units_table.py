@@ -7,6 +7,7 @@ UNIT_TABLE = [
     # per-epoch histories
     (r"(test|val|train)_accuracy", "1"),
     (r"steps|train_layers|diverged_at_step", "1"),
+    (r"device_settings|streamed_vectors", "1"),     # cumulative device work (counts)
     (r"epoch_time_s", "s"),
     (r"loss\.pde|test_error", "1"),                 # PDE: non-dimensional residual, rel. error
     (r"loss(\..+)?", "nats"),                       # cross-entropy losses (natural log)
