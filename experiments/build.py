@@ -16,6 +16,8 @@ from typing import Any
 from algorithms import registry
 from algorithms.families.tensor_train import TTModel
 from algorithms.seeds import device_seed
+from hwsim import kinds
+from hwsim.kinds import DeviceKind
 from hwsim.presets import device_config, layer_from_config
 from hwsim.trace import Trace
 
@@ -39,19 +41,22 @@ def layer_from_physics(physics, n_in: int, n_out: int, *, seed: int, name: str):
 @dataclass(frozen=True)
 class Blueprint:
     """What a run's stages are built from: the resolved ``[algorithm]``, ``[model]``,
-    ``[device]`` and ``[pde]`` sections and the run seed (devices are fabricated, and initial
-    knobs drawn, from streams of it)."""
+    ``[device]`` and ``[pde]`` sections, the run seed (devices are fabricated, and initial
+    knobs drawn, from streams of it) and the device's kind (:class:`hwsim.kinds.DeviceKind`:
+    its memory formulas and checks), looked up once."""
 
     algorithm: AlgorithmSection
     model: ModelSection
     device: DeviceSection
     pde: PDESection
     seed: int
+    kind: DeviceKind
 
     @classmethod
     def of(cls, cfg: Config) -> "Blueprint":
         """The blueprint of a resolved config."""
-        return cls(cfg.algorithm, cfg.model, cfg.device, cfg.pde, cfg.run.seed)
+        return cls(cfg.algorithm, cfg.model, cfg.device, cfg.pde, cfg.run.seed,
+                   kinds.kind(cfg.device.kind))
 
 
 @dataclass(frozen=True)

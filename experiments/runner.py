@@ -263,7 +263,6 @@ def resolve_job(bp: Blueprint, run: RunSection, data_section: DataSection,
     first = build.stage(bp, name, src.input_shape, settings)
     if src.objective is None:
         check_memory(bp, first, run.batch_size, _available_bytes() * MEMORY_SHARE)
-        _announce_large_build(bp, first)      # only once every check has passed
     return Job(src, first, (name, *src.refs))
 
 
@@ -324,6 +323,8 @@ def _train_stages(plan: Plan, rec: RunRecord, saved: dict | None, *, echo, progr
     the partial results are written and the exception propagates."""
     job, run, ckpt = plan.job, plan.run, plan.ckpt
     algo = job.first.name
+    if job.source.objective is None:     # every check has passed; building starts here
+        _announce_large_build(plan.blueprint, job.first)
     done: dict[str, FitResult] = dict(saved["done"]) if saved else {}
     # the labels the built trainables resolved (e.g. "calibrated model" where the devices
     # declare calibrate); stored in the results (meta.algorithm_label) and the checkpoint
