@@ -28,8 +28,9 @@ from .config import (ConfigError, CostSection, DataSection, DeviceSection,
 
 if TYPE_CHECKING:
     from .build import Blueprint, Stage
+    from .dataset import Dataset
 
-__all__ = ["check_data", "check_network", "check_cost_bounds", "check_device_memory",
+__all__ = ["check_config", "check_source", "check_data", "check_network", "check_cost_bounds", "check_device_memory",
            "check_eval_memory", "check_memory", "estimate_memory", "device_bytes", "DeviceBytes",
            "SlotBytes", "MemoryEstimate", "block_shapes", "SPEC_FACTOR"]
 
@@ -121,6 +122,24 @@ def check_epochs(name: str, settings: Any, epochs: int) -> None:
         check(settings, epochs)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+
+
+def check_config(bp: Blueprint, epochs: int, cost: CostSection | None) -> None:
+    """What the config alone decides, checked before any work (no data read, no PDE set up):
+    the epochs the configured algorithm needs (:func:`check_epochs`, on the blueprint's
+    resolved settings) and, where given (classification), the cost bounds
+    (:func:`check_cost_bounds`)."""
+    check_epochs(bp.algorithm.name, bp.settings, epochs)
+    if cost is not None:
+        check_cost_bounds(cost)
+
+
+def check_source(bp: Blueprint, data: DataSection, dataset: Dataset) -> None:
+    """A loaded data set against the config, before it is split: the split and
+    standardisation (:func:`check_data`) and the run's network against the shape of one
+    example (:func:`check_network`, on the blueprint's resolved settings)."""
+    check_data(data, dataset.x_train.shape[0], dataset.x_train.shape[1])
+    check_network(bp.algorithm.name, bp.settings, bp.model, dataset.shape)
 
 
 def check_cost_bounds(cost: CostSection) -> None:
