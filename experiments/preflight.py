@@ -16,6 +16,13 @@ otherwise fail only after the model is built or training has begun. Each failure
   settings of a step), from each device kind's declared footprint alone — nothing is built, so
   a 20000×20000 layer is refused without allocating it; the error names the GiB needed and the
   largest number of directions (or device weights) that fits.
+
+A run makes three calls, each once and each where its facts first exist: :func:`check_config`
+(the config alone, before any work), :func:`check_source` (a loaded data set, before it is
+split) and :func:`check_memory` (the resolved stage, before any device is built). They read
+what the blueprint has already looked up (the algorithm's settings, the device kind) and the
+stage's resolved layout; only a refused evaluation looks settings up again, to name the largest
+count that fits.
 """
 from __future__ import annotations
 
@@ -27,12 +34,15 @@ from .config import (ConfigError, CostSection, DataSection, DeviceSection,
                      ModelSection)
 
 if TYPE_CHECKING:
+    from hwsim.kinds import DeviceKind
+
     from .build import Blueprint, Stage
     from .dataset import Dataset
 
-__all__ = ["check_config", "check_source", "check_data", "check_network", "check_cost_bounds", "check_device_memory",
-           "check_eval_memory", "check_memory", "estimate_memory", "device_bytes", "DeviceBytes",
-           "SlotBytes", "MemoryEstimate", "block_shapes", "SPEC_FACTOR"]
+__all__ = ["check_config", "check_source", "check_memory", "check_data", "check_network",
+           "check_epochs", "check_cost_bounds", "check_device_memory", "check_eval_memory",
+           "estimate_memory", "device_bytes", "DeviceBytes", "SlotBytes", "MemoryEstimate",
+           "block_shapes", "SPEC_FACTOR"]
 
 #: A cost-spec value may be at most this factor above its sourced value at the run's level (a
 #: device 10^6 times worse than any published one is a typing error, not a device), and at
@@ -166,7 +176,8 @@ def check_cost_bounds(cost: CostSection) -> None:
                                   f"allowed: at most {limit:g}")
 
 
-def check_device_memory(device: DeviceSection, available: float, kind: Any = None) -> None:
+def check_device_memory(device: DeviceSection, available: float,
+                        kind: DeviceKind | None = None) -> None:
     """Refuse a device whose largest dense per-block structure cannot fit in ``available``
     bytes, as its kind declares it (``DeviceKind.memory_check``; e.g. the MZI mesh's
     thermal-crosstalk heater layout). ``kind``: the device's resolved
