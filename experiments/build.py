@@ -16,6 +16,8 @@ from typing import Any
 from algorithms import registry
 from algorithms.families.tensor_train import TTModel
 from algorithms.seeds import device_seed
+from hwsim import kinds
+from hwsim.kinds import DeviceKind
 from hwsim.presets import device_config, layer_from_config
 from hwsim.trace import Trace
 
@@ -40,18 +42,25 @@ def layer_from_physics(physics, n_in: int, n_out: int, *, seed: int, name: str):
 class Blueprint:
     """What a run's stages are built from: the resolved ``[algorithm]``, ``[model]``,
     ``[device]`` and ``[pde]`` sections and the run seed (devices are fabricated, and initial
-    knobs drawn, from streams of it)."""
+    knobs drawn, from streams of it), with what the registries make of them, looked up once
+    here so that no check or builder looks them up again: the configured algorithm's settings
+    object (``settings``) and the device's kind (``kind``, :class:`hwsim.kinds.DeviceKind`:
+    its memory formulas and checks)."""
 
     algorithm: AlgorithmSection
     model: ModelSection
     device: DeviceSection
     pde: PDESection
     seed: int
+    settings: Any
+    kind: DeviceKind
 
     @classmethod
     def of(cls, cfg: Config) -> "Blueprint":
         """The blueprint of a resolved config."""
-        return cls(cfg.algorithm, cfg.model, cfg.device, cfg.pde, cfg.run.seed)
+        a = cfg.algorithm
+        return cls(a, cfg.model, cfg.device, cfg.pde, cfg.run.seed,
+                   registry.settings_for(a.name, a.settings), kinds.kind(cfg.device.kind))
 
 
 @dataclass(frozen=True)
@@ -113,12 +122,11 @@ def build_devices(physics, slots, seed: int) -> list:
                                name=s.name) for s in slots]
 
 
-def stage(bp: Blueprint, name: str, input_shape, settings=None) -> Stage:
-    """Stage ``name`` resolved once: its settings (``settings``: already resolved by
-    :func:`stage_settings`), the network it trains on inputs of ``input_shape`` and its device
-    layout; its devices and trainable are built from this."""
-    if settings is None:
-        settings = stage_settings(bp.algorithm, name)
+def stage(bp: Blueprint, name: str, input_shape) -> Stage:
+    """Stage ``name`` resolved once: its settings (the blueprint's for the configured
+    algorithm, :func:`stage_settings` for a reference), the network it trains on inputs of
+    ``input_shape`` and its device layout; its devices and trainable are built from this."""
+    settings = bp.settings if name == bp.algorithm.name else stage_settings(bp.algorithm, name)
     model = model_for(bp, settings, input_shape)
     try:
         slots = registry.device_layout(name, settings, model)

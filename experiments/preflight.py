@@ -16,22 +16,33 @@ otherwise fail only after the model is built or training has begun. Each failure
   settings of a step), from each device kind's declared footprint alone — nothing is built, so
   a 20000×20000 layer is refused without allocating it; the error names the GiB needed and the
   largest number of directions (or device weights) that fits.
+
+A run makes three calls, each once and each where its facts first exist: :func:`check_config`
+(the config alone, before any work), :func:`check_source` (a loaded data set, before it is
+split) and :func:`check_memory` (the resolved stage, before any device is built). They read
+what the blueprint has already looked up (the algorithm's settings, the device kind) and the
+stage's resolved layout; only a refused evaluation looks settings up again, to name the largest
+count that fits.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .config import (ConfigError, CostSection, DataSection, DeviceSection,
                      ModelSection)
 
 if TYPE_CHECKING:
-    from .build import Blueprint, Stage
+    from hwsim.kinds import DeviceKind
 
-__all__ = ["check_data", "check_network", "check_cost_bounds", "check_device_memory",
-           "check_eval_memory", "check_memory", "estimate_memory", "MemoryEstimate", "block_shapes",
-           "SPEC_FACTOR"]
+    from .build import Blueprint, Stage
+    from .dataset import Dataset
+
+__all__ = ["check_config", "check_source", "check_memory", "check_data", "check_network",
+           "check_epochs", "check_cost_bounds", "check_device_memory", "check_eval_memory",
+           "estimate_memory", "device_bytes", "DeviceBytes", "SlotBytes", "MemoryEstimate",
+           "block_shapes", "SPEC_FACTOR"]
 
 #: A cost-spec value may be at most this factor above its sourced value at the run's level (a
 #: device 10^6 times worse than any published one is a typing error, not a device), and at
@@ -123,6 +134,24 @@ def check_epochs(name: str, settings: Any, epochs: int) -> None:
         raise ConfigError(str(e)) from None
 
 
+def check_config(bp: Blueprint, epochs: int, cost: CostSection | None) -> None:
+    """What the config alone decides, checked before any work (no data read, no PDE set up):
+    the epochs the configured algorithm needs (:func:`check_epochs`, on the blueprint's
+    resolved settings) and, where given (classification), the cost bounds
+    (:func:`check_cost_bounds`)."""
+    check_epochs(bp.algorithm.name, bp.settings, epochs)
+    if cost is not None:
+        check_cost_bounds(cost)
+
+
+def check_source(bp: Blueprint, data: DataSection, dataset: Dataset) -> None:
+    """A loaded data set against the config, before it is split: the split and
+    standardisation (:func:`check_data`) and the run's network against the shape of one
+    example (:func:`check_network`, on the blueprint's resolved settings)."""
+    check_data(data, dataset.x_train.shape[0], dataset.x_train.shape[1])
+    check_network(bp.algorithm.name, bp.settings, bp.model, dataset.shape)
+
+
 def check_cost_bounds(cost: CostSection) -> None:
     """Every numeric cost-spec value at most ``SPEC_FACTOR`` × its sourced value at
     ``cost.level`` (``SPEC_ABSOLUTE`` where that is 0)."""
@@ -147,12 +176,16 @@ def check_cost_bounds(cost: CostSection) -> None:
                                   f"allowed: at most {limit:g}")
 
 
-def check_device_memory(device: DeviceSection, available: float) -> None:
+def check_device_memory(device: DeviceSection, available: float,
+                        kind: DeviceKind | None = None) -> None:
     """Refuse a device whose largest dense per-block structure cannot fit in ``available``
     bytes, as its kind declares it (``DeviceKind.memory_check``; e.g. the MZI mesh's
-    thermal-crosstalk heater layout)."""
-    from hwsim.kinds import kind
-    check = kind(device.kind).memory_check
+    thermal-crosstalk heater layout). ``kind``: the device's resolved
+    :class:`hwsim.kinds.DeviceKind` (default: looked up by ``device.kind``)."""
+    if kind is None:
+        from hwsim.kinds import kind as kind_named
+        kind = kind_named(device.kind)
+    check = kind.memory_check
     if check is None:
         return
     try:
@@ -189,55 +222,101 @@ class MemoryEstimate:
         return self.resident + self.evaluation
 
 
-def estimate_memory(bp: Blueprint, stage: Stage, batch_size: int, *,
-                    evaluations: int | None = None) -> MemoryEstimate:
-    """The :class:`MemoryEstimate` of the resolved ``stage``'s devices, from each device kind's
-    declared memory formula (``DeviceKind.footprint``): the expanded knob copies of every
-    perturbed setting and, per setting of one device call (a chunk: ``algorithms.chunking``),
-    the device state (MZI unitaries, crossbar conductances), the per-block partial sums and the
-    readout, for ``batch_size`` examples. ``evaluations``: settings per estimate (default: the
-    stage's own)."""
+@dataclass(frozen=True)
+class SlotBytes:
+    """One device slot of a stage in bytes at the run's batch size, from its kind's declared
+    footprint: ``resident`` (the device's own arrays and its trained knobs), ``state`` (one
+    setting inside one device call: device state, partial sums, readout and loss inputs),
+    ``knobs`` (one setting's perturbed, projected and applied knob rows, which exist for all
+    settings at once) and ``per_call`` (settings one device call holds; 0: all of them)."""
+
+    name: str
+    resident: int
+    state: int
+    knobs: int
+    per_call: int
+
+
+@dataclass(frozen=True)
+class DeviceBytes:
+    """A stage's devices in bytes, resolved once (:func:`device_bytes`): per slot its
+    :class:`SlotBytes`, and the model's device weights (Σ n_in·n_out). The estimate for any
+    number of settings evaluated per step is arithmetic on these, so the search for the
+    largest number that fits resolves nothing again."""
+
+    slots: tuple[SlotBytes, ...]
+    weights: int
+
+    def estimate(self, n_eval: int) -> MemoryEstimate:
+        """The :class:`MemoryEstimate` with ``n_eval`` settings evaluated per step: the
+        resident bytes of every slot, and the slot whose batched evaluation (its chunk of the
+        settings per call, the knob rows of all of them) needs the most."""
+        resident, worst, layer = 0, 0, ""
+        for s in self.slots:
+            need = min(n_eval, s.per_call or n_eval) * s.state + n_eval * s.knobs
+            resident += s.resident
+            if need > worst:
+                worst, layer = need, s.name
+        return MemoryEstimate(resident, worst, layer, self.weights)
+
+    def most_settings(self, available: float, hi: int) -> int:
+        """The most settings evaluated per step (at most ``hi``) whose estimate fits in
+        ``available`` bytes (0: not even one)."""
+        return _largest(lambda n: self.estimate(n).total <= available, hi)
+
+
+def device_bytes(bp: Blueprint, stage: Stage, batch_size: int) -> DeviceBytes:
+    """The :class:`DeviceBytes` of the resolved ``stage``'s devices for ``batch_size``
+    examples, from the kind's declared memory formula (``bp.kind.footprint``): per slot the
+    device state (MZI unitaries, crossbar conductances), the per-block partial sums and the
+    readout of one setting, the knob copies, and the settings of one device call (a chunk:
+    ``algorithms.chunking``). Nothing is built."""
     from algorithms.chunking import settings_per_call
-    from hwsim.kinds import kind
-    n_eval = evaluations or _evaluations(stage, bp.algorithm.settings)[0]
-    footprint = kind(bp.device.kind).footprint
-    B = batch_size
-    resident, worst, layer = 0, 0, ""
+    footprint, B = bp.kind.footprint, batch_size
+    slots = []
     for s in stage.slots:
         fp = footprint(bp.device.physics, s.n_in, s.n_out)
-        # one device call holds a chunk of the settings (the trainers' automatic chunk, or
-        # $FORWARDLAB_SETTINGS_PER_CALL); the knob rows exist for all settings at once
-        per_call = min(n_eval, settings_per_call(s.n_in, s.n_out, B, fp.knobs) or n_eval)
         state = (fp.tiles * fp.tile_rows * fp.tile_cols * 8 * 4     # device state (complex)
                  + 4 * B * fp.tiles * fp.tile_rows * 4               # partial sums and their copies
                  + 2 * B * s.n_out * 4)                              # readout and loss inputs
-        need = per_call * state + n_eval * 3 * fp.knobs * 4         # perturbed, projected, applied knobs
-        resident += fp.resident_bytes + 4 * fp.knobs                # + the trained knobs
-        if need > worst:
-            worst, layer = need, s.name
-    return MemoryEstimate(resident, worst, layer, sum(s.n_in * s.n_out for s in stage.slots))
+        # one device call holds a chunk of the settings (the trainers' automatic chunk, or
+        # $FORWARDLAB_SETTINGS_PER_CALL); the knob rows exist for all settings at once
+        per_call = settings_per_call(s.n_in, s.n_out, B, fp.knobs) or 0
+        slots.append(SlotBytes(s.name, fp.resident_bytes + 4 * fp.knobs, state,
+                               3 * fp.knobs * 4, per_call))
+    return DeviceBytes(tuple(slots), sum(s.n_in * s.n_out for s in stage.slots))
+
+
+def estimate_memory(bp: Blueprint, stage: Stage, batch_size: int, *,
+                    evaluations: int | None = None) -> MemoryEstimate:
+    """The :class:`MemoryEstimate` of the resolved ``stage``'s devices (:func:`device_bytes`)
+    for ``batch_size`` examples. ``evaluations``: settings per estimate (default: the
+    stage's own)."""
+    n_eval = evaluations or _evaluations(stage, bp.algorithm.settings)[0]
+    return device_bytes(bp, stage, batch_size).estimate(n_eval)
 
 
 def check_memory(bp: Blueprint, stage: Stage, batch_size: int, available: float) -> None:
     """The devices of blueprint ``bp`` (:func:`check_device_memory`) and the batched
     evaluation of its resolved ``stage`` (:func:`check_eval_memory`) fit in ``available``
     bytes."""
-    check_device_memory(bp.device, available)
+    check_device_memory(bp.device, available, bp.kind)
     check_eval_memory(bp, stage, batch_size, available)
 
 
 def check_eval_memory(bp: Blueprint, stage: Stage, batch_size: int, available: float) -> None:
     """Refuse, before any device is built, a stage whose devices and largest batched evaluation
-    (:func:`estimate_memory`) need more than ``available`` bytes: one line with the GiB needed
-    and the largest value that fits (directions where fewer would do, else device weights)."""
+    (:class:`DeviceBytes`) need more than ``available`` bytes: one line with the GiB needed and
+    the largest value that fits (directions where fewer would do, else device weights)."""
     settings = bp.algorithm.settings
     n_eval, key = _evaluations(stage, settings)
-    est = estimate_memory(bp, stage, batch_size, evaluations=n_eval)
+    devices = device_bytes(bp, stage, batch_size)
+    est = devices.estimate(n_eval)
     if est.total <= available:
         return
     where = (f"one batched evaluation of {est.layer} (batch {batch_size}) and the "
              f"devices ({est.resident / 2 ** 30:.1f} GiB)")
-    most = _largest_fitting(bp, stage, key, settings[key], available, batch_size) if key else 0
+    most = _largest_fitting(stage, devices, settings, key, n_eval, available) if key else 0
     if most >= 1:                          # fewer directions fit: name the most that do
         raise ConfigError(
             f"algorithm.settings.{key} = {settings[key]} needs about {est.total / 2 ** 30:.1f} GiB "
@@ -251,19 +330,27 @@ def check_eval_memory(bp: Blueprint, stage: Stage, batch_size: int, available: f
         f"model.architecture)")
 
 
-def _largest_fitting(bp: Blueprint, stage: Stage, key: str, value: int, available: float,
-                     batch_size: int) -> int:
-    """The largest ``algorithm.settings.<key>`` ≤ ``value`` whose estimate fits in
-    ``available`` bytes (0: none does), by bisection on the config-only estimate."""
+def _largest_fitting(stage: Stage, devices: DeviceBytes, configured: Mapping[str, Any], key: str,
+                     n_eval: int, available: float) -> int:
+    """The largest ``algorithm.settings.<key>`` ≤ its configured value whose estimate on
+    ``devices`` fits in ``available`` bytes (0: none does). A candidate only changes the number
+    of settings evaluated per step (``n_eval`` at the configured value), so: first the most
+    settings that fit, by arithmetic on ``devices``; then the largest value that evaluates no
+    more than those (both by bisection: the bytes grow with the settings, the settings with the
+    value)."""
     from algorithms.registry import ALGORITHMS, settings_for
     spec = ALGORITHMS[stage.name]
+    n_fit = devices.most_settings(available, n_eval)
+    if n_fit < 1:
+        return 0
+    return _largest(lambda v: max(1, spec.queries_per_step(
+        settings_for(stage.name, {**configured, key: v}), 1) - 1) <= n_fit, int(configured[key]))
 
-    def fits(v: int) -> bool:
-        settings = settings_for(stage.name, {**bp.algorithm.settings, key: v})
-        n_eval = max(1, spec.queries_per_step(settings, 1) - 1)
-        return estimate_memory(bp, stage, batch_size, evaluations=n_eval).total <= available
 
-    lo, hi = 0, int(value)
+def _largest(fits: Callable[[int], bool], hi: int) -> int:
+    """The largest ``v`` in [1, ``hi``] with ``fits(v)`` (0: none), by bisection; ``fits`` must
+    hold for every value below one that fits."""
+    lo = 0
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if fits(mid):

@@ -12,12 +12,12 @@ ideal twin of the same devices — is built by :mod:`algorithms.registry` on the
 initial knobs, and trained by the one loop, :func:`algorithms.training.fit`.
 
 Only :func:`run` and :func:`prepare` hold the whole config. :func:`run` resolves it once into a
-frozen :class:`Plan`: the output and checkpoint paths and the flat config stored with the
-results; the configured algorithm's settings (looked up once, and read by every check and by
-the stage) with the epochs it needs; the task's source (the PDE, or the cost bounds, the data
-and its checks and the network); the configured stage, one path for both tasks; the devices'
-memory. Every later step (build, train, checkpoint, price, write) reads the plan and never goes
-back to the config.
+frozen :class:`Plan` (the output and checkpoint paths, the flat config stored with the results,
+the sections later steps read, and the blueprint with the configured algorithm's settings and
+the device kind looked up once) and reads the plan from then on: resolve → check and load
+(:func:`resolve_job`: the checks of the config alone before any work, the PDE or the data and
+its checks, the configured stage, one path for both tasks, and the devices' memory, all before
+any device is built) → build and train every stage → price → write.
 """
 from __future__ import annotations
 
@@ -106,10 +106,10 @@ def price_run(cost: CostSection, n_in: int, rec: RunRecord, device_summaries: di
     return reports
 
 
-def _one_step_summary(plan: Plan, preset: str) -> dict[str, float]:
+def _one_step_summary(plan: Plan, job: Job, preset: str) -> dict[str, float]:
     """Trace of one training step of the run's algorithm on another device preset (same
     network, settings and ``run.batch_size`` examples)."""
-    job, trace = plan.job, Trace()
+    trace = Trace()
     model = build.build_stage(plan.blueprint, job.first, job.source.n_classes, trace, preset=preset)
     idx = torch.arange(min(plan.run.batch_size, job.source.data.x_train.shape[0]))
     trace.begin_step()
@@ -221,11 +221,12 @@ class Job:
 
 @dataclass(frozen=True)
 class Plan:
-    """A run resolved once from its config, read by every later step: the results file
-    (``out``), the run id and config hash that name it and its checkpoint, the flat config and
-    its TOML stored with the results, the ``[run]`` schedule (epochs, batch size,
-    checkpointing), the resolved ``[cost]`` section that prices the run as it is, the blueprint
-    its stages are built from and the job they train on."""
+    """A run's config resolved once, read by every later step: the results file (``out``),
+    the run id and config hash that name it and its checkpoint, the flat config and its TOML
+    stored with the results, the ``[run]`` schedule (epochs, batch size, checkpointing,
+    references), the ``[data]`` section (a classification run's data set and split), the
+    resolved ``[cost]`` section that prices the run as it is, and the blueprint its stages are
+    built from (with the algorithm's settings and the device kind looked up)."""
 
     out: Path
     run_id: str
@@ -233,9 +234,9 @@ class Plan:
     config: dict
     config_toml: str
     run: RunSection
+    data: DataSection
     cost: CostSection
     blueprint: Blueprint
-    job: Job
 
     @property
     def ckpt(self) -> Path:
@@ -245,39 +246,40 @@ class Plan:
 
 def resolve_job(bp: Blueprint, run: RunSection, data_section: DataSection,
                 cost: CostSection) -> Job:
-    """Resolve the configured algorithm's settings once; load the data (or set up the PDE);
-    resolve its stage on them — one path for both tasks — checking before any training: the
-    epochs a pipeline needs, the cost bounds, the data, the network, the devices' memory."""
-    from .pde import REFERENCE as PDE_REFERENCE, pde_task
-    from .preflight import check_epochs, check_memory
-    name = bp.algorithm.name
-    settings = build.stage_settings(bp.algorithm, name)     # the one lookup of the settings
-    check_epochs(name, settings, run.epochs)   # before any work, whatever the task
-    if bp.pde.problem:                     # a PDE task (experiments.pde)
-        task = pde_task(bp.pde, bp.seed)
-        src = Source(task, (task.problem.dim,), 0, task.objective,
-                     (PDE_REFERENCE,) if run.references else (),
-                     provenance.meta(f"pde:{bp.pde.problem}"))
-    else:
-        src = _classification_source(bp, settings, run, data_section, cost)
-    first = build.stage(bp, name, src.input_shape, settings)
+    """What a run trains, resolved and checked before any device is built: first what the
+    config alone decides (the epochs the algorithm needs; a classification run's cost bounds),
+    before any work; then the PDE task, or the data loaded and checked against the split and
+    the network; then the configured stage on its input shape, one path for both tasks; last,
+    for classification, the devices' memory."""
+    from . import preflight
+    name, pde = bp.algorithm.name, bool(bp.pde.problem)
+    preflight.check_config(bp, run.epochs, None if pde else cost)
+    src = _pde_source(bp, run) if pde else _classification_source(bp, run, data_section)
+    first = build.stage(bp, name, src.input_shape)
     if src.objective is None:
-        check_memory(bp, first, run.batch_size, _available_bytes() * MEMORY_SHARE)
-        _announce_large_build(bp, first)      # only once every check has passed
+        preflight.check_memory(bp, first, run.batch_size, _available_bytes() * MEMORY_SHARE)
     return Job(src, first, (name, *src.refs))
 
 
-def _classification_source(bp: Blueprint, settings, run: RunSection, data_section: DataSection,
-                           cost: CostSection) -> Source:
-    from .preflight import check_cost_bounds, check_data, check_network
-    check_cost_bounds(cost)               # values only: refused before the data is read
+def _pde_source(bp: Blueprint, run: RunSection) -> Source:
+    """A PDE run's source (:mod:`experiments.pde`): its task, reference and provenance."""
+    from .pde import REFERENCE, pde_task
+    task = pde_task(bp.pde, bp.seed)
+    return Source(task, (task.problem.dim,), 0, task.objective,
+                  (REFERENCE,) if run.references else (), provenance.meta(f"pde:{bp.pde.problem}"))
+
+
+def _classification_source(bp: Blueprint, run: RunSection, data_section: DataSection) -> Source:
+    """A classification run's source: the data set loaded and checked (before it is split),
+    its provenance, the validation split and standardisation, the task's evaluations and the
+    references."""
+    from .preflight import check_source
     data = load_dataset(data_section.dataset, data_section.data_dir or None, seed=bp.seed)
-    check_data(data_section, data.x_train.shape[0], data.x_train.shape[1])
+    check_source(bp, data_section, data)
     meta = provenance.meta(data.name, data)
     data, val = split_validation(data, data_section.val_split, bp.seed)
     if data_section.standardize:
         data, val = standardize_with(data, val)
-    check_network(bp.algorithm.name, settings, bp.model, data.shape)
     evaluations = ((("val_accuracy", *val),) if val else ()) + (
         ("test_accuracy", data.x_test, data.y_test),)
     task = Classification(data.x_train, data.y_train, run.batch_size, evaluations)
@@ -287,10 +289,10 @@ def _classification_source(bp: Blueprint, settings, run: RunSection, data_sectio
                   data_section.dataset)
 
 
-def _header(plan: Plan, first) -> str:
+def _header(plan: Plan, job: Job, first) -> str:
     """The run's first line: data or PDE, network, device, algorithm, run id (``first``: the
     configured stage's trainable, which names a PDE run's network)."""
-    bp, job, run_id = plan.blueprint, plan.job, plan.run_id
+    bp, run_id = plan.blueprint, plan.run_id
     algo, device = job.first.name, bp.device
     if job.source.objective is not None:
         rule = job.source.objective.rule
@@ -307,23 +309,25 @@ def _header(plan: Plan, first) -> str:
             f"{labels.algorithm_label(algo, bp.algorithm.settings, device.kind)}, run {run_id}")
 
 
-def _build(plan: Plan, name: str):
+def _build(plan: Plan, job: Job, name: str):
     """(trainable, trace) of a fresh stage (the configured one as resolved in the plan, a
     reference resolved here); stages that never touch the device get no trace."""
-    bp, job = plan.blueprint, plan.job
+    bp = plan.blueprint
     stage = job.first if name == job.first.name else build.stage(bp, name, job.input_shape)
     trace = Trace() if registry.ALGORITHMS[name].traced else None
     return build.build_stage(bp, stage, job.source.n_classes, trace, objective=job.source.objective), trace
 
 
-def _train_stages(plan: Plan, rec: RunRecord, saved: dict | None, *, echo, progress,
+def _train_stages(plan: Plan, job: Job, rec: RunRecord, saved: dict | None, *, echo, progress,
                   stop) -> dict[str, FitResult]:
     """Build and train every stage of the plan in order (``plan.run``: epochs,
     checkpointing), checkpointing at every epoch boundary (the finished stages, the current
     one's trainable, trace and result, under the run id and config hash); on divergence or stop
     the partial results are written and the exception propagates."""
-    job, run, ckpt = plan.job, plan.run, plan.ckpt
+    run, ckpt = plan.run, plan.ckpt
     algo = job.first.name
+    if job.source.objective is None:     # every check has passed; building starts here
+        _announce_large_build(plan.blueprint, job.first)
     done: dict[str, FitResult] = dict(saved["done"]) if saved else {}
     # the labels the built trainables resolved (e.g. "calibrated model" where the devices
     # declare calibrate); stored in the results (meta.algorithm_label) and the checkpoint
@@ -332,12 +336,12 @@ def _train_stages(plan: Plan, rec: RunRecord, saved: dict | None, *, echo, progr
     if saved is not None and saved["stage"] not in done:
         live[saved["stage"]] = (saved["model"], saved["trace"], saved["result"])
     if algo not in live and algo not in done:
-        model, trace = _build(plan, algo)
+        model, trace = _build(plan, job, algo)
         live[algo] = (model, trace, FitResult())
     first = live[algo][0] if algo in live else None
     if first is None and job.source.objective is not None:      # the PDE header names its network
-        first = _build(plan, algo)[0]
-    echo(_header(plan, first))
+        first = _build(plan, job, algo)[0]
+    echo(_header(plan, job, first))
     if saved is not None:
         echo(f"  resuming from {ckpt} (stage {saved['stage']}, "
              f"{saved['result'].epochs_done} epoch(s) done)")
@@ -369,7 +373,7 @@ def _train_stages(plan: Plan, rec: RunRecord, saved: dict | None, *, echo, progr
             current = stage
             if stage in done:
                 continue
-            model, trace, result = live.pop(stage) if stage in live else (*_build(plan, stage),
+            model, trace, result = live.pop(stage) if stage in live else (*_build(plan, job, stage),
                                                                           FitResult())
             resolved[stage] = getattr(model, "label", "")
             label = label_of(stage)
@@ -433,12 +437,12 @@ def _record_stages(rec: RunRecord, model, resolved: dict) -> None:
     resolved[STAGES_KEY] = rec.meta["stages"]     # kept by the checkpoint for a resumed run
 
 
-def _price(plan: Plan, rec: RunRecord, done: dict[str, FitResult]) -> dict:
+def _price(plan: Plan, job: Job, rec: RunRecord, done: dict[str, FitResult]) -> dict:
     """Cost rows of the run, priced by the plan's resolved ``[cost]`` section: its traced
     steps on its device (and, where the algorithm asks, the same step of ``run.batch_size``
     examples on every other kind's preset), GPU bands, measured torch steps; runs that never
     touched a device get the GPU rows of their BP step."""
-    bp, job, cost = plan.blueprint, plan.job, plan.cost
+    bp, cost = plan.blueprint, plan.cost
     algo = job.first.name
     spec = registry.ALGORITHMS[algo]
     summaries = done[algo].step_summaries
@@ -455,7 +459,7 @@ def _price(plan: Plan, rec: RunRecord, done: dict[str, FitResult]) -> dict:
         for kind in KINDS.values():
             if kind.name != bp.device.kind and kind.default_preset:
                 rows[labels.device_row(kind.default_preset, algo)] = _one_step_summary(
-                    plan, kind.default_preset)
+                    plan, job, kind.default_preset)
     if job.source.objective is not None:     # a PDE network: no MLP for the BP / measured rows
         config = {k: v for k, v in rec.config.items() if k != "model.hidden"}
         return price_run(cost, 0, rec, rows, summaries[-1], measure=False, config=config)
@@ -466,7 +470,8 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
         progress: Callable[[int, str], Callable[[int], None]] | None = None,
         stop: Callable[[], bool] | None = None, resume: bool = False,
         overwrite: bool = False) -> RunRecord:
-    """Train as configured, write the results file and return its record: resolve → build and
+    """Train as configured, write the results file and return its record: resolve the config
+    into a :class:`Plan` → check and load what it trains (:func:`resolve_job`) → build and
     train every stage → price → write.
 
     ``out``: the path from :func:`prepare` (called here when None). ``progress(total_steps,
@@ -479,14 +484,14 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
            else resolve_target(out))       # prepare returns the real target already
     ckpt = checkpoint.path_for(out)
     saved = checkpoint.load(ckpt, cfg.run_id, cfg.config_hash) if resume else None
-    bp = Blueprint.of(cfg)
     plan = Plan(out=out, run_id=cfg.run_id, config_hash=cfg.config_hash, config=cfg.flat(),
-                config_toml=config_to_toml(cfg), run=cfg.run, cost=cfg.cost, blueprint=bp,
-                job=resolve_job(bp, cfg.run, cfg.data, cfg.cost))
+                config_toml=config_to_toml(cfg), run=cfg.run, data=cfg.data, cost=cfg.cost,
+                blueprint=Blueprint.of(cfg))       # nothing after this line reads cfg
+    job = resolve_job(plan.blueprint, plan.run, plan.data, plan.cost)
     rec = RunRecord(config=plan.config, versions=provenance.versions(),
-                    config_toml=plan.config_toml, run_id=plan.run_id, meta=dict(plan.job.source.meta))
-    done = _train_stages(plan, rec, saved, echo=echo, progress=progress, stop=stop)
-    rec.costs.update({name: r.to_dict() for name, r in _price(plan, rec, done).items()})
+                    config_toml=plan.config_toml, run_id=plan.run_id, meta=dict(job.source.meta))
+    done = _train_stages(plan, job, rec, saved, echo=echo, progress=progress, stop=stop)
+    rec.costs.update({name: r.to_dict() for name, r in _price(plan, job, rec, done).items()})
     write_results(plan.out, rec)
     plan.ckpt.unlink(missing_ok=True)
     return rec
