@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 # Nothing here imports torch, numba or the device models at module level: ``--help``,
@@ -282,14 +283,22 @@ def _cmd_run(args) -> int:
     except (ConfigError, OutputError) as e:
         return _err(str(e))
     from .warmup import compile_notice, kernels_cached, warm_kernels
-    if not kernels_cached():         # a fresh checkout: compile now, on one announced line
-        warm_kernels(announce=True)
-    with _StopFlag() as stop, compile_notice(on_first=lambda: print(
+    compiled = None
+
+    def before_build() -> None:
+        # Every check has passed: a fresh checkout compiles now, on one announced line; after
+        # that, a kernel edited since it was cached is announced when it recompiles.
+        nonlocal compiled
+        if not kernels_cached():
+            warm_kernels(announce=True)
+        compiled = during.enter_context(compile_notice(on_first=lambda: print(
             "forwardlab: compiling numba kernels (edited since cached; cached afterwards)",
-            file=sys.stderr, flush=True)) as compiled:
+            file=sys.stderr, flush=True)))
+
+    with _StopFlag() as stop, ExitStack() as during:
         try:
             rec = run(cfg, out, progress=_progress(not args.quiet and sys.stderr.isatty()),
-                      stop=stop, resume=args.resume)
+                      stop=stop, resume=args.resume, before_build=before_build)
         except WriteError as e:   # a full disk: not a bad input
             return _err(f"{e}; continue with the same command and --resume", 1)
         except (ConfigError, DataError, OutputError) as e:
@@ -307,7 +316,7 @@ def _cmd_run(args) -> int:
             return 1
     from .report import accuracy_table   # pandas: not before the first line
     from .terminal import run_summary
-    if compiled.count:
+    if compiled is not None and compiled.count:
         print(f"forwardlab: compiled {compiled.count} numba kernels in {compiled.seconds:.1f} s of "
               "CPU during the run", file=sys.stderr)
     print()

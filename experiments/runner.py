@@ -469,7 +469,7 @@ def _price(plan: Plan, job: Job, rec: RunRecord, done: dict[str, FitResult]) -> 
 def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], None] = print,
         progress: Callable[[int, str], Callable[[int], None]] | None = None,
         stop: Callable[[], bool] | None = None, resume: bool = False,
-        overwrite: bool = False) -> RunRecord:
+        overwrite: bool = False, before_build: Callable[[], None] | None = None) -> RunRecord:
     """Train as configured, write the results file and return its record: resolve the config
     into a :class:`Plan` → check and load what it trains (:func:`resolve_job`) → build and
     train every stage → price → write.
@@ -478,6 +478,9 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     label)`` may return a per-step callback. On divergence the file records
     ``status="diverged"`` and ``Divergence`` propagates; on ``stop()`` ``status="interrupted"``
     and ``Interrupted`` propagates (the checkpoint is kept for ``resume``).
+    ``before_build()`` runs once every check has passed and the data is loaded, before any
+    device is built: the command line compiles a fresh checkout's kernels there, so a bad
+    input is refused before that half minute of CPU, not after it.
     """
     set_threads(cfg.run.threads)
     out = (prepare(cfg, overwrite=overwrite, resume=resume) if out is None
@@ -488,6 +491,8 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
                 config_toml=config_to_toml(cfg), run=cfg.run, data=cfg.data, cost=cfg.cost,
                 blueprint=Blueprint.of(cfg))       # nothing after this line reads cfg
     job = resolve_job(plan.blueprint, plan.run, plan.data, plan.cost)
+    if before_build is not None:
+        before_build()
     rec = RunRecord(config=plan.config, versions=provenance.versions(),
                     config_toml=plan.config_toml, run_id=plan.run_id, meta=dict(job.source.meta))
     done = _train_stages(plan, job, rec, saved, echo=echo, progress=progress, stop=stop)

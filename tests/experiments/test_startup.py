@@ -94,3 +94,20 @@ def test_a_bp_run_does_not_import_the_torch_compiler(tmp_path):
                        env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "DYNAMO 0" in r.stderr, r.stderr
+
+
+def test_a_fresh_checkout_compiles_only_after_every_check(tmp_path, monkeypatch, capsys):
+    """``forwardlab run`` compiles a fresh checkout's kernels only once the config, the data and
+    the memory checks have passed: a refused run says why at once, a good run compiles first."""
+    import experiments.warmup as warmup
+    calls = []
+    monkeypatch.setattr(warmup, "kernels_cached", lambda: False)
+    monkeypatch.setattr(warmup, "warm_kernels", lambda **kw: calls.append(kw) or (0, 0.0))
+    too_big = ["run", "--out", str(tmp_path / "big.h5"), "--set", "device.kind=crossbar",
+               "--set", "model.hidden=[20000,20000]"]
+    assert main(too_big) == 2
+    assert "GiB" in capsys.readouterr().err and calls == []
+    assert not (tmp_path / "big.h5").exists()
+    ok = ["run", "--out", str(tmp_path / "ok.h5"), "--epochs", "1", "--no-references", "--quiet"]
+    assert main(ok) == 0 and calls == [{"announce": True}]
+    assert (tmp_path / "ok.h5").exists()
