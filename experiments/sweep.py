@@ -24,7 +24,9 @@ are declared in ``<out>/sweep.json`` and in every run (``meta.sweep_axes``): rep
 along them (see :mod:`experiments.axes`).
 
 Runs execute in a local process pool (``workers``) or on a Dask distributed cluster
-(``scheduler`` = its address; ``dask.distributed.Client(address).map``). Every path sent to a
+(``scheduler`` = its address; ``dask.distributed.Client(address).map``). Local workers are
+forked from a forkserver that imports torch and numba once per sweep (see
+:data:`WORKER_PRELOAD`): that import is paid once per sweep, not once per worker. Every path sent to a
 worker is absolute (a Dask worker's working directory is not the driver's).
 
 A sweep keeps going: any failure of one run — an exception, a full disk, a worker process that
