@@ -24,7 +24,9 @@ are declared in ``<out>/sweep.json`` and in every run (``meta.sweep_axes``): rep
 along them (see :mod:`experiments.axes`).
 
 Runs execute in a local process pool (``workers``) or on a Dask distributed cluster
-(``scheduler`` = its address; ``dask.distributed.Client(address).map``). Every path sent to a
+(``scheduler`` = its address; ``dask.distributed.Client(address).map``). Local workers are
+forked from a forkserver that imports torch and numba once per sweep (see
+:data:`WORKER_PRELOAD`): that import is paid once per sweep, not once per worker. Every path sent to a
 worker is absolute (a Dask worker's working directory is not the driver's).
 
 A sweep keeps going: any failure of one run — an exception, a full disk, a worker process that
@@ -352,10 +354,9 @@ class _Pool:
     next step boundary; a second stop kills them."""
 
     def __init__(self, workers: int, stop: Callable[[], Any] | None) -> None:
-        import multiprocessing as mp
         self.workers = workers
         self.stop = stop or (lambda: False)
-        self.ctx = mp.get_context("spawn")   # a fresh interpreter per worker (no forked torch state)
+        self.ctx = _worker_context()
         self.started = self.ctx.SimpleQueue()   # (pid, item) as each run starts
         self.procs: dict[int, Any] = {}
         self.pid_of: dict[int, int] = {}
@@ -376,9 +377,15 @@ class _Pool:
 
     def run(self, fn, items: list) -> Iterable[tuple[int, dict]]:
         from collections import deque
+        queue, strikes = deque(range(len(items))), {}
+        try:
+            yield from self._run(fn, items, queue, strikes)
+        finally:
+            _stop_forkserver(self.ctx)
+
+    def _run(self, fn, items: list, queue, strikes: dict) -> Iterable[tuple[int, dict]]:
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
         from concurrent.futures.process import BrokenProcessPool
-        queue, strikes = deque(range(len(items))), {}
         while queue:
             ex = ProcessPoolExecutor(max_workers=self.workers, mp_context=self.ctx,
                                      initializer=_worker_init, initargs=(os.getpid(), self.started))
@@ -439,6 +446,65 @@ class _Pool:
             queue.clear()
 
 
+#: What every pool worker imports before its first run and what takes most of a worker's start
+#: (about 3 s of CPU: torch, numba's compiler and its numpy/BLAS lowering registries, which pull
+#: in scipy.linalg, and h5py). The forkserver imports them once; each worker is forked from it
+#: with them loaded, so a second worker (or a pool replaced after a worker died) costs a fork,
+#: not a second copy of that import. Only third-party modules: the forkserver starts with its own
+#: sys.path (Python does not pass the driver's), and a project module imported there could come
+#: from another checkout than the driver's; the project's own modules are imported in each
+#: worker, from the driver's path. Nothing here starts a thread (forking a process that runs
+#: threads, GNU OpenMP's included, is unsafe); numba's thread pool starts in each worker.
+WORKER_PRELOAD = ("torch", "numba", "numba.core.inline_closurecall", "numba.np.arrayobj",
+                  "numba.np.arraymath", "numba.np.linalg", "numba.np.npyimpl", "scipy.linalg",
+                  "h5py")
+#: Read by torch and numba when they are imported: the forkserver imports them with the values
+#: every worker sets (one thread each; parallelism comes from processes).
+_THREAD_ENV = ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def _worker_context():
+    """The pool's multiprocessing context: a forkserver with :data:`WORKER_PRELOAD` imported
+    (where the platform has one), else spawn. Either way a worker never inherits the driver's
+    own state (its threads, signal handlers, open files): the forkserver is a fresh interpreter
+    the driver starts, and its children are forks of that one."""
+    import multiprocessing as mp
+    if "forkserver" not in mp.get_all_start_methods():   # pragma: no cover - Windows
+        return mp.get_context("spawn")
+    from multiprocessing import forkserver
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(list(WORKER_PRELOAD))
+    saved = {k: os.environ.get(k) for k in _THREAD_ENV}
+    try:   # the server inherits this environment when it starts (once per driver process)
+        for k in _THREAD_ENV:
+            os.environ.setdefault(k, "1")
+        forkserver.ensure_running()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return ctx
+
+
+def _stop_forkserver(ctx) -> None:
+    """End the forkserver once the sweep's workers are gone and wait for it: it holds torch in
+    memory while it lives, and only a waited-for process adds its CPU time (its workers' too,
+    which it waited for) to the driver's children (``getrusage(RUSAGE_CHILDREN)``), so the
+    sweep's CPU stays measurable from outside. Best effort: ``_stop`` is multiprocessing's own
+    (private) shutdown, which its test suite uses."""
+    if ctx.get_start_method() != "forkserver":   # pragma: no cover - spawn: workers are children
+        return
+    from multiprocessing import forkserver
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if stop is not None:
+        try:
+            stop()
+        except OSError:   # pragma: no cover - already gone
+            pass
+
+
 def _tracked(fn, i: int, *args):
     """Tell the driver which run this worker process starts (to blame the right run if the
     process dies), then run it."""
@@ -460,8 +526,13 @@ def _worker_init(parent: int | None = None, started=None) -> None:
 def _die_with(parent: int) -> None:
     """End this worker when the driver ``parent`` dies, however it dies (kill -9 included):
     Linux's parent-death signal (prctl PR_SET_PDEATHSIG), else a watchdog thread polling the
-    parent id. A worker left behind would finish the queue and hold the driver's stdout."""
+    parent id. A worker left behind would finish the queue and hold the driver's stdout.
+
+    A forkserver's worker is the forkserver's child, and the forkserver exits as soon as the
+    driver dies (its end of the driver's pipe closes), so the signal armed on the immediate
+    parent reaches the worker then too."""
     import threading
+    ppid = os.getppid()
     pdeathsig = False
     try:
         import ctypes
@@ -470,16 +541,28 @@ def _die_with(parent: int) -> None:
         pdeathsig = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
     except (OSError, AttributeError):   # pragma: no cover - not Linux
         pass
-    if os.getppid() != parent:          # the driver died before the signal was armed
+    # the driver (or its forkserver) died before the signal was armed
+    if os.getppid() != ppid or not _started_by(ppid, parent):
         os._exit(1)
     if pdeathsig:
         return
 
     def watch() -> None:   # pragma: no cover - only where prctl is missing
-        while os.getppid() == parent:
+        while os.getppid() == ppid:
             time.sleep(1.0)
         os._exit(1)
     threading.Thread(target=watch, daemon=True, name="forwardlab-parent-watch").start()
+
+
+def _started_by(pid: int, driver: int) -> bool:
+    """``pid`` is the driver, or a process the driver started (its forkserver)."""
+    if pid == driver:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1]) == driver
+    except (OSError, ValueError, IndexError):   # pragma: no cover - no /proc: not Linux
+        return pid != 1
 
 
 def _connect(address: str):

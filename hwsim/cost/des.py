@@ -24,8 +24,6 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
-import simpy
-
 from .analytic import (CostReport, SpecArg, adc_count, assemble_report, independent_stages,
                        plan_layers, resolve_specs, schedule, sum_reports, summary_value)
 
@@ -49,6 +47,10 @@ def simulate_step(summary: Mapping[str, float], spec_by_device: SpecArg, *,
     """
     for name, v in (("dac_banks", dac_banks), ("lasers", lasers), ("adc_pool", adc_pool)):
         _check_pool(name, v)
+    # simpy (and the importlib.metadata it reads its version with) only when a step is
+    # simulated: the package is imported with every config (hwsim.cost.spec), before a run's
+    # first line, and a run prices its steps after training
+    import simpy
     plan, _ = plan_layers(summary, resolve_specs(spec_by_device))
     env = simpy.Environment()
     host = simpy.Resource(env, capacity=1)

@@ -77,6 +77,17 @@ def test_warmup_after_the_session_fixture_compiles_nothing(capsys):
     assert "numba kernels ready" in capsys.readouterr().err
 
 
+def test_warmup_writes_the_bytecode_caches():
+    """A process that may not write bytecode (PYTHONDONTWRITEBYTECODE) still reads it: warmup
+    (the session fixture's included) writes it for the project's modules."""
+    import importlib.util
+
+    import experiments.cli
+    from experiments.warmup import compile_bytecode
+    assert compile_bytecode()
+    assert Path(importlib.util.cache_from_source(experiments.cli.__file__)).is_file()
+
+
 def test_a_bp_run_does_not_import_the_torch_compiler(tmp_path):
     """The autograd references step with LeafAdam (algorithms.updates, bit for bit torch.optim's
     Adam), so no torch optimizer is built and torch._dynamo (~1 s of CPU) is never imported:

@@ -345,6 +345,19 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def _workers(driver: int) -> list[int]:
+    """The driver's pool workers: spawned children, or the children of its forkserver (the
+    workers are forked from it with torch imported)."""
+    found = []
+    for pid in _children(driver):
+        cmd = _cmdline(pid)
+        if "spawn_main" in cmd:
+            found.append(pid)
+        elif "forkserver" in cmd:
+            found += _children(pid)
+    return found
+
+
 def _in_session(sid: int) -> list[int]:
     """Live (non-zombie) processes of session ``sid``."""
     found = []
@@ -377,10 +390,9 @@ def test_a_killed_worker_fails_only_its_run_and_the_rerun_matches_a_clean_sweep(
         t0 = time.time()
         while not ckpt.exists() and time.time() - t0 < 300:
             time.sleep(0.02)
-        for pid in _children(os.getpid()):
-            if "spawn_main" in _cmdline(pid):
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
+        for pid in _workers(os.getpid()):
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
 
     t = threading.Thread(target=killer)
     t.start()
@@ -410,7 +422,7 @@ def test_kill_9_of_the_driver_leaves_no_worker(tmp_path):
                              "--workers", "2", "--quiet"], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     t0 = time.time()
-    while len([p for p in _children(proc.pid) if "spawn_main" in _cmdline(p)]) < 2:
+    while len(_workers(proc.pid)) < 2:
         assert time.time() - t0 < 120 and proc.poll() is None, "the workers never started"
         time.sleep(0.1)
     os.kill(proc.pid, signal.SIGKILL)      # the driver only: no process-group kill
