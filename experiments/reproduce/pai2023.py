@@ -62,12 +62,42 @@ What the authors' code and stored models fix (read, never executed):
   demo"); neurophox ``TM`` defaults to ``theta_init="haar_tri"`` (``neurophox/initializers.py``
   ``get_haar_theta``: each MZI's θ drawn from the Haar marginal of its sensitivity index),
   φ and γ uniform (``neurophox/tensorflow/layers.py`` ``TM``). Here ``init: haar`` is
-  :func:`.common.haar_knobs` (a Haar unitary decomposed onto the mesh);
+  :func:`.common.haar_knobs` (a Haar unitary decomposed onto the mesh); its per-MZI θ follow
+  neurophox's closed form (cross power cos²(θ/2) ~ Beta(α, 1), α = upper mode + 1 on the Reck
+  triangle; ``tests/photonic/test_meshnet_layers.py``);
 * the in-situ chip runs' own settings are in files whose contents were not retrievable
   (``moon_experiment_fig3_*.p``, ``circle_experiment_fig3.p``, ``exp.ipynb``; the name
   ``moon_minibatch10.p`` suggests mini-batches of 10, not a stated setting).
 
-Where this protocol departs from them, chosen on the VALIDATION split (``bench/pai2023_validation.py``): the last 20 % of each seed's training
+Where this protocol departs from them it was chosen on the validation split (below). The
+authors' digital protocol (Haar start, Adam 0.08, 300 full-batch steps) validates worse on ring
+than the protocol used here — seeds 0 / 1 / 2, digital model: Haar 0.825 / 0.788 / 1.000,
+uniform 0.925 / 0.800 / 1.000; insitu-bp: Haar 0.762 / 0.688 / 0.712, uniform 0.675 / 0.925 /
+0.938 (the loss is still falling at 300 steps on most starts: it sits on plateaus and drops
+late); moons: digital Haar 0.975 / 0.900 / 0.925, insitu-bp Haar 0.950 / 0.825 / 0.925. At
+batch 32 and lr 0.08 (150 epochs, cosine) a Haar start gives the digital model 0.775 / 0.837
+(seeds 0 / 1) against 0.913 / 0.975 from uniform at lr 0.1; mini-batches of 10 (Haar, lr 0.08,
+40 epochs, cosine) 0.688 / 0.788. So ``init: uniform`` (every phase uniform on [0, 2π); the
+same initial phases for every algorithm of a seed), Adam lr 0.1, batches of 32, 150 epochs,
+cosine decay.
+
+Restarts. From any start the small network can stall on a plateau of the loss (the digital
+model reaches 0.725 on seed 3's validation points while other seeds reach 0.98–1.00, and the
+authors' ring model classifies its 100 test points perfectly in simulation, so the network can
+represent the task). :class:`.common.Restarts` runs K starts (``init/knobs``, ``init/knobs/1``
+…) on the same chip and mini-batches for the first E epochs and keeps the one with the lowest
+mean training loss over epoch E, the loss each step already measures (in situ: the chip's
+forward pass), so the choice sees training data only and every candidate's passes are counted
+and priced. Ring validation (K = 4, E = 15 of 150), seeds 3 / 0 / 1 / 2: the digital model
+0.988 / 0.875 / 0.975 / 1.000 with restarts (mean 0.960) against 0.725 / 0.913 / 0.975 / 1.000
+without (mean 0.903); insitu-bp 0.938 / 0.863 / 0.863 / 0.988 with (mean 0.913) against
+0.975 / 0.900 / 0.950 / 0.962 without (mean 0.947): the loss after 15 noisy in-situ epochs does
+not rank the starts as the end of the run does. So the digital model (``bp-twin``) runs with
+restarts (K = 4, E = 15) and every chip algorithm with one start; a stronger digital reference
+only makes the "within 2 points" rows harder. A Haar start with restarts validates below the
+uniform one (digital model, seeds 3 / 0 / 1: 0.938 / 0.875 / 0.950).
+
+VALIDATION split (``bench/pai2023_validation.py``): the last 20 % of each seed's training
 points are held out and the rest trains; test points are never used; error-free inference as
 above. Earlier choices (first 20 % of seed 0's training points held out):
 insitu-bp Adam lr 0.1, mini-batches of 32, 150 epochs, step decayed to 0 on a cosine over
