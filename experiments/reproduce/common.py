@@ -270,14 +270,15 @@ def _trained_knobs(trainable) -> dict:
 
 
 def run_algorithm(name: str, settings: dict, preset: str, readout: Readout, data, seed: int,
-                  evals: int = 10, inference: str = "device", init: str = "uniform") -> Curve:
+                  evals: int = 10, inference: str = "device", init: str = "uniform",
+                  start: int = 0) -> Curve:
     """Train algorithm ``name`` on a fresh device of ``preset`` (device seed = run seed) and
     return its curve; ``data`` = (x_train, y_train, x_test, y_test) already encoded.
     ``inference``: test accuracy from queries of the training device ("device", every
     measurement error on) or of the same chip without per-query errors ("error-free", see
     :func:`error_free_device`); either way the final accuracy under device inference is in
     ``curve.device_accuracy``. ``init``: the initial knobs (:func:`start_knobs`), the same for
-    every algorithm of a seed."""
+    every algorithm of a seed; ``start``: which draw of them (:func:`start_knobs`)."""
     if name not in ALGORITHM_BUILDERS:
         raise ValueError(f"algorithm = {name!r}; allowed: {', '.join(ALGORITHM_BUILDERS)}")
     if inference not in INFERENCE:
@@ -291,12 +292,12 @@ def run_algorithm(name: str, settings: dict, preset: str, readout: Readout, data
         raise ValueError(f"restarts = {restarts!r} for {name}; allowed: an integer >= 1 (1 for "
                          f"{', '.join(LAYER_LOCAL)})")
     trainable, trace = ALGORITHM_BUILDERS[name](device, readout, settings, seed,
-                                                start_knobs(device, init, seed))
+                                                start_knobs(device, init, seed, start))
     if restarts > 1:
         # every candidate queries the same chip through the same trace (one priced step)
         def candidate(r):
             t, _ = ALGORITHM_BUILDERS[name](device, readout, settings, seed,
-                                           start_knobs(device, init, seed, r))
+                                           start_knobs(device, init, seed, start + r))
             if trace is not None:
                 t.oracle = trainable.oracle
             return t
