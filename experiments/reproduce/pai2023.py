@@ -102,7 +102,7 @@ protocol from 6 starts per seed ends at training accuracy — digital model, see
 0.940 0.930 0.947 0.942 0.678 0.928 / 0.733 0.752 0.795 0.928 0.945 0.925 / 0.955 0.955 0.950
 0.745 0.805 0.947; insitu-bp: 0.800 0.678 0.880 0.900 0.865 0.897 / 0.925 0.945 0.695 0.902
 0.730 0.940 / 0.950 0.928 0.915 0.962 0.957 0.915. The best starts fit 0.90–0.96 of the
-training points and a third of the starts stall at 0.68–0.80 (the constant classifier: ≈ 0.65).
+training points, and 10 of the 36 starts stall at 0.68–0.81 (the constant classifier: ≈ 0.67).
 The authors' digital ring model (from ``ring_onn_device.p``: its stored training outputs
 ``y_sim`` against ``dataset.y``) fits 0.9675 of its 400 training points and all 100 of its test
 points (chip 0.895 / 0.90): one good run, whose test score sits above its own training accuracy.
