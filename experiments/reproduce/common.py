@@ -28,7 +28,8 @@ from hwsim.trace import MvmEvent, Trace
 from .base import Curve, train_curve
 
 __all__ = ["ALGORITHM_BUILDERS", "run_algorithm", "inference_latency_s", "build_device",
-           "LAYER_LOCAL", "LayerLocal", "layer_model", "start_knobs", "haar_knobs", "INITIALISERS"]
+           "LAYER_LOCAL", "LayerLocal", "layer_model", "start_knobs", "haar_knobs", "INITIALISERS",
+           "Restarts"]
 
 #: Mono-Forward algorithms of the registry run on the chip's layers (:class:`LayerLocal`)
 LAYER_LOCAL = ("mfdd", "frog")
@@ -78,13 +79,15 @@ def haar_knobs(spec: Mapping[str, KnobSpec], mesh: str, generator: torch.Generat
 INITIALISERS = ("uniform", "haar")
 
 
-def start_knobs(device: MeshNetwork, init: str, seed: int) -> dict:
-    """The initial knobs of every algorithm at ``seed`` (stream ``init/knobs``): ``uniform``
-    phases or ``haar`` layers (:func:`algorithms.meshnet_common.haar_knobs`, on the device's
-    declared mesh topology)."""
+def start_knobs(device: MeshNetwork, init: str, seed: int, start: int = 0) -> dict:
+    """The initial knobs of every algorithm at ``seed`` (stream ``init/knobs``; candidate
+    ``start`` > 0 of a :class:`Restarts` run draws from ``init/knobs/<start>``): ``uniform``
+    phases or ``haar`` layers (:func:`haar_knobs`, on the device's declared mesh topology)."""
     if init not in INITIALISERS:
         raise ValueError(f"init = {init!r}; allowed: {', '.join(INITIALISERS)}")
-    gen = generator(seed, "init/knobs")
+    if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+        raise ValueError(f"start = {start!r}; allowed: an integer >= 0")
+    gen = generator(seed, "init/knobs" if start == 0 else f"init/knobs/{start}")
     if init == "haar":
         return haar_knobs(device.knob_spec, device.config.mesh, gen)
     return initial_knobs(device.knob_spec, gen)
@@ -110,7 +113,63 @@ def _twin(device, readout, s, seed, knobs):
 
 
 #: settings keys of the protocol (not of an algorithm's settings dataclass)
-PROTOCOL_KEYS = ("epochs", "batch", "decay", "n_train")
+PROTOCOL_KEYS = ("epochs", "batch", "decay", "n_train", "restarts", "screen_epochs")
+
+
+class Restarts:
+    """Several starts of one algorithm on the same chip, the best kept after a screening phase.
+
+    For the first ``screen_epochs`` epochs every candidate (one per initial knob draw,
+    :func:`start_knobs` ``start`` = 0 … K−1) takes the same mini-batch at every step; at the
+    start of epoch ``screen_epochs`` the candidate whose training loss over the last screening
+    epoch is lowest is kept and trains alone for the remaining epochs (its optimiser state and
+    step count, hence its learning-rate schedule, carry on). The loss is the one each step
+    already measures (in situ: the forward pass read on the chip; the twin: its own loss), so
+    the choice uses training data only and costs no extra query; every candidate's queries are
+    traced and priced, and ``passes`` counts them all. Why: from random phases this small
+    network stalls on a plateau of the loss on some starts (``pai2023`` docstring), and a
+    stalled start is visible in its training loss long before the end of the run."""
+
+    def __init__(self, candidates: list, screen_epochs: int) -> None:
+        if not candidates:
+            raise ValueError("Restarts: candidates = []; allowed: at least one trainable")
+        self.candidates, self.screen_epochs = list(candidates), int(screen_epochs)
+        self.epoch_loss = [0.0] * len(self.candidates)
+        self.epoch_steps = 0
+        self.kept: int | None = 0 if len(self.candidates) == 1 else None
+        self.label = getattr(self.candidates[0], "label", "")
+
+    def begin_epoch(self, epoch: int) -> None:
+        if self.kept is None and epoch >= self.screen_epochs and self.epoch_steps:
+            self.kept = min(range(len(self.candidates)), key=lambda i: self.epoch_loss[i])
+        if self.kept is None:
+            self.epoch_loss = [0.0] * len(self.candidates)
+            self.epoch_steps = 0
+        for i, c in enumerate(self.candidates):
+            if (self.kept is None or i == self.kept) and callable(getattr(c, "begin_epoch", None)):
+                c.begin_epoch(epoch)
+
+    @property
+    def best(self):
+        """The kept candidate, or while screening the one with the lowest loss so far."""
+        if self.kept is not None:
+            return self.candidates[self.kept]
+        if not self.epoch_steps:
+            return self.candidates[0]
+        return self.candidates[min(range(len(self.candidates)), key=lambda i: self.epoch_loss[i])]
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> dict:
+        if self.kept is not None:
+            return self.candidates[self.kept].step(x, y)
+        infos = [c.step(x, y) for c in self.candidates]
+        for i, info in enumerate(infos):
+            self.epoch_loss[i] += float(info["loss"])
+        self.epoch_steps += 1
+        return {"loss": min(float(i["loss"]) for i in infos),
+                "passes": sum(i.get("passes", 0) for i in infos)}
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        return self.best.predict(x)
 
 
 def layer_model(device: MeshNetwork) -> ModelDescription:
@@ -202,6 +261,8 @@ def error_free_device(preset: str, seed: int) -> MeshNetwork:
 
 
 def _trained_knobs(trainable) -> dict:
+    if isinstance(trainable, Restarts):
+        trainable = trainable.best
     knobs = getattr(trainable, "knobs", None)
     if knobs is None:                      # the twin baseline keeps autograd parameters
         knobs = {n: p.detach().float() for n, p in trainable.params.items()}
@@ -209,14 +270,15 @@ def _trained_knobs(trainable) -> dict:
 
 
 def run_algorithm(name: str, settings: dict, preset: str, readout: Readout, data, seed: int,
-                  evals: int = 10, inference: str = "device", init: str = "uniform") -> Curve:
+                  evals: int = 10, inference: str = "device", init: str = "uniform",
+                  start: int = 0) -> Curve:
     """Train algorithm ``name`` on a fresh device of ``preset`` (device seed = run seed) and
     return its curve; ``data`` = (x_train, y_train, x_test, y_test) already encoded.
     ``inference``: test accuracy from queries of the training device ("device", every
     measurement error on) or of the same chip without per-query errors ("error-free", see
     :func:`error_free_device`); either way the final accuracy under device inference is in
     ``curve.device_accuracy``. ``init``: the initial knobs (:func:`start_knobs`), the same for
-    every algorithm of a seed."""
+    every algorithm of a seed; ``start``: which draw of them (:func:`start_knobs`)."""
     if name not in ALGORITHM_BUILDERS:
         raise ValueError(f"algorithm = {name!r}; allowed: {', '.join(ALGORITHM_BUILDERS)}")
     if inference not in INFERENCE:
@@ -225,8 +287,22 @@ def run_algorithm(name: str, settings: dict, preset: str, readout: Readout, data
     device = build_device(preset, seed)
     xtr, ytr, xte, yte = data
     settings = {**settings, "n_train": len(xtr)}
-    knobs = start_knobs(device, init, seed)
-    trainable, trace = ALGORITHM_BUILDERS[name](device, readout, settings, seed, knobs)
+    restarts = int(settings.get("restarts", 1))
+    if restarts < 1 or (restarts > 1 and name in LAYER_LOCAL):
+        raise ValueError(f"restarts = {restarts!r} for {name}; allowed: an integer >= 1 (1 for "
+                         f"{', '.join(LAYER_LOCAL)})")
+    trainable, trace = ALGORITHM_BUILDERS[name](device, readout, settings, seed,
+                                                start_knobs(device, init, seed, start))
+    if restarts > 1:
+        # every candidate queries the same chip through the same trace (one priced step)
+        def candidate(r):
+            t, _ = ALGORITHM_BUILDERS[name](device, readout, settings, seed,
+                                           start_knobs(device, init, seed, start + r))
+            if trace is not None:
+                t.oracle = trainable.oracle
+            return t
+        trainable = Restarts([trainable] + [candidate(r) for r in range(1, restarts)],
+                             int(settings.get("screen_epochs", 1)))
     predict = None
     if inference == "error-free":
         clean = error_free_device(preset, seed)

@@ -41,18 +41,74 @@ classification (moons; ring) "performs comparably to digital simulations (> 94 %
   read as powers, z = |U a|², is not linear in a (the guess would need the complex output
   fields, which a power readout does not give).
 
-Initial phases. The authors start every layer from simphox ``triangular(4)``: a Haar-random
-unitary (``scipy.stats.unitary_group.rvs``) decomposed onto the triangular mesh, γ screen set to
-0 (``phox/apps/onn.py`` ``Tri``; ``init: haar`` here, :func:`.common.haar_knobs`).
-Uniform phases on [0, 2π) are the alternative (``init: uniform``). Chosen on the validation split
-with the digital model (bp-twin, lr 0.1, 150 epochs, batch 32), ring, seeds 0 / 1 / 2:
-uniform 0.913 / 0.975 / 1.000 (mean 0.963; seed 3: 0.725), haar 0.750 / 0.962 / 0.762 (mean
-0.825); at lr 0.3 (seed 0) haar 0.900, uniform 0.637. The minimum reached depends strongly on
-the starting point at either lr (the digital model itself stalls near 0.73–0.76 on some seeds),
-and uniform at lr 0.1 validates best: ``init: uniform``, the same initial phases for every
-algorithm of a seed (``bench/results/pai2023_validation.txt``). Restarts selected on the
-validation split would address the stalls but multiply every run's cost; not part of this
-protocol.
+What the authors' code and stored models fix (read, never executed):
+
+* network and loss: ``phox/apps/onn.py`` ``onn``: three ``Tri(4, activation=jnp.abs)`` layers,
+  ``optical_softmax`` (the powers of ports (0, 1) and (2, 3) are the two logits, unscaled),
+  softmax cross-entropy; ``onn_accuracy`` / ``accuracy``: the class is the larger of the two.
+  The digital models that the chip ran (``photonicbackprop`` ``moons_onn_device.p`` /
+  ``ring_onn_device.p``, entry ``model``: a Keras 2.7 SavedModel stored as bytes, read here from
+  its ``keras_metadata.pb`` and its variables index) are the same network in neurophox: three
+  ``TM`` (triangular mesh) layers with ``cnorm`` (|·|) activation, ``cnormsq``, a Lambda summing
+  the port pairs, softmax, ``categorical_crossentropy``;
+* optimiser of those digital models (their ``training_config`` and optimiser variables): Adam,
+  learning rate 0.08, β₁ 0.9, β₂ 0.999, ε 1e-7, no decay; the optimiser's iteration counter is
+  300 on both tasks while the loss metric counts 400 (ring) / 200 (moons) points per epoch,
+  which fits 300 full-batch steps (inferred: the same count on two set sizes). Their final
+  training loss: ring 0.345, moons 0.153 (the loss metric's total ÷ count);
+* initial phases: Haar-random layers in both code paths. phox ``Tri`` takes θ, φ from simphox
+  ``triangular(4)``, which decomposes ``scipy.stats.unitary_group.rvs(4)`` onto the mesh
+  (``fancompute/simphox`` ``simphox/circuit/matrix.py``), γ set to 0 ("useful hack for this
+  demo"); neurophox ``TM`` defaults to ``theta_init="haar_tri"`` (``neurophox/initializers.py``
+  ``get_haar_theta``: each MZI's θ drawn from the Haar marginal of its sensitivity index),
+  φ and γ uniform (``neurophox/tensorflow/layers.py`` ``TM``). Here ``init: haar`` is
+  :func:`.common.haar_knobs` (a Haar unitary decomposed onto the mesh); its per-MZI θ follow
+  neurophox's closed form (cross power cos²(θ/2) ~ Beta(α, 1), α = upper mode + 1 on the Reck
+  triangle; ``tests/photonic/test_meshnet_layers.py``);
+* the in-situ chip runs' own settings are in files whose contents were not retrievable
+  (``moon_experiment_fig3_*.p``, ``circle_experiment_fig3.p``, ``exp.ipynb``; the name
+  ``moon_minibatch10.p`` suggests mini-batches of 10, not a stated setting).
+
+Where this protocol departs from them it was chosen on the validation split (below). The
+authors' digital protocol (Haar start, Adam 0.08, 300 full-batch steps) validates worse on ring
+than the protocol used here — seeds 0 / 1 / 2, digital model: Haar 0.825 / 0.788 / 1.000,
+uniform 0.925 / 0.800 / 1.000; insitu-bp: Haar 0.762 / 0.688 / 0.712, uniform 0.675 / 0.925 /
+0.938 (the loss is still falling at 300 steps on most starts: it sits on plateaus and drops
+late); moons: digital Haar 0.975 / 0.900 / 0.925, insitu-bp Haar 0.950 / 0.825 / 0.925. At
+batch 32 and lr 0.08 (150 epochs, cosine) a Haar start gives the digital model 0.775 / 0.837
+(seeds 0 / 1) against 0.913 / 0.975 from uniform at lr 0.1; mini-batches of 10 (Haar, lr 0.08,
+40 epochs, cosine) 0.688 / 0.788. So ``init: uniform`` (every phase uniform on [0, 2π); the
+same initial phases for every algorithm of a seed), Adam lr 0.1, batches of 32, 150 epochs,
+cosine decay.
+
+Restarts. From any start the small network can stall on a plateau of the loss (the digital
+model reaches 0.725 on seed 3's validation points while other seeds reach 0.98–1.00, and the
+authors' ring model classifies its 100 test points perfectly in simulation, so the network can
+represent the task). :class:`.common.Restarts` runs K starts (``init/knobs``, ``init/knobs/1``
+…) on the same chip and mini-batches for the first E epochs and keeps the one with the lowest
+mean training loss over epoch E, the loss each step already measures (in situ: the chip's
+forward pass), so the choice sees training data only and every candidate's passes are counted
+and priced. Ring validation (K = 4, E = 15 of 150), seeds 3 / 0 / 1 / 2: the digital model
+0.988 / 0.875 / 0.975 / 1.000 with restarts (mean 0.960) against 0.725 / 0.913 / 0.975 / 1.000
+without (mean 0.903); insitu-bp 0.938 / 0.863 / 0.863 / 0.988 with (mean 0.913) against
+0.975 / 0.900 / 0.950 / 0.962 without (mean 0.947): the loss after 15 noisy in-situ epochs does
+not rank the starts as the end of the run does. So the digital model (``bp-twin``) runs with
+restarts (K = 4, E = 15) and every chip algorithm with one start; a stronger digital reference
+only makes the "within 2 points" rows harder. A Haar start with restarts validates below the
+uniform one (digital model, seeds 3 / 0 / 1: 0.938 / 0.875 / 0.950).
+
+Why ring misses 94 % (``bench/pai2023_ring_starts.py``, training points only): the same
+protocol from 6 starts per seed ends at training accuracy — digital model, seeds 0 / 1 / 2:
+0.940 0.930 0.947 0.942 0.678 0.928 / 0.733 0.752 0.795 0.928 0.945 0.925 / 0.955 0.955 0.950
+0.745 0.805 0.947; insitu-bp: 0.800 0.678 0.880 0.900 0.865 0.897 / 0.925 0.945 0.695 0.902
+0.730 0.940 / 0.950 0.928 0.915 0.962 0.957 0.915. The best starts fit 0.90–0.96 of the
+training points, and 10 of the 36 starts stall at 0.68–0.81 (the constant classifier: ≈ 0.67).
+The authors' digital ring model (from ``ring_onn_device.p``: its stored training outputs
+``y_sim`` against ``dataset.y``) fits 0.9675 of its 400 training points and all 100 of its test
+points (chip 0.895 / 0.90): one good run, whose test score sits above its own training accuracy.
+A mean ≥ 94 % over three seeds asks every seed to land on a best-case start; the restart
+screening at epoch 15 kept a stalled start on seed 1 (digital, test 0.74), and a single start
+stalled on seed 0 (insitu-bp, test 0.79).
 
 VALIDATION split (``bench/pai2023_validation.py``): the last 20 % of each seed's training
 points are held out and the rest trains; test points are never used; error-free inference as
@@ -94,7 +150,8 @@ CONFIG = {
     "algorithms": {
         "insitu-bp": {"lr": 0.1, "epochs": 150, "batch": 32, "decay": True},
         "ficonn-spsa": {"lr": 10.0, "delta": 0.1, "epochs": 2500, "batch": 400, "decay": True},
-        "bp-twin": {"lr": 0.1, "epochs": 150, "batch": 32, "decay": True},
+        "bp-twin": {"lr": 0.1, "epochs": 150, "batch": 32, "decay": True, "restarts": 4,
+                    "screen_epochs": 15},
         "mfdd": {"knob_lr_range_units": 0.01, "head_lr": 0.1, "epochs": 100, "batch": 32,
                  "decay": True},
         "frog": {"knob_lr_range_units": 0.01, "head_lr": 0.1, "epochs": 100, "batch": 32,
@@ -112,7 +169,7 @@ QUICK = {
     "algorithms": {
         "insitu-bp": {"lr": 0.02, "epochs": 2, "batch": 10},
         "ficonn-spsa": {"lr": 10.0, "delta": 0.1, "epochs": 10, "batch": 80},
-        "bp-twin": {"lr": 0.02, "epochs": 2, "batch": 10},
+        "bp-twin": {"lr": 0.02, "epochs": 2, "batch": 10, "restarts": 2, "screen_epochs": 1},
         "mfdd": {"knob_lr_range_units": 0.01, "head_lr": 0.1, "epochs": 2, "batch": 20},
         "frog": {"knob_lr_range_units": 0.01, "head_lr": 0.1, "epochs": 2, "batch": 20},
     },

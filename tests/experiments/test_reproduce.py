@@ -123,6 +123,64 @@ def test_layer_local_algorithms_train_through_the_chip_layers_only():
     assert info["passes"] == vectors / 3 > 0
 
 
+class _FakeTrainable:
+    """Steps report a fixed loss and one pass; predict returns the trainable's tag."""
+
+    def __init__(self, tag, loss):
+        self.tag, self.loss, self.steps, self.epochs = tag, loss, 0, []
+
+    def begin_epoch(self, epoch):
+        self.epochs.append(epoch)
+
+    def step(self, x, y):
+        self.steps += 1
+        return {"loss": self.loss, "passes": 1}
+
+    def predict(self, x):
+        return self.tag
+
+
+def test_restarts_screen_every_start_on_the_same_batches_then_keep_the_lowest_loss():
+    from experiments.reproduce.common import Restarts
+    cands = [_FakeTrainable(i, loss) for i, loss in enumerate((0.6, 0.3, 0.5))]
+    r = Restarts(cands, screen_epochs=2)
+    for epoch in range(4):
+        r.begin_epoch(epoch)
+        for _ in range(3):
+            info = r.step(None, None)
+            # screening: all three step and their passes add up; after: the kept one alone
+            assert info["passes"] == (3 if epoch < 2 else 1)
+    assert r.kept == 1 and r.predict(None) == 1
+    assert [c.steps for c in cands] == [6, 12, 6]
+    assert cands[1].epochs == [0, 1, 2, 3] and cands[0].epochs == [0, 1]
+
+
+def test_restarts_of_one_start_is_the_plain_run_and_bad_counts_are_one_line():
+    import torch
+
+    from algorithms.optical_readout import Readout
+    from experiments.planar import circular_bias, load_planar
+    from experiments.reproduce.common import run_algorithm, start_knobs, build_device
+    xtr, ytr, xte, yte = load_planar("moons", 0, n=60)
+    data = (circular_bias(xtr), ytr, circular_bias(xte), yte)
+    base = {"lr": 0.05, "epochs": 2, "batch": 16}
+    one = run_algorithm("insitu-bp", base, "pai-4port", Readout(), data, 0, evals=2)
+    same = run_algorithm("insitu-bp", {**base, "restarts": 1}, "pai-4port", Readout(), data, 0,
+                         evals=2)
+    assert one.accuracy == same.accuracy and one.passes == same.passes
+    three = run_algorithm("insitu-bp", {**base, "restarts": 3, "screen_epochs": 1},
+                          "pai-4port", Readout(), data, 0, evals=2)
+    # epoch 0 screens three starts (3x the passes of a plain epoch), epoch 1 runs one
+    assert three.passes[-1] == 2 * one.passes[-1]
+    device = build_device("pai-4port", 0)
+    a, b = (start_knobs(device, "uniform", 0, r)["phases"] for r in (0, 1))
+    assert not torch.equal(a, b)
+    with pytest.raises(ValueError, match="restarts = 0 for insitu-bp; allowed"):
+        run_algorithm("insitu-bp", {**base, "restarts": 0}, "pai-4port", Readout(), data, 0)
+    with pytest.raises(ValueError, match="restarts = 2 for mfdd; allowed"):
+        run_algorithm("mfdd", {**base, "restarts": 2}, "pai-4port", Readout(), data, 0)
+
+
 def _toy_reproduction(calls):
     """A registered-looking reproduction whose seeds cost nothing (the run machinery alone)."""
     from experiments.reproduce.base import Published, Reproduction

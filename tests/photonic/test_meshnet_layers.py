@@ -103,3 +103,24 @@ def test_haar_knobs_moments_match_the_haar_measure():
     assert abs(float(p.mean()) - 1 / n) < 1e-6                # unitary rows: exact
     m4 = float((p ** 2).mean())
     assert abs(m4 - 2 / (n * (n + 1))) < 0.015                # sd of the estimate ≈ 0.004
+
+
+def test_haar_knobs_theta_follows_the_authors_closed_form_per_mzi():
+    """neurophox's ``haar_tri`` initialiser (solgaardlab/neurophox neurophox/initializers.py,
+    ``get_haar_theta``) draws each MZI's θ in closed form: its cross power is Beta(α, 1), CDF
+    x^α, where α is the MZI's sensitivity index, 1 … N−1 by the mode pair it couples. In this
+    mesh's convention (coupler, θ on the upper arm, coupler) the cross power is cos²(θ/2), and on
+    the Reck triangle α = upper mode + 1. A decomposed Haar unitary must give the same marginals:
+    a Kolmogorov–Smirnov distance per MZI below the 1 % critical value."""
+    from hwsim.photonic.topology import build_topology
+    n, layers = 4, 2000
+    spec = {"phases": KnobSpec("phases", (layers, n * n), 0.0, 2 * math.pi, "rad", periodic=True)}
+    theta = haar_knobs(spec, "reck", torch.Generator().manual_seed(1))["phases"][:, :6].double()
+    alpha = build_topology("reck", n).upper_mode.double() + 1
+    assert sorted(alpha.tolist()) == [1, 1, 1, 2, 2, 3]
+    cross = torch.cos(theta / 2) ** 2                          # (layers, 6)
+    empirical = torch.arange(1, layers + 1, dtype=torch.float64) / layers
+    for i in range(6):
+        x = torch.sort(cross[:, i]).values
+        ks = float((empirical - x ** alpha[i]).abs().max())
+        assert ks < 1.63 / math.sqrt(layers), (i, ks)
