@@ -38,14 +38,18 @@ and after the last step. Evaluation streams do not count (they are not training 
 Budgets: for each (network, preset), the common cap C is the smallest total of streamed vectors
 over the full runs of the device-trained forward-only rows (``CAP_ROWS``) and seeds: up to C
 every such row is still training. The budgets are ⌊C·r^k⌋, k = −``--budgets-below`` …
-``--budgets-above`` (r = ``--budget-ratio``), or ``--budgets``. A row's accuracy at budget B is
+``--budgets-above`` (r = ``--budget-ratio``), or ``--budgets`` (fixed in advance, so tables
+of separate invocations share them; ``--epochs`` is then the most any row trains, and the
+forward-only rows train until they pass the largest budget or run out of epochs). A row's accuracy at budget B is
 its test accuracy at the LAST checkpoint whose cumulative streamed vectors are ≤ B (no
 interpolation: that model existed at that cost); the "used" column is that checkpoint's vectors
 over B (mean over seeds), so how close to B each row got is visible. "*" marks a row whose run
-ended below B on some seed (its final point: it spent less than B). The forward-only rows and
-the L2ight flow stop after the first step past the largest budget (``--full-runs``: they do not):
-nothing beyond it enters the budget table, and the costliest rows (MixedTrain's sequential
-probes) would not finish otherwise. Twin references stream nothing: their final accuracy holds
+ended below B on some seed (its final point: it spent less than B). The device-trained
+forward-only rows stop after the first step past the largest budget (``--full-runs``: they do
+not): nothing beyond it enters the budget table, and the costliest rows (MixedTrain's sequential
+probes) would not finish otherwise. The L2ight flow runs to its end (its identity calibration
+and parallel mapping alone can exceed every budget: the budget columns then hold its
+pretrained, uncalibrated deployment, and the whole-run table its final accuracy and cost). Twin references stream nothing: their final accuracy holds
 at every budget; bp-deploy's holds at budgets ≥ its mapping vectors, "—" below.
 
 Whole-run table: test accuracy (mean ± sd over seeds), device settings programmed (Σ
@@ -287,7 +291,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--n-train", type=int, default=2000)
     ap.add_argument("--n-val", type=int, default=500)
     ap.add_argument("--n-test", type=int, default=1000)
-    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=1,
+                    help="epochs of every row; with --budgets, the most a row trains: the "
+                         "forward-only rows stop earlier, after the first step past the largest")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--lr-grid", type=float, nargs="+", default=[2e-3, 1e-2],
@@ -311,7 +317,8 @@ def main(argv=None) -> dict:
     torch.set_num_threads(1)
     t_start = time.time()
     lines = [f"{a.dataset}: {a.n_train} train / {a.n_val} val (held out of train) / {a.n_test} "
-             f"test, {a.epochs} epoch(s) (l2ight-flow: + 1 twin pretraining epoch), batch "
+             f"test, {a.epochs} epoch(s){' at most' if a.budgets else ''} (l2ight-flow: + 1 twin "
+             f"pretraining epoch), batch "
              f"{a.batch}, seeds {a.seeds}; lr chosen on validation (seed 0) from {a.lr_grid} "
              f"knob range units (flops: {a.flops_lr_grid} rad); accuracy at a budget = the last "
              f"checkpoint with cumulative streamed vectors <= B (no interpolation), checkpoint "
@@ -329,8 +336,9 @@ def main(argv=None) -> dict:
                 # far (the smallest total): the budget table needs nothing beyond it
                 grid_now = budget_grid(common_cap(rows), a.budgets_below, a.budgets_above,
                                        a.budget_ratio)
-                stop_at = (grid_now[-1] if grid_now and key in CAP_ROWS + ("l2ight-flow",)
-                           and not (a.full_runs or a.budgets) else math.inf)
+                largest = max(a.budgets) if a.budgets else (grid_now[-1] if grid_now else None)
+                stop_at = (largest if largest is not None and key in CAP_ROWS
+                           and not a.full_runs else math.inf)
                 grid = (a.flops_lr_grid if key == "flops" else a.lr_grid) if key in TUNED \
                     else [None]
                 runs = []

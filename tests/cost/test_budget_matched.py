@@ -74,3 +74,19 @@ def test_table_text_labels_and_missing_capability(tiny):
     for b in t["budgets"]:
         assert f"acc @ {b:,.3g}" in text
     assert "block-local target" in text and "global target" in text
+
+
+def test_fixed_budgets_train_up_to_the_largest_over_epochs(tmp_path):
+    """--budgets fixed in advance: --epochs is the most a row trains; a forward-only row stops
+    after the first step past the largest budget, the frozen control runs every epoch."""
+    bm = _bench()
+    res = bm.main(["--dataset", "digits", "--networks", "l2ight", "--hidden", "8", "8",
+                   "--presets", "crossbar-default", "--rows", "frog", "frozen", "--n-train", "64",
+                   "--n-val", "32", "--n-test", "40", "--batch", "32", "--seeds", "0",
+                   "--lr-grid", "2e-3", "--epochs", "6", "--budgets", "300", "1000"])
+    t = res["tables"]["l2ight/crossbar-default"]
+    assert t["budgets"] == [300, 1000]
+    frog, frozen = t["rows"]["frog"][0], t["rows"]["frozen"][0]
+    assert frog["stopped"] and frog["vectors"] > 1000 >= frog["curve"][-2]["vectors"]
+    assert frog["steps"] < 12                       # stopped before its 6 epochs of 2 steps
+    assert not frozen["stopped"] and frozen["steps"] == 12
