@@ -26,8 +26,10 @@ Learning rate: each row with a tuned knob (``TUNED``) tries ``--lr-grid`` (knob 
 FLOPS: ``--flops-lr-grid`` in rad, around the published 2 rad of L2ight's
 ``config/mnist/cnn3/flops/learn.yml``) on seed 0 and keeps the value with the best validation
 accuracy (the validation split is held out of the training images; the test split is never used
-to choose); the other seeds then run with it. MixedTrain and the L2ight flow run at their
-published settings (MixedTrain: ``config/fmnist/cnn3/mixedtrain/learn.yml``).
+to choose); the other seeds then run with it. The L2ight flow runs at its published settings
+but for the η of its in-situ FLOPS stage (``--flow-lr-grid``, rad: the published 2 rad sends the
+mapped network back to chance on these subsets); MixedTrain runs at its published settings
+(``config/fmnist/cnn3/mixedtrain/learn.yml``).
 
 Curves: test accuracy at checkpoints of cumulative streamed vectors (Σ ``*.mvm.vectors`` of the
 training steps' trace summaries, :func:`hwsim.trace.device_totals`: a calibration setting streams
@@ -109,7 +111,8 @@ ROWS = {
 TUNED = {"flops": "lr_rad", "mfdd": "knob_lr_range_units", "frog": "knob_lr_range_units",
          "local-guess global": "knob_lr_range_units", "local-guess local": "knob_lr_range_units",
          "activity": "knob_lr_range_units", "mf-ad": "knob_lr_range_units",
-         "bp": "knob_lr_range_units", "bp-deploy": "knob_lr_range_units"}
+         "bp": "knob_lr_range_units", "bp-deploy": "knob_lr_range_units",
+         "l2ight-flow": "insitu_settings.lr_rad"}
 #: rows that train through the device without any twin stage: they set the common budget cap
 CAP_ROWS = ("flops", "mixedtrain", "mfdd", "frog", "local-guess global", "local-guess local",
             "activity")
@@ -119,6 +122,12 @@ RUN_ORDER = ("flops", "frog", "local-guess local", "local-guess global", "activi
              "mixedtrain", "l2ight-flow", "frozen", "mf-ad", "bp", "bp-deploy")
 #: rows that stream no device vector in training (labelled with the registry's TWIN_LABEL)
 TWIN_ROWS = ("mf-ad", "bp")
+
+
+def _knob(key, value) -> dict:
+    """{key: value}; a dotted key sets a nested table ("insitu_settings.lr_rad")."""
+    head, _, rest = key.partition(".")
+    return {head: _knob(rest, value) if rest else value}
 
 
 def build(name, values, model, preset, seed):
@@ -300,6 +309,9 @@ def main(argv=None) -> dict:
                     help="knob range units (the grid of bench/fashion_algorithms.py)")
     ap.add_argument("--flops-lr-grid", type=float, nargs="+", default=[2.0, 0.2],
                     help="FLOPS η in rad (2: L2ight's published value)")
+    ap.add_argument("--flow-lr-grid", type=float, nargs="+", default=[2.0, 0.01],
+                    help="η in rad of the L2ight flow's in-situ FLOPS (2: published; 0.01: the "
+                         "choice of bench/results/deployed_calibration.txt)")
     ap.add_argument("--checkpoint-ratio", type=float, default=2 ** 0.25)
     ap.add_argument("--budget-ratio", type=float, default=4.0)
     ap.add_argument("--budgets-below", type=int, default=1,
@@ -320,7 +332,8 @@ def main(argv=None) -> dict:
              f"test, {a.epochs} epoch(s){' at most' if a.budgets else ''} (l2ight-flow: + 1 twin "
              f"pretraining epoch), batch "
              f"{a.batch}, seeds {a.seeds}; lr chosen on validation (seed 0) from {a.lr_grid} "
-             f"knob range units (flops: {a.flops_lr_grid} rad); accuracy at a budget = the last "
+             f"knob range units (flops: {a.flops_lr_grid} rad; l2ight-flow's in-situ flops: "
+             f"{a.flow_lr_grid} rad); accuracy at a budget = the last "
              f"checkpoint with cumulative streamed vectors <= B (no interpolation), checkpoint "
              f"grid ratio {a.checkpoint_ratio:.3g}"]
     if a.reductions:
@@ -339,8 +352,8 @@ def main(argv=None) -> dict:
                 largest = max(a.budgets) if a.budgets else (grid_now[-1] if grid_now else None)
                 stop_at = (largest if largest is not None and key in CAP_ROWS
                            and not a.full_runs else math.inf)
-                grid = (a.flops_lr_grid if key == "flops" else a.lr_grid) if key in TUNED \
-                    else [None]
+                grid = ({"flops": a.flops_lr_grid, "l2ight-flow": a.flow_lr_grid}.get(key, a.lr_grid)
+                        if key in TUNED else [None])
                 runs = []
                 try:
                     for seed in a.seeds:
@@ -349,7 +362,8 @@ def main(argv=None) -> dict:
                         best = None
                         # the grid on the first seed (validation accuracy), its choice after
                         for lr in grid if seed == a.seeds[0] else [lrs[key]]:
-                            values = dict(fixed, **({TUNED[key]: lr} if lr is not None else {}))
+                            values = dict(fixed, **(_knob(TUNED[key], lr) if lr is not None
+                                                    else {}))
                             t0 = time.time()
                             r = run(name, values, model, preset, data, a.epochs, a.batch, seed,
                                     a.checkpoint_ratio, curve=key not in TWIN_ROWS + ("bp-deploy",),
