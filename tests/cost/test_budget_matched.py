@@ -90,3 +90,13 @@ def test_fixed_budgets_train_up_to_the_largest_over_epochs(tmp_path):
     assert frog["stopped"] and frog["vectors"] > 1000 >= frog["curve"][-2]["vectors"]
     assert frog["steps"] < 12                       # stopped before its 6 epochs of 2 steps
     assert not frozen["stopped"] and frozen["steps"] == 12
+
+
+def test_the_flow_in_situ_rate_is_a_nested_setting():
+    """The L2ight flow's tuned η is its in-situ FLOPS setting (a nested table), and the registry
+    takes it as such."""
+    from algorithms import registry
+    bm = _bench()
+    values = bm._knob(bm.TUNED["l2ight-flow"], 0.01)
+    assert values == {"insitu_settings": {"lr_rad": 0.01}}
+    assert registry.settings_for("l2ight-flow", values).insitu_object().lr_rad == 0.01
