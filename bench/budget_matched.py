@@ -1,8 +1,11 @@
 """Budget-matched Fashion-MNIST: every on-chip training family at equal streamed-vector budgets.
 
-    python bench/budget_matched.py --networks l2ight --presets mzi-l2ight mzi-default \
-        crossbar-default --seeds 0 1 2 --n-train 2000 --n-val 500 --n-test 1000 --epochs 1 \
-        --out bench/results/budget_matched_l2ight
+    python bench/budget_matched.py --networks l2ight --presets mzi-l2ight --seeds 0 1 2 \
+        --n-train 512 --n-val 256 --n-test 500 --epochs 4 --batch 32 \
+        --budgets 2000 8000 32000 128000 --checkpoint-ratio 1.4142 \
+        --out bench/results/budget_matched_l2ight_mzi-l2ight      # the committed tables' form
+
+(bench/results/README.md lists each committed file's exact command and its reductions.)
 
 Networks (``--networks``): ``l2ight`` — the L2ight MLP, hidden 64-64 (Gu et al., "L2ight:
 Enabling On-Chip Learning for Optical Neural Networks via Efficient in-situ Subspace
