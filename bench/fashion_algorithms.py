@@ -43,8 +43,11 @@ CNN = ["conv2d:4:5:2:2", "bias", "relu", "conv2d:8:3:2:1", "bias", "relu", "flat
        "dense:64", "bias", "relu"]
 
 
-def split(n_train: int, n_val: int, n_test: int, seed: int):
-    ds = load_dataset("fashion-mnist")
+def split(n_train: int, n_val: int, n_test: int, seed: int, dataset: str = "fashion-mnist"):
+    """(train, val, test) pairs: the first ``n_train`` + ``n_val`` images of a seeded
+    permutation of the official training set (validation held out of it, never the test split)
+    and the first ``n_test`` test images, z-scored with the training subset's statistics."""
+    ds = load_dataset(dataset)
     perm = torch.randperm(ds.x_train.shape[0], generator=generator(seed, "bench/split"))
     tr, va = perm[:n_train], perm[n_train:n_train + n_val]
     mean, std = ds.x_train[tr].mean(0), ds.x_train[tr].std(0) + 0.1    # training statistics only
