@@ -291,7 +291,8 @@ def _classification_source(bp: Blueprint, run: RunSection, data_section: DataSec
 
 def _header(plan: Plan, job: Job, first) -> str:
     """The run's first line: data or PDE, network, device, algorithm, run id (``first``: the
-    configured stage's trainable, which names a PDE run's network)."""
+    configured stage's trainable, which names a PDE run's network; unused and None for
+    classification, whose header is printed before anything is built)."""
     bp, run_id = plan.blueprint, plan.run_id
     algo, device = job.first.name, bp.device
     if job.source.objective is not None:
@@ -326,7 +327,12 @@ def _train_stages(plan: Plan, job: Job, rec: RunRecord, saved: dict | None, *, e
     the partial results are written and the exception propagates."""
     run, ckpt = plan.run, plan.ckpt
     algo = job.first.name
-    if job.source.objective is None:     # every check has passed; building starts here
+    classification = job.source.objective is None
+    if classification:
+        # The header of a classification run names nothing that building makes, so it is the
+        # first line before the devices are built (about half a second of CPU sooner); every
+        # check has passed, and building starts here.
+        echo(_header(plan, job, None))
         _announce_large_build(plan.blueprint, job.first)
     done: dict[str, FitResult] = dict(saved["done"]) if saved else {}
     # the labels the built trainables resolved (e.g. "calibrated model" where the devices
@@ -339,9 +345,10 @@ def _train_stages(plan: Plan, job: Job, rec: RunRecord, saved: dict | None, *, e
         model, trace = _build(plan, job, algo)
         live[algo] = (model, trace, FitResult())
     first = live[algo][0] if algo in live else None
-    if first is None and job.source.objective is not None:      # the PDE header names its network
-        first = _build(plan, job, algo)[0]
-    echo(_header(plan, job, first))
+    if not classification:               # the PDE header names its network: built first
+        if first is None:
+            first = _build(plan, job, algo)[0]
+        echo(_header(plan, job, first))
     if saved is not None:
         echo(f"  resuming from {ckpt} (stage {saved['stage']}, "
              f"{saved['result'].epochs_done} epoch(s) done)")
