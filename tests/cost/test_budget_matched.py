@@ -1,19 +1,13 @@
 """bench/budget_matched.py on a tiny digits run: the table's rows, one common budget per column
 for every row, every used checkpoint within its budget, the twin references labelled, and a row
 that cannot run on the preset says why instead of crashing."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-_PATH = Path(__file__).resolve().parents[2] / "bench" / "budget_matched.py"
+from tests.bench_scripts import load
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("budget_matched", _PATH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("budget_matched")
 
 
 @pytest.fixture(scope="module")

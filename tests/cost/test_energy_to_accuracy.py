@@ -1,18 +1,12 @@
 """bench/energy_to_accuracy.py on a tiny digits run: every requested algorithm gets a row, BP is
 priced on the GPU band plus a measured row, and energy to target = steps × energy per step."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-_PATH = Path(__file__).resolve().parents[2] / "bench" / "energy_to_accuracy.py"
+from tests.bench_scripts import load
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("energy_to_accuracy", _PATH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("energy_to_accuracy")
 
 
 def test_rows_bands_and_arithmetic(capsys):

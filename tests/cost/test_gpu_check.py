@@ -1,19 +1,13 @@
 """bench/gpu_check.py: on a machine without CUDA it runs, says so on one line, marks every row
 skipped and exits 0 (nothing measured, nothing claimed); its window rule is enforced."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench_scripts import load
 
 
 def _gpu_check():
-    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "bench" / "gpu_check.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("gpu_check")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: the check runs")

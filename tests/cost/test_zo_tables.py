@@ -2,21 +2,12 @@
 difference to the control, the local-head family shares the registry's frozen control, the
 whole-network trainers get their own (train_knobs off), and the Mono-Forward table's unit
 conversion and JSON round trip."""
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import pytest
 
-_BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, _BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from tests.bench_scripts import load as _load
 
 
 def test_pure_zo_gain_rows_and_controls(capsys):
