@@ -198,10 +198,15 @@ def _evaluations(stage: Stage, configured: Mapping[str, Any]) -> tuple[int, str 
     """Settings one estimate evaluates in ONE batched device call (the device queries of a
     step per block, less the clean readout), and the key of the configured
     ``algorithm.settings`` that sets their number."""
-    from algorithms.registry import ALGORITHMS
-    per_block = ALGORITHMS[stage.name].queries_per_step(stage.settings, 1)
     key = next((k for k in ("num_directions", "num_tangents") if k in configured), None)
-    return max(1, per_block - 1), key
+    return _settings_per_estimate(stage.name, stage.settings), key
+
+
+def _settings_per_estimate(name: str, settings: Any) -> int:
+    """Settings algorithm ``name`` evaluates in one batched device call with ``settings``: its
+    device queries of a step per block, less the clean readout (at least one)."""
+    from algorithms.registry import ALGORITHMS
+    return max(1, ALGORITHMS[name].queries_per_step(settings, 1) - 1)
 
 
 @dataclass(frozen=True)
@@ -338,13 +343,13 @@ def _largest_fitting(stage: Stage, devices: DeviceBytes, configured: Mapping[str
     settings that fit, by arithmetic on ``devices``; then the largest value that evaluates no
     more than those (both by bisection: the bytes grow with the settings, the settings with the
     value)."""
-    from algorithms.registry import ALGORITHMS, settings_for
-    spec = ALGORITHMS[stage.name]
+    from algorithms.registry import settings_for
     n_fit = devices.most_settings(available, n_eval)
     if n_fit < 1:
         return 0
-    return _largest(lambda v: max(1, spec.queries_per_step(
-        settings_for(stage.name, {**configured, key: v}), 1) - 1) <= n_fit, int(configured[key]))
+    return _largest(lambda v: _settings_per_estimate(
+        stage.name, settings_for(stage.name, {**configured, key: v})) <= n_fit,
+        int(configured[key]))
 
 
 def _largest(fits: Callable[[int], bool], hi: int) -> int:
