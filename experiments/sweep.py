@@ -451,7 +451,7 @@ class _Pool:
 #: in scipy.linalg, and h5py). The forkserver imports them once; each worker is forked from it
 #: with them loaded, so a second worker (or a pool replaced after a worker died) costs a fork,
 #: not a second copy of that import. Only third-party modules: the forkserver starts with its own
-#: sys.path (Python does not pass the driver's), and a project module imported there could come
+#: sys.path (Python 3.11 passes the driver's but does not apply it), and a project module imported there could come
 #: from another checkout than the driver's; the project's own modules are imported in each
 #: worker, from the driver's path. Nothing here starts a thread (forking a process that runs
 #: threads, GNU OpenMP's included, is unsafe); numba's thread pool starts in each worker.

@@ -141,7 +141,7 @@ class Restarts:
 
     def begin_epoch(self, epoch: int) -> None:
         if self.kept is None and epoch >= self.screen_epochs and self.epoch_steps:
-            self.kept = min(range(len(self.candidates)), key=lambda i: self.epoch_loss[i])
+            self.kept = self._lowest()
         if self.kept is None:
             self.epoch_loss = [0.0] * len(self.candidates)
             self.epoch_steps = 0
@@ -154,9 +154,11 @@ class Restarts:
         """The kept candidate, or while screening the one with the lowest loss so far."""
         if self.kept is not None:
             return self.candidates[self.kept]
-        if not self.epoch_steps:
-            return self.candidates[0]
-        return self.candidates[min(range(len(self.candidates)), key=lambda i: self.epoch_loss[i])]
+        return self.candidates[self._lowest() if self.epoch_steps else 0]
+
+    def _lowest(self) -> int:
+        """The candidate with the lowest training loss in the current screening epoch."""
+        return min(range(len(self.candidates)), key=lambda i: self.epoch_loss[i])
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> dict:
         if self.kept is not None:
