@@ -83,11 +83,11 @@ import torch  # noqa: E402
 import algorithms.baselines  # noqa: E402,F401  (registers the autograd baselines)
 from algorithms import registry  # noqa: E402
 from algorithms.model import model_from_config  # noqa: E402
-from algorithms.seeds import device_seed  # noqa: E402
 from algorithms.training import FitResult, Interrupted  # noqa: E402
+from experiments.build import build_devices  # noqa: E402
 from experiments.data import load_dataset  # noqa: E402
 from hwsim.oracle import MissingCapability  # noqa: E402
-from hwsim.presets import build_layer  # noqa: E402
+from hwsim.presets import device_config  # noqa: E402
 from hwsim.trace import Trace, device_totals, summarize  # noqa: E402
 
 from calibration_cost import step_energy  # noqa: E402  (one pricing of the trace for benches)
@@ -138,8 +138,7 @@ def build(name, values, model, preset, seed):
     seeds from ``algorithms.seeds`` (the same devices for every row of a seed)."""
     s = registry.settings_for(name, values)
     trace = Trace()
-    devs = [build_layer(preset, sl.n_in, sl.n_out, seed=device_seed(seed, sl.stream),
-                        name=sl.name) for sl in registry.device_layout(name, s, model)]
+    devs = build_devices(device_config(preset), registry.device_layout(name, s, model), seed)
     return registry.build(name, s, model, devs, 10, seed=seed, trace=trace), trace
 
 
