@@ -4,7 +4,7 @@ TRAINING points only (test points are never touched).
 For each seed, each algorithm is trained from starts 0 … K−1 (:func:`start_knobs` draws; start
 0 is the reproduction's own) with the reproduction's settings minus restarts, and the final
 training accuracy (error-free chip, as the reproduction scores test accuracy; the digital model
-on its twin) and the last epoch's mean training loss are printed. If some starts fit the
+on its twin) of every start is printed, with their maximum and median. If some starts fit the
 training points (nearly) perfectly while others stall near the constant classifier (≈ 0.67),
 the network has the capacity for the task and the misses are stalls of the optimisation.
 
