@@ -481,6 +481,18 @@ def test_price_reprices_every_row_from_the_file(main_run, capsys):
     assert "allowed: low, nominal, high" in capsys.readouterr().err
 
 
+def test_a_mrr_run_is_priced_beside_the_mesh_and_the_crossbar(tmp_path, capsys):
+    """``run --preset mrr-default``: the headline names the MRR weight bank, and the full ledger
+    prices the same step on the mesh and crossbar presets beside it."""
+    out = tmp_path / "mrr.h5"
+    assert cli(run_args(tmp_path, out, "--preset", "mrr-default", "--no-references")) == 0
+    assert "MF+DD on MRR weight bank (mrr-default)" in capsys.readouterr().out
+    assert cli(["price", str(out), "--detail"]) == 0
+    text = capsys.readouterr().out
+    for row in ("mrr-default MF+DD", "mzi-default MF+DD", "crossbar-default MF+DD"):
+        assert row in text
+
+
 #: every registered algorithm but the default run's three (mfdd, mf-ad, bp: tested above)
 #: (whole-network algorithms, ``spec.whole_network``, run through ``reproduce``: see below)
 REGISTRY_ONLY = tuple(n for n in REGISTRY
