@@ -8,7 +8,7 @@ Their layout is ONE device slot holding the whole network (``AlgorithmSpec.netwo
 declares it): the per-layer contract suites and ``forwardlab run`` (whose models are built
 block by block) do not apply; ``forwardlab reproduce pai2023`` / ``ficonn2024`` run them.
 Queries per step: insitu-bp 3 passes of the one programmed setting (forward, adjoint, sum);
-ficonn-spsa 2 settings (Θ ± Δ, one query) plus 1 (Θ, the loss pass) when ``loss_pass``.
+ficonn-spsa 2K settings (Θ ± Δ_k for its K directions, one query) plus 1 (Θ, the loss pass) when ``loss_pass``.
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class NetworkTrainer:
 
 
 def _spsa_queries(s: FICONNSPSASettings, n_blocks: int = 1) -> int:
-    return 2 + int(s.loss_pass)
+    return 2 * s.directions + int(s.loss_pass)
 
 
 register(AlgorithmSpec(

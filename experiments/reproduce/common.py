@@ -103,7 +103,9 @@ def _insitu(device, readout, s, seed, knobs):
 def _spsa(device, readout, s, seed, knobs):
     trace = Trace()
     st = FICONNSPSASettings(delta=s["delta"], lr=s["lr"], readout=readout.kind,
-                            readout_scale=readout.scale, decay_steps=_total_steps(s) or 0)
+                            readout_scale=readout.scale, decay_steps=_total_steps(s) or 0,
+                            directions=int(s.get("directions", 1)),
+                            optimizer=s.get("optimizer", "sgd"))
     return FICONNSPSA(TracingOracle(device, trace), st, seed=seed, knobs=knobs), trace
 
 
