@@ -353,10 +353,10 @@ class _Pool:
     replaced and the other runs go on. ``stop()`` (polled) asks the workers to stop at their
     next step boundary; a second stop kills them."""
 
-    def __init__(self, workers: int, stop: Callable[[], Any] | None) -> None:
+    def __init__(self, workers: int, stop: Callable[[], Any] | None, ctx=None) -> None:
         self.workers = workers
         self.stop = stop or (lambda: False)
-        self.ctx = _worker_context()
+        self.ctx = ctx if ctx is not None else _worker_context()
         self.started = self.ctx.SimpleQueue()   # (pid, item) as each run starts
         self.procs: dict[int, Any] = {}
         self.pid_of: dict[int, int] = {}
@@ -488,16 +488,26 @@ def _worker_context():
     return ctx
 
 
-def _stop_forkserver(ctx) -> None:
+def _stop_forkserver(ctx, *, unused: bool = False) -> None:
     """End the forkserver once the sweep's workers are gone and wait for it: it holds torch in
     memory while it lives, and only a waited-for process adds its CPU time (its workers' too,
     which it waited for) to the driver's children (``getrusage(RUSAGE_CHILDREN)``), so the
-    sweep's CPU stays measurable from outside. Best effort: ``_stop`` is multiprocessing's own
-    (private) shutdown, which its test suite uses."""
+    sweep's CPU stays measurable from outside. ``unused``: no worker was forked (the sweep
+    stopped before its runs, or had none left): the server is killed rather than left to finish
+    its preload, so a refused or finished sweep does not wait ~3 s for imports nobody needs.
+    Best effort: ``_stop`` is multiprocessing's own (private) shutdown, which its test suite
+    uses; a second call does nothing."""
     if ctx.get_start_method() != "forkserver":   # pragma: no cover - spawn: workers are children
         return
     from multiprocessing import forkserver
-    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    server = getattr(forkserver, "_forkserver", None)
+    pid = getattr(server, "_forkserver_pid", None)
+    if unused and pid:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:   # pragma: no cover - already gone
+            pass
+    stop = getattr(server, "_stop", None)
     if stop is not None:
         try:
             stop()
@@ -617,6 +627,21 @@ def run_sweep(path: str | Path, *, out: str | None = None, workers: int | None =
     written and :class:`SweepStopped` is raised (the command line exits 128 + signal).
     """
     plan = plan_sweep(path, out, workers)
+    # A local pool's forkserver imports torch and numba (WORKER_PRELOAD, ~3 s of CPU) before it
+    # forks the first worker. Started here, that import runs on another core while the configs
+    # are checked and the folder is prepared (ensure_running does not wait for the preload); it
+    # is ended after the runs (by the pool), or killed when no run needed it (an error, no runs).
+    ctx = _worker_context() if scheduler is None else None
+    try:
+        return _run_plan(plan, path, scheduler, echo, stop, ctx)
+    finally:
+        if ctx is not None:
+            _stop_forkserver(ctx, unused=True)   # the pool already ended a server it used
+
+
+def _run_plan(plan: SweepPlan, path, scheduler, echo, stop, ctx) -> list[dict]:
+    """The body of :func:`run_sweep` once the sweep file is read; ``ctx``: the local pool's
+    started multiprocessing context (None with a Dask scheduler)."""
     runs = plan.out / "runs"
     # Every point is resolved before anything starts: a value wrong for every run (a bad base
     # config, an unknown key) is one error; a value wrong for some runs is recorded per run.
@@ -682,7 +707,7 @@ def run_sweep(path: str | Path, *, out: str | None = None, workers: int | None =
         results = _dask_map(run_point, items, client, stop,
                             lambda: folder.write_text(stop_name, "stop at the next step\n"))
     else:
-        results = _Pool(min(plan.workers, len(items)), stop).run(run_point, items)
+        results = _Pool(min(plan.workers, len(items)), stop, ctx).run(run_point, items)
     results = itertools.chain(finished, ((todo[j][0], r) for j, r in results))
     done, total = 0, len(rows)
     try:

@@ -202,7 +202,7 @@ def test_sweep_after_a_kill_reruns_only_what_was_lost(tmp_path, monkeypatch):
     itself is covered by the pool and Dask tests above)."""
     import experiments.sweep as sweep_mod
     class InProcess:            # the pool's interface, running each item here
-        def __init__(self, workers, stop):
+        def __init__(self, workers, stop, ctx=None):
             pass
 
         def run(self, fn, items):
@@ -533,3 +533,20 @@ def test_dask_stop_file_twin(tmp_path, monkeypatch):
     r = sweep.run_point(mapping, str(runs), (), str(flag))
     assert r["status"] == "pending" and "stopped before" in r["message"]
     assert list(runs.iterdir()) == []
+
+
+def test_forkserver_started_early_is_gone_when_no_run_needed_it(tmp_path):
+    """The local pool's forkserver starts while the configs are checked (its imports overlap
+    that work); a sweep refused at that check, or with every run finished earlier, kills and
+    reaps it instead of waiting for an import nobody uses."""
+    from multiprocessing import forkserver
+    server = forkserver._forkserver
+    bad = sweep_file(tmp_path, '[sweep.grid]\n"algorithm.lr" = [-1.0, -2.0]\n', name="bad.toml")
+    with pytest.raises(SweepError, match="no run of the sweep has a valid config"):
+        run_sweep(bad, workers=2, echo=lambda s: None)
+    assert server._forkserver_pid is None
+    path = sweep_file(tmp_path, '[sweep.grid]\n"run.seed" = [0]\n')
+    run_sweep(path, workers=1, echo=lambda s: None)          # runs: the pool ends its server
+    assert server._forkserver_pid is None
+    rows = run_sweep(path, workers=1, echo=lambda s: None)   # all finished: no worker forked
+    assert [r["status"] for r in rows] == ["ok"] and server._forkserver_pid is None
