@@ -43,14 +43,22 @@ CNN = ["conv2d:4:5:2:2", "bias", "relu", "conv2d:8:3:2:1", "bias", "relu", "flat
        "dense:64", "bias", "relu"]
 
 
-def split(n_train: int, n_val: int, n_test: int, seed: int, dataset: str = "fashion-mnist"):
+def split(n_train: int, n_val: int, n_test: int, seed: int, dataset: str = "fashion-mnist",
+          features: str = "per-pixel"):
     """(train, val, test) pairs: the first ``n_train`` + ``n_val`` images of a seeded
     permutation of the official training set (validation held out of it, never the test split)
-    and the first ``n_test`` test images, z-scored with the training subset's statistics."""
+    and the first ``n_test`` test images, z-scored with the training subset's statistics:
+    per pixel (``features="per-pixel"``, std + 0.1 so blank border pixels stay bounded) or by
+    one mean and std over all its pixels (``"global"``, as torchvision's Normalize)."""
+    if features not in ("per-pixel", "global"):
+        raise ValueError(f"features = {features!r}; allowed: per-pixel, global")
     ds = load_dataset(dataset)
     perm = torch.randperm(ds.x_train.shape[0], generator=generator(seed, "bench/split"))
     tr, va = perm[:n_train], perm[n_train:n_train + n_val]
-    mean, std = ds.x_train[tr].mean(0), ds.x_train[tr].std(0) + 0.1    # training statistics only
+    if features == "global":
+        mean, std = ds.x_train[tr].mean(), ds.x_train[tr].std()         # training statistics only
+    else:
+        mean, std = ds.x_train[tr].mean(0), ds.x_train[tr].std(0) + 0.1
     z = lambda x: (x - mean) / std                                       # noqa: E731
     return (z(ds.x_train[tr]), ds.y_train[tr]), (z(ds.x_train[va]), ds.y_train[va]), \
         (z(ds.x_test[:n_test]), ds.y_test[:n_test])

@@ -4,6 +4,7 @@ BeyondBackpropagation), trained with this project's own ``mf-ad`` and ``bp`` on 
 
     python bench/mono_forward_table.py [--seeds 0 1 2] [--preset crossbar-ideal]
         [--mf-epochs 12] [--bp-epochs 12] [--n-train 54000] [--n-val 6000] [--n-test 10000]
+        [--weight-range 1] [--features per-pixel|global]
 
 Published settings (configs/mf/fashion_mnist_mlp_2x1000.yaml; configs/bp_baselines/
 fashion_mnist_mlp_2x1000_bp.yaml at commit da873e3):
@@ -22,12 +23,14 @@ How the settings map here (and what differs, stated in the printed table):
   :mod:`algorithms.knobmaps`), w_max = the tile's largest |W| at the kaiming_uniform(a=√5) start
   ≈ 1/√n_in. An Adam step of η in weight units is therefore η/(2·w_max) ≈ η·√n_in/2 in θ units;
   one θ rate is used for both layers (√n_in averaged over them), the heads and biases take η.
-  Unlike a free MLP, a weight cannot leave [−w_max, w_max] (the conductance range).
+  Unlike a free MLP, a weight cannot leave [−w_max, w_max] (the conductance range);
+  ``--weight-range M`` keeps the same initial weights on an M× wider range (θ rates ÷ M), to
+  measure what that bound costs.
 * Weight decay (BP's 2.7e-5 AdamW) and early stopping are not modelled: both run a fixed number of
   epochs; BP's test accuracy is reported at the last epoch and at the epoch of best validation
   accuracy (their checkpoint rule). MF's early stopping (patience 10 of 12 epochs) rarely acts.
 * Features: per-pixel z-score with training statistics (``fashion_algorithms.split``), where the
-  reference normalises by one global mean and std.
+  reference normalises by one global mean and std (``--features global``).
 * Prediction: the last stage's local head, as theirs ("Evaluating MF (MF_MLP) using a_2 and M_2"
   in their log slurm_logs/mf/MF_FMNIST_MLP_s10-1401690.out, which tests 89.69 %; there layer 2
   early-stops at epoch 11 of 12).
@@ -71,11 +74,25 @@ def theta_lr(lr_weight: float, widths_in) -> float:
     return lr_weight * sum(math.sqrt(n) for n in widths_in) / len(widths_in) / 2
 
 
-def train_one(name, values, model, preset, data, epochs, batch, seed):
-    """Train ``name`` with per-epoch validation and test accuracy; returns the history."""
+def widened(knobs: dict, m: float) -> dict:
+    """The same weights on an ``m``× wider weight range: tile scale w_max × m and every
+    conductance pulled toward g_min by 1/m, so W = w_max·(G⁺ − G⁻)/(g_max − g_min) is unchanged
+    and a weight can now reach ±m·w_max (:mod:`hwsim.crossbar.mapping`)."""
+    g, scale = knobs["conductances"], knobs["tile_scale"]
+    g_min = float(g.min())          # every pair has one side at g_min at the mapped start
+    return {"conductances": g_min + (g - g_min) / m, "tile_scale": scale * m}
+
+
+def train_one(name, values, model, preset, data, epochs, batch, seed, weight_range=1.0):
+    """Train ``name`` with per-epoch validation and test accuracy; returns the history.
+    ``weight_range``: the twin's weight bound as a multiple of the start's (:func:`widened`)."""
     settings = registry.settings_for(name, values)
     devs = build_devices(device_config(preset), registry.device_layout(name, settings, model), seed)
-    tr = registry.build(name, settings, model, devs, 10, seed=seed, trace=Trace())
+    knobs = registry.initial_knobs(name, settings, model, devs, seed)
+    if weight_range != 1.0:
+        knobs = [widened(k, weight_range) for k in knobs]
+    tr = registry.build(name, settings, model, devs, 10, seed=seed, trace=Trace(),
+                        initial_knobs=knobs)
     (xt, yt), (xv, yv), (xs, ys) = data
     t0 = time.process_time()
 
@@ -104,15 +121,22 @@ def main(argv=None) -> None:
     p.add_argument("--n-train", type=int, default=54000)
     p.add_argument("--n-val", type=int, default=6000)
     p.add_argument("--n-test", type=int, default=10000)
+    p.add_argument("--weight-range", type=float, default=1.0,
+                   help="the twin's weight bound as a multiple of the start's max |W| per tile "
+                        "(same initial weights; θ rates divided by it)")
+    p.add_argument("--features", choices=["per-pixel", "global"], default="per-pixel",
+                   help="z-score per pixel (default) or by one global mean and std, as the "
+                        "reference's loader")
     p.add_argument("--out", default="", help="append one JSON line per (seed, algorithm) run")
     p.add_argument("--table", nargs="+", default=[], help="print the table from --out files")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     model = model_from_config((784,), hidden=a.hidden)
     widths_in = [784, *a.hidden[:-1]]
-    plan = {"mf-ad": ({"knob_lr_range_units": theta_lr(MF_LR, widths_in), "head_lr": MF_LR,
+    m = a.weight_range
+    plan = {"mf-ad": ({"knob_lr_range_units": theta_lr(MF_LR, widths_in) / m, "head_lr": MF_LR,
                        "schedule": "greedy"}, a.mf_epochs),
-            "bp": ({"knob_lr_range_units": theta_lr(BP_LR, widths_in), "head_lr": BP_LR},
+            "bp": ({"knob_lr_range_units": theta_lr(BP_LR, widths_in) / m, "head_lr": BP_LR},
                    a.bp_epochs)}
     if a.table:
         records = [json.loads(line) for f in a.table for line in Path(f).read_text().splitlines()
@@ -122,11 +146,11 @@ def main(argv=None) -> None:
     t_start = time.perf_counter()
     records = []
     for seed in a.seeds:
-        data = split(a.n_train, a.n_val, a.n_test, seed)
+        data = split(a.n_train, a.n_val, a.n_test, seed, features=a.features)
         for name in a.algorithms:
             values, epochs = plan[name]
             t0 = time.perf_counter()
-            h = train_one(name, values, model, a.preset, data, epochs, a.batch_size, seed)
+            h = train_one(name, values, model, a.preset, data, epochs, a.batch_size, seed, m)
             val, test = h["val_accuracy"], h["test_accuracy"]
             for e, (v, t) in enumerate(zip(val, test)):
                 stage = int(h["train_layers"][e]) if "train_layers" in h else 0
@@ -136,6 +160,7 @@ def main(argv=None) -> None:
                    "test": list(test), "lr_theta": values["knob_lr_range_units"],
                    "head_lr": values["head_lr"], "preset": a.preset, "hidden": a.hidden,
                    "split": [a.n_train, a.n_val, a.n_test], "batch": a.batch_size,
+                   "weight_range": m, "features": a.features,
                    "cpu_s": round(time.process_time(), 1), "wall_s": round(time.perf_counter() - t0, 1)}
             records.append(rec)
             if a.out:

@@ -35,3 +35,42 @@ def test_mono_forward_units_and_table(tmp_path, capsys):
     mod.main(["--table", str(f)])
     out = capsys.readouterr().out
     assert "70.00±7.07" in out          # last-epoch test, mean ± sd over the two records
+
+
+def test_mono_forward_wider_weight_range_keeps_the_start_and_widens_the_bound():
+    """--weight-range M: the same initial weights (bit for bit), and a weight can reach M× the
+    start's per-tile bound once the conductances saturate."""
+    import torch
+
+    from algorithms import registry
+    from algorithms.model import model_from_config
+    from experiments.build import build_devices
+    from hwsim.presets import device_config
+    mod = _load("mono_forward_table")
+    model = model_from_config((784,), hidden=[16])
+    s = registry.settings_for("mf-ad", {})
+    devs = build_devices(device_config("crossbar-ideal"), registry.device_layout("mf-ad", s, model), 0)
+    for d, k in zip(devs, registry.initial_knobs("mf-ad", s, model, devs, 0)):
+        wide = mod.widened(k, 4.0)
+        assert torch.equal(d.digital_twin(wide), d.digital_twin(k))
+        spec = d.knob_spec["conductances"]
+        top = dict(wide, conductances=torch.stack([torch.full_like(wide["conductances"][0], spec.high),
+                                                   torch.full_like(wide["conductances"][1], spec.low)]))
+        bound = float(d.digital_twin(k).abs().max())
+        assert float(d.digital_twin(top).abs().max()) == pytest.approx(4 * bound, rel=1e-5)
+
+
+def test_global_features_are_one_mean_and_std(monkeypatch):
+    import torch
+    mod = _load("fashion_algorithms")
+
+    class DS:
+        x_train = torch.arange(40.0).reshape(10, 4)
+        y_train = torch.zeros(10, dtype=torch.long)
+        x_test = torch.ones(3, 4)
+        y_test = torch.zeros(3, dtype=torch.long)
+    monkeypatch.setattr(mod, "load_dataset", lambda name: DS)
+    (xt, _), _, (xs, _) = mod.split(6, 2, 3, 0, features="global")
+    assert abs(float(xt.mean())) < 1e-6 and float(xt.std()) == pytest.approx(1.0, rel=1e-6)
+    with pytest.raises(ValueError, match="features = 'pixel'; allowed: per-pixel, global"):
+        mod.split(6, 2, 3, 0, features="pixel")
