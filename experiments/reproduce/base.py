@@ -83,6 +83,7 @@ class Curve:
     step_energy_j: float = 0.0
     step_latency_s: float = 0.0
     device_accuracy: float = math.nan   # final test accuracy under the training device's noise
+    final_train_loss: float = math.nan  # mean training loss the steps measured over the last epoch
 
     def to_target(self, target: float) -> tuple[float, float, float]:
         """(passes, energy J, latency s) at the first evaluation reaching ``target``; nan if never."""
@@ -128,6 +129,7 @@ def train_curve(trainable, x_train: torch.Tensor, y_train: torch.Tensor, x_test:
     for epoch in range(epochs):
         if callable(begin_epoch):           # the trainer's own learning-rate schedule
             begin_epoch(epoch)
+        epoch_loss = 0.0
         order = torch.randperm(n, generator=gen)
         for i in range(0, n, batch):
             idx = order[i:i + batch]
@@ -139,9 +141,11 @@ def train_curve(trainable, x_train: torch.Tensor, y_train: torch.Tensor, x_test:
                 energy += sum(report.energy_j.values())
                 latency += sum(report.latency_s.values())
             passes += info.get("passes", 0)
+            epoch_loss += float(info.get("loss", math.nan))
             step += 1
             if step % every == 0 or step == total:
                 evaluate()
+        curve.final_train_loss = epoch_loss / steps_per_epoch
     curve.steps = step
     curve.step_energy_j = energy / max(step, 1)
     curve.step_latency_s = latency / max(step, 1)

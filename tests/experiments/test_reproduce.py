@@ -155,6 +155,38 @@ def test_restarts_screen_every_start_on_the_same_batches_then_keep_the_lowest_lo
     assert cands[1].epochs == [0, 1, 2, 3] and cands[0].epochs == [0, 1]
 
 
+def test_screening_to_the_end_keeps_the_lowest_final_loss_and_counts_every_pass():
+    """screen_epochs = epochs (the pai2023 protocol): every start trains to the end, the one
+    whose last-epoch training loss is lowest predicts, and the curve's final_train_loss is that
+    epoch's mean measured loss."""
+    import torch
+
+    from experiments.reproduce.base import train_curve
+    from experiments.reproduce.common import Restarts
+
+    class Decaying(_FakeTrainable):          # loss falls by `rate` per step from 1
+        def __init__(self, tag, rate):
+            super().__init__(tag, 1.0)
+            self.rate = rate
+
+        def step(self, x, y):
+            self.steps += 1
+            return {"loss": 1.0 - self.rate * self.steps, "passes": 1}
+
+        def predict(self, x):
+            return torch.full((len(x),), self.tag)
+    # start 1 is ahead early, start 2 ends lowest
+    cands = [Decaying(0, 0.01), Decaying(1, 0.02), Decaying(2, 0.03)]
+    cands[1].steps = 0
+    r = Restarts(cands, screen_epochs=3)
+    x, y = torch.zeros(8, 2), torch.full((8,), 2)
+    curve = train_curve(r, x, y, x, y, epochs=3, batch=4, seed=0, trace=None, evals=1)
+    assert r.kept is None and r.predict(x)[0] == 2 and curve.accuracy[-1] == 1.0
+    assert curve.passes[-1] == 3 * 6                           # all three starts, every step
+    # Restarts reports the lowest candidate loss of a step: start 2's, steps 5 and 6
+    assert curve.final_train_loss == pytest.approx(1.0 - 0.03 * 5.5)
+
+
 def test_restarts_of_one_start_is_the_plain_run_and_bad_counts_are_one_line():
     import torch
 
