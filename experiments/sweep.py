@@ -632,16 +632,18 @@ def run_sweep(path: str | Path, *, out: str | None = None, workers: int | None =
     # are checked and the folder is prepared (ensure_running does not wait for the preload); it
     # is ended after the runs (by the pool), or killed when no run needed it (an error, no runs).
     ctx = _worker_context() if scheduler is None else None
+    pooled: list = []   # the pool that took ctx over (it ends the server itself, as before)
     try:
-        return _run_plan(plan, path, scheduler, echo, stop, ctx)
+        return _run_plan(plan, path, scheduler, echo, stop, ctx, pooled)
     finally:
-        if ctx is not None:
-            _stop_forkserver(ctx, unused=True)   # the pool already ended a server it used
+        if ctx is not None and not pooled:
+            _stop_forkserver(ctx, unused=True)
 
 
-def _run_plan(plan: SweepPlan, path, scheduler, echo, stop, ctx) -> list[dict]:
+def _run_plan(plan: SweepPlan, path, scheduler, echo, stop, ctx, pooled: list) -> list[dict]:
     """The body of :func:`run_sweep` once the sweep file is read; ``ctx``: the local pool's
-    started multiprocessing context (None with a Dask scheduler)."""
+    started multiprocessing context (None with a Dask scheduler); the pool made from it is
+    appended to ``pooled``."""
     runs = plan.out / "runs"
     # Every point is resolved before anything starts: a value wrong for every run (a bad base
     # config, an unknown key) is one error; a value wrong for some runs is recorded per run.
@@ -707,7 +709,9 @@ def _run_plan(plan: SweepPlan, path, scheduler, echo, stop, ctx) -> list[dict]:
         results = _dask_map(run_point, items, client, stop,
                             lambda: folder.write_text(stop_name, "stop at the next step\n"))
     else:
-        results = _Pool(min(plan.workers, len(items)), stop, ctx).run(run_point, items)
+        pool = _Pool(min(plan.workers, len(items)), stop, ctx)
+        pooled.append(pool)
+        results = pool.run(run_point, items)
     results = itertools.chain(finished, ((todo[j][0], r) for j, r in results))
     done, total = 0, len(rows)
     try:
