@@ -409,7 +409,7 @@ def test_a_killed_worker_fails_only_its_run_and_the_rerun_matches_a_clean_sweep(
     assert ckpt.is_file()                                  # its last checkpoint is kept
     again = run_sweep(path, workers=1, echo=lambda s: None)
     assert [r["status"] for r in again] == ["ok", "ok"]
-    clean = sweep_file(tmp_path, axes, epochs=3, name="clean.toml")
+    clean = sweep_file(tmp_path, axes, epochs=epochs, name="clean.toml")
     run_sweep(clean, out=str(tmp_path / "clean"), workers=1, echo=lambda s: None)
     assert _histories(tmp_path / "out") == _histories(tmp_path / "clean")
 
@@ -487,7 +487,10 @@ def test_a_stop_reaches_running_dask_tasks_which_checkpoint_and_resume(tmp_path)
 
     from experiments.sweep import SweepStopped
     axes = '[sweep.grid]\n"run.seed" = [0, 1]\n'
-    path = sweep_file(tmp_path, axes, epochs=3)
+    # enough epochs that the run is still going when the driver's next poll (every 50 ms) asks
+    # it to stop: with 3 tiny epochs a fast machine finished it before the stop file appeared
+    epochs = 15
+    path = sweep_file(tmp_path, axes, epochs=epochs)
     runs = tmp_path / "out" / "runs"
     seen: list[float] = []
 
@@ -508,7 +511,7 @@ def test_a_stop_reaches_running_dask_tasks_which_checkpoint_and_resume(tmp_path)
         assert not list((tmp_path / "out").glob(".stop-*"))
         rows = run_sweep(path, scheduler=cluster.scheduler_address, echo=lambda s: None)
     assert [r["status"] for r in rows] == ["ok", "ok"]
-    clean = sweep_file(tmp_path, axes, epochs=3, name="clean.toml")
+    clean = sweep_file(tmp_path, axes, epochs=epochs, name="clean.toml")
     run_sweep(clean, out=str(tmp_path / "clean"), workers=1, echo=lambda s: None)
     assert _histories(tmp_path / "out") == _histories(tmp_path / "clean")
 
