@@ -35,8 +35,9 @@ _NARROW_CLASSES = 32
 def log_softmax_classes(g: Tensor) -> Tensor:
     """log softmax of scores g (…, C) over the classes. Why the transpose: torch's CPU kernel
     along a narrow last axis (C = 10) vectorises poorly; over the batch-major copy it is ~8×
-    faster for the (2P+1, B, 10) scores of an estimate. Values agree within 1 ulp (bit for bit
-    for the shapes in the test; the vectorised exp rounds differently for some), so a run's
+    faster for the (2P+1, B, 10) scores of an estimate. Values agree within a few ε of the
+    log-sum-exp's scale (bit for bit on some CPUs; the vectorised exp rounds differently for the
+    other layout on others: up to 8 ε measured, tests allow 16), so a run's
     trajectory can differ at rounding level: the default run gave 0.933/0.944/0.947/0.942 on
     seeds 0–3 against 0.944/0.944/0.950/0.942 before. (The clean pass's softmax is one (B, C)
     call and stays torch's.)"""

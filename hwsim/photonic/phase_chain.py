@@ -1,4 +1,4 @@
-"""The MZI phase-programming chain in one numba pass (CPU, float32), bit for bit the torch chain.
+"""The MZI phase-programming chain in one numba pass (CPU, float32), the torch chain's result.
 
 The plain path applies the program-stage effects one after another as torch operations
 (:meth:`~hwsim.photonic.device.MZIMeshLayer.program`, physical order of devices.md §5.1):
@@ -15,8 +15,13 @@ float32 operations in the same order: the remainder as fmod then "+ 2π where th
 (torch's CPU ``remainder``; fmod is exact, computed here as x − n·2π in float64, exact for
 |x| < 2^24·2π, np.fmod beyond), IEEE division and square root, rounding
 half to even (``round_``), and the crosstalk sum over a heater's neighbours in ascending index
-order starting from 0 (the order of the float32 matrix product of the plain path; the test in
-tests/photonic/test_phase_chain_fused.py pins the result bit for bit on every preset).
+order starting from 0 (the order of the float32 matrix product of the plain path). Where the
+CPU's BLAS sums that product in this order the two are bit for bit equal; where it does not (a
+wider vector unit, FMA contraction: measured on an AMD EPYC), a phase can differ by an ulp, and
+an ulp before the DAC's rounding can move one code across its boundary (one code's phase, and
+its crosstalk into the neighbours; 7 of 200,704 phases of the Fashion layer).
+tests/photonic/test_phase_chain_fused.py pins exactly that on every preset: bit for bit, or
+within 4 ulps except at most 0.1 % of phases within one DAC code.
 
 sin/cos stay in torch's vectorised pass (:meth:`~hwsim.photonic.device.MZIMeshLayer._fused_blocks`):
 numba here has no vector math library, and scalar sin/cos per phase cost more than the
@@ -179,7 +184,8 @@ def fused_chain(chain, mesh: torch.Tensor, sigma: torch.Tensor, settings: int, l
                 fab: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """Applied phases (settings, *mesh_shape), (settings, *sigma_shape) of a fusable ``chain``
     (:func:`fusable_chain`) from float32 CPU phases mesh (1|settings, *mesh_shape) and sigma
-    (1|settings, *sigma_shape); equal bit for bit to the plain path's effect-by-effect chain."""
+    (1|settings, *sigma_shape); the plain path's effect-by-effect chain (bit for bit where the
+    CPU's BLAS rounds the crosstalk product as this ordered sum; module docstring)."""
     for name, t in (("mesh", mesh), ("sigma", sigma)):
         if t.dtype != torch.float32 or t.device.type != "cpu":
             raise ValueError(f"fused_chain: {name} must be a float32 CPU tensor, got {t.dtype} "

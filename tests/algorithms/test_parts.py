@@ -182,8 +182,13 @@ def test_unflatten_in_place_equals_the_differentiable_form_bit_for_bit():
 
 @pytest.mark.parametrize("shape", [(10,), (64, 10), (65, 128, 10), (3, 8, 100)])
 def test_class_log_softmax_equals_torch(shape):
-    """The transposed narrow-class path equals torch's log_softmax bit for bit (C = 10); the
-    wide-class path is torch's own."""
+    """The transposed narrow-class path equals torch's log_softmax (C = 10) within 16 ε of the
+    log-sum-exp's scale (bit for bit on some CPUs; where torch's vectorised exp takes another
+    path for the other layout, the last bits differ); the wide-class path is torch's own."""
     from algorithms.objectives.heads import log_softmax_classes
     g = torch.randn(*shape, generator=torch.Generator().manual_seed(0)) * 5
-    assert torch.equal(log_softmax_classes(g), torch.log_softmax(g, dim=-1))
+    a, b = log_softmax_classes(g), torch.log_softmax(g, dim=-1)
+    scale = torch.logsumexp(g, -1, keepdim=True).abs().clamp_min(1.0)
+    assert bool(((a - b).abs() <= 16 * torch.finfo(torch.float32).eps * scale).all())
+    if g.dim() < 2 or g.shape[-1] > 10:
+        assert torch.equal(a, b)

@@ -1,5 +1,8 @@
 """The one-pass phase chain (hwsim.photonic.phase_chain) equals the plain effect-by-effect torch
-chain bit for bit, on every MZI preset and on chains with the correlated variants."""
+chain on every MZI preset and on chains with the correlated variants: bit for bit where the CPU's
+float32 matrix product (the crosstalk sum) rounds as the fused pass's ordered sum does, and
+otherwise within 4 ulps except where a 1-ulp difference moved a DAC code across its rounding
+boundary — at most one code (and its crosstalk into neighbours), in at most 0.1 % of phases."""
 import math
 
 import pytest
@@ -48,10 +51,32 @@ def _both(dev, knobs):
     return out[True], out[False]
 
 
-def _assert_bits_equal(a, b):
+def _dac_step(dev) -> float:
+    """The largest phase change of one DAC code (rad): at full scale,
+    γ(V_max² − (V_max − ΔV)²) with γ = π/V_π² and ΔV = V_max/(2^b − 1); 0 without a DAC."""
+    dacs = [e for e in dev.config.effects if isinstance(e, ThermoOpticDAC)]
+    if not dacs:
+        return 0.0
+    e = dacs[0]
+    dv = e.v_max_v / (2 ** e.bits - 1)
+    return math.pi * (e.v_max_v ** 2 - (e.v_max_v - dv) ** 2) / e.v_pi_v ** 2
+
+
+def _assert_bits_equal(a, b, dev=None):
+    """Bit for bit; where the CPU's BLAS rounds the crosstalk product differently (another
+    vector width, FMA contraction), within 4 ulps, except DAC codes that crossed their rounding
+    boundary: each at most one code's phase (γ spread and neighbours' crosstalk included, ×1.1),
+    in at most 0.1 % of the phases."""
     assert a.shape == b.shape and a.dtype == b.dtype == torch.float32
-    assert torch.equal(a.view(torch.int32), b.view(torch.int32)), \
-        f"{int((a != b).sum())} of {a.numel()} differ, max |Δ| {float((a - b).abs().max()):.3g}"
+    if torch.equal(a.view(torch.int32), b.view(torch.int32)):
+        return
+    diff = (a - b).abs()
+    msg = f"{int((a != b).sum())} of {a.numel()} differ, max |Δ| {float(diff.max()):.3g}"
+    ulps = 4 * (torch.nextafter(b.abs(), torch.tensor(math.inf)) - b.abs())
+    beyond = diff > ulps
+    step = _dac_step(dev) if dev is not None else 0.0
+    assert not beyond.any() or (step > 0 and float(beyond.float().mean()) <= 1e-3
+                                and float(diff.max()) <= 1.1 * step), msg
 
 
 @pytest.mark.parametrize("preset", MZI_PRESETS)
@@ -63,8 +88,8 @@ def test_fused_chain_equals_the_torch_chain_bit_for_bit_on_every_preset(preset, 
     if shared:                 # one setting programmed P times: the knobs broadcast
         knobs = {k: v.expand(P, *v.shape[1:]) for k, v in knobs.items()}
     (fm, fs, fg), (pm, ps, pg) = _both(dev, knobs)
-    _assert_bits_equal(fm, pm)
-    _assert_bits_equal(fs, ps)
+    _assert_bits_equal(fm, pm, dev)
+    _assert_bits_equal(fs, ps, dev)
     assert torch.equal(fg, pg)
 
 
@@ -73,8 +98,8 @@ def test_fused_chain_equals_the_torch_chain_on_other_chains(name):
     dev = MZIMeshLayer(17, 9, CHAINS[name](), seed=5)
     assert dev._fused_chain
     (fm, fs, _), (pm, ps, _) = _both(dev, _knobs(dev, 3, False, seed=1))
-    _assert_bits_equal(fm, pm)
-    _assert_bits_equal(fs, ps)
+    _assert_bits_equal(fm, pm, dev)
+    _assert_bits_equal(fs, ps, dev)
 
 
 def test_fused_chain_at_fashion_scale_and_the_query_after_it():
@@ -83,14 +108,20 @@ def test_fused_chain_at_fashion_scale_and_the_query_after_it():
     dev = MZIMeshLayer(784, 64, device_config("mzi-default"), seed=1)
     knobs = _knobs(dev, 2, False, seed=2)
     (fm, fs, _), (pm, ps, _) = _both(dev, knobs)
-    _assert_bits_equal(fm, pm)
-    _assert_bits_equal(fs, ps)
+    _assert_bits_equal(fm, pm, dev)
+    _assert_bits_equal(fs, ps, dev)
+    same = torch.equal(fm, pm) and torch.equal(fs, ps)
     x = torch.randn(4, 784, generator=torch.Generator().manual_seed(3))
     ys = []
     for fuse_chain in (True, False):           # same build and readout kernels for both
         dev.fused, dev.fuse_chain = True, fuse_chain
         ys.append(dev.query(dev.program(knobs), x, torch.Generator().manual_seed(4)))
-    assert torch.equal(ys[0], ys[1])
+    if same:                                   # the same phases: the same readout, bit for bit
+        assert torch.equal(ys[0], ys[1])
+    else:   # a few DAC codes apart: a few outputs move, by up to an output-ADC code (8 bits)
+        diff = (ys[0] - ys[1]).abs()
+        assert float((diff > 0).float().mean()) <= 0.01
+        assert float(diff.max()) <= 0.01 * float(ys[1].abs().max())
 
 
 def test_fusable_chain_rules():
