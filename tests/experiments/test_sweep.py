@@ -409,7 +409,7 @@ def test_a_killed_worker_fails_only_its_run_and_the_rerun_matches_a_clean_sweep(
     assert ckpt.is_file()                                  # its last checkpoint is kept
     again = run_sweep(path, workers=1, echo=lambda s: None)
     assert [r["status"] for r in again] == ["ok", "ok"]
-    clean = sweep_file(tmp_path, axes, epochs=epochs, name="clean.toml")
+    clean = sweep_file(tmp_path, axes, epochs=3, name="clean.toml")
     run_sweep(clean, out=str(tmp_path / "clean"), workers=1, echo=lambda s: None)
     assert _histories(tmp_path / "out") == _histories(tmp_path / "clean")
 
