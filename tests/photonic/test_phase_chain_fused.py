@@ -53,13 +53,12 @@ def _both(dev, knobs):
 
 def _dac_step(dev) -> float:
     """The largest phase change of one DAC code (rad): at full scale,
-    γ(V_max² − (V_max − ΔV)²) with γ = π/V_π² and ΔV = V_max/(2^b − 1); 0 without a DAC."""
+    γ(V_max² − (V_max − ΔV)²), the DAC's own γ and code step ΔV; 0 without a DAC."""
     dacs = [e for e in dev.config.effects if isinstance(e, ThermoOpticDAC)]
     if not dacs:
         return 0.0
     e = dacs[0]
-    dv = e.v_max_v / (2 ** e.bits - 1)
-    return math.pi * (e.v_max_v ** 2 - (e.v_max_v - dv) ** 2) / e.v_pi_v ** 2
+    return e.gamma_rad_per_v2 * (e.v_max_v ** 2 - (e.v_max_v - e.step_v) ** 2)
 
 
 def _assert_bits_equal(a, b, dev=None):
