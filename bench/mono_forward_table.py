@@ -74,12 +74,12 @@ def theta_lr(lr_weight: float, widths_in) -> float:
     return lr_weight * sum(math.sqrt(n) for n in widths_in) / len(widths_in) / 2
 
 
-def widened(knobs: dict, m: float) -> dict:
+def widened(knobs: dict, m: float, g_min: float) -> dict:
     """The same weights on an ``m``× wider weight range: tile scale w_max × m and every
-    conductance pulled toward g_min by 1/m, so W = w_max·(G⁺ − G⁻)/(g_max − g_min) is unchanged
-    and a weight can now reach ±m·w_max (:mod:`hwsim.crossbar.mapping`)."""
+    conductance pulled toward ``g_min`` (µS, the device's lowest conductance) by 1/m, so
+    W = w_max·(G⁺ − G⁻)/(g_max − g_min) is unchanged and a weight can now reach ±m·w_max
+    (:mod:`hwsim.crossbar.mapping`)."""
     g, scale = knobs["conductances"], knobs["tile_scale"]
-    g_min = float(g.min())          # every pair has one side at g_min at the mapped start
     return {"conductances": g_min + (g - g_min) / m, "tile_scale": scale * m}
 
 
@@ -90,7 +90,8 @@ def train_one(name, values, model, preset, data, epochs, batch, seed, weight_ran
     devs = build_devices(device_config(preset), registry.device_layout(name, settings, model), seed)
     knobs = registry.initial_knobs(name, settings, model, devs, seed)
     if weight_range != 1.0:
-        knobs = [widened(k, weight_range) for k in knobs]
+        knobs = [widened(k, weight_range, d.knob_spec["conductances"].low)
+                 for k, d in zip(knobs, devs)]
     tr = registry.build(name, settings, model, devs, 10, seed=seed, trace=Trace(),
                         initial_knobs=knobs)
     (xt, yt), (xv, yv), (xs, ys) = data

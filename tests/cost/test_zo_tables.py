@@ -51,9 +51,9 @@ def test_mono_forward_wider_weight_range_keeps_the_start_and_widens_the_bound():
     s = registry.settings_for("mf-ad", {})
     devs = build_devices(device_config("crossbar-ideal"), registry.device_layout("mf-ad", s, model), 0)
     for d, k in zip(devs, registry.initial_knobs("mf-ad", s, model, devs, 0)):
-        wide = mod.widened(k, 4.0)
-        assert torch.equal(d.digital_twin(wide), d.digital_twin(k))
         spec = d.knob_spec["conductances"]
+        wide = mod.widened(k, 4.0, spec.low)
+        assert torch.equal(d.digital_twin(wide), d.digital_twin(k))
         top = dict(wide, conductances=torch.stack([torch.full_like(wide["conductances"][0], spec.high),
                                                    torch.full_like(wide["conductances"][1], spec.low)]))
         bound = float(d.digital_twin(k).abs().max())
