@@ -114,11 +114,14 @@ epochs the screened rule validated 0.960 (one start: 0.725 / 0.913 / 0.975 / 1.0
 reference only makes the "within 2 points" rows harder. A Haar start with restarts validates below the uniform one (digital model, K = 4
 screened at epoch 15, seeds 3 / 0 / 1: 0.938 / 0.875 / 0.950 against 0.988 / 0.875 / 0.975).
 
-Where ring stands (``bench/results/pai2023_full``, 3 seeds, test points): insitu-bp 0.94 / 0.90
-/ 0.98 (mean 0.940, at the target) and ficonn-spsa 0.96 / 0.89 / 0.98 (0.943); the digital model
-0.95 / 0.78 / 0.98 (0.903): on seed 1 its screening (K = 4 at a tenth of the run, the setting it
-validated best with) kept a stalled start, so the "within 2 points of the digital model" rows
-read +12 / +11 points on that seed. Before the restarts ran to the end and insitu-bp trained
+Where it stands (``bench/results/pai2023_full``, 3 seeds, test points): ring insitu-bp 0.94 /
+0.90 / 0.98 (mean 0.940, at the target), ficonn-spsa 0.96 / 0.89 / 0.98 (0.943), the digital
+model 0.95 / 0.91 / 0.98 (0.947); moons insitu-bp 0.96 / 0.90 / 0.96 (0.940), ficonn-spsa 0.96 /
+0.90 / 0.94 (0.933, one test point under the line), the digital model 0.98 / 0.92 / 0.92
+(0.940): every "within 2 points of the digital model" row inside. With its earlier restart rule
+(K = 4 screened at a tenth of the run) the digital model kept a stalled start on ring seed 1
+(0.95 / 0.78 / 0.98, mean 0.903), and those rows read +12 / +11 points on that seed
+(``bench/results/pai2023_full_screened_digital.txt``). Before the restarts ran to the end and insitu-bp trained
 300 epochs, the learning starts of insitu-bp fit 0.89–0.94 of the training points where the
 digital model's fit 0.93–0.96 (``bench/pai2023_ring_starts.py``: training accuracy per start,
 seeds 0 / 1 / 2 — digital model 0.940 0.930 0.947 0.942 0.678 0.928 / 0.733 0.752 0.795 0.928

@@ -74,3 +74,40 @@ def test_global_features_are_one_mean_and_std(monkeypatch):
     assert abs(float(xt.mean())) < 1e-6 and float(xt.std()) == pytest.approx(1.0, rel=1e-6)
     with pytest.raises(ValueError, match="features = 'pixel'; allowed: per-pixel, global"):
         mod.split(6, 2, 3, 0, features="pixel")
+
+
+def test_free_mlp_control_inits_as_the_reference_and_trains_greedily(monkeypatch):
+    """bench/mono_forward_free_mlp.py: weights and projections U(±1/√n_in), biases 0; while
+    layer 2 trains, layer 1 is frozen; the local head of the last layer predicts."""
+    import torch
+    mod = _load("mono_forward_free_mlp")
+    layers = mod.init_network([784, 50, 30], 10, torch.Generator().manual_seed(0))
+    assert [tuple(p["W"].shape) for p in layers] == [(50, 784), (30, 50)]
+    assert [tuple(p["M"].shape) for p in layers] == [(10, 50), (10, 30)]
+    for p, n_in in zip(layers, (784, 50)):
+        assert float(p["W"].abs().max()) <= 1 / math.sqrt(n_in)
+        assert float(p["W"].abs().max()) > 0.9 / math.sqrt(n_in)
+        assert float(p["b"].abs().max()) == 0.0
+        assert float(p["M"].abs().max()) <= 1 / math.sqrt(p["M"].shape[1])
+
+    # a separable toy task through the bench's split: the class moves 10 of the 784 pixels
+    g = torch.Generator().manual_seed(1)
+    y = torch.arange(300) % 2
+    x = 0.3 * torch.randn(300, 784, generator=g)
+    x[:, :10] += (2.0 * y - 1.0)[:, None]
+    monkeypatch.setattr(mod, "split", lambda n_tr, n_va, n_te, seed, features: (
+        (x[:200], y[:200]), (x[200:250], y[200:250]), (x[250:], y[250:])))
+    optimised = []
+    real_adam = torch.optim.Adam
+
+    def spy(params, **kw):
+        params = list(params)
+        optimised.append([p.shape for p in params])
+        return real_adam(params, **kw)
+    monkeypatch.setattr(mod.torch.optim, "Adam", spy)
+    h = mod.train_seed(0, [20, 20], epochs=3, batch=32, lr=3e-3, features="per-pixel",
+                       n_train=200, n_val=50, n_test=50)
+    assert [r[0] for r in h] == [1, 1, 1, 2, 2, 2]         # 3 epochs per layer, in order
+    # greedy: one optimiser per layer over that layer's (W, b, M) only
+    assert optimised == [[(20, 784), (20,), (10, 20)], [(20, 20), (20,), (10, 20)]]
+    assert h[-1][2] > 0.9                                  # the last layer's head predicts
