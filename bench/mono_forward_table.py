@@ -25,7 +25,9 @@ How the settings map here (and what differs, stated in the printed table):
   one θ rate is used for both layers (√n_in averaged over them), the heads and biases take η.
   Unlike a free MLP, a weight cannot leave [−w_max, w_max] (the conductance range);
   ``--weight-range M`` keeps the same initial weights on an M× wider range (θ rates ÷ M), to
-  measure what that bound costs.
+  measure what that bound costs. The reported MF-AD row uses ``--weight-range 4``: it validates
+  higher than 1 on every seed (``bench/results/mono_forward_full_mf12_wr4.txt``), and a free MLP
+  clipped to ±1/√n_in loses what the twin loses (``bench/mono_forward_free_mlp.py``).
 * Weight decay (BP's 2.7e-5 AdamW) and early stopping are not modelled: both run a fixed number of
   epochs; BP's test accuracy is reported at the last epoch and at the epoch of best validation
   accuracy (their checkpoint rule). MF's early stopping (patience 10 of 12 epochs) rarely acts.
