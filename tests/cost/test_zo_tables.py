@@ -111,3 +111,30 @@ def test_free_mlp_control_inits_as_the_reference_and_trains_greedily(monkeypatch
     # greedy: one optimiser per layer over that layer's (W, b, M) only
     assert optimised == [[(20, 784), (20,), (10, 20)], [(20, 20), (20,), (10, 20)]]
     assert h[-1][2] > 0.9                                  # the last layer's head predicts
+
+
+def test_equal_accuracy_reads_the_first_checkpoint_at_the_target(tmp_path, capsys):
+    """bench/equal_accuracy.py: the cost at the first checkpoint whose test accuracy reaches the
+    target (no interpolation); a seed that never reaches it is counted as not reached."""
+    mod = _load("equal_accuracy")
+
+    def run(points, final):
+        return {"test": final, "curve": [{"test": t, "vectors": v, "settings": v / 10,
+                                          "energy": v / 1000} for v, t in points]}
+    table = {"rows": {"a": [run([(0, .1), (100, .32), (200, .5)], .5),
+                            run([(0, .1), (300, .35), (400, .6)], .6)],
+                      "b": [run([(0, .1), (1000, .2)], .2), run([(0, .1), (900, .4)], .4)]}}
+    f = tmp_path / "r.json"
+    f.write_text(json.dumps({"tables": {"net/preset": table}}))
+    c = mod.cost_to(table["rows"]["a"], 0.3)
+    assert c["reached"] == 2 and c["vectors"] == (200.0, 100.0, 300.0)
+    assert mod.cost_to(table["rows"]["b"], 0.3)["reached"] == 1
+    mod.main([str(f), "--target-row", "b"])          # target = mean(0.2, 0.4) = 0.3
+    out = capsys.readouterr().out
+    assert "= 0.3000" in out
+    assert any(line.startswith("a ") and "2 of 2" in line and "200 [100–300]" in line
+               for line in out.splitlines())
+    with pytest.raises(SystemExit, match="--target-row 'c': not in the files; allowed: a, b"):
+        mod.main([str(f), "--target-row", "c"])
+    with pytest.raises(SystemExit, match="allowed: an accuracy in"):
+        mod.main([str(f), "--target", "2"])
