@@ -46,7 +46,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from bench.fashion_algorithms import split  # noqa: E402
-from bench.mono_forward_table import MF_LR, PUBLISHED_MF, mean_sd  # noqa: E402
+from bench.mono_forward_table import MF_LR, PUBLISHED_MF, add_data_args, mean_sd  # noqa: E402
 
 
 def uniform(shape, bound: float, gen: torch.Generator) -> torch.Tensor:
@@ -86,7 +86,6 @@ def train_seed(seed: int, hidden, epochs: int, batch: int, lr: float, features: 
     ``weight_bound`` B > 0 clips every weight to ±B/√n_in after each step: the crossbar twin's
     conductance range at B = 1 (its tile scale is the start's largest |W| ≈ 1/√n_in), so the
     bound's cost is measured without any other difference of the twin."""
-    torch.manual_seed(seed)
     (xt, yt), (xv, yv), (xs, ys) = split(n_train, n_val, n_test, seed, features=features)
     gen = torch.Generator().manual_seed(1000 + seed)
     layers = init_network([xt.shape[1], *hidden], 10, gen)
@@ -94,6 +93,7 @@ def train_seed(seed: int, hidden, epochs: int, batch: int, lr: float, features: 
     for i, p in enumerate(layers):
         params = [p[k].requires_grad_(True) for k in ("W", "b", "M")]
         opt = torch.optim.Adam(params, lr=lr, weight_decay=0.0)
+        lim = weight_bound / math.sqrt(p["W"].shape[1])
         for _ in range(epochs):
             order = torch.randperm(xt.shape[0], generator=gen)
             for s in range(0, xt.shape[0], batch):
@@ -107,7 +107,6 @@ def train_seed(seed: int, hidden, epochs: int, batch: int, lr: float, features: 
                 opt.step()
                 if weight_bound > 0:
                     with torch.no_grad():
-                        lim = weight_bound / math.sqrt(p["W"].shape[1])
                         p["W"].clamp_(-lim, lim)
             # the prediction of the network so far: its last trained layer's head
             trained = layers[:i + 1]
@@ -125,10 +124,7 @@ def main(argv=None) -> None:
     ap.add_argument("--hidden", type=int, nargs="+", default=[1000, 1000])
     ap.add_argument("--epochs-per-layer", type=int, default=12)
     ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--features", choices=["per-pixel", "global"], default="per-pixel")
-    ap.add_argument("--n-train", type=int, default=54000)
-    ap.add_argument("--n-val", type=int, default=6000)
-    ap.add_argument("--n-test", type=int, default=10000)
+    add_data_args(ap)                  # the table's split and features
     ap.add_argument("--weight-bound", type=float, default=0.0,
                     help="clip weights to ±B/√n_in after every step (1: the crossbar twin's "
                          "range); 0: free")

@@ -85,6 +85,18 @@ def widened(knobs: dict, m: float, g_min: float) -> dict:
     return {"conductances": g_min + (g - g_min) / m, "tile_scale": scale * m}
 
 
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    """The published split (54,000 / 6,000 of the official training set, the 10,000 test images)
+    and the feature scaling, as flags: every Mono-Forward bench (this table, its free-MLP control
+    ``bench/mono_forward_free_mlp.py``) reads the same data through them."""
+    p.add_argument("--n-train", type=int, default=54000)
+    p.add_argument("--n-val", type=int, default=6000)
+    p.add_argument("--n-test", type=int, default=10000)
+    p.add_argument("--features", choices=["per-pixel", "global"], default="per-pixel",
+                   help="z-score per pixel (default) or by one global mean and std, as the "
+                        "reference's loader")
+
+
 def train_one(name, values, model, preset, data, epochs, batch, seed, weight_range=1.0):
     """Train ``name`` with per-epoch validation and test accuracy; returns the history.
     ``weight_range``: the twin's weight bound as a multiple of the start's (:func:`widened`)."""
@@ -121,15 +133,10 @@ def main(argv=None) -> None:
     p.add_argument("--mf-epochs", type=int, default=12, help="MF epochs per layer (greedy)")
     p.add_argument("--bp-epochs", type=int, default=12)
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--n-train", type=int, default=54000)
-    p.add_argument("--n-val", type=int, default=6000)
-    p.add_argument("--n-test", type=int, default=10000)
+    add_data_args(p)
     p.add_argument("--weight-range", type=float, default=1.0,
                    help="the twin's weight bound as a multiple of the start's max |W| per tile "
                         "(same initial weights; θ rates divided by it)")
-    p.add_argument("--features", choices=["per-pixel", "global"], default="per-pixel",
-                   help="z-score per pixel (default) or by one global mean and std, as the "
-                        "reference's loader")
     p.add_argument("--out", default="", help="append one JSON line per (seed, algorithm) run")
     p.add_argument("--table", nargs="+", default=[], help="print the table from --out files")
     a = p.parse_args(argv)
