@@ -16,9 +16,13 @@ The protocol, as their code defines it (``Przemyslaw11/BeyondBackpropagation``
 ``src/architectures/mf_mlp.py`` and ``src/algorithms/mf.py`` at commits da873e3 / 869d7b0;
 re-implemented here from its description, not copied):
 
-* MLP 784-1000-1000, ReLU, biases; weights U(−1/√n_in, 1/√n_in) (kaiming_uniform, a = √5),
-  biases 0; one projection matrix M_i (10 × n_i, no bias) per hidden activation a_i, U(−1/√n_i,
-  1/√n_i); the local loss CE(a_i M_iᵀ, y);
+* MLP 784-1000-1000, ReLU, biases 0; weights U(−√6/√n_in, √6/√n_in): their layers call
+  ``kaiming_uniform_(w, a=√5, nonlinearity="relu")``, and torch's gain for "relu" is √2 whatever
+  ``a`` is (``torch.nn.init.calculate_gain``), so the bound is √2·√(3/n_in) = √6/√n_in — 2.45×
+  torch's ``nn.Linear`` default U(±1/√n_in), which ``--weight-init linear-default`` keeps as a
+  labelled option (this control's first runs used it); one projection matrix M_i (10 × n_i, no
+  bias) per hidden activation a_i, U(−1/√n_i, 1/√n_i) (``kaiming_uniform_(a=√5)``, leaky-ReLU
+  gain); the local loss CE(a_i M_iᵀ, y);
 * greedy: layer i's (W_i, b_i, M_i) trained together by one Adam (lr 3.873086e-4, weight decay 0)
   for 12 epochs while earlier layers are frozen, then the next layer (their M_0 on the raw input
   is trained first as well; it does not enter the prediction, so it is skipped here);
@@ -53,11 +57,18 @@ def uniform(shape, bound: float, gen: torch.Generator) -> torch.Tensor:
     return (2 * torch.rand(*shape, generator=gen) - 1) * bound
 
 
-def init_network(widths, n_classes: int, gen: torch.Generator):
-    """[(W (n_out, n_in), b (n_out,), M (C, n_out))] per hidden layer, the reference's init."""
+# Weight bound × √n_in per init rule: the reference's He-uniform (gain √2 → √6) and torch's
+# nn.Linear default (kaiming_uniform, a = √5, leaky-ReLU gain √(1/3) → 1).
+WEIGHT_INITS = {"reference": math.sqrt(6.0), "linear-default": 1.0}
+
+
+def init_network(widths, n_classes: int, gen: torch.Generator, weight_init: str = "reference"):
+    """[(W (n_out, n_in), b (n_out,), M (C, n_out))] per hidden layer: W U(±g/√n_in) with g from
+    ``WEIGHT_INITS``, b = 0, M U(±1/√n_out)."""
+    g = WEIGHT_INITS[weight_init]
     layers = []
     for n_in, n_out in zip(widths[:-1], widths[1:]):
-        layers.append({"W": uniform((n_out, n_in), 1 / math.sqrt(n_in), gen),
+        layers.append({"W": uniform((n_out, n_in), g / math.sqrt(n_in), gen),
                        "b": torch.zeros(n_out),
                        "M": uniform((n_classes, n_out), 1 / math.sqrt(n_out), gen)})
     return layers
@@ -81,14 +92,15 @@ def accuracy(layers, x, y, chunk: int = 2000) -> float:
 
 
 def train_seed(seed: int, hidden, epochs: int, batch: int, lr: float, features: str,
-               n_train: int, n_val: int, n_test: int, weight_bound: float = 0.0):
+               n_train: int, n_val: int, n_test: int, weight_bound: float = 0.0,
+               weight_init: str = "reference"):
     """Greedy MF on a free MLP; returns per-epoch (layer, val accuracy, test accuracy).
     ``weight_bound`` B > 0 clips every weight to ±B/√n_in after each step: the crossbar twin's
     conductance range at B = 1 (its tile scale is the start's largest |W| ≈ 1/√n_in), so the
     bound's cost is measured without any other difference of the twin."""
     (xt, yt), (xv, yv), (xs, ys) = split(n_train, n_val, n_test, seed, features=features)
     gen = torch.Generator().manual_seed(1000 + seed)
-    layers = init_network([xt.shape[1], *hidden], 10, gen)
+    layers = init_network([xt.shape[1], *hidden], 10, gen, weight_init)
     history = []
     for i, p in enumerate(layers):
         params = [p[k].requires_grad_(True) for k in ("W", "b", "M")]
@@ -128,25 +140,28 @@ def main(argv=None) -> None:
     ap.add_argument("--weight-bound", type=float, default=0.0,
                     help="clip weights to ±B/√n_in after every step (1: the crossbar twin's "
                          "range); 0: free")
+    ap.add_argument("--weight-init", choices=sorted(WEIGHT_INITS), default="reference",
+                    help="reference: U(±√6/√n_in), the reference code's kaiming_uniform with "
+                         "nonlinearity='relu'; linear-default: U(±1/√n_in), torch's nn.Linear")
     ap.add_argument("--out", default="", help="append one JSON line per seed")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     last, best = [], []
     for seed in a.seeds:
         h = train_seed(seed, a.hidden, a.epochs_per_layer, a.batch_size, MF_LR, a.features,
-                       a.n_train, a.n_val, a.n_test, a.weight_bound)
+                       a.n_train, a.n_val, a.n_test, a.weight_bound, a.weight_init)
         final = [r for r in h if r[0] == len(a.hidden)]
         last.append(final[-1][2])
         best.append(max(final, key=lambda r: r[1])[2])
         if a.out:
             with open(a.out, "a") as f:
                 f.write(json.dumps({"seed": seed, "features": a.features, "hidden": a.hidden,
-                                    "weight_bound": a.weight_bound,
+                                    "weight_bound": a.weight_bound, "weight_init": a.weight_init,
                                     "epochs_per_layer": a.epochs_per_layer, "history": h}) + "\n")
     m, sd = mean_sd(last)
     mb, sdb = mean_sd(best)
     print(f"free MLP 784-{'-'.join(map(str, a.hidden))}, MF greedy {a.epochs_per_layer}/layer, "
-          f"features {a.features}, weight bound {a.weight_bound or 'none'}, seeds {a.seeds}: test {100 * m:.2f} ± {100 * sd:.2f} % (last), "
+          f"features {a.features}, init {a.weight_init}, weight bound {a.weight_bound or 'none'}, seeds {a.seeds}: test {100 * m:.2f} ± {100 * sd:.2f} % (last), "
           f"{100 * mb:.2f} ± {100 * sdb:.2f} % (best val); published "
           f"{100 * PUBLISHED_MF[0]:.1f}–{100 * PUBLISHED_MF[1]:.1f} %")
 

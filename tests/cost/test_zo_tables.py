@@ -77,18 +77,25 @@ def test_global_features_are_one_mean_and_std(monkeypatch):
 
 
 def test_free_mlp_control_inits_as_the_reference_and_trains_greedily(monkeypatch):
-    """bench/mono_forward_free_mlp.py: weights and projections U(±1/√n_in), biases 0; while
-    layer 2 trains, layer 1 is frozen; the local head of the last layer predicts."""
+    """bench/mono_forward_free_mlp.py: weights U(±√6/√n_in) as the reference's
+    kaiming_uniform(a=√5, nonlinearity="relu") draws them (torch ignores a for "relu": gain √2),
+    U(±1/√n_in) under the labelled option; projections U(±1/√n), biases 0; while layer 2 trains,
+    layer 1 is frozen; the local head of the last layer predicts."""
     import torch
     mod = _load("mono_forward_free_mlp")
-    layers = mod.init_network([784, 50, 30], 10, torch.Generator().manual_seed(0))
-    assert [tuple(p["W"].shape) for p in layers] == [(50, 784), (30, 50)]
-    assert [tuple(p["M"].shape) for p in layers] == [(10, 50), (10, 30)]
-    for p, n_in in zip(layers, (784, 50)):
-        assert float(p["W"].abs().max()) <= 1 / math.sqrt(n_in)
-        assert float(p["W"].abs().max()) > 0.9 / math.sqrt(n_in)
-        assert float(p["b"].abs().max()) == 0.0
-        assert float(p["M"].abs().max()) <= 1 / math.sqrt(p["M"].shape[1])
+    ref = torch.empty(1000, 784)
+    torch.nn.init.kaiming_uniform_(ref, a=math.sqrt(5), nonlinearity="relu")
+    assert float(ref.abs().max()) == pytest.approx(mod.WEIGHT_INITS["reference"] / math.sqrt(784),
+                                                   rel=1e-3)
+    for rule, g in (("reference", math.sqrt(6.0)), ("linear-default", 1.0)):
+        layers = mod.init_network([784, 50, 30], 10, torch.Generator().manual_seed(0), rule)
+        assert [tuple(p["W"].shape) for p in layers] == [(50, 784), (30, 50)]
+        assert [tuple(p["M"].shape) for p in layers] == [(10, 50), (10, 30)]
+        for p, n_in in zip(layers, (784, 50)):
+            assert float(p["W"].abs().max()) <= g / math.sqrt(n_in)
+            assert float(p["W"].abs().max()) > 0.9 * g / math.sqrt(n_in)
+            assert float(p["b"].abs().max()) == 0.0
+            assert float(p["M"].abs().max()) <= 1 / math.sqrt(p["M"].shape[1])
 
     # a separable toy task through the bench's split: the class moves 10 of the 784 pixels
     g = torch.Generator().manual_seed(1)
