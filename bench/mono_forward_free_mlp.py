@@ -50,16 +50,12 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from bench.fashion_algorithms import split  # noqa: E402
-from bench.mono_forward_table import MF_LR, PUBLISHED_MF, add_data_args, mean_sd  # noqa: E402
+from bench.mono_forward_table import (  # noqa: E402
+    MF_LR, PUBLISHED_MF, WEIGHT_INITS, add_data_args, mean_sd)
 
 
 def uniform(shape, bound: float, gen: torch.Generator) -> torch.Tensor:
     return (2 * torch.rand(*shape, generator=gen) - 1) * bound
-
-
-# Weight bound × √n_in per init rule: the reference's He-uniform (gain √2 → √6) and torch's
-# nn.Linear default (kaiming_uniform, a = √5, leaky-ReLU gain √(1/3) → 1).
-WEIGHT_INITS = {"reference": math.sqrt(6.0), "linear-default": 1.0}
 
 
 def init_network(widths, n_classes: int, gen: torch.Generator, weight_init: str = "reference"):

@@ -76,6 +76,21 @@ def theta_lr(lr_weight: float, widths_in) -> float:
     return lr_weight * sum(math.sqrt(n) for n in widths_in) / len(widths_in) / 2
 
 
+# The reference's init of a hidden layer's weights, as bound × √n_in of U(±bound): its layers call
+# kaiming_uniform_(w, a=√5, nonlinearity="relu"), and torch's gain for "relu" is √2 whatever ``a``
+# is (torch.nn.init.calculate_gain), so U(±√2·√(3/n_in)) = U(±√6/√n_in) (src/architectures/
+# mf_mlp.py of Przemyslaw11/BeyondBackpropagation); "linear-default" is torch's nn.Linear start,
+# U(±1/√n_in) (kaiming_uniform, a = √5, leaky-ReLU gain √(1/3)), which the registry's
+# ``initial_knobs`` draws and this table's first runs used.
+WEIGHT_INITS = {"reference": math.sqrt(6.0), "linear-default": 1.0}
+
+
+def rescaled(knobs: dict, g: float) -> dict:
+    """Every weight × ``g`` with the same conductances: tile scale w_max × g, so the start is the
+    registry's U(±1/√n_in) draw scaled to U(±g/√n_in) and the range scales with it."""
+    return {"conductances": knobs["conductances"], "tile_scale": knobs["tile_scale"] * g}
+
+
 def widened(knobs: dict, m: float, g_min: float) -> dict:
     """The same weights on an ``m``× wider weight range: tile scale w_max × m and every
     conductance pulled toward ``g_min`` (µS, the device's lowest conductance) by 1/m, so
@@ -97,12 +112,16 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
                         "reference's loader")
 
 
-def train_one(name, values, model, preset, data, epochs, batch, seed, weight_range=1.0):
+def train_one(name, values, model, preset, data, epochs, batch, seed, weight_range=1.0,
+              weight_init="linear-default"):
     """Train ``name`` with per-epoch validation and test accuracy; returns the history.
-    ``weight_range``: the twin's weight bound as a multiple of the start's (:func:`widened`)."""
+    ``weight_range``: the twin's weight bound as a multiple of the start's (:func:`widened`);
+    ``weight_init``: the start's scale (:data:`WEIGHT_INITS`, :func:`rescaled`)."""
     settings = registry.settings_for(name, values)
     devs = build_devices(device_config(preset), registry.device_layout(name, settings, model), seed)
     knobs = registry.initial_knobs(name, settings, model, devs, seed)
+    if weight_init != "linear-default":
+        knobs = [rescaled(k, WEIGHT_INITS[weight_init]) for k in knobs]
     if weight_range != 1.0:
         knobs = [widened(k, weight_range, d.knob_spec["conductances"].low)
                  for k, d in zip(knobs, devs)]
@@ -137,6 +156,10 @@ def main(argv=None) -> None:
     p.add_argument("--weight-range", type=float, default=1.0,
                    help="the twin's weight bound as a multiple of the start's max |W| per tile "
                         "(same initial weights; θ rates divided by it)")
+    p.add_argument("--weight-init", choices=sorted(WEIGHT_INITS), default="linear-default",
+                   help="the start: linear-default U(±1/√n_in) (the registry's draw) or reference "
+                        "U(±√6/√n_in) (the reference code's kaiming_uniform with "
+                        "nonlinearity='relu'); θ rates divided by the scale")
     p.add_argument("--out", default="", help="append one JSON line per (seed, algorithm) run")
     p.add_argument("--table", nargs="+", default=[], help="print the table from --out files")
     a = p.parse_args(argv)
@@ -144,9 +167,10 @@ def main(argv=None) -> None:
     model = model_from_config((784,), hidden=a.hidden)
     widths_in = [784, *a.hidden[:-1]]
     m = a.weight_range
-    plan = {"mf-ad": ({"knob_lr_range_units": theta_lr(MF_LR, widths_in) / m, "head_lr": MF_LR,
-                       "schedule": "greedy"}, a.mf_epochs),
-            "bp": ({"knob_lr_range_units": theta_lr(BP_LR, widths_in) / m, "head_lr": BP_LR},
+    g = WEIGHT_INITS[a.weight_init]     # the range is g·m× the registry start's: θ steps ÷ g·m
+    plan = {"mf-ad": ({"knob_lr_range_units": theta_lr(MF_LR, widths_in) / (g * m),
+                       "head_lr": MF_LR, "schedule": "greedy"}, a.mf_epochs),
+            "bp": ({"knob_lr_range_units": theta_lr(BP_LR, widths_in) / (g * m), "head_lr": BP_LR},
                    a.bp_epochs)}
     if a.table:
         records = [json.loads(line) for f in a.table for line in Path(f).read_text().splitlines()
@@ -160,7 +184,8 @@ def main(argv=None) -> None:
         for name in a.algorithms:
             values, epochs = plan[name]
             t0 = time.perf_counter()
-            h = train_one(name, values, model, a.preset, data, epochs, a.batch_size, seed, m)
+            h = train_one(name, values, model, a.preset, data, epochs, a.batch_size, seed, m,
+                          a.weight_init)
             val, test = h["val_accuracy"], h["test_accuracy"]
             for e, (v, t) in enumerate(zip(val, test)):
                 stage = int(h["train_layers"][e]) if "train_layers" in h else 0
@@ -170,7 +195,7 @@ def main(argv=None) -> None:
                    "test": list(test), "lr_theta": values["knob_lr_range_units"],
                    "head_lr": values["head_lr"], "preset": a.preset, "hidden": a.hidden,
                    "split": [a.n_train, a.n_val, a.n_test], "batch": a.batch_size,
-                   "weight_range": m, "features": a.features,
+                   "weight_range": m, "weight_init": a.weight_init, "features": a.features,
                    "cpu_s": round(time.process_time(), 1), "wall_s": round(time.perf_counter() - t0, 1)}
             records.append(rec)
             if a.out:
