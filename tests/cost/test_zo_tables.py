@@ -58,6 +58,11 @@ def test_mono_forward_wider_weight_range_keeps_the_start_and_widens_the_bound():
                                                    torch.full_like(wide["conductances"][1], spec.low)]))
         bound = float(d.digital_twin(k).abs().max())
         assert float(d.digital_twin(top).abs().max()) == pytest.approx(4 * bound, rel=1e-5)
+        # --weight-init reference: the registry's draw × √6 (U(±√6/√n_in)), range scaled alike
+        g = mod.WEIGHT_INITS["reference"]
+        assert g == pytest.approx(math.sqrt(6.0))
+        assert torch.allclose(d.digital_twin(mod.rescaled(k, g)), g * d.digital_twin(k), rtol=1e-6,
+                              atol=0.0)
 
 
 def test_global_features_are_one_mean_and_std(monkeypatch):
