@@ -94,3 +94,19 @@ def test_the_flow_in_situ_rate_is_a_nested_setting():
     values = bm._knob(bm.TUNED["l2ight-flow"], 0.01)
     assert values == {"insitu_settings": {"lr_rad": 0.01}}
     assert registry.settings_for("l2ight-flow", values).insitu_object().lr_rad == 0.01
+
+
+def test_every_row_runs_and_the_minibatch_calibration_row_takes_its_chosen_levers():
+    """Every row is in the run order; ``local-guess mb-cal`` is local-guess with the global target
+    and the levers chosen in bench/results/calibration_cost_fashion784_choose3.txt (minibatch
+    probes, Broyden updates, every 40 steps), tuned and capped as the other device rows."""
+    from algorithms import registry
+    bm = _bench()
+    assert set(bm.RUN_ORDER) == set(bm.ROWS)
+    name, fixed = bm.ROWS["local-guess mb-cal"]
+    s = registry.settings_for(name, fixed)
+    default = registry.settings_for(name, {})
+    assert (s.target, s.calibrate_probes, s.broyden, s.recalibrate_every) == \
+        ("global", "minibatch", 1.0, 40)
+    assert default.calibrate_probes != "minibatch"           # a labelled row, not the default
+    assert "local-guess mb-cal" in bm.CAP_ROWS and "local-guess mb-cal" in bm.TUNED
