@@ -150,3 +150,44 @@ def test_equal_accuracy_reads_the_first_checkpoint_at_the_target(tmp_path, capsy
         mod.main([str(f), "--target-row", "c"])
     with pytest.raises(SystemExit, match="allowed: an accuracy in"):
         mod.main([str(f), "--target", "2"])
+
+
+def test_reference_run_checks_the_checkout_and_feeds_it_the_published_pipeline(tmp_path, monkeypatch):
+    """bench/mono_forward_reference_run.py: a directory that is not the reference checkout gets one
+    line naming the missing files; a checkout's trainer receives the config's MF settings, a
+    54k/6k-style random split (a tenth held out), batches of 128 and data normalised by their
+    Fashion-MNIST statistics; the accuracy it returns is read as a fraction."""
+    import torch
+    mod = _load("mono_forward_reference_run")
+    with pytest.raises(SystemExit, match=r"missing src/architectures/mf_mlp.py, .*allowed: a "
+                                         r"checkout of Przemyslaw11/BeyondBackpropagation"):
+        mod.check_reference(tmp_path)
+    seen = {}
+
+    class FakeMLP:
+        def __init__(self, *args, **kw):
+            seen["model"] = (args, kw)
+
+    def fake_train(model, train_loader, config, device, adapter, val_loader=None):
+        seen["config"] = config["algorithm_params"]
+        seen["sizes"] = (len(train_loader.dataset), len(val_loader.dataset))
+        seen["batch"] = train_loader.batch_size
+        seen["mean"] = float(train_loader.dataset.dataset.tensors[0].mean())
+
+    def fake_eval(model, loader, device, adapter):
+        return {"eval_accuracy": 87.5}
+    ref = (FakeMLP, fake_train, fake_eval, lambda s: torch.manual_seed(s))
+
+    class DS:
+        x_train = torch.full((200, 784), 0.2860)
+        y_train = torch.zeros(200, dtype=torch.long)
+        x_test = torch.full((20, 784), 0.2860)
+        y_test = torch.zeros(20, dtype=torch.long)
+    monkeypatch.setattr(mod, "load_dataset", lambda name, data_dir: DS)
+    assert mod.run_seed(ref, 51, None) == pytest.approx(0.875)
+    assert seen["sizes"] == (180, 20) and seen["batch"] == 128
+    assert seen["mean"] == pytest.approx(0.0, abs=1e-6)      # (x − 0.2860) / 0.3530
+    assert seen["config"]["lr"] == pytest.approx(3.873086e-4, rel=1e-6)
+    assert seen["config"]["epochs_per_layer"] == 12
+    assert seen["config"]["mf_early_stopping_patience"] == 10
+    assert seen["model"][0] == (784, [1000, 1000], 10)
