@@ -302,7 +302,9 @@ def program_kernel(rounds: int) -> dict:
     the kernel alone on the step's 65 settings of the 784→64 crossbar-default layer, and the
     whole Fashion-MNIST crossbar step (P = 32) with either kernel in the device, interleaved."""
     import numpy as np
-    import hwsim.crossbar.device as xdev
+    # the kernel lives in hwsim.crossbar.kernels; the device looks it up there on every call,
+    # so swapping the module attribute swaps the kernel inside the step
+    import hwsim.crossbar.kernels as xdev
     from tests.hwsim.test_crossbar_fused_program import column_by_column
     new = xdev.program_weights
     rng = np.random.default_rng(0)
