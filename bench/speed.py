@@ -337,7 +337,7 @@ def program_kernel(rounds: int) -> dict:
 def phase_chain(rounds: int) -> dict:
     """The MZI phase-programming chain (DAC → voltage → phase, γ spread, crosstalk, bias) in one
     numba pass (``hwsim.photonic.phase_chain``) against the effect-by-effect torch chain it
-    replaces (bit for bit the same phases, checked here): ``program`` alone on the step's 65
+    replaces (the same phases, checked here with the tests' rule): ``program`` alone on the step's 65
     settings of the 784→64 mzi-default layer, and the whole Fashion-MNIST MZI step (P = 32,
     B = 128) with the chain fused or not, interleaved."""
     gen = torch.Generator().manual_seed(0)
@@ -350,8 +350,12 @@ def phase_chain(rounds: int) -> dict:
             return dev.program(knobs)
         return run
     a, b = program_with(True)().state, program_with(False)().state
-    assert torch.equal(a["mesh"], b["mesh"]) and torch.equal(a["sigma"], b["sigma"]), \
-        "fused phase chain differs from the torch chain"
+    # the tests' rule: bit for bit where this CPU's float32 products round as the fused pass's
+    # ordered sums do, else within 4 ulps but for DAC codes that a 1-ulp difference moved across
+    # their rounding boundary (one code each, ≤ 0.1 % of the phases)
+    from tests.photonic.test_phase_chain_fused import _assert_bits_equal
+    for key in ("mesh", "sigma"):
+        _assert_bits_equal(a[key], b[key], dev)
     step, devs, _ = _step_setup("fashion-mnist", "mzi-default", [64], 128, 32)
 
     def step_with(fuse):

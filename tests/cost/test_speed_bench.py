@@ -20,3 +20,14 @@ def test_program_kernel_comparison_runs_and_restores_the_kernel(monkeypatch):
     assert set(out) == {"program", "crossbar_step"}
     assert all(out[k]["cpu"]["median"] > 0 for k in out)
     assert xk.program_weights is kernel
+
+
+def test_phase_chain_comparison_accepts_what_the_physics_tests_accept(monkeypatch):
+    """The fused-chain figure checks its two chains with the tests' rule (bit for bit, or within a
+    DAC code where one rounding boundary was crossed) and returns both ratios."""
+    mod = load("speed")
+    original = mod._step_setup
+    monkeypatch.setattr(mod, "_step_setup", lambda dataset, preset, hidden, batch, P,
+                        settings_per_call=None: original("digits", preset, [8], 8, 2, settings_per_call))
+    out = mod.phase_chain(1)
+    assert set(out) == {"program", "mzi_step"}
