@@ -110,10 +110,8 @@ ROWS = {
     # minibatch, Broyden updates, a full re-measure every 40 steps); the registry's default
     # (fewest Hadamard rows every 20 steps) is the digits choice and streams 1,024 rows per
     # calibration setting of a 784-input layer
-    "local-guess mb-cal": ("local-guess", {"target": "global",
-                                                           "calibrate_probes": "minibatch",
-                                                           "broyden": 1.0,
-                                                           "recalibrate_every": 40}),
+    "local-guess mb-cal": ("local-guess", {"target": "global", "calibrate_probes": "minibatch",
+                                           "broyden": 1.0, "recalibrate_every": 40}),
     "activity": ("activity", {}),
     "l2ight-flow": ("l2ight-flow", {}),
     "frozen": ("frozen", {}),

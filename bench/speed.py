@@ -304,9 +304,9 @@ def program_kernel(rounds: int) -> dict:
     import numpy as np
     # the kernel lives in hwsim.crossbar.kernels; the device looks it up there on every call,
     # so swapping the module attribute swaps the kernel inside the step
-    import hwsim.crossbar.kernels as xdev
+    import hwsim.crossbar.kernels as xk
     from tests.hwsim.test_crossbar_fused_program import column_by_column
-    new = xdev.program_weights
+    new = xk.program_weights
     rng = np.random.default_rng(0)
     P, n_out, n_in = 65, 64, 784
     g = rng.uniform(0, 25, (P, 2, n_out, n_in)).astype(np.float32)
@@ -320,11 +320,11 @@ def program_kernel(rounds: int) -> dict:
 
     def step_with(kernel):
         def run():
-            xdev.program_weights = kernel
+            xk.program_weights = kernel
             try:
                 step()
             finally:
-                xdev.program_weights = new
+                xk.program_weights = new
         return run
     times = interleaved({"program_new": lambda: new(*args, a),
                          "program_before": lambda: column_by_column(*args, b),
