@@ -7,7 +7,8 @@ the free-MLP control (``bench/mono_forward_free_mlp.py``).
 ``DIR`` is a checkout of github.com/Przemyslaw11/BeyondBackpropagation at commit 869d7b0 (the
 thesis codebase: ``src/architectures/mf_mlp.py``, ``src/algorithms/mf.py``); this script
 imports its ``MF_MLP``, ``train_mf_model`` and ``evaluate_mf_model`` from there and copies none of
-its code. Nothing of it is installed or shipped with this project.
+its code. Nothing of it is installed or shipped with this project. It executes that checkout's
+code: point it only at a checkout you trust.
 
 What this script supplies is only what their experiment runner would (their
 ``configs/mf/fashion_mnist_mlp_2x1000.yaml`` and ``src/data_utils/``):
@@ -22,8 +23,10 @@ What this script supplies is only what their experiment runner would (their
   empty stand-ins: they only log. CPU, one thread; their logs ran on a GPU with torch 2.4, so the
   same seed is not the same run here.
 
-Their logged runs (slurm_logs/mf/MF_FMNIST_MLP_s{2,10,12}-*.out, seeds 43 / 51 / 53): 89.62 /
-89.69 / 89.84 % test accuracy.
+Their logged runs (slurm_logs/mf/MF_FMNIST_MLP_s{2,10,12}-*.out, seeds 43 / 51 / 53, May 2025):
+89.62 / 89.69 / 89.84 % test accuracy. The trainer at 869d7b0 also trains M_0 on the raw input
+first, which those logs do not show; M_0 does not enter the prediction (a_2 M_2ᵀ), it only
+draws from the same random stream before layer 1.
 """
 from __future__ import annotations
 
