@@ -15,7 +15,7 @@ thread, no twin references.
   also has the older device physics and training code.
 * after = this tree: ``forwardlab run --config new.toml --device D --preset P`` (new.toml: [run]
   epochs = 1, batch_size = 128, references = false; [model] hidden = [64]; [data] dataset =
-  "fashion-mnist", data_dir = SUB), then ``forwardlab price RUN.h5``.
+  "fashion-mnist", data_dir = SUB), then ``forwardlab price RUN.h5 --detail`` (every cost part and row).
 * cost model only: the old tree's ``hwsim.cost.price`` (nominal specs) applied to the mean step
   summary stored by each new run, so the same trace is priced by both models.
 
@@ -89,7 +89,7 @@ def after(work: Path, sub: Path, preset: str) -> tuple[str, Path]:
     run_text = _run([sys.executable, "-m", "experiments.cli", "run", "--config", str(cfg),
                      "--device", _device(preset), "--preset", preset, "--out", str(out),
                      "--overwrite", "--quiet"], ROOT, ROOT)
-    price_text = _run([sys.executable, "-m", "experiments.cli", "price", str(out)], ROOT, ROOT)
+    price_text = _run([sys.executable, "-m", "experiments.cli", "price", str(out), "--detail"], ROOT, ROOT)
     # the accuracy table of the run's own output (from its "model" header to the next blank
     # line), then the re-priced report
     lines = run_text.splitlines()
@@ -112,10 +112,27 @@ print(json.dumps({"energy": r.energy_j, "latency": r.latency_s}))
 """
 
 
+def legacy_summary(summary: dict) -> dict:
+    """The summary as the old tree's price reads it: a described layer's kind as
+    ``"<layer>.info.is_mzi"`` (1.0 / 0.0) instead of today's ``"<layer>.info.kind_<kind>" = 1``
+    (:data:`hwsim.trace.KIND_PREFIX`); every other field unchanged. Only mzi and crossbar layers
+    existed then."""
+    from hwsim.trace import KIND_PREFIX
+    out = {}
+    for key, v in summary.items():
+        layer, _, field = key.rpartition(".info.")
+        if layer and field.startswith(KIND_PREFIX):
+            if v:
+                out[f"{layer}.info.is_mzi"] = 1.0 if field[len(KIND_PREFIX):] == "mzi" else 0.0
+            continue
+        out[key] = v
+    return out
+
+
 def old_price(old: Path, results: Path) -> tuple[float, float, str]:
     from experiments.price import mean_summary
     from experiments.results import read_results
-    summary = mean_summary(read_results(results).step_summaries)
+    summary = legacy_summary(mean_summary(read_results(results).step_summaries))
     path = results.with_suffix(".summary.json")
     path.write_text(json.dumps(summary))
     script = old / "old_price.py"
