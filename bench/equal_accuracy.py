@@ -45,6 +45,11 @@ def cost_to(runs: list[dict], target: float) -> dict:
     return out
 
 
+def fmt(v, f) -> str:
+    """'median [min–max]' of a (median, min, max) triple through ``f``; '—' for None."""
+    return "—" if v is None else f"{f(v[0])} [{f(v[1])}–{f(v[2])}]"
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+")
@@ -69,9 +74,6 @@ def main(argv=None) -> None:
           f"{'settings':>26s} {'energy J':>28s}")
     for name, runs in rows.items():
         c = cost_to(runs, target)
-
-        def fmt(v, f):
-            return "—" if v is None else f"{f(v[0])} [{f(v[1])}–{f(v[2])}]"
         print(f"{name:22s} {c['reached']:>3d} of {c['seeds']:<2d} "
               f"{fmt(c['vectors'], lambda x: f'{x:,.0f}'):>34s} "
               f"{fmt(c['settings'], lambda x: f'{x:,.0f}'):>26s} "

@@ -42,18 +42,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from bench.mono_forward_table import mean_sd  # noqa: E402
+from bench.mono_forward_table import LOGGED_MF, MF_LR, logged, mean_sd  # noqa: E402
 from experiments.data import load_dataset  # noqa: E402
 
 #: the files of the reference checkout this script imports (commit 869d7b0)
 REQUIRED = ("src/architectures/mf_mlp.py", "src/algorithms/mf.py", "src/utils/helpers.py")
 #: their config (configs/mf/fashion_mnist_mlp_2x1000.yaml at 869d7b0)
-CONFIG = {"algorithm_params": {"optimizer_type": "Adam", "lr": 0.0003873086262136253,
+CONFIG = {"algorithm_params": {"optimizer_type": "Adam", "lr": MF_LR,
                                "weight_decay": 0.0, "epochs_per_layer": 12, "log_interval": 9999,
                                "mf_early_stopping_enabled": True, "mf_early_stopping_patience": 10,
                                "mf_early_stopping_min_delta": 0.0001}}
 MEAN, STD = 0.2860, 0.3530           # their DATASET_STATS["fashionmnist"]
-LOGGED = {43: 0.8962, 51: 0.8969, 53: 0.8984}
 
 
 def check_reference(root: Path) -> None:
@@ -79,19 +78,24 @@ def import_reference(root: Path):
     return MF_MLP, train_mf_model, evaluate_mf_model, set_seed
 
 
-def run_seed(ref, seed: int, data_dir) -> float:
-    """Test accuracy (fraction) of one reference MF run."""
-    from torch.utils.data import DataLoader, TensorDataset, random_split
+def normalised(ds):
+    """(train, test) TensorDatasets of ``ds`` (pixels in [0, 1]) with their Normalize applied."""
+    from torch.utils.data import TensorDataset
+    return (TensorDataset((ds.x_train - MEAN) / STD, ds.y_train),
+            TensorDataset((ds.x_test - MEAN) / STD, ds.y_test))
+
+
+def run_seed(ref, seed: int, data) -> float:
+    """Test accuracy (fraction) of one reference MF run on ``data`` = :func:`normalised`."""
+    from torch.utils.data import DataLoader, random_split
     MF_MLP, train_mf_model, evaluate_mf_model, set_seed = ref
-    ds = load_dataset("fashion-mnist", data_dir)
+    full, test = data
     set_seed(seed)
-    full = TensorDataset((ds.x_train - MEAN) / STD, ds.y_train)
     n_val = len(full) // 10
     train, val = random_split(full, [len(full) - n_val, n_val],
                               generator=torch.Generator().manual_seed(seed))
     loaders = [DataLoader(train, batch_size=128, shuffle=True),
-               DataLoader(val, batch_size=256), DataLoader(TensorDataset((ds.x_test - MEAN) / STD,
-                                                                         ds.y_test), batch_size=256)]
+               DataLoader(val, batch_size=256), DataLoader(test, batch_size=256)]
     model = MF_MLP(784, [1000, 1000], 10, activation="ReLU", bias=True)
     flat = lambda x: x.view(x.shape[0], -1)  # noqa: E731  (their default input adapter)
     cpu = torch.device("cpu")
@@ -110,17 +114,17 @@ def main(argv=None) -> None:
     check_reference(a.reference)
     torch.set_num_threads(1)
     ref = import_reference(a.reference)
+    data = normalised(load_dataset("fashion-mnist", a.data_dir))   # read once, every seed splits it
     accs = []
     for seed in a.seeds:
         t0 = time.process_time()
-        accs.append(run_seed(ref, seed, a.data_dir))
-        logged = f"; their log {100 * LOGGED[seed]:.2f} %" if seed in LOGGED else ""
+        accs.append(run_seed(ref, seed, data))
+        log = f"; their log {100 * LOGGED_MF[seed]:.2f} %" if seed in LOGGED_MF else ""
         print(f"reference MF seed {seed}: test {100 * accs[-1]:.2f} % "
-              f"({time.process_time() - t0:.0f} s CPU{logged})", flush=True)
+              f"({time.process_time() - t0:.0f} s CPU{log})", flush=True)
     m, sd = mean_sd(accs)
     print(f"reference code, here, seeds {a.seeds}: {100 * m:.2f} ± {100 * sd:.2f} %; their logged "
-          f"runs {100 * mean_sd(list(LOGGED.values()))[0]:.2f} ± "
-          f"{100 * mean_sd(list(LOGGED.values()))[1]:.2f} %")
+          f"runs {logged(LOGGED_MF)}")
 
 
 if __name__ == "__main__":

@@ -152,7 +152,7 @@ def test_equal_accuracy_reads_the_first_checkpoint_at_the_target(tmp_path, capsy
         mod.main([str(f), "--target", "2"])
 
 
-def test_reference_run_checks_the_checkout_and_feeds_it_the_published_pipeline(tmp_path, monkeypatch):
+def test_reference_run_checks_the_checkout_and_feeds_it_the_published_pipeline(tmp_path):
     """bench/mono_forward_reference_run.py: a directory that is not the reference checkout gets one
     line naming the missing files; a checkout's trainer receives the config's MF settings, a
     54k/6k-style random split (a tenth held out), batches of 128 and data normalised by their
@@ -183,8 +183,7 @@ def test_reference_run_checks_the_checkout_and_feeds_it_the_published_pipeline(t
         y_train = torch.zeros(200, dtype=torch.long)
         x_test = torch.full((20, 784), 0.2860)
         y_test = torch.zeros(20, dtype=torch.long)
-    monkeypatch.setattr(mod, "load_dataset", lambda name, data_dir: DS)
-    assert mod.run_seed(ref, 51, None) == pytest.approx(0.875)
+    assert mod.run_seed(ref, 51, mod.normalised(DS)) == pytest.approx(0.875)
     assert seen["sizes"] == (180, 20) and seen["batch"] == 128
     assert seen["mean"] == pytest.approx(0.0, abs=1e-6)      # (x − 0.2860) / 0.3530
     assert seen["config"]["lr"] == pytest.approx(3.873086e-4, rel=1e-6)
