@@ -23,7 +23,7 @@ from hwsim.trace import Trace
 
 from .config import AlgorithmSection, Config, ConfigError, DeviceSection, ModelSection, PDESection
 
-__all__ = ["Blueprint", "Stage", "stage", "stage_settings", "model_for", "build_devices",
+__all__ = ["Blueprint", "Stage", "CapabilityError", "stage", "stage_settings", "model_for", "build_devices",
            "stage_devices", "build_stage", "layer_from_physics", "SHARED_WITH_REFERENCES"]
 
 #: Settings a reference stage (mf-ad, bp, …) takes from the run's algorithm: like-for-like.
@@ -142,6 +142,10 @@ def stage_devices(bp: Blueprint, st: Stage, preset: str | None = None) -> list:
     return build_devices(physics, st.slots, bp.seed)
 
 
+class CapabilityError(ConfigError):
+    """The stage's algorithm, with its settings, needs a capability its devices lack."""
+
+
 def build_stage(bp: Blueprint, st: Stage, n_classes: int, trace: Trace | None,
                 preset: str | None = None, objective=None):
     """The registry trainable of a resolved stage on its network and devices (``preset``: the
@@ -162,5 +166,7 @@ def build_stage(bp: Blueprint, st: Stage, n_classes: int, trace: Trace | None,
     try:
         return registry.build(name, st.settings, st.model, devices, n_classes, seed=bp.seed,
                               trace=trace or Trace(), objective=objective)
-    except ValueError as e:   # e.g. a capability the device does not declare
+    except registry.MissingCapability as e:   # a capability the device does not declare
+        raise CapabilityError(f"algorithm.name = {bp.algorithm.name!r}: {e}") from None
+    except ValueError as e:
         raise ConfigError(f"algorithm.name = {bp.algorithm.name!r}: {e}") from None

@@ -19,13 +19,14 @@ import base64
 import html
 import math
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from .frame import (config_value, cpu_seconds, find_results, frame_from_records,
                     is_gpu_report)
-from .results import RunRecord, priced_rows, read_results
+from .results import RunRecord, priced_rows, read_results, unpriced_rows
 from .si import format_si, unit_of
 from hwsim.cost.bands import format_ratio_bands
 from .config import COST_LEVELS
@@ -383,6 +384,9 @@ def cost_section(rec: RunRecord, width: int = TERMINAL_WIDTH) -> str:
                     lines += [_fit(f"  {d} / {g}:", width), f"    {', '.join(parts)}"]
                 else:
                     lines.append(line)
+    for row, why in unpriced_rows(rec).items():   # the reason wrapped, never cut
+        lines += [""] + textwrap.wrap(f"not priced: {row}: {why}", width,
+                                      subsequent_indent="  ")
     return "\n".join(lines)
 
 

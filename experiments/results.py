@@ -51,6 +51,18 @@ def priced_rows(costs: dict) -> dict:
     """The cost reports of ``costs``, stored step summaries left out."""
     return {n: d for n, d in costs.items() if not n.startswith(SUMMARY_PREFIX)}
 
+
+#: ``meta`` key of the cost rows a run could not price (a cross-device row whose preset lacks a
+#: capability the settings need): a JSON object {row: reason}
+UNPRICED_KEY = "unpriced_rows"
+
+
+def unpriced_rows(rec) -> dict[str, str]:
+    """{row: reason} of the cost rows ``rec`` (a :class:`RunRecord`) could not price; the
+    stored value is JSON text in a live record and a dict once read back."""
+    v = rec.meta.get(UNPRICED_KEY, {})
+    return dict(json.loads(v) if isinstance(v, str) else v)
+
 # Units by metric or key name (SI; "1" = dimensionless, counts included).
 _UNITS = {"test_accuracy": "1", "val_accuracy": "1", "train_accuracy": "1", "steps": "1",
           "train_layers": "1", "diverged_at_step": "1", "epoch_time_s": "s",

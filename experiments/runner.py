@@ -47,7 +47,7 @@ from .data import Dataset, load_dataset, split_validation, standardize_with
 from .outputs import (OutputError, check_output, clean_stale_temporaries, resolve_target,
                       unique_path)
 from .price import mean_summary
-from .results import RunRecord, read_results, write_results
+from .results import UNPRICED_KEY, RunRecord, read_results, unpriced_rows, write_results
 
 __all__ = ["run", "prepare", "Plan", "Job", "Source", "mean_summary", "price_run", "checkpoint_path",
            "set_threads", "DEFAULT_DIR", "CLASSIFICATION_REFERENCES"]
@@ -444,11 +444,17 @@ def _record_stages(rec: RunRecord, model, resolved: dict) -> None:
     resolved[STAGES_KEY] = rec.meta["stages"]     # kept by the checkpoint for a resumed run
 
 
-def _price(plan: Plan, job: Job, rec: RunRecord, done: dict[str, FitResult]) -> dict:
+def _price(plan: Plan, job: Job, rec: RunRecord, done: dict[str, FitResult],
+           echo: Callable[[str], None] = print) -> dict:
     """Cost rows of the run, priced by the plan's resolved ``[cost]`` section: its traced
     steps on its device (and, where the algorithm asks, the same step of ``run.batch_size``
     examples on every other kind's preset), GPU bands, measured torch steps; runs that never
-    touched a device get the GPU rows of their BP step."""
+    touched a device get the GPU rows of their BP step.
+
+    A cross-device row whose preset cannot run the algorithm's settings (a capability the
+    settings ask for, e.g. ``guess_model = "calibrated"`` on a preset without ``calibrate``)
+    is left out with its reason in ``rec.meta[UNPRICED_KEY]`` and one echoed line: it is an
+    extra comparison, and the trained run must still be written."""
     bp, cost = plan.blueprint, plan.cost
     algo = job.first.name
     spec = registry.ALGORITHMS[algo]
@@ -465,8 +471,12 @@ def _price(plan: Plan, job: Job, rec: RunRecord, done: dict[str, FitResult]) -> 
     if spec.cross_device_row and job.source.objective is None and not bp.model.architecture:
         for kind in KINDS.values():
             if kind.name != bp.device.kind and kind.default_preset:
-                rows[labels.device_row(kind.default_preset, algo)] = _one_step_summary(
-                    plan, job, kind.default_preset)
+                row = labels.device_row(kind.default_preset, algo)
+                try:
+                    rows[row] = _one_step_summary(plan, job, kind.default_preset)
+                except build.CapabilityError as e:
+                    rec.meta[UNPRICED_KEY] = json.dumps({**unpriced_rows(rec), row: str(e)})
+                    echo(f"  cost row {row!r} not priced: {e}")
     if job.source.objective is not None:     # a PDE network: no MLP for the BP / measured rows
         config = {k: v for k, v in rec.config.items() if k != "model.hidden"}
         return price_run(cost, 0, rec, rows, summaries[-1], measure=False, config=config)
@@ -503,7 +513,8 @@ def run(cfg: Config, out: str | Path | None = None, *, echo: Callable[[str], Non
     rec = RunRecord(config=plan.config, versions=provenance.versions(),
                     config_toml=plan.config_toml, run_id=plan.run_id, meta=dict(job.source.meta))
     done = _train_stages(plan, job, rec, saved, echo=echo, progress=progress, stop=stop)
-    rec.costs.update({name: r.to_dict() for name, r in _price(plan, job, rec, done).items()})
+    rec.costs.update({name: r.to_dict()
+                      for name, r in _price(plan, job, rec, done, echo).items()})
     write_results(plan.out, rec)
     plan.ckpt.unlink(missing_ok=True)
     return rec

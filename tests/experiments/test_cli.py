@@ -24,7 +24,7 @@ from algorithms.registry import settings_for as registry_settings
 from algorithms.trainer import LocalTrainer
 from experiments import data, labels
 from experiments.cli import main
-from experiments.results import RunRecord, read_results, write_results
+from experiments.results import RunRecord, read_results, unpriced_rows, write_results
 from hwsim.kinds import KINDS
 
 GPUS = ["H100 SXM5", "Jetson AGX Orin 64GB"]
@@ -562,6 +562,31 @@ def test_every_registry_algorithm_runs_through_the_cli(tmp_path, capsys, algo):
             assert labels.device_row(preset, algo) in rec.costs, (algo, preset)
     queried = sum(v for st in rec.step_summaries for k, v in st.items() if k.endswith(".mvm.settings"))
     assert (queried > 0) == (not REG[algo].twin)   # training queries
+
+
+def test_a_companion_preset_without_a_needed_capability_is_named_not_fatal(tmp_path, capsys):
+    # guess_model = "calibrated" needs `calibrate`, which mzi-default declares and the other
+    # kinds' presets do not: the trained run is still written, its own row priced, and each
+    # companion row it cannot price is named with the reason (run output, file, price --detail)
+    out = tmp_path / "r.h5"
+    assert cli(run_args(tmp_path, out, "--algorithm", "local-guess", "--no-references",
+                        "--set", 'algorithm.settings.guess_model="calibrated"')) == 0
+    printed = capsys.readouterr().out
+    rec = read_results(out)
+    assert rec.status == "ok"
+    assert labels.device_row("mzi-default", "local-guess") in rec.costs
+    missing = [k.default_preset for k in KINDS.values()
+               if k.default_preset in COMPANION_PRESETS and "calibrate" not in k.capabilities]
+    assert missing, "a companion preset without calibrate"
+    unpriced = unpriced_rows(rec)
+    for preset in missing:
+        row = labels.device_row(preset, "local-guess")
+        assert row not in rec.costs
+        assert "needs device capability 'calibrate'" in unpriced[row]
+        assert f"cost row {row!r} not priced" in printed
+    assert cli(["price", str(out), "--detail"]) == 0
+    detail = capsys.readouterr().out
+    assert all(f"not priced: {labels.device_row(p, 'local-guess')}:" in detail for p in missing)
 
 
 def test_registry_settings_reach_the_algorithm(tmp_path, capsys):
