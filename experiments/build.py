@@ -23,8 +23,9 @@ from hwsim.trace import Trace
 
 from .config import AlgorithmSection, Config, ConfigError, DeviceSection, ModelSection, PDESection
 
-__all__ = ["Blueprint", "Stage", "CapabilityError", "stage", "stage_settings", "model_for", "build_devices",
-           "stage_devices", "build_stage", "layer_from_physics", "SHARED_WITH_REFERENCES"]
+__all__ = ["Blueprint", "Stage", "CapabilityError", "stage", "stage_settings", "model_for",
+           "build_devices", "stage_devices", "build_stage", "layer_from_physics",
+           "SHARED_WITH_REFERENCES"]
 
 #: Settings a reference stage (mf-ad, bp, …) takes from the run's algorithm: like-for-like.
 SHARED_WITH_REFERENCES = ("schedule", "prediction", "projection_dim")
