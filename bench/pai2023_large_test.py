@@ -29,9 +29,8 @@ import numpy as np
 import torch
 
 from algorithms.optical_readout import Readout
-from experiments.planar import MOONS_NOISE, circular_bias, load_planar
-from experiments.reproduce.common import run_algorithm
-from experiments.reproduce.pai2023 import CONFIG, QUICK, samples
+from experiments.planar import MOONS_NOISE, load_planar
+from experiments.reproduce.pai2023 import CONFIG, QUICK, train
 
 #: generator seeds of the fresh test samples: far from the reproduction's seeds 0-4
 FRESH_SEED_OFFSET = 10_000
@@ -68,20 +67,17 @@ def main(argv=None) -> list[str]:
     torch.set_num_threads(1)
     config = QUICK if a.quick else CONFIG
     readout = Readout(**config["readout"])
+    fresh = {seed: fresh_test(a.task, seed, a.n_test) for seed in a.seeds}
     lines, accs = [], {}
     for alg in a.algorithms:
         for seed in a.seeds:
             t0 = time.process_time()
-            xtr, ytr, _, _ = load_planar(a.task, seed, n=samples(config, a.task))
-            xte, yte = fresh_test(a.task, seed, a.n_test)
-            data = (circular_bias(xtr), ytr, circular_bias(xte), yte)
-            curve = run_algorithm(alg, config["algorithms"][alg], config["preset"], readout,
-                                  data, seed, inference=config.get("inference", "device"),
-                                  init=config.get("init", "uniform"), evals=1)
-            acc = curve.accuracy[-1]
+            acc = train(config, a.task, alg, seed, test=fresh[seed], evals=1,
+                        readout=readout).accuracy[-1]
             accs.setdefault(alg, []).append(acc)
-            se = math.sqrt(acc * (1 - acc) / len(yte))
-            lines.append(f"{a.task} {alg} seed {seed}: {acc:.4f} ± {se:.4f} on {len(yte)} fresh "
+            n = len(fresh[seed][1])
+            se = math.sqrt(acc * (1 - acc) / n)
+            lines.append(f"{a.task} {alg} seed {seed}: {acc:.4f} ± {se:.4f} on {n} fresh "
                          f"points ({time.process_time() - t0:.0f} s CPU)")
             print(lines[-1], flush=True)
     for alg, v in accs.items():
@@ -90,8 +86,7 @@ def main(argv=None) -> list[str]:
                      f"{len(v)} seeds")
         print(lines[-1], flush=True)
     if a.task == "moons":
-        bayes = [moons_bayes_accuracy(*(t.numpy() for t in fresh_test(a.task, s, a.n_test)))
-                 for s in a.seeds]
+        bayes = [moons_bayes_accuracy(*(t.numpy() for t in fresh[s])) for s in a.seeds]
         lines.append(f"BAYES moons (noise {MOONS_NOISE}): {statistics.fmean(bayes):.4f} on the "
                      f"same fresh points (per seed {' '.join(f'{b:.4f}' for b in bayes)})")
         print(lines[-1], flush=True)

@@ -238,18 +238,29 @@ def samples(config: dict, task: str) -> int:
     return int(n[task]) if isinstance(n, dict) else int(n)
 
 
+def train(config: dict, task: str, alg: str, seed: int, test=None, evals: int = 10,
+          readout: Readout | None = None):
+    """The curve of ``alg`` trained as the reproduction trains it on ``task``'s training points
+    of ``seed``, scored on that seed's test points, or on ``test`` = (x (M, 2), y (M,)) points
+    given instead (training never sees the test points, so the trained network is the same)."""
+    xtr, ytr, xte, yte = load_planar(task, seed, n=samples(config, task))
+    if test is not None:
+        xte, yte = test
+    data = (circular_bias(xtr), ytr, circular_bias(xte), yte)
+    return run_algorithm(alg, config["algorithms"][alg], config["preset"],
+                         readout or Readout(**config["readout"]), data, seed,
+                         inference=config.get("inference", "device"),
+                         init=config.get("init", "uniform"), evals=evals)
+
+
 def run_seed(config: dict, seed: int, data_dir=None, part=None) -> dict:
     metrics, curves = {}, {}
     readout = Readout(**config["readout"])
     reference = config["forward_only_reference"]
     for task in (config["tasks"] if part is None else [part]):
-        xtr, ytr, xte, yte = load_planar(task, seed, n=samples(config, task))
-        data = (circular_bias(xtr), ytr, circular_bias(xte), yte)
         accs = {}
-        for alg, settings in config["algorithms"].items():
-            curve = run_algorithm(alg, settings, config["preset"], readout, data, seed,
-                                  inference=config.get("inference", "device"),
-                                  init=config.get("init", "uniform"))
+        for alg in config["algorithms"]:
+            curve = train(config, task, alg, seed, readout=readout)
             accs[alg] = curve.accuracy[-1]
             metrics[f"{task}/{alg}/test_acc"] = curve.accuracy[-1]
             if alg != "bp-twin":
